@@ -1,0 +1,139 @@
+//! Events: every change to an org's shared state, numbered by a per-org sequence.
+//!
+//! The server stores each event in the same transaction as the change it describes, so the event
+//! log is both the live feed (pushed over the WebSocket) and each conversation's timeline.
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::{AgentRef, Handoff, MessageRecord, Note, Pipeline, Reminder, StageRef};
+use crate::{ChatId, Millis};
+
+/// One change, as stored and as pushed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Per-org sequence number: strictly increasing in commit order, without gaps.
+    pub seq: i64,
+    /// The conversation it is about, if any.
+    pub chat_id: Option<ChatId>,
+    /// The agent who caused it; `None` for the server itself (e.g. a reminder falling due).
+    pub actor: Option<AgentRef>,
+    pub at: Millis,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+/// Why a conversation changed owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignReason {
+    /// The first agent to take the reply lock of an unowned chat.
+    Claim,
+    Handoff,
+    /// A declined handoff returned the chat.
+    Declined,
+}
+
+/// What happened, tagged on the wire as `{"kind": "…", "data": {…}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "data")]
+pub enum EventBody {
+    #[serde(rename = "conversation.created")]
+    ConversationCreated {
+        title: String,
+        phone: Option<String>,
+    },
+    #[serde(rename = "conversation.updated")]
+    ConversationUpdated {
+        title: String,
+        phone: Option<String>,
+    },
+    #[serde(rename = "conversation.assigned")]
+    Assigned {
+        owner: Option<AgentRef>,
+        previous_owner: Option<AgentRef>,
+        reason: AssignReason,
+    },
+    #[serde(rename = "lock.acquired")]
+    LockAcquired {
+        holder: AgentRef,
+        fence: i64,
+        expires_at: Millis,
+        ttl_ms: i64,
+    },
+    #[serde(rename = "lock.released")]
+    LockReleased { holder: AgentRef, fence: i64 },
+    /// A lead or admin took the lock from its holder.
+    #[serde(rename = "lock.forced")]
+    LockForced {
+        holder: AgentRef,
+        previous_holder: Option<AgentRef>,
+        fence: i64,
+        expires_at: Millis,
+        ttl_ms: i64,
+    },
+    #[serde(rename = "handoff.created")]
+    HandoffCreated(Handoff),
+    #[serde(rename = "handoff.accepted")]
+    HandoffAccepted(Handoff),
+    #[serde(rename = "handoff.declined")]
+    HandoffDeclined(Handoff),
+    #[serde(rename = "note.created")]
+    NoteCreated(Note),
+    #[serde(rename = "stage.changed")]
+    StageChanged {
+        stage: Option<StageRef>,
+        previous: Option<StageRef>,
+    },
+    #[serde(rename = "reminder.created")]
+    ReminderCreated(Reminder),
+    /// Pushed at the due time; clients notify `for_agent`.
+    #[serde(rename = "reminder.due")]
+    ReminderDue(Reminder),
+    #[serde(rename = "reminder.snoozed")]
+    ReminderSnoozed(Reminder),
+    #[serde(rename = "reminder.done")]
+    ReminderDone(Reminder),
+    #[serde(rename = "pipeline.created")]
+    PipelineCreated(Pipeline),
+    #[serde(rename = "message.recorded")]
+    MessageRecorded(MessageRecord),
+}
+
+impl EventBody {
+    /// The `kind` string this body is tagged with.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EventBody::ConversationCreated { .. } => "conversation.created",
+            EventBody::ConversationUpdated { .. } => "conversation.updated",
+            EventBody::Assigned { .. } => "conversation.assigned",
+            EventBody::LockAcquired { .. } => "lock.acquired",
+            EventBody::LockReleased { .. } => "lock.released",
+            EventBody::LockForced { .. } => "lock.forced",
+            EventBody::HandoffCreated(_) => "handoff.created",
+            EventBody::HandoffAccepted(_) => "handoff.accepted",
+            EventBody::HandoffDeclined(_) => "handoff.declined",
+            EventBody::NoteCreated(_) => "note.created",
+            EventBody::StageChanged { .. } => "stage.changed",
+            EventBody::ReminderCreated(_) => "reminder.created",
+            EventBody::ReminderDue(_) => "reminder.due",
+            EventBody::ReminderSnoozed(_) => "reminder.snoozed",
+            EventBody::ReminderDone(_) => "reminder.done",
+            EventBody::PipelineCreated(_) => "pipeline.created",
+            EventBody::MessageRecorded(_) => "message.recorded",
+        }
+    }
+
+    /// Whether the event belongs in the conversation's timeline (its history for people), as
+    /// opposed to being live state only: who is typing right now or a title refresh is not
+    /// history, a forced lock take-over is.
+    pub fn in_timeline(&self) -> bool {
+        !matches!(
+            self,
+            EventBody::ConversationUpdated { .. }
+                | EventBody::LockAcquired { .. }
+                | EventBody::LockReleased { .. }
+                | EventBody::PipelineCreated(_)
+                | EventBody::MessageRecorded(_)
+        )
+    }
+}

@@ -1,0 +1,286 @@
+//! Provisioning: orgs, agents and tokens. Used by the `admin` CLI, the demo seeder and tests.
+
+use std::str::FromStr;
+
+use protocol::api::{Agent, Org, Role};
+use sqlx::Row;
+
+use crate::auth;
+use crate::db::{self, Db};
+
+/// Why a provisioning command failed; each message is one clear line for the CLI.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// The fields of a new agent.
+#[derive(Debug, Clone)]
+pub struct NewAgent<'a> {
+    pub org_id: &'a str,
+    pub name: &'a str,
+    pub email: &'a str,
+    pub role: Role,
+    pub password: &'a str,
+}
+
+/// Trims a display name and checks its length.
+pub fn clean_name(what: &str, name: &str, max_chars: usize) -> Result<String, String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(format!("the {what} must not be empty"));
+    }
+    if name.chars().count() > max_chars {
+        return Err(format!("the {what} must be at most {max_chars} characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(format!("the {what} must not contain control characters"));
+    }
+    Ok(name.to_owned())
+}
+
+/// Lower-cases an email and checks it looks like one.
+pub fn clean_email(email: &str) -> Result<String, String> {
+    let email = email.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email
+            .split_once('@')
+            .map(|(local, domain)| {
+                !local.is_empty() && domain.contains('.') && !domain.contains('@')
+            })
+            .unwrap_or(false);
+    if valid {
+        Ok(email)
+    } else {
+        Err(format!("{email:?} is not an email address"))
+    }
+}
+
+/// Creates an org and returns it.
+pub async fn create_org(db: &Db, name: &str, timezone: &str) -> Result<Org, AdminError> {
+    let name = clean_name("org name", name, 100).map_err(AdminError::Invalid)?;
+    let tz = chrono_tz::Tz::from_str(timezone.trim()).map_err(|_| {
+        AdminError::Invalid(format!(
+            "{timezone:?} is not an IANA time zone (e.g. Asia/Kolkata, Europe/Berlin, UTC)"
+        ))
+    })?;
+    let org = Org {
+        id: uuid::Uuid::new_v4().to_string(),
+        name,
+        timezone: tz.name().to_owned(),
+    };
+    sqlx::query(&db.sql(
+        "INSERT INTO orgs (id, name, timezone, event_seq, created_at) VALUES ($1, $2, $3, 0, now_ms())",
+    ))
+    .bind(&org.id)
+    .bind(&org.name)
+    .bind(&org.timezone)
+    .execute(db.pool())
+    .await?;
+    Ok(org)
+}
+
+/// Finds an org by id.
+pub async fn find_org(db: &Db, org_id: &str) -> Result<Org, AdminError> {
+    let row = sqlx::query("SELECT id, name, timezone FROM orgs WHERE id = $1")
+        .bind(org_id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("no org with id {org_id}")))?;
+    Ok(Org {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        timezone: row.try_get("timezone")?,
+    })
+}
+
+/// Creates an agent in an existing org.
+pub async fn create_agent(db: &Db, new: NewAgent<'_>) -> Result<Agent, AdminError> {
+    let name = clean_name("agent name", new.name, 100).map_err(AdminError::Invalid)?;
+    let email = clean_email(new.email).map_err(AdminError::Invalid)?;
+    if new.password.chars().count() < auth::MIN_PASSWORD_CHARS {
+        return Err(AdminError::Invalid(format!(
+            "the password must have at least {} characters",
+            auth::MIN_PASSWORD_CHARS
+        )));
+    }
+    find_org(db, new.org_id).await?;
+    let password = new.password.to_owned();
+    let password_hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(anyhow::Error::from)??;
+    let agent = Agent {
+        id: uuid::Uuid::new_v4().to_string(),
+        name,
+        email,
+        role: new.role,
+    };
+    let inserted = sqlx::query(&db.sql(
+        "INSERT INTO agents (id, org_id, name, email, role, password_hash, active, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 1, now_ms())",
+    ))
+    .bind(&agent.id)
+    .bind(new.org_id)
+    .bind(&agent.name)
+    .bind(&agent.email)
+    .bind(agent.role.as_str())
+    .bind(password_hash)
+    .execute(db.pool())
+    .await;
+    match inserted {
+        Ok(_) => Ok(agent),
+        Err(err) if db::is_unique_violation(&err) => Err(AdminError::Conflict(format!(
+            "an agent with email {} exists already",
+            agent.email
+        ))),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Lists an org's active agents by name.
+pub async fn list_agents(db: &Db, org_id: &str) -> Result<Vec<Agent>, AdminError> {
+    find_org(db, org_id).await?;
+    let rows = sqlx::query(
+        "SELECT id, name, email, role FROM agents WHERE org_id = $1 AND active = 1 ORDER BY name, email",
+    )
+    .bind(org_id)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(agent_from_row).collect()
+}
+
+pub fn agent_from_row(row: &sqlx::any::AnyRow) -> Result<Agent, AdminError> {
+    let role: String = row.try_get("role")?;
+    Ok(Agent {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        email: row.try_get("email")?,
+        role: Role::parse(&role)
+            .ok_or_else(|| anyhow::anyhow!("unknown role {role:?} in the database"))?,
+    })
+}
+
+/// Revokes every live token of the agent with that email; returns how many.
+pub async fn revoke_tokens(db: &Db, email: &str) -> Result<u64, AdminError> {
+    let email = clean_email(email).map_err(AdminError::Invalid)?;
+    let agent_id: String = sqlx::query_scalar("SELECT id FROM agents WHERE email = $1")
+        .bind(&email)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("no agent with email {email}")))?;
+    let done =
+        sqlx::query(&db.sql(
+            "UPDATE tokens SET revoked_at = now_ms() WHERE agent_id = $1 AND revoked_at IS NULL",
+        ))
+        .bind(agent_id)
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// The demo org's logins; the password is the same for all three and printed by `demo`.
+pub const DEMO_PASSWORD: &str = "baton-demo";
+/// (name, email, role) of the demo team.
+pub const DEMO_AGENTS: [(&str, &str, Role); 3] = [
+    ("Asha Rao", "asha@demo.baton", Role::Lead),
+    ("Ravi Kumar", "ravi@demo.baton", Role::Agent),
+    ("Meera Iyer", "meera@demo.baton", Role::Agent),
+];
+
+/// The demo org and its people.
+#[derive(Debug, Clone)]
+pub struct Demo {
+    pub org: Org,
+    pub agents: Vec<Agent>,
+    pub created: bool,
+}
+
+/// Seeds the demo org (a lead, two agents and a sales pipeline) unless it exists.
+pub async fn seed_demo(db: &Db) -> Result<Demo, AdminError> {
+    let existing: Option<String> = sqlx::query_scalar("SELECT org_id FROM agents WHERE email = $1")
+        .bind(DEMO_AGENTS[0].1)
+        .fetch_optional(db.pool())
+        .await?;
+    if let Some(org_id) = existing {
+        let org = find_org(db, &org_id).await?;
+        let agents = list_agents(db, &org_id).await?;
+        return Ok(Demo {
+            org,
+            agents,
+            created: false,
+        });
+    }
+    let org = create_org(db, "Demo Team", "Asia/Kolkata").await?;
+    let mut agents = Vec::new();
+    for (name, email, role) in DEMO_AGENTS {
+        agents.push(
+            create_agent(
+                db,
+                NewAgent {
+                    org_id: &org.id,
+                    name,
+                    email,
+                    role,
+                    password: DEMO_PASSWORD,
+                },
+            )
+            .await?,
+        );
+    }
+    let stages = serde_json::to_string(&["New", "Qualified", "Proposal", "Won", "Lost"])
+        .map_err(anyhow::Error::from)?;
+    sqlx::query(&db.sql(
+        "INSERT INTO pipelines (id, org_id, name, stages, created_at) VALUES ($1, $2, 'Sales', $3, now_ms())",
+    ))
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(&org.id)
+    .bind(stages)
+    .execute(db.pool())
+    .await?;
+    Ok(Demo {
+        org,
+        agents,
+        created: true,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(
+            clean_email(" Asha@Example.COM ").unwrap(),
+            "asha@example.com"
+        );
+        for bad in [
+            "",
+            "asha",
+            "@x.com",
+            "asha@localhost",
+            "a b@x.com",
+            "a@b@c.com",
+        ] {
+            assert!(clean_email(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(clean_name("name", "  Asha ", 10).unwrap(), "Asha");
+        assert!(clean_name("name", "   ", 10).is_err());
+        assert!(clean_name("name", "a\u{7}b", 10).is_err());
+        assert!(clean_name("name", &"x".repeat(11), 10).is_err());
+    }
+}

@@ -1,0 +1,305 @@
+//! The `sync-server` command line: `serve`, `demo` and `admin …`.
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use protocol::api::Role;
+use tracing_subscriber::EnvFilter;
+
+use crate::admin::{self, NewAgent};
+use crate::config::{self, Config};
+use crate::db::Db;
+use crate::Server;
+
+/// Baton sync server: shared ownership, reply locks, notes, handoffs and live events for a team
+/// working one WhatsApp Business number.
+#[derive(Debug, Parser)]
+#[command(name = "sync-server", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Create the demo org (a lead and two agents) if it does not exist, and print its logins.
+    Demo(DatabaseArgs),
+    /// Provision orgs, agents and tokens.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Args)]
+struct DatabaseArgs {
+    /// `sqlite:FILE` (created if missing) or `postgres://USER:PASSWORD@HOST/DB`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite:baton.db")]
+    database_url: String,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "BATON_BIND", default_value_t = config::default_bind())]
+    bind: SocketAddr,
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// Origins allowed to call the API from a browser and open the event stream (repeat the flag
+    /// or separate with commas). Defaults to Baton's own extension.
+    #[arg(
+        long = "allowed-origin",
+        env = "BATON_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    allowed_origins: Vec<String>,
+    /// Log filter: a level (error, warn, info, debug, trace) or tracing directives.
+    #[arg(long, env = "BATON_LOG", default_value = "info")]
+    log_level: String,
+    /// Seconds a reply lock lasts without a heartbeat.
+    #[arg(long, env = "BATON_LOCK_TTL_SECS", default_value_t = 30)]
+    lock_ttl_secs: u64,
+    /// Days a login stays valid.
+    #[arg(long, env = "BATON_TOKEN_TTL_DAYS", default_value_t = 30)]
+    token_ttl_days: u64,
+    /// Seed the demo org before serving (see `sync-server demo`).
+    #[arg(long)]
+    demo: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an org (one WhatsApp number) and print its id.
+    CreateOrg {
+        #[arg(long)]
+        name: String,
+        /// IANA time zone of the business, e.g. Asia/Kolkata.
+        #[arg(long)]
+        timezone: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Create an agent; the password is read from the first line of standard input.
+    CreateAgent {
+        /// The org's id (from create-org).
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+        /// agent, lead or admin.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Read the password from standard input (required: passwords never go on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// List an org's agents.
+    ListAgents {
+        #[arg(long)]
+        org: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Log an agent out everywhere: revoke all their tokens.
+    RevokeTokens {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+fn parse_role(value: &str) -> Result<Role, String> {
+    Role::parse(value).ok_or_else(|| format!("{value:?} is not a role; use agent, lead or admin"))
+}
+
+/// Parses the command line, runs the command and turns any error into one line on stderr.
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Demo(database) => {
+            init_logging("warn")?;
+            let db = Db::connect(&database.database_url, 2).await?;
+            print_demo(&admin::seed_demo(&db).await?);
+            Ok(())
+        }
+        Command::Admin(command) => {
+            init_logging("warn")?;
+            admin_command(command).await
+        }
+    }
+}
+
+fn init_logging(filter: &str) -> anyhow::Result<()> {
+    let filter =
+        EnvFilter::try_new(filter).with_context(|| format!("invalid log filter {filter:?}"))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init()
+        .map_err(|e| anyhow::anyhow!("cannot start logging: {e}"))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(&args.log_level)?;
+    let mut config = Config::new(args.database.database_url);
+    if !args.allowed_origins.is_empty() {
+        config.allowed_origins = args.allowed_origins;
+    }
+    config.lock_ttl = Duration::from_secs(args.lock_ttl_secs);
+    config.token_ttl = Duration::from_secs(args.token_ttl_days.saturating_mul(24 * 3600));
+    config.validate()?;
+    let db = Db::connect(&config.database_url, config.db_max_connections).await?;
+    if args.demo {
+        print_demo(&admin::seed_demo(&db).await?);
+    }
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.bind))?;
+    let server = Server::start_with_db(config.clone(), db, listener)?;
+    tracing::info!(
+        addr = %server.addr(),
+        database = %crate::db::redact_url(&config.database_url),
+        origins = ?config.allowed_origins,
+        "Baton sync server listening"
+    );
+    println!("Baton sync server listening on http://{}", server.addr());
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
+
+async fn admin_command(command: AdminCommand) -> anyhow::Result<()> {
+    match command {
+        AdminCommand::CreateOrg {
+            name,
+            timezone,
+            database,
+        } => {
+            let db = Db::connect(&database.database_url, 2).await?;
+            let org = admin::create_org(&db, &name, &timezone).await?;
+            println!("{}", org.id);
+        }
+        AdminCommand::CreateAgent {
+            org,
+            name,
+            email,
+            role,
+            password_stdin: _,
+            database,
+        } => {
+            let password = read_password()?;
+            let db = Db::connect(&database.database_url, 2).await?;
+            let agent = admin::create_agent(
+                &db,
+                NewAgent {
+                    org_id: &org,
+                    name: &name,
+                    email: &email,
+                    role,
+                    password: &password,
+                },
+            )
+            .await?;
+            println!("{}", agent.id);
+        }
+        AdminCommand::ListAgents { org, database } => {
+            let db = Db::connect(&database.database_url, 2).await?;
+            for agent in admin::list_agents(&db, &org).await? {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    agent.id,
+                    agent.role.as_str(),
+                    agent.email,
+                    agent.name
+                );
+            }
+        }
+        AdminCommand::RevokeTokens { email, database } => {
+            let db = Db::connect(&database.database_url, 2).await?;
+            let revoked = admin::revoke_tokens(&db, &email).await?;
+            println!(
+                "revoked {revoked} token(s) of {}",
+                email.trim().to_lowercase()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The first line of standard input, without its line ending.
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    if password.is_empty() {
+        anyhow::bail!("no password on standard input (pipe it in: echo 'secret' | sync-server admin create-agent … --password-stdin)");
+    }
+    Ok(password)
+}
+
+fn print_demo(demo: &admin::Demo) {
+    let verb = if demo.created { "Created" } else { "Using" };
+    println!(
+        "{verb} the demo org \"{}\" (id {}). Log in with:",
+        demo.org.name, demo.org.id
+    );
+    for agent in &demo.agents {
+        println!(
+            "  {:<6} {:<12} {:<18} password: {}",
+            agent.role.as_str(),
+            agent.name,
+            agent.email,
+            admin::DEMO_PASSWORD
+        );
+    }
+}

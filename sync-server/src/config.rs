@@ -1,0 +1,112 @@
+//! Server configuration: what `sync-server serve` reads from flags and the environment.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::http::HeaderValue;
+
+/// Everything the running server needs to know.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `sqlite:FILE` (default `sqlite:baton.db` in the working directory) or `postgres://…`.
+    pub database_url: String,
+    /// Origins allowed to call the API from a browser (CORS) and to open the event WebSocket.
+    pub allowed_origins: Vec<String>,
+    /// How long a reply lock lasts without a heartbeat.
+    pub lock_ttl: Duration,
+    /// How long a login token stays valid.
+    pub token_ttl: Duration,
+    /// How long a WebSocket ticket may wait before it is used.
+    pub ticket_ttl: Duration,
+    /// A reconnecting client further behind than this many events gets `resync` instead.
+    pub max_replay_events: i64,
+    /// How often each org's event feed looks for events another instance committed, in case a
+    /// notification was lost.
+    pub event_poll_interval: Duration,
+    /// How often the server pings idle WebSockets (and re-checks the client's token).
+    pub ws_ping_interval: Duration,
+    pub db_max_connections: u32,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Config {
+    /// The defaults for a database URL.
+    pub fn new(database_url: impl Into<String>) -> Config {
+        Config {
+            database_url: database_url.into(),
+            allowed_origins: vec![protocol::extension_origin(protocol::DEFAULT_EXTENSION_ID)],
+            lock_ttl: Duration::from_secs(30),
+            token_ttl: Duration::from_secs(30 * 24 * 3600),
+            ticket_ttl: Duration::from_secs(30),
+            max_replay_events: 5_000,
+            event_poll_interval: Duration::from_secs(2),
+            ws_ping_interval: Duration::from_secs(20),
+            db_max_connections: 10,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+
+    /// Checks values that would otherwise fail later, at a worse moment.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        for origin in &self.allowed_origins {
+            validate_origin(origin)?;
+        }
+        if self.lock_ttl < Duration::from_millis(100) || self.lock_ttl > Duration::from_secs(3600) {
+            anyhow::bail!("the lock TTL must be between 100 ms and 1 hour");
+        }
+        if self.db_max_connections == 0 {
+            anyhow::bail!("the database pool needs at least one connection");
+        }
+        Ok(())
+    }
+}
+
+/// An origin is `scheme://host[:port]` with nothing after it, exactly as browsers send it.
+pub fn validate_origin(origin: &str) -> anyhow::Result<()> {
+    let valid = origin
+        .split_once("://")
+        .map(|(scheme, rest)| {
+            !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                && !rest.is_empty()
+                && !rest.contains('/')
+        })
+        .unwrap_or(false);
+    if !valid || HeaderValue::from_str(origin).is_err() {
+        anyhow::bail!(
+            "{origin:?} is not an origin; write it like chrome-extension://ID or https://host:port, with no path"
+        );
+    }
+    Ok(())
+}
+
+/// Where the server listens by default: loopback only, so nothing is exposed by accident.
+pub fn default_bind() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_origin_is_the_extension() {
+        let config = Config::new("sqlite:x.db");
+        assert_eq!(
+            config.allowed_origins,
+            vec!["chrome-extension://jgbjgnfajdikapkdoohjnaobmijkgmmj".to_owned()]
+        );
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn origins_are_checked() {
+        validate_origin("http://localhost:3000").unwrap();
+        assert!(validate_origin("http://localhost:3000/").is_err());
+        assert!(validate_origin("localhost").is_err());
+        assert!(validate_origin("chrome-extension://").is_err());
+    }
+}

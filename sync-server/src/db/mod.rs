@@ -1,0 +1,256 @@
+//! The database: one pool over SQLite (embedded default) or PostgreSQL (scale-out), chosen by URL.
+//!
+//! Queries are written once in the SQL both engines share and run through sqlx's `Any` driver.
+//! The two differences that matter are handled here:
+//! - the clock: queries say `now_ms()`; PostgreSQL has it as a stored function, for SQLite the
+//!   text is replaced by the equivalent expression ([`Db::sql`]);
+//! - write transactions must serialise per org. SQLite takes the database write lock up front
+//!   (`BEGIN IMMEDIATE`), PostgreSQL locks the org's row (`SELECT … FOR UPDATE`). Read-then-write
+//!   logic inside a [`WriteTx`] is therefore safe on both, and event sequence numbers are handed out
+//!   in commit order.
+
+mod write;
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+pub use write::{WriteTx, EVENTS_CHANNEL};
+
+/// Which engine a [`Db`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// SQLite's spelling of the database clock in milliseconds (needs SQLite ≥ 3.42, which sqlx bundles).
+const SQLITE_NOW_MS: &str = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A connection pool plus the knowledge of which engine it talks to.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+    url: String,
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite:FILE` or `postgres://…`), creating an SQLite file if it does not
+    /// exist, and applies the embedded migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = normalise_url(url)?;
+        let options: AnyConnectOptions = url
+            .parse()
+            .with_context(|| format!("invalid DATABASE_URL {}", redact_url(&url)))?;
+        let mut pool_options = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10));
+        if backend == Backend::Sqlite {
+            pool_options = pool_options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    // FULL: an acknowledged note or handoff survives a power cut, not just a crash.
+                    conn.execute(
+                        "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool_options
+            .connect_with(options)
+            .await
+            .with_context(|| format!("cannot open the database {}", redact_url(&url)))?;
+        let db = Db { pool, backend, url };
+        db.prepare().await?;
+        Ok(db)
+    }
+
+    async fn prepare(&self) -> anyhow::Result<()> {
+        match self.backend {
+            Backend::Sqlite => {
+                // WAL is a property of the file, so setting it once is enough; readers then never
+                // wait for the writer.
+                sqlx::query("PRAGMA journal_mode = WAL")
+                    .execute(&self.pool)
+                    .await
+                    .context("cannot switch the SQLite database to WAL mode")?;
+                SQLITE_MIGRATIONS
+                    .run(&self.pool)
+                    .await
+                    .context("cannot apply the SQLite migrations")?;
+            }
+            Backend::Postgres => POSTGRES_MIGRATIONS
+                .run(&self.pool)
+                .await
+                .context("cannot apply the PostgreSQL migrations")?,
+        }
+        Ok(())
+    }
+
+    /// The pool, for reads and for statements that need no transaction.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL the pool was opened with (PostgreSQL's LISTEN connection needs it).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Adapts shared SQL to the engine: `now_ms()` becomes SQLite's clock expression.
+    pub fn sql(&self, query: &'static str) -> Cow<'static, str> {
+        match self.backend {
+            Backend::Postgres => Cow::Borrowed(query),
+            Backend::Sqlite => Cow::Owned(query.replace("now_ms()", SQLITE_NOW_MS)),
+        }
+    }
+
+    /// The database clock, in milliseconds since the epoch.
+    pub async fn now(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar(&self.sql("SELECT now_ms()"))
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    /// Starts a write transaction for `org_id`; see the module docs for why it locks up front.
+    pub async fn begin_write(&self, org_id: &str) -> Result<WriteTx, sqlx::Error> {
+        WriteTx::begin(self, org_id).await
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Works out the engine from the URL and makes an SQLite URL create its file when missing.
+fn normalise_url(url: &str) -> anyhow::Result<(Backend, String)> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok((Backend::Postgres, url.to_owned()));
+    }
+    if let Some(rest) = url.strip_prefix("sqlite:") {
+        if rest.is_empty() || rest == "//" {
+            anyhow::bail!("DATABASE_URL {url} names no SQLite file");
+        }
+        if rest.contains(":memory:") || rest.contains("mode=memory") {
+            anyhow::bail!(
+                "an in-memory SQLite database would lose everything on restart; give a file, e.g. sqlite:baton.db"
+            );
+        }
+        let url = if url.contains("mode=") {
+            url.to_owned()
+        } else if url.contains('?') {
+            format!("{url}&mode=rwc")
+        } else {
+            format!("{url}?mode=rwc")
+        };
+        return Ok((Backend::Sqlite, url));
+    }
+    anyhow::bail!(
+        "DATABASE_URL must start with sqlite: or postgres:// (got {})",
+        redact_url(url)
+    )
+}
+
+/// The URL with any password replaced, for error messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _password)) => {
+                    format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
+                }
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Whether an error is a violated unique or primary-key constraint.
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// Whether an error means "the database is busy, try again" rather than a bug.
+pub fn is_busy(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(db) => {
+            // SQLITE_BUSY (5) and SQLITE_LOCKED (6), extended codes included; PostgreSQL's
+            // serialization_failure and deadlock_detected.
+            let code = db.code().unwrap_or_default();
+            let sqlite_busy = code
+                .parse::<i64>()
+                .map(|c| matches!(c & 0xff, 5 | 6))
+                .unwrap_or(false);
+            sqlite_busy || code == "40001" || code == "40P01"
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_create_the_file() {
+        assert_eq!(
+            normalise_url("sqlite:baton.db").unwrap(),
+            (Backend::Sqlite, "sqlite:baton.db?mode=rwc".to_owned())
+        );
+        assert_eq!(
+            normalise_url("sqlite:///var/lib/baton.db?cache=private")
+                .unwrap()
+                .1,
+            "sqlite:///var/lib/baton.db?cache=private&mode=rwc"
+        );
+        assert_eq!(
+            normalise_url("sqlite:baton.db?mode=ro").unwrap().1,
+            "sqlite:baton.db?mode=ro"
+        );
+    }
+
+    #[test]
+    fn refuses_urls_that_lose_data_or_name_no_engine() {
+        assert!(normalise_url("sqlite::memory:").is_err());
+        assert!(normalise_url("mysql://x").is_err());
+        assert!(normalise_url("baton.db").is_err());
+        assert_eq!(
+            normalise_url("postgresql://u:p@h/db").unwrap().0,
+            Backend::Postgres
+        );
+    }
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact_url("postgres://baton:s3cret@db:5432/baton"),
+            "postgres://baton:***@db:5432/baton"
+        );
+        assert_eq!(redact_url("sqlite:baton.db"), "sqlite:baton.db");
+    }
+}

@@ -1,0 +1,188 @@
+//! Live delivery of stored events.
+//!
+//! Events are written by [`crate::db::WriteTx`] in the same transaction as their change. Each
+//! server instance keeps one feed per org that has connected agents: a task that reads the org's
+//! events after the last one it delivered and broadcasts them to the org's WebSockets. The feed
+//! wakes when this instance commits events, when PostgreSQL notifies that another instance did
+//! ([`listener`]), and on a slow poll in case a notification was lost. Because it always reads from
+//! the database by sequence number, a lost wake-up delays events but never loses or reorders them.
+
+pub mod listener;
+mod store;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::ws::Utf8Bytes;
+use protocol::ws::ServerMessage;
+use tokio::sync::{broadcast, Notify};
+use tokio_util::sync::CancellationToken;
+
+pub use store::{latest_seq, read_after, read_timeline};
+
+use crate::db::Db;
+
+/// Events are read from the database in pages of this size.
+pub const READ_PAGE: i64 = 500;
+
+/// How many events a slow WebSocket may fall behind before it re-reads from the database.
+const FEED_CAPACITY: usize = 1024;
+
+/// An event as the feed broadcasts it: serialised once as a WebSocket frame, shared by every
+/// socket of the org.
+#[derive(Debug)]
+pub struct LiveEvent {
+    pub seq: i64,
+    pub frame: Utf8Bytes,
+}
+
+/// This instance's event feeds, one per org with listeners. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct EventHub {
+    inner: Arc<HubInner>,
+}
+
+#[derive(Debug)]
+struct HubInner {
+    db: Db,
+    feeds: Mutex<HashMap<String, Feed>>,
+    poll_interval: Duration,
+    shutdown: CancellationToken,
+}
+
+#[derive(Debug)]
+struct Feed {
+    sender: broadcast::Sender<Arc<LiveEvent>>,
+    wake: Arc<Notify>,
+}
+
+impl EventHub {
+    pub fn new(db: Db, poll_interval: Duration, shutdown: CancellationToken) -> EventHub {
+        EventHub {
+            inner: Arc::new(HubInner {
+                db,
+                feeds: Mutex::new(HashMap::new()),
+                poll_interval,
+                shutdown,
+            }),
+        }
+    }
+
+    fn feeds(&self) -> std::sync::MutexGuard<'_, HashMap<String, Feed>> {
+        // The map holds no invariant a panicking holder could break, so a poisoned lock is usable.
+        self.inner
+            .feeds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Subscribes to an org's live events: every event committed after this call returns is
+    /// delivered, in sequence order (older ones come from [`read_after`]).
+    pub async fn subscribe(
+        &self,
+        org_id: &str,
+    ) -> Result<broadcast::Receiver<Arc<LiveEvent>>, sqlx::Error> {
+        if let Some(feed) = self.feeds().get(org_id) {
+            return Ok(feed.sender.subscribe());
+        }
+        // Read the feed's starting point before it exists: anything committed from here on is
+        // after it, so the new feed will broadcast it.
+        let start = latest_seq(&self.inner.db, org_id).await?;
+        let mut feeds = self.feeds();
+        if let Some(feed) = feeds.get(org_id) {
+            return Ok(feed.sender.subscribe());
+        }
+        let (sender, receiver) = broadcast::channel(FEED_CAPACITY);
+        let wake = Arc::new(Notify::new());
+        feeds.insert(
+            org_id.to_owned(),
+            Feed {
+                sender: sender.clone(),
+                wake: wake.clone(),
+            },
+        );
+        tokio::spawn(run_feed(
+            self.clone(),
+            org_id.to_owned(),
+            start,
+            sender,
+            wake,
+        ));
+        Ok(receiver)
+    }
+
+    /// Tells the org's feed (if any) that new events were committed.
+    pub fn notify(&self, org_id: &str) {
+        if let Some(feed) = self.feeds().get(org_id) {
+            feed.wake.notify_one();
+        }
+    }
+
+    /// Wakes every feed, after notifications may have been missed.
+    pub fn notify_all(&self) {
+        for feed in self.feeds().values() {
+            feed.wake.notify_one();
+        }
+    }
+
+    /// Removes the org's feed if nobody listens any more; true if it was removed.
+    fn retire_if_unused(&self, org_id: &str) -> bool {
+        let mut feeds = self.feeds();
+        let unused = feeds
+            .get(org_id)
+            .map(|feed| feed.sender.receiver_count() == 0)
+            .unwrap_or(true);
+        if unused {
+            feeds.remove(org_id);
+        }
+        unused
+    }
+
+    /// Number of orgs with a live feed on this instance.
+    pub fn active_feeds(&self) -> usize {
+        self.feeds().len()
+    }
+}
+
+async fn run_feed(
+    hub: EventHub,
+    org_id: String,
+    mut last_seq: i64,
+    sender: broadcast::Sender<Arc<LiveEvent>>,
+    wake: Arc<Notify>,
+) {
+    let db = hub.inner.db.clone();
+    loop {
+        match read_after(&db, &org_id, last_seq, READ_PAGE).await {
+            Ok(events) => {
+                let full_page = events.len() as i64 == READ_PAGE;
+                for event in events {
+                    last_seq = event.seq;
+                    match serde_json::to_string(&ServerMessage::Event(event)) {
+                        // An error only means nobody is subscribed right now.
+                        Ok(frame) => {
+                            let _ = sender.send(Arc::new(LiveEvent {
+                                seq: last_seq,
+                                frame: Utf8Bytes::from(frame),
+                            }));
+                        }
+                        Err(err) => tracing::error!(org_id, error = %err, "cannot encode event"),
+                    }
+                }
+                if full_page {
+                    continue;
+                }
+            }
+            Err(err) => tracing::warn!(org_id, error = %err, "cannot read new events; will retry"),
+        }
+        if hub.retire_if_unused(&org_id) {
+            return;
+        }
+        tokio::select! {
+            () = wake.notified() => {}
+            () = tokio::time::sleep(hub.inner.poll_interval) => {}
+            () = hub.inner.shutdown.cancelled() => return,
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Logging in and out, and who am I.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use protocol::api::{LoginAgent, LoginRequest, LoginResponse, Me, Role};
+use sqlx::Row;
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{AppJson, AuthAgent};
+use super::AppState;
+use crate::{admin, auth};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/login", post(login))
+        .route("/auth/logout", post(logout))
+        .route("/me", get(me))
+}
+
+async fn login(
+    State(state): State<AppState>,
+    AppJson(request): AppJson<LoginRequest>,
+) -> ApiResult<Json<LoginResponse>> {
+    let email = request.email.trim().to_lowercase();
+    let row = sqlx::query(
+        "SELECT id, name, role, password_hash FROM agents WHERE email = $1 AND active = 1",
+    )
+    .bind(&email)
+    .fetch_optional(state.db.pool())
+    .await?;
+    let stored_hash = match &row {
+        Some(row) => row.try_get::<String, _>("password_hash")?,
+        None => auth::UNKNOWN_USER_HASH.clone(),
+    };
+    let password = request.password;
+    let verified =
+        tokio::task::spawn_blocking(move || auth::verify_password(&password, &stored_hash))
+            .await
+            .map_err(anyhow::Error::from)?;
+    let Some(row) = row.filter(|_| verified) else {
+        return Err(ApiError::InvalidCredentials);
+    };
+    let agent_id: String = row.try_get("id")?;
+    let role: String = row.try_get("role")?;
+    let token = auth::new_secret("bt_");
+    let ttl_ms = i64::try_from(state.config.token_ttl.as_millis()).unwrap_or(i64::MAX / 2);
+    let expires_at: i64 = sqlx::query_scalar(&state.db.sql(
+        "INSERT INTO tokens (id, agent_id, token_hash, created_at, expires_at)
+         VALUES ($1, $2, $3, now_ms(), now_ms() + $4) RETURNING expires_at",
+    ))
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(&agent_id)
+    .bind(auth::hash_secret(&token))
+    .bind(ttl_ms)
+    .fetch_one(state.db.pool())
+    .await?;
+    Ok(Json(LoginResponse {
+        token,
+        expires_at,
+        agent: LoginAgent {
+            id: agent_id,
+            name: row.try_get("name")?,
+            role: Role::parse(&role).ok_or_else(|| anyhow::anyhow!("unknown role {role:?}"))?,
+        },
+    }))
+}
+
+/// Revokes the token the request was made with.
+async fn logout(State(state): State<AppState>, auth: AuthAgent) -> ApiResult<StatusCode> {
+    sqlx::query(
+        &state
+            .db
+            .sql("UPDATE tokens SET revoked_at = now_ms() WHERE id = $1 AND revoked_at IS NULL"),
+    )
+    .bind(&auth.token_id)
+    .execute(state.db.pool())
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn me(State(state): State<AppState>, auth: AuthAgent) -> ApiResult<Json<Me>> {
+    let mut conn = state.db.pool().acquire().await?;
+    let agent = super::agents::find_active(&mut conn, &auth.org_id, &auth.id)
+        .await?
+        .ok_or(ApiError::Unauthorized("this agent no longer exists"))?;
+    drop(conn);
+    let org = admin::find_org(&state.db, &auth.org_id)
+        .await
+        .map_err(anyhow::Error::from)?;
+    Ok(Json(Me {
+        agent,
+        org,
+        server_time: state.db.now().await?,
+    }))
+}

@@ -1,0 +1,518 @@
+//! Conversations: upsert as seen in WhatsApp, read with everything an agent needs, list, move
+//! between pipeline stages, and the timeline.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use protocol::api::{
+    AgentRef, Conversation, ConversationSummary, LockInfo, Page, StageRef, StageRequest,
+    UpsertConversation,
+};
+use protocol::events::{Event, EventBody};
+use protocol::{codes, ChatId};
+use serde::Deserialize;
+use sqlx::AnyConnection;
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{AppJson, AppQuery, AuthAgent, ChatPath};
+use super::{handoffs, pipelines, reminders, AppState};
+use crate::admin::clean_name;
+use crate::events;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/conversations", get(list_conversations))
+        .route(
+            "/conversations/{chat_id}",
+            put(upsert_conversation).get(get_conversation),
+        )
+        .route("/conversations/{chat_id}/stage", put(set_stage))
+        .route("/conversations/{chat_id}/timeline", get(timeline))
+}
+
+const SELECT_CONVERSATION: &str = "SELECT c.id, c.chat_id, c.title, c.phone, c.owner_id,
+        o.name AS owner_name, c.pipeline_id, p.name AS pipeline_name, c.stage,
+        c.lock_holder_id, h.name AS lock_holder_name, c.lock_fence, c.lock_expires_at,
+        c.created_at, c.last_activity_at
+    FROM conversations c
+    LEFT JOIN agents o ON o.id = c.owner_id
+    LEFT JOIN agents h ON h.id = c.lock_holder_id
+    LEFT JOIN pipelines p ON p.id = c.pipeline_id";
+
+/// A conversation row with the names it refers to.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ConversationRow {
+    pub id: String,
+    pub chat_id: String,
+    pub title: String,
+    pub phone: Option<String>,
+    pub owner_id: Option<String>,
+    pub owner_name: Option<String>,
+    pub pipeline_id: Option<String>,
+    pub pipeline_name: Option<String>,
+    pub stage: Option<String>,
+    pub lock_holder_id: Option<String>,
+    pub lock_holder_name: Option<String>,
+    pub lock_fence: i64,
+    pub lock_expires_at: i64,
+    pub created_at: i64,
+    pub last_activity_at: i64,
+}
+
+fn agent_ref(id: &Option<String>, name: &Option<String>) -> Option<AgentRef> {
+    id.as_ref().map(|id| AgentRef {
+        id: id.clone(),
+        name: name.clone().unwrap_or_default(),
+    })
+}
+
+impl ConversationRow {
+    pub fn owner(&self) -> Option<AgentRef> {
+        agent_ref(&self.owner_id, &self.owner_name)
+    }
+
+    /// The last agent to hold the reply lock, whether or not it is still held.
+    pub fn lock_holder(&self) -> Option<AgentRef> {
+        agent_ref(&self.lock_holder_id, &self.lock_holder_name)
+    }
+
+    /// Whether someone holds the lock at `now`.
+    pub fn lock_is_held(&self, now: i64) -> bool {
+        self.lock_holder_id.is_some() && self.lock_expires_at > now
+    }
+
+    pub fn lock(&self, now: i64) -> Option<LockInfo> {
+        if !self.lock_is_held(now) {
+            return None;
+        }
+        self.lock_holder().map(|holder| LockInfo {
+            holder,
+            fence: self.lock_fence,
+            expires_at: self.lock_expires_at,
+            expires_in_ms: self.lock_expires_at - now,
+        })
+    }
+
+    pub fn stage(&self) -> Option<StageRef> {
+        match (&self.pipeline_id, &self.stage) {
+            (Some(pipeline_id), Some(stage)) => Some(StageRef {
+                pipeline_id: pipeline_id.clone(),
+                pipeline_name: self.pipeline_name.clone().unwrap_or_default(),
+                stage: stage.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    pub fn chat_id(&self) -> ApiResult<ChatId> {
+        ChatId::parse(&self.chat_id).map_err(|e| {
+            anyhow::anyhow!("stored chat id {:?} is invalid: {e}", self.chat_id).into()
+        })
+    }
+
+    /// Refuses an agent who is neither the owner nor a lead/admin when the chat has an owner.
+    pub fn ensure_may_work(&self, auth: &AuthAgent, action: &str) -> ApiResult<()> {
+        match &self.owner_id {
+            Some(owner) if owner != &auth.id && !auth.supervises() => Err(ApiError::Forbidden {
+                code: codes::NOT_OWNER,
+                message: format!(
+                    "{} owns this conversation; only they or a lead may {action}",
+                    self.owner_name.as_deref().unwrap_or("another agent")
+                ),
+                owner: self.owner(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn summary(&self, now: i64, has_pending_handoff: bool) -> ApiResult<ConversationSummary> {
+        Ok(ConversationSummary {
+            chat_id: self.chat_id()?,
+            title: self.title.clone(),
+            phone: self.phone.clone(),
+            owner: self.owner(),
+            lock: self.lock(now),
+            stage: self.stage(),
+            has_pending_handoff,
+            created_at: self.created_at,
+            last_activity_at: self.last_activity_at,
+        })
+    }
+}
+
+/// The conversation with this chat id in the org, if any.
+pub async fn find(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    chat_id: &ChatId,
+) -> Result<Option<ConversationRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{SELECT_CONVERSATION} WHERE c.org_id = $1 AND c.chat_id = $2"
+    ))
+    .bind(org_id)
+    .bind(chat_id.as_str())
+    .fetch_optional(conn)
+    .await
+}
+
+/// Like [`find`], but a missing conversation is a 404.
+pub async fn require(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    chat_id: &ChatId,
+) -> ApiResult<ConversationRow> {
+    find(conn, org_id, chat_id)
+        .await?
+        .ok_or(ApiError::NotFound("conversation"))
+}
+
+/// Everything about a conversation, as of `now`.
+pub async fn view(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    row: &ConversationRow,
+    now: i64,
+) -> ApiResult<Conversation> {
+    let open_reminders = reminders::open_for_conversation(conn, &row.id).await?;
+    let pending_handoff = handoffs::pending_for_conversation(conn, &row.id).await?;
+    let last_event_seq: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(seq), 0) FROM events WHERE org_id = $1 AND chat_id = $2",
+    )
+    .bind(org_id)
+    .bind(&row.chat_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Conversation {
+        chat_id: row.chat_id()?,
+        title: row.title.clone(),
+        phone: row.phone.clone(),
+        owner: row.owner(),
+        lock: row.lock(now),
+        stage: row.stage(),
+        open_reminders,
+        pending_handoff,
+        created_at: row.created_at,
+        last_activity_at: row.last_activity_at,
+        last_event_seq,
+    })
+}
+
+/// Reads a conversation in a write transaction and renders it as of the transaction's clock.
+pub async fn view_in(tx: &mut crate::db::WriteTx, chat_id: &ChatId) -> ApiResult<Conversation> {
+    let now = tx.now();
+    let org_id = tx.org_id().to_owned();
+    let row = require(tx.conn(), &org_id, chat_id).await?;
+    view(tx.conn(), &org_id, &row, now).await
+}
+
+fn clean_phone(phone: &str) -> ApiResult<Option<String>> {
+    let phone = phone.trim();
+    if phone.is_empty() {
+        return Ok(None);
+    }
+    let valid = phone.len() <= 32
+        && phone.chars().any(|c| c.is_ascii_digit())
+        && phone
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    if valid {
+        Ok(Some(phone.to_owned()))
+    } else {
+        Err(ApiError::validation(format!(
+            "{phone:?} is not a phone number (digits, spaces and + - ( ) . only)"
+        )))
+    }
+}
+
+async fn upsert_conversation(
+    State(state): State<AppState>,
+    auth: AuthAgent,
+    ChatPath(chat_id): ChatPath,
+    AppJson(request): AppJson<UpsertConversation>,
+) -> ApiResult<Response> {
+    let title = clean_name("title", &request.title, 200).map_err(ApiError::validation)?;
+    let phone = match request.phone.as_deref() {
+        Some(phone) => clean_phone(phone)?,
+        None => None,
+    };
+    let mut tx = state.db.begin_write(&auth.org_id).await?;
+    let now = tx.now();
+    let actor = auth.agent_ref();
+    let existing = find(tx.conn(), &auth.org_id, &chat_id).await?;
+    let status = match existing {
+        None => {
+            // For a phone contact the id itself carries the number.
+            let phone = phone.or_else(|| chat_id.phone_digits().map(|d| format!("+{d}")));
+            sqlx::query(
+                "INSERT INTO conversations (id, org_id, chat_id, title, phone, created_at, last_activity_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            )
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(&auth.org_id)
+            .bind(chat_id.as_str())
+            .bind(&title)
+            .bind(&phone)
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+            tx.append(
+                Some(&chat_id),
+                Some(&actor),
+                EventBody::ConversationCreated { title, phone },
+            )
+            .await?;
+            StatusCode::CREATED
+        }
+        Some(row) => {
+            // An omitted phone means "not shown", not "removed".
+            let phone = phone.or(row.phone.clone());
+            if row.title != title || row.phone != phone {
+                sqlx::query("UPDATE conversations SET title = $1, phone = $2 WHERE id = $3")
+                    .bind(&title)
+                    .bind(&phone)
+                    .bind(&row.id)
+                    .execute(tx.conn())
+                    .await?;
+                tx.append(
+                    Some(&chat_id),
+                    Some(&actor),
+                    EventBody::ConversationUpdated { title, phone },
+                )
+                .await?;
+            }
+            StatusCode::OK
+        }
+    };
+    let conversation = view_in(&mut tx, &chat_id).await?;
+    tx.commit(&state.hub).await?;
+    Ok((status, Json(conversation)).into_response())
+}
+
+async fn get_conversation(
+    State(state): State<AppState>,
+    auth: AuthAgent,
+    ChatPath(chat_id): ChatPath,
+) -> ApiResult<Json<Conversation>> {
+    let mut conn = state.db.pool().acquire().await?;
+    let row = require(&mut conn, &auth.org_id, &chat_id).await?;
+    let now = state.db.now().await?;
+    Ok(Json(view(&mut conn, &auth.org_id, &row, now).await?))
+}
+
+/// `GET /conversations` filters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    /// `me`, `none` (unowned) or an agent id.
+    owner: Option<String>,
+    pipeline_id: Option<String>,
+    stage: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+const DEFAULT_PAGE: i64 = 100;
+const MAX_PAGE: i64 = 500;
+
+fn parse_cursor(cursor: &str) -> ApiResult<(i64, String)> {
+    cursor
+        .split_once('_')
+        .and_then(|(at, chat)| Some((at.parse().ok()?, chat.to_owned())))
+        .ok_or_else(|| ApiError::BadRequest {
+            code: codes::INVALID_PARAMETER,
+            message: "cursor must be a next_cursor value from a previous page".to_owned(),
+        })
+}
+
+fn page_limit(limit: Option<i64>, default: i64, max: i64) -> ApiResult<i64> {
+    match limit {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::BadRequest {
+            code: codes::INVALID_PARAMETER,
+            message: format!("limit must be between 1 and {max}"),
+        }),
+    }
+}
+
+async fn list_conversations(
+    State(state): State<AppState>,
+    auth: AuthAgent,
+    AppQuery(query): AppQuery<ListQuery>,
+) -> ApiResult<Json<Page<ConversationSummary>>> {
+    let limit = page_limit(query.limit, DEFAULT_PAGE, MAX_PAGE)?;
+    // 0: any owner, 1: unowned, 2: this owner
+    let (owner_mode, owner_id) = match query.owner.as_deref() {
+        None | Some("") => (0_i64, None),
+        Some("none") => (1, None),
+        Some("me") => (2, Some(auth.id.clone())),
+        Some(id) => (2, Some(id.to_owned())),
+    };
+    let (cursor_at, cursor_chat) = match query.cursor.as_deref() {
+        Some(cursor) => {
+            let (at, chat) = parse_cursor(cursor)?;
+            (Some(at), Some(chat))
+        }
+        None => (None, None),
+    };
+    let rows: Vec<ConversationRow> = sqlx::query_as(&format!(
+        "{SELECT_CONVERSATION}
+         WHERE c.org_id = $1
+           AND ($2 = 0 OR ($2 = 1 AND c.owner_id IS NULL) OR ($2 = 2 AND c.owner_id = $3))
+           AND ($4 IS NULL OR c.pipeline_id = $4)
+           AND ($5 IS NULL OR c.stage = $5)
+           AND ($6 IS NULL OR c.last_activity_at < $6 OR (c.last_activity_at = $6 AND c.chat_id < $7))
+         ORDER BY c.last_activity_at DESC, c.chat_id DESC
+         LIMIT $8"
+    ))
+    .bind(&auth.org_id)
+    .bind(owner_mode)
+    .bind(owner_id)
+    .bind(query.pipeline_id)
+    .bind(query.stage)
+    .bind(cursor_at)
+    .bind(cursor_chat)
+    .bind(limit)
+    .fetch_all(state.db.pool())
+    .await?;
+    let pending: Vec<String> = if rows.is_empty() {
+        Vec::new()
+    } else {
+        handoffs::conversations_with_pending(state.db.pool(), &auth.org_id).await?
+    };
+    let now = state.db.now().await?;
+    let items = rows
+        .iter()
+        .map(|row| row.summary(now, pending.contains(&row.id)))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let next_cursor = (items.len() as i64 == limit)
+        .then(|| {
+            rows.last()
+                .map(|r| format!("{}_{}", r.last_activity_at, r.chat_id))
+        })
+        .flatten();
+    Ok(Json(Page { items, next_cursor }))
+}
+
+async fn set_stage(
+    State(state): State<AppState>,
+    auth: AuthAgent,
+    ChatPath(chat_id): ChatPath,
+    AppJson(request): AppJson<StageRequest>,
+) -> ApiResult<Json<Conversation>> {
+    let mut tx = state.db.begin_write(&auth.org_id).await?;
+    let row = require(tx.conn(), &auth.org_id, &chat_id).await?;
+    row.ensure_may_work(&auth, "move it between stages")?;
+    let target =
+        match (request.pipeline_id, request.stage) {
+            (None, None) => None,
+            (Some(pipeline_id), Some(stage)) => {
+                let pipeline = pipelines::find(tx.conn(), &auth.org_id, &pipeline_id)
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::validation(format!("there is no pipeline with id {pipeline_id}"))
+                    })?;
+                if !pipeline.stages.contains(&stage) {
+                    return Err(ApiError::validation(format!(
+                        "{stage:?} is not a stage of pipeline {:?} (its stages: {})",
+                        pipeline.name,
+                        pipeline.stages.join(", ")
+                    )));
+                }
+                Some(StageRef {
+                    pipeline_id: pipeline.id,
+                    pipeline_name: pipeline.name,
+                    stage,
+                })
+            }
+            _ => return Err(ApiError::validation(
+                "give both pipeline_id and stage, or neither to take the chat out of its pipeline",
+            )),
+        };
+    let previous = row.stage();
+    let unchanged = match (&previous, &target) {
+        (Some(a), Some(b)) => a.pipeline_id == b.pipeline_id && a.stage == b.stage,
+        (None, None) => true,
+        _ => false,
+    };
+    if !unchanged {
+        sqlx::query("UPDATE conversations SET pipeline_id = $1, stage = $2 WHERE id = $3")
+            .bind(target.as_ref().map(|t| t.pipeline_id.clone()))
+            .bind(target.as_ref().map(|t| t.stage.clone()))
+            .bind(&row.id)
+            .execute(tx.conn())
+            .await?;
+        tx.append(
+            Some(&chat_id),
+            Some(&auth.agent_ref()),
+            EventBody::StageChanged {
+                stage: target,
+                previous,
+            },
+        )
+        .await?;
+    }
+    let conversation = view_in(&mut tx, &chat_id).await?;
+    tx.commit(&state.hub).await?;
+    Ok(Json(conversation))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimelineQuery {
+    /// Only events after this sequence number.
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn timeline(
+    State(state): State<AppState>,
+    auth: AuthAgent,
+    ChatPath(chat_id): ChatPath,
+    AppQuery(query): AppQuery<TimelineQuery>,
+) -> ApiResult<Json<Page<Event>>> {
+    let limit = page_limit(query.limit, events::READ_PAGE, 1000)?;
+    let mut conn = state.db.pool().acquire().await?;
+    require(&mut conn, &auth.org_id, &chat_id).await?;
+    drop(conn);
+    let items = events::read_timeline(
+        &state.db,
+        &auth.org_id,
+        &chat_id,
+        query.after.unwrap_or(0),
+        limit,
+    )
+    .await?;
+    let next_cursor = (items.len() as i64 == limit)
+        .then(|| items.last().map(|e| e.seq.to_string()))
+        .flatten();
+    Ok(Json(Page { items, next_cursor }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_keep_their_formatting_but_must_be_phones() {
+        assert_eq!(
+            clean_phone(" +91 98765 43210 ").unwrap().as_deref(),
+            Some("+91 98765 43210")
+        );
+        assert_eq!(clean_phone("").unwrap(), None);
+        assert!(clean_phone("call me").is_err());
+        assert!(clean_phone("+").is_err());
+    }
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        assert_eq!(
+            parse_cursor("1700000000000_919876543210@c.us").unwrap(),
+            (1_700_000_000_000, "919876543210@c.us".to_owned())
+        );
+        assert!(parse_cursor("nonsense").is_err());
+        assert!(parse_cursor("x_y").is_err());
+    }
+}

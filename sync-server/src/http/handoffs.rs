@@ -1,0 +1,368 @@
+//! Handoffs: passing a conversation to another agent with a structured note.
+//!
+//! The receiver owns the chat at once (so nobody else picks it up meanwhile) and sees the handoff
+//! as pending until they accept it; declining returns the chat to the sender, or to the queue when
+//! it came from there. A new handoff of the same chat supersedes an unanswered one.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::post;
+use axum::{Json, Router};
+use protocol::api::{AgentRef, DeclineRequest, Handoff, HandoffRequest, HandoffStatus};
+use protocol::codes;
+use protocol::events::{AssignReason, EventBody};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool, Row};
+
+use super::conversations;
+use super::error::{ApiError, ApiResult};
+use super::extract::{AppJson, AuthAgent, ChatPath};
+use super::idempotency::{fingerprint, IdempotencyKey};
+use super::{agents, locks, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/conversations/{chat_id}/handoff", post(create_handoff))
+        .route(
+            "/conversations/{chat_id}/handoff/accept",
+            post(accept_handoff),
+        )
+        .route(
+            "/conversations/{chat_id}/handoff/decline",
+            post(decline_handoff),
+        )
+}
+
+const SELECT_HANDOFF: &str = "SELECT h.id, c.chat_id, h.from_agent_id, fa.name AS from_name,
+        h.to_agent_id, ta.name AS to_name, h.by_agent_id, ba.name AS by_name, h.done, h.promised,
+        h.next_step, h.status, h.decline_reason, h.created_at, h.resolved_at
+    FROM handoffs h
+    JOIN conversations c ON c.id = h.conversation_id
+    LEFT JOIN agents fa ON fa.id = h.from_agent_id
+    JOIN agents ta ON ta.id = h.to_agent_id
+    JOIN agents ba ON ba.id = h.by_agent_id";
+
+/// Longest text of each handoff field.
+const MAX_FIELD_CHARS: usize = 2000;
+
+fn handoff_from_row(row: &AnyRow) -> ApiResult<Handoff> {
+    let status: String = row.try_get("status")?;
+    let chat_id: String = row.try_get("chat_id")?;
+    let from_id: Option<String> = row.try_get("from_agent_id")?;
+    Ok(Handoff {
+        id: row.try_get("id")?,
+        chat_id: protocol::ChatId::parse(&chat_id)
+            .map_err(|e| anyhow::anyhow!("stored chat id {chat_id:?}: {e}"))?,
+        from: match from_id {
+            Some(id) => Some(AgentRef {
+                id,
+                name: row
+                    .try_get::<Option<String>, _>("from_name")?
+                    .unwrap_or_default(),
+            }),
+            None => None,
+        },
+        to: AgentRef {
+            id: row.try_get("to_agent_id")?,
+            name: row.try_get("to_name")?,
+        },
+        by: AgentRef {
+            id: row.try_get("by_agent_id")?,
+            name: row.try_get("by_name")?,
+        },
+        done: row.try_get("done")?,
+        promised: row.try_get("promised")?,
+        next_step: row.try_get("next_step")?,
+        status: match status.as_str() {
+            "pending" => HandoffStatus::Pending,
+            "accepted" => HandoffStatus::Accepted,
+            "declined" => HandoffStatus::Declined,
+            "superseded" => HandoffStatus::Superseded,
+            other => return Err(anyhow::anyhow!("unknown handoff status {other:?}").into()),
+        },
+        decline_reason: row.try_get("decline_reason")?,
+        created_at: row.try_get("created_at")?,
+        resolved_at: row.try_get("resolved_at")?,
+    })
+}
+
+/// The conversation's unanswered handoff, if any.
+pub async fn pending_for_conversation(
+    conn: &mut AnyConnection,
+    conversation_id: &str,
+) -> ApiResult<Option<Handoff>> {
+    let row = sqlx::query(&format!(
+        "{SELECT_HANDOFF} WHERE h.conversation_id = $1 AND h.status = 'pending'"
+    ))
+    .bind(conversation_id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(handoff_from_row).transpose()
+}
+
+/// Ids of the org's conversations that have an unanswered handoff.
+pub async fn conversations_with_pending(pool: &AnyPool, org_id: &str) -> ApiResult<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT conversation_id FROM handoffs WHERE org_id = $1 AND status = 'pending'",
+    )
+    .bind(org_id)
+    .fetch_all(pool)
+    .await?)
+}
+
+async fn handoff_by_id(conn: &mut AnyConnection, id: &str) -> ApiResult<Handoff> {
+    let row = sqlx::query(&format!("{SELECT_HANDOFF} WHERE h.id = $1"))
+        .bind(id)
+        .fetch_one(conn)
+        .await?;
+    handoff_from_row(&row)
+}
+
+fn required_text(field: &str, value: &str) -> ApiResult<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(ApiError::validation(format!(
+            "{field} is required: the receiver needs it to carry on"
+        )));
+    }
+    if value.chars().count() > MAX_FIELD_CHARS {
+        return Err(ApiError::validation(format!(
+            "{field} must be at most {MAX_FIELD_CHARS} characters"
+        )));
+    }
+    Ok(value.to_owned())
+}
+
+async fn create_handoff(
+    State(state): State<AppState>,
+    auth: AuthAgent,
+    ChatPath(chat_id): ChatPath,
+    idempotency: IdempotencyKey,
+    AppJson(request): AppJson<HandoffRequest>,
+) -> ApiResult<Response> {
+    let done = required_text("done", &request.done)?;
+    let promised = required_text("promised", &request.promised)?;
+    let next_step = required_text("next_step", &request.next_step)?;
+    let request_fingerprint = fingerprint(&format!("handoff {chat_id}"), &request)?;
+
+    let mut tx = state.db.begin_write(&auth.org_id).await?;
+    if let Some(replay) = idempotency
+        .replay(&mut tx, &auth.id, &request_fingerprint)
+        .await?
+    {
+        return Ok(replay);
+    }
+    let now = tx.now();
+    let row = conversations::require(tx.conn(), &auth.org_id, &chat_id).await?;
+    match &row.owner_id {
+        Some(_) => row.ensure_may_work(&auth, "hand it off")?,
+        None => {
+            auth.require_supervisor("assign a conversation from the queue; claim it instead")?
+        }
+    }
+    if let Some(fence) = request.fence {
+        locks::check_fence(&row, &auth, fence)?;
+    }
+    let receiver = agents::find_active(tx.conn(), &auth.org_id, &request.to_agent_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::validation(format!(
+                "there is no active agent with id {} in your org",
+                request.to_agent_id
+            ))
+        })?;
+    if row.owner_id.as_deref() == Some(receiver.id.as_str()) {
+        return Err(ApiError::validation(format!(
+            "{} already owns this conversation",
+            receiver.name
+        )));
+    }
+
+    sqlx::query(
+        "UPDATE handoffs SET status = 'superseded', resolved_at = $1
+         WHERE conversation_id = $2 AND status = 'pending'",
+    )
+    .bind(now)
+    .bind(&row.id)
+    .execute(tx.conn())
+    .await?;
+    let handoff_id = uuid::Uuid::new_v4().to_string();
+    sqlx::query(
+        "INSERT INTO handoffs (id, org_id, conversation_id, from_agent_id, to_agent_id, by_agent_id,
+                               done, promised, next_step, status, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10)",
+    )
+    .bind(&handoff_id)
+    .bind(&auth.org_id)
+    .bind(&row.id)
+    .bind(&row.owner_id)
+    .bind(&receiver.id)
+    .bind(&auth.id)
+    .bind(&done)
+    .bind(&promised)
+    .bind(&next_step)
+    .bind(now)
+    .execute(tx.conn())
+    .await?;
+    let me = auth.agent_ref();
+    let receiver_ref = AgentRef {
+        id: receiver.id.clone(),
+        name: receiver.name.clone(),
+    };
+    // The receiver must be able to reply at once: whoever was replying stops.
+    let lock_was_held = row.lock_is_held(now);
+    sqlx::query(
+        "UPDATE conversations SET owner_id = $1,
+             lock_expires_at = CASE WHEN lock_expires_at > $2 THEN $2 ELSE lock_expires_at END
+         WHERE id = $3",
+    )
+    .bind(&receiver.id)
+    .bind(now)
+    .bind(&row.id)
+    .execute(tx.conn())
+    .await?;
+    if lock_was_held {
+        if let Some(holder) = row.lock_holder() {
+            tx.append(
+                Some(&chat_id),
+                Some(&me),
+                EventBody::LockReleased {
+                    holder,
+                    fence: row.lock_fence,
+                },
+            )
+            .await?;
+        }
+    }
+    let handoff = handoff_by_id(tx.conn(), &handoff_id).await?;
+    tx.append(
+        Some(&chat_id),
+        Some(&me),
+        EventBody::HandoffCreated(handoff.clone()),
+    )
+    .await?;
+    tx.append(
+        Some(&chat_id),
+        Some(&me),
+        EventBody::Assigned {
+            owner: Some(receiver_ref),
+            previous_owner: row.owner(),
+            reason: AssignReason::Handoff,
+        },
+    )
+    .await?;
+    idempotency
+        .commit(
+            tx,
+            &state,
+            &auth.id,
+            &request_fingerprint,
+            StatusCode::CREATED,
+            &handoff,
+        )
+        .await
+}
+
+/// Loads the pending handoff and checks the caller is its receiver.
+async fn pending_for_receiver(
+    tx: &mut crate::db::WriteTx,
+    auth: &AuthAgent,
+    chat_id: &protocol::ChatId,
+) -> ApiResult<(conversations::ConversationRow, Handoff)> {
+    let row = conversations::require(tx.conn(), &auth.org_id, chat_id).await?;
+    let handoff = pending_for_conversation(tx.conn(), &row.id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::conflict(
+                codes::NO_PENDING_HANDOFF,
+                "this conversation has no handoff waiting for an answer",
+            )
+        })?;
+    if handoff.to.id != auth.id {
+        return Err(ApiError::forbidden(format!(
+            "this handoff is for {}; only they can answer it",
+            handoff.to.name
+        )));
+    }
+    Ok((row, handoff))
+}
+
+async fn accept_handoff(
+    State(state): State<AppState>,
+    auth: AuthAgent,
+    ChatPath(chat_id): ChatPath,
+) -> ApiResult<Json<Handoff>> {
+    let mut tx = state.db.begin_write(&auth.org_id).await?;
+    let now = tx.now();
+    let (_, handoff) = pending_for_receiver(&mut tx, &auth, &chat_id).await?;
+    sqlx::query("UPDATE handoffs SET status = 'accepted', resolved_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(&handoff.id)
+        .execute(tx.conn())
+        .await?;
+    let handoff = handoff_by_id(tx.conn(), &handoff.id).await?;
+    tx.append(
+        Some(&chat_id),
+        Some(&auth.agent_ref()),
+        EventBody::HandoffAccepted(handoff.clone()),
+    )
+    .await?;
+    tx.commit(&state.hub).await?;
+    Ok(Json(handoff))
+}
+
+async fn decline_handoff(
+    State(state): State<AppState>,
+    auth: AuthAgent,
+    ChatPath(chat_id): ChatPath,
+    AppJson(request): AppJson<DeclineRequest>,
+) -> ApiResult<Json<Handoff>> {
+    let reason = required_text("reason", &request.reason)?;
+    let mut tx = state.db.begin_write(&auth.org_id).await?;
+    let now = tx.now();
+    let (row, handoff) = pending_for_receiver(&mut tx, &auth, &chat_id).await?;
+    // Back to the sender if they can still take it, otherwise to the queue.
+    let returned_to = match &handoff.from {
+        Some(from) => agents::find_active(tx.conn(), &auth.org_id, &from.id)
+            .await?
+            .map(|a| AgentRef {
+                id: a.id,
+                name: a.name,
+            }),
+        None => None,
+    };
+    sqlx::query(
+        "UPDATE handoffs SET status = 'declined', decline_reason = $1, resolved_at = $2 WHERE id = $3",
+    )
+    .bind(&reason)
+    .bind(now)
+    .bind(&handoff.id)
+    .execute(tx.conn())
+    .await?;
+    sqlx::query("UPDATE conversations SET owner_id = $1 WHERE id = $2")
+        .bind(returned_to.as_ref().map(|a| a.id.clone()))
+        .bind(&row.id)
+        .execute(tx.conn())
+        .await?;
+    let handoff = handoff_by_id(tx.conn(), &handoff.id).await?;
+    let me = auth.agent_ref();
+    tx.append(
+        Some(&chat_id),
+        Some(&me),
+        EventBody::HandoffDeclined(handoff.clone()),
+    )
+    .await?;
+    tx.append(
+        Some(&chat_id),
+        Some(&me),
+        EventBody::Assigned {
+            owner: returned_to,
+            previous_owner: row.owner(),
+            reason: AssignReason::Declined,
+        },
+    )
+    .await?;
+    tx.commit(&state.hub).await?;
+    Ok(Json(handoff))
+}

@@ -1,0 +1,29 @@
+//! Liveness and readiness probes for load balancers and orchestrators.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::error::{ApiError, ApiResult};
+use super::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+}
+
+/// The process is up.
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// The process can serve requests: its database answers.
+async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    state.db.ping().await.map_err(|err| {
+        tracing::warn!(error = %err, "readiness check: database unreachable");
+        ApiError::Busy
+    })?;
+    Ok(Json(json!({"status": "ready"})))
+}

@@ -1,0 +1,319 @@
+//! The live event WebSocket (`GET /api/v1/events`) and the tickets that open it.
+//!
+//! A browser cannot set an `Authorization` header on a WebSocket, so the extension first asks for a
+//! short-lived, single-use ticket over authenticated HTTP (`POST /events/ticket`) and passes it in
+//! the URL. Non-browser clients may send their bearer token instead. A present `Origin` header must
+//! be an allowed origin (browsers always send one, so a web page elsewhere cannot connect).
+//!
+//! A session sends the backlog after the client's cursor, then `ready`, then live events from the
+//! org's feed. It tracks the last sequence number it sent, so every event goes out once and in
+//! order; if the feed skips ahead or this socket lagged, the gap is read from the database.
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use protocol::api::EventTicket;
+use protocol::codes;
+use protocol::ws::{ClientMessage, ServerMessage};
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{auth_agent_from_row, authenticate_token, AppQuery, AuthAgent};
+use super::AppState;
+use crate::auth;
+use crate::events::{self, LiveEvent, READ_PAGE};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/events/ticket", post(create_ticket))
+        .route("/events", get(connect))
+}
+
+/// Close code sent when the client's token was revoked or expired.
+const CLOSE_UNAUTHORIZED: u16 = 4001;
+/// Close code for "server restarting; reconnect".
+const CLOSE_RESTART: u16 = 1012;
+/// Close code when the client stopped answering pings.
+const CLOSE_TIMEOUT: u16 = 4008;
+
+async fn create_ticket(
+    State(state): State<AppState>,
+    auth: AuthAgent,
+) -> ApiResult<Json<EventTicket>> {
+    let ticket = auth::new_secret("bwt_");
+    let ttl_ms = i64::try_from(state.config.ticket_ttl.as_millis()).unwrap_or(30_000);
+    sqlx::query(&state.db.sql(
+        "INSERT INTO event_tickets (ticket_hash, agent_id, token_id, expires_at)
+         VALUES ($1, $2, $3, now_ms() + $4)",
+    ))
+    .bind(auth::hash_secret(&ticket))
+    .bind(&auth.id)
+    .bind(&auth.token_id)
+    .bind(ttl_ms)
+    .execute(state.db.pool())
+    .await?;
+    Ok(Json(EventTicket {
+        ticket,
+        expires_in_ms: ttl_ms,
+    }))
+}
+
+/// Uses up a ticket and returns whom it was issued to, if it and its token are still valid.
+async fn redeem_ticket(state: &AppState, ticket: &str) -> ApiResult<AuthAgent> {
+    let invalid = || {
+        ApiError::Unauthorized("the event ticket is unknown, used or expired; request a new one")
+    };
+    let token_id: String = sqlx::query_scalar(&state.db.sql(
+        "UPDATE event_tickets SET used_at = now_ms()
+         WHERE ticket_hash = $1 AND used_at IS NULL AND expires_at > now_ms()
+         RETURNING token_id",
+    ))
+    .bind(auth::hash_secret(ticket))
+    .fetch_optional(state.db.pool())
+    .await?
+    .ok_or_else(invalid)?;
+    let row = token_row(state, &token_id).await?.ok_or_else(invalid)?;
+    auth_agent_from_row(&row)
+}
+
+/// The token and its agent, if the token is still live.
+async fn token_row(state: &AppState, token_id: &str) -> ApiResult<Option<sqlx::any::AnyRow>> {
+    Ok(sqlx::query(&state.db.sql(
+        "SELECT t.id AS token_id, a.id, a.org_id, a.name, a.role
+         FROM tokens t JOIN agents a ON a.id = t.agent_id
+         WHERE t.id = $1 AND t.revoked_at IS NULL AND t.expires_at > now_ms() AND a.active = 1",
+    ))
+    .bind(token_id)
+    .fetch_optional(state.db.pool())
+    .await?)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectQuery {
+    ticket: Option<String>,
+    /// The last sequence number the client has seen; 0 (default) for none.
+    since: Option<i64>,
+}
+
+async fn connect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    AppQuery(query): AppQuery<ConnectQuery>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> ApiResult<Response> {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let allowed = origin
+            .to_str()
+            .map(|o| state.config.allowed_origins.iter().any(|a| a == o))
+            .unwrap_or(false);
+        if !allowed {
+            return Err(ApiError::Forbidden {
+                code: codes::ORIGIN_NOT_ALLOWED,
+                message: "this origin may not open the event stream; add it to the server's allowed origins".to_owned(),
+                owner: None,
+            });
+        }
+    }
+    let since = query.since.unwrap_or(0);
+    if since < 0 {
+        return Err(ApiError::BadRequest {
+            code: codes::INVALID_PARAMETER,
+            message: "since must be a sequence number (0 or more)".to_owned(),
+        });
+    }
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "));
+    let auth = match (&query.ticket, bearer) {
+        (Some(ticket), _) => redeem_ticket(&state, ticket).await?,
+        (None, Some(token)) => authenticate_token(&state, token.trim()).await?,
+        (None, None) => {
+            return Err(ApiError::Unauthorized(
+                "open the event stream with ?ticket= (from POST /api/v1/events/ticket)",
+            ))
+        }
+    };
+    let upgrade = upgrade.map_err(|rejection| ApiError::BadRequest {
+        code: codes::INVALID_PARAMETER,
+        message: format!("this endpoint is a WebSocket: {}", rejection.body_text()),
+    })?;
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        let mut session = Session {
+            state,
+            auth,
+            socket,
+            last_sent: since,
+        };
+        let end = session.run().await;
+        session.finish(end).await;
+    }))
+}
+
+/// Why a session ended.
+#[derive(Debug)]
+enum End {
+    ClientLeft,
+    Close(u16, &'static str),
+    Failed(String),
+}
+
+impl From<axum::Error> for End {
+    fn from(_: axum::Error) -> End {
+        // The socket is gone; there is nobody to tell.
+        End::ClientLeft
+    }
+}
+
+impl From<sqlx::Error> for End {
+    fn from(err: sqlx::Error) -> End {
+        End::Failed(err.to_string())
+    }
+}
+
+struct Session {
+    state: AppState,
+    auth: AuthAgent,
+    socket: WebSocket,
+    /// The last sequence number sent (or skipped by a resync).
+    last_sent: i64,
+}
+
+impl Session {
+    async fn run(&mut self) -> End {
+        match self.serve().await {
+            Ok(end) | Err(end) => end,
+        }
+    }
+
+    async fn serve(&mut self) -> Result<End, End> {
+        let org_id = self.auth.org_id.clone();
+        let mut feed = self.state.hub.subscribe(&org_id).await?;
+        let latest = events::latest_seq(&self.state.db, &org_id).await?;
+        let server_time = self.state.db.now().await?;
+        let too_far_behind = latest - self.last_sent > self.state.config.max_replay_events;
+        if self.last_sent > latest || too_far_behind {
+            self.last_sent = latest;
+            self.send(&ServerMessage::Resync {
+                latest_seq: latest,
+                server_time,
+            })
+            .await?;
+        } else {
+            self.send_backlog().await?;
+            self.send(&ServerMessage::Ready {
+                latest_seq: self.last_sent,
+                server_time,
+            })
+            .await?;
+        }
+
+        let mut ping = tokio::time::interval(self.state.config.ws_ping_interval);
+        ping.tick().await;
+        let mut heard_since_ping = true;
+        loop {
+            tokio::select! {
+                received = feed.recv() => match received {
+                    Ok(event) => self.deliver(&event).await?,
+                    Err(RecvError::Lagged(_)) => self.send_backlog().await?,
+                    Err(RecvError::Closed) => return Ok(End::Close(CLOSE_RESTART, "server restarting")),
+                },
+                message = self.socket.recv() => {
+                    heard_since_ping = true;
+                    match message {
+                        None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(End::ClientLeft),
+                        Some(Ok(Message::Text(text))) => self.answer(&text).await?,
+                        Some(Ok(_)) => {}
+                    }
+                },
+                _ = ping.tick() => {
+                    if !heard_since_ping {
+                        return Ok(End::Close(CLOSE_TIMEOUT, "no answer to pings"));
+                    }
+                    if token_row(&self.state, &self.auth.token_id).await.map_err(|e| End::Failed(e.to_string()))?.is_none() {
+                        return Ok(End::Close(CLOSE_UNAUTHORIZED, "token expired or revoked"));
+                    }
+                    heard_since_ping = false;
+                    self.socket.send(Message::Ping(Default::default())).await?;
+                },
+                () = self.state.shutdown.cancelled() => return Ok(End::Close(CLOSE_RESTART, "server restarting")),
+            }
+        }
+    }
+
+    /// Sends a live event unless it was already sent; fills any gap before it from the database.
+    async fn deliver(&mut self, event: &LiveEvent) -> Result<(), End> {
+        if event.seq <= self.last_sent {
+            return Ok(());
+        }
+        if event.seq > self.last_sent + 1 {
+            return self.send_backlog().await;
+        }
+        self.socket.send(Message::Text(event.frame.clone())).await?;
+        self.last_sent = event.seq;
+        Ok(())
+    }
+
+    /// Sends every stored event after `last_sent`, in order.
+    async fn send_backlog(&mut self) -> Result<(), End> {
+        loop {
+            let batch =
+                events::read_after(&self.state.db, &self.auth.org_id, self.last_sent, READ_PAGE)
+                    .await?;
+            let full_page = batch.len() as i64 == READ_PAGE;
+            for event in batch {
+                let seq = event.seq;
+                self.send(&ServerMessage::Event(event)).await?;
+                self.last_sent = seq;
+            }
+            if !full_page {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn answer(&mut self, text: &str) -> Result<(), End> {
+        match serde_json::from_str::<ClientMessage>(text) {
+            Ok(ClientMessage::Ping) => {
+                let server_time = self.state.db.now().await?;
+                self.send(&ServerMessage::Pong { server_time }).await
+            }
+            Err(_) => Err(End::Close(
+                1003,
+                "unknown message; send {\"type\":\"ping\"}",
+            )),
+        }
+    }
+
+    async fn send(&mut self, message: &ServerMessage) -> Result<(), End> {
+        let text = serde_json::to_string(message).map_err(|e| End::Failed(e.to_string()))?;
+        self.socket
+            .send(Message::Text(Utf8Bytes::from(text)))
+            .await?;
+        Ok(())
+    }
+
+    async fn finish(mut self, end: End) {
+        let (code, reason) = match end {
+            End::ClientLeft => return,
+            End::Close(code, reason) => (code, reason),
+            End::Failed(error) => {
+                tracing::warn!(agent = %self.auth.id, error, "event stream failed");
+                (1011, "server error; reconnect")
+            }
+        };
+        let _ = self
+            .socket
+            .send(Message::Close(Some(CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(reason),
+            })))
+            .await;
+    }
+}

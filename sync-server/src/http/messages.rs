@@ -1,0 +1,138 @@
+//! Message metadata reported by the extension: id, direction and time, never the text. It keeps
+//! the conversation's activity time current, feeds response-time metrics, and is where "I replied"
+//! is fenced: an outgoing message reported with a reply-lock fence that is no longer current is
+//! refused, so a reply made after losing the lock is caught.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use protocol::api::{Direction, MessageRecord, MessageReport};
+use protocol::events::EventBody;
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{AppJson, AuthAgent, ChatPath};
+use super::{conversations, locks, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/conversations/{chat_id}/messages", post(record_message))
+}
+
+fn valid_message_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.@:".contains(&b))
+}
+
+/// Records a message once; every agent's browser may report the same message, and only the first
+/// report counts (201), later ones get the record back (200).
+async fn record_message(
+    State(state): State<AppState>,
+    auth: AuthAgent,
+    ChatPath(chat_id): ChatPath,
+    AppJson(report): AppJson<MessageReport>,
+) -> ApiResult<Response> {
+    if !valid_message_id(&report.message_id) {
+        return Err(ApiError::validation(
+            "message_id must be WhatsApp's message id (1 to 128 letters, digits or _-.@:)",
+        ));
+    }
+    if report.fence.is_some() && report.direction == Direction::In {
+        return Err(ApiError::validation(
+            "only outgoing messages carry a reply-lock fence",
+        ));
+    }
+    let mut tx = state.db.begin_write(&auth.org_id).await?;
+    let now = tx.now();
+    let row = conversations::require(tx.conn(), &auth.org_id, &chat_id).await?;
+    if let Some(fence) = report.fence {
+        locks::check_fence(&row, &auth, fence)?;
+    }
+    let sent_at = report.sent_at.unwrap_or(now);
+    if sent_at <= 0 {
+        return Err(ApiError::validation(
+            "sent_at must be milliseconds since the Unix epoch",
+        ));
+    }
+    let existing: Option<(String, i64, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT m.direction, m.sent_at, m.agent_id, a.name FROM messages m
+         LEFT JOIN agents a ON a.id = m.agent_id
+         WHERE m.conversation_id = $1 AND m.message_id = $2",
+    )
+    .bind(&row.id)
+    .bind(&report.message_id)
+    .fetch_optional(tx.conn())
+    .await?;
+    if let Some((direction, sent_at, agent_id, agent_name)) = existing {
+        let record = MessageRecord {
+            chat_id,
+            message_id: report.message_id,
+            direction: if direction == "out" {
+                Direction::Out
+            } else {
+                Direction::In
+            },
+            sent_at,
+            agent: agent_id.map(|id| protocol::api::AgentRef {
+                id,
+                name: agent_name.unwrap_or_default(),
+            }),
+        };
+        return Ok((StatusCode::OK, Json(record)).into_response());
+    }
+    let agent = report.fence.map(|_| auth.agent_ref());
+    sqlx::query(
+        "INSERT INTO messages (conversation_id, message_id, org_id, direction, agent_id, sent_at, recorded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&row.id)
+    .bind(&report.message_id)
+    .bind(&auth.org_id)
+    .bind(match report.direction {
+        Direction::In => "in",
+        Direction::Out => "out",
+    })
+    .bind(agent.as_ref().map(|a| a.id.clone()))
+    .bind(sent_at)
+    .bind(now)
+    .execute(tx.conn())
+    .await?;
+    sqlx::query(
+        "UPDATE conversations SET last_activity_at = $1 WHERE id = $2 AND last_activity_at < $1",
+    )
+    .bind(sent_at.min(now))
+    .bind(&row.id)
+    .execute(tx.conn())
+    .await?;
+    let record = MessageRecord {
+        chat_id: chat_id.clone(),
+        message_id: report.message_id,
+        direction: report.direction,
+        sent_at,
+        agent,
+    };
+    tx.append(
+        Some(&chat_id),
+        Some(&auth.agent_ref()),
+        EventBody::MessageRecorded(record.clone()),
+    )
+    .await?;
+    tx.commit(&state.hub).await?;
+    Ok((StatusCode::CREATED, Json(record)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_look_like_whatsapps() {
+        assert!(valid_message_id("3EB0C431C4B9A1F2E5D7"));
+        assert!(valid_message_id("ACCFD0B5_972503235812@c.us"));
+        assert!(!valid_message_id(""));
+        assert!(!valid_message_id("hello world"));
+        assert!(!valid_message_id(&"A".repeat(129)));
+    }
+}

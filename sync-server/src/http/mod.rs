@@ -1,0 +1,100 @@
+//! The HTTP API: one module per resource, each with its own router, merged here under `/api/v1`.
+
+mod agents;
+mod auth;
+mod conversations;
+pub mod error;
+pub mod extract;
+mod handoffs;
+mod health;
+pub mod idempotency;
+mod live;
+mod locks;
+mod messages;
+mod notes;
+mod pipelines;
+pub mod reminders;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderName, HeaderValue, Method};
+use axum::response::IntoResponse;
+use axum::Router;
+use protocol::codes;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::events::EventHub;
+use error::ApiError;
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub hub: EventHub,
+    /// Wakes the reminder scheduler when a reminder is created or snoozed.
+    pub reminder_wake: Arc<Notify>,
+    /// Cancelled when the server shuts down; long-lived tasks and sockets watch it.
+    pub shutdown: CancellationToken,
+}
+
+/// The whole application: API routes, probes, CORS, body limit and JSON fallbacks.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(auth::router())
+        .merge(agents::router())
+        .merge(conversations::router())
+        .merge(locks::router())
+        .merge(handoffs::router())
+        .merge(notes::router())
+        .merge(reminders::router())
+        .merge(pipelines::router())
+        .merge(messages::router())
+        .merge(live::router());
+    Router::new()
+        .nest(protocol::API_PREFIX, api)
+        .merge(health::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(cors(&state.config))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+fn cors(config: &Config) -> CorsLayer {
+    let origins: Vec<HeaderValue> = config
+        .allowed_origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([HeaderName::from_static("idempotent-replayed")])
+        .max_age(Duration::from_secs(3600))
+}
+
+async fn not_found() -> impl IntoResponse {
+    ApiError::NotFound("route")
+}
+
+async fn method_not_allowed() -> impl IntoResponse {
+    ApiError::Rejected {
+        status: axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        code: codes::METHOD_NOT_ALLOWED,
+        message: "this route does not accept that HTTP method".to_owned(),
+    }
+}

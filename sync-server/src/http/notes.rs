@@ -1,0 +1,155 @@
+//! Internal notes on a conversation, with @mentions. Notes are plain text: the server stores what
+//! was typed and clients render it as text.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::post;
+use axum::{Json, Router};
+use protocol::api::{AgentRef, Note, NoteRequest};
+use protocol::events::EventBody;
+use protocol::ChatId;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::conversations;
+use super::error::{ApiError, ApiResult};
+use super::extract::{AppJson, AuthAgent, ChatPath};
+use super::idempotency::{fingerprint, IdempotencyKey};
+use super::{agents, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(
+        "/conversations/{chat_id}/notes",
+        post(create_note).get(list_notes),
+    )
+}
+
+const MAX_BODY_CHARS: usize = 4000;
+const MAX_MENTIONS: usize = 20;
+
+fn note_from_row(row: &AnyRow, chat_id: &ChatId) -> ApiResult<Note> {
+    let mentions: String = row.try_get("mentions")?;
+    Ok(Note {
+        id: row.try_get("id")?,
+        chat_id: chat_id.clone(),
+        author: AgentRef {
+            id: row.try_get("author_id")?,
+            name: row.try_get("author_name")?,
+        },
+        body: row.try_get("body")?,
+        mentions: serde_json::from_str(&mentions).map_err(anyhow::Error::from)?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+async fn create_note(
+    State(state): State<AppState>,
+    auth: AuthAgent,
+    ChatPath(chat_id): ChatPath,
+    idempotency: IdempotencyKey,
+    AppJson(request): AppJson<NoteRequest>,
+) -> ApiResult<Response> {
+    let body = request.body.trim();
+    if body.is_empty() {
+        return Err(ApiError::validation("a note needs some text"));
+    }
+    if body.chars().count() > MAX_BODY_CHARS {
+        return Err(ApiError::validation(format!(
+            "a note may have at most {MAX_BODY_CHARS} characters"
+        )));
+    }
+    if request.mentions.len() > MAX_MENTIONS {
+        return Err(ApiError::validation(format!(
+            "a note may mention at most {MAX_MENTIONS} agents"
+        )));
+    }
+    let request_fingerprint = fingerprint(&format!("note {chat_id}"), &request)?;
+
+    let mut tx = state.db.begin_write(&auth.org_id).await?;
+    if let Some(replay) = idempotency
+        .replay(&mut tx, &auth.id, &request_fingerprint)
+        .await?
+    {
+        return Ok(replay);
+    }
+    let row = conversations::require(tx.conn(), &auth.org_id, &chat_id).await?;
+    let mut mentions: Vec<AgentRef> = Vec::new();
+    for agent_id in &request.mentions {
+        if mentions.iter().any(|m| &m.id == agent_id) {
+            continue;
+        }
+        let agent = agents::find_active(tx.conn(), &auth.org_id, agent_id)
+            .await?
+            .ok_or_else(|| {
+                ApiError::validation(format!(
+                    "cannot mention {agent_id}: no active agent with that id in your org"
+                ))
+            })?;
+        mentions.push(AgentRef {
+            id: agent.id,
+            name: agent.name,
+        });
+    }
+    let note = Note {
+        id: uuid::Uuid::new_v4().to_string(),
+        chat_id: chat_id.clone(),
+        author: auth.agent_ref(),
+        body: body.to_owned(),
+        mentions,
+        created_at: tx.now(),
+    };
+    let event = tx
+        .append(
+            Some(&chat_id),
+            Some(&note.author),
+            EventBody::NoteCreated(note.clone()),
+        )
+        .await?;
+    sqlx::query(
+        "INSERT INTO notes (id, org_id, conversation_id, author_id, body, mentions, created_at, event_seq)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&note.id)
+    .bind(&auth.org_id)
+    .bind(&row.id)
+    .bind(&auth.id)
+    .bind(&note.body)
+    .bind(serde_json::to_string(&note.mentions).map_err(anyhow::Error::from)?)
+    .bind(note.created_at)
+    .bind(event.seq)
+    .execute(tx.conn())
+    .await?;
+    idempotency
+        .commit(
+            tx,
+            &state,
+            &auth.id,
+            &request_fingerprint,
+            StatusCode::CREATED,
+            &note,
+        )
+        .await
+}
+
+async fn list_notes(
+    State(state): State<AppState>,
+    auth: AuthAgent,
+    ChatPath(chat_id): ChatPath,
+) -> ApiResult<Json<Vec<Note>>> {
+    let mut conn = state.db.pool().acquire().await?;
+    let conversation = conversations::require(&mut conn, &auth.org_id, &chat_id).await?;
+    let rows = sqlx::query(
+        "SELECT n.id, n.author_id, a.name AS author_name, n.body, n.mentions, n.created_at
+         FROM notes n JOIN agents a ON a.id = n.author_id
+         WHERE n.conversation_id = $1 ORDER BY n.event_seq",
+    )
+    .bind(&conversation.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Json(
+        rows.iter()
+            .map(|row| note_from_row(row, &chat_id))
+            .collect::<ApiResult<_>>()?,
+    ))
+}

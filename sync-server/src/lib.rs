@@ -1,0 +1,131 @@
+//! Baton's sync server: the single source of truth for a team working one WhatsApp number.
+//!
+//! Layout:
+//! - [`cli`]: the `sync-server` command (serve, demo, admin);
+//! - [`config`]: what `serve` can be told;
+//! - [`db`]: the SQLite/PostgreSQL pool and per-org write transactions that record events;
+//! - [`http`]: the JSON API, one module per resource, and the live event WebSocket;
+//! - [`events`]: per-org feeds that push committed events to WebSockets on every instance;
+//! - [`admin`] and [`auth`]: provisioning, passwords and tokens.
+
+pub mod admin;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod events;
+pub mod http;
+
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+use db::{Backend, Db};
+use events::EventHub;
+use http::AppState;
+
+/// How often expired idempotency records and WebSocket tickets are purged.
+const JANITOR_INTERVAL: Duration = Duration::from_secs(600);
+
+/// A running server: the HTTP listener plus its background tasks.
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    db: Db,
+    shutdown: CancellationToken,
+    http: JoinHandle<std::io::Result<()>>,
+    background: Vec<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Opens the database (applying migrations) and starts serving on `listener`.
+    pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Server> {
+        config.validate()?;
+        let db = Db::connect(&config.database_url, config.db_max_connections).await?;
+        Server::start_with_db(config, db, listener)
+    }
+
+    /// Starts serving with an already opened database.
+    pub fn start_with_db(config: Config, db: Db, listener: TcpListener) -> anyhow::Result<Server> {
+        let addr = listener
+            .local_addr()
+            .context("cannot read the listening address")?;
+        let shutdown = CancellationToken::new();
+        let hub = EventHub::new(db.clone(), config.event_poll_interval, shutdown.clone());
+        let state = AppState {
+            db: db.clone(),
+            config: Arc::new(config),
+            hub: hub.clone(),
+            reminder_wake: Arc::new(Notify::new()),
+            shutdown: shutdown.clone(),
+        };
+        let mut background = vec![
+            tokio::spawn(http::reminders::run_scheduler(state.clone())),
+            tokio::spawn(run_janitor(db.clone(), shutdown.clone())),
+        ];
+        if db.backend() == Backend::Postgres {
+            background.push(tokio::spawn(events::listener::run(
+                db.url().to_owned(),
+                hub,
+                shutdown.clone(),
+            )));
+        }
+        let app = http::router(state);
+        let http = tokio::spawn(
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+                .into_future(),
+        );
+        Ok(Server {
+            addr,
+            db,
+            shutdown,
+            http,
+            background,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting requests, closes WebSockets, waits for requests in flight and background
+    /// tasks, and closes the database.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        let served = self.http.await.context("the HTTP task panicked")?;
+        for task in self.background {
+            task.await.context("a background task panicked")?;
+        }
+        self.db.close().await;
+        served.context("the HTTP server failed")
+    }
+}
+
+async fn run_janitor(db: Db, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(JANITOR_INTERVAL) => {}
+            () = shutdown.cancelled() => return,
+        }
+        if let Err(err) = http::idempotency::purge_expired(&db).await {
+            tracing::warn!(error = %err, "cannot purge old idempotency keys");
+        }
+        let tickets =
+            sqlx::query(&db.sql("DELETE FROM event_tickets WHERE expires_at < now_ms() - 3600000"))
+                .execute(db.pool())
+                .await;
+        if let Err(err) = tickets {
+            tracing::warn!(error = %err, "cannot purge old event tickets");
+        }
+    }
+}
