@@ -1,0 +1,267 @@
+//! Conversations: upsert, listing with filters and pages, pipeline stages, message metadata.
+
+use std::collections::HashSet;
+
+use protocol::api::Role;
+use serde_json::json;
+
+use crate::common::{chat, enc, Backend, TestApp};
+use crate::on_both_backends;
+
+on_both_backends!(
+    upserting_reports_what_whatsapp_shows,
+    lists_filter_by_owner_and_stage_and_page_without_gaps,
+    stages_move_within_pipelines_by_owner_or_lead,
+    messages_are_recorded_once,
+);
+
+async fn upserting_reports_what_whatsapp_shows(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let direct = chat(100);
+    let path = format!("/conversations/{}", enc(&direct));
+
+    let created = asha.put(&path, json!({"title": "Priya"})).await.expect(201);
+    assert_eq!(created["chat_id"], direct.as_str());
+    assert_eq!(
+        created["phone"],
+        format!("+{}", direct.trim_end_matches("@c.us"))
+    );
+    assert!(created["owner"].is_null());
+    assert_eq!(created["last_event_seq"], 1);
+
+    let seq = app.latest_seq().await;
+    let same = asha.put(&path, json!({"title": "Priya"})).await.expect(200);
+    assert_eq!(
+        app.latest_seq().await,
+        seq,
+        "an unchanged upsert records nothing"
+    );
+    assert_eq!(same["created_at"], created["created_at"]);
+    let renamed = asha
+        .put(
+            &path,
+            json!({"title": "Priya Sharma", "phone": "+91 98765 40100"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(renamed["title"], "Priya Sharma");
+    assert_eq!(renamed["phone"], "+91 98765 40100");
+    assert_eq!(app.latest_seq().await, seq + 1);
+    // Title refreshes are live state, not history.
+    assert_eq!(
+        asha.timeline_kinds(&direct).await,
+        vec!["conversation.created"]
+    );
+
+    for (chat_id, title) in [
+        ("179950657237125@lid", "Unknown number"),
+        ("120363041234567890@g.us", "Site visit group"),
+        ("972503235812-1352922145@g.us", "Old style group"),
+    ] {
+        let created = asha
+            .put(
+                &format!("/conversations/{}", enc(chat_id)),
+                json!({"title": title}),
+            )
+            .await
+            .expect(201);
+        assert!(
+            created["phone"].is_null(),
+            "{chat_id} carries no phone number"
+        );
+    }
+}
+
+async fn lists_filter_by_owner_and_stage_and_page_without_gaps(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    let lead = app.agent("Lena", Role::Lead).await;
+    let pipeline = lead
+        .post(
+            "/pipelines",
+            json!({"name": "Sales", "stages": ["New", "Won"]}),
+        )
+        .await
+        .expect(201);
+    for n in 0..7 {
+        asha.open_chat(&chat(110 + n), &format!("Customer {n}"))
+            .await;
+    }
+    asha.lock(&chat(110)).await.expect(200);
+    asha.lock(&chat(111)).await.expect(200);
+    ravi.lock(&chat(112)).await.expect(200);
+    asha.put(
+        &format!("/conversations/{}/stage", enc(&chat(111))),
+        json!({"pipeline_id": pipeline["id"], "stage": "Won"}),
+    )
+    .await
+    .expect(200);
+
+    let ids = |body: &serde_json::Value| -> Vec<String> {
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["chat_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mine = asha.get("/conversations?owner=me").await.expect(200);
+    assert_eq!(
+        ids(&mine).into_iter().collect::<HashSet<_>>(),
+        HashSet::from([chat(110), chat(111)])
+    );
+    assert_eq!(mine["items"][0]["lock"]["holder"]["name"], "Asha");
+    let ravis = asha
+        .get(&format!("/conversations?owner={}", ravi.id))
+        .await
+        .expect(200);
+    assert_eq!(ids(&ravis), vec![chat(112)]);
+    let queue = asha.get("/conversations?owner=none").await.expect(200);
+    assert_eq!(ids(&queue).len(), 4);
+    let won = asha.get("/conversations?stage=Won").await.expect(200);
+    assert_eq!(ids(&won), vec![chat(111)]);
+    assert_eq!(won["items"][0]["stage"]["pipeline_name"], "Sales");
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("/conversations?limit=3&cursor={}", enc(c)),
+            None => "/conversations?limit=3".to_owned(),
+        };
+        let page = asha.get(&url).await.expect(200);
+        seen.extend(ids(&page));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 7, "every conversation once: {seen:?}");
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 7);
+}
+
+async fn stages_move_within_pipelines_by_owner_or_lead(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    let lead = app.agent("Lena", Role::Lead).await;
+    let sales = lead
+        .post(
+            "/pipelines",
+            json!({"name": "Sales", "stages": ["New", "Visit", "Won"]}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(sales["stages"], json!(["New", "Visit", "Won"]));
+    let listed = asha.get("/pipelines").await.expect(200);
+    assert_eq!(listed[0]["id"], sales["id"]);
+
+    let chat_id = chat(120);
+    let stage = format!("/conversations/{}/stage", enc(&chat_id));
+    asha.open_chat(&chat_id, "Priya").await;
+    asha.lock(&chat_id).await.expect(200);
+    let moved = asha
+        .put(
+            &stage,
+            json!({"pipeline_id": sales["id"], "stage": "Visit"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(moved["stage"]["stage"], "Visit");
+    ravi.put(&stage, json!({"pipeline_id": sales["id"], "stage": "Won"}))
+        .await
+        .expect_error(403, "not_owner");
+    lead.put(&stage, json!({"pipeline_id": sales["id"], "stage": "Won"}))
+        .await
+        .expect(200);
+    let cleared = asha
+        .put(&stage, json!({"pipeline_id": null, "stage": null}))
+        .await
+        .expect(200);
+    assert!(cleared["stage"].is_null());
+
+    let timeline = asha
+        .get(&format!("/conversations/{}/timeline", enc(&chat_id)))
+        .await
+        .expect(200);
+    let moves: Vec<(serde_json::Value, serde_json::Value)> = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "stage.changed")
+        .map(|e| {
+            (
+                e["data"]["previous"]["stage"].clone(),
+                e["data"]["stage"]["stage"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        moves,
+        vec![
+            (json!(null), json!("Visit")),
+            (json!("Visit"), json!("Won")),
+            (json!("Won"), json!(null)),
+        ]
+    );
+    // The timeline pages by sequence number.
+    let first = asha
+        .get(&format!(
+            "/conversations/{}/timeline?limit=2",
+            enc(&chat_id)
+        ))
+        .await
+        .expect(200);
+    let after = first["next_cursor"].as_str().unwrap();
+    let rest = asha
+        .get(&format!(
+            "/conversations/{}/timeline?after={after}",
+            enc(&chat_id)
+        ))
+        .await
+        .expect(200);
+    assert_eq!(
+        first["items"].as_array().unwrap().len() + rest["items"].as_array().unwrap().len(),
+        timeline["items"].as_array().unwrap().len()
+    );
+}
+
+async fn messages_are_recorded_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    let chat_id = chat(130);
+    let path = format!("/conversations/{}/messages", enc(&chat_id));
+    let created = asha.open_chat(&chat_id, "Priya").await;
+
+    let sent_at = created["created_at"].as_i64().unwrap() + 5;
+    let first = asha
+        .post(
+            &path,
+            json!({"message_id": "ACCFD0B5", "direction": "in", "sent_at": sent_at}),
+        )
+        .await
+        .expect(201);
+    assert!(first["agent"].is_null());
+    // Ravi's browser sees the same message and reports it too.
+    let seq = app.latest_seq().await;
+    let again = ravi
+        .post(
+            &path,
+            json!({"message_id": "ACCFD0B5", "direction": "in", "sent_at": sent_at}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(again, first);
+    assert_eq!(app.latest_seq().await, seq);
+    let conversation = asha.conversation(&chat_id).await;
+    assert_eq!(conversation["last_activity_at"], sent_at);
+    asha.post(
+        &path,
+        json!({"message_id": "X1", "direction": "in", "fence": 1}),
+    )
+    .await
+    .expect_error(422, "validation_failed");
+}

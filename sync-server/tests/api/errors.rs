@@ -1,0 +1,221 @@
+//! Bad input gets a clear JSON error with the right status, and never a 500.
+
+use protocol::api::Role;
+use serde_json::json;
+
+use crate::common::{chat, enc, Backend, Resp, TestApp};
+use crate::on_both_backends;
+
+on_both_backends!(
+    malformed_requests_get_clear_errors,
+    refused_writes_change_nothing
+);
+
+async fn malformed_requests_get_clear_errors(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let chat_id = chat(30);
+    asha.open_chat(&chat_id, "Priya").await;
+    let http = app.http();
+    let notes_url = format!("{}/api/v1/conversations/{}/notes", app.base, enc(&chat_id));
+
+    asha.send(
+        http.post(&notes_url)
+            .header("content-type", "application/json")
+            .body("{\"body\": "),
+    )
+    .await
+    .expect_error(400, "invalid_json");
+    asha.send(
+        http.post(&notes_url)
+            .header("content-type", "text/plain")
+            .body("{\"body\":\"x\"}"),
+    )
+    .await
+    .expect_error(415, "unsupported_media_type");
+    asha.send(http.post(&notes_url).json(&json!({"body": 5})))
+        .await
+        .expect_error(422, "invalid_body");
+    asha.send(http.post(&notes_url).json(&json!({"text": "hi"})))
+        .await
+        .expect_error(422, "invalid_body");
+    asha.send(http.post(&notes_url).json(&json!([1, 2])))
+        .await
+        .expect_error(422, "invalid_body");
+
+    for bad in [
+        "hello",
+        "919876543210",
+        "919876543210%40s.whatsapp.net",
+        "status%40broadcast",
+    ] {
+        asha.get(&format!("/conversations/{bad}"))
+            .await
+            .expect_error(400, "invalid_chat_id");
+    }
+    // A raw @ in the path works as well as %40.
+    asha.get(&format!("/conversations/{chat_id}"))
+        .await
+        .expect(200);
+    asha.get("/conversations/919876549999%40c.us")
+        .await
+        .expect_error(404, "not_found");
+    asha.get("/conversations?limit=lots")
+        .await
+        .expect_error(400, "invalid_parameter");
+    asha.get("/conversations?limit=0")
+        .await
+        .expect_error(400, "invalid_parameter");
+    asha.get("/conversations?cursor=garbage")
+        .await
+        .expect_error(400, "invalid_parameter");
+    asha.get("/conversations?colour=red")
+        .await
+        .expect_error(400, "invalid_parameter");
+    asha.get("/no/such/route")
+        .await
+        .expect_error(404, "not_found");
+    asha.send(http.patch(format!("{}/api/v1/me", app.base)))
+        .await
+        .expect_error(405, "method_not_allowed");
+    asha.post_empty("/reminders/not-a-real-id/done")
+        .await
+        .expect_error(404, "not_found");
+    asha.send(
+        http.post(format!(
+            "{}/api/v1/conversations/{}/notes",
+            app.base,
+            enc(&chat_id)
+        ))
+        .header("Idempotency-Key", "")
+        .json(&json!({"body": "x"})),
+    )
+    .await
+    .expect_error(400, "invalid_parameter");
+
+    // Without a valid token nothing but login and the probes answer.
+    Resp::from(
+        http.get(format!("{}/api/v1/me", app.base))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+    .expect_error(401, "unauthorized");
+    Resp::from(
+        http.get(format!("{}/api/v1/me", app.base))
+            .header("authorization", "Basic abc")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+    .expect_error(401, "unauthorized");
+    Resp::from(
+        http.get(format!("{}/api/v1/me", app.base))
+            .bearer_auth("bt_forged")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+    .expect_error(401, "unauthorized");
+    let health = Resp::from(
+        http.get(format!("{}/healthz", app.base))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(health.expect(200)["status"], "ok");
+    let ready = Resp::from(
+        http.get(format!("{}/readyz", app.base))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(ready.expect(200)["status"], "ready");
+}
+
+async fn refused_writes_change_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let lead = app.agent("Lena", Role::Lead).await;
+    let chat_id = chat(31);
+    asha.open_chat(&chat_id, "Priya").await;
+    let pipeline = lead
+        .post(
+            "/pipelines",
+            json!({"name": "Sales", "stages": ["New", "Won"]}),
+        )
+        .await
+        .expect(201);
+    let before_seq = app.latest_seq().await;
+    let before = asha.conversation(&chat_id).await;
+
+    let stage = format!("/conversations/{}/stage", enc(&chat_id));
+    asha.put(
+        &stage,
+        json!({"pipeline_id": pipeline["id"], "stage": "Lost"}),
+    )
+    .await
+    .expect_error(422, "validation_failed");
+    asha.put(
+        &stage,
+        json!({"pipeline_id": pipeline["id"], "stage": "Won", "owner": "me"}),
+    )
+    .await
+    .expect_error(422, "invalid_body");
+    asha.put(
+        &stage,
+        json!({"pipeline_id": pipeline["id"], "stage": null}),
+    )
+    .await
+    .expect_error(422, "validation_failed");
+    asha.put(
+        &format!("/conversations/{}", enc(&chat_id)),
+        json!({"title": ""}),
+    )
+    .await
+    .expect_error(422, "validation_failed");
+    asha.put(
+        &format!("/conversations/{}", enc(&chat_id)),
+        json!({"title": "Priya", "phone": "call me maybe"}),
+    )
+    .await
+    .expect_error(422, "validation_failed");
+    asha.post(
+        &format!("/conversations/{}/reminders", enc(&chat_id)),
+        json!({"due_at": 1, "text": ""}),
+    )
+    .await
+    .expect_error(422, "validation_failed");
+    asha.post(
+        &format!("/conversations/{}/reminders", enc(&chat_id)),
+        json!({"due_at": "tomorrow", "text": "call"}),
+    )
+    .await
+    .expect_error(422, "invalid_body");
+    asha.post("/pipelines", json!({"name": "Mine", "stages": ["A"]}))
+        .await
+        .expect_error(403, "forbidden");
+    lead.post("/pipelines", json!({"name": "Sales", "stages": ["A"]}))
+        .await
+        .expect_error(409, "pipeline_exists");
+    lead.post("/pipelines", json!({"name": "Twice", "stages": ["A", "A"]}))
+        .await
+        .expect_error(422, "validation_failed");
+    asha.post(
+        &format!("/conversations/{}/messages", enc(&chat_id)),
+        json!({"message_id": "has spaces", "direction": "in"}),
+    )
+    .await
+    .expect_error(422, "validation_failed");
+
+    assert_eq!(app.latest_seq().await, before_seq, "no event was recorded");
+    let after = asha.conversation(&chat_id).await;
+    assert_eq!(after, before, "the conversation is untouched");
+    let pipelines = asha.get("/pipelines").await.expect(200);
+    assert_eq!(pipelines.as_array().unwrap().len(), 1);
+}

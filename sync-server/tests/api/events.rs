@@ -1,0 +1,197 @@
+//! The live event stream: backlog, order, exactly-once delivery, cursors, resync, authentication.
+
+use protocol::api::Role;
+use protocol::events::EventBody;
+use protocol::ws::ServerMessage;
+use serde_json::json;
+use tokio_tungstenite::tungstenite;
+
+use crate::common::{chat, enc, Backend, EventStream, TestApp};
+use crate::on_both_backends;
+
+on_both_backends!(
+    the_stream_delivers_each_event_once_and_in_order,
+    a_reconnect_with_a_cursor_gets_exactly_the_missed_events,
+    a_cursor_that_is_too_old_or_ahead_gets_resync,
+    the_stream_checks_tickets_and_origins,
+    a_revoked_token_closes_the_stream,
+);
+
+fn assert_consecutive(seqs: &[i64], from: i64) {
+    let expected: Vec<i64> = (from..from + seqs.len() as i64).collect();
+    assert_eq!(
+        seqs,
+        expected.as_slice(),
+        "events must arrive once each, in order"
+    );
+}
+
+async fn the_stream_delivers_each_event_once_and_in_order(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    let chat_id = chat(40);
+    asha.open_chat(&chat_id, "Priya").await;
+
+    let mut stream = ravi.events(0).await;
+    let (backlog, ready_at) = stream.backlog().await;
+    assert_eq!(backlog.len(), 1);
+    assert!(matches!(
+        backlog[0].body,
+        EventBody::ConversationCreated { .. }
+    ));
+    assert_eq!(ready_at, 1);
+
+    // Writers in parallel: the stream must still be gap-free and ordered.
+    let notes = format!("/conversations/{}/notes", enc(&chat_id));
+    let writes = (0..12).map(|i| {
+        let (asha, notes) = (asha.clone(), notes.clone());
+        tokio::spawn(async move {
+            asha.post(&notes, json!({"body": format!("note {i}")}))
+                .await
+        })
+    });
+    for write in writes {
+        assert_eq!(write.await.unwrap().status, 201);
+    }
+    asha.lock(&chat_id).await.expect(200);
+
+    let mut seqs = Vec::new();
+    let mut bodies = Vec::new();
+    loop {
+        let event = stream.next_event().await;
+        seqs.push(event.seq);
+        if let EventBody::NoteCreated(note) = &event.body {
+            bodies.push(note.body.clone());
+        }
+        if matches!(event.body, EventBody::LockAcquired { .. }) {
+            break;
+        }
+    }
+    assert_consecutive(&seqs, 2);
+    assert_eq!(bodies.len(), 12, "every note once: {bodies:?}");
+    // A sentinel after everything: nothing was delivered twice in between.
+    asha.release(&chat_id).await.expect(204);
+    let sentinel = stream.next_event().await;
+    assert!(matches!(sentinel.body, EventBody::LockReleased { .. }));
+    assert_eq!(sentinel.seq, seqs.last().unwrap() + 1);
+    assert_eq!(sentinel.actor.as_ref().unwrap().name, "Asha");
+
+    // Ping/pong keeps a service worker alive.
+    stream.send_text(r#"{"type":"ping"}"#).await;
+    assert!(matches!(stream.next().await, ServerMessage::Pong { .. }));
+}
+
+async fn a_reconnect_with_a_cursor_gets_exactly_the_missed_events(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    let chat_id = chat(41);
+    asha.open_chat(&chat_id, "Priya").await;
+
+    let mut stream = ravi.events(0).await;
+    let (_, seen) = stream.backlog().await;
+    drop(stream);
+
+    let notes = format!("/conversations/{}/notes", enc(&chat_id));
+    for i in 0..3 {
+        asha.post(&notes, json!({"body": format!("while away {i}")}))
+            .await
+            .expect(201);
+    }
+    let mut stream = ravi.events(seen).await;
+    let (missed, ready_at) = stream.backlog().await;
+    let seqs: Vec<i64> = missed.iter().map(|e| e.seq).collect();
+    assert_consecutive(&seqs, seen + 1);
+    assert_eq!(missed.len(), 3);
+    assert_eq!(ready_at, seen + 3);
+    // And live events follow on from there.
+    asha.post(&notes, json!({"body": "live"})).await.expect(201);
+    assert_eq!(stream.next_event().await.seq, seen + 4);
+}
+
+async fn a_cursor_that_is_too_old_or_ahead_gets_resync(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.max_replay_events = 3).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    for n in 0..5 {
+        asha.open_chat(&chat(50 + n), "Someone").await;
+    }
+    let latest = app.latest_seq().await;
+    assert_eq!(latest, 5);
+
+    let mut stream = asha.events(0).await;
+    match stream.next().await {
+        ServerMessage::Resync { latest_seq, .. } => assert_eq!(latest_seq, latest),
+        other => panic!("expected resync, got {other:?}"),
+    }
+    // After a resync the stream carries on live from the latest sequence number.
+    asha.open_chat(&chat(59), "New").await;
+    assert_eq!(stream.next_event().await.seq, latest + 1);
+
+    let mut ahead = asha.events(1000).await;
+    assert!(matches!(ahead.next().await, ServerMessage::Resync { .. }));
+    // Within the window the backlog is served.
+    let mut recent = asha.events(latest - 2).await;
+    let (events, _) = recent.backlog().await;
+    assert_eq!(events.len(), 3);
+}
+
+fn http_status(err: tungstenite::Error) -> u16 {
+    match err {
+        tungstenite::Error::Http(response) => response.status().as_u16(),
+        other => panic!("expected an HTTP refusal, got {other:?}"),
+    }
+}
+
+async fn the_stream_checks_tickets_and_origins(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let extension = "chrome-extension://jgbjgnfajdikapkdoohjnaobmijkgmmj";
+
+    let ticket = asha.ticket().await;
+    let mut ok = EventStream::connect(&app.base, &ticket, 0, Some(extension))
+        .await
+        .expect("the extension's origin is allowed by default");
+    assert!(matches!(ok.next().await, ServerMessage::Ready { .. }));
+    let reused = EventStream::connect(&app.base, &ticket, 0, Some(extension)).await;
+    assert_eq!(
+        http_status(reused.err().unwrap()),
+        401,
+        "tickets are single-use"
+    );
+
+    let forged = EventStream::connect(&app.base, "bwt_forged", 0, None).await;
+    assert_eq!(http_status(forged.err().unwrap()), 401);
+    let ticket = asha.ticket().await;
+    let evil = EventStream::connect(&app.base, &ticket, 0, Some("https://evil.example")).await;
+    assert_eq!(http_status(evil.err().unwrap()), 403);
+    // The refused origin did not use the ticket up.
+    EventStream::connect(&app.base, &ticket, 0, None)
+        .await
+        .expect("a client without Origin (not a browser) may connect");
+
+    let url = format!("{}/api/v1/events", app.base.replacen("http", "ws", 1));
+    let no_ticket = tokio_tungstenite::connect_async(url).await;
+    assert_eq!(http_status(no_ticket.err().unwrap()), 401);
+    // A plain GET is told this is a WebSocket.
+    asha.get(&format!("/events?ticket={}", asha.ticket().await))
+        .await
+        .expect_error(400, "invalid_parameter");
+}
+
+async fn a_revoked_token_closes_the_stream(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| {
+        c.ws_ping_interval = std::time::Duration::from_millis(200)
+    })
+    .await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let ticket = asha.ticket().await;
+    let mut stream = asha.events(0).await;
+    stream.backlog().await;
+
+    asha.post_empty("/auth/logout").await.expect(204);
+    assert_eq!(stream.closed().await, Some(4001));
+    // A ticket issued before logout is worthless now.
+    let late = EventStream::connect(&app.base, &ticket, 0, None).await;
+    assert_eq!(http_status(late.err().unwrap()), 401);
+}

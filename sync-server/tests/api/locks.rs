@@ -1,0 +1,287 @@
+//! The reply lock: exclusion, fencing, expiry, ownership and force-takes.
+
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use protocol::api::Role;
+use serde_json::json;
+
+use crate::common::{chat, enc, Backend, TestAgent, TestApp, PATIENCE};
+use crate::on_both_backends;
+
+on_both_backends!(
+    fifty_concurrent_acquirers_get_exactly_one_holder,
+    fences_strictly_increase_and_heartbeats_keep_them,
+    an_expired_lease_can_be_taken,
+    a_stale_fence_is_rejected,
+    a_non_owner_sees_who_is_replying,
+    a_lead_can_force_take_and_it_is_logged,
+);
+
+async fn fifty_concurrent_acquirers_get_exactly_one_holder(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let agents: Vec<TestAgent> = join_all((0..50).map(|i| {
+        let app = &app;
+        async move { app.agent(&format!("Agent {i}"), Role::Agent).await }
+    }))
+    .await;
+    let chat_id = chat(1);
+    agents[0].open_chat(&chat_id, "Priya").await;
+
+    let results = join_all(agents.iter().map(|agent| agent.lock(&chat_id))).await;
+
+    let winners: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.status == 200)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(winners.len(), 1, "exactly one agent may hold the lock");
+    let winner = &agents[winners[0]];
+    for (i, result) in results.iter().enumerate() {
+        if i == winners[0] {
+            assert_eq!(result.body["fence"], 1);
+            assert_eq!(result.body["claimed"], true);
+        } else {
+            assert_eq!(result.status, 409, "loser {i}: {}", result.body);
+            assert_eq!(result.body["error"], "locked");
+            assert_eq!(result.body["holder"]["name"], winner.name.as_str());
+        }
+    }
+    let conversation = agents[1].conversation(&chat_id).await;
+    assert_eq!(conversation["owner"]["id"], winner.id.as_str());
+    assert_eq!(conversation["lock"]["holder"]["id"], winner.id.as_str());
+    assert_eq!(conversation["lock"]["fence"], 1);
+    let kinds = agents[1].timeline_kinds(&chat_id).await;
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| *k == "conversation.assigned")
+            .count(),
+        1,
+        "one claim, recorded once: {kinds:?}"
+    );
+}
+
+async fn fences_strictly_increase_and_heartbeats_keep_them(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let lead = app.agent("Lena", Role::Lead).await;
+    let chat_id = chat(2);
+    asha.open_chat(&chat_id, "Priya").await;
+
+    let mut fences = Vec::new();
+    let first = asha.lock(&chat_id).await.expect(200);
+    fences.push(first["fence"].as_i64().unwrap());
+
+    let heartbeat = asha.lock(&chat_id).await.expect(200);
+    assert_eq!(
+        heartbeat["fence"], first["fence"],
+        "a heartbeat keeps the fence"
+    );
+    assert!(heartbeat["expires_at"].as_i64() >= first["expires_at"].as_i64());
+    assert_eq!(heartbeat["claimed"], false);
+
+    asha.release(&chat_id).await.expect(204);
+    assert!(asha.conversation(&chat_id).await["lock"].is_null());
+    fences.push(
+        asha.lock(&chat_id).await.expect(200)["fence"]
+            .as_i64()
+            .unwrap(),
+    );
+    fences.push(
+        lead.force_lock(&chat_id).await.expect(200)["fence"]
+            .as_i64()
+            .unwrap(),
+    );
+    // Asha's next heartbeat finds the lead holding it.
+    asha.lock(&chat_id).await.expect_error(409, "locked");
+    lead.release(&chat_id).await.expect(204);
+    fences.push(
+        asha.lock(&chat_id).await.expect(200)["fence"]
+            .as_i64()
+            .unwrap(),
+    );
+
+    assert!(
+        fences.windows(2).all(|w| w[0] < w[1]),
+        "fences must strictly increase: {fences:?}"
+    );
+    assert_eq!(fences, vec![1, 2, 3, 4]);
+}
+
+async fn an_expired_lease_can_be_taken(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.lock_ttl = Duration::from_millis(1200)).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let lead = app.agent("Lena", Role::Lead).await;
+    let chat_id = chat(3);
+    asha.open_chat(&chat_id, "Priya").await;
+    let held = asha.lock(&chat_id).await.expect(200);
+    assert_eq!(held["expires_in_ms"], 1200);
+    let expires_at = held["expires_at"].as_i64().unwrap();
+
+    lead.lock(&chat_id).await.expect_error(409, "locked");
+    // Asha stops heartbeating; wait for the lease to run out, as the lead's client would.
+    let started = Instant::now();
+    let taken = loop {
+        let attempt = lead.lock(&chat_id).await;
+        if attempt.status == 200 {
+            break attempt.body;
+        }
+        assert_eq!(attempt.body["error"], "locked");
+        assert!(started.elapsed() < PATIENCE, "the lease never expired");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(taken["fence"], 2);
+    let taken_at = taken["expires_at"].as_i64().unwrap() - 1200;
+    assert!(
+        taken_at >= expires_at,
+        "taken at {taken_at}, before the lease expired at {expires_at}"
+    );
+    // Nobody forced anything: an expired lease is simply free.
+    assert!(!asha
+        .timeline_kinds(&chat_id)
+        .await
+        .contains(&"lock.forced".to_owned()));
+    // Asha's client comes back and heartbeats: the lock is the lead's now.
+    asha.lock(&chat_id).await.expect_error(409, "locked");
+}
+
+async fn a_stale_fence_is_rejected(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    let lead = app.agent("Lena", Role::Lead).await;
+    let chat_id = chat(4);
+    asha.open_chat(&chat_id, "Priya").await;
+    let old = asha.lock(&chat_id).await.expect(200)["fence"]
+        .as_i64()
+        .unwrap();
+    let messages = format!("/conversations/{}/messages", enc(&chat_id));
+
+    // While she holds the lock, her reply is accepted and attributed to her.
+    let reply = asha
+        .post(
+            &messages,
+            json!({"message_id": "3EB0AAA1", "direction": "out", "fence": old}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(reply["agent"]["name"], "Asha");
+
+    let new = lead.force_lock(&chat_id).await.expect(200)["fence"]
+        .as_i64()
+        .unwrap();
+    assert!(new > old);
+
+    let stale = asha
+        .post(
+            &messages,
+            json!({"message_id": "3EB0AAA2", "direction": "out", "fence": old}),
+        )
+        .await
+        .expect_error(409, "stale_fence");
+    assert!(stale["message"].as_str().unwrap().contains("Lena"));
+    asha.post(
+        &format!("/conversations/{}/handoff", enc(&chat_id)),
+        json!({"to_agent_id": ravi.id, "done": "quoted", "promised": "call", "next_step": "call", "fence": old}),
+    )
+    .await
+    .expect_error(409, "stale_fence");
+    // A fence from someone else is stale for you too.
+    ravi.post(
+        &messages,
+        json!({"message_id": "3EB0AAA3", "direction": "out", "fence": new}),
+    )
+    .await
+    .expect_error(409, "stale_fence");
+    // The current holder's fence is good; after release it stays good until someone else locks.
+    lead.post(
+        &messages,
+        json!({"message_id": "3EB0AAA4", "direction": "out", "fence": new}),
+    )
+    .await
+    .expect(201);
+    lead.release(&chat_id).await.expect(204);
+    lead.post(
+        &messages,
+        json!({"message_id": "3EB0AAA5", "direction": "out", "fence": new}),
+    )
+    .await
+    .expect(201);
+    // Nothing of the refused writes was recorded.
+    let conversation = asha.conversation(&chat_id).await;
+    assert_eq!(
+        conversation["owner"]["name"], "Asha",
+        "the refused handoff changed nothing"
+    );
+    assert!(conversation["pending_handoff"].is_null());
+}
+
+async fn a_non_owner_sees_who_is_replying(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    let chat_id = chat(5);
+    asha.open_chat(&chat_id, "Priya").await;
+    asha.lock(&chat_id).await.expect(200);
+
+    let refused = ravi.lock(&chat_id).await.expect_error(409, "locked");
+    assert_eq!(refused["holder"]["name"], "Asha");
+    assert_eq!(refused["holder"]["id"], asha.id.as_str());
+    let left = refused["expires_in_ms"].as_i64().unwrap();
+    assert!(left > 0 && left <= 30_000, "expires_in_ms {left}");
+    assert!(refused["message"].as_str().unwrap().contains("Asha"));
+
+    // Once she is done, the chat is still hers: Ravi may not take it over.
+    asha.release(&chat_id).await.expect(204);
+    let not_owner = ravi.lock(&chat_id).await.expect_error(403, "not_owner");
+    assert_eq!(not_owner["owner"]["name"], "Asha");
+    // Releasing a lock you do not hold is refused.
+    ravi.release(&chat_id)
+        .await
+        .expect_error(409, "not_lock_holder");
+}
+
+async fn a_lead_can_force_take_and_it_is_logged(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    let lead = app.agent("Lena", Role::Lead).await;
+    let chat_id = chat(6);
+    asha.open_chat(&chat_id, "Priya").await;
+    asha.lock(&chat_id).await.expect(200);
+
+    ravi.force_lock(&chat_id)
+        .await
+        .expect_error(403, "forbidden");
+    let forced = lead.force_lock(&chat_id).await.expect(200);
+    assert_eq!(forced["fence"], 2);
+    assert_eq!(forced["holder"]["name"], "Lena");
+    assert_eq!(
+        forced["claimed"], false,
+        "a force-take does not change the owner"
+    );
+
+    let conversation = asha.conversation(&chat_id).await;
+    assert_eq!(conversation["lock"]["holder"]["name"], "Lena");
+    assert_eq!(conversation["owner"]["name"], "Asha");
+    asha.release(&chat_id)
+        .await
+        .expect_error(409, "not_lock_holder");
+
+    let timeline = asha
+        .get(&format!("/conversations/{}/timeline", enc(&chat_id)))
+        .await
+        .expect(200);
+    let forced_event = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "lock.forced")
+        .expect("the force-take is in the timeline");
+    assert_eq!(forced_event["actor"]["name"], "Lena");
+    assert_eq!(forced_event["data"]["previous_holder"]["name"], "Asha");
+    assert_eq!(forced_event["data"]["fence"], 2);
+    assert!(forced_event["at"].as_i64().unwrap() > 0);
+}
