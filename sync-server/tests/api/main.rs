@@ -1,5 +1,8 @@
 //! Integration tests of the sync server over HTTP and WebSocket, each on SQLite and PostgreSQL.
 
+// Test code: a panic with the failing value is exactly what a failed step should produce.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 mod auth;

@@ -1,0 +1,392 @@
+//! The `sync-server` binary as an admin uses it: help, provisioning, the demo org, and serving
+//! until SIGTERM.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_sync-server");
+
+fn run(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A failed command says so in one line starting with `error:` and exits non-zero.
+#[track_caller]
+fn assert_one_line_error(output: &Output, mentions: &str) {
+    assert!(!output.status.success(), "should have failed");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line expected: {stderr}");
+    assert!(lines[0].starts_with("error:"), "{stderr}");
+    assert!(
+        lines[0].contains(mentions),
+        "{stderr} should mention {mentions}"
+    );
+}
+
+#[test]
+fn help_describes_every_command() {
+    let help = run(&["--help"], None);
+    assert!(help.status.success());
+    for command in ["serve", "demo", "admin"] {
+        assert!(stdout(&help).contains(command));
+    }
+    let serve = run(&["serve", "--help"], None);
+    for flag in [
+        "--bind",
+        "--database-url",
+        "--allowed-origin",
+        "--log-level",
+        "--demo",
+    ] {
+        assert!(stdout(&serve).contains(flag), "serve --help lacks {flag}");
+    }
+    let admin = run(&["admin", "--help"], None);
+    for command in ["create-org", "create-agent", "list-agents", "revoke-tokens"] {
+        assert!(stdout(&admin).contains(command));
+    }
+}
+
+#[test]
+fn admin_commands_provision_an_org() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("admin.db").display());
+    let db = ["--database-url", url.as_str()];
+
+    let org = run(
+        &[
+            &[
+                "admin",
+                "create-org",
+                "--name",
+                "Acme Realty",
+                "--timezone",
+                "Asia/Kolkata",
+            ][..],
+            &db,
+        ]
+        .concat(),
+        None,
+    );
+    assert!(
+        org.status.success(),
+        "{}",
+        String::from_utf8_lossy(&org.stderr)
+    );
+    let org_id = stdout(&org).trim().to_owned();
+    assert_eq!(org_id.len(), 36, "prints the org id: {org_id}");
+
+    let bad_tz = run(
+        &[
+            &[
+                "admin",
+                "create-org",
+                "--name",
+                "X",
+                "--timezone",
+                "Mars/Olympus",
+            ][..],
+            &db,
+        ]
+        .concat(),
+        None,
+    );
+    assert_one_line_error(&bad_tz, "time zone");
+
+    let create = |email: &str, role: &str, password: &str| {
+        run(
+            &[
+                &[
+                    "admin",
+                    "create-agent",
+                    "--org",
+                    &org_id,
+                    "--name",
+                    "Asha Rao",
+                    "--email",
+                    email,
+                    "--role",
+                    role,
+                    "--password-stdin",
+                ][..],
+                &db,
+            ]
+            .concat(),
+            Some(password),
+        )
+    };
+    let agent = create("Asha@Acme.test", "lead", "a long password\n");
+    assert!(
+        agent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&agent.stderr)
+    );
+    assert_one_line_error(
+        &create("asha@acme.test", "agent", "another password\n"),
+        "exists",
+    );
+    assert_one_line_error(&create("ravi@acme.test", "agent", "short\n"), "at least 8");
+    assert_one_line_error(&create("ravi@acme.test", "agent", ""), "standard input");
+    assert_one_line_error(
+        &create("not-an-email", "agent", "a long password\n"),
+        "email",
+    );
+    let bad_role = create("ravi@acme.test", "boss", "a long password\n");
+    assert!(!bad_role.status.success());
+    assert!(String::from_utf8_lossy(&bad_role.stderr).contains("agent, lead or admin"));
+    let no_stdin_flag = run(
+        &[
+            &[
+                "admin",
+                "create-agent",
+                "--org",
+                &org_id,
+                "--name",
+                "R",
+                "--email",
+                "r@acme.test",
+                "--role",
+                "agent",
+            ][..],
+            &db,
+        ]
+        .concat(),
+        None,
+    );
+    assert!(
+        !no_stdin_flag.status.success(),
+        "the password is never an argument"
+    );
+
+    let listed = run(
+        &[&["admin", "list-agents", "--org", &org_id][..], &db].concat(),
+        None,
+    );
+    assert!(listed.status.success());
+    let listing = stdout(&listed);
+    assert_eq!(listing.lines().count(), 1);
+    assert!(
+        listing.contains("asha@acme.test")
+            && listing.contains("lead")
+            && listing.contains("Asha Rao")
+    );
+    assert_one_line_error(
+        &run(
+            &[&["admin", "list-agents", "--org", "no-such-org"][..], &db].concat(),
+            None,
+        ),
+        "no org",
+    );
+
+    let revoked = run(
+        &[
+            &["admin", "revoke-tokens", "--email", "asha@acme.test"][..],
+            &db,
+        ]
+        .concat(),
+        None,
+    );
+    assert!(revoked.status.success());
+    assert!(stdout(&revoked).contains("revoked 0 token(s)"));
+    assert_one_line_error(
+        &run(
+            &[
+                &["admin", "revoke-tokens", "--email", "nobody@acme.test"][..],
+                &db,
+            ]
+            .concat(),
+            None,
+        ),
+        "no agent",
+    );
+    assert_one_line_error(
+        &run(
+            &[
+                "admin",
+                "list-agents",
+                "--org",
+                "x",
+                "--database-url",
+                "mysql://db",
+            ],
+            None,
+        ),
+        "DATABASE_URL",
+    );
+}
+
+#[test]
+fn demo_seeds_once_and_prints_logins() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("demo.db").display());
+    let first = run(&["demo", "--database-url", &url], None);
+    assert!(first.status.success());
+    let first = stdout(&first);
+    assert!(first.starts_with("Created the demo org"), "{first}");
+    for login in [
+        "asha@demo.baton",
+        "ravi@demo.baton",
+        "meera@demo.baton",
+        "baton-demo",
+    ] {
+        assert!(first.contains(login), "{first}");
+    }
+    let again = stdout(&run(&["demo", "--database-url", &url], None));
+    assert!(again.starts_with("Using the demo org"), "{again}");
+    let org_id = |text: &str| {
+        text.split("(id ")
+            .nth(1)
+            .unwrap()
+            .split(')')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        org_id(&first),
+        org_id(&again),
+        "seeding twice keeps one demo org"
+    );
+}
+
+#[tokio::test]
+async fn serve_runs_the_demo_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("serve.db").display());
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--demo",
+            "--bind",
+            "127.0.0.1:0",
+            "--database-url",
+            &url,
+            "--log-level",
+            "warn",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines_tx, lines_rx) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let address = loop {
+        let line = lines_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server never said where it listens");
+        if let Some(addr) = line.strip_prefix("Baton sync server listening on ") {
+            break addr.to_owned();
+        }
+    };
+
+    let http = reqwest::Client::new();
+    let health = http.get(format!("{address}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let login = http
+        .post(format!("{address}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": "ravi@demo.baton", "password": "baton-demo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        login.status(),
+        200,
+        "the demo login printed by the server works"
+    );
+    let preflight = http
+        .request(reqwest::Method::OPTIONS, format!("{address}/api/v1/me"))
+        .header(
+            "origin",
+            "chrome-extension://jgbjgnfajdikapkdoohjnaobmijkgmmj",
+        )
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "chrome-extension://jgbjgnfajdikapkdoohjnaobmijkgmmj",
+        "the extension may call the API cross-origin"
+    );
+    let foreign = http
+        .request(reqwest::Method::OPTIONS, format!("{address}/api/v1/me"))
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert!(foreign
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "SIGTERM is a clean shutdown, got {exit:?}");
+}
+
+#[test]
+fn serve_refuses_bad_configuration_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("x.db").display());
+    assert_one_line_error(
+        &run(
+            &[
+                "serve",
+                "--database-url",
+                &url,
+                "--allowed-origin",
+                "https://x.test/path",
+            ],
+            None,
+        ),
+        "not an origin",
+    );
+    assert_one_line_error(
+        &run(&["serve", "--database-url", "sqlite::memory:"], None),
+        "in-memory",
+    );
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = taken.local_addr().unwrap().to_string();
+    assert_one_line_error(
+        &run(&["serve", "--database-url", &url, "--bind", &taken], None),
+        "cannot listen",
+    );
+}
