@@ -131,6 +131,7 @@ pub struct TestApp {
     pub db: Db,
     pub config: Config,
     server: Option<Server>,
+    extra_servers: Vec<Server>,
     http: reqwest::Client,
     /// Kept so the database outlives the server; dropped (and removed) with the app.
     _test_db: TestDb,
@@ -163,6 +164,7 @@ impl TestApp {
             db,
             config,
             server: Some(server),
+            extra_servers: Vec::new(),
             http: reqwest::Client::new(),
             _test_db: test_db,
         }
@@ -233,6 +235,16 @@ impl TestApp {
             }
         };
         self.server = Some(Server::start(self.config.clone(), listener).await.unwrap());
+    }
+
+    /// Starts another server instance on the same database, as a scale-out deployment would;
+    /// returns its base URL. It runs until the app is dropped.
+    pub async fn second_instance(&mut self) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = Server::start(self.config.clone(), listener).await.unwrap();
+        self.extra_servers.push(server);
+        base
     }
 
     /// The org's latest event sequence number, read from the database.
@@ -334,6 +346,14 @@ pub fn enc(chat_id: &str) -> String {
 }
 
 impl TestAgent {
+    /// The same agent, talking to the server instance at `base`.
+    pub fn via(&self, base: &str) -> TestAgent {
+        TestAgent {
+            base: base.to_owned(),
+            ..self.clone()
+        }
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}/api/v1{path}", self.base)
     }

@@ -171,8 +171,18 @@ async fn the_stream_checks_tickets_and_origins(backend: Backend) {
         .expect("a client without Origin (not a browser) may connect");
 
     let url = format!("{}/api/v1/events", app.base.replacen("http", "ws", 1));
-    let no_ticket = tokio_tungstenite::connect_async(url).await;
+    let no_ticket = tokio_tungstenite::connect_async(url.clone()).await;
     assert_eq!(http_status(no_ticket.err().unwrap()), 401);
+    // Non-browser clients may authenticate with their bearer token instead of a ticket.
+    let mut request = tungstenite::client::IntoClientRequest::into_client_request(url).unwrap();
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", asha.token).parse().unwrap(),
+    );
+    let (mut with_token, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    use futures_util::StreamExt;
+    let first = with_token.next().await.unwrap().unwrap();
+    assert!(first.to_text().unwrap().contains("\"type\":\"ready\""));
     // A plain GET is told this is a WebSocket.
     asha.get(&format!("/events?ticket={}", asha.ticket().await))
         .await
@@ -194,4 +204,50 @@ async fn a_revoked_token_closes_the_stream(backend: Backend) {
     // A ticket issued before logout is worthless now.
     let late = EventStream::connect(&app.base, &ticket, 0, None).await;
     assert_eq!(http_status(late.err().unwrap()), 401);
+}
+
+/// Scale-out: an event committed through one server instance reaches agents connected to another
+/// (PostgreSQL LISTEN/NOTIFY wakes the other instance's feed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_cross_server_instances_on_postgres() {
+    // No polling: only the NOTIFY can tell the second instance about new events.
+    let mut app = TestApp::spawn_with(Backend::Postgres, |c| {
+        c.event_poll_interval = std::time::Duration::from_secs(3600)
+    })
+    .await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    let other = app.second_instance().await;
+    let ravi_elsewhere = ravi.via(&other);
+    let mut stream = ravi_elsewhere.events(0).await;
+    stream.backlog().await;
+
+    let chat_id = chat(45);
+    asha.open_chat(&chat_id, "Priya").await;
+    let created = stream.next_event().await;
+    assert!(matches!(
+        created.body,
+        EventBody::ConversationCreated { .. }
+    ));
+    asha.lock(&chat_id).await.expect(200);
+    let (locked, _) = stream.until_kind("lock.acquired").await;
+    assert_eq!(locked.actor.unwrap().name, "Asha");
+    // And the other way round, with the lock enforced across instances.
+    ravi_elsewhere
+        .lock(&chat_id)
+        .await
+        .expect_error(409, "locked");
+    ravi_elsewhere
+        .post(
+            &format!("/conversations/{}/notes", enc(&chat_id)),
+            json!({"body": "seen from instance two"}),
+        )
+        .await
+        .expect(201);
+    let mut asha_stream = asha.events(locked.seq).await;
+    let (backlog, _) = asha_stream.backlog().await;
+    assert!(matches!(
+        backlog.last().unwrap().body,
+        EventBody::NoteCreated(_)
+    ));
 }
