@@ -100,6 +100,9 @@ pub struct Me {
     pub agent: Agent,
     pub org: Org,
     pub server_time: Millis,
+    /// The org's latest event sequence number: a client that loads state now can open the event
+    /// stream with `since=latest_seq`.
+    pub latest_seq: i64,
 }
 
 /// `POST /events/ticket`: a one-time ticket to open the event WebSocket.
@@ -215,6 +218,8 @@ pub struct ConversationSummary {
     pub has_pending_handoff: bool,
     pub created_at: Millis,
     pub last_activity_at: Millis,
+    /// Sequence number of the latest event about this chat (events up to it are reflected here).
+    pub last_event_seq: i64,
 }
 
 /// A page of a list; pass `next_cursor` as `cursor` to get the next page.

@@ -89,9 +89,11 @@ async fn me(State(state): State<AppState>, auth: AuthAgent) -> ApiResult<Json<Me
     let org = admin::find_org(&state.db, &auth.org_id)
         .await
         .map_err(anyhow::Error::from)?;
+    let latest_seq = crate::events::latest_seq(&state.db, &auth.org_id).await?;
     Ok(Json(Me {
         agent,
         org,
         server_time: state.db.now().await?,
+        latest_seq,
     }))
 }

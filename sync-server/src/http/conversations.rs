@@ -35,7 +35,9 @@ pub fn router() -> Router<AppState> {
 const SELECT_CONVERSATION: &str = "SELECT c.id, c.chat_id, c.title, c.phone, c.owner_id,
         o.name AS owner_name, c.pipeline_id, p.name AS pipeline_name, c.stage,
         c.lock_holder_id, h.name AS lock_holder_name, c.lock_fence, c.lock_expires_at,
-        c.created_at, c.last_activity_at
+        c.created_at, c.last_activity_at,
+        (SELECT COALESCE(MAX(e.seq), 0) FROM events e
+          WHERE e.org_id = c.org_id AND e.chat_id = c.chat_id) AS last_event_seq
     FROM conversations c
     LEFT JOIN agents o ON o.id = c.owner_id
     LEFT JOIN agents h ON h.id = c.lock_holder_id
@@ -59,6 +61,8 @@ pub struct ConversationRow {
     pub lock_expires_at: i64,
     pub created_at: i64,
     pub last_activity_at: i64,
+    /// Sequence number of the latest event about this chat.
+    pub last_event_seq: i64,
 }
 
 fn agent_ref(id: &Option<String>, name: &Option<String>) -> Option<AgentRef> {
@@ -138,6 +142,7 @@ impl ConversationRow {
             has_pending_handoff,
             created_at: self.created_at,
             last_activity_at: self.last_activity_at,
+            last_event_seq: self.last_event_seq,
         })
     }
 }
@@ -171,19 +176,11 @@ pub async fn require(
 /// Everything about a conversation, as of `now`.
 pub async fn view(
     conn: &mut AnyConnection,
-    org_id: &str,
     row: &ConversationRow,
     now: i64,
 ) -> ApiResult<Conversation> {
     let open_reminders = reminders::open_for_conversation(conn, &row.id).await?;
     let pending_handoff = handoffs::pending_for_conversation(conn, &row.id).await?;
-    let last_event_seq: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(MAX(seq), 0) FROM events WHERE org_id = $1 AND chat_id = $2",
-    )
-    .bind(org_id)
-    .bind(&row.chat_id)
-    .fetch_one(&mut *conn)
-    .await?;
     Ok(Conversation {
         chat_id: row.chat_id()?,
         title: row.title.clone(),
@@ -195,7 +192,7 @@ pub async fn view(
         pending_handoff,
         created_at: row.created_at,
         last_activity_at: row.last_activity_at,
-        last_event_seq,
+        last_event_seq: row.last_event_seq,
     })
 }
 
@@ -204,7 +201,7 @@ pub async fn view_in(tx: &mut crate::db::WriteTx, chat_id: &ChatId) -> ApiResult
     let now = tx.now();
     let org_id = tx.org_id().to_owned();
     let row = require(tx.conn(), &org_id, chat_id).await?;
-    view(tx.conn(), &org_id, &row, now).await
+    view(tx.conn(), &row, now).await
 }
 
 fn clean_phone(phone: &str) -> ApiResult<Option<String>> {
@@ -298,7 +295,7 @@ async fn get_conversation(
     let mut conn = state.db.pool().acquire().await?;
     let row = require(&mut conn, &auth.org_id, &chat_id).await?;
     let now = state.db.now().await?;
-    Ok(Json(view(&mut conn, &auth.org_id, &row, now).await?))
+    Ok(Json(view(&mut conn, &row, now).await?))
 }
 
 /// `GET /conversations` filters.

@@ -41,6 +41,7 @@ async fn login_logout_and_revocation(backend: Backend) {
     assert_eq!(me["agent"]["email"], asha.email.as_str());
     assert_eq!(me["org"]["timezone"], "Asia/Kolkata");
     assert!(me["server_time"].as_i64().unwrap() > 1_700_000_000_000);
+    assert_eq!(me["latest_seq"], app.latest_seq().await);
 
     asha.post_empty("/auth/logout").await.expect(204);
     asha.get("/me").await.expect_error(401, "unauthorized");

@@ -113,6 +113,12 @@ async fn lists_filter_by_owner_and_stage_and_page_without_gaps(backend: Backend)
         HashSet::from([chat(110), chat(111)])
     );
     assert_eq!(mine["items"][0]["lock"]["holder"]["name"], "Asha");
+    for item in mine["items"].as_array().unwrap() {
+        let chat_id = item["chat_id"].as_str().unwrap();
+        let full = asha.conversation(chat_id).await;
+        assert_eq!(item["last_event_seq"], full["last_event_seq"]);
+        assert!(item["last_event_seq"].as_i64().unwrap() > 1);
+    }
     let ravis = asha
         .get(&format!("/conversations?owner={}", ravi.id))
         .await

@@ -1,0 +1,227 @@
+//! What WhatsApp Web's DOM tells us, parsed without touching the DOM.
+//!
+//! The DOM layer ([`crate::dom`]) reads strings from stable hooks (`data-id`, `data-pre-plain-text`,
+//! titles); this module turns them into facts. Everything here is pure and tested natively.
+
+use protocol::ChatId;
+
+/// A message's identity, from its `data-id`: `{fromMe}_{chatJid}_{messageId}[_{participantJid}]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageKey {
+    /// `true_…`: sent from this account (by any of its devices, i.e. any agent).
+    pub from_me: bool,
+    pub chat_id: ChatId,
+    pub message_id: String,
+    /// In groups, who wrote an incoming message.
+    pub participant: Option<String>,
+}
+
+/// Parses a message row's `data-id`; `None` for anything else (date separators have none).
+pub fn parse_data_id(data_id: &str) -> Option<MessageKey> {
+    let mut parts = data_id.split('_');
+    let from_me = match parts.next()? {
+        "true" => true,
+        "false" => false,
+        _ => return None,
+    };
+    let chat_id = ChatId::parse(parts.next()?).ok()?;
+    let message_id = parts.next()?;
+    if message_id.is_empty() || !message_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    let participant = parts.next().map(str::to_owned);
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(MessageKey {
+        from_me,
+        chat_id,
+        message_id: message_id.to_owned(),
+        participant,
+    })
+}
+
+/// A local date and time to the minute, as `data-pre-plain-text` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalMinute {
+    pub year: i32,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+}
+
+/// The bracketed prefix of a text message: `[10:42, 25/11/2026] Asha: ` (en-GB),
+/// `[8:19 PM, 6/13/2026] Asha: ` (en-US) or `[10:42, 25.11.2026] Asha: ` (de and others).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrePlainText {
+    pub at: LocalMinute,
+    pub author: String,
+}
+
+/// Parses `data-pre-plain-text`; `None` if the format is not one we know.
+pub fn parse_pre_plain_text(text: &str) -> Option<PrePlainText> {
+    let rest = text.trim_start().strip_prefix('[')?;
+    let (stamp, rest) = rest.split_once(']')?;
+    let author = rest.trim().strip_suffix(':')?.trim().to_owned();
+    let (time, date) = stamp.split_once(',')?;
+    let time = time.trim();
+    let (clock, meridiem) = match time.rsplit_once(' ') {
+        Some((clock, m)) if m.eq_ignore_ascii_case("am") || m.eq_ignore_ascii_case("pm") => {
+            (clock.trim(), Some(m.eq_ignore_ascii_case("pm")))
+        }
+        _ => (time, None),
+    };
+    let (hour, minute) = clock.split_once([':', '.'])?;
+    let mut hour: u32 = hour.trim().parse().ok()?;
+    let minute: u32 = minute.trim().parse().ok()?;
+    if let Some(pm) = meridiem {
+        if !(1..=12).contains(&hour) {
+            return None;
+        }
+        hour = match (pm, hour) {
+            (false, 12) => 0,
+            (true, 12) => 12,
+            (true, h) => h + 12,
+            (false, h) => h,
+        };
+    }
+    let date = date.trim();
+    let separator = if date.contains('/') { '/' } else { '.' };
+    let fields: Vec<&str> = date.split(separator).map(str::trim).collect();
+    let [a, b, year] = fields.as_slice() else {
+        return None;
+    };
+    let (a, b): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
+    let year: i32 = year.parse().ok()?;
+    // The 12-hour clock is the US locale, which writes month first; everyone else day first.
+    let (month, day) = if meridiem.is_some() { (a, b) } else { (b, a) };
+    let at = LocalMinute {
+        year: if year < 100 { 2000 + year } else { year },
+        month,
+        day,
+        hour,
+        minute,
+    };
+    let valid = (1..=12).contains(&at.month)
+        && (1..=31).contains(&at.day)
+        && at.hour < 24
+        && at.minute < 60;
+    valid.then_some(PrePlainText { at, author })
+}
+
+/// Strips the invisible direction marks WhatsApp wraps names in and collapses whitespace, so a
+/// title compares equal to what the server stored.
+pub fn normalize_title(title: &str) -> String {
+    let cleaned: String = title
+        .chars()
+        .filter(|c| !matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+        .collect();
+    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// An unsaved contact is titled by its formatted phone number (`+91 98765 43210`); its chat id
+/// follows from the digits.
+pub fn chat_from_phone_title(title: &str) -> Option<ChatId> {
+    let title = normalize_title(title);
+    let rest = title.strip_prefix('+')?;
+    if !rest
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')'))
+    {
+        return None;
+    }
+    let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+    ChatId::parse(&format!("{digits}@c.us")).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_ids_of_every_chat_kind() {
+        let direct = parse_data_id("false_919876543210@c.us_3EB0C431C4B9A1F2E5D7").unwrap();
+        assert!(!direct.from_me);
+        assert_eq!(direct.chat_id.as_str(), "919876543210@c.us");
+        assert_eq!(direct.message_id, "3EB0C431C4B9A1F2E5D7");
+        assert_eq!(direct.participant, None);
+
+        let lid = parse_data_id("false_179950657237125@lid_ACCFD0B5").unwrap();
+        assert_eq!(lid.chat_id.kind(), protocol::ChatKind::Lid);
+
+        let group = parse_data_id(
+            "false_972503235812-1352922145@g.us_3F0A1B2C_972503235812@c.us",
+        )
+        .unwrap();
+        assert_eq!(group.chat_id.as_str(), "972503235812-1352922145@g.us");
+        assert_eq!(group.participant.as_deref(), Some("972503235812@c.us"));
+
+        let mine = parse_data_id("true_120363041234567890@g.us_3EB0AA").unwrap();
+        assert!(mine.from_me);
+    }
+
+    #[test]
+    fn other_data_ids_are_not_messages() {
+        for bad in [
+            "",
+            "maybe_919876543210@c.us_3EB0",
+            "true_919876543210_3EB0",
+            "true_919876543210@c.us_",
+            "true_919876543210@c.us_3EB0_a_b",
+            "true_status@broadcast_3EB0",
+            "true_919876543210@c.us_3E-B0",
+        ] {
+            assert_eq!(parse_data_id(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn pre_plain_text_in_three_locales() {
+        let gb = parse_pre_plain_text("[10:42, 25/11/2026] Priya Sharma: ").unwrap();
+        assert_eq!(gb.author, "Priya Sharma");
+        assert_eq!(
+            gb.at,
+            LocalMinute { year: 2026, month: 11, day: 25, hour: 10, minute: 42 }
+        );
+        let us = parse_pre_plain_text("[8:19 PM, 6/13/2026] Asha: ").unwrap();
+        assert_eq!(
+            us.at,
+            LocalMinute { year: 2026, month: 6, day: 13, hour: 20, minute: 19 }
+        );
+        let midnight = parse_pre_plain_text("[12:05 AM, 1/2/2026] A: ").unwrap();
+        assert_eq!((midnight.at.hour, midnight.at.month, midnight.at.day), (0, 1, 2));
+        let de = parse_pre_plain_text("[10:42, 25.11.2026] Jörg: ").unwrap();
+        assert_eq!((de.at.day, de.at.month, de.author.as_str()), (25, 11, "Jörg"));
+    }
+
+    #[test]
+    fn unknown_timestamp_formats_are_refused() {
+        for bad in [
+            "10:42 Priya:",
+            "[10:42] Priya: ",
+            "[25:42, 25/11/2026] P: ",
+            "[10:42, 25/13/2026] P: ",
+            "[13:00 PM, 1/1/2026] P: ",
+            "[10:42, 25/11/2026] no colon",
+        ] {
+            assert_eq!(parse_pre_plain_text(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn titles_are_normalised_and_phones_become_chat_ids() {
+        assert_eq!(normalize_title("\u{202a}  Priya   Sharma\u{202c} "), "Priya Sharma");
+        assert_eq!(
+            chat_from_phone_title("\u{202a}+91 98765 43210\u{202c}").unwrap().as_str(),
+            "919876543210@c.us"
+        );
+        assert_eq!(
+            chat_from_phone_title("+1 (555) 123-4567").unwrap().as_str(),
+            "15551234567@c.us"
+        );
+        assert_eq!(chat_from_phone_title("Priya"), None);
+        assert_eq!(chat_from_phone_title("+91 Priya"), None);
+        assert_eq!(chat_from_phone_title("+12"), None);
+    }
+}

@@ -1,0 +1,524 @@
+//! The open chat: identifying it, the reply lock while the agent types, guarding the composer,
+//! the send guard, and reporting messages as they appear.
+
+use std::collections::HashSet;
+
+use gloo_events::{EventListener, EventListenerOptions, EventListenerPhase};
+use protocol::api::{Direction, LockGrant, Note};
+use protocol::ChatId;
+use wasm_bindgen::JsCast;
+use web_sys::{Element, Event, KeyboardEvent};
+
+use super::overlay::{Overlay, Pending};
+use super::ui::document;
+use super::whatsapp::{self, OpenChat};
+use super::with_overlay;
+use crate::js::{from_json, now_ms};
+use crate::messages::{Call, Outcome, TimelineLine};
+use crate::state::TitleMatch;
+use crate::views::{composer_gate, Change, Gate};
+
+/// Give up waiting for a sent message to show up after this long, and release the lock.
+const SEND_SETTLE_MS: i64 = 10_000;
+/// Typing keeps the lock; this long without input (and an empty composer) releases it.
+const IDLE_RELEASE_MS: i64 = 15_000;
+
+/// The reply lock as this tab holds it.
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub fence: i64,
+    pub renewed_at: i64,
+    /// Renew after this long (a third of the lease).
+    pub renew_every_ms: i64,
+}
+
+/// What the overlay knows about the chat open in `#main`.
+pub struct ChatSession {
+    /// `None` while the chat cannot be identified safely (no messages yet, conflicting hints).
+    pub chat_id: Option<ChatId>,
+    pub title: String,
+    /// Message ids already seen; the first batch is history, later ones are new.
+    pub known_messages: HashSet<String>,
+    pub history_loaded: bool,
+    pub held: Option<Held>,
+    pub acquiring: bool,
+    pub last_input_at: i64,
+    pub pending_send_at: Option<i64>,
+    /// What others did since the agent last looked, for the send guard.
+    pub changes: Vec<Change>,
+    pub guard_open: bool,
+    /// The next send was approved by the agent in the send guard.
+    pub bypass_send: bool,
+    pub notes: Vec<Note>,
+    pub timeline: Vec<TimelineLine>,
+    /// The open side panel: `notes`, `handoff`, `remind`, or none.
+    pub panel: Option<&'static str>,
+    pub declining: bool,
+}
+
+impl ChatSession {
+    fn new(chat_id: Option<ChatId>, title: String) -> ChatSession {
+        ChatSession {
+            chat_id,
+            title,
+            known_messages: HashSet::new(),
+            history_loaded: false,
+            held: None,
+            acquiring: false,
+            last_input_at: 0,
+            pending_send_at: None,
+            changes: Vec::new(),
+            guard_open: false,
+            bypass_send: false,
+            notes: Vec::new(),
+            timeline: Vec::new(),
+            panel: None,
+            declining: false,
+        }
+    }
+
+    /// Records a change for the send guard (once per event, and once per reply).
+    pub fn add_change(&mut self, change: Change) {
+        if let Some(id) = &change.message_id {
+            if let Some(known) = self
+                .changes
+                .iter_mut()
+                .find(|c| c.message_id.as_ref() == Some(id))
+            {
+                // The page showed the reply first; the server now says who sent it.
+                known.text = change.text;
+                return;
+            }
+        }
+        if !self.changes.iter().any(|c| c.seq == change.seq && change.seq != 0) {
+            self.changes.push(change);
+        }
+    }
+
+    pub fn form_succeeded(&mut self, form: &str) {
+        match form {
+            "handoff" | "remind" => self.panel = None,
+            "decline" | "accept" => self.declining = false,
+            _ => {}
+        }
+    }
+}
+
+/// The capture-phase listeners that guard the composer: they run before WhatsApp's own handlers,
+/// so a blocked keystroke, paste, drop or send never reaches it.
+pub fn composer_listeners() -> Vec<EventListener> {
+    let document = document();
+    let options = EventListenerOptions {
+        phase: EventListenerPhase::Capture,
+        passive: false,
+    };
+    let mut listeners = Vec::new();
+    for kind in ["keydown", "beforeinput", "paste", "drop", "click", "mousedown"] {
+        listeners.push(EventListener::new_with_options(
+            &document,
+            kind,
+            options,
+            move |event| {
+                let Some(target) = event.target().and_then(|t| t.dyn_into::<Element>().ok()) else {
+                    return;
+                };
+                match kind {
+                    "click" | "mousedown" if whatsapp::in_send_button(&target) => {
+                        with_overlay(|o| o.on_send_attempt(event))
+                    }
+                    "keydown" if whatsapp::in_composer(&target) => {
+                        let Some(key) = event.dyn_ref::<KeyboardEvent>() else {
+                            return;
+                        };
+                        if key.key() == "Enter" && !key.shift_key() && !key.is_composing() {
+                            with_overlay(|o| o.on_send_attempt(event));
+                        } else if key.key().chars().count() == 1
+                            || matches!(key.key().as_str(), "Backspace" | "Delete")
+                        {
+                            with_overlay(|o| o.on_type_attempt(event));
+                        }
+                    }
+                    "beforeinput" | "paste" | "drop" if whatsapp::in_composer(&target) => {
+                        with_overlay(|o| o.on_type_attempt(event))
+                    }
+                    _ => {}
+                }
+            },
+        ));
+    }
+    listeners
+}
+
+fn refuse(event: &Event) {
+    event.prevent_default();
+    event.stop_immediate_propagation();
+}
+
+impl Overlay {
+    /// The gate of the open chat now.
+    pub(super) fn gate(&self) -> Gate {
+        match self.chat.as_ref().and_then(|c| c.chat_id.as_ref()) {
+            Some(chat_id) if self.logged_in() => composer_gate(&self.state, chat_id, self.now()),
+            _ => Gate::Open,
+        }
+    }
+
+    fn on_type_attempt(&mut self, event: &Event) {
+        if let Gate::Blocked(_) = self.gate() {
+            refuse(event);
+            self.ui.flash_lock_banner();
+            return;
+        }
+        let Some(chat) = self.chat.as_mut() else {
+            return;
+        };
+        chat.last_input_at = now_ms();
+        self.ensure_lock();
+    }
+
+    fn on_send_attempt(&mut self, event: &Event) {
+        if let Gate::Blocked(_) = self.gate() {
+            refuse(event);
+            self.ui.flash_lock_banner();
+            return;
+        }
+        let composer_text = whatsapp::composer()
+            .map(|c| whatsapp::composer_text(&c))
+            .unwrap_or_default();
+        let Some(chat) = self.chat.as_mut() else {
+            return;
+        };
+        if chat.bypass_send {
+            chat.bypass_send = false;
+            chat.pending_send_at = Some(now_ms());
+            return;
+        }
+        if composer_text.is_empty() {
+            return;
+        }
+        if !chat.changes.is_empty() {
+            refuse(event);
+            chat.guard_open = true;
+            self.schedule_refresh();
+            return;
+        }
+        chat.pending_send_at = Some(now_ms());
+    }
+
+    /// Takes the reply lock for the open chat unless held or on its way.
+    fn ensure_lock(&mut self) {
+        if !self.logged_in() {
+            return;
+        }
+        let Some(chat) = self.chat.as_mut() else {
+            return;
+        };
+        let Some(chat_id) = chat.chat_id.clone() else {
+            return;
+        };
+        if chat.held.is_some() || chat.acquiring {
+            return;
+        }
+        chat.acquiring = true;
+        if !self.request(
+            Call::Lock {
+                chat_id: chat_id.clone(),
+                force: false,
+            },
+            Pending::Lock {
+                chat_id,
+                then_release: false,
+            },
+        ) {
+            if let Some(chat) = self.chat.as_mut() {
+                chat.acquiring = false;
+            }
+        }
+    }
+
+    /// Claim (take and give back the lock: the chat stays mine) or take over (lead, forced).
+    pub(super) fn take_lock(&mut self, force: bool) {
+        let Some(chat_id) = self.chat.as_ref().and_then(|c| c.chat_id.clone()) else {
+            return;
+        };
+        self.request(
+            Call::Lock {
+                chat_id: chat_id.clone(),
+                force,
+            },
+            Pending::Lock {
+                chat_id,
+                then_release: !force,
+            },
+        );
+    }
+
+    pub(super) fn on_lock_reply(&mut self, chat_id: ChatId, then_release: bool, outcome: Outcome) {
+        let still_here = self.chat.as_ref().and_then(|c| c.chat_id.as_ref()) == Some(&chat_id);
+        if let Some(chat) = self.chat.as_mut().filter(|_| still_here) {
+            chat.acquiring = false;
+        }
+        match outcome {
+            Outcome::Ok { body, .. } => {
+                let Ok(grant) = from_json::<LockGrant>(&body) else {
+                    return;
+                };
+                if !still_here || then_release {
+                    // Left the chat meanwhile, or only claiming: give the lock back.
+                    self.request(
+                        Call::Release {
+                            chat_id,
+                            fence: grant.fence,
+                        },
+                        Pending::Release,
+                    );
+                    return;
+                }
+                if let Some(chat) = self.chat.as_mut() {
+                    chat.held = Some(super::chat::Held {
+                        fence: grant.fence,
+                        renewed_at: now_ms(),
+                        renew_every_ms: (grant.expires_in_ms / 3).max(500),
+                    });
+                }
+                // Reflect it locally at once; the event will confirm.
+                if let Some(conversation) = self.state.conversations.get_mut(&chat_id) {
+                    conversation.lock = Some(crate::state::LockState {
+                        holder: grant.holder.clone(),
+                        fence: grant.fence,
+                        expires_at: grant.expires_at,
+                    });
+                    if grant.claimed {
+                        conversation.owner = Some(grant.holder);
+                    }
+                }
+            }
+            Outcome::Failed { status, body, message, .. } => {
+                if let Some(chat) = self.chat.as_mut().filter(|_| still_here) {
+                    chat.held = None;
+                }
+                if status == 409 || status == 403 {
+                    self.learn_from_refusal(&chat_id, &body);
+                    self.ui.flash_lock_banner();
+                } else if status != 0 {
+                    self.ui.toast(&message);
+                }
+            }
+            Outcome::Queued => {}
+        }
+        self.schedule_refresh();
+    }
+
+    /// Lets the lock go (after sending, leaving or going idle).
+    pub(super) fn release_lock(&mut self) {
+        let Some(chat) = self.chat.as_mut() else {
+            return;
+        };
+        let (Some(held), Some(chat_id)) = (chat.held.take(), chat.chat_id.clone()) else {
+            return;
+        };
+        chat.pending_send_at = None;
+        if let Some(conversation) = self.state.conversations.get_mut(&chat_id) {
+            if conversation.lock.as_ref().is_some_and(|l| l.fence == held.fence) {
+                conversation.lock = None;
+            }
+        }
+        self.request(
+            Call::Release {
+                chat_id,
+                fence: held.fence,
+            },
+            Pending::Release,
+        );
+    }
+
+    pub(super) fn leave_chat(&mut self) {
+        self.release_lock();
+        self.chat = None;
+    }
+
+    /// Once a second: renew or release the lock, and settle a send that never showed up.
+    pub(super) fn chat_tick(&mut self) {
+        let now = now_ms();
+        let composer_busy =
+            whatsapp::composer().is_some_and(|c| !whatsapp::composer_text(&c).is_empty());
+        let Some(chat) = self.chat.as_mut() else {
+            return;
+        };
+        if chat
+            .pending_send_at
+            .is_some_and(|at| now - at > SEND_SETTLE_MS)
+        {
+            self.release_lock();
+            return;
+        }
+        let Some(held) = chat.held.as_mut() else {
+            return;
+        };
+        let active = composer_busy
+            || chat.pending_send_at.is_some()
+            || now - chat.last_input_at < IDLE_RELEASE_MS;
+        if !active {
+            self.release_lock();
+            return;
+        }
+        if now - held.renewed_at >= held.renew_every_ms {
+            held.renewed_at = now;
+            let chat_id = chat.chat_id.clone();
+            if let Some(chat_id) = chat_id {
+                self.request(
+                    Call::Lock {
+                        chat_id: chat_id.clone(),
+                        force: false,
+                    },
+                    Pending::Lock {
+                        chat_id,
+                        then_release: false,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Works out which chat is open and what changed in it since the last refresh.
+    pub(super) fn sync_chat(&mut self, open: Option<OpenChat>) {
+        let Some(open) = open else {
+            if self.chat.is_some() {
+                self.leave_chat();
+            }
+            return;
+        };
+        let chat_id = self.identify(&open);
+        let same = match (&self.chat, &chat_id) {
+            (Some(chat), Some(id)) => chat.chat_id.as_ref() == Some(id),
+            (Some(chat), None) => chat.chat_id.is_none() && chat.title == open.title,
+            (None, _) => false,
+        };
+        if !same {
+            let was_unidentified_same_title = self
+                .chat
+                .as_ref()
+                .is_some_and(|c| c.chat_id.is_none() && c.title == open.title);
+            if was_unidentified_same_title {
+                // The same chat, now identified (its messages rendered).
+                if let Some(chat) = self.chat.as_mut() {
+                    chat.chat_id = chat_id.clone();
+                }
+            } else {
+                self.leave_chat();
+                self.chat = Some(ChatSession::new(chat_id.clone(), open.title.clone()));
+                self.ui.chat_changed();
+            }
+            if let Some(chat_id) = &chat_id {
+                self.open_chat_call(chat_id);
+            }
+        }
+        self.note_messages(&open);
+    }
+
+    /// The chat in `#main`: from its messages' ids when they agree with its title, else from its
+    /// title. `None` rather than a guess when hints conflict.
+    fn identify(&mut self, open: &OpenChat) -> Option<ChatId> {
+        let by_title = self.match_title(&open.title);
+        match (&open.chat_id_from_messages, by_title) {
+            (Some(from_messages), TitleMatch::One(from_title)) if *from_messages != from_title => None,
+            (Some(from_messages), _) => Some(from_messages.clone()),
+            (None, TitleMatch::One(from_title)) => Some(from_title),
+            (None, _) => None,
+        }
+    }
+
+    /// Reports new messages; an outgoing one after the agent pressed send is their reply (sent
+    /// under their fence), any other outgoing one is another agent's.
+    fn note_messages(&mut self, open: &OpenChat) {
+        let Some(chat) = self.chat.as_mut() else {
+            return;
+        };
+        let Some(chat_id) = chat.chat_id.clone() else {
+            return;
+        };
+        let fresh: Vec<_> = open
+            .messages
+            .iter()
+            .filter(|m| m.chat_id == chat_id && !chat.known_messages.contains(&m.message_id))
+            .cloned()
+            .collect();
+        for message in &fresh {
+            chat.known_messages.insert(message.message_id.clone());
+        }
+        if !chat.history_loaded {
+            // The first messages of a chat are its history, not news.
+            chat.history_loaded = !chat.known_messages.is_empty();
+            return;
+        }
+        let mut reports = Vec::new();
+        let mut sent_mine = false;
+        for message in fresh {
+            let direction = if message.from_me { Direction::Out } else { Direction::In };
+            let mine = message.from_me && chat.pending_send_at.is_some() && !sent_mine;
+            let fence = if mine {
+                sent_mine = true;
+                chat.held.as_ref().map(|h| h.fence)
+            } else {
+                None
+            };
+            if message.from_me && !mine {
+                chat.add_change(Change {
+                    seq: 0,
+                    text: "Another agent replied in this chat".to_owned(),
+                    message_id: Some(message.message_id.clone()),
+                });
+            }
+            reports.push(Call::Message {
+                chat_id: chat_id.clone(),
+                message_id: message.message_id,
+                direction,
+                fence,
+            });
+        }
+        for call in reports {
+            self.request(call, Pending::Report);
+        }
+        if sent_mine {
+            // Reported under the fence first, then the lock goes.
+            self.release_lock();
+        }
+    }
+
+    /// The send guard's buttons.
+    pub(super) fn guard_action(&mut self, action: &str) {
+        let Some(chat) = self.chat.as_mut() else {
+            return;
+        };
+        chat.changes.clear();
+        chat.guard_open = false;
+        match action {
+            "send-anyway" => {
+                chat.bypass_send = true;
+                self.defer(|_| {
+                    if let Some(button) = whatsapp::send_button() {
+                        button.click();
+                    }
+                });
+            }
+            "discard" => {
+                self.defer(|overlay| {
+                    if let Some(composer) = whatsapp::composer() {
+                        let _ = composer.focus();
+                        if let Ok(html) = document().dyn_into::<web_sys::HtmlDocument>() {
+                            let _ = html.exec_command("selectAll");
+                            let _ = html.exec_command("delete");
+                        }
+                    }
+                    overlay.release_lock();
+                });
+            }
+            _ => self.defer(|_| {
+                if let Some(composer) = whatsapp::composer() {
+                    let _ = composer.focus();
+                }
+            }),
+        }
+        self.schedule_refresh();
+    }
+}

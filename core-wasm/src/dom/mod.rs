@@ -1,0 +1,67 @@
+//! The content script's overlay on WhatsApp Web: the only module that touches the page's DOM.
+//!
+//! [`start_overlay`] is called by `extension/content.js` once the core has loaded (as WebAssembly,
+//! or as its wasm2js twin when the page's CSP forbids WebAssembly). The overlay lives as long as
+//! the page; every listener, observer and timer is owned by it and detached when it is dropped.
+
+mod bridge;
+mod chat;
+mod overlay;
+mod panels;
+mod ui;
+mod whatsapp;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+
+use crate::messages::CoreMode;
+use overlay::Overlay;
+
+thread_local! {
+    /// The page's one overlay. Held here (not leaked) so callbacks can reach it through
+    /// [`with_overlay`] and so [`stop_overlay`] can drop it, detaching everything.
+    static OVERLAY: RefCell<Option<Rc<RefCell<Overlay>>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` on the overlay, unless it is gone or already busy (a DOM event fired synchronously by
+/// the overlay's own action, which must then pass untouched).
+pub(crate) fn with_overlay(f: impl FnOnce(&mut Overlay)) {
+    let shared = OVERLAY.with(|slot| slot.borrow().clone());
+    if let Some(shared) = shared {
+        if let Ok(mut overlay) = shared.try_borrow_mut() {
+            f(&mut overlay);
+        }
+    }
+}
+
+/// Starts the overlay; `mode` is `"wasm"` or `"wasm2js"`, as the loader managed.
+#[wasm_bindgen]
+pub fn start_overlay(mode: &str) {
+    let mode = if mode == "wasm2js" {
+        CoreMode::Wasm2js
+    } else {
+        CoreMode::Wasm
+    };
+    let overlay = Rc::new(RefCell::new(Overlay::new(mode)));
+    OVERLAY.with(|slot| *slot.borrow_mut() = Some(overlay));
+    with_overlay(Overlay::start);
+}
+
+/// Stops the overlay and removes everything it added (used by tests and on extension reload).
+#[wasm_bindgen]
+pub fn stop_overlay() {
+    let overlay = OVERLAY.with(|slot| slot.borrow_mut().take());
+    if let Some(overlay) = overlay {
+        overlay.borrow_mut().remove_from_page();
+    }
+}
+
+/// The overlay's state as JSON, for end-to-end tests and the benchmark to observe it.
+#[wasm_bindgen]
+pub fn overlay_debug() -> JsValue {
+    let mut out = JsValue::NULL;
+    with_overlay(|o| out = o.debug_state());
+    out
+}

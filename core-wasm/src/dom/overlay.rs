@@ -1,0 +1,589 @@
+//! The overlay's life cycle: talking to the worker, watching the page, and refreshing what it
+//! shows. The open chat's logic is in [`super::chat`], the chat's UI in [`super::panels`].
+
+use std::collections::HashMap;
+
+use gloo_events::{EventListener, EventListenerOptions, EventListenerPhase};
+use gloo_timers::callback::{Interval, Timeout};
+use protocol::api::{ErrorBody, Note};
+use protocol::ChatId;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{Element, MutationObserver, MutationObserverInit};
+
+use super::bridge::Bridge;
+use super::chat::ChatSession;
+use super::panels::ChatUi;
+use super::ui::{self, child_with_role, document, set_attr, set_text, show};
+use super::whatsapp::{self, Row};
+use super::with_overlay;
+use crate::adapter::{chat_from_phone_title, normalize_title};
+use crate::js::{from_js, from_json, now_ms, to_js, warn};
+use crate::messages::{
+    Call, Connection, CoreMode, LayoutState, Outcome, TabStatus, TimelineLine, ToTab, ToWorker,
+};
+use crate::state::{ConversationState, TeamState, TitleMatch};
+use crate::views::owner_badge;
+
+/// After this long WhatsApp has had time to render; missing hooks then mean an unknown layout.
+const LAYOUT_PATIENCE_MS: i64 = 20_000;
+/// Mutations are batched: one refresh at most this long after the first of a burst.
+const DEBOUNCE_MS: u32 = 40;
+
+/// What a pending request was for, so its reply can be handled without keeping closures around.
+#[derive(Debug, Clone)]
+pub enum Pending {
+    OpenChat,
+    Lock { chat_id: ChatId, then_release: bool },
+    Release,
+    Notes { chat_id: ChatId },
+    Timeline { chat_id: ChatId },
+    /// A form submission (handoff, note, reminder, stage, handoff answer): close it on success,
+    /// show the error on failure.
+    Form { chat_id: ChatId, form: &'static str },
+    /// Fire and forget (message reports).
+    Report,
+}
+
+/// Counters for the benchmark and for tests.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Stats {
+    pub refreshes: u32,
+    pub refresh_ms_total: f64,
+    pub refresh_ms_max: f64,
+    pub rows_rendered: u32,
+}
+
+pub struct Overlay {
+    pub(super) mode: CoreMode,
+    started_at: i64,
+    pub(super) bridge: Bridge,
+    pub(super) state: TeamState,
+    pub(super) connection: Connection,
+    clock_offset_ms: i64,
+    title_index: Option<HashMap<String, TitleMatch>>,
+    reported_layout: Option<LayoutState>,
+    pub(super) layout: LayoutState,
+    pub(super) chat: Option<ChatSession>,
+    pub(super) ui: ChatUi,
+    pending: HashMap<u32, Pending>,
+    next_request: u32,
+    observer: Option<Observer>,
+    observed: Option<Element>,
+    listeners: Vec<EventListener>,
+    ticker: Option<Interval>,
+    debounce: Option<Timeout>,
+    reconnect: Option<Timeout>,
+    pub(super) deferred: Vec<Timeout>,
+    stats: Stats,
+}
+
+impl Overlay {
+    pub fn new(mode: CoreMode) -> Overlay {
+        Overlay {
+            mode,
+            started_at: now_ms(),
+            bridge: Bridge::new(),
+            state: TeamState::default(),
+            connection: Connection::Connecting,
+            clock_offset_ms: 0,
+            title_index: None,
+            reported_layout: None,
+            layout: LayoutState::Waiting,
+            chat: None,
+            ui: ChatUi::new(),
+            pending: HashMap::new(),
+            next_request: 1,
+            observer: None,
+            observed: None,
+            listeners: Vec::new(),
+            ticker: None,
+            debounce: None,
+            reconnect: None,
+            deferred: Vec::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn start(&mut self) {
+        self.connect_bridge();
+        self.listeners = super::chat::composer_listeners();
+        self.listeners.push(self.ui.click_listener());
+        self.listeners.push(self.ui.change_listener());
+        let options = EventListenerOptions {
+            phase: EventListenerPhase::Capture,
+            passive: true,
+        };
+        self.listeners.push(EventListener::new_with_options(
+            &web_sys::window().map(JsValue::from).unwrap_or(JsValue::NULL).unchecked_into(),
+            "pagehide",
+            options,
+            |_| with_overlay(|o| o.leave_chat()),
+        ));
+        self.ticker = Some(Interval::new(1_000, || with_overlay(Overlay::tick)));
+        self.refresh();
+    }
+
+    fn connect_bridge(&mut self) {
+        self.bridge.connect(
+            |message| with_overlay(|o| o.on_worker_message(message)),
+            |_| with_overlay(|o| o.on_worker_lost()),
+        );
+        if self.bridge.connected() {
+            self.reported_layout = None;
+            self.report_status();
+        }
+    }
+
+    fn on_worker_lost(&mut self) {
+        self.bridge.lost();
+        for (_, pending) in std::mem::take(&mut self.pending) {
+            self.on_reply(
+                pending,
+                Outcome::Failed {
+                    status: 0,
+                    error: "disconnected".into(),
+                    message: "lost contact with the Baton extension; retrying".into(),
+                    body: String::new(),
+                },
+            );
+        }
+        if let Some(chat) = self.chat.as_mut() {
+            // The lock is the worker's to renew; without it, assume nothing.
+            chat.acquiring = false;
+        }
+        // The worker restarts on demand: reconnecting wakes it.
+        self.reconnect = Some(Timeout::new(500, || {
+            with_overlay(|o| {
+                o.reconnect = None;
+                if !o.bridge.invalidated {
+                    o.connect_bridge();
+                }
+            })
+        }));
+    }
+
+    /// The server's clock, as best we know it.
+    pub(super) fn now(&self) -> i64 {
+        now_ms() + self.clock_offset_ms
+    }
+
+    pub(super) fn logged_in(&self) -> bool {
+        self.state.me.is_some() && !matches!(self.connection, Connection::LoggedOut)
+    }
+
+    /// Asks the worker to make a call; returns false (after telling the agent) if it cannot.
+    pub(super) fn request(&mut self, call: Call, pending: Pending) -> bool {
+        let id = self.next_request;
+        self.next_request = self.next_request.wrapping_add(1).max(1);
+        if self.bridge.send(&ToWorker::Request { id, call }) {
+            self.pending.insert(id, pending);
+            true
+        } else {
+            self.ui.toast("Baton is not connected; try again in a moment");
+            false
+        }
+    }
+
+    fn report_status(&mut self) {
+        if self.reported_layout.as_ref() == Some(&self.layout) {
+            return;
+        }
+        let status = TabStatus {
+            mode: self.mode,
+            layout: self.layout.clone(),
+            error: None,
+        };
+        if self.bridge.send(&ToWorker::Status(status)) {
+            self.reported_layout = Some(self.layout.clone());
+        }
+    }
+
+    fn on_worker_message(&mut self, message: JsValue) {
+        let message: ToTab = match from_js(message) {
+            Ok(message) => message,
+            Err(err) => {
+                warn(&format!("unreadable message from the worker: {err}"));
+                return;
+            }
+        };
+        match message {
+            ToTab::Snapshot {
+                state,
+                connection,
+                clock_offset_ms,
+            } => {
+                let previous_me = self.state.my_id().map(str::to_owned);
+                self.state = state;
+                self.connection = connection;
+                self.clock_offset_ms = clock_offset_ms;
+                self.title_index = None;
+                self.ui.invalidate();
+                if previous_me.as_deref() != self.state.my_id() {
+                    // Logged in as someone else (or out): start the open chat afresh.
+                    self.chat = None;
+                }
+                if let Some(chat_id) = self.chat.as_ref().and_then(|c| c.chat_id.clone()) {
+                    self.open_chat_call(&chat_id);
+                }
+            }
+            ToTab::Connection {
+                connection,
+                clock_offset_ms,
+            } => {
+                self.connection = connection;
+                self.clock_offset_ms = clock_offset_ms;
+            }
+            ToTab::Conversation { conversation } => self.merge(conversation),
+            ToTab::Pipelines { pipelines } => {
+                self.state.pipelines = pipelines;
+                self.ui.invalidate();
+            }
+            ToTab::Note { note } => self.on_note(note),
+            ToTab::Change { chat_id, change } => {
+                if let Some(chat) = self.chat.as_mut().filter(|c| c.chat_id.as_ref() == Some(&chat_id)) {
+                    chat.add_change(change);
+                }
+            }
+            ToTab::Reply { id, outcome } => {
+                if let Some(pending) = self.pending.remove(&id) {
+                    self.on_reply(pending, outcome);
+                }
+            }
+            ToTab::ReminderDue { .. } | ToTab::HandoffForMe { .. } => {}
+        }
+        self.schedule_refresh();
+    }
+
+    fn merge(&mut self, conversation: ConversationState) {
+        let title_changed = self
+            .state
+            .conversation(&conversation.chat_id)
+            .is_none_or(|known| known.title != conversation.title);
+        self.state.merge_conversation(conversation);
+        if title_changed {
+            self.title_index = None;
+        }
+    }
+
+    fn on_note(&mut self, note: Note) {
+        if let Some(chat) = self.chat.as_mut().filter(|c| c.chat_id.as_ref() == Some(&note.chat_id)) {
+            if !chat.notes.iter().any(|n| n.id == note.id) {
+                chat.notes.push(note);
+                self.ui.notes_dirty = true;
+            }
+        }
+    }
+
+    pub(super) fn open_chat_call(&mut self, chat_id: &ChatId) {
+        let title = self.chat.as_ref().map(|c| c.title.clone()).unwrap_or_default();
+        if title.is_empty() || !self.logged_in() {
+            return;
+        }
+        self.request(
+            Call::OpenChat {
+                chat_id: chat_id.clone(),
+                title,
+            },
+            Pending::OpenChat,
+        );
+    }
+
+    fn on_reply(&mut self, pending: Pending, outcome: Outcome) {
+        match (pending, outcome) {
+            (Pending::OpenChat, Outcome::Ok { body, .. }) => {
+                if let Ok(conversation) = from_json::<protocol::api::Conversation>(&body) {
+                    self.merge(ConversationState::from(&conversation));
+                }
+            }
+            (Pending::Lock { chat_id, then_release }, outcome) => {
+                self.on_lock_reply(chat_id, then_release, outcome)
+            }
+            (Pending::Notes { chat_id }, Outcome::Ok { body, .. }) => {
+                if let (Ok(notes), Some(chat)) = (
+                    from_json::<Vec<Note>>(&body),
+                    self.chat.as_mut().filter(|c| c.chat_id.as_ref() == Some(&chat_id)),
+                ) {
+                    chat.notes = notes;
+                    self.ui.notes_dirty = true;
+                }
+            }
+            (Pending::Timeline { chat_id }, Outcome::Ok { body, .. }) => {
+                if let (Ok(lines), Some(chat)) = (
+                    from_json::<Vec<TimelineLine>>(&body),
+                    self.chat.as_mut().filter(|c| c.chat_id.as_ref() == Some(&chat_id)),
+                ) {
+                    chat.timeline = lines;
+                    self.ui.notes_dirty = true;
+                }
+            }
+            (Pending::Form { chat_id, form }, outcome) => self.on_form_reply(chat_id, form, outcome),
+            (_, Outcome::Failed { message, status, .. }) if status != 0 => {
+                warn(&format!("the server refused: {message}"));
+            }
+            _ => {}
+        }
+    }
+
+    fn on_form_reply(&mut self, chat_id: ChatId, form: &'static str, outcome: Outcome) {
+        let error = match outcome {
+            Outcome::Ok { .. } => None,
+            Outcome::Queued => {
+                self.ui.toast("Offline: saved, and will be sent when Baton reconnects");
+                None
+            }
+            Outcome::Failed { message, .. } => Some(message),
+        };
+        let same_chat = self.chat.as_ref().and_then(|c| c.chat_id.as_ref()) == Some(&chat_id);
+        match error {
+            None => {
+                if same_chat {
+                    self.ui.form_done(form);
+                    if let Some(chat) = self.chat.as_mut() {
+                        chat.form_succeeded(form);
+                    }
+                }
+            }
+            Some(message) => {
+                if same_chat {
+                    self.ui.form_error(form, &message);
+                } else {
+                    self.ui.toast(&message);
+                }
+            }
+        }
+    }
+
+    /// Reads a refusal's details (who holds the lock, who owns the chat) into the state, so the
+    /// composer blocks at once instead of waiting for the next event.
+    pub(super) fn learn_from_refusal(&mut self, chat_id: &ChatId, body: &str) {
+        let Ok(error) = from_json::<ErrorBody>(body) else {
+            return;
+        };
+        let Some(mut conversation) = self.state.conversation(chat_id).cloned() else {
+            return;
+        };
+        if let (Some(holder), Some(expires_in)) = (error.holder, error.expires_in_ms) {
+            conversation.lock = Some(crate::state::LockState {
+                holder,
+                fence: conversation.lock.as_ref().map_or(0, |l| l.fence),
+                expires_at: self.now() + expires_in,
+            });
+        }
+        if let Some(owner) = error.owner {
+            conversation.owner = Some(owner);
+        }
+        self.state.conversations.insert(chat_id.clone(), conversation);
+    }
+
+    pub(super) fn schedule_refresh(&mut self) {
+        if self.debounce.is_none() {
+            self.debounce = Some(Timeout::new(DEBOUNCE_MS, || {
+                with_overlay(|o| {
+                    o.debounce = None;
+                    o.refresh();
+                })
+            }));
+        }
+    }
+
+    /// Runs `action` on the overlay after the current event has finished (to act on the page
+    /// without re-entering our own listeners).
+    pub(super) fn defer(&mut self, action: impl FnOnce(&mut Overlay) + 'static) {
+        // Zero-delay timers fire almost at once; keep only the recent handles.
+        if self.deferred.len() >= 16 {
+            drop(self.deferred.remove(0));
+        }
+        self.deferred.push(Timeout::new(0, move || with_overlay(action)));
+    }
+
+    fn tick(&mut self) {
+        self.ensure_observer();
+        self.chat_tick();
+        self.refresh();
+    }
+
+    /// Watches `#app` (re-attaching if WhatsApp replaced it) with one observer.
+    fn ensure_observer(&mut self) {
+        let app = document().get_element_by_id("app");
+        if app.is_some() && app == self.observed {
+            return;
+        }
+        self.observer = None;
+        self.observed = None;
+        let Some(app) = app else {
+            return;
+        };
+        let callback = Closure::<dyn FnMut(js_sys::Array, MutationObserver)>::new(
+            |_records: js_sys::Array, _observer: MutationObserver| {
+                with_overlay(Overlay::schedule_refresh)
+            },
+        );
+        let Ok(observer) = MutationObserver::new(callback.as_ref().unchecked_ref()) else {
+            return;
+        };
+        let options = MutationObserverInit::new();
+        options.set_child_list(true);
+        options.set_subtree(true);
+        options.set_character_data(true);
+        options.set_attributes(true);
+        let filter = js_sys::Array::of4(
+            &"title".into(),
+            &"style".into(),
+            &"aria-selected".into(),
+            &"data-id".into(),
+        );
+        options.set_attribute_filter(&filter);
+        if observer.observe_with_options(&app, &options).is_ok() {
+            self.observer = Some(Observer {
+                observer,
+                _callback: callback,
+            });
+            self.observed = Some(app);
+        }
+    }
+
+    /// Reads the page and brings everything the overlay shows up to date.
+    pub(super) fn refresh(&mut self) {
+        let started = web_sys::window()
+            .and_then(|w| w.performance())
+            .map(|p| p.now());
+        self.ensure_observer();
+        let patience_over = now_ms() - self.started_at > LAYOUT_PATIENCE_MS;
+        let page = whatsapp::read_page(patience_over);
+        self.layout = page.layout.clone();
+        self.report_status();
+        self.render_rows(&page.rows);
+        self.sync_chat(page.open_chat);
+        self.render_chat();
+        if let (Some(started), Some(perf)) = (started, web_sys::window().and_then(|w| w.performance())) {
+            let took = perf.now() - started;
+            self.stats.refreshes += 1;
+            self.stats.refresh_ms_total += took;
+            self.stats.refresh_ms_max = self.stats.refresh_ms_max.max(took);
+        }
+    }
+
+    fn title_index(&mut self) -> &HashMap<String, TitleMatch> {
+        if self.title_index.is_none() {
+            self.title_index = Some(self.state.title_index());
+        }
+        self.title_index.get_or_insert_with(HashMap::new)
+    }
+
+    /// Which conversation a title names: an unsaved contact's phone number, else a known title.
+    pub(super) fn match_title(&mut self, title: &str) -> TitleMatch {
+        if let Some(chat_id) = chat_from_phone_title(title) {
+            return TitleMatch::One(chat_id);
+        }
+        self.title_index()
+            .get(&normalize_title(title))
+            .cloned()
+            .unwrap_or(TitleMatch::Unknown)
+    }
+
+    /// Owner badge, lock dot and reminder marker on every rendered chat-list row. Recomputed from
+    /// the row's current title each time, since rows are recycled for other chats.
+    fn render_rows(&mut self, rows: &[Row]) {
+        let logged_in = self.logged_in();
+        let now = self.now();
+        let me = self.state.my_id().map(str::to_owned);
+        for row in rows {
+            let matched = self.match_title(&row.title);
+            if !logged_in {
+                for role in ["owner-badge", "lock-dot", "reminder"] {
+                    if let Ok(Some(stale)) = row.element.query_selector(&format!(":scope > [data-baton=\"{role}\"]")) {
+                        stale.remove();
+                    }
+                }
+                continue;
+            }
+            let badge = owner_badge(&self.state, &matched, now);
+            let element = child_with_role(&row.element, "owner-badge", || ui::el("span", "owner-badge"));
+            set_text(&element, &badge.label);
+            set_attr(&element, "title", &badge.tooltip);
+            set_attr(&element, "data-kind", badge.kind);
+            set_attr(
+                &element,
+                "data-chat",
+                badge.chat_id.as_ref().map(ChatId::as_str).unwrap_or(""),
+            );
+            let dot = child_with_role(&row.element, "lock-dot", || ui::el("span", "lock-dot"));
+            show(&dot, badge.replying.is_some());
+            if let Some(name) = &badge.replying {
+                set_attr(&dot, "title", &format!("{name} is replying"));
+            }
+            let due = badge
+                .chat_id
+                .as_ref()
+                .and_then(|c| self.state.conversation(c))
+                .map(|c| {
+                    c.reminders
+                        .iter()
+                        .filter(|r| r.fired_at.is_some() && Some(r.for_agent.id.as_str()) == me.as_deref())
+                        .count()
+                })
+                .unwrap_or(0);
+            let marker = child_with_role(&row.element, "reminder", || ui::text_el("span", "reminder", "⏰"));
+            show(&marker, due > 0);
+            set_attr(&marker, "title", "A reminder is due");
+            self.stats.rows_rendered += 1;
+        }
+    }
+
+    pub fn debug_state(&self) -> JsValue {
+        #[derive(serde::Serialize)]
+        struct Debug<'a> {
+            mode: CoreMode,
+            layout: &'a LayoutState,
+            connection: &'a Connection,
+            logged_in: bool,
+            me: Option<&'a str>,
+            chat_id: Option<&'a str>,
+            held_fence: Option<i64>,
+            pending_changes: usize,
+            stats: &'a Stats,
+        }
+        let chat = self.chat.as_ref();
+        to_js(&Debug {
+            mode: self.mode,
+            layout: &self.layout,
+            connection: &self.connection,
+            logged_in: self.logged_in(),
+            me: self.state.my_id(),
+            chat_id: chat.and_then(|c| c.chat_id.as_ref()).map(ChatId::as_str),
+            held_fence: chat.and_then(|c| c.held.as_ref()).map(|h| h.fence),
+            pending_changes: chat.map_or(0, |c| c.changes.len()),
+            stats: &self.stats,
+        })
+        .unwrap_or(JsValue::NULL)
+    }
+
+    /// Removes everything the overlay added and stops watching.
+    pub fn remove_from_page(&mut self) {
+        self.leave_chat();
+        self.observer = None;
+        self.listeners.clear();
+        self.ticker = None;
+        self.debounce = None;
+        self.deferred.clear();
+        self.ui.remove();
+        if let Some(app) = document().get_element_by_id("app") {
+            for element in ui::all(&app, "[data-baton]") {
+                element.remove();
+            }
+        }
+    }
+}
+
+/// A mutation observer with its callback; dropping it disconnects before the callback goes.
+struct Observer {
+    observer: MutationObserver,
+    _callback: Closure<dyn FnMut(js_sys::Array, MutationObserver)>,
+}
+
+impl Drop for Observer {
+    fn drop(&mut self) {
+        self.observer.disconnect();
+    }
+}

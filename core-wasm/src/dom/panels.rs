@@ -1,0 +1,729 @@
+//! The chat overlay's UI: header bar, banners, side panels and the send guard, all inside one
+//! container that moves into `#main` whenever WhatsApp remounts it (so drafts in our forms
+//! survive). Two delegated listeners (click and change) serve every control.
+
+use gloo_events::EventListener;
+use gloo_timers::callback::Timeout;
+use protocol::ChatId;
+use wasm_bindgen::JsCast;
+use web_sys::{Element, HtmlElement, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
+
+use super::overlay::{Overlay, Pending};
+use super::ui::{button, document, el, format_time, set_attr, set_text, show, text_el};
+use super::with_overlay;
+use crate::js::now_ms;
+use crate::messages::{Call, Connection};
+use crate::views::{header_view, Gate};
+
+/// Every element of the chat overlay.
+pub struct ChatUi {
+    container: HtmlElement,
+    owner: HtmlElement,
+    lock_status: HtmlElement,
+    connection: HtmlElement,
+    stage: HtmlSelectElement,
+    claim: HtmlElement,
+    force: HtmlElement,
+    lock_banner: HtmlElement,
+    lock_text: HtmlElement,
+    lock_force: HtmlElement,
+    handoff_banner: HtmlElement,
+    handoff_text: HtmlElement,
+    decline_reason: HtmlInputElement,
+    reminder_banner: HtmlElement,
+    notes_panel: HtmlElement,
+    notes_list: HtmlElement,
+    timeline_list: HtmlElement,
+    note_input: HtmlTextAreaElement,
+    handoff_form: HtmlElement,
+    handoff_to: HtmlSelectElement,
+    remind_form: HtmlElement,
+    send_guard: HtmlElement,
+    guard_list: HtmlElement,
+    toast: HtmlElement,
+    toast_timer: Option<Timeout>,
+    flash_timer: Option<Timeout>,
+    /// The notes panel needs re-rendering.
+    pub notes_dirty: bool,
+    /// Stage options and agent lists need re-rendering (pipelines, agents or login changed).
+    lists_dirty: bool,
+}
+
+fn input(kind: &str, name: &str, placeholder: &str) -> HtmlInputElement {
+    let element: HtmlInputElement = el("input", "").unchecked_into();
+    element.set_type(kind);
+    element.set_name(name);
+    element.set_placeholder(placeholder);
+    element
+}
+
+fn textarea(name: &str, placeholder: &str) -> HtmlTextAreaElement {
+    let element: HtmlTextAreaElement = el("textarea", "").unchecked_into();
+    element.set_name(name);
+    element.set_placeholder(placeholder);
+    element.set_rows(2);
+    element
+}
+
+fn append(parent: &Element, children: &[&Element]) {
+    for child in children {
+        let _ = parent.append_child(child);
+    }
+}
+
+fn form_error() -> HtmlElement {
+    let error = el("div", "form-error");
+    show(&error, false);
+    error
+}
+
+impl ChatUi {
+    pub fn new() -> ChatUi {
+        let container = el("div", "chat-overlay");
+
+        let header = el("div", "header-bar");
+        let owner = el("span", "owner");
+        let lock_status = el("span", "lock-status");
+        let connection = el("span", "connection");
+        let stage: HtmlSelectElement = el("select", "stage").unchecked_into();
+        let claim = button("Claim", "claim");
+        let _ = claim.set_attribute("data-baton", "claim");
+        let force = button("Take over", "force");
+        append(
+            &header,
+            &[
+                &owner,
+                &lock_status,
+                &stage,
+                &claim,
+                &force,
+                &button("Hand off", "handoff"),
+                &button("Notes", "notes"),
+                &button("Remind me", "remind"),
+                &connection,
+            ],
+        );
+
+        let handoff_banner = el("div", "handoff-banner");
+        let handoff_text = el("div", "");
+        let decline_reason = input("text", "reason", "Why are you declining?");
+        append(
+            &handoff_banner,
+            &[
+                &handoff_text,
+                &decline_reason,
+                &button("Accept", "accept"),
+                &button("Decline", "decline"),
+                &form_error(),
+            ],
+        );
+
+        let reminder_banner = el("div", "reminder-banner");
+
+        let notes_panel = el("div", "notes-panel");
+        let notes_list = el("div", "notes");
+        let timeline_list = el("ul", "timeline");
+        let note_input = textarea("note", "Internal note (@name to mention)");
+        append(
+            &notes_panel,
+            &[
+                &text_el("h3", "", "Internal notes"),
+                &notes_list,
+                &note_input,
+                &button("Add note", "add-note"),
+                &form_error(),
+                &text_el("h3", "", "Timeline"),
+                &timeline_list,
+                &button("Close", "close-panel"),
+            ],
+        );
+
+        let handoff_form = el("div", "handoff-form");
+        let handoff_to: HtmlSelectElement = el("select", "").unchecked_into();
+        handoff_to.set_name("to");
+        append(
+            &handoff_form,
+            &[
+                &text_el("h3", "", "Hand off this chat"),
+                &handoff_to,
+                &textarea("done", "What was done"),
+                &textarea("promised", "What was promised"),
+                &textarea("next_step", "Next step"),
+                &button("Hand off", "send-handoff"),
+                &button("Cancel", "close-panel"),
+                &form_error(),
+            ],
+        );
+
+        let remind_form = el("div", "remind-form");
+        append(
+            &remind_form,
+            &[
+                &text_el("h3", "", "Remind me"),
+                &input("text", "text", "What about?"),
+                &button("In 1 hour", "remind-1h"),
+                &button("Tomorrow 10:00", "remind-tomorrow"),
+                &input("datetime-local", "when", ""),
+                &button("Set", "remind-custom"),
+                &button("Cancel", "close-panel"),
+                &form_error(),
+            ],
+        );
+
+        let lock_banner = el("div", "lock-banner");
+        let lock_text = el("span", "");
+        let lock_force = button("Take over", "force");
+        append(&lock_banner, &[&lock_text, &lock_force]);
+
+        let send_guard = el("div", "send-guard");
+        let guard_list = el("ul", "");
+        append(
+            &send_guard,
+            &[
+                &text_el("strong", "", "This chat changed while you were writing:"),
+                &guard_list,
+                &button("Send anyway", "send-anyway"),
+                &button("Edit", "edit"),
+                &button("Discard", "discard"),
+            ],
+        );
+
+        let toast = el("div", "toast");
+        append(
+            &container,
+            &[
+                &header,
+                &handoff_banner,
+                &reminder_banner,
+                &notes_panel,
+                &handoff_form,
+                &remind_form,
+                &send_guard,
+                &lock_banner,
+                &toast,
+            ],
+        );
+        for hidden in [
+            &handoff_banner,
+            &reminder_banner,
+            &notes_panel,
+            &handoff_form,
+            &remind_form,
+            &send_guard,
+            &lock_banner,
+            &toast,
+        ] {
+            show(hidden, false);
+        }
+        ChatUi {
+            container,
+            owner,
+            lock_status,
+            connection,
+            stage,
+            claim,
+            force,
+            lock_banner,
+            lock_text,
+            lock_force,
+            handoff_banner,
+            handoff_text,
+            decline_reason,
+            reminder_banner,
+            notes_panel,
+            notes_list,
+            timeline_list,
+            note_input,
+            handoff_form,
+            handoff_to,
+            remind_form,
+            send_guard,
+            guard_list,
+            toast,
+            toast_timer: None,
+            flash_timer: None,
+            notes_dirty: true,
+            lists_dirty: true,
+        }
+    }
+
+    /// One listener for every button of the overlay.
+    pub fn click_listener(&self) -> EventListener {
+        EventListener::new(&self.container, "click", |event| {
+            let action = event
+                .target()
+                .and_then(|t| t.dyn_into::<Element>().ok())
+                .and_then(|t| t.closest("[data-action]").ok().flatten())
+                .map(|b| {
+                    (
+                        b.get_attribute("data-action").unwrap_or_default(),
+                        b.get_attribute("data-id"),
+                    )
+                });
+            if let Some((action, id)) = action {
+                with_overlay(|o| o.on_action(&action, id));
+            }
+        })
+    }
+
+    /// The stage picker.
+    pub fn change_listener(&self) -> EventListener {
+        EventListener::new(&self.stage, "change", |_| with_overlay(Overlay::on_stage_picked))
+    }
+
+    /// Data behind the lists changed.
+    pub fn invalidate(&mut self) {
+        self.lists_dirty = true;
+        self.notes_dirty = true;
+    }
+
+    /// A different chat opened: forms start empty.
+    pub fn chat_changed(&mut self) {
+        for field in super::ui::all(&self.container, "textarea, input") {
+            if let Ok(input) = field.clone().dyn_into::<HtmlInputElement>() {
+                input.set_value("");
+            } else if let Ok(area) = field.dyn_into::<HtmlTextAreaElement>() {
+                area.set_value("");
+            }
+        }
+        for error in super::ui::all(&self.container, "[data-baton=\"form-error\"]") {
+            show(&error, false);
+        }
+        self.notes_dirty = true;
+        self.lists_dirty = true;
+    }
+
+    pub fn toast(&mut self, message: &str) {
+        set_text(&self.toast, message);
+        show(&self.toast, true);
+        let toast = self.toast.clone();
+        self.toast_timer = Some(Timeout::new(5_000, move || show(&toast, false)));
+    }
+
+    /// Draws attention to the lock banner when a keystroke was refused.
+    pub fn flash_lock_banner(&mut self) {
+        set_attr(&self.lock_banner, "data-flash", "");
+        let banner = self.lock_banner.clone();
+        self.flash_timer = Some(Timeout::new(600, move || {
+            let _ = banner.remove_attribute("data-flash");
+        }));
+    }
+
+    fn form(&self, form: &str) -> &HtmlElement {
+        match form {
+            "handoff" => &self.handoff_form,
+            "remind" => &self.remind_form,
+            "note" => &self.notes_panel,
+            _ => &self.handoff_banner,
+        }
+    }
+
+    /// A form's request succeeded: clear it.
+    pub fn form_done(&mut self, form: &str) {
+        let element = self.form(form).clone();
+        for field in super::ui::all(&element, "textarea, input[type=\"text\"], input[type=\"datetime-local\"]") {
+            if let Ok(input) = field.clone().dyn_into::<HtmlInputElement>() {
+                input.set_value("");
+            } else if let Ok(area) = field.dyn_into::<HtmlTextAreaElement>() {
+                area.set_value("");
+            }
+        }
+        if let Ok(Some(error)) = element.query_selector("[data-baton=\"form-error\"]") {
+            show(&error, false);
+        }
+    }
+
+    pub fn form_error(&mut self, form: &str, message: &str) {
+        if let Ok(Some(error)) = self.form(form).query_selector("[data-baton=\"form-error\"]") {
+            set_text(&error, message);
+            show(&error, true);
+        }
+    }
+
+    fn field(&self, form: &HtmlElement, name: &str) -> String {
+        form.query_selector(&format!("[name=\"{name}\"]"))
+            .ok()
+            .flatten()
+            .map(|f| {
+                if let Some(input) = f.dyn_ref::<HtmlInputElement>() {
+                    input.value()
+                } else if let Some(area) = f.dyn_ref::<HtmlTextAreaElement>() {
+                    area.value()
+                } else if let Some(select) = f.dyn_ref::<HtmlSelectElement>() {
+                    select.value()
+                } else {
+                    String::new()
+                }
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn remove(&mut self) {
+        self.container.remove();
+    }
+}
+
+impl Overlay {
+    /// Brings the chat overlay up to date with the open chat and the state.
+    pub(super) fn render_chat(&mut self) {
+        let main = document().get_element_by_id("main");
+        let (Some(main), Some(chat_id)) = (main, self.chat.as_ref().map(|c| c.chat_id.clone()))
+        else {
+            self.ui.container.remove();
+            return;
+        };
+        if self.ui.container.parent_element().as_ref() != Some(&main) {
+            let _ = main.append_child(&self.ui.container);
+        }
+        let ui = &self.ui;
+        let Some(chat_id) = chat_id else {
+            set_text(&ui.owner, "Baton: identifying this chat…");
+            for part in [&ui.lock_status, &ui.claim, &ui.force, &ui.lock_banner] {
+                show(part, false);
+            }
+            return;
+        };
+        if !self.logged_in() {
+            set_text(&ui.owner, "Baton: log in from the toolbar button");
+            for part in [&ui.lock_status, &ui.claim, &ui.force, &ui.lock_banner] {
+                show(part, false);
+            }
+            return;
+        }
+        set_attr(&ui.container, "data-chat", chat_id.as_str());
+        let now = self.now();
+        let header = header_view(&self.state, &chat_id, now);
+        set_text(&ui.owner, &header.owner_label);
+        set_text(&ui.lock_status, header.lock_text.as_deref().unwrap_or(""));
+        show(&ui.lock_status, header.lock_text.is_some());
+        show(&ui.claim, header.can_claim);
+        show(&ui.force, header.can_force);
+        let connection = match &self.connection {
+            Connection::Online => String::new(),
+            Connection::Connecting => "connecting…".to_owned(),
+            Connection::Offline { .. } => "offline — changes will sync".to_owned(),
+            Connection::LoggedOut => "logged out".to_owned(),
+        };
+        set_text(&ui.connection, &connection);
+        show(&ui.connection, !connection.is_empty());
+
+        if self.ui.lists_dirty {
+            self.render_lists();
+        }
+        let ui = &self.ui;
+        let stage_value = header
+            .stage
+            .as_ref()
+            .map(|(pipeline, stage)| format!("{pipeline}|{stage}"))
+            .unwrap_or_default();
+        if ui.stage.value() != stage_value {
+            ui.stage.set_value(&stage_value);
+        }
+
+        match self.gate() {
+            Gate::Blocked(blocked) => {
+                set_text(&ui.lock_text, &blocked.text);
+                show(&ui.lock_force, blocked.can_force);
+                show(&ui.lock_banner, true);
+            }
+            Gate::Open => show(&ui.lock_banner, false),
+        }
+
+        match &header.handoff_for_me {
+            Some(handoff) => {
+                set_text(
+                    &ui.handoff_text,
+                    &format!(
+                        "{} handed this chat to you. Done: {} · Promised: {} · Next step: {}",
+                        handoff.by.name, handoff.done, handoff.promised, handoff.next_step
+                    ),
+                );
+                show(
+                    &ui.decline_reason,
+                    self.chat.as_ref().is_some_and(|c| c.declining),
+                );
+                show(&ui.handoff_banner, true);
+            }
+            None => show(&ui.handoff_banner, false),
+        }
+
+        self.render_reminders(&chat_id);
+        let ui = &self.ui;
+        let chat = self.chat.as_ref();
+        let panel = chat.and_then(|c| c.panel);
+        show(&ui.notes_panel, panel == Some("notes"));
+        show(&ui.handoff_form, panel == Some("handoff"));
+        show(&ui.remind_form, panel == Some("remind"));
+        let guard_open = chat.is_some_and(|c| c.guard_open);
+        if guard_open {
+            while let Some(child) = ui.guard_list.first_child() {
+                let _ = ui.guard_list.remove_child(&child);
+            }
+            for change in chat.map(|c| c.changes.as_slice()).unwrap_or_default() {
+                let _ = ui.guard_list.append_child(&text_el("li", "", &change.text));
+            }
+        }
+        show(&ui.send_guard, guard_open);
+        if self.ui.notes_dirty && panel == Some("notes") {
+            self.render_notes();
+        }
+    }
+
+    fn render_reminders(&mut self, chat_id: &ChatId) {
+        let me = self.state.my_id().map(str::to_owned);
+        let due: Vec<_> = self
+            .state
+            .conversation(chat_id)
+            .map(|c| {
+                c.reminders
+                    .iter()
+                    .filter(|r| r.fired_at.is_some() && Some(r.for_agent.id.as_str()) == me.as_deref())
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let banner = &self.ui.reminder_banner;
+        let shown: Vec<String> = super::ui::all(banner, "[data-baton=\"reminder\"]")
+            .iter()
+            .filter_map(|r| r.get_attribute("data-id"))
+            .collect();
+        let wanted: Vec<String> = due.iter().map(|r| r.id.clone()).collect();
+        if shown != wanted {
+            while let Some(child) = banner.first_child() {
+                let _ = banner.remove_child(&child);
+            }
+            for reminder in &due {
+                let item = el("div", "reminder");
+                let _ = item.set_attribute("data-id", &reminder.id);
+                let _ = item.append_child(&text_el("span", "", &format!("⏰ {}", reminder.text)));
+                for (label, action) in [("Done", "reminder-done"), ("Snooze 1 h", "reminder-snooze")] {
+                    let control = button(label, action);
+                    let _ = control.set_attribute("data-id", &reminder.id);
+                    let _ = item.append_child(&control);
+                }
+                let _ = banner.append_child(&item);
+            }
+        }
+        show(banner, !due.is_empty());
+    }
+
+    /// Stage options and the handoff receiver list.
+    fn render_lists(&mut self) {
+        let ui = &self.ui;
+        while let Some(child) = ui.stage.first_child() {
+            let _ = ui.stage.remove_child(&child);
+        }
+        let none = text_el("option", "", "No stage");
+        let _ = none.set_attribute("value", "");
+        let _ = ui.stage.append_child(&none);
+        for pipeline in &self.state.pipelines {
+            let group = el("optgroup", "");
+            let _ = group.set_attribute("label", &pipeline.name);
+            for stage in &pipeline.stages {
+                let option = text_el("option", "", stage);
+                let _ = option.set_attribute("value", &format!("{}|{stage}", pipeline.id));
+                let _ = group.append_child(&option);
+            }
+            let _ = ui.stage.append_child(&group);
+        }
+        while let Some(child) = ui.handoff_to.first_child() {
+            let _ = ui.handoff_to.remove_child(&child);
+        }
+        let me = self.state.my_id();
+        for agent in self.state.agents.iter().filter(|a| Some(a.id.as_str()) != me) {
+            let option = text_el("option", "", &agent.name);
+            let _ = option.set_attribute("value", &agent.id);
+            let _ = ui.handoff_to.append_child(&option);
+        }
+        self.ui.lists_dirty = false;
+    }
+
+    fn render_notes(&mut self) {
+        let Some(chat) = self.chat.as_ref() else {
+            return;
+        };
+        let ui = &self.ui;
+        while let Some(child) = ui.notes_list.first_child() {
+            let _ = ui.notes_list.remove_child(&child);
+        }
+        for note in &chat.notes {
+            let item = el("div", "note");
+            let _ = item.set_attribute("data-id", &note.id);
+            let _ = item.append_child(&text_el("strong", "", &note.author.name));
+            let _ = item.append_child(&text_el("time", "", &format_time(note.created_at)));
+            // The body is user text: textContent, never HTML.
+            let _ = item.append_child(&text_el("p", "note-body", &note.body));
+            let _ = ui.notes_list.append_child(&item);
+        }
+        while let Some(child) = ui.timeline_list.first_child() {
+            let _ = ui.timeline_list.remove_child(&child);
+        }
+        for line in &chat.timeline {
+            let item = text_el("li", "", &format!("{} — {}", format_time(line.at), line.text));
+            let _ = ui.timeline_list.append_child(&item);
+        }
+        self.ui.notes_dirty = false;
+    }
+
+    fn current_chat(&self) -> Option<ChatId> {
+        self.chat.as_ref().and_then(|c| c.chat_id.clone())
+    }
+
+    fn on_action(&mut self, action: &str, id: Option<String>) {
+        let Some(chat_id) = self.current_chat() else {
+            return;
+        };
+        match action {
+            "claim" => self.take_lock(false),
+            "force" => self.take_lock(true),
+            "notes" | "handoff" | "remind" => {
+                let panel: &'static str = match action {
+                    "notes" => "notes",
+                    "handoff" => "handoff",
+                    _ => "remind",
+                };
+                let opening = self.chat.as_ref().and_then(|c| c.panel) != Some(panel);
+                if let Some(chat) = self.chat.as_mut() {
+                    chat.panel = opening.then_some(panel);
+                }
+                if opening && panel == "notes" {
+                    self.request(Call::Notes { chat_id: chat_id.clone() }, Pending::Notes { chat_id: chat_id.clone() });
+                    self.request(Call::Timeline { chat_id: chat_id.clone() }, Pending::Timeline { chat_id });
+                }
+            }
+            "close-panel" => {
+                if let Some(chat) = self.chat.as_mut() {
+                    chat.panel = None;
+                }
+            }
+            "add-note" => {
+                let body = self.ui.note_input.value();
+                if body.trim().is_empty() {
+                    self.ui.form_error("note", "Write something first");
+                    return;
+                }
+                let mentions = self.mentions_in(&body);
+                self.request(
+                    Call::AddNote { chat_id: chat_id.clone(), body, mentions },
+                    Pending::Form { chat_id, form: "note" },
+                );
+            }
+            "send-handoff" => {
+                let form = self.ui.handoff_form.clone();
+                let fence = self.chat.as_ref().and_then(|c| c.held.as_ref()).map(|h| h.fence);
+                let call = Call::Handoff {
+                    chat_id: chat_id.clone(),
+                    to_agent_id: self.ui.handoff_to.value(),
+                    done: self.ui.field(&form, "done"),
+                    promised: self.ui.field(&form, "promised"),
+                    next_step: self.ui.field(&form, "next_step"),
+                    fence,
+                };
+                if self.request(call, Pending::Form { chat_id, form: "handoff" }) {
+                    // The receiver may reply at once: this tab's lock ends with the handoff.
+                    if let Some(chat) = self.chat.as_mut() {
+                        chat.held = None;
+                    }
+                }
+            }
+            "accept" => {
+                self.request(Call::AcceptHandoff { chat_id: chat_id.clone() }, Pending::Form { chat_id, form: "accept" });
+            }
+            "decline" => {
+                let declining = self.chat.as_ref().is_some_and(|c| c.declining);
+                let reason = self.ui.decline_reason.value();
+                if !declining || reason.trim().is_empty() {
+                    if let Some(chat) = self.chat.as_mut() {
+                        chat.declining = true;
+                    }
+                    let _ = self.ui.decline_reason.focus();
+                } else {
+                    self.request(
+                        Call::DeclineHandoff { chat_id: chat_id.clone(), reason },
+                        Pending::Form { chat_id, form: "decline" },
+                    );
+                }
+            }
+            "remind-1h" | "remind-tomorrow" | "remind-custom" => self.set_reminder(action, chat_id),
+            "reminder-done" => {
+                if let Some(id) = id {
+                    self.request(Call::ReminderDone { id }, Pending::Report);
+                }
+            }
+            "reminder-snooze" => {
+                if let Some(id) = id {
+                    self.request(Call::Snooze { id, minutes: 60 }, Pending::Report);
+                }
+            }
+            "send-anyway" | "edit" | "discard" => self.guard_action(action),
+            _ => {}
+        }
+        self.schedule_refresh();
+    }
+
+    fn set_reminder(&mut self, action: &str, chat_id: ChatId) {
+        let form = self.ui.remind_form.clone();
+        let text = self.ui.field(&form, "text");
+        let text = if text.trim().is_empty() {
+            format!("Follow up with {}", self.chat.as_ref().map(|c| c.title.as_str()).unwrap_or("this chat"))
+        } else {
+            text
+        };
+        let local_due = match action {
+            "remind-1h" => Some(now_ms() + 3_600_000),
+            "remind-tomorrow" => {
+                let date = js_sys::Date::new_0();
+                date.set_date(date.get_date() + 1);
+                date.set_hours(10);
+                date.set_minutes(0);
+                date.set_seconds(0);
+                date.set_milliseconds(0);
+                Some(date.get_time() as i64)
+            }
+            _ => {
+                let when = self.ui.field(&form, "when");
+                let date = js_sys::Date::new(&when.into());
+                let ms = date.get_time();
+                (!ms.is_nan()).then_some(ms as i64)
+            }
+        };
+        let Some(local_due) = local_due else {
+            self.ui.form_error("remind", "Pick a date and time");
+            return;
+        };
+        // The server judges due times by its own clock.
+        let due_at = local_due + (self.now() - now_ms());
+        self.request(Call::Remind { chat_id: chat_id.clone(), due_at, text }, Pending::Form { chat_id, form: "remind" });
+    }
+
+    fn on_stage_picked(&mut self) {
+        let Some(chat_id) = self.current_chat() else {
+            return;
+        };
+        let value = self.ui.stage.value();
+        let (pipeline_id, stage) = match value.split_once('|') {
+            Some((pipeline, stage)) => (Some(pipeline.to_owned()), Some(stage.to_owned())),
+            None => (None, None),
+        };
+        self.request(Call::SetStage { chat_id: chat_id.clone(), pipeline_id, stage }, Pending::Form { chat_id, form: "stage" });
+    }
+
+    /// Agents @mentioned in a note: `@Asha` matches an agent whose name starts with that word.
+    fn mentions_in(&self, body: &str) -> Vec<String> {
+        let words: Vec<String> = body
+            .split_whitespace()
+            .filter_map(|w| w.strip_prefix('@'))
+            .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
+            .filter(|w| !w.is_empty())
+            .collect();
+        self.state
+            .agents
+            .iter()
+            .filter(|agent| {
+                let first = agent.name.split_whitespace().next().unwrap_or("").to_lowercase();
+                words.contains(&first)
+            })
+            .map(|agent| agent.id.clone())
+            .collect()
+    }
+}

@@ -1,0 +1,109 @@
+//! Small DOM building blocks for the overlay. Text always goes in as text (`textContent`), never
+//! as HTML: notes and names are user input.
+
+use wasm_bindgen::JsCast;
+use web_sys::{Document, Element, HtmlElement};
+
+pub fn document() -> Document {
+    gloo_utils_document()
+}
+
+fn gloo_utils_document() -> Document {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .unwrap_or_else(|| {
+            // A content script always runs in a window; reaching this is a bug worth a loud trap.
+            wasm_bindgen::throw_str("Baton overlay started outside a window")
+        })
+}
+
+/// A new element with its `data-baton` role.
+pub fn el(tag: &str, role: &str) -> HtmlElement {
+    let element = document()
+        .create_element(tag)
+        .unwrap_or_else(|_| wasm_bindgen::throw_str("cannot create an element"));
+    if !role.is_empty() {
+        let _ = element.set_attribute("data-baton", role);
+    }
+    element.unchecked_into()
+}
+
+/// A new element with text content.
+pub fn text_el(tag: &str, role: &str, text: &str) -> HtmlElement {
+    let element = el(tag, role);
+    element.set_text_content(Some(text));
+    element
+}
+
+/// A button with a label and an action name (`data-action`), for tests and styling.
+pub fn button(label: &str, action: &str) -> HtmlElement {
+    let button = text_el("button", "", label);
+    let _ = button.set_attribute("type", "button");
+    let _ = button.set_attribute("data-action", action);
+    button
+}
+
+/// Sets text only if it differs, so our own writes do not feed the mutation observer.
+pub fn set_text(element: &Element, text: &str) {
+    if element.text_content().as_deref() != Some(text) {
+        element.set_text_content(Some(text));
+    }
+}
+
+/// Sets an attribute only if it differs.
+pub fn set_attr(element: &Element, name: &str, value: &str) {
+    if element.get_attribute(name).as_deref() != Some(value) {
+        let _ = element.set_attribute(name, value);
+    }
+}
+
+pub fn remove_attr(element: &Element, name: &str) {
+    if element.has_attribute(name) {
+        let _ = element.remove_attribute(name);
+    }
+}
+
+/// Shows or hides an element (`hidden` attribute).
+pub fn show(element: &Element, visible: bool) {
+    if visible {
+        remove_attr(element, "hidden");
+    } else {
+        set_attr(element, "hidden", "");
+    }
+}
+
+/// The first element matching the first selector that matches anything, with the index of the
+/// selector that worked (so callers can tell which fallback is in use).
+pub fn first_match(root: &Element, selectors: &[&str]) -> Option<(Element, usize)> {
+    selectors.iter().enumerate().find_map(|(i, selector)| {
+        root.query_selector(selector).ok().flatten().map(|e| (e, i))
+    })
+}
+
+/// All elements matching `selector` under `root`.
+pub fn all(root: &Element, selector: &str) -> Vec<Element> {
+    let Ok(list) = root.query_selector_all(selector) else {
+        return Vec::new();
+    };
+    (0..list.length())
+        .filter_map(|i| list.item(i))
+        .filter_map(|n| n.dyn_into::<Element>().ok())
+        .collect()
+}
+
+/// A child of `parent` with the given `data-baton` role, created by `make` if missing.
+pub fn child_with_role(parent: &Element, role: &str, make: impl FnOnce() -> HtmlElement) -> Element {
+    let selector = format!(":scope > [data-baton=\"{role}\"]");
+    if let Ok(Some(existing)) = parent.query_selector(&selector) {
+        return existing;
+    }
+    let created = make();
+    let _ = parent.append_child(&created);
+    created.into()
+}
+
+/// Formats a server time for people, in the browser's locale and time zone.
+pub fn format_time(ms: i64) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+    String::from(date.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED))
+}

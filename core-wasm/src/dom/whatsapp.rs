@@ -1,0 +1,190 @@
+//! Reading WhatsApp Web's DOM through its stable hooks: ids (`#app`, `#pane-side`, `#main`), ARIA
+//! roles, `data-id`, titles and the editor's attributes — never obfuscated class names. Each hook
+//! has an ordered list of fallbacks. Nothing is cached: WhatsApp recycles rows and remounts
+//! `#main`, so every refresh reads afresh.
+
+use protocol::ChatId;
+use wasm_bindgen::JsCast;
+use web_sys::{Element, HtmlElement};
+
+use super::ui::{all, document, first_match};
+use crate::adapter::{parse_data_id, MessageKey};
+use crate::messages::LayoutState;
+
+const CHAT_LIST: &[&str] = &[
+    "#pane-side [role=\"grid\"]",
+    "#pane-side [role=\"list\"]",
+    "#pane-side [aria-rowcount]",
+];
+const ROW_TITLE: &[&str] = &["span[dir=\"auto\"][title]", "[title]"];
+const HEADER_TITLE: &[&str] = &[
+    "header span[dir=\"auto\"]:not([title])",
+    "header span[dir=\"auto\"]",
+    "header [title]",
+];
+const COMPOSER: &[&str] = &[
+    "footer [contenteditable=\"true\"][role=\"textbox\"]",
+    "footer [data-lexical-editor=\"true\"]",
+    "footer [contenteditable=\"true\"]",
+];
+const SEND_BUTTON: &[&str] = &[
+    "footer button[aria-label=\"Send\"]",
+    "footer [data-icon=\"wds-ic-send-filled\"]",
+    "footer [data-icon=\"send\"]",
+];
+
+/// A chat-list row: the recycled node and the title it shows now.
+pub struct Row {
+    pub element: Element,
+    pub title: String,
+}
+
+/// The open conversation's panel, read now.
+pub struct OpenChat {
+    pub title: String,
+    /// From the messages' `data-id`s, when they are rendered and agree.
+    pub chat_id_from_messages: Option<ChatId>,
+    pub messages: Vec<MessageKey>,
+    pub composer: Option<HtmlElement>,
+}
+
+/// The whole page as the overlay sees it.
+pub struct Page {
+    pub layout: LayoutState,
+    pub rows: Vec<Row>,
+    pub open_chat: Option<OpenChat>,
+}
+
+fn app() -> Option<Element> {
+    document().get_element_by_id("app")
+}
+
+/// Reads the page. `patience_over` says whether WhatsApp has had long enough to render, after
+/// which missing hooks count as an unrecognised layout rather than "still loading".
+pub fn read_page(patience_over: bool) -> Page {
+    let Some(app) = app() else {
+        return Page {
+            layout: LayoutState::Waiting,
+            rows: Vec::new(),
+            open_chat: None,
+        };
+    };
+    let side = document().get_element_by_id("side");
+    let list = first_match(&app, CHAT_LIST).map(|(e, _)| e);
+    let mut missing = Vec::new();
+    let rows = match &list {
+        Some(list) => rows_of(list),
+        None => {
+            missing.push(CHAT_LIST[0].to_owned());
+            Vec::new()
+        }
+    };
+    let open_chat = document().get_element_by_id("main").map(read_main);
+    if let Some(open) = &open_chat {
+        if open.title.is_empty() {
+            missing.push("#main header title".to_owned());
+        }
+        if open.composer.is_none() {
+            missing.push("#main footer composer".to_owned());
+        }
+    }
+    let layout = if missing.is_empty() {
+        LayoutState::Recognised
+    } else if side.is_none() && open_chat.is_none() && !patience_over {
+        // The loading screen or the QR code: nothing to recognise yet.
+        LayoutState::Waiting
+    } else if patience_over || side.is_some() {
+        LayoutState::Unrecognised { missing }
+    } else {
+        LayoutState::Waiting
+    };
+    Page {
+        layout,
+        rows,
+        open_chat,
+    }
+}
+
+fn rows_of(list: &Element) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let children = list.children();
+    for i in 0..children.length() {
+        let Some(row) = children.item(i) else { continue };
+        if row.get_attribute("data-baton").is_some() {
+            continue;
+        }
+        let title = first_match(&row, ROW_TITLE)
+            .and_then(|(t, _)| t.get_attribute("title").or_else(|| t.text_content()))
+            .unwrap_or_default();
+        rows.push(Row {
+            element: row,
+            title,
+        });
+    }
+    rows
+}
+
+fn read_main(main: Element) -> OpenChat {
+    let title = first_match(&main, HEADER_TITLE)
+        .and_then(|(t, _)| t.text_content())
+        .map(|t| crate::adapter::normalize_title(&t))
+        .unwrap_or_default();
+    let messages: Vec<MessageKey> = all(&main, "[data-id]")
+        .iter()
+        .filter_map(|m| m.get_attribute("data-id"))
+        .filter_map(|id| parse_data_id(&id))
+        .collect();
+    let chat_id_from_messages = match messages.first() {
+        Some(first) if messages.iter().all(|m| m.chat_id == first.chat_id) => {
+            Some(first.chat_id.clone())
+        }
+        _ => None,
+    };
+    let composer = first_match(&main, COMPOSER).and_then(|(e, _)| e.dyn_into().ok());
+    OpenChat {
+        title,
+        chat_id_from_messages,
+        messages,
+        composer,
+    }
+}
+
+/// Whether `target` is (inside) the open chat's composer.
+pub fn in_composer(target: &Element) -> bool {
+    COMPOSER
+        .iter()
+        .any(|selector| target.closest(&format!("#main {selector}")).ok().flatten().is_some())
+}
+
+/// Whether `target` is (inside) the open chat's send button.
+pub fn in_send_button(target: &Element) -> bool {
+    SEND_BUTTON
+        .iter()
+        .any(|selector| target.closest(&format!("#main {selector}")).ok().flatten().is_some())
+}
+
+/// The send button, to press it on the agent's behalf after the send guard.
+pub fn send_button() -> Option<HtmlElement> {
+    let main = document().get_element_by_id("main")?;
+    let (icon, _) = first_match(&main, SEND_BUTTON)?;
+    icon.closest("button, [role=\"button\"]")
+        .ok()
+        .flatten()
+        .or(Some(icon))
+        .and_then(|e| e.dyn_into().ok())
+}
+
+/// The open chat's composer, if any.
+pub fn composer() -> Option<HtmlElement> {
+    let main = document().get_element_by_id("main")?;
+    first_match(&main, COMPOSER).and_then(|(e, _)| e.dyn_into().ok())
+}
+
+/// The composer's text (what would be sent).
+pub fn composer_text(composer: &Element) -> String {
+    composer
+        .text_content()
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}

@@ -1,0 +1,31 @@
+//! Baton's extension core, one crate for both halves of the extension:
+//!
+//! - the **overlay** in each WhatsApp Web tab (content script): finds chats in WhatsApp's DOM,
+//!   shows owners, reply locks, notes, handoffs and reminders, and guards the composer;
+//! - the **sync client** in the service worker: the only part that talks to the server (a content
+//!   script on WhatsApp's public origin may not reach a local server), holding the WebSocket and
+//!   the offline queue, and relaying state to the tabs.
+//!
+//! The two halves are built as two modules (cargo features `overlay` and `worker`), so the content
+//! script loads only what it runs; only the overlay needs the wasm2js fallback.
+//!
+//! Pure logic (parsing WhatsApp's DOM facts, the state reducer, what to show, the messages between
+//! the halves) compiles natively and is tested with plain `cargo test`. Browser code lives in
+//! [`dom`] (the content script's only DOM access), [`chrome`] (extension APIs) and [`worker`], and
+//! compiles only for `wasm32`.
+
+pub mod adapter;
+pub mod messages;
+pub mod state;
+pub mod views;
+
+#[cfg(target_arch = "wasm32")]
+mod chrome;
+#[cfg(all(target_arch = "wasm32", feature = "overlay"))]
+pub mod dom;
+#[cfg(target_arch = "wasm32")]
+mod error;
+#[cfg(target_arch = "wasm32")]
+mod js;
+#[cfg(all(target_arch = "wasm32", feature = "worker"))]
+pub mod worker;

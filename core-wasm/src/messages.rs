@@ -1,0 +1,221 @@
+//! Messages between the content scripts (one per WhatsApp Web tab), the popup and the service
+//! worker, which alone talks to the server. They travel as JSON-compatible objects over
+//! `chrome.runtime` ports and messages.
+//!
+//! Enums here use serde's default external tagging (`{"lock": {...}}`): unlike tagged or
+//! flattened representations it decodes without buffering, which keeps the WASM core small.
+//! The worker digests server events, so tabs receive plain state and never decode an event.
+
+use protocol::api::{Direction, Handoff, Note, Pipeline, Reminder};
+use protocol::{ChatId, Millis};
+use serde::{Deserialize, Serialize};
+
+use crate::state::{ConversationState, TeamState};
+use crate::views::Change;
+
+/// How the content script's core runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CoreMode {
+    /// WebAssembly (the page allows `'wasm-unsafe-eval'`).
+    Wasm,
+    /// The same core compiled to JavaScript by wasm2js (the page's CSP forbids WebAssembly).
+    Wasm2js,
+    /// Neither could start; `error` says why.
+    Failed,
+}
+
+/// Whether the overlay recognises WhatsApp Web's layout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LayoutState {
+    /// Still loading (no `#app` yet, or WhatsApp shows its loading screen).
+    Waiting,
+    Recognised,
+    /// Hooks the overlay relies on are missing; it does nothing rather than act on a wrong chat.
+    Unrecognised { missing: Vec<String> },
+}
+
+/// A tab's report about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TabStatus {
+    pub mode: CoreMode,
+    pub layout: LayoutState,
+    pub error: Option<String>,
+}
+
+/// A call a tab asks the worker to make on the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Call {
+    /// Register the chat as WhatsApp shows it; replies with the full conversation.
+    OpenChat { chat_id: ChatId, title: String },
+    Lock { chat_id: ChatId, force: bool },
+    Release { chat_id: ChatId, fence: i64 },
+    Notes { chat_id: ChatId },
+    Timeline { chat_id: ChatId },
+    AddNote { chat_id: ChatId, body: String, mentions: Vec<String> },
+    Handoff {
+        chat_id: ChatId,
+        to_agent_id: String,
+        done: String,
+        promised: String,
+        next_step: String,
+        fence: Option<i64>,
+    },
+    AcceptHandoff { chat_id: ChatId },
+    DeclineHandoff { chat_id: ChatId, reason: String },
+    Remind { chat_id: ChatId, due_at: Millis, text: String },
+    ReminderDone { id: String },
+    Snooze { id: String, minutes: i64 },
+    SetStage { chat_id: ChatId, pipeline_id: Option<String>, stage: Option<String> },
+    Message {
+        chat_id: ChatId,
+        message_id: String,
+        direction: Direction,
+        fence: Option<i64>,
+    },
+}
+
+impl Call {
+    /// Whether the call may wait in the offline queue and be sent later. Locks and reads are only
+    /// meaningful now; notes, handoffs, reminders and stage moves keep their meaning.
+    pub fn queueable(&self) -> bool {
+        matches!(
+            self,
+            Call::AddNote { .. }
+                | Call::Handoff { .. }
+                | Call::Remind { .. }
+                | Call::ReminderDone { .. }
+                | Call::Snooze { .. }
+                | Call::SetStage { .. }
+                | Call::Message { .. }
+        )
+    }
+}
+
+/// Tab → worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToWorker {
+    Status(TabStatus),
+    Request { id: u32, call: Call },
+}
+
+/// The API's answer to a call. Bodies stay JSON text: the tab that asked knows what type to read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Ok { status: u16, body: String },
+    /// The server refused; `error` and `message` come from its error body (or describe a network
+    /// failure, with status 0).
+    Failed {
+        status: u16,
+        error: String,
+        message: String,
+        body: String,
+    },
+    /// Not sent yet: the worker is offline and queued it; it will be sent with an idempotency key.
+    Queued,
+}
+
+/// The connection between the worker and the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Connection {
+    LoggedOut,
+    Connecting,
+    Online,
+    /// Lost; retrying. `error` is what went wrong, for the popup.
+    Offline { error: String, retry_in_ms: u64 },
+}
+
+/// Worker → tab.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToTab {
+    /// The whole state: on connect, after login and after a resync.
+    Snapshot {
+        state: TeamState,
+        connection: Connection,
+        /// Server clock minus the browser's, to judge lock expiry with the server's clock.
+        clock_offset_ms: i64,
+    },
+    Connection {
+        connection: Connection,
+        clock_offset_ms: i64,
+    },
+    /// A conversation changed (an event, or a fresher full read).
+    Conversation { conversation: ConversationState },
+    /// The org's pipelines changed.
+    Pipelines { pipelines: Vec<Pipeline> },
+    /// A note was added (for open notes panels).
+    Note { note: Note },
+    /// Something another agent did in a chat, for the send guard (see [`crate::views::guard_change`]).
+    Change { chat_id: ChatId, change: Change },
+    Reply { id: u32, outcome: Outcome },
+    /// A reminder of mine fell due (the worker also raised a Chrome notification).
+    ReminderDue { reminder: Reminder },
+    /// A handoff to me arrived.
+    HandoffForMe { handoff: Handoff },
+}
+
+/// One line of a conversation's timeline, described for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineLine {
+    pub seq: i64,
+    pub at: Millis,
+    pub actor: Option<String>,
+    pub text: String,
+}
+
+/// Popup → worker (one-off messages).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PopupRequest {
+    State { tab_id: Option<i32> },
+    Login { server: String, email: String, password: String },
+    Logout,
+}
+
+/// What the popup shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PopupState {
+    pub server: Option<String>,
+    pub agent: Option<protocol::api::Agent>,
+    pub org: Option<protocol::api::Org>,
+    pub connection: Connection,
+    /// The active tab's overlay, if it runs one.
+    pub tab: Option<TabStatus>,
+    /// Every WhatsApp Web tab's overlay (for when the popup is not opened over one).
+    pub tabs: Vec<TabStatus>,
+    /// The last error of a popup action (login), to show under the form.
+    pub error: Option<String>,
+    pub queued_writes: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_round_trip_as_tagged_objects() {
+        let call = Call::Lock {
+            chat_id: ChatId::parse("919876543210@c.us").unwrap(),
+            force: false,
+        };
+        let json = serde_json::to_value(ToWorker::Request { id: 7, call: call.clone() }).unwrap();
+        assert_eq!(json["request"]["id"], 7);
+        assert_eq!(json["request"]["call"]["lock"]["chat_id"], "919876543210@c.us");
+        let back: ToWorker = serde_json::from_value(json).unwrap();
+        assert_eq!(back, ToWorker::Request { id: 7, call });
+    }
+
+    #[test]
+    fn only_writes_that_keep_their_meaning_are_queued() {
+        let chat_id = ChatId::parse("919876543210@c.us").unwrap();
+        assert!(Call::AddNote { chat_id: chat_id.clone(), body: "x".into(), mentions: vec![] }.queueable());
+        assert!(!Call::Lock { chat_id: chat_id.clone(), force: false }.queueable());
+        assert!(!Call::Notes { chat_id }.queueable());
+    }
+}

@@ -1,0 +1,480 @@
+//! The team's shared state as one browser knows it, kept current by applying server events.
+//!
+//! The service worker and every content script run this same reducer: the worker loads a snapshot
+//! over HTTP and forwards each live event, and all copies apply it the same way. Applying is
+//! idempotent per conversation (an event at or below the conversation's `last_event_seq` is
+//! skipped), so a snapshot taken while events were in flight converges instead of regressing.
+
+use std::collections::{BTreeMap, HashMap};
+
+use protocol::api::{
+    Agent, AgentRef, ConversationSummary, Handoff, HandoffStatus, Me, Pipeline, Reminder, Role,
+    StageRef,
+};
+use protocol::events::{Event, EventBody};
+use protocol::{ChatId, Millis};
+use serde::{Deserialize, Serialize};
+
+use crate::adapter::normalize_title;
+
+/// A reply lock as last reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockState {
+    pub holder: AgentRef,
+    pub fence: i64,
+    /// Server clock.
+    pub expires_at: Millis,
+}
+
+/// One conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationState {
+    pub chat_id: ChatId,
+    pub title: String,
+    pub owner: Option<AgentRef>,
+    pub lock: Option<LockState>,
+    pub stage: Option<StageRef>,
+    pub pending_handoff: Option<Handoff>,
+    /// Reminders that are not done.
+    pub reminders: Vec<Reminder>,
+    pub last_event_seq: i64,
+}
+
+impl ConversationState {
+    fn empty(chat_id: ChatId) -> ConversationState {
+        ConversationState {
+            chat_id,
+            title: String::new(),
+            owner: None,
+            lock: None,
+            stage: None,
+            pending_handoff: None,
+            reminders: Vec::new(),
+            last_event_seq: 0,
+        }
+    }
+
+    /// The lock if it is still held at `now` (server clock).
+    pub fn active_lock(&self, now: Millis) -> Option<&LockState> {
+        self.lock.as_ref().filter(|lock| lock.expires_at > now)
+    }
+
+    fn upsert_reminder(&mut self, reminder: Reminder) {
+        self.reminders.retain(|r| r.id != reminder.id);
+        if reminder.done_at.is_none() {
+            self.reminders.push(reminder);
+            self.reminders.sort_by_key(|r| (r.due_at, r.id.clone()));
+        }
+    }
+}
+
+impl From<&ConversationSummary> for ConversationState {
+    fn from(summary: &ConversationSummary) -> ConversationState {
+        ConversationState {
+            chat_id: summary.chat_id.clone(),
+            title: summary.title.clone(),
+            owner: summary.owner.clone(),
+            lock: summary.lock.as_ref().map(|l| LockState {
+                holder: l.holder.clone(),
+                fence: l.fence,
+                expires_at: l.expires_at,
+            }),
+            stage: summary.stage.clone(),
+            pending_handoff: None,
+            reminders: Vec::new(),
+            last_event_seq: summary.last_event_seq,
+        }
+    }
+}
+
+impl From<&protocol::api::Conversation> for ConversationState {
+    fn from(c: &protocol::api::Conversation) -> ConversationState {
+        ConversationState {
+            chat_id: c.chat_id.clone(),
+            title: c.title.clone(),
+            owner: c.owner.clone(),
+            lock: c.lock.as_ref().map(|l| LockState {
+                holder: l.holder.clone(),
+                fence: l.fence,
+                expires_at: l.expires_at,
+            }),
+            stage: c.stage.clone(),
+            pending_handoff: c.pending_handoff.clone(),
+            reminders: c.open_reminders.clone(),
+            last_event_seq: c.last_event_seq,
+        }
+    }
+}
+
+/// Everything the overlay renders from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamState {
+    pub me: Option<Agent>,
+    pub agents: Vec<Agent>,
+    pub pipelines: Vec<Pipeline>,
+    pub conversations: BTreeMap<ChatId, ConversationState>,
+    /// The latest event applied.
+    pub seq: i64,
+}
+
+/// Result of looking up a chat-list row by its title.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TitleMatch {
+    One(ChatId),
+    /// Several known conversations carry this title: showing any one's owner could be wrong.
+    Ambiguous,
+    Unknown,
+}
+
+impl TeamState {
+    /// A fresh state from `/me`, `/agents`, `/pipelines` and the conversation list.
+    pub fn from_snapshot(
+        me: &Me,
+        agents: Vec<Agent>,
+        pipelines: Vec<Pipeline>,
+        conversations: &[ConversationSummary],
+    ) -> TeamState {
+        TeamState {
+            me: Some(me.agent.clone()),
+            agents,
+            pipelines,
+            conversations: conversations
+                .iter()
+                .map(|c| (c.chat_id.clone(), ConversationState::from(c)))
+                .collect(),
+            seq: me.latest_seq,
+        }
+    }
+
+    pub fn my_id(&self) -> Option<&str> {
+        self.me.as_ref().map(|m| m.id.as_str())
+    }
+
+    pub fn my_role(&self) -> Option<Role> {
+        self.me.as_ref().map(|m| m.role)
+    }
+
+    pub fn conversation(&self, chat_id: &ChatId) -> Option<&ConversationState> {
+        self.conversations.get(chat_id)
+    }
+
+    /// Replaces one conversation with a fresher full read (unless the state is already newer).
+    pub fn merge_conversation(&mut self, fresh: ConversationState) {
+        match self.conversations.get(&fresh.chat_id) {
+            Some(known) if known.last_event_seq > fresh.last_event_seq => {}
+            _ => {
+                self.conversations.insert(fresh.chat_id.clone(), fresh);
+            }
+        }
+    }
+
+    /// Applies one event. Returns false if it was already reflected (and so changed nothing).
+    pub fn apply(&mut self, event: &Event) -> bool {
+        self.seq = self.seq.max(event.seq);
+        if let EventBody::PipelineCreated(pipeline) = &event.body {
+            if !self.pipelines.iter().any(|p| p.id == pipeline.id) {
+                self.pipelines.push(pipeline.clone());
+            }
+            return true;
+        }
+        let Some(chat_id) = &event.chat_id else {
+            return true;
+        };
+        let conversation = self
+            .conversations
+            .entry(chat_id.clone())
+            .or_insert_with(|| ConversationState::empty(chat_id.clone()));
+        if event.seq <= conversation.last_event_seq {
+            return false;
+        }
+        conversation.last_event_seq = event.seq;
+        match &event.body {
+            EventBody::ConversationCreated { title, .. }
+            | EventBody::ConversationUpdated { title, .. } => conversation.title = title.clone(),
+            EventBody::Assigned { owner, .. } => conversation.owner = owner.clone(),
+            EventBody::LockAcquired {
+                holder,
+                fence,
+                expires_at,
+                ..
+            }
+            | EventBody::LockForced {
+                holder,
+                fence,
+                expires_at,
+                ..
+            } => {
+                conversation.lock = Some(LockState {
+                    holder: holder.clone(),
+                    fence: *fence,
+                    expires_at: *expires_at,
+                })
+            }
+            EventBody::LockReleased { fence, .. } => {
+                if conversation.lock.as_ref().is_some_and(|l| l.fence <= *fence) {
+                    conversation.lock = None;
+                }
+            }
+            EventBody::HandoffCreated(handoff) => {
+                conversation.pending_handoff =
+                    (handoff.status == HandoffStatus::Pending).then(|| handoff.clone());
+            }
+            EventBody::HandoffAccepted(handoff) | EventBody::HandoffDeclined(handoff) => {
+                if conversation
+                    .pending_handoff
+                    .as_ref()
+                    .is_none_or(|p| p.id == handoff.id)
+                {
+                    conversation.pending_handoff = None;
+                }
+            }
+            EventBody::StageChanged { stage, .. } => conversation.stage = stage.clone(),
+            EventBody::ReminderCreated(reminder)
+            | EventBody::ReminderDue(reminder)
+            | EventBody::ReminderSnoozed(reminder)
+            | EventBody::ReminderDone(reminder) => conversation.upsert_reminder(reminder.clone()),
+            EventBody::NoteCreated(_)
+            | EventBody::MessageRecorded(_)
+            | EventBody::PipelineCreated(_) => {}
+        }
+        true
+    }
+
+    /// Finds the conversation a chat-list row shows, by its title.
+    pub fn match_title(&self, title: &str) -> TitleMatch {
+        let wanted = normalize_title(title);
+        if wanted.is_empty() {
+            return TitleMatch::Unknown;
+        }
+        let mut found = self
+            .conversations
+            .values()
+            .filter(|c| normalize_title(&c.title) == wanted);
+        match (found.next(), found.next()) {
+            (Some(one), None) => TitleMatch::One(one.chat_id.clone()),
+            (Some(_), Some(_)) => TitleMatch::Ambiguous,
+            _ => TitleMatch::Unknown,
+        }
+    }
+
+    /// A lookup table from normalised title to conversation, for rendering many rows at once.
+    pub fn title_index(&self) -> HashMap<String, TitleMatch> {
+        let mut index: HashMap<String, TitleMatch> = HashMap::new();
+        for conversation in self.conversations.values() {
+            let key = normalize_title(&conversation.title);
+            if key.is_empty() {
+                continue;
+            }
+            index
+                .entry(key)
+                .and_modify(|m| *m = TitleMatch::Ambiguous)
+                .or_insert_with(|| TitleMatch::One(conversation.chat_id.clone()));
+        }
+        index
+    }
+
+    /// Reminders for me that have fired and are not done.
+    pub fn my_due_reminders(&self) -> Vec<&Reminder> {
+        let Some(me) = self.my_id() else {
+            return Vec::new();
+        };
+        self.conversations
+            .values()
+            .flat_map(|c| c.reminders.iter())
+            .filter(|r| r.for_agent.id == me && r.fired_at.is_some() && r.done_at.is_none())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use protocol::api::Role;
+    use protocol::events::AssignReason;
+
+    pub fn agent(id: &str, name: &str) -> AgentRef {
+        AgentRef {
+            id: id.into(),
+            name: name.into(),
+        }
+    }
+
+    pub fn chat(n: u32) -> ChatId {
+        ChatId::parse(&format!("9198765{n:05}@c.us")).unwrap()
+    }
+
+    pub fn event(seq: i64, chat_id: &ChatId, body: EventBody) -> Event {
+        Event {
+            seq,
+            chat_id: Some(chat_id.clone()),
+            actor: Some(agent("a", "Asha")),
+            at: 1_000,
+            body,
+        }
+    }
+
+    pub fn state_for(me_id: &str, role: Role) -> TeamState {
+        TeamState {
+            me: Some(Agent {
+                id: me_id.into(),
+                name: me_id.to_uppercase(),
+                email: format!("{me_id}@x.test"),
+                role,
+            }),
+            ..TeamState::default()
+        }
+    }
+
+    #[test]
+    fn events_build_up_a_conversation() {
+        let c = chat(1);
+        let mut state = state_for("r", Role::Agent);
+        state.apply(&event(
+            1,
+            &c,
+            EventBody::ConversationCreated {
+                title: "Priya".into(),
+                phone: None,
+            },
+        ));
+        state.apply(&event(
+            2,
+            &c,
+            EventBody::Assigned {
+                owner: Some(agent("a", "Asha")),
+                previous_owner: None,
+                reason: AssignReason::Claim,
+            },
+        ));
+        state.apply(&event(
+            3,
+            &c,
+            EventBody::LockAcquired {
+                holder: agent("a", "Asha"),
+                fence: 1,
+                expires_at: 31_000,
+                ttl_ms: 30_000,
+            },
+        ));
+        let conv = state.conversation(&c).unwrap();
+        assert_eq!(conv.title, "Priya");
+        assert_eq!(conv.owner.as_ref().unwrap().name, "Asha");
+        assert_eq!(conv.active_lock(30_999).unwrap().fence, 1);
+        assert!(conv.active_lock(31_000).is_none(), "expired at expires_at");
+
+        state.apply(&event(
+            4,
+            &c,
+            EventBody::LockReleased {
+                holder: agent("a", "Asha"),
+                fence: 1,
+            },
+        ));
+        assert!(state.conversation(&c).unwrap().lock.is_none());
+        assert_eq!(state.seq, 4);
+    }
+
+    #[test]
+    fn a_stale_release_does_not_clear_a_newer_lock() {
+        let c = chat(2);
+        let mut state = state_for("r", Role::Agent);
+        state.apply(&event(
+            5,
+            &c,
+            EventBody::LockForced {
+                holder: agent("l", "Lena"),
+                previous_holder: Some(agent("a", "Asha")),
+                fence: 2,
+                expires_at: 9_000,
+                ttl_ms: 30_000,
+            },
+        ));
+        state.apply(&event(
+            6,
+            &c,
+            EventBody::LockReleased {
+                holder: agent("a", "Asha"),
+                fence: 1,
+            },
+        ));
+        assert_eq!(state.conversation(&c).unwrap().lock.as_ref().unwrap().fence, 2);
+    }
+
+    #[test]
+    fn events_already_in_a_snapshot_are_skipped() {
+        let c = chat(3);
+        let mut state = state_for("r", Role::Agent);
+        state.merge_conversation(ConversationState {
+            owner: Some(agent("m", "Meera")),
+            last_event_seq: 10,
+            ..ConversationState::empty(c.clone())
+        });
+        let stale = event(
+            9,
+            &c,
+            EventBody::Assigned {
+                owner: Some(agent("a", "Asha")),
+                previous_owner: None,
+                reason: AssignReason::Claim,
+            },
+        );
+        assert!(!state.apply(&stale));
+        assert_eq!(state.conversation(&c).unwrap().owner.as_ref().unwrap().name, "Meera");
+        // A full read older than what we know is ignored too.
+        state.merge_conversation(ConversationState {
+            last_event_seq: 8,
+            ..ConversationState::empty(c.clone())
+        });
+        assert!(state.conversation(&c).unwrap().owner.is_some());
+    }
+
+    #[test]
+    fn titles_map_to_chats_unless_ambiguous() {
+        let mut state = state_for("r", Role::Agent);
+        for (n, title) in [(1, "Priya Sharma"), (2, "Mom"), (3, "Mom")] {
+            state.apply(&event(
+                n,
+                &chat(n as u32),
+                EventBody::ConversationCreated {
+                    title: title.into(),
+                    phone: None,
+                },
+            ));
+        }
+        assert_eq!(
+            state.match_title("\u{202a}Priya  Sharma\u{202c}"),
+            TitleMatch::One(chat(1))
+        );
+        assert_eq!(state.match_title("Mom"), TitleMatch::Ambiguous);
+        assert_eq!(state.match_title("Dad"), TitleMatch::Unknown);
+        let index = state.title_index();
+        assert_eq!(index.get("Mom"), Some(&TitleMatch::Ambiguous));
+        assert_eq!(index.get("Priya Sharma"), Some(&TitleMatch::One(chat(1))));
+    }
+
+    #[test]
+    fn reminders_come_and_go() {
+        let c = chat(4);
+        let mut state = state_for("r", Role::Agent);
+        let mut reminder = Reminder {
+            id: "x".into(),
+            chat_id: c.clone(),
+            text: "call".into(),
+            due_at: 5,
+            for_agent: agent("r", "Ravi"),
+            created_by: agent("a", "Asha"),
+            created_at: 1,
+            fired_at: None,
+            done_at: None,
+        };
+        state.apply(&event(1, &c, EventBody::ReminderCreated(reminder.clone())));
+        assert!(state.my_due_reminders().is_empty());
+        reminder.fired_at = Some(5);
+        state.apply(&event(2, &c, EventBody::ReminderDue(reminder.clone())));
+        assert_eq!(state.my_due_reminders().len(), 1);
+        reminder.done_at = Some(6);
+        state.apply(&event(3, &c, EventBody::ReminderDone(reminder)));
+        assert!(state.my_due_reminders().is_empty());
+        assert!(state.conversation(&c).unwrap().reminders.is_empty());
+    }
+}

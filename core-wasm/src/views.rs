@@ -1,0 +1,481 @@
+//! What the overlay shows, computed from the state without touching the DOM: badge labels, the
+//! header bar, whether the composer is open, what the send guard reports.
+
+use protocol::api::{AgentRef, Direction, Handoff};
+use protocol::events::{Event, EventBody};
+use protocol::{ChatId, Millis};
+
+use crate::state::{TeamState, TitleMatch};
+
+/// Initials for a compact badge: "Asha Rao" → "AR", "Ravi" → "RA".
+pub fn initials(name: &str) -> String {
+    let words: Vec<&str> = name.split_whitespace().collect();
+    let letters: String = match words.as_slice() {
+        [] => "?".to_owned(),
+        [one] => one.chars().take(2).collect(),
+        [first, .., last] => first.chars().take(1).chain(last.chars().take(1)).collect(),
+    };
+    letters.to_uppercase()
+}
+
+/// Whole seconds left, rounded up, for countdowns.
+pub fn seconds_left(expires_at: Millis, now: Millis) -> i64 {
+    ((expires_at - now).max(0) + 999) / 1000
+}
+
+/// How a chat-list row is labelled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadgeView {
+    /// "You", initials, "Unassigned" or "?".
+    pub label: String,
+    pub tooltip: String,
+    /// `mine`, `other`, `unassigned` or `unknown`: the style to use.
+    pub kind: &'static str,
+    /// The chat the badge describes, when known.
+    pub chat_id: Option<ChatId>,
+    /// Who is replying right now, if anyone.
+    pub replying: Option<String>,
+}
+
+/// The badge for a row whose title matched as given.
+pub fn owner_badge(state: &TeamState, matched: &TitleMatch, now: Millis) -> BadgeView {
+    let chat_id = match matched {
+        TitleMatch::One(chat_id) => chat_id,
+        TitleMatch::Ambiguous => {
+            return BadgeView {
+                label: "?".into(),
+                tooltip: "Several chats have this name; open it to see who owns it".into(),
+                kind: "unknown",
+                chat_id: None,
+                replying: None,
+            }
+        }
+        TitleMatch::Unknown => {
+            return BadgeView {
+                label: "Unassigned".into(),
+                tooltip: "Nobody on the team owns this chat yet".into(),
+                kind: "unassigned",
+                chat_id: None,
+                replying: None,
+            }
+        }
+    };
+    let conversation = state.conversation(chat_id);
+    let replying = conversation
+        .and_then(|c| c.active_lock(now))
+        .map(|lock| lock.holder.name.clone());
+    let owner = conversation.and_then(|c| c.owner.as_ref());
+    let (label, tooltip, kind) = match owner {
+        None => (
+            "Unassigned".to_owned(),
+            "Nobody on the team owns this chat yet".to_owned(),
+            "unassigned",
+        ),
+        Some(owner) if Some(owner.id.as_str()) == state.my_id() => {
+            ("You".to_owned(), "You own this chat".to_owned(), "mine")
+        }
+        Some(owner) => (
+            initials(&owner.name),
+            format!("{} owns this chat", owner.name),
+            "other",
+        ),
+    };
+    let tooltip = match &replying {
+        Some(name) => format!("{tooltip}; {name} is replying"),
+        None => tooltip,
+    };
+    BadgeView {
+        label,
+        tooltip,
+        kind,
+        chat_id: Some(chat_id.clone()),
+        replying,
+    }
+}
+
+/// Whether the agent may type and send in a chat right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gate {
+    Open,
+    Blocked(Blocked),
+}
+
+/// Why the composer is blocked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocked {
+    /// The banner text, e.g. "Asha is replying — 25 s".
+    pub text: String,
+    /// Who holds the lock (when that is the reason).
+    pub holder: Option<AgentRef>,
+    /// A lead or admin may take over.
+    pub can_force: bool,
+    /// When the block lifts by itself (lock expiry, server clock).
+    pub until: Option<Millis>,
+}
+
+/// Decides whether the composer of `chat_id` is open for me at `now` (server clock).
+pub fn composer_gate(state: &TeamState, chat_id: &ChatId, now: Millis) -> Gate {
+    let Some(conversation) = state.conversation(chat_id) else {
+        return Gate::Open;
+    };
+    let me = state.my_id();
+    let supervisor = state.my_role().is_some_and(|r| r.supervises());
+    if let Some(lock) = conversation.active_lock(now) {
+        if Some(lock.holder.id.as_str()) != me {
+            return Gate::Blocked(Blocked {
+                text: format!(
+                    "{} is replying — {} s",
+                    lock.holder.name,
+                    seconds_left(lock.expires_at, now)
+                ),
+                holder: Some(lock.holder.clone()),
+                can_force: supervisor,
+                until: Some(lock.expires_at),
+            });
+        }
+        return Gate::Open;
+    }
+    match &conversation.owner {
+        Some(owner) if Some(owner.id.as_str()) != me && !supervisor => Gate::Blocked(Blocked {
+            text: format!("{} owns this chat — ask them or a lead to hand it over", owner.name),
+            holder: None,
+            can_force: false,
+            until: None,
+        }),
+        _ => Gate::Open,
+    }
+}
+
+/// The bar above an open chat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderView {
+    pub owner_label: String,
+    /// "Asha is replying — 25 s" while someone else holds the lock; "You are replying" for me.
+    pub lock_text: Option<String>,
+    pub can_claim: bool,
+    pub can_force: bool,
+    /// `(pipeline_id, stage)` if the chat is in a pipeline.
+    pub stage: Option<(String, String)>,
+    /// A handoff waiting for my answer.
+    pub handoff_for_me: Option<Handoff>,
+    pub open_reminders: usize,
+    pub due_reminders: usize,
+}
+
+pub fn header_view(state: &TeamState, chat_id: &ChatId, now: Millis) -> HeaderView {
+    let me = state.my_id();
+    let conversation = state.conversation(chat_id);
+    let owner = conversation.and_then(|c| c.owner.as_ref());
+    let owner_label = match owner {
+        None => "Unassigned".to_owned(),
+        Some(o) if Some(o.id.as_str()) == me => "Owner: you".to_owned(),
+        Some(o) => format!("Owner: {}", o.name),
+    };
+    let lock = conversation.and_then(|c| c.active_lock(now));
+    let lock_text = lock.map(|l| {
+        if Some(l.holder.id.as_str()) == me {
+            "You are replying".to_owned()
+        } else {
+            format!("{} is replying — {} s", l.holder.name, seconds_left(l.expires_at, now))
+        }
+    });
+    let supervisor = state.my_role().is_some_and(|r| r.supervises());
+    let reminders = conversation.map(|c| c.reminders.as_slice()).unwrap_or_default();
+    HeaderView {
+        owner_label,
+        lock_text,
+        can_claim: owner.is_none(),
+        can_force: supervisor && lock.is_some_and(|l| Some(l.holder.id.as_str()) != me),
+        stage: conversation
+            .and_then(|c| c.stage.as_ref())
+            .map(|s| (s.pipeline_id.clone(), s.stage.clone())),
+        handoff_for_me: conversation
+            .and_then(|c| c.pending_handoff.as_ref())
+            .filter(|h| Some(h.to.id.as_str()) == me)
+            .cloned(),
+        open_reminders: reminders.len(),
+        due_reminders: reminders
+            .iter()
+            .filter(|r| r.fired_at.is_some() && Some(r.for_agent.id.as_str()) == me)
+            .count(),
+    }
+}
+
+/// Something that happened in a chat since the agent last looked, which the send guard reports.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Change {
+    pub seq: i64,
+    pub text: String,
+    /// For replies: WhatsApp's message id, so the same reply seen in the page is not counted twice.
+    pub message_id: Option<String>,
+}
+
+/// The change an event represents for the send guard of agent `me`, if it is one: another agent's
+/// reply, a note, or a handoff.
+pub fn guard_change(event: &Event, me: &str) -> Option<Change> {
+    let by = event.actor.as_ref()?;
+    if by.id == me {
+        return None;
+    }
+    let mut message_id = None;
+    let text = match &event.body {
+        // Only fenced replies name their sender; unattributed ones the tab sees in the page.
+        EventBody::MessageRecorded(message) if message.direction == Direction::Out => {
+            let sender = message.agent.as_ref()?;
+            if sender.id == me {
+                return None;
+            }
+            message_id = Some(message.message_id.clone());
+            format!("{} replied", sender.name)
+        }
+        EventBody::NoteCreated(note) => format!("{} added a note: {}", by.name, note.body),
+        EventBody::HandoffCreated(handoff) => {
+            format!("{} handed the chat to {}", by.name, handoff.to.name)
+        }
+        EventBody::HandoffAccepted(_) => format!("{} accepted the handoff", by.name),
+        EventBody::HandoffDeclined(h) => format!(
+            "{} declined the handoff: {}",
+            by.name,
+            h.decline_reason.as_deref().unwrap_or("")
+        ),
+        EventBody::LockForced { .. } => format!("{} took over the reply", by.name),
+        _ => return None,
+    };
+    Some(Change {
+        seq: event.seq,
+        text,
+        message_id,
+    })
+}
+
+/// A timeline event described for people; `None` for live-only events.
+pub fn describe_event(event: &Event) -> Option<String> {
+    let actor = event
+        .actor
+        .as_ref()
+        .map(|a| a.name.as_str())
+        .unwrap_or("Baton");
+    let name = |agent: &Option<AgentRef>| {
+        agent
+            .as_ref()
+            .map(|a| a.name.clone())
+            .unwrap_or_else(|| "the queue".to_owned())
+    };
+    Some(match &event.body {
+        EventBody::ConversationCreated { title, .. } => format!("{actor} opened the chat with {title}"),
+        EventBody::Assigned { owner, reason, .. } => match reason {
+            protocol::events::AssignReason::Claim => format!("{} claimed the chat", name(owner)),
+            protocol::events::AssignReason::Handoff => format!("Assigned to {}", name(owner)),
+            protocol::events::AssignReason::Declined => format!("Returned to {}", name(owner)),
+        },
+        EventBody::LockForced {
+            holder,
+            previous_holder,
+            ..
+        } => format!(
+            "{} took over the reply from {}",
+            holder.name,
+            previous_holder.as_ref().map_or("nobody", |p| p.name.as_str())
+        ),
+        EventBody::HandoffCreated(h) => format!(
+            "{} handed off to {} — done: {}; promised: {}; next: {}",
+            h.by.name, h.to.name, h.done, h.promised, h.next_step
+        ),
+        EventBody::HandoffAccepted(h) => format!("{} accepted the handoff", h.to.name),
+        EventBody::HandoffDeclined(h) => format!(
+            "{} declined the handoff: {}",
+            h.to.name,
+            h.decline_reason.as_deref().unwrap_or("")
+        ),
+        EventBody::NoteCreated(note) => format!("{}: {}", note.author.name, note.body),
+        EventBody::StageChanged { stage, previous } => {
+            let show = |s: &Option<protocol::api::StageRef>| {
+                s.as_ref()
+                    .map(|s| format!("{} / {}", s.pipeline_name, s.stage))
+                    .unwrap_or_else(|| "none".to_owned())
+            };
+            format!("{actor} moved the stage: {} → {}", show(previous), show(stage))
+        }
+        EventBody::ReminderCreated(r) => {
+            format!("{actor} set a reminder for {}: {}", r.for_agent.name, r.text)
+        }
+        EventBody::ReminderDue(r) => format!("Reminder due for {}: {}", r.for_agent.name, r.text),
+        EventBody::ReminderSnoozed(r) => format!("{actor} snoozed the reminder: {}", r.text),
+        EventBody::ReminderDone(r) => format!("{actor} completed the reminder: {}", r.text),
+        EventBody::ConversationUpdated { .. }
+        | EventBody::LockAcquired { .. }
+        | EventBody::LockReleased { .. }
+        | EventBody::PipelineCreated(_)
+        | EventBody::MessageRecorded(_) => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::tests::{agent, chat, event, state_for};
+    use crate::state::ConversationState;
+    use protocol::api::{MessageRecord, Role};
+
+    fn owned_and_locked(state: &mut TeamState, owner: AgentRef, holder: Option<AgentRef>) -> ChatId {
+        let c = chat(9);
+        state.merge_conversation(ConversationState {
+            chat_id: c.clone(),
+            title: "Priya".into(),
+            owner: Some(owner),
+            lock: holder.map(|holder| crate::state::LockState {
+                holder,
+                fence: 1,
+                expires_at: 25_000,
+            }),
+            stage: None,
+            pending_handoff: None,
+            reminders: vec![],
+            last_event_seq: 1,
+        });
+        c
+    }
+
+    #[test]
+    fn badges_say_whose_chat_it_is() {
+        let mut state = state_for("r", Role::Agent);
+        let c = owned_and_locked(&mut state, agent("a", "Asha Rao"), Some(agent("a", "Asha Rao")));
+        let badge = owner_badge(&state, &TitleMatch::One(c.clone()), 1_000);
+        assert_eq!(badge.label, "AR");
+        assert_eq!(badge.kind, "other");
+        assert_eq!(badge.replying.as_deref(), Some("Asha Rao"));
+        assert_eq!(badge.chat_id, Some(c.clone()));
+        let later = owner_badge(&state, &TitleMatch::One(c), 30_000);
+        assert_eq!(later.replying, None, "an expired lock shows no dot");
+
+        let mut mine = state_for("a", Role::Agent);
+        let c = owned_and_locked(&mut mine, agent("a", "Asha Rao"), None);
+        assert_eq!(owner_badge(&mine, &TitleMatch::One(c), 0).label, "You");
+        assert_eq!(owner_badge(&mine, &TitleMatch::Unknown, 0).label, "Unassigned");
+        assert_eq!(owner_badge(&mine, &TitleMatch::Ambiguous, 0).label, "?");
+    }
+
+    #[test]
+    fn the_composer_is_blocked_while_someone_else_replies() {
+        let mut state = state_for("r", Role::Agent);
+        let c = owned_and_locked(&mut state, agent("a", "Asha"), Some(agent("a", "Asha")));
+        match composer_gate(&state, &c, 1_000) {
+            Gate::Blocked(blocked) => {
+                assert_eq!(blocked.text, "Asha is replying — 24 s");
+                assert!(!blocked.can_force);
+                assert_eq!(blocked.until, Some(25_000));
+            }
+            Gate::Open => panic!("must be blocked"),
+        }
+        // After expiry the chat is still Asha's: an agent stays blocked, without a countdown.
+        match composer_gate(&state, &c, 25_000) {
+            Gate::Blocked(blocked) => assert!(blocked.text.starts_with("Asha owns this chat")),
+            Gate::Open => panic!("must be blocked"),
+        }
+        let mut lead = state_for("l", Role::Lead);
+        let c = owned_and_locked(&mut lead, agent("a", "Asha"), Some(agent("a", "Asha")));
+        assert!(matches!(composer_gate(&lead, &c, 1_000), Gate::Blocked(b) if b.can_force));
+        assert_eq!(composer_gate(&lead, &c, 25_000), Gate::Open, "leads may reply after expiry");
+        let mut holder = state_for("a", Role::Agent);
+        let c = owned_and_locked(&mut holder, agent("a", "Asha"), Some(agent("a", "Asha")));
+        assert_eq!(composer_gate(&holder, &c, 1_000), Gate::Open);
+        assert_eq!(composer_gate(&holder, &chat(77), 1_000), Gate::Open, "unknown chats are open");
+    }
+
+    #[test]
+    fn the_header_shows_owner_lock_and_claim() {
+        let mut state = state_for("r", Role::Lead);
+        let c = owned_and_locked(&mut state, agent("a", "Asha"), Some(agent("a", "Asha")));
+        let header = header_view(&state, &c, 20_500);
+        assert_eq!(header.owner_label, "Owner: Asha");
+        assert_eq!(header.lock_text.as_deref(), Some("Asha is replying — 5 s"));
+        assert!(!header.can_claim);
+        assert!(header.can_force);
+        let unknown = header_view(&state, &chat(55), 0);
+        assert_eq!(unknown.owner_label, "Unassigned");
+        assert!(unknown.can_claim);
+    }
+
+    #[test]
+    fn the_send_guard_reports_what_others_did() {
+        let c = chat(1);
+        let note = protocol::api::Note {
+            id: "n".into(),
+            chat_id: c.clone(),
+            author: agent("a", "Asha"),
+            body: "she wants a discount".into(),
+            mentions: vec![],
+            created_at: 1,
+        };
+        let from_asha = event(5, &c, EventBody::NoteCreated(note));
+        assert_eq!(
+            guard_change(&from_asha, "r").unwrap().text,
+            "Asha added a note: she wants a discount"
+        );
+        assert_eq!(guard_change(&from_asha, "a"), None, "my own changes are not news");
+        let reply = event(
+            6,
+            &c,
+            EventBody::MessageRecorded(MessageRecord {
+                chat_id: c.clone(),
+                message_id: "3EB0".into(),
+                direction: Direction::Out,
+                sent_at: 1,
+                agent: Some(agent("m", "Meera")),
+            }),
+        );
+        assert_eq!(guard_change(&reply, "r").unwrap().text, "Meera replied");
+        assert_eq!(guard_change(&reply, "m"), None);
+        let lock = event(
+            7,
+            &c,
+            EventBody::LockAcquired {
+                holder: agent("a", "Asha"),
+                fence: 1,
+                expires_at: 1,
+                ttl_ms: 1,
+            },
+        );
+        assert_eq!(guard_change(&lock, "r"), None);
+    }
+
+    #[test]
+    fn timeline_lines_read_like_sentences() {
+        let c = chat(1);
+        let forced = event(
+            3,
+            &c,
+            EventBody::LockForced {
+                holder: agent("l", "Lena"),
+                previous_holder: Some(agent("a", "Asha")),
+                fence: 2,
+                expires_at: 1,
+                ttl_ms: 1,
+            },
+        );
+        assert_eq!(
+            describe_event(&forced).as_deref(),
+            Some("Lena took over the reply from Asha")
+        );
+        let released = event(
+            4,
+            &c,
+            EventBody::LockReleased {
+                holder: agent("a", "Asha"),
+                fence: 1,
+            },
+        );
+        assert_eq!(describe_event(&released), None);
+    }
+
+    #[test]
+    fn helpers() {
+        assert_eq!(initials("Asha Rao"), "AR");
+        assert_eq!(initials("ravi"), "RA");
+        assert_eq!(initials("Meera K Iyer"), "MI");
+        assert_eq!(initials(""), "?");
+        assert_eq!(seconds_left(25_000, 1_000), 24);
+        assert_eq!(seconds_left(25_000, 24_999), 1);
+        assert_eq!(seconds_left(25_000, 26_000), 0);
+    }
+}

@@ -1,0 +1,39 @@
+// The content script's loader: starts Baton's Rust overlay (core-wasm, `overlay` build) in
+// WhatsApp Web. WebAssembly compiles in a content script only if the *page's* CSP allows
+// 'wasm-unsafe-eval'; otherwise the same core, converted to JavaScript by wasm2js, runs instead.
+// If both fail, the service worker is told, and the toolbar badge and popup say so.
+(async () => {
+  const url = (file) => chrome.runtime.getURL(`extension/dist/overlay/${file}`);
+  let wasmError = '';
+  try {
+    const glue = await import(url('baton_core_bg.js'));
+    let exports;
+    let mode = 'wasm';
+    try {
+      const { instance } = await WebAssembly.instantiateStreaming(fetch(url('baton_core_bg.wasm')), {
+        './baton_core_bg.js': glue,
+      });
+      exports = instance.exports;
+    } catch (error) {
+      // A CompileError is the page's CSP refusing WebAssembly; anything else, try the twin too.
+      wasmError = String(error);
+      exports = await import(url('baton_core_bg.wasm.js'));
+      mode = 'wasm2js';
+    }
+    glue.__wbg_set_wasm(exports);
+    exports.__wbindgen_start?.();
+    glue.start_overlay(mode);
+    // Shared with the page (as DOM attributes) so tests and support can see how Baton runs.
+    document.documentElement.setAttribute('data-baton-mode', mode);
+    document.addEventListener('baton:debug', () => {
+      document.documentElement.setAttribute('data-baton-debug', JSON.stringify(glue.overlay_debug()));
+    });
+  } catch (error) {
+    const message =
+      `Baton could not start on this page: WebAssembly failed (${wasmError || 'not tried'}) ` +
+      `and its JavaScript fallback failed too (${error}).`;
+    console.error('[baton]', message);
+    document.documentElement.setAttribute('data-baton-mode', 'failed');
+    chrome.runtime.sendMessage({ loader_failed: message }).catch(() => {});
+  }
+})();
