@@ -68,6 +68,8 @@ $('login').addEventListener('submit', async (event) => {
   event.preventDefault();
   const form = new FormData(event.target);
   $('login-button').disabled = true;
+  $('error').hidden = true;
+  $('error').textContent = '';
   try {
     render(
       await chrome.runtime.sendMessage({

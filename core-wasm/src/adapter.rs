@@ -150,10 +150,8 @@ mod tests {
         let lid = parse_data_id("false_179950657237125@lid_ACCFD0B5").unwrap();
         assert_eq!(lid.chat_id.kind(), protocol::ChatKind::Lid);
 
-        let group = parse_data_id(
-            "false_972503235812-1352922145@g.us_3F0A1B2C_972503235812@c.us",
-        )
-        .unwrap();
+        let group =
+            parse_data_id("false_972503235812-1352922145@g.us_3F0A1B2C_972503235812@c.us").unwrap();
         assert_eq!(group.chat_id.as_str(), "972503235812-1352922145@g.us");
         assert_eq!(group.participant.as_deref(), Some("972503235812@c.us"));
 
@@ -182,17 +180,35 @@ mod tests {
         assert_eq!(gb.author, "Priya Sharma");
         assert_eq!(
             gb.at,
-            LocalMinute { year: 2026, month: 11, day: 25, hour: 10, minute: 42 }
+            LocalMinute {
+                year: 2026,
+                month: 11,
+                day: 25,
+                hour: 10,
+                minute: 42
+            }
         );
         let us = parse_pre_plain_text("[8:19 PM, 6/13/2026] Asha: ").unwrap();
         assert_eq!(
             us.at,
-            LocalMinute { year: 2026, month: 6, day: 13, hour: 20, minute: 19 }
+            LocalMinute {
+                year: 2026,
+                month: 6,
+                day: 13,
+                hour: 20,
+                minute: 19
+            }
         );
         let midnight = parse_pre_plain_text("[12:05 AM, 1/2/2026] A: ").unwrap();
-        assert_eq!((midnight.at.hour, midnight.at.month, midnight.at.day), (0, 1, 2));
+        assert_eq!(
+            (midnight.at.hour, midnight.at.month, midnight.at.day),
+            (0, 1, 2)
+        );
         let de = parse_pre_plain_text("[10:42, 25.11.2026] Jörg: ").unwrap();
-        assert_eq!((de.at.day, de.at.month, de.author.as_str()), (25, 11, "Jörg"));
+        assert_eq!(
+            (de.at.day, de.at.month, de.author.as_str()),
+            (25, 11, "Jörg")
+        );
     }
 
     #[test]
@@ -211,9 +227,14 @@ mod tests {
 
     #[test]
     fn titles_are_normalised_and_phones_become_chat_ids() {
-        assert_eq!(normalize_title("\u{202a}  Priya   Sharma\u{202c} "), "Priya Sharma");
         assert_eq!(
-            chat_from_phone_title("\u{202a}+91 98765 43210\u{202c}").unwrap().as_str(),
+            normalize_title("\u{202a}  Priya   Sharma\u{202c} "),
+            "Priya Sharma"
+        );
+        assert_eq!(
+            chat_from_phone_title("\u{202a}+91 98765 43210\u{202c}")
+                .unwrap()
+                .as_str(),
             "919876543210@c.us"
         );
         assert_eq!(

@@ -33,7 +33,9 @@ pub enum LayoutState {
     Waiting,
     Recognised,
     /// Hooks the overlay relies on are missing; it does nothing rather than act on a wrong chat.
-    Unrecognised { missing: Vec<String> },
+    Unrecognised {
+        missing: Vec<String>,
+    },
 }
 
 /// A tab's report about itself.
@@ -49,12 +51,29 @@ pub struct TabStatus {
 #[serde(rename_all = "snake_case")]
 pub enum Call {
     /// Register the chat as WhatsApp shows it; replies with the full conversation.
-    OpenChat { chat_id: ChatId, title: String },
-    Lock { chat_id: ChatId, force: bool },
-    Release { chat_id: ChatId, fence: i64 },
-    Notes { chat_id: ChatId },
-    Timeline { chat_id: ChatId },
-    AddNote { chat_id: ChatId, body: String, mentions: Vec<String> },
+    OpenChat {
+        chat_id: ChatId,
+        title: String,
+    },
+    Lock {
+        chat_id: ChatId,
+        force: bool,
+    },
+    Release {
+        chat_id: ChatId,
+        fence: i64,
+    },
+    Notes {
+        chat_id: ChatId,
+    },
+    Timeline {
+        chat_id: ChatId,
+    },
+    AddNote {
+        chat_id: ChatId,
+        body: String,
+        mentions: Vec<String>,
+    },
     Handoff {
         chat_id: ChatId,
         to_agent_id: String,
@@ -63,12 +82,30 @@ pub enum Call {
         next_step: String,
         fence: Option<i64>,
     },
-    AcceptHandoff { chat_id: ChatId },
-    DeclineHandoff { chat_id: ChatId, reason: String },
-    Remind { chat_id: ChatId, due_at: Millis, text: String },
-    ReminderDone { id: String },
-    Snooze { id: String, minutes: i64 },
-    SetStage { chat_id: ChatId, pipeline_id: Option<String>, stage: Option<String> },
+    AcceptHandoff {
+        chat_id: ChatId,
+    },
+    DeclineHandoff {
+        chat_id: ChatId,
+        reason: String,
+    },
+    Remind {
+        chat_id: ChatId,
+        due_at: Millis,
+        text: String,
+    },
+    ReminderDone {
+        id: String,
+    },
+    Snooze {
+        id: String,
+        minutes: i64,
+    },
+    SetStage {
+        chat_id: ChatId,
+        pipeline_id: Option<String>,
+        stage: Option<String>,
+    },
     Message {
         chat_id: ChatId,
         message_id: String,
@@ -106,7 +143,10 @@ pub enum ToWorker {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
-    Ok { status: u16, body: String },
+    Ok {
+        status: u16,
+        body: String,
+    },
     /// The server refused; `error` and `message` come from its error body (or describe a network
     /// failure, with status 0).
     Failed {
@@ -127,7 +167,10 @@ pub enum Connection {
     Connecting,
     Online,
     /// Lost; retrying. `error` is what went wrong, for the popup.
-    Offline { error: String, retry_in_ms: u64 },
+    Offline {
+        error: String,
+        retry_in_ms: u64,
+    },
 }
 
 /// Worker → tab.
@@ -146,18 +189,34 @@ pub enum ToTab {
         clock_offset_ms: i64,
     },
     /// A conversation changed (an event, or a fresher full read).
-    Conversation { conversation: ConversationState },
+    Conversation {
+        conversation: ConversationState,
+    },
     /// The org's pipelines changed.
-    Pipelines { pipelines: Vec<Pipeline> },
+    Pipelines {
+        pipelines: Vec<Pipeline>,
+    },
     /// A note was added (for open notes panels).
-    Note { note: Note },
+    Note {
+        note: Note,
+    },
     /// Something another agent did in a chat, for the send guard (see [`crate::views::guard_change`]).
-    Change { chat_id: ChatId, change: Change },
-    Reply { id: u32, outcome: Outcome },
+    Change {
+        chat_id: ChatId,
+        change: Change,
+    },
+    Reply {
+        id: u32,
+        outcome: Outcome,
+    },
     /// A reminder of mine fell due (the worker also raised a Chrome notification).
-    ReminderDue { reminder: Reminder },
+    ReminderDue {
+        reminder: Reminder,
+    },
     /// A handoff to me arrived.
-    HandoffForMe { handoff: Handoff },
+    HandoffForMe {
+        handoff: Handoff,
+    },
 }
 
 /// One line of a conversation's timeline, described for people.
@@ -173,8 +232,14 @@ pub struct TimelineLine {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PopupRequest {
-    State { tab_id: Option<i32> },
-    Login { server: String, email: String, password: String },
+    State {
+        tab_id: Option<i32>,
+    },
+    Login {
+        server: String,
+        email: String,
+        password: String,
+    },
     Logout,
 }
 
@@ -204,9 +269,16 @@ mod tests {
             chat_id: ChatId::parse("919876543210@c.us").unwrap(),
             force: false,
         };
-        let json = serde_json::to_value(ToWorker::Request { id: 7, call: call.clone() }).unwrap();
+        let json = serde_json::to_value(ToWorker::Request {
+            id: 7,
+            call: call.clone(),
+        })
+        .unwrap();
         assert_eq!(json["request"]["id"], 7);
-        assert_eq!(json["request"]["call"]["lock"]["chat_id"], "919876543210@c.us");
+        assert_eq!(
+            json["request"]["call"]["lock"]["chat_id"],
+            "919876543210@c.us"
+        );
         let back: ToWorker = serde_json::from_value(json).unwrap();
         assert_eq!(back, ToWorker::Request { id: 7, call });
     }
@@ -214,8 +286,17 @@ mod tests {
     #[test]
     fn only_writes_that_keep_their_meaning_are_queued() {
         let chat_id = ChatId::parse("919876543210@c.us").unwrap();
-        assert!(Call::AddNote { chat_id: chat_id.clone(), body: "x".into(), mentions: vec![] }.queueable());
-        assert!(!Call::Lock { chat_id: chat_id.clone(), force: false }.queueable());
+        assert!(Call::AddNote {
+            chat_id: chat_id.clone(),
+            body: "x".into(),
+            mentions: vec![]
+        }
+        .queueable());
+        assert!(!Call::Lock {
+            chat_id: chat_id.clone(),
+            force: false
+        }
+        .queueable());
         assert!(!Call::Notes { chat_id }.queueable());
     }
 }

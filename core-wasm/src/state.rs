@@ -211,7 +211,11 @@ impl TeamState {
                 })
             }
             EventBody::LockReleased { fence, .. } => {
-                if conversation.lock.as_ref().is_some_and(|l| l.fence <= *fence) {
+                if conversation
+                    .lock
+                    .as_ref()
+                    .is_some_and(|l| l.fence <= *fence)
+                {
                     conversation.lock = None;
                 }
             }
@@ -397,7 +401,10 @@ pub(crate) mod tests {
                 fence: 1,
             },
         ));
-        assert_eq!(state.conversation(&c).unwrap().lock.as_ref().unwrap().fence, 2);
+        assert_eq!(
+            state.conversation(&c).unwrap().lock.as_ref().unwrap().fence,
+            2
+        );
     }
 
     #[test]
@@ -419,7 +426,10 @@ pub(crate) mod tests {
             },
         );
         assert!(!state.apply(&stale));
-        assert_eq!(state.conversation(&c).unwrap().owner.as_ref().unwrap().name, "Meera");
+        assert_eq!(
+            state.conversation(&c).unwrap().owner.as_ref().unwrap().name,
+            "Meera"
+        );
         // A full read older than what we know is ignored too.
         state.merge_conversation(ConversationState {
             last_event_seq: 8,

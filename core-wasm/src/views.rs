@@ -137,7 +137,10 @@ pub fn composer_gate(state: &TeamState, chat_id: &ChatId, now: Millis) -> Gate {
     }
     match &conversation.owner {
         Some(owner) if Some(owner.id.as_str()) != me && !supervisor => Gate::Blocked(Blocked {
-            text: format!("{} owns this chat — ask them or a lead to hand it over", owner.name),
+            text: format!(
+                "{} owns this chat — ask them or a lead to hand it over",
+                owner.name
+            ),
             holder: None,
             can_force: false,
             until: None,
@@ -176,11 +179,17 @@ pub fn header_view(state: &TeamState, chat_id: &ChatId, now: Millis) -> HeaderVi
         if Some(l.holder.id.as_str()) == me {
             "You are replying".to_owned()
         } else {
-            format!("{} is replying — {} s", l.holder.name, seconds_left(l.expires_at, now))
+            format!(
+                "{} is replying — {} s",
+                l.holder.name,
+                seconds_left(l.expires_at, now)
+            )
         }
     });
     let supervisor = state.my_role().is_some_and(|r| r.supervises());
-    let reminders = conversation.map(|c| c.reminders.as_slice()).unwrap_or_default();
+    let reminders = conversation
+        .map(|c| c.reminders.as_slice())
+        .unwrap_or_default();
     HeaderView {
         owner_label,
         lock_text,
@@ -262,7 +271,9 @@ pub fn describe_event(event: &Event) -> Option<String> {
             .unwrap_or_else(|| "the queue".to_owned())
     };
     Some(match &event.body {
-        EventBody::ConversationCreated { title, .. } => format!("{actor} opened the chat with {title}"),
+        EventBody::ConversationCreated { title, .. } => {
+            format!("{actor} opened the chat with {title}")
+        }
         EventBody::Assigned { owner, reason, .. } => match reason {
             protocol::events::AssignReason::Claim => format!("{} claimed the chat", name(owner)),
             protocol::events::AssignReason::Handoff => format!("Assigned to {}", name(owner)),
@@ -275,7 +286,9 @@ pub fn describe_event(event: &Event) -> Option<String> {
         } => format!(
             "{} took over the reply from {}",
             holder.name,
-            previous_holder.as_ref().map_or("nobody", |p| p.name.as_str())
+            previous_holder
+                .as_ref()
+                .map_or("nobody", |p| p.name.as_str())
         ),
         EventBody::HandoffCreated(h) => format!(
             "{} handed off to {} — done: {}; promised: {}; next: {}",
@@ -294,10 +307,17 @@ pub fn describe_event(event: &Event) -> Option<String> {
                     .map(|s| format!("{} / {}", s.pipeline_name, s.stage))
                     .unwrap_or_else(|| "none".to_owned())
             };
-            format!("{actor} moved the stage: {} → {}", show(previous), show(stage))
+            format!(
+                "{actor} moved the stage: {} → {}",
+                show(previous),
+                show(stage)
+            )
         }
         EventBody::ReminderCreated(r) => {
-            format!("{actor} set a reminder for {}: {}", r.for_agent.name, r.text)
+            format!(
+                "{actor} set a reminder for {}: {}",
+                r.for_agent.name, r.text
+            )
         }
         EventBody::ReminderDue(r) => format!("Reminder due for {}: {}", r.for_agent.name, r.text),
         EventBody::ReminderSnoozed(r) => format!("{actor} snoozed the reminder: {}", r.text),
@@ -317,7 +337,11 @@ mod tests {
     use crate::state::ConversationState;
     use protocol::api::{MessageRecord, Role};
 
-    fn owned_and_locked(state: &mut TeamState, owner: AgentRef, holder: Option<AgentRef>) -> ChatId {
+    fn owned_and_locked(
+        state: &mut TeamState,
+        owner: AgentRef,
+        holder: Option<AgentRef>,
+    ) -> ChatId {
         let c = chat(9);
         state.merge_conversation(ConversationState {
             chat_id: c.clone(),
@@ -339,7 +363,11 @@ mod tests {
     #[test]
     fn badges_say_whose_chat_it_is() {
         let mut state = state_for("r", Role::Agent);
-        let c = owned_and_locked(&mut state, agent("a", "Asha Rao"), Some(agent("a", "Asha Rao")));
+        let c = owned_and_locked(
+            &mut state,
+            agent("a", "Asha Rao"),
+            Some(agent("a", "Asha Rao")),
+        );
         let badge = owner_badge(&state, &TitleMatch::One(c.clone()), 1_000);
         assert_eq!(badge.label, "AR");
         assert_eq!(badge.kind, "other");
@@ -351,7 +379,10 @@ mod tests {
         let mut mine = state_for("a", Role::Agent);
         let c = owned_and_locked(&mut mine, agent("a", "Asha Rao"), None);
         assert_eq!(owner_badge(&mine, &TitleMatch::One(c), 0).label, "You");
-        assert_eq!(owner_badge(&mine, &TitleMatch::Unknown, 0).label, "Unassigned");
+        assert_eq!(
+            owner_badge(&mine, &TitleMatch::Unknown, 0).label,
+            "Unassigned"
+        );
         assert_eq!(owner_badge(&mine, &TitleMatch::Ambiguous, 0).label, "?");
     }
 
@@ -375,11 +406,19 @@ mod tests {
         let mut lead = state_for("l", Role::Lead);
         let c = owned_and_locked(&mut lead, agent("a", "Asha"), Some(agent("a", "Asha")));
         assert!(matches!(composer_gate(&lead, &c, 1_000), Gate::Blocked(b) if b.can_force));
-        assert_eq!(composer_gate(&lead, &c, 25_000), Gate::Open, "leads may reply after expiry");
+        assert_eq!(
+            composer_gate(&lead, &c, 25_000),
+            Gate::Open,
+            "leads may reply after expiry"
+        );
         let mut holder = state_for("a", Role::Agent);
         let c = owned_and_locked(&mut holder, agent("a", "Asha"), Some(agent("a", "Asha")));
         assert_eq!(composer_gate(&holder, &c, 1_000), Gate::Open);
-        assert_eq!(composer_gate(&holder, &chat(77), 1_000), Gate::Open, "unknown chats are open");
+        assert_eq!(
+            composer_gate(&holder, &chat(77), 1_000),
+            Gate::Open,
+            "unknown chats are open"
+        );
     }
 
     #[test]
@@ -412,7 +451,11 @@ mod tests {
             guard_change(&from_asha, "r").unwrap().text,
             "Asha added a note: she wants a discount"
         );
-        assert_eq!(guard_change(&from_asha, "a"), None, "my own changes are not news");
+        assert_eq!(
+            guard_change(&from_asha, "a"),
+            None,
+            "my own changes are not news"
+        );
         let reply = event(
             6,
             &c,

@@ -41,7 +41,10 @@ impl Bridge {
         let port = match runtime_connect(&info) {
             Ok(port) => port,
             Err(err) => {
-                warn(&format!("cannot reach the extension: {}", crate::error::CoreError::from(err)));
+                warn(&format!(
+                    "cannot reach the extension: {}",
+                    crate::error::CoreError::from(err)
+                ));
                 self.invalidated = true;
                 return;
             }
@@ -65,7 +68,8 @@ impl Bridge {
     fn detach(&mut self) {
         if let Some(port) = self.port.take() {
             if let Some(listener) = &self._on_message {
-                port.on_message().remove_listener(listener.as_ref().unchecked_ref());
+                port.on_message()
+                    .remove_listener(listener.as_ref().unchecked_ref());
             }
             if let Some(listener) = &self._on_disconnect {
                 port.on_disconnect()

@@ -90,7 +90,11 @@ impl ChatSession {
                 return;
             }
         }
-        if !self.changes.iter().any(|c| c.seq == change.seq && change.seq != 0) {
+        if !self
+            .changes
+            .iter()
+            .any(|c| c.seq == change.seq && change.seq != 0)
+        {
             self.changes.push(change);
         }
     }
@@ -113,7 +117,14 @@ pub fn composer_listeners() -> Vec<EventListener> {
         passive: false,
     };
     let mut listeners = Vec::new();
-    for kind in ["keydown", "beforeinput", "paste", "drop", "click", "mousedown"] {
+    for kind in [
+        "keydown",
+        "beforeinput",
+        "paste",
+        "drop",
+        "click",
+        "mousedown",
+    ] {
         listeners.push(EventListener::new_with_options(
             &document,
             kind,
@@ -275,6 +286,8 @@ impl Overlay {
                     return;
                 }
                 if let Some(chat) = self.chat.as_mut() {
+                    // Taken on purpose (typing or a take-over): it counts as activity.
+                    chat.last_input_at = chat.last_input_at.max(now_ms());
                     chat.held = Some(super::chat::Held {
                         fence: grant.fence,
                         renewed_at: now_ms(),
@@ -293,7 +306,12 @@ impl Overlay {
                     }
                 }
             }
-            Outcome::Failed { status, body, message, .. } => {
+            Outcome::Failed {
+                status,
+                body,
+                message,
+                ..
+            } => {
                 if let Some(chat) = self.chat.as_mut().filter(|_| still_here) {
                     chat.held = None;
                 }
@@ -319,7 +337,11 @@ impl Overlay {
         };
         chat.pending_send_at = None;
         if let Some(conversation) = self.state.conversations.get_mut(&chat_id) {
-            if conversation.lock.as_ref().is_some_and(|l| l.fence == held.fence) {
+            if conversation
+                .lock
+                .as_ref()
+                .is_some_and(|l| l.fence == held.fence)
+            {
                 conversation.lock = None;
             }
         }
@@ -421,7 +443,9 @@ impl Overlay {
     fn identify(&mut self, open: &OpenChat) -> Option<ChatId> {
         let by_title = self.match_title(&open.title);
         match (&open.chat_id_from_messages, by_title) {
-            (Some(from_messages), TitleMatch::One(from_title)) if *from_messages != from_title => None,
+            (Some(from_messages), TitleMatch::One(from_title)) if *from_messages != from_title => {
+                None
+            }
             (Some(from_messages), _) => Some(from_messages.clone()),
             (None, TitleMatch::One(from_title)) => Some(from_title),
             (None, _) => None,
@@ -454,7 +478,11 @@ impl Overlay {
         let mut reports = Vec::new();
         let mut sent_mine = false;
         for message in fresh {
-            let direction = if message.from_me { Direction::Out } else { Direction::In };
+            let direction = if message.from_me {
+                Direction::Out
+            } else {
+                Direction::In
+            };
             let mine = message.from_me && chat.pending_send_at.is_some() && !sent_mine;
             let fence = if mine {
                 sent_mine = true;

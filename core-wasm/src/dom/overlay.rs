@@ -34,13 +34,23 @@ const DEBOUNCE_MS: u32 = 40;
 #[derive(Debug, Clone)]
 pub enum Pending {
     OpenChat,
-    Lock { chat_id: ChatId, then_release: bool },
+    Lock {
+        chat_id: ChatId,
+        then_release: bool,
+    },
     Release,
-    Notes { chat_id: ChatId },
-    Timeline { chat_id: ChatId },
+    Notes {
+        chat_id: ChatId,
+    },
+    Timeline {
+        chat_id: ChatId,
+    },
     /// A form submission (handoff, note, reminder, stage, handoff answer): close it on success,
     /// show the error on failure.
-    Form { chat_id: ChatId, form: &'static str },
+    Form {
+        chat_id: ChatId,
+        form: &'static str,
+    },
     /// Fire and forget (message reports).
     Report,
 }
@@ -115,7 +125,10 @@ impl Overlay {
             passive: true,
         };
         self.listeners.push(EventListener::new_with_options(
-            &web_sys::window().map(JsValue::from).unwrap_or(JsValue::NULL).unchecked_into(),
+            &web_sys::window()
+                .map(JsValue::from)
+                .unwrap_or(JsValue::NULL)
+                .unchecked_into(),
             "pagehide",
             options,
             |_| with_overlay(|o| o.leave_chat()),
@@ -180,7 +193,8 @@ impl Overlay {
             self.pending.insert(id, pending);
             true
         } else {
-            self.ui.toast("Baton is not connected; try again in a moment");
+            self.ui
+                .toast("Baton is not connected; try again in a moment");
             false
         }
     }
@@ -241,7 +255,11 @@ impl Overlay {
             }
             ToTab::Note { note } => self.on_note(note),
             ToTab::Change { chat_id, change } => {
-                if let Some(chat) = self.chat.as_mut().filter(|c| c.chat_id.as_ref() == Some(&chat_id)) {
+                if let Some(chat) = self
+                    .chat
+                    .as_mut()
+                    .filter(|c| c.chat_id.as_ref() == Some(&chat_id))
+                {
                     chat.add_change(change);
                 }
             }
@@ -267,7 +285,11 @@ impl Overlay {
     }
 
     fn on_note(&mut self, note: Note) {
-        if let Some(chat) = self.chat.as_mut().filter(|c| c.chat_id.as_ref() == Some(&note.chat_id)) {
+        if let Some(chat) = self
+            .chat
+            .as_mut()
+            .filter(|c| c.chat_id.as_ref() == Some(&note.chat_id))
+        {
             if !chat.notes.iter().any(|n| n.id == note.id) {
                 chat.notes.push(note);
                 self.ui.notes_dirty = true;
@@ -276,7 +298,11 @@ impl Overlay {
     }
 
     pub(super) fn open_chat_call(&mut self, chat_id: &ChatId) {
-        let title = self.chat.as_ref().map(|c| c.title.clone()).unwrap_or_default();
+        let title = self
+            .chat
+            .as_ref()
+            .map(|c| c.title.clone())
+            .unwrap_or_default();
         if title.is_empty() || !self.logged_in() {
             return;
         }
@@ -296,13 +322,19 @@ impl Overlay {
                     self.merge(ConversationState::from(&conversation));
                 }
             }
-            (Pending::Lock { chat_id, then_release }, outcome) => {
-                self.on_lock_reply(chat_id, then_release, outcome)
-            }
+            (
+                Pending::Lock {
+                    chat_id,
+                    then_release,
+                },
+                outcome,
+            ) => self.on_lock_reply(chat_id, then_release, outcome),
             (Pending::Notes { chat_id }, Outcome::Ok { body, .. }) => {
                 if let (Ok(notes), Some(chat)) = (
                     from_json::<Vec<Note>>(&body),
-                    self.chat.as_mut().filter(|c| c.chat_id.as_ref() == Some(&chat_id)),
+                    self.chat
+                        .as_mut()
+                        .filter(|c| c.chat_id.as_ref() == Some(&chat_id)),
                 ) {
                     chat.notes = notes;
                     self.ui.notes_dirty = true;
@@ -311,14 +343,23 @@ impl Overlay {
             (Pending::Timeline { chat_id }, Outcome::Ok { body, .. }) => {
                 if let (Ok(lines), Some(chat)) = (
                     from_json::<Vec<TimelineLine>>(&body),
-                    self.chat.as_mut().filter(|c| c.chat_id.as_ref() == Some(&chat_id)),
+                    self.chat
+                        .as_mut()
+                        .filter(|c| c.chat_id.as_ref() == Some(&chat_id)),
                 ) {
                     chat.timeline = lines;
                     self.ui.notes_dirty = true;
                 }
             }
-            (Pending::Form { chat_id, form }, outcome) => self.on_form_reply(chat_id, form, outcome),
-            (_, Outcome::Failed { message, status, .. }) if status != 0 => {
+            (Pending::Form { chat_id, form }, outcome) => {
+                self.on_form_reply(chat_id, form, outcome)
+            }
+            (
+                _,
+                Outcome::Failed {
+                    message, status, ..
+                },
+            ) if status != 0 => {
                 warn(&format!("the server refused: {message}"));
             }
             _ => {}
@@ -329,7 +370,8 @@ impl Overlay {
         let error = match outcome {
             Outcome::Ok { .. } => None,
             Outcome::Queued => {
-                self.ui.toast("Offline: saved, and will be sent when Baton reconnects");
+                self.ui
+                    .toast("Offline: saved, and will be sent when Baton reconnects");
                 None
             }
             Outcome::Failed { message, .. } => Some(message),
@@ -373,7 +415,9 @@ impl Overlay {
         if let Some(owner) = error.owner {
             conversation.owner = Some(owner);
         }
-        self.state.conversations.insert(chat_id.clone(), conversation);
+        self.state
+            .conversations
+            .insert(chat_id.clone(), conversation);
     }
 
     pub(super) fn schedule_refresh(&mut self) {
@@ -394,7 +438,8 @@ impl Overlay {
         if self.deferred.len() >= 16 {
             drop(self.deferred.remove(0));
         }
-        self.deferred.push(Timeout::new(0, move || with_overlay(action)));
+        self.deferred
+            .push(Timeout::new(0, move || with_overlay(action)));
     }
 
     fn tick(&mut self) {
@@ -456,7 +501,9 @@ impl Overlay {
         self.render_rows(&page.rows);
         self.sync_chat(page.open_chat);
         self.render_chat();
-        if let (Some(started), Some(perf)) = (started, web_sys::window().and_then(|w| w.performance())) {
+        if let (Some(started), Some(perf)) =
+            (started, web_sys::window().and_then(|w| w.performance()))
+        {
             let took = perf.now() - started;
             self.stats.refreshes += 1;
             self.stats.refresh_ms_total += took;
@@ -492,14 +539,19 @@ impl Overlay {
             let matched = self.match_title(&row.title);
             if !logged_in {
                 for role in ["owner-badge", "lock-dot", "reminder"] {
-                    if let Ok(Some(stale)) = row.element.query_selector(&format!(":scope > [data-baton=\"{role}\"]")) {
+                    if let Ok(Some(stale)) = row
+                        .element
+                        .query_selector(&format!(":scope > [data-baton=\"{role}\"]"))
+                    {
                         stale.remove();
                     }
                 }
                 continue;
             }
             let badge = owner_badge(&self.state, &matched, now);
-            let element = child_with_role(&row.element, "owner-badge", || ui::el("span", "owner-badge"));
+            let element = child_with_role(&row.element, "owner-badge", || {
+                ui::el("span", "owner-badge")
+            });
             set_text(&element, &badge.label);
             set_attr(&element, "title", &badge.tooltip);
             set_attr(&element, "data-kind", badge.kind);
@@ -520,11 +572,15 @@ impl Overlay {
                 .map(|c| {
                     c.reminders
                         .iter()
-                        .filter(|r| r.fired_at.is_some() && Some(r.for_agent.id.as_str()) == me.as_deref())
+                        .filter(|r| {
+                            r.fired_at.is_some() && Some(r.for_agent.id.as_str()) == me.as_deref()
+                        })
                         .count()
                 })
                 .unwrap_or(0);
-            let marker = child_with_role(&row.element, "reminder", || ui::text_el("span", "reminder", "⏰"));
+            let marker = child_with_role(&row.element, "reminder", || {
+                ui::text_el("span", "reminder", "⏰")
+            });
             show(&marker, due > 0);
             set_attr(&marker, "title", "A reminder is due");
             self.stats.rows_rendered += 1;

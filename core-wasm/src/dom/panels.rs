@@ -268,7 +268,9 @@ impl ChatUi {
 
     /// The stage picker.
     pub fn change_listener(&self) -> EventListener {
-        EventListener::new(&self.stage, "change", |_| with_overlay(Overlay::on_stage_picked))
+        EventListener::new(&self.stage, "change", |_| {
+            with_overlay(Overlay::on_stage_picked)
+        })
     }
 
     /// Data behind the lists changed.
@@ -321,7 +323,10 @@ impl ChatUi {
     /// A form's request succeeded: clear it.
     pub fn form_done(&mut self, form: &str) {
         let element = self.form(form).clone();
-        for field in super::ui::all(&element, "textarea, input[type=\"text\"], input[type=\"datetime-local\"]") {
+        for field in super::ui::all(
+            &element,
+            "textarea, input[type=\"text\"], input[type=\"datetime-local\"]",
+        ) {
             if let Ok(input) = field.clone().dyn_into::<HtmlInputElement>() {
                 input.set_value("");
             } else if let Ok(area) = field.dyn_into::<HtmlTextAreaElement>() {
@@ -334,7 +339,10 @@ impl ChatUi {
     }
 
     pub fn form_error(&mut self, form: &str, message: &str) {
-        if let Ok(Some(error)) = self.form(form).query_selector("[data-baton=\"form-error\"]") {
+        if let Ok(Some(error)) = self
+            .form(form)
+            .query_selector("[data-baton=\"form-error\"]")
+        {
             set_text(&error, message);
             show(&error, true);
         }
@@ -477,7 +485,9 @@ impl Overlay {
             .map(|c| {
                 c.reminders
                     .iter()
-                    .filter(|r| r.fired_at.is_some() && Some(r.for_agent.id.as_str()) == me.as_deref())
+                    .filter(|r| {
+                        r.fired_at.is_some() && Some(r.for_agent.id.as_str()) == me.as_deref()
+                    })
                     .cloned()
                     .collect()
             })
@@ -496,7 +506,9 @@ impl Overlay {
                 let item = el("div", "reminder");
                 let _ = item.set_attribute("data-id", &reminder.id);
                 let _ = item.append_child(&text_el("span", "", &format!("⏰ {}", reminder.text)));
-                for (label, action) in [("Done", "reminder-done"), ("Snooze 1 h", "reminder-snooze")] {
+                for (label, action) in
+                    [("Done", "reminder-done"), ("Snooze 1 h", "reminder-snooze")]
+                {
                     let control = button(label, action);
                     let _ = control.set_attribute("data-id", &reminder.id);
                     let _ = item.append_child(&control);
@@ -530,7 +542,12 @@ impl Overlay {
             let _ = ui.handoff_to.remove_child(&child);
         }
         let me = self.state.my_id();
-        for agent in self.state.agents.iter().filter(|a| Some(a.id.as_str()) != me) {
+        for agent in self
+            .state
+            .agents
+            .iter()
+            .filter(|a| Some(a.id.as_str()) != me)
+        {
             let option = text_el("option", "", &agent.name);
             let _ = option.set_attribute("value", &agent.id);
             let _ = ui.handoff_to.append_child(&option);
@@ -559,7 +576,11 @@ impl Overlay {
             let _ = ui.timeline_list.remove_child(&child);
         }
         for line in &chat.timeline {
-            let item = text_el("li", "", &format!("{} — {}", format_time(line.at), line.text));
+            let item = text_el(
+                "li",
+                "",
+                &format!("{} — {}", format_time(line.at), line.text),
+            );
             let _ = ui.timeline_list.append_child(&item);
         }
         self.ui.notes_dirty = false;
@@ -587,8 +608,20 @@ impl Overlay {
                     chat.panel = opening.then_some(panel);
                 }
                 if opening && panel == "notes" {
-                    self.request(Call::Notes { chat_id: chat_id.clone() }, Pending::Notes { chat_id: chat_id.clone() });
-                    self.request(Call::Timeline { chat_id: chat_id.clone() }, Pending::Timeline { chat_id });
+                    self.request(
+                        Call::Notes {
+                            chat_id: chat_id.clone(),
+                        },
+                        Pending::Notes {
+                            chat_id: chat_id.clone(),
+                        },
+                    );
+                    self.request(
+                        Call::Timeline {
+                            chat_id: chat_id.clone(),
+                        },
+                        Pending::Timeline { chat_id },
+                    );
                 }
             }
             "close-panel" => {
@@ -604,13 +637,24 @@ impl Overlay {
                 }
                 let mentions = self.mentions_in(&body);
                 self.request(
-                    Call::AddNote { chat_id: chat_id.clone(), body, mentions },
-                    Pending::Form { chat_id, form: "note" },
+                    Call::AddNote {
+                        chat_id: chat_id.clone(),
+                        body,
+                        mentions,
+                    },
+                    Pending::Form {
+                        chat_id,
+                        form: "note",
+                    },
                 );
             }
             "send-handoff" => {
                 let form = self.ui.handoff_form.clone();
-                let fence = self.chat.as_ref().and_then(|c| c.held.as_ref()).map(|h| h.fence);
+                let fence = self
+                    .chat
+                    .as_ref()
+                    .and_then(|c| c.held.as_ref())
+                    .map(|h| h.fence);
                 let call = Call::Handoff {
                     chat_id: chat_id.clone(),
                     to_agent_id: self.ui.handoff_to.value(),
@@ -619,7 +663,13 @@ impl Overlay {
                     next_step: self.ui.field(&form, "next_step"),
                     fence,
                 };
-                if self.request(call, Pending::Form { chat_id, form: "handoff" }) {
+                if self.request(
+                    call,
+                    Pending::Form {
+                        chat_id,
+                        form: "handoff",
+                    },
+                ) {
                     // The receiver may reply at once: this tab's lock ends with the handoff.
                     if let Some(chat) = self.chat.as_mut() {
                         chat.held = None;
@@ -627,7 +677,15 @@ impl Overlay {
                 }
             }
             "accept" => {
-                self.request(Call::AcceptHandoff { chat_id: chat_id.clone() }, Pending::Form { chat_id, form: "accept" });
+                self.request(
+                    Call::AcceptHandoff {
+                        chat_id: chat_id.clone(),
+                    },
+                    Pending::Form {
+                        chat_id,
+                        form: "accept",
+                    },
+                );
             }
             "decline" => {
                 let declining = self.chat.as_ref().is_some_and(|c| c.declining);
@@ -639,8 +697,14 @@ impl Overlay {
                     let _ = self.ui.decline_reason.focus();
                 } else {
                     self.request(
-                        Call::DeclineHandoff { chat_id: chat_id.clone(), reason },
-                        Pending::Form { chat_id, form: "decline" },
+                        Call::DeclineHandoff {
+                            chat_id: chat_id.clone(),
+                            reason,
+                        },
+                        Pending::Form {
+                            chat_id,
+                            form: "decline",
+                        },
                     );
                 }
             }
@@ -665,7 +729,13 @@ impl Overlay {
         let form = self.ui.remind_form.clone();
         let text = self.ui.field(&form, "text");
         let text = if text.trim().is_empty() {
-            format!("Follow up with {}", self.chat.as_ref().map(|c| c.title.as_str()).unwrap_or("this chat"))
+            format!(
+                "Follow up with {}",
+                self.chat
+                    .as_ref()
+                    .map(|c| c.title.as_str())
+                    .unwrap_or("this chat")
+            )
         } else {
             text
         };
@@ -693,7 +763,17 @@ impl Overlay {
         };
         // The server judges due times by its own clock.
         let due_at = local_due + (self.now() - now_ms());
-        self.request(Call::Remind { chat_id: chat_id.clone(), due_at, text }, Pending::Form { chat_id, form: "remind" });
+        self.request(
+            Call::Remind {
+                chat_id: chat_id.clone(),
+                due_at,
+                text,
+            },
+            Pending::Form {
+                chat_id,
+                form: "remind",
+            },
+        );
     }
 
     fn on_stage_picked(&mut self) {
@@ -705,7 +785,17 @@ impl Overlay {
             Some((pipeline, stage)) => (Some(pipeline.to_owned()), Some(stage.to_owned())),
             None => (None, None),
         };
-        self.request(Call::SetStage { chat_id: chat_id.clone(), pipeline_id, stage }, Pending::Form { chat_id, form: "stage" });
+        self.request(
+            Call::SetStage {
+                chat_id: chat_id.clone(),
+                pipeline_id,
+                stage,
+            },
+            Pending::Form {
+                chat_id,
+                form: "stage",
+            },
+        );
     }
 
     /// Agents @mentioned in a note: `@Asha` matches an agent whose name starts with that word.
@@ -713,14 +803,22 @@ impl Overlay {
         let words: Vec<String> = body
             .split_whitespace()
             .filter_map(|w| w.strip_prefix('@'))
-            .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
+            .map(|w| {
+                w.trim_matches(|c: char| !c.is_alphanumeric())
+                    .to_lowercase()
+            })
             .filter(|w| !w.is_empty())
             .collect();
         self.state
             .agents
             .iter()
             .filter(|agent| {
-                let first = agent.name.split_whitespace().next().unwrap_or("").to_lowercase();
+                let first = agent
+                    .name
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_lowercase();
                 words.contains(&first)
             })
             .map(|agent| agent.id.clone())

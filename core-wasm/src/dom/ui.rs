@@ -75,9 +75,10 @@ pub fn show(element: &Element, visible: bool) {
 /// The first element matching the first selector that matches anything, with the index of the
 /// selector that worked (so callers can tell which fallback is in use).
 pub fn first_match(root: &Element, selectors: &[&str]) -> Option<(Element, usize)> {
-    selectors.iter().enumerate().find_map(|(i, selector)| {
-        root.query_selector(selector).ok().flatten().map(|e| (e, i))
-    })
+    selectors
+        .iter()
+        .enumerate()
+        .find_map(|(i, selector)| root.query_selector(selector).ok().flatten().map(|e| (e, i)))
 }
 
 /// All elements matching `selector` under `root`.
@@ -92,7 +93,11 @@ pub fn all(root: &Element, selector: &str) -> Vec<Element> {
 }
 
 /// A child of `parent` with the given `data-baton` role, created by `make` if missing.
-pub fn child_with_role(parent: &Element, role: &str, make: impl FnOnce() -> HtmlElement) -> Element {
+pub fn child_with_role(
+    parent: &Element,
+    role: &str,
+    make: impl FnOnce() -> HtmlElement,
+) -> Element {
     let selector = format!(":scope > [data-baton=\"{role}\"]");
     if let Ok(Some(existing)) = parent.query_selector(&selector) {
         return existing;

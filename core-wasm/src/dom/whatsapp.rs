@@ -109,7 +109,9 @@ fn rows_of(list: &Element) -> Vec<Row> {
     let mut rows = Vec::new();
     let children = list.children();
     for i in 0..children.length() {
-        let Some(row) = children.item(i) else { continue };
+        let Some(row) = children.item(i) else {
+            continue;
+        };
         if row.get_attribute("data-baton").is_some() {
             continue;
         }
@@ -151,16 +153,24 @@ fn read_main(main: Element) -> OpenChat {
 
 /// Whether `target` is (inside) the open chat's composer.
 pub fn in_composer(target: &Element) -> bool {
-    COMPOSER
-        .iter()
-        .any(|selector| target.closest(&format!("#main {selector}")).ok().flatten().is_some())
+    COMPOSER.iter().any(|selector| {
+        target
+            .closest(&format!("#main {selector}"))
+            .ok()
+            .flatten()
+            .is_some()
+    })
 }
 
 /// Whether `target` is (inside) the open chat's send button.
 pub fn in_send_button(target: &Element) -> bool {
-    SEND_BUTTON
-        .iter()
-        .any(|selector| target.closest(&format!("#main {selector}")).ok().flatten().is_some())
+    SEND_BUTTON.iter().any(|selector| {
+        target
+            .closest(&format!("#main {selector}"))
+            .ok()
+            .flatten()
+            .is_some()
+    })
 }
 
 /// The send button, to press it on the agent's behalf after the send guard.

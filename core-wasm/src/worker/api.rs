@@ -107,7 +107,10 @@ impl Api {
         } else {
             self.server.clone()
         };
-        format!("{base}{}/events?ticket={ticket}&since={since}", protocol::API_PREFIX)
+        format!(
+            "{base}{}/events?ticket={ticket}&since={since}",
+            protocol::API_PREFIX
+        )
     }
 }
 

@@ -5,9 +5,7 @@
 //! kilobytes. Here we read the tag with `Reflect` and decode each payload as a plain struct.
 
 use js_sys::Reflect;
-use protocol::api::{
-    AgentRef, Handoff, MessageRecord, Note, Pipeline, Reminder, StageRef,
-};
+use protocol::api::{AgentRef, Handoff, MessageRecord, Note, Pipeline, Reminder, StageRef};
 use protocol::events::{AssignReason, Event, EventBody};
 use protocol::ws::ServerMessage;
 use protocol::{ChatId, Millis};

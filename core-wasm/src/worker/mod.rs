@@ -165,11 +165,13 @@ impl Worker {
 
     /// A tab connected: send it everything it needs to render.
     pub fn port_opened(&self, port: u32, tab_id: Option<i32>) {
-        self.core
-            .inner
-            .borrow_mut()
-            .ports
-            .insert(port, PortInfo { tab_id, status: None });
+        self.core.inner.borrow_mut().ports.insert(
+            port,
+            PortInfo {
+                tab_id,
+                status: None,
+            },
+        );
         self.core.send_snapshot(Some(port));
     }
 
@@ -353,6 +355,7 @@ impl Core {
     }
 
     async fn login(core: &Rc<Core>, server: &str, email: &str, password: &str) {
+        core.inner.borrow_mut().popup_error = None;
         let result = async {
             let server = normalise_server(server)?;
             let api = Api {
@@ -374,9 +377,8 @@ impl Core {
             if !reply.ok() {
                 return Err(format!("Login failed: {}", reply.error().1));
             }
-            let login: LoginResponse = from_json(&reply.body).map_err(|e| {
-                format!("{server} does not look like a Baton server ({e})")
-            })?;
+            let login: LoginResponse = from_json(&reply.body)
+                .map_err(|e| format!("{server} does not look like a Baton server ({e})"))?;
             Ok(Session {
                 server,
                 token: login.token,
@@ -408,7 +410,10 @@ impl Core {
     async fn wait_for_snapshot(core: &Rc<Core>) {
         for _ in 0..50 {
             if core.inner.borrow().state.me.is_some()
-                || matches!(core.inner.borrow().connection, Connection::Offline { .. } | Connection::LoggedOut)
+                || matches!(
+                    core.inner.borrow().connection,
+                    Connection::Offline { .. } | Connection::LoggedOut
+                )
             {
                 return;
             }
@@ -465,15 +470,30 @@ impl Core {
 
     async fn load_and_listen(core: &Rc<Core>, generation: u32) -> Result<(), String> {
         let api = core.api().ok_or("not logged in")?;
-        let me_reply = api.call("GET", "/me", None, None).await.map_err(|e| e.to_string())?;
+        let me_reply = api
+            .call("GET", "/me", None, None)
+            .await
+            .map_err(|e| e.to_string())?;
         if me_reply.status == 401 {
-            Core::logout(core, Some("Your session has ended; log in again.".to_owned())).await;
+            Core::logout(
+                core,
+                Some("Your session has ended; log in again.".to_owned()),
+            )
+            .await;
             return Ok(());
         }
         let me: Me = parse_ok(&me_reply)?;
         let offset = me.server_time - now_ms();
-        let agents: Vec<Agent> = parse_ok(&api.call("GET", "/agents", None, None).await.map_err(|e| e.to_string())?)?;
-        let pipelines: Vec<Pipeline> = parse_ok(&api.call("GET", "/pipelines", None, None).await.map_err(|e| e.to_string())?)?;
+        let agents: Vec<Agent> = parse_ok(
+            &api.call("GET", "/agents", None, None)
+                .await
+                .map_err(|e| e.to_string())?,
+        )?;
+        let pipelines: Vec<Pipeline> = parse_ok(
+            &api.call("GET", "/pipelines", None, None)
+                .await
+                .map_err(|e| e.to_string())?,
+        )?;
         let mut conversations: Vec<ConversationSummary> = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
@@ -481,8 +501,11 @@ impl Core {
                 Some(c) => format!("/conversations?limit=500&cursor={}", c.replace('@', "%40")),
                 None => "/conversations?limit=500".to_owned(),
             };
-            let page: Page<ConversationSummary> =
-                parse_ok(&api.call("GET", &path, None, None).await.map_err(|e| e.to_string())?)?;
+            let page: Page<ConversationSummary> = parse_ok(
+                &api.call("GET", &path, None, None)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            )?;
             conversations.extend(page.items);
             match page.next_cursor {
                 Some(next) if conversations.len() < SNAPSHOT_LIMIT => cursor = Some(next),
@@ -490,7 +513,9 @@ impl Core {
             }
         }
         let ticket: EventTicket = parse_ok(
-            &api.call("POST", "/events/ticket", None, None).await.map_err(|e| e.to_string())?,
+            &api.call("POST", "/events/ticket", None, None)
+                .await
+                .map_err(|e| e.to_string())?,
         )?;
         if core.inner.borrow().generation != generation {
             return Ok(());
@@ -501,7 +526,9 @@ impl Core {
             let mut state = TeamState::from_snapshot(&me, agents, pipelines, &conversations);
             // Keep full reads (handoffs, reminders) of conversations tabs opened meanwhile.
             for (chat_id, known) in &inner.state.conversations {
-                if known.last_event_seq >= state.conversation(chat_id).map_or(0, |c| c.last_event_seq) {
+                if known.last_event_seq
+                    >= state.conversation(chat_id).map_or(0, |c| c.last_event_seq)
+                {
                     state.conversations.insert(chat_id.clone(), known.clone());
                 }
             }
@@ -551,7 +578,11 @@ impl Core {
                 if code == 4001 {
                     let core = core.clone();
                     spawn_local(async move {
-                        Core::logout(&core, Some("Your session was ended by an admin; log in again.".to_owned())).await;
+                        Core::logout(
+                            &core,
+                            Some("Your session was ended by an admin; log in again.".to_owned()),
+                        )
+                        .await;
                     });
                 } else {
                     let why = if reason.is_empty() {
@@ -633,7 +664,11 @@ impl Core {
         };
         match &event.body {
             EventBody::ReminderDue(reminder) if reminder.for_agent.id == me => {
-                let key = format!("reminder:{}:{}", reminder.id, reminder.fired_at.unwrap_or(0));
+                let key = format!(
+                    "reminder:{}:{}",
+                    reminder.id,
+                    reminder.fired_at.unwrap_or(0)
+                );
                 if !self.first_time(&key) {
                     return;
                 }
@@ -720,7 +755,11 @@ impl Core {
     /// Makes a call for a tab, or queues it when offline and it can wait.
     async fn perform(core: &Rc<Core>, call: Call, key: Option<String>) -> Outcome {
         let Some(api) = core.api() else {
-            return failed(0, "logged_out", "Log in to Baton from the toolbar popup first.");
+            return failed(
+                0,
+                "logged_out",
+                "Log in to Baton from the toolbar popup first.",
+            );
         };
         let online = matches!(core.inner.borrow().connection, Connection::Online);
         let key = key.or_else(|| call.queueable().then(|| core.host.random_id()));
@@ -736,7 +775,11 @@ impl Core {
                 if reply.status == 401 {
                     let core = core.clone();
                     spawn_local(async move {
-                        Core::logout(&core, Some("Your session has ended; log in again.".to_owned())).await;
+                        Core::logout(
+                            &core,
+                            Some("Your session has ended; log in again.".to_owned()),
+                        )
+                        .await;
                     });
                 }
                 let (error, message) = reply.error();
@@ -748,7 +791,9 @@ impl Core {
                 }
             }
             Err(err) if call.queueable() => {
-                warn(&format!("queued a write while the server is unreachable: {err}"));
+                warn(&format!(
+                    "queued a write while the server is unreachable: {err}"
+                ));
                 core.enqueue(call, key)
             }
             Err(err) => failed(0, "offline", &err.to_string()),
@@ -833,7 +878,11 @@ impl Core {
                 format!("/conversations/{}/lock?fence={fence}", path_chat(chat_id)),
                 None,
             ),
-            Call::Notes { chat_id } => ("GET", format!("/conversations/{}/notes", path_chat(chat_id)), None),
+            Call::Notes { chat_id } => (
+                "GET",
+                format!("/conversations/{}/notes", path_chat(chat_id)),
+                None,
+            ),
             Call::Timeline { chat_id } => (
                 "GET",
                 format!("/conversations/{}/timeline", path_chat(chat_id)),
@@ -950,7 +999,10 @@ impl Core {
         if reply.ok() && matches!(call, Call::OpenChat { .. } | Call::SetStage { .. }) {
             if let Ok(conversation) = from_json::<protocol::api::Conversation>(&reply.body) {
                 let fresh = ConversationState::from(&conversation);
-                core.inner.borrow_mut().state.merge_conversation(fresh.clone());
+                core.inner
+                    .borrow_mut()
+                    .state
+                    .merge_conversation(fresh.clone());
                 core.broadcast(&ToTab::Conversation {
                     conversation: fresh,
                 });
@@ -972,7 +1024,11 @@ fn failed(status: u16, error: &str, message: &str) -> Outcome {
 /// Reads a successful reply's body, or says why not.
 fn parse_ok<T: serde::de::DeserializeOwned>(reply: &Reply) -> Result<T, String> {
     if !reply.ok() {
-        return Err(format!("the server answered {}: {}", reply.status, reply.error().1));
+        return Err(format!(
+            "the server answered {}: {}",
+            reply.status,
+            reply.error().1
+        ));
     }
     from_json(&reply.body).map_err(|e| e.to_string())
 }

@@ -1,0 +1,498 @@
+// End-to-end tests: a real sync server, the WhatsApp Web fixture served as
+// https://web.whatsapp.com, and three real Chromium profiles with the unpacked extension, one per
+// agent, each logged in through the extension's popup. Prints "N passed, N failed".
+//
+// Usage: node tests/e2e/run.mjs   (after scripts/build-extension.sh and cargo build -p sync-server)
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  EXTENSION_ID, ROOT, SyncServer, extensionId, launchBrowser, sleep, startFixture, until,
+} from './harness.mjs';
+
+const ARTIFACTS = path.join(ROOT, 'target/e2e');
+fs.mkdirSync(ARTIFACTS, { recursive: true });
+// E2E_ONLY=text runs the set-up test and the tests whose names contain the text.
+const only = process.env.E2E_ONLY;
+
+const tests = [];
+const test = (name, fn) => tests.push({ name, fn, setup: tests.length === 0 });
+
+// ---- set-up ------------------------------------------------------------------------------------
+
+const PASSWORDS = { asha: 'asha-password-1', ravi: 'ravi-password-1', lena: 'lena-password-1' };
+const fixture = await startFixture();
+const server = new SyncServer();
+const orgId = server.cli(['admin', 'create-org', '--name', 'Acme Realty', '--timezone', 'Asia/Kolkata']);
+const people = {
+  asha: { name: 'Asha Rao', email: 'asha@acme.test', role: 'agent' },
+  ravi: { name: 'Ravi Kumar', email: 'ravi@acme.test', role: 'agent' },
+  lena: { name: 'Lena Lead', email: 'lena@acme.test', role: 'lead' },
+};
+for (const [key, person] of Object.entries(people)) {
+  person.id = server.cli(
+    ['admin', 'create-agent', '--org', orgId, '--name', person.name, '--email', person.email, '--role', person.role, '--password-stdin'],
+    `${PASSWORDS[key]}\n`,
+  );
+}
+const base = await server.start();
+
+const browsers = {};
+const consoleLog = [];
+for (const key of Object.keys(people)) {
+  const browser = await launchBrowser(fixture.port);
+  browser.worker.on('console', (m) => consoleLog.push(`[${key} worker] ${m.text()}`));
+  browsers[key] = browser;
+}
+
+async function popupOf(key) {
+  const { context, worker } = browsers[key];
+  const popup = await context.newPage();
+  await popup.goto(`chrome-extension://${extensionId(worker)}/extension/popup.html`);
+  return popup;
+}
+
+async function login(key, password = PASSWORDS[key]) {
+  const popup = await popupOf(key);
+  await popup.fill('input[name=server]', base);
+  await popup.fill('input[name=email]', people[key].email);
+  await popup.fill('input[name=password]', password);
+  await popup.click('#login-button');
+  await until(`${key}'s login to finish`, () => popup.evaluate(() => !document.getElementById('login-button').disabled));
+  await until(`${key}'s popup to answer`, () =>
+    popup.evaluate(() => document.getElementById('agent').textContent || document.getElementById('error').textContent),
+  );
+  return popup;
+}
+
+const pages = {};
+async function whatsapp(key, query = '') {
+  const page = await browsers[key].context.newPage();
+  page.on('console', (m) => consoleLog.push(`[${key} page] ${m.text()}`));
+  page.on('pageerror', (e) => consoleLog.push(`[${key} page error] ${e.message}`));
+  await page.goto(`https://web.whatsapp.com/${query}`);
+  await until(`${key}'s overlay to start`, () => page.evaluate(() => document.documentElement.getAttribute('data-baton-mode')));
+  return page;
+}
+
+const sims = async (page) => page.evaluate(() => __sim.chats());
+let CHATS;
+const jid = (i) => CHATS[i].jid;
+const enc = (id) => id.replace('@', '%40');
+
+async function openChat(key, i) {
+  const page = pages[key];
+  await page.evaluate((n) => __sim.open(n), i);
+  await until(`${key} to see chat ${i} identified`, () =>
+    page.evaluate((id) => document.querySelector(`[data-baton="chat-overlay"][data-chat="${id}"]`) !== null && document.querySelector('[data-baton="owner"]').textContent !== 'Baton: identifying this chat…', jid(i)),
+  );
+}
+
+const text = (page, selector) => page.evaluate((s) => document.querySelector(s)?.textContent ?? null, selector);
+const visible = (page, selector) =>
+  page.evaluate((s) => {
+    const el = document.querySelector(s);
+    return Boolean(el && !el.hidden && !el.closest('[hidden]'));
+  }, selector);
+
+async function typeInComposer(key, words) {
+  const page = pages[key];
+  await page.focus('#main [data-lexical-editor]');
+  await page.keyboard.type(words);
+}
+
+const composerText = (key) => pages[key].evaluate(() => __sim.composerText().trim());
+
+async function debugOf(key) {
+  return pages[key].evaluate(() => {
+    document.dispatchEvent(new Event('baton:debug'));
+    return JSON.parse(document.documentElement.getAttribute('data-baton-debug') || 'null');
+  });
+}
+
+function assert(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+function assertEqual(actual, expected, message) {
+  if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+    throw new Error(`${message}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+  }
+}
+
+// ---- scenarios ---------------------------------------------------------------------------------
+
+test('the extension loads with its pinned id, and agents log in through the popup', async () => {
+  assertEqual(extensionId(browsers.asha.worker), EXTENSION_ID, 'extension id (from the manifest key)');
+  const unreachable = await popupOf('asha');
+  await unreachable.fill('input[name=server]', 'http://127.0.0.1:9');
+  await unreachable.fill('input[name=email]', people.asha.email);
+  await unreachable.fill('input[name=password]', PASSWORDS.asha);
+  await unreachable.click('#login-button');
+  const down = await until('the unreachable-server error', () => text(unreachable, '#error'));
+  assert(/cannot reach the server/i.test(down), `popup error for a server that is down: ${down}`);
+  await unreachable.close();
+
+  const wrong = await login('asha', 'not the password');
+  assertEqual(await text(wrong, '#error'), 'Wrong email or password.', 'popup error for a wrong password');
+  await wrong.close();
+
+  for (const key of Object.keys(people)) {
+    const popup = await login(key);
+    assert((await text(popup, '#agent')).startsWith(people[key].name), `${key} is shown as logged in`);
+    await until(`${key} to be connected`, async () => (await text(popup, '#connection')) === 'Connected');
+    await popup.close();
+  }
+  for (const key of Object.keys(people)) pages[key] = await whatsapp(key);
+  CHATS = await sims(pages.asha);
+  const popup = await popupOf('asha');
+  const status = await until('the popup to report the tab', async () => {
+    const t = await text(popup, '#tab-status');
+    return t.startsWith('Overlay running') && t;
+  });
+  assertEqual(status, 'Overlay running · WebAssembly', 'popup reports the overlay mode');
+  await popup.close();
+});
+
+// Chats used below: named phone contacts, an unsaved contact (titled by its number), and others.
+const named = () => CHATS.filter((c) => c.jid.endsWith('@c.us') && !c.title.startsWith('+') && c.i !== 60 && c.i !== 61);
+const unsaved = () => CHATS.filter((c) => c.title.startsWith('+'));
+
+test('when Asha types, the others are blocked and see her; the lock goes when she sends', async () => {
+  const c1 = named()[1].i;
+  await openChat('asha', c1);
+  assertEqual(await text(pages.asha, '[data-baton="owner"]'), 'Unassigned', 'a new chat has no owner');
+  await typeInComposer('asha', 'Hello Priya, the flat is available');
+  await until('Asha to hold the lock', async () => (await text(pages.asha, '[data-baton="lock-status"]')) === 'You are replying');
+  assertEqual(await text(pages.asha, '[data-baton="owner"]'), 'Owner: you', 'typing in an unowned chat claims it');
+
+  await openChat('lena', c1);
+  await openChat('ravi', c1);
+  for (const key of ['lena', 'ravi']) {
+    const banner = await until(`${key}'s lock banner`, async () =>
+      (await visible(pages[key], '[data-baton="lock-banner"]')) && text(pages[key], '[data-baton="lock-banner"] span'));
+    assert(/^Asha Rao is replying — \d+ s$/.test(banner), `${key} sees who is replying: ${banner}`);
+  }
+  // Typing, pasting and sending do nothing while blocked.
+  await typeInComposer('ravi', 'me too');
+  await pages.ravi.keyboard.press('Enter');
+  assertEqual(await composerText('ravi'), '', "Ravi's keystrokes were refused");
+  await pages.lena.focus('#main [data-lexical-editor]');
+  await pages.lena.evaluate(() => {
+    const data = new DataTransfer();
+    data.setData('text/plain', 'pasted');
+    document.querySelector('#main [data-lexical-editor]').dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+  });
+  assertEqual(await composerText('lena'), '', "Lena's paste was refused");
+
+  const sentBefore = await pages.asha.evaluate(() => __sim.sent.length);
+  await pages.asha.keyboard.press('Enter');
+  await until("Asha's message to go out", () => pages.asha.evaluate((n) => __sim.sent.length > n, sentBefore));
+  const sent = await pages.asha.evaluate(() => __sim.sent.at(-1));
+  await until('the reply to reach the other linked devices', () =>
+    pages.lena.evaluate((id) => __sim.messages(__sim.find(id.jid)).some((m) => m.id === id.id), { jid: jid(c1), id: sent.id }));
+  await until("Lena's composer to unblock after the release", async () => !(await visible(pages.lena, '[data-baton="lock-banner"]')));
+  const ravi = await until("Ravi's banner to change", async () => {
+    const t = await text(pages.ravi, '[data-baton="lock-banner"] span');
+    return t && t.startsWith('Asha Rao owns this chat') && t;
+  });
+  assert(ravi.startsWith('Asha Rao owns this chat'), 'an agent stays blocked on a colleague-owned chat');
+  await typeInComposer('lena', 'Lead here');
+  assertEqual(await composerText('lena'), 'Lead here', 'a lead may reply once the lock is free');
+  await until('Lena to hold the lock', async () => (await text(pages.lena, '[data-baton="lock-status"]')) === 'You are replying');
+  const conversation = await (await server.api(people.asha.email, PASSWORDS.asha)).call('GET', `/conversations/${enc(jid(c1))}`);
+  assertEqual(conversation.body.lock.holder.name, 'Lena Lead', 'the server agrees who holds the lock');
+  assertEqual(conversation.body.owner.name, 'Asha Rao', 'and who owns the chat');
+  await pages.lena.evaluate(() => document.execCommand('selectAll') && document.execCommand('delete'));
+  await pages.lena.evaluate(() => __sim.close());
+});
+
+test('a lead can take over a reply; the agent is then blocked', async () => {
+  const c1 = named()[1].i;
+  await until('the lock to be free after Lena left', async () => !(await visible(pages.asha, '[data-baton="lock-banner"]')));
+  await typeInComposer('asha', 'Let me check');
+  await until('Asha to hold the lock', async () => (await text(pages.asha, '[data-baton="lock-status"]')) === 'You are replying');
+  await openChat('lena', c1);
+  await until("Lena's banner with take-over", async () =>
+    (await visible(pages.lena, '[data-baton="lock-banner"]')) && visible(pages.lena, '[data-baton="lock-banner"] [data-action="force"]'));
+  await pages.lena.click('[data-baton="lock-banner"] [data-action="force"]');
+  await until('Lena to hold the lock', async () => (await text(pages.lena, '[data-baton="lock-status"]')) === 'You are replying');
+  const banner = await until("Asha's banner", async () =>
+    (await visible(pages.asha, '[data-baton="lock-banner"]')) && text(pages.asha, '[data-baton="lock-banner"] span'));
+  assert(banner.startsWith('Lena Lead is replying'), `Asha sees the lead: ${banner}`);
+  const timeline = await (await server.api(people.asha.email, PASSWORDS.asha)).call('GET', `/conversations/${enc(jid(c1))}/timeline`);
+  assert(timeline.body.items.some((e) => e.kind === 'lock.forced' && e.actor.name === 'Lena Lead'), 'the take-over is in the timeline');
+  await pages.lena.evaluate(() => __sim.close());
+  await until("Asha's composer to unblock", async () => !(await visible(pages.asha, '[data-baton="lock-banner"]')));
+  await pages.asha.evaluate(() => document.execCommand('selectAll') && document.execCommand('delete'));
+});
+
+test('Asha hands a chat to Ravi with a note; he sees it live and accepts', async () => {
+  const c2 = unsaved()[0].i;
+  await openChat('asha', c2);
+  await openChat('ravi', c2);
+  await pages.asha.click('[data-baton="claim"]');
+  await until('Asha to own the chat', async () => (await text(pages.asha, '[data-baton="owner"]')) === 'Owner: you');
+  await pages.asha.click('[data-baton="header-bar"] [data-action="handoff"]');
+  await pages.asha.selectOption('[data-baton="handoff-form"] select[name="to"]', people.ravi.id);
+  await pages.asha.fill('[data-baton="handoff-form"] textarea[name="done"]', 'Shared the floor plans');
+  await pages.asha.fill('[data-baton="handoff-form"] textarea[name="promised"]', 'A call before 6 pm');
+  await pages.asha.fill('[data-baton="handoff-form"] textarea[name="next_step"]', 'Book the site visit');
+  await pages.asha.click('[data-baton="handoff-form"] [data-action="send-handoff"]');
+  await until('the handoff form to close', async () => !(await visible(pages.asha, '[data-baton="handoff-form"]')));
+
+  const banner = await until("Ravi's handoff banner", async () =>
+    (await visible(pages.ravi, '[data-baton="handoff-banner"]')) && text(pages.ravi, '[data-baton="handoff-banner"]'));
+  for (const part of ['Asha Rao handed this chat to you', 'Shared the floor plans', 'A call before 6 pm', 'Book the site visit']) {
+    assert(banner.includes(part), `the banner shows "${part}": ${banner}`);
+  }
+  await pages.ravi.click('[data-baton="handoff-banner"] [data-action="accept"]');
+  await until('the banner to go', async () => !(await visible(pages.ravi, '[data-baton="handoff-banner"]')));
+  assertEqual(await text(pages.ravi, '[data-baton="owner"]'), 'Owner: you', 'Ravi owns the chat');
+  await until("Asha's view to follow", async () => (await text(pages.asha, '[data-baton="owner"]')) === 'Owner: Ravi Kumar');
+  const handoff = (await (await server.api(people.ravi.email, PASSWORDS.ravi)).call('GET', `/conversations/${enc(jid(c2))}/timeline`)).body.items;
+  assert(handoff.some((e) => e.kind === 'handoff.accepted'), 'the acceptance is recorded');
+});
+
+test("a note by Ravi appears in Asha's notes panel, live and as text", async () => {
+  const c3 = named()[2].i;
+  await openChat('asha', c3);
+  await openChat('ravi', c3);
+  await pages.asha.click('[data-baton="header-bar"] [data-action="notes"]');
+  await until("Asha's notes panel", () => visible(pages.asha, '[data-baton="notes-panel"]'));
+  const body = '<b>Bold?</b> <img src=x onerror=alert(1)> @Asha she prefers calls after 5';
+  await pages.ravi.click('[data-baton="header-bar"] [data-action="notes"]');
+  await pages.ravi.fill('[data-baton="notes-panel"] textarea[name="note"]', body);
+  await pages.ravi.click('[data-baton="notes-panel"] [data-action="add-note"]');
+  const shown = await until("the note in Asha's panel", () =>
+    pages.asha.evaluate(() => {
+      const note = document.querySelector('[data-baton="notes-panel"] [data-baton="note"] [data-baton="note-body"]');
+      return note && { text: note.textContent, elements: note.children.length };
+    }));
+  assertEqual(shown, { text: body, elements: 0 }, 'the note is shown verbatim, as text');
+  const notes = (await (await server.api(people.asha.email, PASSWORDS.asha)).call('GET', `/conversations/${enc(jid(c3))}/notes`)).body;
+  assertEqual(notes[0].mentions.map((m) => m.name), ['Asha Rao'], '@Asha became a mention');
+  await pages.asha.click('[data-baton="notes-panel"] [data-action="close-panel"]');
+  await pages.ravi.click('[data-baton="notes-panel"] [data-action="close-panel"]');
+});
+
+test('a reminder fires: a Chrome notification, a marker on the chat, and done', async () => {
+  const c3 = named()[2].i;
+  const ravi = await server.api(people.ravi.email, PASSWORDS.ravi);
+  const me = await ravi.call('GET', '/me');
+  const created = await ravi.call('POST', `/conversations/${enc(jid(c3))}/reminders`, {
+    due_at: me.body.server_time + 2500,
+    text: 'Call back about the visit',
+  });
+  assertEqual(created.status, 201, 'reminder created');
+  const id = created.body.id;
+  const notifications = await until('the Chrome notification', async () => {
+    const all = await browsers.ravi.worker.evaluate(() => new Promise((resolve) => chrome.notifications.getAll(resolve)));
+    return all[`baton-reminder-${id}`] && all;
+  });
+  assert(notifications[`baton-reminder-${id}`], 'a notification for the reminder');
+  const marker = await until('the reminder banner in the open chat', async () =>
+    (await visible(pages.ravi, '[data-baton="reminder-banner"]')) && text(pages.ravi, '[data-baton="reminder-banner"] [data-baton="reminder"]'));
+  assert(marker.includes('Call back about the visit'), `banner text: ${marker}`);
+  const row = await pages.ravi.evaluate((c) => {
+    __sim.scrollToChat(c);
+    return true;
+  }, c3);
+  assert(row, 'scrolled');
+  await until("the row's reminder marker", () =>
+    pages.ravi.evaluate((i) => {
+      const node = [...document.querySelectorAll('#pane-side [role="listitem"]')].find((n) => __sim.rowChat(n) === i);
+      const mark = node && node.querySelector(':scope > [data-baton="reminder"]');
+      return Boolean(mark && !mark.hidden);
+    }, c3));
+  await pages.ravi.click(`[data-baton="reminder-banner"] [data-action="reminder-done"][data-id="${id}"]`);
+  await until('the banner to clear', async () => !(await visible(pages.ravi, '[data-baton="reminder-banner"]')));
+  const open = (await ravi.call('GET', '/reminders')).body;
+  assert(!open.some((r) => r.id === id), 'the reminder is done on the server');
+
+  // And through the UI: "Remind me → In 1 hour".
+  await pages.ravi.click('[data-baton="header-bar"] [data-action="remind"]');
+  await pages.ravi.fill('[data-baton="remind-form"] input[name="text"]', 'Send the brochure');
+  await pages.ravi.click('[data-baton="remind-form"] [data-action="remind-1h"]');
+  await until('the form to close', async () => !(await visible(pages.ravi, '[data-baton="remind-form"]')));
+  const later = (await ravi.call('GET', '/reminders')).body.find((r) => r.text === 'Send the brochure');
+  assert(later, 'the reminder exists');
+  const inMinutes = (later.due_at - (await ravi.call('GET', '/me')).body.server_time) / 60000;
+  assert(inMinutes > 58 && inMinutes <= 60, `due in an hour, not ${inMinutes} minutes`);
+});
+
+test('the send guard holds a send when the chat changed, until the agent decides', async () => {
+  const c4 = named()[3].i;
+  await openChat('asha', c4);
+  await typeInComposer('asha', 'Yes, 10 am works');
+  await until('Asha to hold the lock', async () => (await text(pages.asha, '[data-baton="lock-status"]')) === 'You are replying');
+  const ravi = await server.api(people.ravi.email, PASSWORDS.ravi);
+  await ravi.call('POST', `/conversations/${enc(jid(c4))}/notes`, { body: 'She asked for 11 am instead' });
+  await until('the change to reach Asha', async () => (await debugOf('asha')).pending_changes > 0);
+  const before = await pages.asha.evaluate(() => __sim.sent.length);
+  await pages.asha.keyboard.press('Enter');
+  const guard = await until('the send guard', async () => (await visible(pages.asha, '[data-baton="send-guard"]')) && text(pages.asha, '[data-baton="send-guard"] li'));
+  assertEqual(guard, 'Ravi Kumar added a note: She asked for 11 am instead', 'the guard says what changed');
+  assertEqual(await pages.asha.evaluate(() => __sim.sent.length), before, 'nothing was sent yet');
+  assertEqual(await composerText('asha'), 'Yes, 10 am works', 'the draft is kept');
+  await pages.asha.click('[data-baton="send-guard"] [data-action="send-anyway"]');
+  await until('the message to go out', () => pages.asha.evaluate((n) => __sim.sent.length > n, before));
+  assertEqual(await pages.asha.evaluate(() => __sim.sent.at(-1).text), 'Yes, 10 am works', 'sent as written');
+  assert(!(await visible(pages.asha, '[data-baton="send-guard"]')), 'the guard closed');
+});
+
+test('owner badges stay on the right chats while the list scrolls, re-orders and re-renders', async () => {
+  const lena = await server.api(people.lena.email, PASSWORDS.lena);
+  // A few more owners, including unsaved contacts (matched by number) and Lena herself.
+  for (const c of unsaved().slice(1, 4)) {
+    await lena.call('PUT', `/conversations/${enc(c.jid)}`, { title: c.title });
+    await lena.call('POST', `/conversations/${enc(c.jid)}/lock`);
+  }
+  const owners = {};
+  let cursor = '';
+  for (;;) {
+    const page = (await lena.call('GET', `/conversations?limit=500${cursor}`)).body;
+    for (const c of page.items) owners[c.chat_id] = c.owner ? c.owner.name : null;
+    if (!page.next_cursor) break;
+    cursor = `&cursor=${encodeURIComponent(page.next_cursor)}`;
+  }
+  const initials = (name) => name.split(' ').filter(Boolean).map((w) => w[0]).filter((_, i, a) => i === 0 || i === a.length - 1).join('').toUpperCase();
+  const expected = (row) => {
+    const owner = owners[row.jid];
+    if (!owner) return 'Unassigned';
+    return owner === 'Lena Lead' ? 'You' : initials(owner);
+  };
+  const page = pages.lena;
+  const mismatches = async () => {
+    const rows = await page.evaluate(() => __sim.rowReport());
+    return rows.filter((row) => row.badge !== expected(row) || (row.badgeChat && row.badgeChat !== row.jid));
+  };
+  const settled = async (what) => {
+    try {
+      await until(`badges to settle (${what})`, async () => (await mismatches()).length === 0, 3000, 25);
+    } catch {
+      throw new Error(`wrong badges after ${what}: ${JSON.stringify((await mismatches()).slice(0, 3))}`);
+    }
+  };
+  await page.evaluate(() => __sim.scroll(0));
+  await settled('scrolling to the top');
+  for (let step = 0; step < 30; step++) {
+    await page.evaluate(() => __sim.scrollBy(72 * 7 + 13));
+    await settled(`scroll step ${step}`);
+  }
+  await page.evaluate(() => __sim.scroll(0));
+  await settled('scrolling back');
+  // Customer messages re-order the list: owned chats jump to the top.
+  const busy = [...unsaved().slice(1, 4), named()[1], named()[5]].map((c) => c.i);
+  for (const i of busy) fixture.incoming(i, 'Any update?');
+  await until('the re-order', () => page.evaluate((ids) => ids.every((i) => __sim.position(i) < ids.length), busy));
+  await settled('re-ordering');
+  await page.evaluate(() => __sim.rerenderList());
+  await settled('fresh row nodes');
+  await page.evaluate(() => __sim.reclass());
+  await settled('a class-name reshuffle');
+  // Same-named contacts: no owner is claimed for either rather than the wrong one.
+  await lena.call('PUT', `/conversations/${enc(CHATS[60].jid)}`, { title: CHATS[60].title });
+  await lena.call('PUT', `/conversations/${enc(CHATS[61].jid)}`, { title: CHATS[61].title });
+  await page.evaluate(() => __sim.scrollToChat(60));
+  const twins = await until('the same-named rows to be marked', async () => {
+    const rows = (await page.evaluate(() => __sim.rowReport())).filter((r) => r.i === 60 || r.i === 61);
+    return rows.length === 2 && rows.every((r) => r.badge === '?') && rows;
+  });
+  assertEqual(twins.length, 2, 'both same-named rows');
+});
+
+test('the server restarts: nothing is lost, writes made offline are sent, the overlay recovers', async () => {
+  const c1 = named()[1].i;
+  await openChat('asha', c1);
+  await server.stop();
+  const popup = await popupOf('asha');
+  const offline = await until('the popup to report the outage', async () => {
+    const t = await text(popup, '#connection');
+    return t.startsWith('Server unreachable') && t;
+  });
+  assert(offline.includes('Retrying'), offline);
+  // A note written while the server is down waits in the queue.
+  await pages.asha.click('[data-baton="header-bar"] [data-action="notes"]');
+  await pages.asha.fill('[data-baton="notes-panel"] textarea[name="note"]', 'Written while offline');
+  await pages.asha.click('[data-baton="notes-panel"] [data-action="add-note"]');
+  await until('the offline notice', async () => ((await text(pages.asha, '[data-baton="toast"]')) || '').startsWith('Offline'));
+  await server.start();
+  await until('the popup to reconnect', async () => (await text(popup, '#connection')) === 'Connected', 45000);
+  await popup.close();
+  const notes = async () => (await (await server.api(people.asha.email, PASSWORDS.asha)).call('GET', `/conversations/${enc(jid(c1))}/notes`)).body;
+  await until('the queued note to arrive', async () => (await notes()).some((n) => n.body === 'Written while offline'));
+  assertEqual((await notes()).filter((n) => n.body === 'Written while offline').length, 1, 'sent exactly once');
+  await pages.asha.click('[data-baton="notes-panel"] [data-action="close-panel"]');
+  // Live sync works again across browsers.
+  await until('Asha to be online', async () => (await debugOf('asha')).connection === 'online', 45000);
+  await until('Lena to be online', async () => (await debugOf('lena')).connection === 'online', 45000);
+  await openChat('lena', c1);
+  await typeInComposer('asha', 'Back online');
+  const banner = await until("Lena's banner", async () =>
+    (await visible(pages.lena, '[data-baton="lock-banner"]')) && text(pages.lena, '[data-baton="lock-banner"] span'));
+  assert(banner.startsWith('Asha Rao is replying'), banner);
+  assertEqual(await text(pages.asha, '[data-baton="owner"]'), 'Owner: you', 'ownership survived the restart');
+  await pages.asha.evaluate(() => document.execCommand('selectAll') && document.execCommand('delete'));
+  await pages.asha.evaluate(() => __sim.close());
+  await pages.lena.evaluate(() => __sim.close());
+});
+
+test("under a page CSP without 'wasm-unsafe-eval' the overlay runs on the wasm2js fallback", async () => {
+  const page = await whatsapp('asha', '?csp=strict');
+  assertEqual(await page.evaluate(() => document.documentElement.getAttribute('data-baton-mode')), 'wasm2js', 'fallback mode');
+  await until('badges from the fallback', () => page.evaluate(() => document.querySelectorAll('[data-baton="owner-badge"]').length > 5));
+  const c1 = named()[1].i;
+  await page.evaluate((n) => __sim.open(n), c1);
+  await until('the header bar', async () => (await text(page, '[data-baton="owner"]')) === 'Owner: you');
+  const popup = await popupOf('asha');
+  await until('the popup to mention the fallback', async () =>
+    ((await text(popup, '#tab-status')) || '').includes('JavaScript fallback') ||
+    (await popup.evaluate(() => chrome.runtime.sendMessage({ state: { tab_id: null } }))).tabs.some((t) => t.mode === 'wasm2js'));
+  const state = await popup.evaluate(() => chrome.runtime.sendMessage({ state: { tab_id: null } }));
+  assert(state.tabs.some((t) => t.mode === 'wasm2js'), 'the worker knows the tab runs wasm2js');
+  await popup.close();
+  await page.close();
+});
+
+test('an unknown WhatsApp layout is reported, not acted on', async () => {
+  const page = await whatsapp('ravi', '?layout=unknown');
+  const popup = await popupOf('ravi');
+  const status = await until('the popup to report the layout', async () => {
+    const state = await popup.evaluate(() => chrome.runtime.sendMessage({ state: { tab_id: null } }));
+    const tab = state.tabs.find((t) => t.layout && t.layout.unrecognised);
+    return tab;
+  }, 40000, 500);
+  assert(status.layout.unrecognised.missing.length > 0, 'it says what is missing');
+  assertEqual(await page.evaluate(() => document.querySelectorAll('[data-baton="owner-badge"]').length), 0, 'no badges on an unknown layout');
+  await popup.close();
+  await page.close();
+});
+
+// ---- runner ------------------------------------------------------------------------------------
+
+let passed = 0;
+let failed = 0;
+for (const { name, fn, setup } of tests) {
+  // The first test logs everyone in: the others build on it.
+  if (only && !setup && !name.includes(only)) continue;
+  const started = Date.now();
+  try {
+    await fn();
+    passed += 1;
+    console.log(`ok   ${name} (${Date.now() - started} ms)`);
+  } catch (error) {
+    failed += 1;
+    console.log(`FAIL ${name} (${Date.now() - started} ms)\n     ${error.stack.split('\n').slice(0, 3).join('\n     ')}`);
+    const slug = name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60);
+    for (const [key, page] of Object.entries(pages)) {
+      await page.screenshot({ path: path.join(ARTIFACTS, `${slug}-${key}.png`) }).catch(() => {});
+    }
+  }
+}
+fs.writeFileSync(path.join(ARTIFACTS, 'console.log'), consoleLog.join('\n'));
+if (failed) console.log(`console output of the browsers: ${path.join(ARTIFACTS, 'console.log')}`);
+for (const { context } of Object.values(browsers)) await context.close().catch(() => {});
+await server.stop();
+fixture.close();
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
