@@ -174,6 +174,8 @@ pub enum Connection {
 }
 
 /// Worker → tab.
+// Messages are built, sent and dropped at once; variant sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ToTab {

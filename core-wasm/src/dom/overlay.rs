@@ -62,6 +62,10 @@ pub struct Stats {
     pub refresh_ms_total: f64,
     pub refresh_ms_max: f64,
     pub rows_rendered: u32,
+    /// Every callback into the overlay (events, timers, observer, worker messages).
+    pub callbacks: u32,
+    pub busy_ms_total: f64,
+    pub busy_ms_max: f64,
 }
 
 pub struct Overlay {
@@ -585,6 +589,12 @@ impl Overlay {
             set_attr(&marker, "title", "A reminder is due");
             self.stats.rows_rendered += 1;
         }
+    }
+
+    pub fn record_busy(&mut self, ms: f64) {
+        self.stats.callbacks += 1;
+        self.stats.busy_ms_total += ms;
+        self.stats.busy_ms_max = self.stats.busy_ms_max.max(ms);
     }
 
     pub fn debug_state(&self) -> JsValue {
