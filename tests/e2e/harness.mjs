@@ -192,7 +192,7 @@ export class SyncServer {
 // ---- browsers ----------------------------------------------------------------------------------
 
 /** A Chromium profile with the extension loaded, as one agent's browser. */
-export async function launchBrowser(fixturePort, { extension = true } = {}) {
+export async function launchBrowser(fixturePort, { extension = true, extensionPath = ROOT } = {}) {
   const args = [
     '--no-sandbox',
     '--disable-gpu',
@@ -208,7 +208,7 @@ export async function launchBrowser(fixturePort, { extension = true } = {}) {
     // content script could not reach a local server (the extension must go through its worker).
     `--ip-address-space-overrides=127.0.0.1:${fixturePort}=public`,
   ];
-  if (extension) args.push(`--disable-extensions-except=${ROOT}`, `--load-extension=${ROOT}`);
+  if (extension) args.push(`--disable-extensions-except=${extensionPath}`, `--load-extension=${extensionPath}`);
   const context = await chromium.launchPersistentContext(tempDir('baton-profile-'), {
     executablePath: CHROMIUM,
     headless: true,

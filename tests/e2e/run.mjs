@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  EXTENSION_ID, ROOT, SyncServer, extensionId, launchBrowser, sleep, startFixture, until,
+  EXTENSION_ID, ROOT, SyncServer, extensionId, launchBrowser, startFixture, tempDir, until,
 } from './harness.mjs';
 
 const ARTIFACTS = path.join(ROOT, 'target/e2e');
@@ -183,6 +183,15 @@ test('when Asha types, the others are blocked and see her; the lock goes when sh
     document.querySelector('#main [data-lexical-editor]').dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
   });
   assertEqual(await composerText('lena'), '', "Lena's paste was refused");
+  await pages.ravi.evaluate(() => {
+    const data = new DataTransfer();
+    data.setData('text/plain', 'dropped');
+    document.querySelector('#main [data-lexical-editor]').dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+  });
+  assertEqual(await composerText('ravi'), '', "Ravi's drop was refused");
+  const blockedSends = await pages.ravi.evaluate(() => __sim.sent.length);
+  await pages.ravi.evaluate(() => document.querySelector('#main footer button').click());
+  assertEqual(await pages.ravi.evaluate(() => __sim.sent.length), blockedSends, "Ravi's send button did nothing");
 
   const sentBefore = await pages.asha.evaluate(() => __sim.sent.length);
   await pages.asha.keyboard.press('Enter');
@@ -338,6 +347,56 @@ test('the send guard holds a send when the chat changed, until the agent decides
   await until('the message to go out', () => pages.asha.evaluate((n) => __sim.sent.length > n, before));
   assertEqual(await pages.asha.evaluate(() => __sim.sent.at(-1).text), 'Yes, 10 am works', 'sent as written');
   assert(!(await visible(pages.asha, '[data-baton="send-guard"]')), 'the guard closed');
+
+  // "Edit": the draft stays for the agent to change; the next send goes through.
+  const held = async (note) => {
+    await ravi.call('POST', `/conversations/${enc(jid(c4))}/notes`, { body: note });
+    await until('the change to reach Asha', async () => (await debugOf('asha')).pending_changes > 0);
+    await pages.asha.keyboard.press('Enter');
+    await until('the send guard', () => visible(pages.asha, '[data-baton="send-guard"]'));
+  };
+  await typeInComposer('asha', 'Shall we say 11?');
+  await held('Also: she has a dog');
+  const count = await pages.asha.evaluate(() => __sim.sent.length);
+  await pages.asha.click('[data-baton="send-guard"] [data-action="edit"]');
+  await until('the guard to close', async () => !(await visible(pages.asha, '[data-baton="send-guard"]')));
+  assertEqual(await composerText('asha'), 'Shall we say 11?', 'the draft is there to edit');
+  assertEqual(await pages.asha.evaluate(() => __sim.sent.length), count, 'nothing was sent');
+  await pages.asha.focus('#main [data-lexical-editor]');
+  await pages.asha.keyboard.press('Enter');
+  await until('the edited message to go out', () => pages.asha.evaluate((n) => __sim.sent.length > n, count));
+
+  // "Discard": the draft is dropped and the lock released.
+  await typeInComposer('asha', 'Never mind');
+  await until('Asha to hold the lock', async () => (await text(pages.asha, '[data-baton="lock-status"]')) === 'You are replying');
+  await held('Actually Lena will call her');
+  const sentBefore = await pages.asha.evaluate(() => __sim.sent.length);
+  await pages.asha.click('[data-baton="send-guard"] [data-action="discard"]');
+  await until('the draft to go', async () => (await composerText('asha')) === '');
+  await until('the lock to be released', async () => !(await visible(pages.asha, '[data-baton="lock-status"]')));
+  assertEqual(await pages.asha.evaluate(() => __sim.sent.length), sentBefore, 'nothing was sent');
+});
+
+test('a receiver can decline a handoff with a reason; the chat goes back', async () => {
+  const c2 = unsaved()[0].i;
+  await openChat('ravi', c2);
+  await openChat('lena', c2);
+  await pages.ravi.click('[data-baton="header-bar"] [data-action="handoff"]');
+  await pages.ravi.selectOption('[data-baton="handoff-form"] select[name="to"]', people.lena.id);
+  await pages.ravi.fill('[data-baton="handoff-form"] textarea[name="done"]', 'Visit booked');
+  await pages.ravi.fill('[data-baton="handoff-form"] textarea[name="promised"]', 'Keys on Friday');
+  await pages.ravi.fill('[data-baton="handoff-form"] textarea[name="next_step"]', 'Collect the deposit');
+  await pages.ravi.click('[data-baton="handoff-form"] [data-action="send-handoff"]');
+  await until("Lena's banner", () => visible(pages.lena, '[data-baton="handoff-banner"]'));
+  await pages.lena.click('[data-baton="handoff-banner"] [data-action="decline"]');
+  await until('the reason field', () => visible(pages.lena, '[data-baton="handoff-banner"] input[name="reason"]'));
+  await pages.lena.fill('[data-baton="handoff-banner"] input[name="reason"]', 'I am on leave on Friday');
+  await pages.lena.click('[data-baton="handoff-banner"] [data-action="decline"]');
+  await until("Lena's banner to go", async () => !(await visible(pages.lena, '[data-baton="handoff-banner"]')));
+  await until('the chat to return to Ravi', async () => (await text(pages.ravi, '[data-baton="owner"]')) === 'Owner: you');
+  const timeline = (await (await server.api(people.ravi.email, PASSWORDS.ravi)).call('GET', `/conversations/${enc(jid(c2))}/timeline`)).body.items;
+  const declined = timeline.find((e) => e.kind === 'handoff.declined');
+  assertEqual(declined.data.decline_reason, 'I am on leave on Friday', 'the reason is recorded');
 });
 
 test('owner badges stay on the right chats while the list scrolls, re-orders and re-renders', async () => {
@@ -466,6 +525,47 @@ test('an unknown WhatsApp layout is reported, not acted on', async () => {
   assertEqual(await page.evaluate(() => document.querySelectorAll('[data-baton="owner-badge"]').length), 0, 'no badges on an unknown layout');
   await popup.close();
   await page.close();
+});
+
+test('if both WebAssembly and its fallback fail, the page, the popup and the toolbar say so', async () => {
+  // A copy of the extension whose core is damaged on purpose.
+  const copy = tempDir('baton-broken-');
+  fs.copyFileSync(path.join(ROOT, 'manifest.json'), path.join(copy, 'manifest.json'));
+  fs.cpSync(path.join(ROOT, 'extension'), path.join(copy, 'extension'), { recursive: true });
+  fs.writeFileSync(path.join(copy, 'extension/dist/overlay/baton_core_bg.wasm'), 'not webassembly');
+  fs.writeFileSync(path.join(copy, 'extension/dist/overlay/baton_core_bg.wasm.js'), "throw new Error('damaged on purpose');");
+  const broken = await launchBrowser(fixture.port, { extensionPath: copy });
+  try {
+    const page = await broken.context.newPage();
+    await page.goto('https://web.whatsapp.com/');
+    const mode = await until('the loader to give up', () => page.evaluate(() => document.documentElement.getAttribute('data-baton-mode')));
+    assertEqual(mode, 'failed', 'the page records the failure');
+    const popup = await broken.context.newPage();
+    await popup.goto(`chrome-extension://${extensionId(broken.worker)}/extension/popup.html`);
+    const status = await until('the popup to explain', async () => {
+      const t = await text(popup, '#tab-status');
+      return t && t.startsWith('Baton could not start') && t;
+    });
+    assert(status.includes('damaged on purpose'), `the popup gives the reason: ${status}`);
+    const badges = await broken.worker.evaluate(async () => {
+      const tabs = await chrome.tabs.query({});
+      return Promise.all(tabs.map((t) => chrome.action.getBadgeText({ tabId: t.id })));
+    });
+    assert(badges.includes('!'), `a red "!" on the toolbar icon of the tab: ${JSON.stringify(badges)}`);
+  } finally {
+    await broken.context.close();
+  }
+});
+
+test('logging out from the popup removes the overlay from WhatsApp Web', async () => {
+  const popup = await popupOf('ravi');
+  await until('the session to show', () => visible(popup, '#logout'));
+  await popup.click('#logout');
+  await until('the login form', () => visible(popup, '#login'));
+  await until('the badges to go', () => pages.ravi.evaluate(() => document.querySelectorAll('[data-baton="owner-badge"]').length === 0));
+  const stored = await browsers.ravi.worker.evaluate(() => chrome.storage.local.get('session'));
+  assertEqual(stored, {}, 'the token is forgotten');
+  await popup.close();
 });
 
 // ---- runner ------------------------------------------------------------------------------------

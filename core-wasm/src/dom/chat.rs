@@ -47,8 +47,6 @@ pub struct ChatSession {
     /// What others did since the agent last looked, for the send guard.
     pub changes: Vec<Change>,
     pub guard_open: bool,
-    /// The next send was approved by the agent in the send guard.
-    pub bypass_send: bool,
     pub notes: Vec<Note>,
     pub timeline: Vec<TimelineLine>,
     /// The open side panel: `notes`, `handoff`, `remind`, or none.
@@ -69,7 +67,6 @@ impl ChatSession {
             pending_send_at: None,
             changes: Vec::new(),
             guard_open: false,
-            bypass_send: false,
             notes: Vec::new(),
             timeline: Vec::new(),
             panel: None,
@@ -199,11 +196,6 @@ impl Overlay {
         let Some(chat) = self.chat.as_mut() else {
             return;
         };
-        if chat.bypass_send {
-            chat.bypass_send = false;
-            chat.pending_send_at = Some(now_ms());
-            return;
-        }
         if composer_text.is_empty() {
             return;
         }
@@ -513,7 +505,9 @@ impl Overlay {
         }
     }
 
-    /// The send guard's buttons.
+    /// The send guard's buttons. The page is touched from a timer after this callback returns:
+    /// pressing WhatsApp's send button re-enters our own listeners, which must find the overlay
+    /// free (and, the changes being acknowledged, let the send through).
     pub(super) fn guard_action(&mut self, action: &str) {
         let Some(chat) = self.chat.as_mut() else {
             return;
@@ -521,16 +515,14 @@ impl Overlay {
         chat.changes.clear();
         chat.guard_open = false;
         match action {
-            "send-anyway" => {
-                chat.bypass_send = true;
-                self.defer(|_| {
-                    if let Some(button) = whatsapp::send_button() {
-                        button.click();
-                    }
-                });
-            }
+            "send-anyway" => self.defer_dom(|| {
+                if let Some(button) = whatsapp::send_button() {
+                    button.click();
+                }
+            }),
             "discard" => {
-                self.defer(|overlay| {
+                self.release_lock();
+                self.defer_dom(|| {
                     if let Some(composer) = whatsapp::composer() {
                         let _ = composer.focus();
                         if let Ok(html) = document().dyn_into::<web_sys::HtmlDocument>() {
@@ -538,10 +530,9 @@ impl Overlay {
                             let _ = html.exec_command("delete");
                         }
                     }
-                    overlay.release_lock();
                 });
             }
-            _ => self.defer(|_| {
+            _ => self.defer_dom(|| {
                 if let Some(composer) = whatsapp::composer() {
                     let _ = composer.focus();
                 }

@@ -435,15 +435,14 @@ impl Overlay {
         }
     }
 
-    /// Runs `action` on the overlay after the current event has finished (to act on the page
-    /// without re-entering our own listeners).
-    pub(super) fn defer(&mut self, action: impl FnOnce(&mut Overlay) + 'static) {
+    /// Acts on the page after the current callback has returned, with the overlay free, so
+    /// the events it causes reach our own listeners like the agent's would.
+    pub(super) fn defer_dom(&mut self, action: impl FnOnce() + 'static) {
         // Zero-delay timers fire almost at once; keep only the recent handles.
         if self.deferred.len() >= 16 {
             drop(self.deferred.remove(0));
         }
-        self.deferred
-            .push(Timeout::new(0, move || with_overlay(action)));
+        self.deferred.push(Timeout::new(0, action));
     }
 
     fn tick(&mut self) {

@@ -104,6 +104,8 @@ struct Inner {
     flushing: bool,
     notified: BTreeSet<String>,
     popup_error: Option<String>,
+    /// The last event sequence number received, persisted so a restarted worker resumes from it.
+    last_seq: i64,
 }
 
 /// The worker, created once by `background.js`.
@@ -140,6 +142,7 @@ impl Worker {
                     flushing: false,
                     notified: BTreeSet::new(),
                     popup_error: None,
+                    last_seq: 0,
                 }),
             }),
         }
@@ -151,8 +154,10 @@ impl Worker {
         let session: Option<Session> = core.load("session").await;
         let queue: Option<Vec<Queued>> = core.load("queue").await;
         let notified: Option<Vec<String>> = core.load("notified").await;
+        let last_seq: Option<i64> = core.load("seq").await;
         {
             let mut inner = core.inner.borrow_mut();
+            inner.last_seq = last_seq.unwrap_or(0);
             inner.queue = queue.unwrap_or_default();
             inner.notified = notified.unwrap_or_default().into_iter().collect();
             inner.session = session;
@@ -396,8 +401,10 @@ impl Core {
                     inner.session = Some(session.clone());
                     inner.state = TeamState::default();
                     inner.queue.clear();
+                    inner.last_seq = 0;
                 }
                 core.save("session", &session);
+                core.save("seq", &0);
                 core.save("queue", &Vec::<Queued>::new());
                 Core::connect(core.clone());
                 // The popup shows the agent as soon as the snapshot has loaded.
@@ -433,7 +440,9 @@ impl Core {
             inner.state = TeamState::default();
             inner.queue.clear();
             inner.popup_error = reason;
+            inner.last_seq = 0;
         }
+        core.save("seq", &0);
         let _ = JsFuture::from(core.host.storage_remove("session")).await;
         core.save("queue", &Vec::<Queued>::new());
         core.set_connection(Connection::LoggedOut);
@@ -520,7 +529,14 @@ impl Core {
         if core.inner.borrow().generation != generation {
             return Ok(());
         }
-        let since = me.latest_seq;
+        // Resume after the last event we received (its effects on state are in the snapshot, but
+        // notifications and send-guard changes are not); a first start begins at the snapshot.
+        let last_seq = core.inner.borrow().last_seq;
+        let since = if last_seq > 0 && last_seq <= me.latest_seq {
+            last_seq
+        } else {
+            me.latest_seq
+        };
         {
             let mut inner = core.inner.borrow_mut();
             let mut state = TeamState::from_snapshot(&me, agents, pipelines, &conversations);
@@ -607,6 +623,7 @@ impl Core {
                 core.set_connection(Connection::Online);
                 log("connected to the Baton server");
                 Core::flush_queue(core.clone());
+                Core::load_my_reminders(core.clone());
             }
             ServerMessage::Resync { .. } => {
                 // Too far behind to replay: load everything again.
@@ -616,13 +633,56 @@ impl Core {
                 core.inner.borrow_mut().clock_offset_ms = server_time - now_ms();
             }
             ServerMessage::Event(event) => {
-                let applied = core.inner.borrow_mut().state.apply(&event);
+                let applied = {
+                    let mut inner = core.inner.borrow_mut();
+                    inner.last_seq = inner.last_seq.max(event.seq);
+                    inner.state.apply(&event)
+                };
+                core.save("seq", &event.seq);
                 if applied {
                     core.relay(&event);
                     core.announce(&event);
                 }
             }
         }
+    }
+
+    /// Loads my open reminders (the snapshot has none) so due ones show on their chats, and
+    /// announces any that fell due while this worker was not listening.
+    fn load_my_reminders(core: Rc<Core>) {
+        spawn_local(async move {
+            let Some(api) = core.api() else {
+                return;
+            };
+            let reply = match api.call("GET", "/reminders", None, None).await {
+                Ok(reply) => reply,
+                Err(err) => return warn(&format!("cannot load reminders: {err}")),
+            };
+            let Ok(reminders) = parse_ok::<Vec<protocol::api::Reminder>>(&reply) else {
+                return;
+            };
+            let mut changed = Vec::new();
+            {
+                let mut inner = core.inner.borrow_mut();
+                for reminder in &reminders {
+                    if let Some(conversation) = inner.state.conversations.get_mut(&reminder.chat_id)
+                    {
+                        conversation.reminders.retain(|r| r.id != reminder.id);
+                        conversation.reminders.push(reminder.clone());
+                        conversation
+                            .reminders
+                            .sort_by_key(|r| (r.due_at, r.id.clone()));
+                        changed.push(conversation.clone());
+                    }
+                }
+            }
+            for conversation in changed {
+                core.broadcast(&ToTab::Conversation { conversation });
+            }
+            for reminder in reminders.into_iter().filter(|r| r.fired_at.is_some()) {
+                core.announce_reminder(&reminder);
+            }
+        });
     }
 
     /// Tells the tabs what an applied event changed, digested so they need not decode events.
@@ -699,6 +759,27 @@ impl Core {
             }
             _ => {}
         }
+    }
+
+    /// A Chrome notification for a reminder of mine that fell due, once per firing.
+    fn announce_reminder(&self, reminder: &protocol::api::Reminder) {
+        let key = format!(
+            "reminder:{}:{}",
+            reminder.id,
+            reminder.fired_at.unwrap_or(0)
+        );
+        if !self.first_time(&key) {
+            return;
+        }
+        let title = self.chat_title(&reminder.chat_id);
+        self.host.notify(
+            &format!("baton-reminder-{}", reminder.id),
+            &format!("Reminder: {title}"),
+            &reminder.text,
+        );
+        self.broadcast(&ToTab::ReminderDue {
+            reminder: reminder.clone(),
+        });
     }
 
     fn chat_title(&self, chat_id: &protocol::ChatId) -> String {
