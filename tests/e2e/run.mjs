@@ -460,6 +460,34 @@ test('owner badges stay on the right chats while the list scrolls, re-orders and
   assertEqual(twins.length, 2, 'both same-named rows');
 });
 
+test('the open chat survives WhatsApp remounting it, a locale switch and a class reshuffle', async () => {
+  const c1 = named()[1].i;
+  await openChat('asha', c1);
+  const owner = await text(pages.asha, '[data-baton="owner"]');
+  for (const [what, action] of [
+    ['a remount of #main', () => __sim.rerender()],
+    ['the en-US locale', () => __sim.setLocale('en-US')],
+    ['new class names', () => __sim.reclass()],
+  ]) {
+    await pages.asha.evaluate(action);
+    await until(`the header bar after ${what}`, () =>
+      pages.asha.evaluate(
+        ({ id, owner }) => {
+          const bar = document.querySelector('#main [data-baton="chat-overlay"]');
+          return Boolean(bar && bar.getAttribute('data-chat') === id && document.querySelector('[data-baton="owner"]').textContent === owner);
+        },
+        { id: jid(c1), owner },
+      ));
+  }
+  assertEqual(
+    (await pages.asha.evaluate(() => document.querySelectorAll('[data-baton="chat-overlay"]').length)),
+    1,
+    'one overlay, moved into the new #main rather than duplicated',
+  );
+  await pages.asha.evaluate(() => __sim.setLocale('en-GB'));
+  await pages.asha.evaluate(() => __sim.close());
+});
+
 test('the server restarts: nothing is lost, writes made offline are sent, the overlay recovers', async () => {
   const c1 = named()[1].i;
   await openChat('asha', c1);
