@@ -464,9 +464,7 @@ impl Overlay {
         show(&ui.remind_form, panel == Some("remind"));
         let guard_open = chat.is_some_and(|c| c.guard_open);
         if guard_open {
-            while let Some(child) = ui.guard_list.first_child() {
-                let _ = ui.guard_list.remove_child(&child);
-            }
+            super::ui::clear(&ui.guard_list);
             for change in chat.map(|c| c.changes.as_slice()).unwrap_or_default() {
                 let _ = ui.guard_list.append_child(&text_el("li", "", &change.text));
             }
@@ -499,9 +497,7 @@ impl Overlay {
             .collect();
         let wanted: Vec<String> = due.iter().map(|r| r.id.clone()).collect();
         if shown != wanted {
-            while let Some(child) = banner.first_child() {
-                let _ = banner.remove_child(&child);
-            }
+            super::ui::clear(banner);
             for reminder in &due {
                 let item = el("div", "reminder");
                 let _ = item.set_attribute("data-id", &reminder.id);
@@ -522,9 +518,7 @@ impl Overlay {
     /// Stage options and the handoff receiver list.
     fn render_lists(&mut self) {
         let ui = &self.ui;
-        while let Some(child) = ui.stage.first_child() {
-            let _ = ui.stage.remove_child(&child);
-        }
+        super::ui::clear(&ui.stage);
         let none = text_el("option", "", "No stage");
         let _ = none.set_attribute("value", "");
         let _ = ui.stage.append_child(&none);
@@ -538,9 +532,7 @@ impl Overlay {
             }
             let _ = ui.stage.append_child(&group);
         }
-        while let Some(child) = ui.handoff_to.first_child() {
-            let _ = ui.handoff_to.remove_child(&child);
-        }
+        super::ui::clear(&ui.handoff_to);
         let me = self.state.my_id();
         for agent in self
             .state
@@ -560,9 +552,7 @@ impl Overlay {
             return;
         };
         let ui = &self.ui;
-        while let Some(child) = ui.notes_list.first_child() {
-            let _ = ui.notes_list.remove_child(&child);
-        }
+        super::ui::clear(&ui.notes_list);
         for note in &chat.notes {
             let item = el("div", "note");
             let _ = item.set_attribute("data-id", &note.id);
@@ -572,9 +562,7 @@ impl Overlay {
             let _ = item.append_child(&text_el("p", "note-body", &note.body));
             let _ = ui.notes_list.append_child(&item);
         }
-        while let Some(child) = ui.timeline_list.first_child() {
-            let _ = ui.timeline_list.remove_child(&child);
-        }
+        super::ui::clear(&ui.timeline_list);
         for line in &chat.timeline {
             let item = text_el(
                 "li",

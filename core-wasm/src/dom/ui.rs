@@ -50,6 +50,13 @@ pub fn set_text(element: &Element, text: &str) {
     }
 }
 
+/// Removes all of an element's children.
+pub fn clear(element: &Element) {
+    while let Some(child) = element.first_child() {
+        let _ = element.remove_child(&child);
+    }
+}
+
 /// Sets an attribute only if it differs.
 pub fn set_attr(element: &Element, name: &str, value: &str) {
     if element.get_attribute(name).as_deref() != Some(value) {

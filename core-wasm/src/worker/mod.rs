@@ -724,23 +724,7 @@ impl Core {
         };
         match &event.body {
             EventBody::ReminderDue(reminder) if reminder.for_agent.id == me => {
-                let key = format!(
-                    "reminder:{}:{}",
-                    reminder.id,
-                    reminder.fired_at.unwrap_or(0)
-                );
-                if !self.first_time(&key) {
-                    return;
-                }
-                let title = self.chat_title(&reminder.chat_id);
-                self.host.notify(
-                    &format!("baton-reminder-{}", reminder.id),
-                    &format!("Reminder: {title}"),
-                    &reminder.text,
-                );
-                self.broadcast(&ToTab::ReminderDue {
-                    reminder: reminder.clone(),
-                });
+                self.announce_reminder(reminder)
             }
             EventBody::HandoffCreated(handoff) if handoff.to.id == me => {
                 let key = format!("handoff:{}", handoff.id);
