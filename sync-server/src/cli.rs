@@ -154,6 +154,8 @@ fn init_logging(filter: &str) -> anyhow::Result<()> {
         EnvFilter::try_new(filter).with_context(|| format!("invalid log filter {filter:?}"))?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colours only for a person at a terminal, not in log files.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init()
         .map_err(|e| anyhow::anyhow!("cannot start logging: {e}"))
