@@ -25,7 +25,7 @@ def read_leb(data, pos):
 def main(source, target):
     data = open(source, "rb").read()
     if data[:8] != b"\0asm\x01\0\0\0":
-        sys.exit(f"{source} is not a WebAssembly module")
+        raise SystemExit(f"{source} is not a WebAssembly module")
     out, pos, removed = bytearray(data[:8]), 8, 0
     while pos < len(data):
         start = pos
@@ -47,5 +47,5 @@ def main(source, target):
 
 if __name__ == "__main__":
     if len(sys.argv) != 3:
-        sys.exit(__doc__)
+        raise SystemExit(__doc__)
     main(sys.argv[1], sys.argv[2])

@@ -223,20 +223,25 @@ impl Overlay {
             return;
         }
         chat.acquiring = true;
-        if !self.request(
+        if !self.request_lock(chat_id, false) {
+            if let Some(chat) = self.chat.as_mut() {
+                chat.acquiring = false;
+            }
+        }
+    }
+
+    /// Asks for the lock (or renews it: the same call is the heartbeat) and keeps it when granted.
+    fn request_lock(&mut self, chat_id: ChatId, force: bool) -> bool {
+        self.request(
             Call::Lock {
                 chat_id: chat_id.clone(),
-                force: false,
+                force,
             },
             Pending::Lock {
                 chat_id,
                 then_release: false,
             },
-        ) {
-            if let Some(chat) = self.chat.as_mut() {
-                chat.acquiring = false;
-            }
-        }
+        )
     }
 
     /// Claim (take and give back the lock: the chat stays mine) or take over (lead, forced).
@@ -378,18 +383,8 @@ impl Overlay {
         }
         if now - held.renewed_at >= held.renew_every_ms {
             held.renewed_at = now;
-            let chat_id = chat.chat_id.clone();
-            if let Some(chat_id) = chat_id {
-                self.request(
-                    Call::Lock {
-                        chat_id: chat_id.clone(),
-                        force: false,
-                    },
-                    Pending::Lock {
-                        chat_id,
-                        then_release: false,
-                    },
-                );
+            if let Some(chat_id) = chat.chat_id.clone() {
+                self.request_lock(chat_id, false);
             }
         }
     }
