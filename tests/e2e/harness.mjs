@@ -146,6 +146,9 @@ export class SyncServer {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.process.stderr.on('data', (chunk) => this.log.push(chunk.toString()));
+    // Never leave a server behind, even when a test run dies half-way.
+    const child = this.process;
+    process.once('exit', () => child.kill('SIGKILL'));
     const address = await new Promise((resolve, reject) => {
       let buffer = '';
       this.process.stdout.on('data', (chunk) => {
