@@ -623,4 +623,5 @@ for (const { context } of Object.values(browsers)) await context.close().catch((
 await server.stop();
 fixture.close();
 console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+// Everything is closed above, so Node ends by itself with this status.
+process.exitCode = failed ? 1 : 0;

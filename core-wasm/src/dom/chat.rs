@@ -223,15 +223,16 @@ impl Overlay {
             return;
         }
         chat.acquiring = true;
-        if !self.request_lock(chat_id, false) {
+        if !self.request_lock(chat_id, false, false) {
             if let Some(chat) = self.chat.as_mut() {
                 chat.acquiring = false;
             }
         }
     }
 
-    /// Asks for the lock (or renews it: the same call is the heartbeat) and keeps it when granted.
-    fn request_lock(&mut self, chat_id: ChatId, force: bool) -> bool {
+    /// Asks for the lock (or renews it: the same call is the heartbeat); `then_release` gives it
+    /// back at once when granted (a claim: the chat stays mine).
+    fn request_lock(&mut self, chat_id: ChatId, force: bool, then_release: bool) -> bool {
         self.request(
             Call::Lock {
                 chat_id: chat_id.clone(),
@@ -239,26 +240,16 @@ impl Overlay {
             },
             Pending::Lock {
                 chat_id,
-                then_release: false,
+                then_release,
             },
         )
     }
 
     /// Claim (take and give back the lock: the chat stays mine) or take over (lead, forced).
     pub(super) fn take_lock(&mut self, force: bool) {
-        let Some(chat_id) = self.chat.as_ref().and_then(|c| c.chat_id.clone()) else {
-            return;
-        };
-        self.request(
-            Call::Lock {
-                chat_id: chat_id.clone(),
-                force,
-            },
-            Pending::Lock {
-                chat_id,
-                then_release: !force,
-            },
-        );
+        if let Some(chat_id) = self.chat.as_ref().and_then(|c| c.chat_id.clone()) {
+            self.request_lock(chat_id, force, !force);
+        }
     }
 
     pub(super) fn on_lock_reply(&mut self, chat_id: ChatId, then_release: bool, outcome: Outcome) {
@@ -384,7 +375,7 @@ impl Overlay {
         if now - held.renewed_at >= held.renew_every_ms {
             held.renewed_at = now;
             if let Some(chat_id) = chat.chat_id.clone() {
-                self.request_lock(chat_id, false);
+                self.request_lock(chat_id, false, false);
             }
         }
     }

@@ -46,27 +46,13 @@ async fn login_logout_and_revocation(backend: Backend) {
     asha.post_empty("/auth/logout").await.expect(204);
     asha.get("/me").await.expect_error(401, "unauthorized");
     // Logging out ends that session only.
-    let other_session = Resp::from(
-        app.http()
-            .get(format!("{}/api/v1/me", app.base))
-            .bearer_auth(&second_token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(other_session.status, 200);
+    let other_session = asha.with_token(&second_token);
+    other_session.get("/me").await.expect(200);
 
     // The admin command logs the agent out everywhere.
     assert_eq!(admin::revoke_tokens(&app.db, &asha.email).await.unwrap(), 1);
-    let revoked = Resp::from(
-        app.http()
-            .get(format!("{}/api/v1/me", app.base))
-            .bearer_auth(&second_token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    revoked.expect_error(401, "unauthorized");
+    other_session
+        .get("/me")
+        .await
+        .expect_error(401, "unauthorized");
 }

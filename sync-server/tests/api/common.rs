@@ -346,6 +346,14 @@ pub fn enc(chat_id: &str) -> String {
 }
 
 impl TestAgent {
+    /// The same agent with another session's token.
+    pub fn with_token(&self, token: &str) -> TestAgent {
+        TestAgent {
+            token: token.to_owned(),
+            ..self.clone()
+        }
+    }
+
     /// The same agent, talking to the server instance at `base`.
     pub fn via(&self, base: &str) -> TestAgent {
         TestAgent {
