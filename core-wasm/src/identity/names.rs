@@ -1,0 +1,117 @@
+//! Names → chats, for the sources that know chats by name: the team's known titles (the
+//! server's record) and WhatsApp's IndexedDB. A name that several chats share answers
+//! [`Claim::Several`], never one of them.
+
+use std::collections::HashMap;
+
+use protocol::ChatId;
+
+use super::Claim;
+use crate::adapter::normalize_title;
+
+/// Chats by normalised name, with the `@lid`/`@c.us` aliases the source knows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NameIndex {
+    by_title: HashMap<String, Vec<ChatId>>,
+    /// Both directions: id → its alias.
+    aliases: HashMap<ChatId, ChatId>,
+    chats: usize,
+}
+
+impl NameIndex {
+    /// Adds a chat known by `title` (and by `alias`, if the person has a second id).
+    pub fn insert(&mut self, title: &str, chat_id: ChatId, alias: Option<ChatId>) {
+        let key = normalize_title(title);
+        if let Some(alias) = alias.filter(|a| *a != chat_id) {
+            self.aliases.insert(chat_id.clone(), alias.clone());
+            self.aliases.insert(alias, chat_id.clone());
+        }
+        self.chats += 1;
+        if key.is_empty() {
+            return;
+        }
+        let ids = self.by_title.entry(key).or_default();
+        if !ids.contains(&chat_id) {
+            ids.push(chat_id);
+        }
+    }
+
+    /// Records that two ids are one person's, without a name.
+    pub fn link(&mut self, a: ChatId, b: ChatId) {
+        if a != b {
+            self.aliases.insert(a.clone(), b.clone());
+            self.aliases.insert(b, a);
+        }
+    }
+
+    /// Chats this index knows.
+    pub fn len(&self) -> usize {
+        self.chats
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.chats == 0
+    }
+
+    /// The other id of the same person, if known.
+    pub fn alias(&self, chat_id: &ChatId) -> Option<&ChatId> {
+        self.aliases.get(chat_id)
+    }
+
+    /// Whether two ids name the same chat here.
+    pub fn same_chat(&self, a: &ChatId, b: &ChatId) -> bool {
+        a == b || self.aliases.get(a) == Some(b)
+    }
+
+    /// Which chat `title` names.
+    pub fn claim(&self, title: &str) -> Claim {
+        let Some(ids) = self.by_title.get(&normalize_title(title)) else {
+            return Claim::Nothing;
+        };
+        match ids.as_slice() {
+            [] => Claim::Nothing,
+            [one] => Claim::One(one.clone()),
+            [first, rest @ ..] if rest.iter().all(|id| self.same_chat(first, id)) => {
+                Claim::One(first.clone())
+            }
+            _ => Claim::Several,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(raw: &str) -> ChatId {
+        ChatId::parse(raw).unwrap()
+    }
+
+    #[test]
+    fn names_map_to_chats_unless_shared() {
+        let mut index = NameIndex::default();
+        index.insert("Priya Sharma", id("919876500001@c.us"), None);
+        index.insert("Mom", id("919876500002@c.us"), None);
+        index.insert("Mom", id("919876500003@c.us"), None);
+        assert_eq!(
+            index.claim("\u{202a}Priya  Sharma\u{202c}"),
+            Claim::One(id("919876500001@c.us"))
+        );
+        assert_eq!(index.claim("Mom"), Claim::Several);
+        assert_eq!(index.claim("Dad"), Claim::Nothing);
+        assert_eq!(index.claim(""), Claim::Nothing);
+        assert_eq!(index.len(), 3);
+    }
+
+    #[test]
+    fn one_person_under_both_ids_is_one_chat() {
+        let mut index = NameIndex::default();
+        let lid = id("179950657200007@lid");
+        let phone = id("919876500007@c.us");
+        index.insert("Kavya Nair", lid.clone(), Some(phone.clone()));
+        index.insert("Kavya Nair", phone.clone(), None);
+        assert_eq!(index.claim("Kavya Nair"), Claim::One(lid.clone()));
+        assert!(index.same_chat(&phone, &lid));
+        assert_eq!(index.alias(&lid), Some(&phone));
+    }
+}
