@@ -22,7 +22,8 @@
     }
     glue.__wbg_set_wasm(exports);
     exports.__wbindgen_start?.();
-    glue.start_overlay(mode);
+    // The MAIN-world bridge's private port, taken by bridge-port.js at document_start.
+    glue.start_overlay(mode, globalThis.batonBridgePort ?? null);
     // Shared with the page (as DOM attributes) so tests and support can see how Baton runs.
     document.documentElement.setAttribute('data-baton-mode', mode);
     document.addEventListener('baton:debug', () => {

@@ -35,6 +35,71 @@ function describeConnection(connection) {
   return ['unknown', ''];
 }
 
+// The names of the chat-identity sources (see core-wasm/src/identity.rs).
+const SOURCES = {
+  bridge: "WhatsApp's modules (page script)",
+  message_ids: 'Chat ids in message rows (before April 2026)',
+  indexed_db: "WhatsApp's database (IndexedDB)",
+  phone_title: 'Phone numbers in chat titles',
+  known_title: 'Titles known to your team',
+};
+
+function cell(row, text) {
+  const td = document.createElement('td');
+  td.textContent = text;
+  row.appendChild(td);
+}
+
+/** Identity health and diagnostics of the tab. Counts and states only: no names, no messages. */
+function renderIdentity(tab) {
+  const identity = tab && tab.identity;
+  $('identity').hidden = !identity;
+  if (!identity) return;
+  $('identity-level').textContent = identity.label;
+  $('identity-level').dataset.level = identity.level;
+  const missing = $('identity-missing');
+  missing.replaceChildren();
+  for (const item of identity.missing) {
+    const li = document.createElement('li');
+    li.textContent = item;
+    missing.appendChild(li);
+  }
+  const body = $('identity-sources');
+  body.replaceChildren();
+  for (const source of identity.sources) {
+    const row = document.createElement('tr');
+    row.dataset.source = source.source;
+    cell(row, SOURCES[source.source] || source.source);
+    cell(row, source.note ? `${source.state} (${source.note})` : source.state);
+    cell(row, String(source.chats_known));
+    cell(row, String(source.resolved));
+    body.appendChild(row);
+  }
+  const open = identity.open_chat_identified === null ? 'no chat open'
+    : identity.open_chat_identified ? 'open chat identified' : 'open chat not identified';
+  $('identity-rows').textContent =
+    `${identity.rows} rows shown, ${identity.rows_unsure} marked "?"; ${open}; ${identity.bridge_rejected} page reports refused.`;
+  const report = JSON.stringify({
+    baton: chrome.runtime.getManifest().version,
+    browser: navigator.userAgent,
+    mode: tab.mode,
+    layout: tab.layout,
+    identity,
+  });
+  // Not while the user is selecting it.
+  if (document.activeElement !== $('identity-report')) $('identity-report').value = report;
+}
+
+$('copy-report').addEventListener('click', async () => {
+  try {
+    await navigator.clipboard.writeText($('identity-report').value);
+    $('copy-done').textContent = 'Copied';
+  } catch {
+    $('identity-report').select();
+    $('copy-done').textContent = 'Select the report above and copy it';
+  }
+});
+
 function render(state) {
   if (!state || state.error && !('connection' in state)) {
     $('error').textContent = `Baton's service worker is not answering: ${state && state.error}`;
@@ -51,6 +116,7 @@ function render(state) {
   const [connState, connText] = describeConnection(state.connection);
   $('connection').dataset.state = connState;
   $('connection').textContent = connText;
+  renderIdentity(state.tab || state.tabs[0]);
   const tab = describeTab(state.tab || state.tabs[0]);
   $('tab-status').textContent = tab.text;
   $('tab-status').toggleAttribute('data-trouble', tab.trouble);

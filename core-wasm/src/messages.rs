@@ -6,10 +6,11 @@
 //! flattened representations it decodes without buffering, which keeps the WASM core small.
 //! The worker digests server events, so tabs receive plain state and never decode an event.
 
-use protocol::api::{Direction, Handoff, Note, Pipeline, Reminder};
+use protocol::api::{Handoff, MessageReport, Note, Pipeline, Reminder, UpsertConversation};
 use protocol::{ChatId, Millis};
 use serde::{Deserialize, Serialize};
 
+use crate::identity::IdentityHealth;
 use crate::state::{ConversationState, TeamState};
 use crate::views::Change;
 
@@ -44,6 +45,9 @@ pub struct TabStatus {
     pub mode: CoreMode,
     pub layout: LayoutState,
     pub error: Option<String>,
+    /// How well the tab tells chats apart (absent until the overlay has looked).
+    #[serde(default)]
+    pub identity: Option<IdentityHealth>,
 }
 
 /// A call a tab asks the worker to make on the server.
@@ -53,7 +57,7 @@ pub enum Call {
     /// Register the chat as WhatsApp shows it; replies with the full conversation.
     OpenChat {
         chat_id: ChatId,
-        title: String,
+        seen: UpsertConversation,
     },
     Lock {
         chat_id: ChatId,
@@ -106,11 +110,10 @@ pub enum Call {
         pipeline_id: Option<String>,
         stage: Option<String>,
     },
+    /// Message metadata (never text), for a chat open or not.
     Message {
         chat_id: ChatId,
-        message_id: String,
-        direction: Direction,
-        fence: Option<i64>,
+        report: MessageReport,
     },
 }
 

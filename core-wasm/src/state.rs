@@ -5,7 +5,7 @@
 //! idempotent per conversation (an event at or below the conversation's `last_event_seq` is
 //! skipped), so a snapshot taken while events were in flight converges instead of regressing.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use protocol::api::{
     Agent, AgentRef, ConversationSummary, Handoff, HandoffStatus, Me, Pipeline, Reminder, Role,
@@ -15,7 +15,7 @@ use protocol::events::{Event, EventBody};
 use protocol::{ChatId, Millis};
 use serde::{Deserialize, Serialize};
 
-use crate::adapter::normalize_title;
+use crate::identity::NameIndex;
 
 /// A reply lock as last reported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +30,8 @@ pub struct LockState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConversationState {
     pub chat_id: ChatId,
+    /// The other id of the same person (`@c.us` ↔ `@lid`), by which the server finds it too.
+    pub alias: Option<ChatId>,
     pub title: String,
     pub owner: Option<AgentRef>,
     pub lock: Option<LockState>,
@@ -44,6 +46,7 @@ impl ConversationState {
     fn empty(chat_id: ChatId) -> ConversationState {
         ConversationState {
             chat_id,
+            alias: None,
             title: String::new(),
             owner: None,
             lock: None,
@@ -72,6 +75,7 @@ impl From<&ConversationSummary> for ConversationState {
     fn from(summary: &ConversationSummary) -> ConversationState {
         ConversationState {
             chat_id: summary.chat_id.clone(),
+            alias: summary.alias.clone(),
             title: summary.title.clone(),
             owner: summary.owner.clone(),
             lock: summary.lock.as_ref().map(|l| LockState {
@@ -91,6 +95,7 @@ impl From<&protocol::api::Conversation> for ConversationState {
     fn from(c: &protocol::api::Conversation) -> ConversationState {
         ConversationState {
             chat_id: c.chat_id.clone(),
+            alias: c.alias.clone(),
             title: c.title.clone(),
             owner: c.owner.clone(),
             lock: c.lock.as_ref().map(|l| LockState {
@@ -115,15 +120,6 @@ pub struct TeamState {
     pub conversations: BTreeMap<ChatId, ConversationState>,
     /// The latest event applied.
     pub seq: i64,
-}
-
-/// Result of looking up a chat-list row by its title.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TitleMatch {
-    One(ChatId),
-    /// Several known conversations carry this title: showing any one's owner could be wrong.
-    Ambiguous,
-    Unknown,
 }
 
 impl TeamState {
@@ -189,8 +185,11 @@ impl TeamState {
         }
         conversation.last_event_seq = event.seq;
         match &event.body {
-            EventBody::ConversationCreated { title, .. }
-            | EventBody::ConversationUpdated { title, .. } => conversation.title = title.clone(),
+            EventBody::ConversationCreated { title, alias, .. }
+            | EventBody::ConversationUpdated { title, alias, .. } => {
+                conversation.title = title.clone();
+                conversation.alias = alias.clone();
+            }
             EventBody::Assigned { owner, .. } => conversation.owner = owner.clone(),
             EventBody::LockAcquired {
                 holder,
@@ -244,37 +243,36 @@ impl TeamState {
         true
     }
 
-    /// Finds the conversation a chat-list row shows, by its title.
-    pub fn match_title(&self, title: &str) -> TitleMatch {
-        let wanted = normalize_title(title);
-        if wanted.is_empty() {
-            return TitleMatch::Unknown;
-        }
-        let mut found = self
-            .conversations
-            .values()
-            .filter(|c| normalize_title(&c.title) == wanted);
-        match (found.next(), found.next()) {
-            (Some(one), None) => TitleMatch::One(one.chat_id.clone()),
-            (Some(_), Some(_)) => TitleMatch::Ambiguous,
-            _ => TitleMatch::Unknown,
-        }
-    }
-
-    /// A lookup table from normalised title to conversation, for rendering many rows at once.
-    pub fn title_index(&self) -> HashMap<String, TitleMatch> {
-        let mut index: HashMap<String, TitleMatch> = HashMap::new();
+    /// The team's known chats by title, with their aliases: the [`Source::KnownTitle`] source
+    /// of chat identity.
+    ///
+    /// [`Source::KnownTitle`]: crate::identity::Source::KnownTitle
+    pub fn name_index(&self) -> NameIndex {
+        let mut index = NameIndex::default();
         for conversation in self.conversations.values() {
-            let key = normalize_title(&conversation.title);
-            if key.is_empty() {
-                continue;
-            }
-            index
-                .entry(key)
-                .and_modify(|m| *m = TitleMatch::Ambiguous)
-                .or_insert_with(|| TitleMatch::One(conversation.chat_id.clone()));
+            index.insert(
+                &conversation.title,
+                conversation.chat_id.clone(),
+                conversation.alias.clone(),
+            );
         }
         index
+    }
+
+    /// The conversation's own id for a chat known by `chat_id`, which may be its alias.
+    pub fn own_id(&self, chat_id: &ChatId, names: &NameIndex) -> ChatId {
+        if self.conversations.contains_key(chat_id) {
+            return chat_id.clone();
+        }
+        names
+            .alias(chat_id)
+            .filter(|alias| {
+                self.conversations
+                    .get(*alias)
+                    .is_some_and(|c| c.alias.as_ref() == Some(chat_id))
+            })
+            .cloned()
+            .unwrap_or_else(|| chat_id.clone())
     }
 
     /// Reminders for me that have fired and are not done.
@@ -293,6 +291,7 @@ impl TeamState {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::identity::Claim;
     use protocol::api::Role;
     use protocol::events::AssignReason;
 
@@ -339,6 +338,7 @@ pub(crate) mod tests {
             EventBody::ConversationCreated {
                 title: "Priya".into(),
                 phone: None,
+                alias: None,
             },
         ));
         state.apply(&event(
@@ -439,8 +439,10 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn titles_map_to_chats_unless_ambiguous() {
+    fn known_titles_and_aliases_find_the_conversation() {
         let mut state = state_for("r", Role::Agent);
+        let lid = ChatId::parse("179950657200007@lid").unwrap();
+        let phone = ChatId::parse("919876500007@c.us").unwrap();
         for (n, title) in [(1, "Priya Sharma"), (2, "Mom"), (3, "Mom")] {
             state.apply(&event(
                 n,
@@ -448,18 +450,41 @@ pub(crate) mod tests {
                 EventBody::ConversationCreated {
                     title: title.into(),
                     phone: None,
+                    alias: None,
                 },
             ));
         }
+        // First known by its number, later linked to its @lid id.
+        state.apply(&event(
+            4,
+            &phone,
+            EventBody::ConversationCreated {
+                title: "+91 98765 00007".into(),
+                phone: None,
+                alias: None,
+            },
+        ));
+        state.apply(&event(
+            5,
+            &phone,
+            EventBody::ConversationUpdated {
+                title: "Kavya Nair".into(),
+                phone: None,
+                alias: Some(lid.clone()),
+            },
+        ));
+        let names = state.name_index();
         assert_eq!(
-            state.match_title("\u{202a}Priya  Sharma\u{202c}"),
-            TitleMatch::One(chat(1))
+            names.claim("\u{202a}Priya  Sharma\u{202c}"),
+            Claim::One(chat(1))
         );
-        assert_eq!(state.match_title("Mom"), TitleMatch::Ambiguous);
-        assert_eq!(state.match_title("Dad"), TitleMatch::Unknown);
-        let index = state.title_index();
-        assert_eq!(index.get("Mom"), Some(&TitleMatch::Ambiguous));
-        assert_eq!(index.get("Priya Sharma"), Some(&TitleMatch::One(chat(1))));
+        assert_eq!(names.claim("Mom"), Claim::Several);
+        assert_eq!(names.claim("Dad"), Claim::Nothing);
+        assert_eq!(names.claim("Kavya Nair"), Claim::One(phone.clone()));
+        assert_eq!(state.own_id(&lid, &names), phone, "the alias leads to it");
+        assert_eq!(state.own_id(&phone, &names), phone);
+        let stranger = ChatId::parse("179950657200099@lid").unwrap();
+        assert_eq!(state.own_id(&stranger, &names), stranger);
     }
 
     #[test]

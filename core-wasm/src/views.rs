@@ -5,7 +5,8 @@ use protocol::api::{AgentRef, Direction, Handoff};
 use protocol::events::{Event, EventBody};
 use protocol::{ChatId, Millis};
 
-use crate::state::{TeamState, TitleMatch};
+use crate::identity::{Doubt, Source, Verdict};
+use crate::state::TeamState;
 
 /// Initials for a compact badge: "Asha Rao" → "AR", "Ravi" → "RA".
 pub fn initials(name: &str) -> String {
@@ -33,33 +34,44 @@ pub struct BadgeView {
     pub kind: &'static str,
     /// The chat the badge describes, when known.
     pub chat_id: Option<ChatId>,
+    /// Which source identified it.
+    pub source: Option<Source>,
     /// Who is replying right now, if anyone.
     pub replying: Option<String>,
 }
 
-/// The badge for a row whose title matched as given.
-pub fn owner_badge(state: &TeamState, matched: &TitleMatch, now: Millis) -> BadgeView {
-    let chat_id = match matched {
-        TitleMatch::One(chat_id) => chat_id,
-        TitleMatch::Ambiguous => {
-            return BadgeView {
+/// The badge for a row identified as given (a known chat by the conversation's own id).
+pub fn owner_badge(state: &TeamState, verdict: &Verdict, now: Millis) -> BadgeView {
+    let (chat_id, source) =
+        match verdict {
+            Verdict::Known { chat_id, source } => (chat_id, *source),
+            Verdict::Unsure(Doubt::Unknown) => {
+                return BadgeView {
+                    label: "Unassigned".into(),
+                    tooltip: "Nobody on the team has worked this chat yet".into(),
+                    kind: "unassigned",
+                    chat_id: None,
+                    source: None,
+                    replying: None,
+                }
+            }
+            Verdict::Unsure(doubt) => return BadgeView {
                 label: "?".into(),
-                tooltip: "Several chats have this name; open it to see who owns it".into(),
+                tooltip: match doubt {
+                    Doubt::SeveralNamed => {
+                        "Several chats have this name; open it to see who owns it"
+                    }
+                    _ => {
+                        "Baton cannot tell for sure which chat this is; open it to see who owns it"
+                    }
+                }
+                .into(),
                 kind: "unknown",
                 chat_id: None,
+                source: None,
                 replying: None,
-            }
-        }
-        TitleMatch::Unknown => {
-            return BadgeView {
-                label: "Unassigned".into(),
-                tooltip: "Nobody on the team owns this chat yet".into(),
-                kind: "unassigned",
-                chat_id: None,
-                replying: None,
-            }
-        }
-    };
+            },
+        };
     let conversation = state.conversation(chat_id);
     let replying = conversation
         .and_then(|c| c.active_lock(now))
@@ -89,6 +101,7 @@ pub fn owner_badge(state: &TeamState, matched: &TitleMatch, now: Millis) -> Badg
         tooltip,
         kind,
         chat_id: Some(chat_id.clone()),
+        source: Some(source),
         replying,
     }
 }
@@ -337,6 +350,13 @@ mod tests {
     use crate::state::ConversationState;
     use protocol::api::{MessageRecord, Role};
 
+    fn known(chat_id: &ChatId) -> Verdict {
+        Verdict::Known {
+            chat_id: chat_id.clone(),
+            source: Source::Bridge,
+        }
+    }
+
     fn owned_and_locked(
         state: &mut TeamState,
         owner: AgentRef,
@@ -345,6 +365,7 @@ mod tests {
         let c = chat(9);
         state.merge_conversation(ConversationState {
             chat_id: c.clone(),
+            alias: None,
             title: "Priya".into(),
             owner: Some(owner),
             lock: holder.map(|holder| crate::state::LockState {
@@ -368,22 +389,30 @@ mod tests {
             agent("a", "Asha Rao"),
             Some(agent("a", "Asha Rao")),
         );
-        let badge = owner_badge(&state, &TitleMatch::One(c.clone()), 1_000);
+        let badge = owner_badge(&state, &known(&c), 1_000);
         assert_eq!(badge.label, "AR");
         assert_eq!(badge.kind, "other");
         assert_eq!(badge.replying.as_deref(), Some("Asha Rao"));
         assert_eq!(badge.chat_id, Some(c.clone()));
-        let later = owner_badge(&state, &TitleMatch::One(c), 30_000);
+        assert_eq!(badge.source, Some(Source::Bridge));
+        let later = owner_badge(&state, &known(&c), 30_000);
         assert_eq!(later.replying, None, "an expired lock shows no dot");
 
         let mut mine = state_for("a", Role::Agent);
         let c = owned_and_locked(&mut mine, agent("a", "Asha Rao"), None);
-        assert_eq!(owner_badge(&mine, &TitleMatch::One(c), 0).label, "You");
+        assert_eq!(owner_badge(&mine, &known(&c), 0).label, "You");
         assert_eq!(
-            owner_badge(&mine, &TitleMatch::Unknown, 0).label,
+            owner_badge(&mine, &Verdict::Unsure(Doubt::Unknown), 0).label,
             "Unassigned"
         );
-        assert_eq!(owner_badge(&mine, &TitleMatch::Ambiguous, 0).label, "?");
+        assert_eq!(
+            owner_badge(&mine, &Verdict::Unsure(Doubt::SeveralNamed), 0).label,
+            "?"
+        );
+        assert_eq!(
+            owner_badge(&mine, &Verdict::Unsure(Doubt::SourcesDisagree), 0).kind,
+            "unknown"
+        );
     }
 
     #[test]

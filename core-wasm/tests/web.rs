@@ -103,6 +103,48 @@ fn the_open_chat_is_identified_by_its_messages_not_the_subtitle_trap() {
 }
 
 #[wasm_bindgen_test]
+fn todays_dom_names_no_chat_but_messages_and_places_are_read() {
+    // Since April 2026: bare message ids, direction only from the semantic classes.
+    let current = MAIN
+        .replace(
+            r#"<div data-id="false_919876500001@c.us_3EB0AA11">"#,
+            r#"<div data-id="3EB0AA11" class="message-in focusable-list-item">"#,
+        )
+        .replace(
+            r#"<div data-id="true_919876500001@c.us_3EB0AA12">"#,
+            r#"<div class="message-out"><div data-id="3EB0AA12">"#,
+        )
+        .replace("</div></div></div>\n    <footer", "</div></div></div></div>\n    <footer");
+    let rows = [(0, "Priya Sharma"), (5, "Priya Sharma"), (2, "Rahul Verma")]
+        .iter()
+        .map(|(place, title)| {
+            format!(
+                r#"<div role="listitem" style="z-index: 9; height: 72px; transform: translateY({}px)">
+                   <div role="row"><span dir="auto" title="{title}">{title}</span></div></div>"#,
+                place * 72
+            )
+        })
+        .collect::<String>();
+    page(&format!(
+        r#"<div id="side"><div id="pane-side"><div role="grid">{rows}</div></div></div>{current}"#
+    ));
+    let read = whatsapp::read_page(false);
+    let places: Vec<Option<u32>> = read.rows.iter().map(|r| r.position).collect();
+    assert_eq!(places, [Some(0), Some(5), Some(2)]);
+    let open = read.open_chat.unwrap();
+    assert_eq!(open.chat_id_from_messages, None, "no chat id in today's DOM");
+    let messages: Vec<(String, bool)> = open
+        .messages
+        .iter()
+        .map(|m| (m.message_id.clone(), m.from_me))
+        .collect();
+    assert_eq!(
+        messages,
+        [("3EB0AA11".to_owned(), false), ("3EB0AA12".to_owned(), true)]
+    );
+}
+
+#[wasm_bindgen_test]
 fn messages_of_two_chats_identify_nothing() {
     page(&MAIN.replace(
         "true_919876500001@c.us_3EB0AA12",

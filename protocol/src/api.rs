@@ -119,6 +119,10 @@ pub struct UpsertConversation {
     pub title: String,
     #[serde(default)]
     pub phone: Option<String>,
+    /// The other id of the same person, when WhatsApp knows both: the phone number's `@c.us` id
+    /// of an `@lid` chat, or the reverse. The conversation is then found by either id.
+    #[serde(default)]
+    pub alias: Option<ChatId>,
 }
 
 /// The reply lock of a conversation while someone holds it.
@@ -190,6 +194,8 @@ pub struct Reminder {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conversation {
     pub chat_id: ChatId,
+    /// The other id of the same person (see [`UpsertConversation::alias`]).
+    pub alias: Option<ChatId>,
     pub title: String,
     pub phone: Option<String>,
     pub owner: Option<AgentRef>,
@@ -210,6 +216,7 @@ pub struct Conversation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConversationSummary {
     pub chat_id: ChatId,
+    pub alias: Option<ChatId>,
     pub title: String,
     pub phone: Option<String>,
     pub owner: Option<AgentRef>,
@@ -353,6 +360,19 @@ pub struct MessageReport {
     pub sent_at: Option<Millis>,
     #[serde(default)]
     pub fence: Option<i64>,
+    /// Creates the conversation if no conversation has this id (or alias) yet: how a message
+    /// in a chat nobody has opened reaches the server. An existing conversation is not changed.
+    #[serde(default)]
+    pub if_missing: Option<NewConversation>,
+}
+
+/// A conversation to create along with its first reported message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewConversation {
+    pub title: String,
+    #[serde(default)]
+    pub alias: Option<ChatId>,
 }
 
 /// A recorded message.

@@ -43,6 +43,8 @@ pub const NO_PENDING_HANDOFF: &str = "no_pending_handoff";
 pub const REMINDER_DONE: &str = "reminder_done";
 /// A pipeline with that name exists already.
 pub const PIPELINE_EXISTS: &str = "pipeline_exists";
+/// The chat and the alias given for it are already two different conversations.
+pub const ALIAS_CONFLICT: &str = "alias_conflict";
 /// The `Idempotency-Key` was used before with a different request.
 pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency_key_reused";
 /// A request with the same `Idempotency-Key` is still being processed.

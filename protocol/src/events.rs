@@ -41,11 +41,17 @@ pub enum EventBody {
     ConversationCreated {
         title: String,
         phone: Option<String>,
+        /// The other id of the same person (`@c.us` ↔ `@lid`), if known.
+        #[serde(default)]
+        alias: Option<ChatId>,
     },
     #[serde(rename = "conversation.updated")]
     ConversationUpdated {
         title: String,
         phone: Option<String>,
+        /// The other id of the same person (`@c.us` ↔ `@lid`), if known.
+        #[serde(default)]
+        alias: Option<ChatId>,
     },
     #[serde(rename = "conversation.assigned")]
     Assigned {

@@ -63,10 +63,12 @@ fn every_body() -> Vec<EventBody> {
         EventBody::ConversationCreated {
             title: "Priya".into(),
             phone: Some("+91".into()),
+            alias: Some(ChatId::parse("179950657237125@lid").unwrap()),
         },
         EventBody::ConversationUpdated {
             title: "Priya S".into(),
             phone: None,
+            alias: None,
         },
         EventBody::Assigned {
             owner: Some(asha()),

@@ -26,7 +26,12 @@ export async function until(what, check, timeout = 15000, every = 50) {
   while (Date.now() < deadline) {
     try {
       last = await check();
-      if (last) return last;
+      if (last) {
+        // A long wait that still succeeded is worth knowing about when reading a CI log.
+        const waited = Date.now() - deadline + timeout;
+        if (waited > 5000) console.log(`     (waited ${waited} ms for ${what})`);
+        return last;
+      }
     } catch (error) {
       last = error;
     }
@@ -89,7 +94,7 @@ export async function startFixture() {
         });
         return;
       }
-      const files = { '/': 'index.html', '/whatsapp.js': 'whatsapp.js', '/whatsapp.css': 'whatsapp.css' };
+      const files = { '/': 'index.html', '/modules.js': 'modules.js', '/whatsapp.js': 'whatsapp.js', '/whatsapp.css': 'whatsapp.css' };
       const file = files[url.pathname];
       if (!file) {
         res.writeHead(404);
@@ -110,9 +115,12 @@ export async function startFixture() {
   const port = server.address().port;
   return {
     port,
-    /** A customer writes to chat `i`: every linked page receives it. */
-    async incoming(i, text) {
-      for (const client of clients) client.write(`data: ${JSON.stringify({ i, text, fromMe: false, t: Date.now(), id: `F1X${Date.now().toString(16).toUpperCase()}${(counter++).toString(16).toUpperCase()}`, from: 'customer' })}\n\n`);
+    /** A customer writes to chat `i`: every linked page receives it. Returns the message's id and time. */
+    incoming(i, text) {
+      const id = `F1X${Date.now().toString(16).toUpperCase()}${(counter++).toString(16).toUpperCase()}`;
+      const t = Date.now();
+      for (const client of clients) client.write(`data: ${JSON.stringify({ i, text, fromMe: false, t, id, from: 'customer' })}\n\n`);
+      return { id, t };
     },
     close: () => {
       for (const client of clients) client.end();

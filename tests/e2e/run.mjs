@@ -449,15 +449,26 @@ test('owner badges stay on the right chats while the list scrolls, re-orders and
   await settled('fresh row nodes');
   await page.evaluate(() => __sim.reclass());
   await settled('a class-name reshuffle');
-  // Same-named contacts: no owner is claimed for either rather than the wrong one.
+  // Same-named contacts: WhatsApp's own modules tell them apart, so each gets its own owner.
   await lena.call('PUT', `/conversations/${enc(CHATS[60].jid)}`, { title: CHATS[60].title });
   await lena.call('PUT', `/conversations/${enc(CHATS[61].jid)}`, { title: CHATS[61].title });
+  await lena.call('POST', `/conversations/${enc(CHATS[61].jid)}/lock`);
+  owners[CHATS[60].jid] = null;
+  owners[CHATS[61].jid] = 'Lena Lead';
   await page.evaluate(() => __sim.scrollToChat(60));
-  const twins = await until('the same-named rows to be marked', async () => {
-    const rows = (await page.evaluate(() => __sim.rowReport())).filter((r) => r.i === 60 || r.i === 61);
-    return rows.length === 2 && rows.every((r) => r.badge === '?') && rows;
-  });
-  assertEqual(twins.length, 2, 'both same-named rows');
+  await settled('showing the same-named chats');
+  const twins = (await page.evaluate(() => __sim.rowReport())).filter((r) => r.i === 60 || r.i === 61);
+  assertEqual(Object.fromEntries(twins.map((r) => [r.jid, r.badge])), { [CHATS[60].jid]: 'Unassigned', [CHATS[61].jid]: 'You' }, 'each twin has its own owner');
+  // The twins are in view; re-ordering them (a message to the lower one) keeps them apart.
+  fixture.incoming(61, 'Is it still available?');
+  await until('the lower twin to move above the other', () => page.evaluate(() => __sim.position(61) < __sim.position(60)));
+  await page.evaluate(() => __sim.scrollToChat(61));
+  await settled('a twin moving up');
+  assertEqual(
+    await page.evaluate(() => __sim.rowReport().filter((r) => r.i === 60 || r.i === 61).every((r) => r.badgeChat === r.jid)),
+    true,
+    'no twin shows the other one',
+  );
 });
 
 test('the open chat survives WhatsApp remounting it, a locale switch and a class reshuffle', async () => {
@@ -486,6 +497,202 @@ test('the open chat survives WhatsApp remounting it, a locale switch and a class
   );
   await pages.asha.evaluate(() => __sim.setLocale('en-GB'));
   await pages.asha.evaluate(() => __sim.close());
+});
+
+// ---- chat identity -------------------------------------------------------------------------------
+// The default fixture behaves like WhatsApp Web since April 2026: no chat id anywhere in the DOM.
+
+const lidByPhone = () => CHATS.filter((c) => c.jid.endsWith('@lid') && c.title.startsWith('+'));
+const identityOf = async (page) =>
+  page.evaluate(() => {
+    document.dispatchEvent(new Event('baton:debug'));
+    return JSON.parse(document.documentElement.getAttribute('data-baton-debug'));
+  });
+const rowOf = async (page, i) => (await page.evaluate(() => __sim.rowReport())).find((r) => r.i === i);
+
+test("an @lid chat titled with a phone number is the @lid chat, found by either id; the popup shows identity health", async () => {
+  const chat = lidByPhone()[0];
+  await openChat('asha', chat.i);
+  await until("the chat to be identified by WhatsApp's own modules", async () => {
+    const debug = await debugOf('asha');
+    return debug.whatsapp_id === chat.jid && debug.chat_source === 'bridge';
+  });
+  assertEqual(await text(pages.asha, '[data-baton="identity"]'), 'Chat identity: full', 'the header bar says so');
+  const api = await server.api(people.asha.email, PASSWORDS.asha);
+  const byNumber = await until('the conversation', async () => {
+    const r = await api.call('GET', `/conversations/${enc(chat.alias)}`);
+    return r.status === 200 && r.body;
+  });
+  assertEqual([byNumber.chat_id, byNumber.alias], [chat.jid, chat.alias], 'one conversation, found by the number too');
+  await pages.asha.evaluate((i) => __sim.scrollToChat(i), chat.i);
+  await until('its row to be identified as the @lid chat, not the number', async () =>
+    (await rowOf(pages.asha, chat.i))?.badgeChat === chat.jid);
+  await pages.asha.evaluate(() => __sim.close());
+
+  const popup = await popupOf('asha');
+  await until('the identity health', async () => (await text(popup, '#identity-level')) === 'Chat identity: full');
+  const bridgeRow = await text(popup, '#identity-sources tr[data-source="bridge"]');
+  assert(bridgeRow.includes('answering') && bridgeRow.includes('300'), `the diagnostics show the bridge answering: ${bridgeRow}`);
+  await popup.click('#diagnostics summary');
+  const report = JSON.parse(await until('the report', () => popup.evaluate(() => document.getElementById('identity-report').value)));
+  assertEqual(report.identity.level, 'full', 'the report carries the health');
+  const reportText = JSON.stringify(report);
+  for (const name of [chat.title, CHATS[1].title, 'Hello, about the flat']) {
+    assert(!reportText.includes(name), `the report holds no chat names or message text (${name})`);
+  }
+  await popup.close();
+});
+
+test("a new message in a chat nobody has open reaches the server, with WhatsApp's own time", async () => {
+  const chat = named()[20];
+  const api = await server.api(people.lena.email, PASSWORDS.lena);
+  assertEqual((await api.call('GET', `/conversations/${enc(chat.jid)}`)).status, 404, 'unknown to the team before');
+  const message = fixture.incoming(chat.i, 'Hi, is the 2BHK still available?');
+  const conversation = await until('the conversation to appear', async () => {
+    const r = await api.call('GET', `/conversations/${enc(chat.jid)}`);
+    return r.status === 200 && r.body;
+  });
+  assertEqual([conversation.title, conversation.owner], [chat.title, null], 'created under its WhatsApp title, unassigned');
+  const sentAt = Math.floor(message.t / 1000) * 1000;
+  assertEqual(conversation.last_activity_at, sentAt, "its activity is WhatsApp's time of the message");
+  const again = await api.call('POST', `/conversations/${enc(chat.jid)}/messages`, { message_id: message.id, direction: 'in' });
+  assertEqual([again.status, again.body.sent_at, again.body.direction], [200, sentAt, 'in'], 'recorded once already, as incoming');
+  const list = (await api.call('GET', '/conversations?limit=500')).body.items;
+  assertEqual(list.filter((c) => c.chat_id === chat.jid).length, 1, 'one conversation though three browsers saw it');
+});
+
+test('a page script cannot reach the bridge, plant its own, or relabel chats with forged reports', async () => {
+  // Lena owns one chat, Asha another.
+  const lenasChat = named()[25];
+  const ashasChat = named()[26];
+  const lena = await server.api(people.lena.email, PASSWORDS.lena);
+  const asha = await server.api(people.asha.email, PASSWORDS.asha);
+  for (const [api, chat] of [[lena, lenasChat], [asha, ashasChat]]) {
+    await api.call('PUT', `/conversations/${enc(chat.jid)}`, { title: chat.title });
+    await api.call('POST', `/conversations/${enc(chat.jid)}/lock`);
+    await api.call('DELETE', `/conversations/${enc(chat.jid)}/lock`);
+  }
+  const page = pages.lena;
+  await page.evaluate((i) => __sim.scrollToChat(i), lenasChat.i);
+  const row = () => rowOf(page, lenasChat.i);
+  await until("Lena's chat to show as hers", async () => (await row())?.badge === 'You');
+  const chatsKnown = (await identityOf(page)).identity.sources[0].chats_known;
+  const outcome = await page.evaluate(({ mine, theirs }) => {
+    // Lena's chat's title under Asha's chat's id (and the reverse), and a chat that does not exist.
+    const forged = JSON.stringify({ v: 1, type: 'chats', chats: [
+      { id: theirs.jid, title: mine.title }, { id: mine.jid, title: theirs.title }, { id: '919999999999@c.us', title: 'Forged' },
+    ] });
+    let gotPort = false;
+    const listen = (event) => { gotPort = gotPort || event.ports.length > 0; };
+    document.addEventListener('baton-bridge-port', listen);
+    document.dispatchEvent(new CustomEvent('baton-bridge-want'));
+    document.removeEventListener('baton-bridge-port', listen);
+    const channel = new MessageChannel();
+    const planted = new MessageEvent('baton-bridge-port', { ports: [channel.port2], cancelable: true });
+    const taken = !document.dispatchEvent(planted);
+    channel.port1.postMessage(forged);
+    window.postMessage(forged, '*');
+    document.dispatchEvent(new CustomEvent('baton-bridge', { detail: forged }));
+    return { gotPort, taken };
+  }, { mine: lenasChat, theirs: ashasChat });
+  assertEqual(outcome, { gotPort: false, taken: false }, 'no port is handed out or taken once the page runs');
+  // A refresh after the forgeries (they were delivered first, had anything listened): it would
+  // show their labels.
+  const refreshes = await page.evaluate(() => {
+    __sim.scrollBy(72);
+    document.dispatchEvent(new Event('baton:debug'));
+    return JSON.parse(document.documentElement.getAttribute('data-baton-debug')).stats.refreshes;
+  });
+  await until('a refresh after the scroll', async () => (await identityOf(page)).stats.refreshes > refreshes);
+  const after = await row();
+  assertEqual([after.badge, after.badgeChat], ['You', lenasChat.jid], "Lena's chat is not relabelled as Asha's");
+  assertEqual((await identityOf(page)).identity.sources[0].chats_known, chatsKnown, 'the forged chat list was never seen');
+});
+
+test('without WhatsApp\'s modules identity is limited: names decide, twins show "?" rather than a guess', async () => {
+  // Both twins are known to the team (by the same name).
+  const lena = await server.api(people.lena.email, PASSWORDS.lena);
+  const known = named()[1];
+  for (const i of [60, 61, known.i]) await lena.call('PUT', `/conversations/${enc(CHATS[i].jid)}`, { title: CHATS[i].title });
+  const page = await whatsapp('ravi', '?modules=missing&idb=none');
+  pages.raviLimited = page;
+  await page.evaluate(() => __sim.scrollToChat(60));
+  await until('the twins to be marked', async () => (await rowOf(page, 60))?.badge === '?' && (await rowOf(page, 61))?.badge === '?');
+  // A chat the team knows by its (unique) title is still identified, by that title.
+  await page.evaluate((i) => __sim.open(i), known.i);
+  await until('the chat to be identified by its title', async () => (await identityOf(page)).whatsapp_id === known.jid);
+  assertEqual((await identityOf(page)).chat_source, 'known_title', 'by its known title');
+  await until('the header bar to say identity is limited', async () =>
+    (await text(page, '[data-baton="identity"]')) === 'Chat identity: limited (names only)');
+  // A twin opened is not guessed.
+  await page.evaluate(() => __sim.open(60));
+  await until('the twin to stay unidentified', async () =>
+    (await text(page, '[data-baton="owner"]')) === "Baton can't tell which chat this is: several chats have this name");
+  const popup = await popupOf('ravi');
+  const limited = await until('the worker to know', async () => {
+    const state = await popup.evaluate(() => chrome.runtime.sendMessage({ state: { tab_id: null } }));
+    return state.tabs.find((t) => t.identity && t.identity.level === 'limited');
+  });
+  assert(limited.identity.missing.some((m) => m.startsWith("WhatsApp's chat list module")), JSON.stringify(limited.identity.missing));
+  await popup.close();
+  await page.evaluate(() => __sim.close());
+});
+
+test("without the modules, WhatsApp's database tells an @lid chat from its number", async () => {
+  const page = await whatsapp('ravi', '?modules=missing');
+  const chat = lidByPhone()[1];
+  await page.evaluate((i) => __sim.open(i), chat.i);
+  await until('the @lid chat to be identified', async () => (await identityOf(page)).whatsapp_id === chat.jid);
+  const debug = await identityOf(page);
+  assertEqual(debug.chat_source, 'phone_title', 'by its number, which the database links to the @lid chat');
+  const database = debug.identity.sources.find((s) => s.source === 'indexed_db');
+  assertEqual([database.state, database.chats_known], ['answering', 300], "WhatsApp's database was read");
+  await page.evaluate(() => __sim.scrollToChat(60));
+  await until('the twins to be marked', async () => (await rowOf(page, 60))?.badge === '?' && (await rowOf(page, 61))?.badge === '?');
+  await page.close();
+});
+
+test('when the modules appear late, identity becomes full without a reload; what was typed meanwhile takes the lock', async () => {
+  const page = pages.raviLimited;
+  await page.goto('https://web.whatsapp.com/?modules=late&idb=none');
+  await until("Ravi's overlay to start", () => page.evaluate(() => document.documentElement.getAttribute('data-baton-mode')));
+  const twin = CHATS[60];
+  await page.evaluate(() => __sim.open(60));
+  await until('the twin to be unidentified', async () =>
+    (await text(page, '[data-baton="owner"]')) === "Baton can't tell which chat this is: several chats have this name");
+  // Text arriving without key events (dictation, IME, autocorrect).
+  await page.focus('#main [data-lexical-editor]');
+  await page.keyboard.insertText('Namaste, ');
+  await page.evaluate(() => __sim.loadModules());
+  await until('identity to become full', async () => (await text(page, '[data-baton="identity"]')) === 'Chat identity: full');
+  await until('the chat to be identified', async () =>
+    page.evaluate((id) => document.querySelector('[data-baton="chat-overlay"]')?.getAttribute('data-chat') === id, twin.jid));
+  await until('the lock to be taken for what was typed', async () => (await text(page, '[data-baton="lock-status"]')) === 'You are replying');
+  const api = await server.api(people.ravi.email, PASSWORDS.ravi);
+  assertEqual((await api.call('GET', `/conversations/${enc(twin.jid)}`)).body.lock.holder.name, 'Ravi Kumar', 'the server agrees');
+  await page.evaluate(() => document.execCommand('selectAll') && document.execCommand('delete'));
+  await page.evaluate(() => __sim.close());
+  await page.close();
+  delete pages.raviLimited;
+});
+
+test('renamed modules are found by their shape; the pre-April-2026 DOM still identifies chats by message ids', async () => {
+  const renamed = await whatsapp('lena', '?modules=renamed');
+  await until('identity to be full through the renamed modules', async () => {
+    const identity = (await identityOf(renamed)).identity;
+    return identity.level === 'full' && identity.sources[0].note === 'found by scan';
+  });
+  await renamed.close();
+  const legacy = await whatsapp('lena', '?dom=legacy&modules=missing&idb=none');
+  const chat = named()[21];
+  await legacy.evaluate((i) => __sim.open(i), chat.i);
+  await until('the chat to be identified by its message ids', async () => {
+    const debug = await identityOf(legacy);
+    return debug.whatsapp_id === chat.jid && debug.chat_source === 'message_ids';
+  });
+  await until('its conversation to be registered', async () =>
+    (await (await server.api(people.lena.email, PASSWORDS.lena)).call('GET', `/conversations/${enc(chat.jid)}`)).status === 200);
+  await legacy.close();
 });
 
 test('the server restarts: nothing is lost, writes made offline are sent, the overlay recovers', async () => {

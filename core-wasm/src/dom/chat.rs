@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 
 use gloo_events::{EventListener, EventListenerOptions, EventListenerPhase};
-use protocol::api::{Direction, LockGrant, Note};
-use protocol::ChatId;
+use protocol::api::{Direction, LockGrant, MessageReport, NewConversation, Note};
+use protocol::{ChatId, Millis};
 use wasm_bindgen::JsCast;
 use web_sys::{Element, Event, KeyboardEvent};
 
@@ -13,9 +13,9 @@ use super::overlay::{Overlay, Pending};
 use super::ui::document;
 use super::whatsapp::{self, OpenChat};
 use super::with_overlay;
+use crate::identity::{Doubt, Source, Verdict};
 use crate::js::{from_json, now_ms};
 use crate::messages::{Call, Outcome, TimelineLine};
-use crate::state::TitleMatch;
 use crate::views::{composer_gate, Change, Gate};
 
 /// Give up waiting for a sent message to show up after this long, and release the lock.
@@ -34,8 +34,18 @@ pub struct Held {
 
 /// What the overlay knows about the chat open in `#main`.
 pub struct ChatSession {
-    /// `None` while the chat cannot be identified safely (no messages yet, conflicting hints).
+    /// The chat's id as the server files it; `None` while it cannot be identified safely.
     pub chat_id: Option<ChatId>,
+    /// The chat's id as WhatsApp knows it (the server may file it under its alias).
+    pub whatsapp_id: Option<ChatId>,
+    /// The other id of the same person, when a source knows it.
+    pub alias: Option<ChatId>,
+    /// Why the chat is not identified, if it is not.
+    pub doubt: Option<Doubt>,
+    /// Which source identified it.
+    pub source: Option<Source>,
+    /// The agent typed before the chat was identified: take the lock as soon as it is.
+    pub wants_lock: bool,
     pub title: String,
     /// Message ids already seen; the first batch is history, later ones are new.
     pub known_messages: HashSet<String>,
@@ -55,9 +65,14 @@ pub struct ChatSession {
 }
 
 impl ChatSession {
-    fn new(chat_id: Option<ChatId>, title: String) -> ChatSession {
+    fn new(title: String) -> ChatSession {
         ChatSession {
-            chat_id,
+            chat_id: None,
+            whatsapp_id: None,
+            alias: None,
+            doubt: None,
+            source: None,
+            wants_lock: false,
             title,
             known_messages: HashSet::new(),
             history_loaded: false,
@@ -181,6 +196,8 @@ impl Overlay {
             return;
         };
         chat.last_input_at = now_ms();
+        // Typed before the chat is known: the lock follows once it is (see `sync_chat`).
+        chat.wants_lock |= chat.chat_id.is_none();
         self.ensure_lock();
     }
 
@@ -388,104 +405,179 @@ impl Overlay {
             }
             return;
         };
-        let chat_id = self.identify(&open);
-        let same = match (&self.chat, &chat_id) {
-            (Some(chat), Some(id)) => chat.chat_id.as_ref() == Some(id),
-            (Some(chat), None) => chat.chat_id.is_none() && chat.title == open.title,
+        self.ensure_known_names();
+        let verdict = self
+            .identity
+            .sources(&self.known_names)
+            .identify_open(&open.title, open.chat_id_from_messages.as_ref());
+        let tally = &mut self.identity.tally;
+        tally.legacy_message_ids |= open.chat_id_from_messages.is_some();
+        let (whatsapp_id, source, doubt) = match verdict {
+            Verdict::Known { chat_id, source } => {
+                tally.count(source);
+                (Some(chat_id), Some(source), None)
+            }
+            Verdict::Unsure(doubt) => (None, None, Some(doubt)),
+        };
+        tally.open_chat_identified = Some(whatsapp_id.is_some());
+        let alias = whatsapp_id.as_ref().and_then(|id| self.alias_of(id));
+        let own_id = whatsapp_id
+            .as_ref()
+            .map(|id| self.state.own_id(id, &self.known_names));
+        let same = match (&self.chat, &whatsapp_id) {
+            (Some(chat), Some(id)) => chat.whatsapp_id.as_ref() == Some(id),
+            // A passing doubt about the chat still on screen (the page and WhatsApp's modules
+            // a moment apart) keeps what is known of it.
+            (Some(chat), None) => chat.title == open.title,
             (None, _) => false,
         };
-        if !same {
-            let was_unidentified_same_title = self
+        if same {
+            if let (Some(chat), Some(own_id)) = (self.chat.as_mut(), own_id) {
+                // The server may have linked it to the id it knew first.
+                chat.chat_id = Some(own_id);
+            }
+        } else {
+            let identified_now = self
                 .chat
                 .as_ref()
-                .is_some_and(|c| c.chat_id.is_none() && c.title == open.title);
-            if was_unidentified_same_title {
-                // The same chat, now identified (its messages rendered).
-                if let Some(chat) = self.chat.as_mut() {
-                    chat.chat_id = chat_id.clone();
-                }
-            } else {
+                .is_some_and(|c| c.whatsapp_id.is_none() && c.title == open.title);
+            if !identified_now {
                 self.leave_chat();
-                self.chat = Some(ChatSession::new(chat_id.clone(), open.title.clone()));
+                self.chat = Some(ChatSession::new(open.title.clone()));
                 self.ui.chat_changed();
             }
-            if let Some(chat_id) = &chat_id {
-                self.open_chat_call(chat_id);
+            if let Some(chat) = self.chat.as_mut() {
+                chat.whatsapp_id = whatsapp_id.clone();
+                chat.chat_id = own_id;
+                chat.alias = alias;
+            }
+            if whatsapp_id.is_some() {
+                self.open_chat_call();
+                self.lock_if_typed();
             }
         }
-        self.note_messages(&open);
-    }
-
-    /// The chat in `#main`: from its messages' ids when they agree with its title, else from its
-    /// title. `None` rather than a guess when hints conflict.
-    fn identify(&mut self, open: &OpenChat) -> Option<ChatId> {
-        let by_title = self.match_title(&open.title);
-        match (&open.chat_id_from_messages, by_title) {
-            (Some(from_messages), TitleMatch::One(from_title)) if *from_messages != from_title => {
-                None
+        if let Some(chat) = self.chat.as_mut() {
+            if chat.whatsapp_id.is_none() {
+                chat.doubt = doubt;
             }
-            (Some(from_messages), _) => Some(from_messages.clone()),
-            (None, TitleMatch::One(from_title)) => Some(from_title),
-            (None, _) => None,
+            chat.source = source.or(chat.source);
+        }
+        if !self.identity.bridge.answers_messages() {
+            self.note_messages(&open);
         }
     }
 
-    /// Reports new messages; an outgoing one after the agent pressed send is their reply (sent
-    /// under their fence), any other outgoing one is another agent's.
+    /// The other id of the chat's person, from whichever source knows it.
+    fn alias_of(&self, chat_id: &ChatId) -> Option<ChatId> {
+        if let Some(chat) = self.identity.bridge.chat(chat_id) {
+            return if &chat.id == chat_id {
+                chat.alias.clone()
+            } else {
+                Some(chat.id.clone())
+            };
+        }
+        self.identity
+            .indexed_db
+            .as_ref()
+            .and_then(|idb| idb.alias(chat_id))
+            .or_else(|| self.known_names.alias(chat_id))
+            .cloned()
+    }
+
+    /// Whatever the agent typed while the chat was being identified takes the lock now.
+    fn lock_if_typed(&mut self) {
+        let typed = whatsapp::composer().is_some_and(|c| !whatsapp::composer_text(&c).is_empty());
+        let Some(chat) = self.chat.as_mut() else {
+            return;
+        };
+        if chat.wants_lock || typed {
+            chat.wants_lock = false;
+            chat.last_input_at = chat.last_input_at.max(now_ms());
+            if let Gate::Open = self.gate() {
+                self.ensure_lock();
+            }
+        }
+    }
+
+    /// Reports the open chat's new messages as the DOM shows them (when WhatsApp's modules do not
+    /// report them). The first batch of a chat is its history, not news.
     fn note_messages(&mut self, open: &OpenChat) {
         let Some(chat) = self.chat.as_mut() else {
             return;
         };
-        let Some(chat_id) = chat.chat_id.clone() else {
+        let Some(whatsapp_id) = chat.whatsapp_id.clone() else {
             return;
         };
+        let alias = chat.alias.clone();
         let fresh: Vec<_> = open
             .messages
             .iter()
-            .filter(|m| m.chat_id == chat_id && !chat.known_messages.contains(&m.message_id))
+            .filter(|m| {
+                m.chat_id
+                    .as_ref()
+                    .is_none_or(|c| *c == whatsapp_id || Some(c) == alias.as_ref())
+                    && !chat.known_messages.contains(&m.message_id)
+            })
             .cloned()
             .collect();
         for message in &fresh {
             chat.known_messages.insert(message.message_id.clone());
         }
         if !chat.history_loaded {
-            // The first messages of a chat are its history, not news.
             chat.history_loaded = !chat.known_messages.is_empty();
             return;
         }
-        let mut reports = Vec::new();
-        let mut sent_mine = false;
         for message in fresh {
-            let direction = if message.from_me {
+            if self.identity.first_report(&message.message_id) {
+                self.open_chat_message(message.message_id, message.from_me, None);
+            }
+        }
+    }
+
+    /// A new message in the open chat: reported; an outgoing one after the agent pressed send is
+    /// their reply (sent under their fence, after which the lock goes), any other outgoing one is
+    /// another agent's, for the send guard.
+    pub(super) fn open_chat_message(
+        &mut self,
+        message_id: String,
+        from_me: bool,
+        sent_at: Option<Millis>,
+    ) {
+        let Some(chat) = self.chat.as_mut() else {
+            return;
+        };
+        let Some(chat_id) = chat.chat_id.clone() else {
+            return;
+        };
+        let mine = from_me && chat.pending_send_at.is_some();
+        let fence = if mine {
+            chat.held.as_ref().map(|h| h.fence)
+        } else {
+            None
+        };
+        if from_me && !mine {
+            chat.add_change(Change {
+                seq: 0,
+                text: "Another agent replied in this chat".to_owned(),
+                message_id: Some(message_id.clone()),
+            });
+        }
+        let report = MessageReport {
+            message_id,
+            direction: if from_me {
                 Direction::Out
             } else {
                 Direction::In
-            };
-            let mine = message.from_me && chat.pending_send_at.is_some() && !sent_mine;
-            let fence = if mine {
-                sent_mine = true;
-                chat.held.as_ref().map(|h| h.fence)
-            } else {
-                None
-            };
-            if message.from_me && !mine {
-                chat.add_change(Change {
-                    seq: 0,
-                    text: "Another agent replied in this chat".to_owned(),
-                    message_id: Some(message.message_id.clone()),
-                });
-            }
-            reports.push(Call::Message {
-                chat_id: chat_id.clone(),
-                message_id: message.message_id,
-                direction,
-                fence,
-            });
-        }
-        for call in reports {
-            self.request(call, Pending::Report);
-        }
-        if sent_mine {
+            },
+            sent_at,
+            fence,
+            if_missing: Some(NewConversation {
+                title: chat.title.clone(),
+                alias: chat.alias.clone(),
+            }),
+        };
+        self.request_quietly(Call::Message { chat_id, report }, Pending::Report);
+        if mine {
             // Reported under the fence first, then the lock goes.
             self.release_lock();
         }

@@ -4,12 +4,15 @@
 //! or as its wasm2js twin when the page's CSP forbids WebAssembly). The overlay lives as long as
 //! the page; every listener, observer and timer is owned by it and detached when it is dropped.
 
-mod bridge;
 mod chat;
+mod chat_identity;
+mod indexed_db;
 mod overlay;
 mod panels;
 pub mod ui;
 pub mod whatsapp;
+mod whatsapp_bridge;
+mod worker_link;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -43,15 +46,16 @@ pub(crate) fn with_overlay(f: impl FnOnce(&mut Overlay)) {
     }
 }
 
-/// Starts the overlay; `mode` is `"wasm"` or `"wasm2js"`, as the loader managed.
+/// Starts the overlay; `mode` is `"wasm"` or `"wasm2js"`, as the loader managed, and
+/// `bridge_port` the MAIN-world bridge's private port that `bridge-port.js` kept (or nothing).
 #[wasm_bindgen]
-pub fn start_overlay(mode: &str) {
+pub fn start_overlay(mode: &str, bridge_port: JsValue) {
     let mode = if mode == "wasm2js" {
         CoreMode::Wasm2js
     } else {
         CoreMode::Wasm
     };
-    let overlay = Rc::new(RefCell::new(Overlay::new(mode)));
+    let overlay = Rc::new(RefCell::new(Overlay::new(mode, bridge_port)));
     OVERLAY.with(|slot| *slot.borrow_mut() = Some(overlay));
     with_overlay(Overlay::start);
 }

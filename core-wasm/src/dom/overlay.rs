@@ -11,18 +11,20 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, MutationObserver, MutationObserverInit};
 
-use super::bridge::Bridge;
 use super::chat::ChatSession;
+use super::chat_identity::ChatIdentity;
 use super::panels::ChatUi;
 use super::ui::{self, child_with_role, document, set_attr, set_text, show};
 use super::whatsapp::{self, Row};
 use super::with_overlay;
-use crate::adapter::{chat_from_phone_title, normalize_title};
+use super::worker_link::WorkerLink;
+use crate::adapter::normalize_title;
+use crate::identity::{NameIndex, RowFacts, Verdict};
 use crate::js::{from_js, from_json, now_ms, to_js, warn};
 use crate::messages::{
     Call, Connection, CoreMode, LayoutState, Outcome, TabStatus, TimelineLine, ToTab, ToWorker,
 };
-use crate::state::{ConversationState, TeamState, TitleMatch};
+use crate::state::{ConversationState, TeamState};
 use crate::views::owner_badge;
 
 /// After this long WhatsApp has had time to render; missing hooks then mean an unknown layout.
@@ -33,7 +35,10 @@ const DEBOUNCE_MS: u32 = 40;
 /// What a pending request was for, so its reply can be handled without keeping closures around.
 #[derive(Debug, Clone)]
 pub enum Pending {
-    OpenChat,
+    OpenChat {
+        /// The id it was registered under.
+        chat_id: ChatId,
+    },
     Lock {
         chat_id: ChatId,
         then_release: bool,
@@ -70,13 +75,18 @@ pub struct Stats {
 
 pub struct Overlay {
     pub(super) mode: CoreMode,
-    started_at: i64,
-    pub(super) bridge: Bridge,
+    pub(super) started_at: i64,
+    pub(super) worker: WorkerLink,
     pub(super) state: TeamState,
     pub(super) connection: Connection,
     clock_offset_ms: i64,
-    title_index: Option<HashMap<String, TitleMatch>>,
-    reported_layout: Option<LayoutState>,
+    /// The team's known titles and aliases ([`TeamState::name_index`]), rebuilt when stale.
+    pub(super) known_names: NameIndex,
+    known_names_stale: bool,
+    pub(super) identity: ChatIdentity,
+    bridge_port: JsValue,
+    /// What was last told to the worker about this tab.
+    reported_status: Option<TabStatus>,
     pub(super) layout: LayoutState,
     pub(super) chat: Option<ChatSession>,
     pub(super) ui: ChatUi,
@@ -93,16 +103,20 @@ pub struct Overlay {
 }
 
 impl Overlay {
-    pub fn new(mode: CoreMode) -> Overlay {
+    /// `bridge_port` is the MAIN-world bridge's private port, if `bridge-port.js` got it.
+    pub fn new(mode: CoreMode, bridge_port: JsValue) -> Overlay {
         Overlay {
             mode,
             started_at: now_ms(),
-            bridge: Bridge::new(),
+            worker: WorkerLink::new(),
             state: TeamState::default(),
             connection: Connection::Connecting,
             clock_offset_ms: 0,
-            title_index: None,
-            reported_layout: None,
+            known_names: NameIndex::default(),
+            known_names_stale: true,
+            identity: ChatIdentity::new(),
+            bridge_port,
+            reported_status: None,
             layout: LayoutState::Waiting,
             chat: None,
             ui: ChatUi::new(),
@@ -120,7 +134,10 @@ impl Overlay {
     }
 
     pub fn start(&mut self) {
-        self.connect_bridge();
+        self.connect_worker();
+        let port = std::mem::replace(&mut self.bridge_port, JsValue::NULL);
+        self.connect_whatsapp_bridge(port);
+        self.maybe_read_indexed_db();
         self.listeners = super::chat::composer_listeners();
         self.listeners.push(self.ui.click_listener());
         self.listeners.push(self.ui.change_listener());
@@ -141,19 +158,19 @@ impl Overlay {
         self.refresh();
     }
 
-    fn connect_bridge(&mut self) {
-        self.bridge.connect(
+    fn connect_worker(&mut self) {
+        self.worker.connect(
             |message| with_overlay(|o| o.on_worker_message(message)),
             |_| with_overlay(|o| o.on_worker_lost()),
         );
-        if self.bridge.connected() {
-            self.reported_layout = None;
+        if self.worker.connected() {
+            self.reported_status = None;
             self.report_status();
         }
     }
 
     fn on_worker_lost(&mut self) {
-        self.bridge.lost();
+        self.worker.lost();
         for (_, pending) in std::mem::take(&mut self.pending) {
             self.on_reply(
                 pending,
@@ -173,8 +190,8 @@ impl Overlay {
         self.reconnect = Some(Timeout::new(500, || {
             with_overlay(|o| {
                 o.reconnect = None;
-                if !o.bridge.invalidated {
-                    o.connect_bridge();
+                if !o.worker.invalidated {
+                    o.connect_worker();
                 }
             })
         }));
@@ -191,10 +208,9 @@ impl Overlay {
 
     /// Asks the worker to make a call; returns false (after telling the agent) if it cannot.
     pub(super) fn request(&mut self, call: Call, pending: Pending) -> bool {
-        let id = self.next_request;
-        self.next_request = self.next_request.wrapping_add(1).max(1);
-        if self.bridge.send(&ToWorker::Request { id, call }) {
-            self.pending.insert(id, pending);
+        let id = self.next_request_id();
+        if self.worker.send(&ToWorker::Request { id, call }) {
+            self.remember_pending(id, pending);
             true
         } else {
             self.ui
@@ -203,17 +219,29 @@ impl Overlay {
         }
     }
 
+    pub(super) fn next_request_id(&mut self) -> u32 {
+        let id = self.next_request;
+        self.next_request = self.next_request.wrapping_add(1).max(1);
+        id
+    }
+
+    pub(super) fn remember_pending(&mut self, id: u32, pending: Pending) {
+        self.pending.insert(id, pending);
+    }
+
+    /// Tells the worker how this tab is doing, if that changed.
     fn report_status(&mut self) {
-        if self.reported_layout.as_ref() == Some(&self.layout) {
-            return;
-        }
         let status = TabStatus {
             mode: self.mode,
             layout: self.layout.clone(),
             error: None,
+            identity: Some(self.identity.published.clone()),
         };
-        if self.bridge.send(&ToWorker::Status(status)) {
-            self.reported_layout = Some(self.layout.clone());
+        if self.reported_status.as_ref() == Some(&status) {
+            return;
+        }
+        if self.worker.send(&ToWorker::Status(status.clone())) {
+            self.reported_status = Some(status);
         }
     }
 
@@ -235,14 +263,14 @@ impl Overlay {
                 self.state = state;
                 self.connection = connection;
                 self.clock_offset_ms = clock_offset_ms;
-                self.title_index = None;
+                self.known_names_stale = true;
                 self.ui.invalidate();
                 if previous_me.as_deref() != self.state.my_id() {
                     // Logged in as someone else (or out): start the open chat afresh.
                     self.chat = None;
                 }
-                if let Some(chat_id) = self.chat.as_ref().and_then(|c| c.chat_id.clone()) {
-                    self.open_chat_call(&chat_id);
+                if self.chat.as_ref().is_some_and(|c| c.chat_id.is_some()) {
+                    self.open_chat_call();
                 }
             }
             ToTab::Connection {
@@ -278,13 +306,15 @@ impl Overlay {
     }
 
     fn merge(&mut self, conversation: ConversationState) {
-        let title_changed = self
+        let names_changed = self
             .state
             .conversation(&conversation.chat_id)
-            .is_none_or(|known| known.title != conversation.title);
+            .is_none_or(|known| {
+                known.title != conversation.title || known.alias != conversation.alias
+            });
         self.state.merge_conversation(conversation);
-        if title_changed {
-            self.title_index = None;
+        if names_changed {
+            self.known_names_stale = true;
         }
     }
 
@@ -301,28 +331,44 @@ impl Overlay {
         }
     }
 
-    pub(super) fn open_chat_call(&mut self, chat_id: &ChatId) {
-        let title = self
-            .chat
-            .as_ref()
-            .map(|c| c.title.clone())
-            .unwrap_or_default();
-        if title.is_empty() || !self.logged_in() {
+    /// Registers the open chat as WhatsApp shows it (its title, and its alias when known), under
+    /// the id WhatsApp uses; the server answers with the conversation, filed under its own id.
+    pub(super) fn open_chat_call(&mut self) {
+        let Some(chat) = self.chat.as_ref() else {
+            return;
+        };
+        let (Some(chat_id), false) = (
+            chat.whatsapp_id.clone().or_else(|| chat.chat_id.clone()),
+            chat.title.is_empty(),
+        ) else {
+            return;
+        };
+        if !self.logged_in() {
             return;
         }
-        self.request(
-            Call::OpenChat {
-                chat_id: chat_id.clone(),
-                title,
+        let call = Call::OpenChat {
+            chat_id: chat_id.clone(),
+            seen: protocol::api::UpsertConversation {
+                title: chat.title.clone(),
+                phone: None,
+                alias: chat.alias.clone(),
             },
-            Pending::OpenChat,
-        );
+        };
+        self.request(call, Pending::OpenChat { chat_id });
     }
 
     fn on_reply(&mut self, pending: Pending, outcome: Outcome) {
         match (pending, outcome) {
-            (Pending::OpenChat, Outcome::Ok { body, .. }) => {
+            (Pending::OpenChat { chat_id }, Outcome::Ok { body, .. }) => {
                 if let Ok(conversation) = from_json::<protocol::api::Conversation>(&body) {
+                    // The server may file the chat under its alias (the id it knew first).
+                    if let Some(chat) = self
+                        .chat
+                        .as_mut()
+                        .filter(|c| c.whatsapp_id.as_ref() == Some(&chat_id))
+                    {
+                        chat.chat_id = Some(conversation.chat_id.clone());
+                    }
                     self.merge(ConversationState::from(&conversation));
                 }
             }
@@ -448,6 +494,7 @@ impl Overlay {
     fn tick(&mut self) {
         self.ensure_observer();
         self.chat_tick();
+        self.maybe_read_indexed_db();
         self.refresh();
     }
 
@@ -500,9 +547,11 @@ impl Overlay {
         let patience_over = now_ms() - self.started_at > LAYOUT_PATIENCE_MS;
         let page = whatsapp::read_page(patience_over);
         self.layout = page.layout.clone();
-        self.report_status();
+        self.identity.tally = crate::identity::Tally::default();
         self.render_rows(&page.rows);
         self.sync_chat(page.open_chat);
+        self.update_health();
+        self.report_status();
         self.render_chat();
         if let (Some(started), Some(perf)) =
             (started, web_sys::window().and_then(|w| w.performance()))
@@ -514,33 +563,20 @@ impl Overlay {
         }
     }
 
-    fn title_index(&mut self) -> &HashMap<String, TitleMatch> {
-        if self.title_index.is_none() {
-            self.title_index = Some(self.state.title_index());
+    /// Rebuilds the team's known titles if the state changed since.
+    pub(super) fn ensure_known_names(&mut self) {
+        if self.known_names_stale {
+            self.known_names = self.state.name_index();
+            self.known_names_stale = false;
         }
-        self.title_index.get_or_insert_with(HashMap::new)
-    }
-
-    /// Which conversation a title names: an unsaved contact's phone number, else a known title.
-    pub(super) fn match_title(&mut self, title: &str) -> TitleMatch {
-        if let Some(chat_id) = chat_from_phone_title(title) {
-            return TitleMatch::One(chat_id);
-        }
-        self.title_index()
-            .get(&normalize_title(title))
-            .cloned()
-            .unwrap_or(TitleMatch::Unknown)
     }
 
     /// Owner badge, lock dot and reminder marker on every rendered chat-list row. Recomputed from
-    /// the row's current title each time, since rows are recycled for other chats.
+    /// the row's current title and place each time, since rows are recycled for other chats.
     fn render_rows(&mut self, rows: &[Row]) {
         let logged_in = self.logged_in();
-        let now = self.now();
-        let me = self.state.my_id().map(str::to_owned);
-        for row in rows {
-            let matched = self.match_title(&row.title);
-            if !logged_in {
+        if !logged_in {
+            for row in rows {
                 for role in ["owner-badge", "lock-dot", "reminder"] {
                     if let Ok(Some(stale)) = row
                         .element
@@ -549,9 +585,41 @@ impl Overlay {
                         stale.remove();
                     }
                 }
-                continue;
             }
-            let badge = owner_badge(&self.state, &matched, now);
+            return;
+        }
+        let now = self.now();
+        let me = self.state.my_id().map(str::to_owned);
+        self.ensure_known_names();
+        let facts: Vec<RowFacts> = rows
+            .iter()
+            .map(|row| RowFacts {
+                title: normalize_title(&row.title),
+                position: row.position,
+            })
+            .collect();
+        let verdicts = self
+            .identity
+            .sources(&self.known_names)
+            .identify_rows(&facts);
+        for (row, verdict) in rows.iter().zip(verdicts) {
+            let verdict = match verdict {
+                Verdict::Known { chat_id, source } => {
+                    self.identity.tally.count(source);
+                    Verdict::Known {
+                        chat_id: self.state.own_id(&chat_id, &self.known_names),
+                        source,
+                    }
+                }
+                doubt => {
+                    if !matches!(doubt, Verdict::Unsure(crate::identity::Doubt::Unknown)) {
+                        self.identity.tally.rows_unsure += 1;
+                    }
+                    doubt
+                }
+            };
+            self.identity.tally.rows += 1;
+            let badge = owner_badge(&self.state, &verdict, now);
             let element = child_with_role(&row.element, "owner-badge", || {
                 ui::el("span", "owner-badge")
             });
@@ -562,6 +630,11 @@ impl Overlay {
                 &element,
                 "data-chat",
                 badge.chat_id.as_ref().map(ChatId::as_str).unwrap_or(""),
+            );
+            set_attr(
+                &element,
+                "data-source",
+                badge.source.map_or("", |s| s.as_str()),
             );
             let dot = child_with_role(&row.element, "lock-dot", || ui::el("span", "lock-dot"));
             show(&dot, badge.replying.is_some());
@@ -608,6 +681,10 @@ impl Overlay {
             held_fence: Option<i64>,
             pending_changes: usize,
             stats: &'a Stats,
+            /// The open chat's id as WhatsApp knows it, and which source identified it.
+            whatsapp_id: Option<&'a str>,
+            chat_source: Option<&'static str>,
+            identity: &'a crate::identity::IdentityHealth,
         }
         let chat = self.chat.as_ref();
         to_js(&Debug {
@@ -620,6 +697,11 @@ impl Overlay {
             held_fence: chat.and_then(|c| c.held.as_ref()).map(|h| h.fence),
             pending_changes: chat.map_or(0, |c| c.changes.len()),
             stats: &self.stats,
+            whatsapp_id: chat
+                .and_then(|c| c.whatsapp_id.as_ref())
+                .map(ChatId::as_str),
+            chat_source: chat.and_then(|c| c.source).map(|s| s.as_str()),
+            identity: &self.identity.health,
         })
         .unwrap_or(JsValue::NULL)
     }

@@ -9,8 +9,11 @@ use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 
 use super::overlay::{Overlay, Pending};
-use super::ui::{button, document, el, format_time, set_attr, set_text, show, text_el};
+use super::ui::{
+    button, document, el, format_time, remove_attr, set_attr, set_text, show, text_el,
+};
 use super::with_overlay;
+use crate::identity::Doubt;
 use crate::js::now_ms;
 use crate::messages::{Call, Connection};
 use crate::views::{header_view, Gate};
@@ -19,6 +22,7 @@ use crate::views::{header_view, Gate};
 pub struct ChatUi {
     container: HtmlElement,
     owner: HtmlElement,
+    identity: HtmlElement,
     lock_status: HtmlElement,
     connection: HtmlElement,
     stage: HtmlSelectElement,
@@ -83,6 +87,7 @@ impl ChatUi {
 
         let header = el("div", "header-bar");
         let owner = el("span", "owner");
+        let identity = el("span", "identity");
         let lock_status = el("span", "lock-status");
         let connection = el("span", "connection");
         let stage: HtmlSelectElement = el("select", "stage").unchecked_into();
@@ -101,6 +106,7 @@ impl ChatUi {
                 &button("Notes", "notes"),
                 &button("Remind me", "remind"),
                 &connection,
+                &identity,
             ],
         );
 
@@ -218,6 +224,7 @@ impl ChatUi {
         ChatUi {
             container,
             owner,
+            identity,
             lock_status,
             connection,
             stage,
@@ -371,6 +378,18 @@ impl ChatUi {
     }
 }
 
+/// What the header says while the open chat is not identified.
+fn unidentified_text(doubt: Option<Doubt>) -> &'static str {
+    match doubt {
+        None => "Baton: identifying this chat…",
+        Some(Doubt::SeveralNamed) => {
+            "Baton can't tell which chat this is: several chats have this name"
+        }
+        Some(Doubt::SourcesDisagree) => "Baton can't tell which chat this is yet",
+        Some(Doubt::Unknown) => "Baton doesn't know this chat (chat identity is limited)",
+    }
+}
+
 impl Overlay {
     /// Brings the chat overlay up to date with the open chat and the state.
     pub(super) fn render_chat(&mut self) {
@@ -384,8 +403,19 @@ impl Overlay {
             let _ = main.append_child(&self.ui.container);
         }
         let ui = &self.ui;
+        let health = &self.identity.health;
+        set_text(&ui.identity, health.level.label());
+        set_attr(&ui.identity, "data-level", health.level.as_str());
+        let what = if health.missing.is_empty() {
+            "Baton knows every chat by WhatsApp's own id".to_owned()
+        } else {
+            format!("Missing: {}", health.missing.join("; "))
+        };
+        set_attr(&ui.identity, "title", &what);
         let Some(chat_id) = chat_id else {
-            set_text(&ui.owner, "Baton: identifying this chat…");
+            remove_attr(&ui.container, "data-chat");
+            let doubt = self.chat.as_ref().and_then(|c| c.doubt);
+            set_text(&ui.owner, unidentified_text(doubt));
             for part in [&ui.lock_status, &ui.claim, &ui.force, &ui.lock_banner] {
                 show(part, false);
             }

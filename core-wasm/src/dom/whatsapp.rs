@@ -8,7 +8,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement};
 
 use super::ui::{all, document, first_match};
-use crate::adapter::{parse_data_id, MessageKey};
+use crate::adapter::{dom_message, row_position, DomMessage};
 use crate::messages::LayoutState;
 
 const CHAT_LIST: &[&str] = &[
@@ -33,18 +33,20 @@ const SEND_BUTTON: &[&str] = &[
     "footer [data-icon=\"send\"]",
 ];
 
-/// A chat-list row: the recycled node and the title it shows now.
+/// A chat-list row: the recycled node, the title it shows now and its place in the list.
 pub struct Row {
     pub element: Element,
     pub title: String,
+    pub position: Option<u32>,
 }
 
 /// The open conversation's panel, read now.
 pub struct OpenChat {
     pub title: String,
-    /// From the messages' `data-id`s, when they are rendered and agree.
+    /// From the messages' `data-id`s, when they are rendered and agree (builds before April
+    /// 2026 only).
     pub chat_id_from_messages: Option<ChatId>,
-    pub messages: Vec<MessageKey>,
+    pub messages: Vec<DomMessage>,
     pub composer: Option<HtmlElement>,
 }
 
@@ -118,9 +120,16 @@ fn rows_of(list: &Element) -> Vec<Row> {
         let title = first_match(&row, ROW_TITLE)
             .and_then(|(t, _)| t.get_attribute("title").or_else(|| t.text_content()))
             .unwrap_or_default();
+        let height = row
+            .dyn_ref::<HtmlElement>()
+            .map_or(0, |r| u32::try_from(r.offset_height()).unwrap_or(0));
+        let position = row
+            .get_attribute("style")
+            .and_then(|style| row_position(&style, height));
         rows.push(Row {
             element: row,
             title,
+            position,
         });
     }
     rows
@@ -131,14 +140,13 @@ fn read_main(main: Element) -> OpenChat {
         .and_then(|(t, _)| t.text_content())
         .map(|t| crate::adapter::normalize_title(&t))
         .unwrap_or_default();
-    let messages: Vec<MessageKey> = all(&main, "[data-id]")
+    let messages: Vec<DomMessage> = all(&main, "[data-id]")
         .iter()
-        .filter_map(|m| m.get_attribute("data-id"))
-        .filter_map(|id| parse_data_id(&id))
+        .filter_map(|m| dom_message(&m.get_attribute("data-id")?, direction_of(m)))
         .collect();
-    let chat_id_from_messages = match messages.first() {
-        Some(first) if messages.iter().all(|m| m.chat_id == first.chat_id) => {
-            Some(first.chat_id.clone())
+    let chat_id_from_messages = match messages.first().and_then(|m| m.chat_id.as_ref()) {
+        Some(first) if messages.iter().all(|m| m.chat_id.as_ref() == Some(first)) => {
+            Some(first.clone())
         }
         _ => None,
     };
@@ -148,6 +156,30 @@ fn read_main(main: Element) -> OpenChat {
         chat_id_from_messages,
         messages,
         composer,
+    }
+}
+
+/// A message row's direction from the semantic classes WhatsApp puts on it or around it.
+fn direction_of(message: &Element) -> Option<bool> {
+    let has = |class: &str| {
+        message.class_list().contains(class)
+            || message
+                .closest(&format!(".{class}"))
+                .ok()
+                .flatten()
+                .is_some()
+            || message
+                .query_selector(&format!(".{class}"))
+                .ok()
+                .flatten()
+                .is_some()
+    };
+    if has("message-out") {
+        Some(true)
+    } else if has("message-in") {
+        Some(false)
+    } else {
+        None
     }
 }
 

@@ -300,6 +300,14 @@ pub struct BridgeView {
 }
 
 impl BridgeView {
+    /// A view of a bridge whose private channel exists (`connected`) or not.
+    pub fn new(connected: bool) -> BridgeView {
+        BridgeView {
+            connected,
+            ..BridgeView::default()
+        }
+    }
+
     /// Applies a report; a new message is handed back for reporting to the server.
     pub fn receive(&mut self, raw: RawReport) -> Result<Option<NewMessage>, BridgeError> {
         let report = match validate(raw) {
@@ -348,6 +356,11 @@ impl BridgeView {
     /// WhatsApp's active chat is readable: the open chat can be identified.
     pub fn answers_open_chat(&self) -> bool {
         self.connected && self.status.as_ref().is_some_and(|s| s.active)
+    }
+
+    /// WhatsApp's new messages are reported, in every chat.
+    pub fn answers_messages(&self) -> bool {
+        self.connected && self.status.as_ref().is_some_and(|s| s.messages)
     }
 
     pub fn chat_count(&self) -> usize {
@@ -468,10 +481,7 @@ mod tests {
     }
 
     fn ready() -> BridgeView {
-        let mut view = BridgeView {
-            connected: true,
-            ..BridgeView::default()
-        };
+        let mut view = BridgeView::new(true);
         view.receive(raw(serde_json::json!({
             "v": 1, "type": "status", "via": "name", "waited_ms": 1500,
             "modules": {"chats": true, "active": true, "messages": true},
@@ -637,10 +647,7 @@ mod tests {
 
     #[test]
     fn nothing_is_claimed_before_the_modules_answer() {
-        let mut view = BridgeView {
-            connected: true,
-            ..BridgeView::default()
-        };
+        let mut view = BridgeView::new(true);
         view.receive(chats_report(&[("919876500001@c.us", "Priya Sharma")]))
             .unwrap();
         assert_eq!(view.claims_for_rows(&[row("Priya Sharma", 0)]), None);

@@ -79,6 +79,57 @@ impl NameIndex {
     }
 }
 
+/// A record of WhatsApp's IndexedDB `model-storage`, reduced to what identifies a chat: its id,
+/// the name it carries (a chat's or saved contact's `name`, a group's `subject`) and the other id
+/// of the same person (a contact's `phoneNumber` or `lid`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DbRecord {
+    pub id: String,
+    pub name: Option<String>,
+    pub linked: Option<String>,
+}
+
+impl NameIndex {
+    /// The names WhatsApp's chat list shows, from the `chat`, `contact` and `group-metadata`
+    /// stores: each chat under its own name, else its group's subject, else its saved contact
+    /// name (unsaved contacts are titled by their number, which [`Claim`]s answer by itself).
+    /// Records whose id is not a chat id are skipped.
+    pub fn from_model_storage(
+        chats: &[DbRecord],
+        contacts: &[DbRecord],
+        groups: &[DbRecord],
+    ) -> NameIndex {
+        let by_id = |records: &[DbRecord]| -> HashMap<String, DbRecord> {
+            records.iter().map(|r| (r.id.clone(), r.clone())).collect()
+        };
+        let contacts = by_id(contacts);
+        let groups = by_id(groups);
+        let mut index = NameIndex::default();
+        for contact in contacts.values() {
+            if let (Ok(id), Some(Ok(linked))) = (
+                ChatId::parse(&contact.id),
+                contact.linked.as_deref().map(ChatId::parse),
+            ) {
+                index.link(id, linked);
+            }
+        }
+        for chat in chats {
+            let Ok(id) = ChatId::parse(&chat.id) else {
+                continue;
+            };
+            let name = chat
+                .name
+                .clone()
+                .or_else(|| groups.get(&chat.id).and_then(|g| g.name.clone()))
+                .or_else(|| contacts.get(&chat.id).and_then(|c| c.name.clone()))
+                .unwrap_or_default();
+            let alias = index.alias(&id).cloned();
+            index.insert(&name, id, alias);
+        }
+        index
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +152,53 @@ mod tests {
         assert_eq!(index.claim("Dad"), Claim::Nothing);
         assert_eq!(index.claim(""), Claim::Nothing);
         assert_eq!(index.len(), 3);
+    }
+
+    fn record(id: &str, name: Option<&str>, linked: Option<&str>) -> DbRecord {
+        DbRecord {
+            id: id.into(),
+            name: name.map(Into::into),
+            linked: linked.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn whatsapps_database_names_chats_and_links_ids() {
+        let chats = [
+            record("919876500001@c.us", None, None),
+            record("179950657200007@lid", None, None),
+            record("120363041200000005@g.us", None, None),
+            record("919876500060@c.us", None, None),
+            record("919876500061@c.us", None, None),
+            record("status@broadcast", Some("Status"), None),
+        ];
+        let contacts = [
+            record("919876500001@c.us", Some("Rahul Verma"), None),
+            record("179950657200007@lid", None, Some("919876500007@c.us")),
+            record("919876500060@c.us", Some("Priya Sharma"), None),
+            record("919876500061@c.us", Some("Priya Sharma"), None),
+        ];
+        let groups = [record(
+            "120363041200000005@g.us",
+            Some("Tower B buyers"),
+            None,
+        )];
+        let index = NameIndex::from_model_storage(&chats, &contacts, &groups);
+        assert_eq!(index.len(), 5, "the broadcast list is not a chat");
+        assert_eq!(
+            index.claim("Rahul Verma"),
+            Claim::One(id("919876500001@c.us"))
+        );
+        assert_eq!(
+            index.claim("Tower B buyers"),
+            Claim::One(id("120363041200000005@g.us"))
+        );
+        assert_eq!(index.claim("Priya Sharma"), Claim::Several);
+        assert_eq!(
+            index.alias(&id("919876500007@c.us")),
+            Some(&id("179950657200007@lid"))
+        );
+        assert_eq!(index.claim("Status"), Claim::Nothing);
     }
 
     #[test]

@@ -93,6 +93,8 @@ fn event_body(kind: &str, data: JsValue) -> Result<EventBody, CoreError> {
     struct TitlePhone {
         title: String,
         phone: Option<String>,
+        #[serde(default)]
+        alias: Option<ChatId>,
     }
     #[derive(Deserialize)]
     struct Assigned {
@@ -123,11 +125,13 @@ fn event_body(kind: &str, data: JsValue) -> Result<EventBody, CoreError> {
                 EventBody::ConversationCreated {
                     title: d.title,
                     phone: d.phone,
+                    alias: d.alias,
                 }
             } else {
                 EventBody::ConversationUpdated {
                     title: d.title,
                     phone: d.phone,
+                    alias: d.alias,
                 }
             }
         }

@@ -213,6 +213,7 @@ impl Worker {
                 mode: CoreMode::Failed,
                 layout: LayoutState::Waiting,
                 error: Some(error),
+                identity: None,
             },
         );
     }
@@ -921,13 +922,10 @@ impl Core {
         key: Option<&str>,
     ) -> Result<Reply, CoreError> {
         let (method, path, body): (&str, String, Option<String>) = match call {
-            Call::OpenChat { chat_id, title } => (
+            Call::OpenChat { chat_id, seen } => (
                 "PUT",
                 format!("/conversations/{}", path_chat(chat_id)),
-                Some(to_json(&protocol::api::UpsertConversation {
-                    title: title.clone(),
-                    phone: None,
-                })?),
+                Some(to_json(seen)?),
             ),
             Call::Lock { chat_id, force } => (
                 "POST",
@@ -1029,20 +1027,10 @@ impl Core {
                     stage: stage.clone(),
                 })?),
             ),
-            Call::Message {
-                chat_id,
-                message_id,
-                direction,
-                fence,
-            } => (
+            Call::Message { chat_id, report } => (
                 "POST",
                 format!("/conversations/{}/messages", path_chat(chat_id)),
-                Some(to_json(&protocol::api::MessageReport {
-                    message_id: message_id.clone(),
-                    direction: *direction,
-                    sent_at: None,
-                    fence: *fence,
-                })?),
+                Some(to_json(report)?),
             ),
         };
         let mut reply = api.call(method, &path, body, key).await?;

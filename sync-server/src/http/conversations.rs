@@ -11,7 +11,7 @@ use protocol::api::{
     UpsertConversation,
 };
 use protocol::events::{Event, EventBody};
-use protocol::{codes, ChatId};
+use protocol::{codes, ChatId, ChatKind};
 use serde::Deserialize;
 use sqlx::AnyConnection;
 
@@ -32,7 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/conversations/{chat_id}/timeline", get(timeline))
 }
 
-const SELECT_CONVERSATION: &str = "SELECT c.id, c.chat_id, c.title, c.phone, c.owner_id,
+const SELECT_CONVERSATION: &str = "SELECT c.id, c.chat_id, c.alias, c.title, c.phone, c.owner_id,
         o.name AS owner_name, c.pipeline_id, p.name AS pipeline_name, c.stage,
         c.lock_holder_id, h.name AS lock_holder_name, c.lock_fence, c.lock_expires_at,
         c.created_at, c.last_activity_at,
@@ -48,6 +48,7 @@ const SELECT_CONVERSATION: &str = "SELECT c.id, c.chat_id, c.title, c.phone, c.o
 pub struct ConversationRow {
     pub id: String,
     pub chat_id: String,
+    pub alias: Option<String>,
     pub title: String,
     pub phone: Option<String>,
     pub owner_id: Option<String>,
@@ -116,6 +117,17 @@ impl ConversationRow {
         })
     }
 
+    pub fn alias(&self) -> ApiResult<Option<ChatId>> {
+        self.alias
+            .as_deref()
+            .map(|alias| {
+                ChatId::parse(alias).map_err(|e| {
+                    anyhow::anyhow!("stored chat alias {alias:?} is invalid: {e}").into()
+                })
+            })
+            .transpose()
+    }
+
     /// Refuses an agent who is neither the owner nor a lead/admin when the chat has an owner.
     pub fn ensure_may_work(&self, auth: &AuthAgent, action: &str) -> ApiResult<()> {
         match &self.owner_id {
@@ -134,6 +146,7 @@ impl ConversationRow {
     fn summary(&self, now: i64, has_pending_handoff: bool) -> ApiResult<ConversationSummary> {
         Ok(ConversationSummary {
             chat_id: self.chat_id()?,
+            alias: self.alias()?,
             title: self.title.clone(),
             phone: self.phone.clone(),
             owner: self.owner(),
@@ -147,14 +160,14 @@ impl ConversationRow {
     }
 }
 
-/// The conversation with this chat id in the org, if any.
+/// The conversation with this chat id (or alias) in the org, if any.
 pub async fn find(
     conn: &mut AnyConnection,
     org_id: &str,
     chat_id: &ChatId,
 ) -> Result<Option<ConversationRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "{SELECT_CONVERSATION} WHERE c.org_id = $1 AND c.chat_id = $2"
+        "{SELECT_CONVERSATION} WHERE c.org_id = $1 AND (c.chat_id = $2 OR c.alias = $2)"
     ))
     .bind(org_id)
     .bind(chat_id.as_str())
@@ -183,6 +196,7 @@ pub async fn view(
     let pending_handoff = handoffs::pending_for_conversation(conn, &row.id).await?;
     Ok(Conversation {
         chat_id: row.chat_id()?,
+        alias: row.alias()?,
         title: row.title.clone(),
         phone: row.phone.clone(),
         owner: row.owner(),
@@ -234,57 +248,170 @@ async fn upsert_conversation(
         Some(phone) => clean_phone(phone)?,
         None => None,
     };
+    if let Some(alias) = &request.alias {
+        check_alias(&chat_id, alias)?;
+    }
     let mut tx = state.db.begin_write(&auth.org_id).await?;
-    let now = tx.now();
-    let actor = auth.agent_ref();
-    let existing = find(tx.conn(), &auth.org_id, &chat_id).await?;
-    let status = match existing {
-        None => {
-            // For a phone contact the id itself carries the number.
-            let phone = phone.or_else(|| chat_id.phone_digits().map(|d| format!("+{d}")));
-            sqlx::query(
-                "INSERT INTO conversations (id, org_id, chat_id, title, phone, created_at, last_activity_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
-            )
-            .bind(uuid::Uuid::new_v4().to_string())
-            .bind(&auth.org_id)
-            .bind(chat_id.as_str())
-            .bind(&title)
-            .bind(&phone)
-            .bind(now)
-            .execute(tx.conn())
-            .await?;
-            tx.append(
-                Some(&chat_id),
-                Some(&actor),
-                EventBody::ConversationCreated { title, phone },
-            )
-            .await?;
-            StatusCode::CREATED
-        }
-        Some(row) => {
-            // An omitted phone means "not shown", not "removed".
-            let phone = phone.or(row.phone.clone());
-            if row.title != title || row.phone != phone {
-                sqlx::query("UPDATE conversations SET title = $1, phone = $2 WHERE id = $3")
-                    .bind(&title)
-                    .bind(&phone)
-                    .bind(&row.id)
-                    .execute(tx.conn())
-                    .await?;
-                tx.append(
-                    Some(&chat_id),
-                    Some(&actor),
-                    EventBody::ConversationUpdated { title, phone },
-                )
-                .await?;
-            }
-            StatusCode::OK
-        }
-    };
+    let (created, chat_id) = upsert(
+        &mut tx,
+        &auth,
+        &chat_id,
+        Seen {
+            title,
+            phone,
+            alias: request.alias,
+        },
+        Upsert::CreateOrUpdate,
+    )
+    .await?;
     let conversation = view_in(&mut tx, &chat_id).await?;
     tx.commit(&state.hub).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(conversation)).into_response())
+}
+
+/// Refuses an alias that cannot be the other id of the chat's person.
+pub fn check_alias(chat_id: &ChatId, alias: &ChatId) -> ApiResult<()> {
+    let pair = matches!(
+        (chat_id.kind(), alias.kind()),
+        (ChatKind::Lid, ChatKind::Direct) | (ChatKind::Direct, ChatKind::Lid)
+    );
+    if pair {
+        Ok(())
+    } else {
+        Err(ApiError::validation(
+            "an alias is the other id of the same person: the @c.us id of an @lid chat, or the @lid id of an @c.us chat",
+        ))
+    }
+}
+
+/// What WhatsApp shows of a chat.
+pub struct Seen {
+    pub title: String,
+    pub phone: Option<String>,
+    pub alias: Option<ChatId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upsert {
+    CreateOrUpdate,
+    /// Leave an existing conversation as it is.
+    CreateOnly,
+}
+
+/// Creates the conversation for `chat_id` (found by its id or its alias) or brings its title,
+/// phone and alias up to date, in the caller's write transaction. Returns whether it was
+/// created and the conversation's own id, under which its events are filed. One person's two ids
+/// never make two conversations: if both already exist apart, that is a 409 `alias_conflict`.
+pub async fn upsert(
+    tx: &mut crate::db::WriteTx,
+    auth: &AuthAgent,
+    chat_id: &ChatId,
+    seen: Seen,
+    mode: Upsert,
+) -> ApiResult<(bool, ChatId)> {
+    let org_id = auth.org_id.clone();
+    let by_id = find(tx.conn(), &org_id, chat_id).await?;
+    if let (Some(row), Upsert::CreateOnly) = (&by_id, mode) {
+        return Ok((false, row.chat_id()?));
+    }
+    let by_alias = match &seen.alias {
+        Some(alias) => find(tx.conn(), &org_id, alias).await?,
+        None => None,
+    };
+    let existing = match (by_id, by_alias) {
+        (Some(a), Some(b)) if a.id != b.id => return Err(ApiError::conflict(
+            codes::ALIAS_CONFLICT,
+            format!(
+                "{chat_id} and {} are already two separate conversations; they cannot become one",
+                seen.alias.as_ref().map(ChatId::as_str).unwrap_or_default()
+            ),
+        )),
+        (Some(row), _) | (None, Some(row)) => Some(row),
+        (None, None) => None,
+    };
+    let now = tx.now();
+    let actor = auth.agent_ref();
+    let Some(row) = existing else {
+        // For a phone contact the id itself carries the number.
+        let phone = seen.phone.or_else(|| {
+            [Some(chat_id), seen.alias.as_ref()]
+                .into_iter()
+                .flatten()
+                .find_map(|id| id.phone_digits().map(|d| format!("+{d}")))
+        });
+        sqlx::query(
+            "INSERT INTO conversations (id, org_id, chat_id, alias, title, phone, created_at, last_activity_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(&org_id)
+        .bind(chat_id.as_str())
+        .bind(seen.alias.as_ref().map(ChatId::as_str))
+        .bind(&seen.title)
+        .bind(&phone)
+        .bind(now)
+        .execute(tx.conn())
+        .await?;
+        tx.append(
+            Some(chat_id),
+            Some(&actor),
+            EventBody::ConversationCreated {
+                title: seen.title,
+                phone,
+                alias: seen.alias,
+            },
+        )
+        .await?;
+        return Ok((true, chat_id.clone()));
+    };
+    let own_id = row.chat_id()?;
+    if mode == Upsert::CreateOnly {
+        // Known by its alias only.
+        return Ok((false, own_id));
+    }
+    // The id of the request that is not the conversation's own is the alias to record.
+    let other = if &own_id == chat_id {
+        seen.alias
+    } else {
+        Some(chat_id.clone())
+    };
+    let alias = match (row.alias()?, other) {
+        (Some(known), Some(other)) if known != other => {
+            return Err(ApiError::conflict(
+                codes::ALIAS_CONFLICT,
+                format!("{own_id} is already linked to {known}, not {other}"),
+            ))
+        }
+        (known, other) => known.or(other),
+    };
+    // An omitted phone means "not shown", not "removed".
+    let phone = seen.phone.or(row.phone.clone());
+    let alias_text = alias.as_ref().map(|a| a.as_str().to_owned());
+    if row.title != seen.title || row.phone != phone || row.alias != alias_text {
+        sqlx::query("UPDATE conversations SET title = $1, phone = $2, alias = $3 WHERE id = $4")
+            .bind(&seen.title)
+            .bind(&phone)
+            .bind(&alias_text)
+            .bind(&row.id)
+            .execute(tx.conn())
+            .await?;
+        tx.append(
+            Some(&own_id),
+            Some(&actor),
+            EventBody::ConversationUpdated {
+                title: seen.title,
+                phone,
+                alias,
+            },
+        )
+        .await?;
+    }
+    Ok((false, own_id))
 }
 
 async fn get_conversation(
@@ -401,6 +528,8 @@ async fn set_stage(
 ) -> ApiResult<Json<Conversation>> {
     let mut tx = state.db.begin_write(&auth.org_id).await?;
     let row = require(tx.conn(), &auth.org_id, &chat_id).await?;
+    // The path may name the chat by its alias; events and replies use its own id.
+    let chat_id = row.chat_id()?;
     row.ensure_may_work(&auth, "move it between stages")?;
     let target =
         match (request.pipeline_id, request.stage) {
@@ -472,7 +601,10 @@ async fn timeline(
 ) -> ApiResult<Json<Page<Event>>> {
     let limit = page_limit(query.limit, events::READ_PAGE, 1000)?;
     let mut conn = state.db.pool().acquire().await?;
-    require(&mut conn, &auth.org_id, &chat_id).await?;
+    // The path may name the chat by its alias; the timeline is filed under its own id.
+    let chat_id = require(&mut conn, &auth.org_id, &chat_id)
+        .await?
+        .chat_id()?;
     drop(conn);
     let items = events::read_timeline(
         &state.db,

@@ -155,6 +155,8 @@ async fn create_handoff(
     }
     let now = tx.now();
     let row = conversations::require(tx.conn(), &auth.org_id, &chat_id).await?;
+    // The path may name the chat by its alias; events and replies use its own id.
+    let chat_id = row.chat_id()?;
     match &row.owner_id {
         Some(_) => row.ensure_may_work(&auth, "hand it off")?,
         None => {
@@ -295,7 +297,8 @@ async fn accept_handoff(
 ) -> ApiResult<Json<Handoff>> {
     let mut tx = state.db.begin_write(&auth.org_id).await?;
     let now = tx.now();
-    let (_, handoff) = pending_for_receiver(&mut tx, &auth, &chat_id).await?;
+    let (row, handoff) = pending_for_receiver(&mut tx, &auth, &chat_id).await?;
+    let chat_id = row.chat_id()?;
     sqlx::query("UPDATE handoffs SET status = 'accepted', resolved_at = $1 WHERE id = $2")
         .bind(now)
         .bind(&handoff.id)
@@ -322,6 +325,7 @@ async fn decline_handoff(
     let mut tx = state.db.begin_write(&auth.org_id).await?;
     let now = tx.now();
     let (row, handoff) = pending_for_receiver(&mut tx, &auth, &chat_id).await?;
+    let chat_id = row.chat_id()?;
     // Back to the sender if they can still take it, otherwise to the queue.
     let returned_to = match &handoff.from {
         Some(from) => agents::find_active(tx.conn(), &auth.org_id, &from.id)

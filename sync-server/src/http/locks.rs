@@ -49,6 +49,8 @@ async fn acquire_lock(
     let mut tx = state.db.begin_write(&auth.org_id).await?;
     let now = tx.now();
     let row = conversations::require(tx.conn(), &auth.org_id, &chat_id).await?;
+    // The path may name the chat by its alias; events and replies use its own id.
+    let chat_id = row.chat_id()?;
     let held = row.lock_is_held(now);
     let held_by_me = held && row.lock_holder_id.as_deref() == Some(auth.id.as_str());
     let expires_at = now + ttl_ms;
@@ -163,6 +165,8 @@ async fn release_lock(
     let mut tx = state.db.begin_write(&auth.org_id).await?;
     let now = tx.now();
     let row = conversations::require(tx.conn(), &auth.org_id, &chat_id).await?;
+    // The path may name the chat by its alias; events and replies use its own id.
+    let chat_id = row.chat_id()?;
     let mine = row.lock_holder_id.as_deref() == Some(auth.id.as_str())
         && query.fence.is_none_or(|fence| fence == row.lock_fence);
     if !mine {

@@ -11,9 +11,11 @@ use axum::{Json, Router};
 use protocol::api::{Direction, MessageRecord, MessageReport};
 use protocol::events::EventBody;
 
+use super::conversations::{self, Upsert};
 use super::error::{ApiError, ApiResult};
 use super::extract::{AppJson, AuthAgent, ChatPath};
-use super::{conversations, locks, AppState};
+use super::{locks, AppState};
+use crate::admin::clean_name;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/conversations/{chat_id}/messages", post(record_message))
@@ -44,9 +46,33 @@ async fn record_message(
             "only outgoing messages carry a reply-lock fence",
         ));
     }
+    let create = match report.if_missing {
+        Some(new) => {
+            let title = clean_name("title", &new.title, 200).map_err(ApiError::validation)?;
+            if let Some(alias) = &new.alias {
+                conversations::check_alias(&chat_id, alias)?;
+            }
+            Some(conversations::Seen {
+                title,
+                phone: None,
+                alias: new.alias,
+            })
+        }
+        None => None,
+    };
     let mut tx = state.db.begin_write(&auth.org_id).await?;
     let now = tx.now();
+    let created = match create {
+        Some(seen) => {
+            conversations::upsert(&mut tx, &auth, &chat_id, seen, Upsert::CreateOnly)
+                .await?
+                .0
+        }
+        None => false,
+    };
     let row = conversations::require(tx.conn(), &auth.org_id, &chat_id).await?;
+    // The path may name the chat by its alias; events and replies use its own id.
+    let chat_id = row.chat_id()?;
     if let Some(fence) = report.fence {
         locks::check_fence(&row, &auth, fence)?;
     }
@@ -99,13 +125,17 @@ async fn record_message(
     .bind(now)
     .execute(tx.conn())
     .await?;
-    sqlx::query(
-        "UPDATE conversations SET last_activity_at = $1 WHERE id = $2 AND last_activity_at < $1",
-    )
-    .bind(sent_at.min(now))
-    .bind(&row.id)
-    .execute(tx.conn())
-    .await?;
+    // A conversation created by this very message was last active when the message was sent.
+    let update = if created {
+        "UPDATE conversations SET last_activity_at = $1 WHERE id = $2"
+    } else {
+        "UPDATE conversations SET last_activity_at = $1 WHERE id = $2 AND last_activity_at < $1"
+    };
+    sqlx::query(update)
+        .bind(sent_at.min(now))
+        .bind(&row.id)
+        .execute(tx.conn())
+        .await?;
     let record = MessageRecord {
         chat_id: chat_id.clone(),
         message_id: report.message_id,

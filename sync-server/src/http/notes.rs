@@ -74,6 +74,8 @@ async fn create_note(
         return Ok(replay);
     }
     let row = conversations::require(tx.conn(), &auth.org_id, &chat_id).await?;
+    // The path may name the chat by its alias; events and replies use its own id.
+    let chat_id = row.chat_id()?;
     let mut mentions: Vec<AgentRef> = Vec::new();
     for agent_id in &request.mentions {
         if mentions.iter().any(|m| &m.id == agent_id) {
@@ -139,6 +141,8 @@ async fn list_notes(
 ) -> ApiResult<Json<Vec<Note>>> {
     let mut conn = state.db.pool().acquire().await?;
     let conversation = conversations::require(&mut conn, &auth.org_id, &chat_id).await?;
+    // The path may name the chat by its alias; events and replies use its own id.
+    let chat_id = conversation.chat_id()?;
     let rows = sqlx::query(
         "SELECT n.id, n.author_id, a.name AS author_name, n.body, n.mentions, n.created_at
          FROM notes n JOIN agents a ON a.id = n.author_id

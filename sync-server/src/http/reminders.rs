@@ -123,6 +123,8 @@ async fn create_reminder(
         ));
     }
     let row = conversations::require(tx.conn(), &auth.org_id, &chat_id).await?;
+    // The path may name the chat by its alias; events and replies use its own id.
+    let chat_id = row.chat_id()?;
     let for_agent_id = match &request.for_agent_id {
         None => auth.id.clone(),
         Some(id) => {

@@ -1,5 +1,5 @@
 //! The tab's line to the service worker: one `chrome.runtime` port, reconnected when the worker
-//! restarts. Callbacks are owned here and go away with the bridge.
+//! restarts. Callbacks are owned here and go away with the link.
 
 use wasm_bindgen::prelude::*;
 
@@ -7,7 +7,7 @@ use crate::chrome::{runtime_connect, Port};
 use crate::js::{to_js, warn};
 use crate::messages::ToWorker;
 
-pub struct Bridge {
+pub struct WorkerLink {
     port: Option<Port>,
     _on_message: Option<Closure<dyn FnMut(JsValue)>>,
     _on_disconnect: Option<Closure<dyn FnMut(JsValue)>>,
@@ -16,9 +16,9 @@ pub struct Bridge {
     pub invalidated: bool,
 }
 
-impl Bridge {
-    pub fn new() -> Bridge {
-        Bridge {
+impl WorkerLink {
+    pub fn new() -> WorkerLink {
+        WorkerLink {
             port: None,
             _on_message: None,
             _on_disconnect: None,
@@ -96,7 +96,7 @@ impl Bridge {
     }
 }
 
-impl Drop for Bridge {
+impl Drop for WorkerLink {
     fn drop(&mut self) {
         self.detach();
     }
