@@ -134,6 +134,25 @@ impl Call {
     }
 }
 
+/// Message reports waiting in the offline queue beyond this many are dropped, oldest first: every
+/// agent's browser reports each message, so a browser that was offline long loses little, and a
+/// busy number must not grow the queue without bound.
+pub const MAX_QUEUED_REPORTS: usize = 1_000;
+
+/// Drops the oldest message reports from `queue` beyond [`MAX_QUEUED_REPORTS`]; other writes stay.
+pub fn trim_queued_reports<T>(queue: &mut Vec<T>, call: impl Fn(&T) -> &Call) {
+    let reports = queue
+        .iter()
+        .filter(|q| matches!(call(q), Call::Message { .. }))
+        .count();
+    let mut excess = reports.saturating_sub(MAX_QUEUED_REPORTS);
+    queue.retain(|q| {
+        let drop = excess > 0 && matches!(call(q), Call::Message { .. });
+        excess -= usize::from(drop);
+        !drop
+    });
+}
+
 /// Tab → worker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -286,6 +305,32 @@ mod tests {
         );
         let back: ToWorker = serde_json::from_value(json).unwrap();
         assert_eq!(back, ToWorker::Request { id: 7, call });
+    }
+
+    #[test]
+    fn the_offline_queue_keeps_every_write_but_only_the_newest_message_reports() {
+        let chat_id = ChatId::parse("919876543210@c.us").unwrap();
+        let report = |n: usize| Call::Message {
+            chat_id: chat_id.clone(),
+            report: MessageReport {
+                message_id: format!("M{n}"),
+                direction: protocol::api::Direction::In,
+                sent_at: None,
+                fence: None,
+                if_missing: None,
+            },
+        };
+        let note = Call::AddNote {
+            chat_id: chat_id.clone(),
+            body: "keep me".into(),
+            mentions: vec![],
+        };
+        let mut queue = vec![note.clone()];
+        queue.extend((0..MAX_QUEUED_REPORTS + 5).map(report));
+        trim_queued_reports(&mut queue, |c| c);
+        assert_eq!(queue.len(), MAX_QUEUED_REPORTS + 1);
+        assert_eq!(queue[0], note, "other writes are never dropped");
+        assert_eq!(queue[1], report(5), "the oldest reports went");
     }
 
     #[test]

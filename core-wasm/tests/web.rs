@@ -114,7 +114,10 @@ fn todays_dom_names_no_chat_but_messages_and_places_are_read() {
             r#"<div data-id="true_919876500001@c.us_3EB0AA12">"#,
             r#"<div class="message-out"><div data-id="3EB0AA12">"#,
         )
-        .replace("</div></div></div>\n    <footer", "</div></div></div></div>\n    <footer");
+        .replace(
+            "</div></div></div>\n    <footer",
+            "</div></div></div></div>\n    <footer",
+        );
     let rows = [(0, "Priya Sharma"), (5, "Priya Sharma"), (2, "Rahul Verma")]
         .iter()
         .map(|(place, title)| {
@@ -132,7 +135,10 @@ fn todays_dom_names_no_chat_but_messages_and_places_are_read() {
     let places: Vec<Option<u32>> = read.rows.iter().map(|r| r.position).collect();
     assert_eq!(places, [Some(0), Some(5), Some(2)]);
     let open = read.open_chat.unwrap();
-    assert_eq!(open.chat_id_from_messages, None, "no chat id in today's DOM");
+    assert_eq!(
+        open.chat_id_from_messages, None,
+        "no chat id in today's DOM"
+    );
     let messages: Vec<(String, bool)> = open
         .messages
         .iter()
@@ -140,7 +146,10 @@ fn todays_dom_names_no_chat_but_messages_and_places_are_read() {
         .collect();
     assert_eq!(
         messages,
-        [("3EB0AA11".to_owned(), false), ("3EB0AA12".to_owned(), true)]
+        [
+            ("3EB0AA11".to_owned(), false),
+            ("3EB0AA12".to_owned(), true)
+        ]
     );
 }
 

@@ -2,7 +2,8 @@
 // (300 chats) in a Chromium profile with the extension (logged in, so every row gets a badge)
 // and in one without it: bursts of incoming messages that re-order the list, scrolling through
 // it, and typing a reply (which takes and renews the reply lock). Long tasks (main thread busy
-// ≥ 50 ms) are recorded with a PerformanceObserver, and the overlay reports how long its own
+// ≥ 50 ms) are recorded with a PerformanceObserver, the renderer's script and task time with the
+// DevTools protocol (so the MAIN-world bridge counts too), and the overlay reports how long its own
 // refreshes took. Also reports the size of the WASM modules.
 //
 // Usage: node tests/e2e/bench.mjs   (after scripts/build-extension.sh and cargo build -p sync-server)
@@ -55,6 +56,16 @@ async function run(withExtension) {
   await sleep(1000);
   // Start counting after the page and the core have loaded: the workload is what we measure.
   await page.evaluate(() => (window.__longTasks.length = 0));
+  // The renderer's own accounting of main-thread time: every script of the page, of the fixture
+  // and of the extension (the MAIN-world bridge and the overlay alike).
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Performance.enable');
+  const mainThread = async () => {
+    const { metrics } = await cdp.send('Performance.getMetrics');
+    const value = (name) => metrics.find((m) => m.name === name).value * 1000;
+    return { scriptMs: value('ScriptDuration'), taskMs: value('TaskDuration') };
+  };
+  const threadBefore = await mainThread();
   const before = withExtension ? await debug(page) : null;
   const started = Date.now();
 
@@ -78,6 +89,7 @@ async function run(withExtension) {
   await sleep(1500);
 
   const elapsed = Date.now() - started;
+  const threadAfter = await mainThread();
   const longTasks = await page.evaluate(() => window.__longTasks);
   let overlay = null;
   if (withExtension) {
@@ -97,6 +109,8 @@ async function run(withExtension) {
     longTasks: longTasks.length,
     longestTaskMs: Math.round(Math.max(0, ...longTasks)),
     blockingMs: Math.round(longTasks.reduce((sum, d) => sum + Math.max(0, d - 50), 0)),
+    scriptMs: Math.round(threadAfter.scriptMs - threadBefore.scriptMs),
+    taskMs: Math.round(threadAfter.taskMs - threadBefore.taskMs),
     overlay,
   };
 }

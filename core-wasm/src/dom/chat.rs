@@ -576,7 +576,7 @@ impl Overlay {
                 alias: chat.alias.clone(),
             }),
         };
-        self.request_quietly(Call::Message { chat_id, report }, Pending::Report);
+        let _ = self.request_quietly(Call::Message { chat_id, report }, Pending::Report);
         if mine {
             // Reported under the fence first, then the lock goes.
             self.release_lock();

@@ -18,7 +18,7 @@ use crate::identity::{
     assess, BridgeView, DbState, IdentityHealth, NameIndex, NewMessage, Sources, Tally,
 };
 use crate::js::{from_json, now_ms, warn};
-use crate::messages::{Call, LayoutState, ToWorker};
+use crate::messages::{Call, LayoutState};
 
 /// While the bridge is not answering, WhatsApp's database is read again this often (it has no
 /// change events).
@@ -199,7 +199,7 @@ impl Overlay {
                 }),
             },
         };
-        self.request_quietly(call, Pending::Report);
+        let _ = self.request_quietly(call, Pending::Report);
     }
 
     /// Works out the identity health after a refresh; what changed in kind is published at once,
@@ -230,14 +230,6 @@ impl Overlay {
         if changed_in_kind || stale {
             identity.published = identity.health.clone();
             identity.published_at = now_ms();
-        }
-    }
-
-    /// Sends `call` to the worker without telling the agent if it cannot (background reports).
-    pub(super) fn request_quietly(&mut self, call: Call, pending: Pending) {
-        let id = self.next_request_id();
-        if self.worker.send(&ToWorker::Request { id, call }) {
-            self.remember_pending(id, pending);
         }
     }
 }

@@ -208,25 +208,23 @@ impl Overlay {
 
     /// Asks the worker to make a call; returns false (after telling the agent) if it cannot.
     pub(super) fn request(&mut self, call: Call, pending: Pending) -> bool {
-        let id = self.next_request_id();
-        if self.worker.send(&ToWorker::Request { id, call }) {
-            self.remember_pending(id, pending);
-            true
-        } else {
+        let sent = self.request_quietly(call, pending);
+        if !sent {
             self.ui
                 .toast("Baton is not connected; try again in a moment");
-            false
         }
+        sent
     }
 
-    pub(super) fn next_request_id(&mut self) -> u32 {
+    /// Like [`Overlay::request`], without telling the agent if it cannot (background reports).
+    pub(super) fn request_quietly(&mut self, call: Call, pending: Pending) -> bool {
         let id = self.next_request;
         self.next_request = self.next_request.wrapping_add(1).max(1);
-        id
-    }
-
-    pub(super) fn remember_pending(&mut self, id: u32, pending: Pending) {
-        self.pending.insert(id, pending);
+        let sent = self.worker.send(&ToWorker::Request { id, call });
+        if sent {
+            self.pending.insert(id, pending);
+        }
+        sent
     }
 
     /// Tells the worker how this tab is doing, if that changed.

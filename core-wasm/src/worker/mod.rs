@@ -871,6 +871,7 @@ impl Core {
         let queue = {
             let mut inner = self.inner.borrow_mut();
             inner.queue.push(Queued { key, call });
+            crate::messages::trim_queued_reports(&mut inner.queue, |q| &q.call);
             inner.queue.clone()
         };
         self.save("queue", &queue);

@@ -324,13 +324,15 @@ pub async fn upsert(
         None => None,
     };
     let existing = match (by_id, by_alias) {
-        (Some(a), Some(b)) if a.id != b.id => return Err(ApiError::conflict(
-            codes::ALIAS_CONFLICT,
-            format!(
+        (Some(a), Some(b)) if a.id != b.id => {
+            return Err(ApiError::conflict(
+                codes::ALIAS_CONFLICT,
+                format!(
                 "{chat_id} and {} are already two separate conversations; they cannot become one",
                 seen.alias.as_ref().map(ChatId::as_str).unwrap_or_default()
             ),
-        )),
+            ))
+        }
         (Some(row), _) | (None, Some(row)) => Some(row),
         (None, None) => None,
     };
