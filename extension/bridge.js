@@ -75,7 +75,8 @@
   // A module's exports may be wrapped as `{default: exports}`.
   const exported = (module, key) => safe(() => module[key]) || safe(() => module.default[key]);
 
-  const found = { chats: null, messages: null, contacts: null, via: 'none' };
+  // `lidPnCache`: WhatsApp's own map between a person's @lid and phone-number ids.
+  const found = { chats: null, messages: null, lidPn: null, via: 'none' };
   let moduleCount = -1;
 
   const findByName = () => {
@@ -119,9 +120,9 @@
     // The other id of the same person: the phone number of an @lid contact, or the reverse.
     let alias = null;
     if (id.endsWith('@lid')) {
-      alias = wid(safe(() => contact.phoneNumber)) || wid(safe(() => load('WAWebApiContact').lidPnCache.getPhoneNumber(chat.id)));
+      alias = wid(safe(() => contact.phoneNumber)) || wid(safe(() => found.lidPn.getPhoneNumber(chat.id)));
     } else if (id.endsWith('@c.us')) {
-      alias = wid(safe(() => contact.lid)) || wid(safe(() => load('WAWebApiContact').lidPnCache.getCurrentLid(chat.id)));
+      alias = wid(safe(() => contact.lid)) || wid(safe(() => found.lidPn.getCurrentLid(chat.id)));
     }
     return { id, title, alias, archived: Boolean(safe(() => chat.archive)) };
   };
@@ -144,6 +145,8 @@
       if (chats.length >= MAX_CHATS) break;
     }
     send('chats', { chats });
+    // The open chat's title may have changed with the list.
+    reportActive();
   };
   // Several changes in one task (a message re-sorts the list and changes its time) make one report.
   const scheduleChats = () => {
@@ -186,10 +189,7 @@
     const request = safe(() => JSON.parse(event.data));
     if (!request || request.v !== VERSION || request.type !== 'hello') return;
     reportStatus();
-    if (found.chats) {
-      reportChats();
-      reportActive();
-    }
+    if (found.chats) reportChats();
   };
 
   // ---- waiting for WhatsApp --------------------------------------------------------------------
@@ -200,6 +200,7 @@
     const count = safe(() => Object.keys(window.require('__debug').modulesMap).length, 0);
     if (count === moduleCount) return false;
     moduleCount = count;
+    found.lidPn = found.lidPn || exported(load('WAWebApiContact'), 'lidPnCache');
     const byName = findByName();
     const byShape = byName.chats && byName.messages ? byName : findByShape();
     const hadChats = Boolean(found.chats);
@@ -214,10 +215,7 @@
       watchMessages();
     }
     if (hadChats !== Boolean(found.chats) || hadMessages !== Boolean(found.messages)) reportStatus();
-    if (!hadChats && found.chats) {
-      reportChats();
-      reportActive();
-    }
+    if (!hadChats && found.chats) reportChats();
     return Boolean(found.chats && found.messages);
   };
 

@@ -288,6 +288,8 @@ pub struct BridgeView {
     chats: Vec<BridgeChat>,
     /// Indices into `chats` of those in the main list (not archived), in order.
     listed: Vec<usize>,
+    /// For each chat (same index as `chats`), its place in `listed`.
+    place: Vec<Option<usize>>,
     by_title: HashMap<String, Vec<usize>>,
     /// Chat ids and aliases → index into `chats`.
     by_id: HashMap<ChatId, usize>,
@@ -332,6 +334,7 @@ impl BridgeView {
         self.by_title.clear();
         self.by_id.clear();
         self.listed.clear();
+        self.place.clear();
         for (index, chat) in chats.iter().enumerate() {
             self.by_title
                 .entry(chat.title.clone())
@@ -341,7 +344,10 @@ impl BridgeView {
             if let Some(alias) = &chat.alias {
                 self.by_id.entry(alias.clone()).or_insert(index);
             }
-            if !chat.archived {
+            if chat.archived {
+                self.place.push(None);
+            } else {
+                self.place.push(Some(self.listed.len()));
                 self.listed.push(index);
             }
         }
@@ -425,14 +431,9 @@ impl BridgeView {
         )
     }
 
-    /// How far WhatsApp's list index is from the rendered position, if every row agrees.
+    /// How far WhatsApp's list index is from the rendered position, if every row agrees. Rows
+    /// whose title the bridge does not know (a header item, a chat not listed yet) are left out.
     fn alignment(&self, rows: &[RowFacts]) -> Option<i64> {
-        let listed_index: HashMap<usize, usize> = self
-            .listed
-            .iter()
-            .enumerate()
-            .map(|(place, &index)| (index, place))
-            .collect();
         let mut offset = None;
         for row in rows {
             let (Some(position), Some([only])) = (
@@ -441,7 +442,7 @@ impl BridgeView {
             ) else {
                 continue;
             };
-            let place = *listed_index.get(only)? as i64;
+            let place = i64::try_from(self.place[*only]?).ok()?;
             let this = place - i64::from(position);
             match offset {
                 None => offset = Some(this),
@@ -450,9 +451,12 @@ impl BridgeView {
             }
         }
         let offset = offset?;
-        // Every rendered row must show the chat at its aligned place.
+        // Every rendered row of a known title must show the chat at its aligned place.
         let lined_up = rows.iter().all(|row| {
-            let Some(position) = row.position else {
+            let Some(position) = row
+                .position
+                .filter(|_| self.by_title.contains_key(&row.title))
+            else {
                 return true;
             };
             usize::try_from(i64::from(position) + offset)
@@ -721,6 +725,18 @@ mod tests {
         );
         assert_eq!(claims[2], Claim::Several);
         assert_eq!(claims[3], Claim::Several);
+        // A row WhatsApp's list does not have (a header item) does not spoil the alignment.
+        let with_header = [
+            row("Archived", 0),
+            row("Rahul Verma", 1),
+            row("Priya Sharma", 2),
+            row("Anita Iyer", 3),
+            row("Priya Sharma", 4),
+        ];
+        assert_eq!(
+            view.claims_for_rows(&with_header).unwrap()[4],
+            one("919876500061@c.us")
+        );
         // Without positions or unique neighbours nothing lines up either.
         let alone = [RowFacts {
             title: "Priya Sharma".into(),
