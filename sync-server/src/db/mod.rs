@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool, Executor};
 
 pub use write::{WriteTx, EVENTS_CHANNEL};
 
@@ -122,6 +122,14 @@ impl Db {
     pub async fn now(&self) -> Result<i64, sqlx::Error> {
         sqlx::query_scalar(&self.sql("SELECT now_ms()"))
             .fetch_one(&self.pool)
+            .await
+    }
+
+    /// The database clock read through a connection the caller already holds: a handler holding
+    /// one must not wait for a second (with every connection held that way, none comes).
+    pub async fn now_on(&self, conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar(&self.sql("SELECT now_ms()"))
+            .fetch_one(conn)
             .await
     }
 

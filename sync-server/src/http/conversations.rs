@@ -423,7 +423,7 @@ async fn get_conversation(
 ) -> ApiResult<Json<Conversation>> {
     let mut conn = state.db.pool().acquire().await?;
     let row = require(&mut conn, &auth.org_id, &chat_id).await?;
-    let now = state.db.now().await?;
+    let now = state.db.now_on(&mut conn).await?;
     Ok(Json(view(&mut conn, &row, now).await?))
 }
 

@@ -13,6 +13,7 @@ on_both_backends!(
     lists_filter_by_owner_and_stage_and_page_without_gaps,
     stages_move_within_pipelines_by_owner_or_lead,
     messages_are_recorded_once,
+    a_read_needs_one_pooled_connection,
 );
 
 async fn upserting_reports_what_whatsapp_shows(backend: Backend) {
@@ -279,4 +280,24 @@ async fn messages_are_recorded_once(backend: Backend) {
     )
     .await
     .expect_error(422, "validation_failed");
+}
+
+/// A read holds one pooled connection and reads the clock through it: with a pool of one, parallel
+/// reads queue for it instead of each waiting for a second connection until the pool gives up.
+async fn a_read_needs_one_pooled_connection(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |config| config.db_max_connections = 1).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let chat_id = chat(140);
+    asha.open_chat(&chat_id, "Priya").await;
+    let path = format!("/conversations/{}", enc(&chat_id));
+    let reads = (0..12).map(|_| asha.get(&path));
+    for read in futures_util::future::join_all(reads).await {
+        assert_eq!(read.expect(200)["chat_id"], chat_id.as_str());
+    }
+    asha.post(
+        &format!("{path}/notes"),
+        json!({"body": "written while others read"}),
+    )
+    .await
+    .expect(201);
 }
