@@ -172,7 +172,10 @@ pub fn parse_pre_plain_text(text: &str) -> Option<PrePlainText> {
 pub fn normalize_title(title: &str) -> String {
     let cleaned: String = title
         .chars()
-        .filter(|c| !matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+        .filter(|c| {
+            !c.is_control()
+                && !matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
         .collect();
     cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -336,7 +339,7 @@ mod tests {
     #[test]
     fn titles_are_normalised_and_phones_become_chat_ids() {
         assert_eq!(
-            normalize_title("\u{202a}  Priya   Sharma\u{202c} "),
+            normalize_title("\u{202a}  Priya \u{7}  Sharma\u{202c} "),
             "Priya Sharma"
         );
         assert_eq!(

@@ -11,6 +11,7 @@ pub mod api;
 pub mod chat_id;
 pub mod codes;
 pub mod events;
+pub mod text;
 pub mod ws;
 
 pub use chat_id::{ChatId, ChatIdError, ChatKind};

@@ -45,6 +45,9 @@ pub fn clean_name(what: &str, name: &str, max_chars: usize) -> Result<String, St
     if name.chars().any(char::is_control) {
         return Err(format!("the {what} must not contain control characters"));
     }
+    if let Some(c) = protocol::text::first_refused(name) {
+        return Err(protocol::text::refusal(&format!("the {what}"), c));
+    }
     Ok(name.to_owned())
 }
 

@@ -207,14 +207,17 @@ pub fn is_busy(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::PoolTimedOut => true,
         sqlx::Error::Database(db) => {
-            // SQLITE_BUSY (5) and SQLITE_LOCKED (6), extended codes included; PostgreSQL's
-            // serialization_failure and deadlock_detected.
             let code = db.code().unwrap_or_default();
-            let sqlite_busy = code
-                .parse::<i64>()
-                .map(|c| matches!(c & 0xff, 5 | 6))
-                .unwrap_or(false);
-            sqlite_busy || code == "40001" || code == "40P01"
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLITE_BUSY (5) and SQLITE_LOCKED (6), extended codes included. Only for SQLite:
+                // PostgreSQL's SQLSTATEs are not numbers to mask (22021, invalid text, is 5 & 0xff).
+                code.parse::<i64>()
+                    .map(|c| matches!(c & 0xff, 5 | 6))
+                    .unwrap_or(false)
+            } else {
+                // PostgreSQL's serialization_failure and deadlock_detected.
+                code == "40001" || code == "40P01"
+            }
         }
         _ => false,
     }

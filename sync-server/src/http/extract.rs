@@ -114,11 +114,52 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(AppJson(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        let Json(value) = Json::<serde_json::Value>::from_request(req, state)
+            .await
+            .map_err(json_rejection)?;
+        refuse_forbidden_text(&value, "the body")?;
+        serde_json::from_value(value)
+            .map(AppJson)
+            .map_err(|err| ApiError::Rejected {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: codes::INVALID_BODY,
+                message: format!("Failed to deserialize the JSON body into the target type: {err}"),
+            })
+    }
+}
+
+/// Refuses a JSON body with a string (or key) holding text the API does not accept.
+fn refuse_forbidden_text(value: &serde_json::Value, field: &str) -> Result<(), ApiError> {
+    use serde_json::Value;
+    let refused = |text: &str, field: &str| match protocol::text::first_refused(text) {
+        Some(c) => Err(ApiError::validation(protocol::text::refusal(field, c))),
+        None => Ok(()),
+    };
+    match value {
+        Value::String(text) => refused(text, field),
+        Value::Array(items) => items
+            .iter()
+            .try_for_each(|item| refuse_forbidden_text(item, field)),
+        Value::Object(fields) => fields.iter().try_for_each(|(key, item)| {
+            refused(key, "a field name")?;
+            refuse_forbidden_text(item, key)
+        }),
+        Value::Null | Value::Bool(_) | Value::Number(_) => Ok(()),
+    }
+}
+
+/// Refuses a query or path parameter holding text the API does not accept.
+fn refuse_forbidden_params<'a>(
+    params: impl IntoIterator<Item = &'a (String, String)>,
+) -> Result<(), ApiError> {
+    for (name, value) in params {
+        for text in [name, value] {
+            if let Some(c) = protocol::text::first_refused(text) {
+                return Err(ApiError::validation(protocol::text::refusal(name, c)));
+            }
         }
     }
+    Ok(())
 }
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
@@ -155,6 +196,10 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(params) = Query::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(query_rejection)?;
+        refuse_forbidden_params(&params)?;
         match Query::<T>::from_request_parts(parts, state).await {
             Ok(Query(value)) => Ok(AppQuery(value)),
             Err(rejection) => Err(query_rejection(rejection)),
@@ -213,6 +258,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
         let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
             .await
             .map_err(path_rejection)?;
+        refuse_forbidden_params(&params)?;
         params
             .into_iter()
             .find(|(name, _)| name == "id")

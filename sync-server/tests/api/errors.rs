@@ -8,7 +8,8 @@ use crate::on_both_backends;
 
 on_both_backends!(
     malformed_requests_get_clear_errors,
-    refused_writes_change_nothing
+    refused_writes_change_nothing,
+    control_characters_and_bidi_overrides_are_refused_everywhere,
 );
 
 async fn malformed_requests_get_clear_errors(backend: Backend) {
@@ -218,4 +219,64 @@ async fn refused_writes_change_nothing(backend: Backend) {
     assert_eq!(after, before, "the conversation is untouched");
     let pipelines = asha.get("/pipelines").await.expect(200);
     assert_eq!(pipelines.as_array().unwrap().len(), 1);
+}
+
+/// Text with a C0 control character (other than newline and tab) or a bidi override is refused
+/// with a 422 wherever it comes in — bodies, queries, paths, the login — on both databases
+/// (PostgreSQL used to answer a NUL with 503 "busy"), and nothing is written.
+async fn control_characters_and_bidi_overrides_are_refused_everywhere(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let chat_id = chat(31);
+    asha.open_chat(&chat_id, "Priya").await;
+    let seq = app.latest_seq().await;
+    let notes = format!("/conversations/{}/notes", enc(&chat_id));
+    for bad in [
+        "a\u{0}b",
+        "bell\u{7}",
+        "cr\rlf",
+        "\u{202e}gnp.exe",
+        "x\u{2066}y",
+    ] {
+        let refused = asha
+            .post(&notes, json!({ "body": bad }))
+            .await
+            .expect_error(422, "validation_failed");
+        assert!(
+            refused["message"].as_str().unwrap().contains("control"),
+            "{refused}"
+        );
+        asha.post(
+            &format!("/conversations/{}/reminders", enc(&chat_id)),
+            json!({ "due_at": 4_000_000_000_000_i64, "text": bad }),
+        )
+        .await
+        .expect_error(422, "validation_failed");
+        asha.put(
+            &format!("/conversations/{}", enc(&chat_id)),
+            json!({ "title": bad }),
+        )
+        .await
+        .expect_error(422, "validation_failed");
+    }
+    for query in ["owner=%00", "stage=%E2%80%AE", "cursor=%01"] {
+        asha.get(&format!("/conversations?{query}"))
+            .await
+            .expect_error(422, "validation_failed");
+    }
+    asha.post_empty("/reminders/abc%00/done")
+        .await
+        .expect_error(422, "validation_failed");
+    let login = app
+        .http()
+        .post(format!("{}/api/v1/auth/login", app.base))
+        .json(&json!({"email": "asha\u{0}@x.test", "password": "whatever1"}));
+    Resp::from(login.send().await.unwrap())
+        .await
+        .expect_error(422, "validation_failed");
+    assert_eq!(app.latest_seq().await, seq, "nothing was written");
+    // Newlines and tabs are text.
+    asha.post(&notes, json!({ "body": "line one\n\tline two" }))
+        .await
+        .expect(201);
 }
