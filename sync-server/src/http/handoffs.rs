@@ -212,31 +212,13 @@ async fn create_handoff(
         id: receiver.id.clone(),
         name: receiver.name.clone(),
     };
-    // The receiver must be able to reply at once: whoever was replying stops.
-    let lock_was_held = row.lock_is_held(now);
-    sqlx::query(
-        "UPDATE conversations SET owner_id = $1,
-             lock_expires_at = CASE WHEN lock_expires_at > $2 THEN $2 ELSE lock_expires_at END
-         WHERE id = $3",
-    )
-    .bind(&receiver.id)
-    .bind(now)
-    .bind(&row.id)
-    .execute(tx.conn())
-    .await?;
-    if lock_was_held {
-        if let Some(holder) = row.lock_holder() {
-            tx.append(
-                Some(&chat_id),
-                Some(&me),
-                EventBody::LockReleased {
-                    holder,
-                    fence: row.lock_fence,
-                },
-            )
-            .await?;
-        }
-    }
+    // The receiver must be able to reply at once, and nothing sent under the old lock counts.
+    sqlx::query("UPDATE conversations SET owner_id = $1 WHERE id = $2")
+        .bind(&receiver.id)
+        .bind(&row.id)
+        .execute(tx.conn())
+        .await?;
+    locks::end_lock(&mut tx, &row, &me).await?;
     let handoff = handoff_by_id(tx.conn(), &handoff_id).await?;
     tx.append(
         Some(&chat_id),
@@ -349,8 +331,10 @@ async fn decline_handoff(
         .bind(&row.id)
         .execute(tx.conn())
         .await?;
-    let handoff = handoff_by_id(tx.conn(), &handoff.id).await?;
     let me = auth.agent_ref();
+    // The decliner no longer owns the chat: their lock ends, their fence is stale.
+    locks::end_lock(&mut tx, &row, &me).await?;
+    let handoff = handoff_by_id(tx.conn(), &handoff.id).await?;
     tx.append(
         Some(&chat_id),
         Some(&me),

@@ -57,6 +57,8 @@ async fn acquire_lock(
     let me = auth.agent_ref();
 
     if held_by_me {
+        // Renewing is working the chat too: only while the holder may.
+        row.ensure_may_work(&auth, "reply in it")?;
         sqlx::query("UPDATE conversations SET lock_expires_at = $1 WHERE id = $2")
             .bind(expires_at)
             .bind(&row.id)
@@ -204,6 +206,38 @@ async fn release_lock(
     }
     tx.commit(&state.hub).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends the reply lock for good, because whoever holds or last held it may no longer work the
+/// chat (it changed hands): the lease ends and the fence advances with no holder, so no write made
+/// under an earlier fence counts any more. Records the release if the lock was held.
+pub async fn end_lock(
+    tx: &mut crate::db::WriteTx,
+    row: &ConversationRow,
+    actor: &protocol::api::AgentRef,
+) -> ApiResult<()> {
+    let now = tx.now();
+    sqlx::query(
+        "UPDATE conversations SET lock_holder_id = NULL, lock_fence = lock_fence + 1,
+             lock_expires_at = CASE WHEN lock_expires_at > $1 THEN $1 ELSE lock_expires_at END
+         WHERE id = $2",
+    )
+    .bind(now)
+    .bind(&row.id)
+    .execute(tx.conn())
+    .await?;
+    if let (true, Some(holder)) = (row.lock_is_held(now), row.lock_holder()) {
+        tx.append(
+            Some(&row.chat_id()?),
+            Some(actor),
+            EventBody::LockReleased {
+                holder,
+                fence: row.lock_fence,
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Refuses a write that carries a fence which is no longer the caller's current one.

@@ -10,6 +10,7 @@ on_both_backends!(
     a_handoff_carries_its_note_and_can_be_accepted,
     a_declined_handoff_returns_to_the_sender,
     handoff_rules_are_enforced,
+    a_lock_ends_and_its_fence_goes_stale_when_its_holder_may_no_longer_work_the_chat,
 );
 
 fn note_to(agent_id: &str) -> serde_json::Value {
@@ -174,4 +175,68 @@ async fn handoff_rules_are_enforced(backend: Backend) {
         .expect(200);
     let conversation = asha.conversation(&chat_id).await;
     assert_eq!(conversation["owner"]["name"], "Meera");
+}
+
+/// Handing off and declining end the reply lock and advance the fence: the former holder can
+/// neither renew the lease nor record a reply under the old fence, and the new owner can reply at
+/// once.
+async fn a_lock_ends_and_its_fence_goes_stale_when_its_holder_may_no_longer_work_the_chat(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    let chat_id = chat(12);
+    let messages = format!("/conversations/{}/messages", enc(&chat_id));
+    asha.open_chat(&chat_id, "Priya").await;
+    let asha_fence = asha.lock(&chat_id).await.expect(200)["fence"]
+        .as_i64()
+        .unwrap();
+
+    // Asha hands the chat to Ravi while still holding the lock.
+    asha.post(
+        &format!("/conversations/{}/handoff", enc(&chat_id)),
+        note_to(&ravi.id),
+    )
+    .await
+    .expect(201);
+    asha.lock(&chat_id).await.expect_error(403, "not_owner");
+    asha.post(
+        &messages,
+        json!({"message_id": "3EB0A1", "direction": "out", "fence": asha_fence}),
+    )
+    .await
+    .expect_error(409, "stale_fence");
+    let ravi_fence = ravi.lock(&chat_id).await.expect(200)["fence"]
+        .as_i64()
+        .unwrap();
+    assert!(
+        ravi_fence > asha_fence + 1,
+        "the handoff advanced the fence"
+    );
+
+    // Ravi declines while holding the lock: the chat goes back to Asha, his lock ends.
+    ravi.post(
+        &format!("/conversations/{}/handoff/decline", enc(&chat_id)),
+        json!({"reason": "Not my area"}),
+    )
+    .await
+    .expect(200);
+    ravi.lock(&chat_id).await.expect_error(403, "not_owner");
+    ravi.post(
+        &messages,
+        json!({"message_id": "3EB0A2", "direction": "out", "fence": ravi_fence}),
+    )
+    .await
+    .expect_error(409, "stale_fence");
+    let conversation = asha.conversation(&chat_id).await;
+    assert!(
+        conversation["lock"].is_null(),
+        "nobody holds it: {conversation}"
+    );
+    assert_eq!(conversation["owner"]["name"], "Asha");
+    let again = asha.lock(&chat_id).await.expect(200)["fence"]
+        .as_i64()
+        .unwrap();
+    assert!(again > ravi_fence);
 }
