@@ -49,6 +49,8 @@ pub const ALIAS_CONFLICT: &str = "alias_conflict";
 pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency_key_reused";
 /// A request with the same `Idempotency-Key` is still being processed.
 pub const IDEMPOTENCY_IN_FLIGHT: &str = "idempotency_in_flight";
+/// 429: too many requests or connections at once; `Retry-After` says when to try again.
+pub const TOO_MANY_REQUESTS: &str = "too_many_requests";
 /// The WebSocket ticket is missing, unknown, used or expired.
 pub const INVALID_TICKET: &str = "invalid_ticket";
 /// The server is busy or its database unreachable; retry later.

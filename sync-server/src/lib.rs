@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 pub use config::Config;
 use db::{Backend, Db};
 use events::EventHub;
+pub use http::live::MAX_SOCKETS_PER_TOKEN;
 use http::AppState;
 
 /// How often expired idempotency records and WebSocket tickets are purged.
@@ -66,6 +67,7 @@ impl Server {
             hub: hub.clone(),
             reminder_wake: Arc::new(Notify::new()),
             shutdown: shutdown.clone(),
+            sockets: Arc::default(),
         };
         let mut background = vec![
             tokio::spawn(http::reminders::run_scheduler(state.clone())),

@@ -46,6 +46,12 @@ pub enum ApiError {
     /// Well-formed but unacceptable values (422).
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
+    /// Too much at once from this client or for this account (429, with `Retry-After`).
+    #[error("{message}")]
+    TooMany {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("the database is busy; retry shortly")]
     Busy,
     #[error("database error: {0}")]
@@ -88,6 +94,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } | ApiError::Locked { .. } => StatusCode::CONFLICT,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Database(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -104,6 +111,7 @@ impl ApiError {
             ApiError::InvalidCredentials => codes::INVALID_CREDENTIALS,
             ApiError::NotFound(_) => codes::NOT_FOUND,
             ApiError::Locked { .. } => codes::LOCKED,
+            ApiError::TooMany { .. } => codes::TOO_MANY_REQUESTS,
             ApiError::Busy => codes::UNAVAILABLE,
             ApiError::Database(_) | ApiError::Internal(_) => codes::INTERNAL,
         }
@@ -153,6 +161,19 @@ impl IntoResponse for ApiError {
                 body.expires_in_ms = Some(expires_in_ms);
             }
             ApiError::Forbidden { owner, .. } => body.owner = owner,
+            ApiError::TooMany {
+                retry_after_secs, ..
+            } => {
+                return (
+                    status,
+                    [(
+                        axum::http::header::RETRY_AFTER,
+                        retry_after_secs.max(1).to_string(),
+                    )],
+                    Json(body),
+                )
+                    .into_response()
+            }
             _ => {}
         }
         (status, Json(body)).into_response()

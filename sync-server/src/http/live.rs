@@ -40,6 +40,58 @@ const CLOSE_UNAUTHORIZED: u16 = 4001;
 const CLOSE_RESTART: u16 = 1012;
 /// Close code when the client stopped answering pings.
 const CLOSE_TIMEOUT: u16 = 4008;
+/// Close code for a client message over [`MAX_CLIENT_MESSAGE`].
+const CLOSE_TOO_BIG: u16 = 1009;
+/// Clients only ever send `{"type":"ping"}`; anything much larger is refused.
+const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
+/// Event sockets one login may hold open at once (one per browser is the norm; a few tabs or a
+/// reconnect overlapping its predecessor are fine).
+pub const MAX_SOCKETS_PER_TOKEN: usize = 8;
+
+/// Open event sockets per login token, on this instance.
+#[derive(Debug, Default)]
+pub struct SocketCounts(std::sync::Mutex<std::collections::HashMap<String, usize>>);
+
+impl SocketCounts {
+    /// A place for one more socket of `token_id`, or `None` when it has its fill.
+    fn enter(self: &std::sync::Arc<Self>, token_id: &str) -> Option<SocketSlot> {
+        let mut counts = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let count = counts.entry(token_id.to_owned()).or_insert(0);
+        if *count >= MAX_SOCKETS_PER_TOKEN {
+            return None;
+        }
+        *count += 1;
+        Some(SocketSlot {
+            counts: self.clone(),
+            token_id: token_id.to_owned(),
+        })
+    }
+}
+
+/// One open socket's place; given back when the session ends.
+struct SocketSlot {
+    counts: std::sync::Arc<SocketCounts>,
+    token_id: String,
+}
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        let mut counts = self
+            .counts
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(count) = counts.get_mut(&self.token_id) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.token_id);
+            }
+        }
+    }
+}
 
 async fn create_ticket(
     State(state): State<AppState>,
@@ -63,22 +115,40 @@ async fn create_ticket(
     }))
 }
 
-/// Uses up a ticket and returns whom it was issued to, if it and its token are still valid.
-async fn redeem_ticket(state: &AppState, ticket: &str) -> ApiResult<AuthAgent> {
-    let invalid = || {
-        ApiError::Unauthorized("the event ticket is unknown, used or expired; request a new one")
-    };
+fn invalid_ticket() -> ApiError {
+    ApiError::Unauthorized("the event ticket is unknown, used or expired; request a new one")
+}
+
+/// Whom a ticket was issued to, if it, and its token, are still valid; the ticket stays unused.
+async fn ticket_holder(state: &AppState, ticket: &str) -> ApiResult<AuthAgent> {
     let token_id: String = sqlx::query_scalar(&state.db.sql(
-        "UPDATE event_tickets SET used_at = now_ms()
-         WHERE ticket_hash = $1 AND used_at IS NULL AND expires_at > now_ms()
-         RETURNING token_id",
+        "SELECT token_id FROM event_tickets
+         WHERE ticket_hash = $1 AND used_at IS NULL AND expires_at > now_ms()",
     ))
     .bind(auth::hash_secret(ticket))
     .fetch_optional(state.db.pool())
     .await?
-    .ok_or_else(invalid)?;
-    let row = token_row(state, &token_id).await?.ok_or_else(invalid)?;
+    .ok_or_else(invalid_ticket)?;
+    let row = token_row(state, &token_id)
+        .await?
+        .ok_or_else(invalid_ticket)?;
     auth_agent_from_row(&row)
+}
+
+/// Uses a ticket up (once the connection is sure to be accepted); false if it was used meanwhile.
+async fn use_ticket(state: &AppState, ticket: &str) -> ApiResult<()> {
+    let used = sqlx::query(&state.db.sql(
+        "UPDATE event_tickets SET used_at = now_ms()
+         WHERE ticket_hash = $1 AND used_at IS NULL AND expires_at > now_ms()",
+    ))
+    .bind(auth::hash_secret(ticket))
+    .execute(state.db.pool())
+    .await?;
+    if used.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(invalid_ticket())
+    }
 }
 
 /// The token and its agent, if the token is still live.
@@ -127,12 +197,17 @@ async fn connect(
             message: "since must be a sequence number (0 or more)".to_owned(),
         });
     }
+    // Everything that can refuse the connection comes before the ticket is used up.
+    let upgrade = upgrade.map_err(|rejection| ApiError::BadRequest {
+        code: codes::INVALID_PARAMETER,
+        message: format!("this endpoint is a WebSocket: {}", rejection.body_text()),
+    })?;
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.strip_prefix("Bearer "));
     let auth = match (&query.ticket, bearer) {
-        (Some(ticket), _) => redeem_ticket(&state, ticket).await?,
+        (Some(ticket), _) => ticket_holder(&state, ticket).await?,
         (None, Some(token)) => authenticate_token(&state, token.trim()).await?,
         (None, None) => {
             return Err(ApiError::Unauthorized(
@@ -140,20 +215,32 @@ async fn connect(
             ))
         }
     };
-    let upgrade = upgrade.map_err(|rejection| ApiError::BadRequest {
-        code: codes::INVALID_PARAMETER,
-        message: format!("this endpoint is a WebSocket: {}", rejection.body_text()),
-    })?;
-    Ok(upgrade.on_upgrade(move |socket| async move {
-        let mut session = Session {
-            state,
-            auth,
-            socket,
-            last_sent: since,
-        };
-        let end = session.run().await;
-        session.finish(end).await;
-    }))
+    let slot = state
+        .sockets
+        .enter(&auth.token_id)
+        .ok_or(ApiError::TooMany {
+            message: format!(
+            "this login has {MAX_SOCKETS_PER_TOKEN} event streams open already; close one first"
+        ),
+            retry_after_secs: 1,
+        })?;
+    if let Some(ticket) = &query.ticket {
+        use_ticket(&state, ticket).await?;
+    }
+    Ok(upgrade
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket| async move {
+            let mut session = Session {
+                state,
+                auth,
+                socket,
+                last_sent: since,
+            };
+            let end = session.run().await;
+            session.finish(end).await;
+            drop(slot);
+        }))
 }
 
 /// Why a session ended.
@@ -165,9 +252,19 @@ enum End {
 }
 
 impl From<axum::Error> for End {
-    fn from(_: axum::Error) -> End {
-        // The socket is gone; there is nobody to tell.
-        End::ClientLeft
+    fn from(err: axum::Error) -> End {
+        match err
+            .into_inner()
+            .downcast::<tungstenite::Error>()
+            .map(|e| *e)
+        {
+            Ok(tungstenite::Error::Capacity(_)) => End::Close(
+                CLOSE_TOO_BIG,
+                "messages to the server are pings, a few bytes long",
+            ),
+            // The socket is gone; there is nobody to tell.
+            _ => End::ClientLeft,
+        }
     }
 }
 
@@ -227,7 +324,8 @@ impl Session {
                 message = self.socket.recv() => {
                     heard_since_ping = true;
                     match message {
-                        None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(End::ClientLeft),
+                        Some(Err(err)) => return Ok(End::from(err)),
+                        None | Some(Ok(Message::Close(_))) => return Ok(End::ClientLeft),
                         Some(Ok(Message::Text(text))) => self.answer(&text).await?,
                         Some(Ok(_)) => {}
                     }

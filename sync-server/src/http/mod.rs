@@ -8,7 +8,7 @@ pub mod extract;
 mod handoffs;
 mod health;
 pub mod idempotency;
-mod live;
+pub mod live;
 mod locks;
 mod messages;
 mod notes;
@@ -43,6 +43,8 @@ pub struct AppState {
     pub reminder_wake: Arc<Notify>,
     /// Cancelled when the server shuts down; long-lived tasks and sockets watch it.
     pub shutdown: CancellationToken,
+    /// Open event sockets per login.
+    pub sockets: Arc<live::SocketCounts>,
 }
 
 /// The whole application: API routes, probes, CORS, body limit and JSON fallbacks.

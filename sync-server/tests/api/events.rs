@@ -15,6 +15,7 @@ on_both_backends!(
     a_cursor_that_is_too_old_or_ahead_gets_resync,
     the_stream_checks_tickets_and_origins,
     a_revoked_token_closes_the_stream,
+    the_stream_guards_its_tickets_message_sizes_and_socket_count,
 );
 
 fn assert_consecutive(seqs: &[i64], from: i64) {
@@ -250,4 +251,54 @@ async fn events_cross_server_instances_on_postgres() {
         backlog.last().unwrap().body,
         EventBody::NoteCreated(_)
     ));
+}
+
+/// A request that is not a WebSocket upgrade does not use the ticket up; a client message over a
+/// few KiB closes the socket (1009); and one token opens at most a few sockets at once.
+async fn the_stream_guards_its_tickets_message_sizes_and_socket_count(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let ticket = asha.ticket().await;
+    asha.get(&format!("/events?ticket={ticket}"))
+        .await
+        .expect_error(400, "invalid_parameter");
+    let mut stream = EventStream::connect(&app.base, &ticket, 0, None)
+        .await
+        .expect("the ticket survived a plain GET");
+    stream.backlog().await;
+    stream
+        .send_text(&format!(
+            "{{\"type\":\"ping\",\"pad\":\"{}\"}}",
+            "x".repeat(64 * 1024)
+        ))
+        .await;
+    assert_eq!(stream.closed().await, Some(1009), "message too big");
+
+    let mut open = Vec::new();
+    for _ in 0..sync_server::MAX_SOCKETS_PER_TOKEN {
+        let mut stream = asha.events(0).await;
+        stream.backlog().await;
+        open.push(stream);
+    }
+    let ticket = asha.ticket().await;
+    let refused = EventStream::connect(&app.base, &ticket, 0, None).await;
+    assert_eq!(http_status(refused.err().unwrap()), 429);
+    // Closing one makes room.
+    drop(open.pop());
+    let ticket = asha.ticket().await;
+    let deadline = tokio::time::Instant::now() + crate::common::PATIENCE;
+    let mut again = loop {
+        match EventStream::connect(&app.base, &ticket, 0, None).await {
+            Ok(stream) => break stream,
+            // The server notices the closed socket a moment later; a refusal does not use the
+            // ticket up, so try again with it.
+            Err(err) => assert_eq!(http_status(err), 429),
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no socket accepted after one closed"
+        );
+        tokio::task::yield_now().await;
+    };
+    again.backlog().await;
 }
