@@ -66,6 +66,9 @@ struct ServeArgs {
     /// Days a login stays valid.
     #[arg(long, env = "BATON_TOKEN_TTL_DAYS", default_value_t = 30)]
     token_ttl_days: u64,
+    /// HTTP connections served at once (capped below the file-descriptor limit).
+    #[arg(long, env = "BATON_MAX_CONNECTIONS", default_value_t = 10_000)]
+    max_connections: usize,
     /// Seed the demo org before serving (see `sync-server demo`).
     #[arg(long)]
     demo: bool,
@@ -169,6 +172,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     config.lock_ttl = Duration::from_secs(args.lock_ttl_secs);
     config.token_ttl = Duration::from_secs(args.token_ttl_days.saturating_mul(24 * 3600));
+    config.max_connections = args.max_connections;
     config.validate()?;
     let db = Db::connect(&config.database_url, config.db_max_connections).await?;
     if args.demo {

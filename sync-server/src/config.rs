@@ -28,6 +28,10 @@ pub struct Config {
     pub db_max_connections: u32,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Connections served at once (never more than the file-descriptor limit allows).
+    pub max_connections: usize,
+    /// A client must send a request's headers within this long, or its connection is closed.
+    pub header_read_timeout: Duration,
 }
 
 impl Config {
@@ -44,6 +48,8 @@ impl Config {
             ws_ping_interval: Duration::from_secs(20),
             db_max_connections: 10,
             max_body_bytes: 64 * 1024,
+            max_connections: 10_000,
+            header_read_timeout: Duration::from_secs(10),
         }
     }
 
@@ -57,6 +63,9 @@ impl Config {
         }
         if self.db_max_connections == 0 {
             anyhow::bail!("the database pool needs at least one connection");
+        }
+        if self.max_connections == 0 {
+            anyhow::bail!("the server must accept at least one connection");
         }
         Ok(())
     }

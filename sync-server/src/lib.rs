@@ -15,8 +15,8 @@ pub mod config;
 pub mod db;
 pub mod events;
 pub mod http;
+pub mod serve;
 
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +44,7 @@ pub struct Server {
     shutdown: CancellationToken,
     http: JoinHandle<std::io::Result<()>>,
     background: Vec<JoinHandle<()>>,
+    connections: Arc<serve::ConnectionCount>,
 }
 
 impl Server {
@@ -80,24 +81,36 @@ impl Server {
                 shutdown.clone(),
             )));
         }
+        let max_connections = serve::affordable_connections(state.config.max_connections);
+        let header_read_timeout = state.config.header_read_timeout;
         let app = http::router(state);
-        let http = tokio::spawn(
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-                .into_future(),
-        );
+        let connections = Arc::new(serve::ConnectionCount::default());
+        let http = tokio::spawn(serve::serve(
+            listener,
+            app,
+            max_connections,
+            header_read_timeout,
+            connections.clone(),
+            shutdown.clone(),
+        ));
         Ok(Server {
             addr,
             db,
             shutdown,
             http,
             background,
+            connections,
         })
     }
 
     /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// HTTP connections open now and at most so far.
+    pub fn connections(&self) -> &serve::ConnectionCount {
+        &self.connections
     }
 
     /// Stops accepting requests, closes WebSockets, waits for requests in flight and background

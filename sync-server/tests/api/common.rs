@@ -255,6 +255,14 @@ impl TestApp {
     }
 
     /// Raw access for requests the typed helpers cannot make.
+    /// The server's HTTP connection counts.
+    pub fn connections(&self) -> &sync_server::serve::ConnectionCount {
+        self.server
+            .as_ref()
+            .expect("the server is running")
+            .connections()
+    }
+
     pub fn http(&self) -> &reqwest::Client {
         &self.http
     }

@@ -12,6 +12,7 @@ mod errors;
 mod events;
 mod handoffs;
 mod idempotency;
+mod limits;
 mod locks;
 mod notes;
 mod reminders;

@@ -1,0 +1,140 @@
+//! Accepting HTTP connections: at most `max_connections` at once, each told its client's address,
+//! with a deadline for the request headers, and a graceful shutdown.
+//!
+//! `axum::serve` has neither a header deadline nor a connection cap: a client that sends half a
+//! request kept its connection for ever, and enough of them used up the process's file
+//! descriptors, after which nothing — not `/healthz`, not the database — could open a file. Here
+//! the cap stays below the descriptor limit (raised to the hard limit at start), so the server
+//! keeps descriptors for its database and its own work; a client over the cap waits in the
+//! listen backlog until a connection closes.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+/// File descriptors kept back from connections: the database, its journal, the PostgreSQL
+/// listener, logs.
+const RESERVED_DESCRIPTORS: u64 = 64;
+
+/// Connections open now, and the most there ever were at once.
+#[derive(Debug, Default)]
+pub struct ConnectionCount {
+    open: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl ConnectionCount {
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
+    }
+
+    fn opened(&self) {
+        let now = self.open.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak.fetch_max(now, Ordering::Relaxed);
+    }
+
+    fn closed(&self) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// How many connections the process can afford: `wanted`, but never more than its file-descriptor
+/// limit allows (after raising the soft limit to the hard one, where the system lets it).
+pub fn affordable_connections(wanted: usize) -> usize {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    if let (Some(current), Some(hard)) = (limit.current, limit.maximum) {
+        if current < hard {
+            limit.current = Some(hard.min(1 << 20));
+            if setrlimit(Resource::Nofile, limit.clone()).is_err() {
+                limit.current = Some(current);
+            }
+        }
+    }
+    match limit.current {
+        Some(descriptors) => {
+            let spare = descriptors.saturating_sub(RESERVED_DESCRIPTORS).max(1);
+            wanted.min(usize::try_from(spare).unwrap_or(usize::MAX))
+        }
+        None => wanted,
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown`, then lets requests in flight finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    max_connections: usize,
+    header_read_timeout: Duration,
+    count: Arc<ConnectionCount>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let slots = Arc::new(Semaphore::new(max_connections.max(1)));
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    let graceful = GracefulShutdown::new();
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of descriptors or a connection reset before accept: wait a moment
+                    // rather than spin, and keep serving.
+                    tracing::warn!(error = %err, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let app = app.clone();
+        let service = tower::service_fn(move |mut request: hyper::Request<Incoming>| {
+            request
+                .extensions_mut()
+                .insert(ConnectInfo::<SocketAddr>(peer));
+            app.clone().oneshot(request)
+        });
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+            .into_owned();
+        let connection = graceful.watch(connection);
+        let count = count.clone();
+        count.opened();
+        tokio::spawn(async move {
+            // A client that goes away mid-request is its own business.
+            let _ = connection.await;
+            count.closed();
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
