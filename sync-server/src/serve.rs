@@ -63,7 +63,7 @@ pub fn affordable_connections(wanted: usize) -> usize {
     if let (Some(current), Some(hard)) = (limit.current, limit.maximum) {
         if current < hard {
             limit.current = Some(hard.min(1 << 20));
-            if setrlimit(Resource::Nofile, limit.clone()).is_err() {
+            if setrlimit(Resource::Nofile, limit).is_err() {
                 limit.current = Some(current);
             }
         }
