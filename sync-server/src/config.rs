@@ -32,6 +32,8 @@ pub struct Config {
     pub max_connections: usize,
     /// A client must send a request's headers within this long, or its connection is closed.
     pub header_read_timeout: Duration,
+    /// Password checks run at once (each takes ~19 MiB and a core); more logins wait their turn.
+    pub max_password_checks: usize,
 }
 
 impl Config {
@@ -50,6 +52,9 @@ impl Config {
             max_body_bytes: 64 * 1024,
             max_connections: 10_000,
             header_read_timeout: Duration::from_secs(10),
+            max_password_checks: std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .max(2),
         }
     }
 

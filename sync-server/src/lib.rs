@@ -44,7 +44,8 @@ pub struct Server {
     shutdown: CancellationToken,
     http: JoinHandle<std::io::Result<()>>,
     background: Vec<JoinHandle<()>>,
-    connections: Arc<serve::ConnectionCount>,
+    connections: Arc<serve::InFlight>,
+    logins: Arc<http::auth::LoginGuard>,
 }
 
 impl Server {
@@ -62,6 +63,7 @@ impl Server {
             .context("cannot read the listening address")?;
         let shutdown = CancellationToken::new();
         let hub = EventHub::new(db.clone(), config.event_poll_interval, shutdown.clone());
+        let config_max_checks = config.max_password_checks;
         let state = AppState {
             db: db.clone(),
             config: Arc::new(config),
@@ -69,6 +71,7 @@ impl Server {
             reminder_wake: Arc::new(Notify::new()),
             shutdown: shutdown.clone(),
             sockets: Arc::default(),
+            logins: Arc::new(http::auth::LoginGuard::new(config_max_checks)),
         };
         let mut background = vec![
             tokio::spawn(http::reminders::run_scheduler(state.clone())),
@@ -83,8 +86,9 @@ impl Server {
         }
         let max_connections = serve::affordable_connections(state.config.max_connections);
         let header_read_timeout = state.config.header_read_timeout;
+        let logins = state.logins.clone();
         let app = http::router(state);
-        let connections = Arc::new(serve::ConnectionCount::default());
+        let connections = Arc::new(serve::InFlight::default());
         let http = tokio::spawn(serve::serve(
             listener,
             app,
@@ -100,6 +104,7 @@ impl Server {
             http,
             background,
             connections,
+            logins,
         })
     }
 
@@ -109,8 +114,13 @@ impl Server {
     }
 
     /// HTTP connections open now and at most so far.
-    pub fn connections(&self) -> &serve::ConnectionCount {
+    pub fn connections(&self) -> &serve::InFlight {
         &self.connections
+    }
+
+    /// Password checks under way now and at most so far.
+    pub fn password_checks(&self) -> &serve::InFlight {
+        &self.logins.checking
     }
 
     /// Stops accepting requests, closes WebSockets, waits for requests in flight and background

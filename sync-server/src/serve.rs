@@ -29,29 +29,38 @@ use tower::ServiceExt;
 /// listener, logs.
 const RESERVED_DESCRIPTORS: u64 = 64;
 
-/// Connections open now, and the most there ever were at once.
+/// How many of something are under way now (connections, password checks), and the most there
+/// ever were at once.
 #[derive(Debug, Default)]
-pub struct ConnectionCount {
-    open: AtomicUsize,
+pub struct InFlight {
+    now: AtomicUsize,
     peak: AtomicUsize,
 }
 
-impl ConnectionCount {
-    pub fn open(&self) -> usize {
-        self.open.load(Ordering::Relaxed)
+impl InFlight {
+    pub fn now(&self) -> usize {
+        self.now.load(Ordering::Relaxed)
     }
 
     pub fn peak(&self) -> usize {
         self.peak.load(Ordering::Relaxed)
     }
 
-    fn opened(&self) {
-        let now = self.open.fetch_add(1, Ordering::Relaxed) + 1;
+    /// One more under way until the returned guard is dropped.
+    pub fn enter(self: &Arc<Self>) -> InFlightGuard {
+        let now = self.now.fetch_add(1, Ordering::Relaxed) + 1;
         self.peak.fetch_max(now, Ordering::Relaxed);
+        InFlightGuard(self.clone())
     }
+}
 
-    fn closed(&self) {
-        self.open.fetch_sub(1, Ordering::Relaxed);
+/// Counts one under way in an [`InFlight`] while it lives.
+#[derive(Debug)]
+pub struct InFlightGuard(Arc<InFlight>);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -83,7 +92,7 @@ pub async fn serve(
     app: Router,
     max_connections: usize,
     header_read_timeout: Duration,
-    count: Arc<ConnectionCount>,
+    count: Arc<InFlight>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(max_connections.max(1)));
@@ -125,12 +134,11 @@ pub async fn serve(
             .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
             .into_owned();
         let connection = graceful.watch(connection);
-        let count = count.clone();
-        count.opened();
+        let open = count.enter();
         tokio::spawn(async move {
             // A client that goes away mid-request is its own business.
             let _ = connection.await;
-            count.closed();
+            drop(open);
             drop(slot);
         });
     }

@@ -1,15 +1,23 @@
 //! Logging in and out, and who am I.
 
-use axum::extract::State;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use protocol::api::{LoginAgent, LoginRequest, LoginResponse, Me, Role};
 use sqlx::Row;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{AppJson, AuthAgent};
+use super::throttle::{self, Throttle};
 use super::AppState;
+use crate::serve::InFlight;
 use crate::{admin, auth};
 
 pub fn router() -> Router<AppState> {
@@ -19,11 +27,56 @@ pub fn router() -> Router<AppState> {
         .route("/me", get(me))
 }
 
+/// Password checks wait this long for a turn before the login is refused as busy.
+const CHECK_QUEUE_WAIT: Duration = Duration::from_secs(10);
+
+/// What guards the login: failures per email and per client address with back-off, and a bound
+/// on password checks running at once (each Argon2 check takes ~19 MiB and a core).
+#[derive(Debug)]
+pub struct LoginGuard {
+    by_email: Throttle,
+    by_address: Throttle,
+    checks: Semaphore,
+    /// Password checks under way, for tests and metrics.
+    pub checking: Arc<InFlight>,
+}
+
+impl LoginGuard {
+    pub fn new(max_checks: usize) -> LoginGuard {
+        LoginGuard {
+            by_email: Throttle::new(throttle::PER_EMAIL),
+            by_address: Throttle::new(throttle::PER_ADDRESS),
+            checks: Semaphore::new(max_checks.max(1)),
+            checking: Arc::default(),
+        }
+    }
+}
+
+fn too_many(wait: Duration) -> ApiError {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    ApiError::TooMany {
+        message: format!("too many failed logins; try again in {secs} s"),
+        retry_after_secs: secs,
+    }
+}
+
 async fn login(
     State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     AppJson(request): AppJson<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
     let email = request.email.trim().to_lowercase();
+    let address = client.ip().to_string();
+    let guard = &state.logins;
+    let now = Instant::now();
+    if let Err(wait) = guard
+        .by_email
+        .check(&email, now)
+        .and(guard.by_address.check(&address, now))
+    {
+        tracing::warn!(email, client = %address, "login refused: too many failures");
+        return Err(too_many(wait));
+    }
     let row = sqlx::query(
         "SELECT id, name, role, password_hash FROM agents WHERE email = $1 AND active = 1",
     )
@@ -35,13 +88,25 @@ async fn login(
         None => auth::UNKNOWN_USER_HASH.clone(),
     };
     let password = request.password;
-    let verified =
+    let verified = {
+        let _turn = tokio::time::timeout(CHECK_QUEUE_WAIT, guard.checks.acquire())
+            .await
+            .map_err(|_| ApiError::Busy)?
+            .map_err(anyhow::Error::from)?;
+        let _checking = guard.checking.enter();
         tokio::task::spawn_blocking(move || auth::verify_password(&password, &stored_hash))
             .await
-            .map_err(anyhow::Error::from)?;
+            .map_err(anyhow::Error::from)?
+    };
     let Some(row) = row.filter(|_| verified) else {
+        let now = Instant::now();
+        guard.by_email.failed(&email, now);
+        guard.by_address.failed(&address, now);
+        // Never the password.
+        tracing::warn!(email, client = %address, "login failed: wrong email or password");
         return Err(ApiError::InvalidCredentials);
     };
+    guard.by_email.succeeded(&email);
     let agent_id: String = row.try_get("id")?;
     let role: String = row.try_get("role")?;
     let token = auth::new_secret("bt_");

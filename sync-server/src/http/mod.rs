@@ -1,7 +1,7 @@
 //! The HTTP API: one module per resource, each with its own router, merged here under `/api/v1`.
 
 mod agents;
-mod auth;
+pub mod auth;
 mod conversations;
 pub mod error;
 pub mod extract;
@@ -14,6 +14,7 @@ mod messages;
 mod notes;
 mod pipelines;
 pub mod reminders;
+mod throttle;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Open event sockets per login.
     pub sockets: Arc<live::SocketCounts>,
+    /// Login throttling and the bound on password checks.
+    pub logins: Arc<auth::LoginGuard>,
 }
 
 /// The whole application: API routes, probes, CORS, body limit and JSON fallbacks.

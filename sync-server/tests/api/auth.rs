@@ -7,7 +7,12 @@ use sync_server::admin;
 use crate::common::{Backend, Resp, TestApp, PASSWORD};
 use crate::on_both_backends;
 
-on_both_backends!(login_logout_and_revocation);
+on_both_backends!(
+    login_logout_and_revocation,
+    guessing_a_password_is_throttled_even_for_the_right_one,
+    one_address_guessing_many_emails_is_throttled,
+    password_checks_run_a_few_at_a_time,
+);
 
 async fn login_logout_and_revocation(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -55,4 +60,66 @@ async fn login_logout_and_revocation(backend: Backend) {
         .get("/me")
         .await
         .expect_error(401, "unauthorized");
+}
+
+async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    app.http()
+        .post(format!("{}/api/v1/auth/login", app.base))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// After a few wrong passwords the email is closed for a growing while: the right password then
+/// gets 429 with `Retry-After` too, instead of a free guess.
+async fn guessing_a_password_is_throttled_even_for_the_right_one(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    for attempt in 0..6 {
+        let response = login(&app, &asha.email, &format!("guess number {attempt}")).await;
+        Resp::from(response)
+            .await
+            .expect_error(401, "invalid_credentials");
+    }
+    let right = login(&app, &asha.email, PASSWORD).await;
+    let retry_after: u64 = right.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after >= 1);
+    Resp::from(right)
+        .await
+        .expect_error(429, "too_many_requests");
+    // Other people are not locked out by it.
+    app.agent("Ravi", Role::Agent).await;
+}
+
+async fn one_address_guessing_many_emails_is_throttled(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    for n in 0..31 {
+        let response = login(&app, &format!("guess{n}@example.test"), "wrong password").await;
+        assert_eq!(response.status(), 401);
+    }
+    let next = login(&app, "another@example.test", "wrong password").await;
+    Resp::from(next)
+        .await
+        .expect_error(429, "too_many_requests");
+}
+
+/// Password checks take ~19 MiB and a core each: however many logins arrive at once, only a few
+/// checks run at a time and the rest wait their turn.
+async fn password_checks_run_a_few_at_a_time(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |config| config.max_password_checks = 2).await;
+    let logins = (0..24).map(|n| {
+        let email = format!("wrong{n}@example.test");
+        let app = &app;
+        async move { login(app, &email, "wrong password").await.status() }
+    });
+    for status in futures_util::future::join_all(logins).await {
+        assert_eq!(status, 401);
+    }
+    let peak = app.password_checks().peak();
+    assert!((1..=2).contains(&peak), "{peak} checks ran at once");
 }

@@ -255,8 +255,16 @@ impl TestApp {
     }
 
     /// Raw access for requests the typed helpers cannot make.
+    /// Password checks under way now and at most so far.
+    pub fn password_checks(&self) -> &sync_server::serve::InFlight {
+        self.server
+            .as_ref()
+            .expect("the server is running")
+            .password_checks()
+    }
+
     /// The server's HTTP connection counts.
-    pub fn connections(&self) -> &sync_server::serve::ConnectionCount {
+    pub fn connections(&self) -> &sync_server::serve::InFlight {
         self.server
             .as_ref()
             .expect("the server is running")

@@ -50,7 +50,7 @@ async fn connections_beyond_the_cap_wait_for_a_free_one(backend: Backend) {
         idle.push(TcpStream::connect(app.addr).await.unwrap());
     }
     let deadline = tokio::time::Instant::now() + PATIENCE;
-    while app.connections().open() < 3 {
+    while app.connections().now() < 3 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the 3 were not accepted"
