@@ -267,6 +267,40 @@ pub enum PopupRequest {
     Logout,
 }
 
+/// Checks and tidies the server address an agent typed in the popup. It must be `https://`: the
+/// login, the token and every note travel to it. Plain `http://` is only for a server on this
+/// machine (loopback), where nothing crosses a network.
+pub fn normalise_server(server: &str) -> Result<String, String> {
+    let server = server.trim().trim_end_matches('/');
+    let malformed = || {
+        format!("{server:?} is not a server address; write it like https://baton.example.com or http://127.0.0.1:8080")
+    };
+    let (secure, rest) = match server.split_once("://") {
+        Some(("https", rest)) => (true, rest),
+        Some(("http", rest)) => (false, rest),
+        _ => return Err(malformed()),
+    };
+    let host_port = rest.split('/').next().unwrap_or_default();
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host_port
+            .rsplit_once(':')
+            .map_or(host_port, |(host, _)| host),
+    };
+    if host.is_empty() || server.contains(char::is_whitespace) || rest.contains('@') {
+        return Err(malformed());
+    }
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host == "::1"
+        || (host.split('.').next() == Some("127") && host.split('.').count() == 4);
+    if !secure && !loopback {
+        return Err(format!(
+            "{server} is not encrypted: use https:// (plain http:// only for a server on this computer)"
+        ));
+    }
+    Ok(server.to_owned())
+}
+
 /// What the popup shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PopupState {
@@ -331,6 +365,41 @@ mod tests {
         assert_eq!(queue.len(), MAX_QUEUED_REPORTS + 1);
         assert_eq!(queue[0], note, "other writes are never dropped");
         assert_eq!(queue[1], report(5), "the oldest reports went");
+    }
+
+    #[test]
+    fn server_addresses_must_be_encrypted_unless_on_this_machine() {
+        for ok in [
+            "https://baton.example.com",
+            "https://baton.example.com:8443/",
+            "http://127.0.0.1:8080",
+            "http://localhost:8080/",
+            "http://[::1]:8080",
+            " https://10.0.0.5 ",
+        ] {
+            assert!(normalise_server(ok).is_ok(), "{ok}");
+        }
+        assert_eq!(
+            normalise_server("http://127.0.0.1:8080/").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        for plain in [
+            "http://baton.example.com",
+            "http://10.0.0.5:8080",
+            "http://127.0.0.1.evil.example",
+        ] {
+            let refused = normalise_server(plain).unwrap_err();
+            assert!(refused.contains("https://"), "{plain}: {refused}");
+        }
+        for malformed in [
+            "baton.example.com",
+            "ftp://x",
+            "https://",
+            "https://a b",
+            "https://user@host",
+        ] {
+            assert!(normalise_server(malformed).is_err(), "{malformed}");
+        }
     }
 
     #[test]

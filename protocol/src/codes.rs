@@ -51,6 +51,8 @@ pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency_key_reused";
 pub const IDEMPOTENCY_IN_FLIGHT: &str = "idempotency_in_flight";
 /// 429: too many requests or connections at once; `Retry-After` says when to try again.
 pub const TOO_MANY_REQUESTS: &str = "too_many_requests";
+/// 403: the request's `Host` is not one the server answers for (DNS-rebinding guard).
+pub const HOST_NOT_ALLOWED: &str = "host_not_allowed";
 /// The WebSocket ticket is missing, unknown, used or expired.
 pub const INVALID_TICKET: &str = "invalid_ticket";
 /// The server is busy or its database unreachable; retry later.

@@ -69,6 +69,15 @@ struct ServeArgs {
     /// HTTP connections served at once (capped below the file-descriptor limit).
     #[arg(long, env = "BATON_MAX_CONNECTIONS", default_value_t = 10_000)]
     max_connections: usize,
+    /// A host name requests may be addressed to (repeat it, or separate with commas). By
+    /// default a server on a loopback address answers only loopback names (against DNS
+    /// rebinding), and one on any other address answers any name.
+    #[arg(
+        long = "allowed-host",
+        env = "BATON_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    allowed_hosts: Vec<String>,
     /// Seed the demo org before serving (see `sync-server demo`).
     #[arg(long)]
     demo: bool,
@@ -173,6 +182,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.lock_ttl = Duration::from_secs(args.lock_ttl_secs);
     config.token_ttl = Duration::from_secs(args.token_ttl_days.saturating_mul(24 * 3600));
     config.max_connections = args.max_connections;
+    config.allowed_hosts = args.allowed_hosts.clone();
     config.validate()?;
     let db = Db::connect(&config.database_url, config.db_max_connections).await?;
     if args.demo {

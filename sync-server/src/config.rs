@@ -34,6 +34,10 @@ pub struct Config {
     pub header_read_timeout: Duration,
     /// Password checks run at once (each takes ~19 MiB and a core); more logins wait their turn.
     pub max_password_checks: usize,
+    /// Host names requests may be addressed to (the `Host` header, without the port). Empty: on a
+    /// loopback address only loopback names, so a web page cannot reach the server through DNS
+    /// rebinding; on any other address, any host.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Config {
@@ -55,6 +59,7 @@ impl Config {
             max_password_checks: std::thread::available_parallelism()
                 .map_or(2, |n| n.get())
                 .max(2),
+            allowed_hosts: Vec::new(),
         }
     }
 

@@ -64,6 +64,7 @@ impl Server {
         let shutdown = CancellationToken::new();
         let hub = EventHub::new(db.clone(), config.event_poll_interval, shutdown.clone());
         let config_max_checks = config.max_password_checks;
+        let config_allowed_hosts = config.allowed_hosts.clone();
         let state = AppState {
             db: db.clone(),
             config: Arc::new(config),
@@ -72,6 +73,10 @@ impl Server {
             shutdown: shutdown.clone(),
             sockets: Arc::default(),
             logins: Arc::new(http::auth::LoginGuard::new(config_max_checks)),
+            hosts: Arc::new(http::hosts::AllowedHosts::for_listener(
+                &config_allowed_hosts,
+                addr,
+            )),
         };
         let mut background = vec![
             tokio::spawn(http::reminders::run_scheduler(state.clone())),

@@ -113,18 +113,3 @@ impl Api {
         )
     }
 }
-
-/// Checks and tidies the server address an agent typed in the popup.
-pub fn normalise_server(server: &str) -> Result<String, String> {
-    let server = server.trim().trim_end_matches('/');
-    let valid = (server.starts_with("http://") || server.starts_with("https://"))
-        && server.len() > "https://".len()
-        && !server.contains(char::is_whitespace);
-    if valid {
-        Ok(server.to_owned())
-    } else {
-        Err(format!(
-            "{server:?} is not a server address; write it like http://127.0.0.1:8080"
-        ))
-    }
-}

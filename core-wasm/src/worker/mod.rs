@@ -27,12 +27,12 @@ use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
 
 use crate::error::CoreError;
 use crate::js::{from_js, from_json, log, now_ms, to_js, to_json, warn};
+pub use crate::messages::normalise_server;
 use crate::messages::{
     Call, Connection, CoreMode, LayoutState, Outcome, PopupRequest, PopupState, TabStatus, ToTab,
     ToWorker,
 };
 use crate::state::{ConversationState, TeamState};
-pub use api::normalise_server;
 use api::{path_chat, Api, Reply};
 use socket::{Socket, SocketEvent};
 

@@ -21,6 +21,9 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/conversations/{chat_id}/messages", post(record_message))
 }
 
+/// 2009-01-01, before any WhatsApp message.
+const EARLIEST_SENT_AT: i64 = 1_230_768_000_000;
+
 fn valid_message_id(id: &str) -> bool {
     (1..=128).contains(&id.len())
         && id
@@ -77,9 +80,10 @@ async fn record_message(
         locks::check_fence(&row, &auth, fence)?;
     }
     let sent_at = report.sent_at.unwrap_or(now);
-    if sent_at <= 0 {
+    // WhatsApp did not exist before 2009; a day ahead allows for a phone's clock.
+    if !(EARLIEST_SENT_AT..=now + 24 * 3600 * 1000).contains(&sent_at) {
         return Err(ApiError::validation(
-            "sent_at must be milliseconds since the Unix epoch",
+            "sent_at must be the message's time in milliseconds since the Unix epoch, not in the future",
         ));
     }
     let existing: Option<(String, i64, Option<String>, Option<String>)> = sqlx::query_as(

@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 mod handoffs;
 mod health;
+pub mod hosts;
 pub mod idempotency;
 pub mod live;
 mod locks;
@@ -27,6 +28,7 @@ use protocol::codes;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
@@ -48,6 +50,8 @@ pub struct AppState {
     pub sockets: Arc<live::SocketCounts>,
     /// Login throttling and the bound on password checks.
     pub logins: Arc<auth::LoginGuard>,
+    /// Which `Host` names requests may be addressed to.
+    pub hosts: Arc<hosts::AllowedHosts>,
 }
 
 /// The whole application: API routes, probes, CORS, body limit and JSON fallbacks.
@@ -70,6 +74,19 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(cors(&state.config))
+        // Answers are per agent and never for a cache; nor for content sniffing.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            hosts::check_host,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

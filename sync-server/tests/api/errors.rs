@@ -10,6 +10,7 @@ on_both_backends!(
     malformed_requests_get_clear_errors,
     refused_writes_change_nothing,
     control_characters_and_bidi_overrides_are_refused_everywhere,
+    times_out_of_range_and_foreign_hosts_are_refused_and_answers_are_not_cached,
 );
 
 async fn malformed_requests_get_clear_errors(backend: Backend) {
@@ -279,4 +280,71 @@ async fn control_characters_and_bidi_overrides_are_refused_everywhere(backend: B
     asha.post(&notes, json!({ "body": "line one\n\tline two" }))
         .await
         .expect(201);
+}
+
+async fn times_out_of_range_and_foreign_hosts_are_refused_and_answers_are_not_cached(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let chat_id = chat(32);
+    asha.open_chat(&chat_id, "Priya").await;
+    let messages = format!("/conversations/{}/messages", enc(&chat_id));
+    for sent_at in [i64::MAX, 4_102_444_800_000, 1_000, -5] {
+        asha.post(
+            &messages,
+            json!({"message_id": "3EB0F1", "direction": "in", "sent_at": sent_at}),
+        )
+        .await
+        .expect_error(422, "validation_failed");
+    }
+    asha.post(
+        &messages,
+        json!({"message_id": "3EB0F1", "direction": "in", "sent_at": 1_700_000_000_000_i64}),
+    )
+    .await
+    .expect(201);
+
+    // What carries a token or an agent's data is never cached, nor sniffed.
+    let login = app
+        .http()
+        .post(format!("{}/api/v1/auth/login", app.base))
+        .json(&json!({"email": asha.email, "password": crate::common::PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    for response in [login, asha_me(&app, &asha).await] {
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    }
+
+    // A server on a loopback address answers loopback names only (no DNS rebinding).
+    let rebound = app
+        .http()
+        .get(format!("{}/api/v1/me", app.base))
+        .header("host", format!("attacker.example:{}", app.addr.port()))
+        .bearer_auth(&asha.token)
+        .send()
+        .await
+        .unwrap();
+    Resp::from(rebound)
+        .await
+        .expect_error(403, "host_not_allowed");
+    let local = app
+        .http()
+        .get(format!("{}/healthz", app.base))
+        .header("host", format!("localhost:{}", app.addr.port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(local.status(), 200);
+}
+
+async fn asha_me(app: &TestApp, asha: &crate::common::TestAgent) -> reqwest::Response {
+    app.http()
+        .get(format!("{}/api/v1/me", app.base))
+        .bearer_auth(&asha.token)
+        .send()
+        .await
+        .unwrap()
 }
