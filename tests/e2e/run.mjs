@@ -278,7 +278,7 @@ test("a note by Ravi appears in Asha's notes panel, live and as text", async () 
       return note && { text: note.textContent, elements: note.children.length };
     }));
   assertEqual(shown, { text: body, elements: 0 }, 'the note is shown verbatim, as text');
-  const notes = (await (await server.api(people.asha.email, PASSWORDS.asha)).call('GET', `/conversations/${enc(jid(c3))}/notes`)).body;
+  const notes = (await (await server.api(people.asha.email, PASSWORDS.asha)).call('GET', `/conversations/${enc(jid(c3))}/notes`)).body.items;
   assertEqual(notes[0].mentions.map((m) => m.name), ['Asha Rao'], '@Asha became a mention');
   await pages.asha.click('[data-baton="notes-panel"] [data-action="close-panel"]');
   await pages.ravi.click('[data-baton="notes-panel"] [data-action="close-panel"]');
@@ -713,7 +713,7 @@ test('the server restarts: nothing is lost, writes made offline are sent, the ov
   await server.start();
   await until('the popup to reconnect', async () => (await text(popup, '#connection')) === 'Connected', 45000);
   await popup.close();
-  const notes = async () => (await (await server.api(people.asha.email, PASSWORDS.asha)).call('GET', `/conversations/${enc(jid(c1))}/notes`)).body;
+  const notes = async () => (await (await server.api(people.asha.email, PASSWORDS.asha)).call('GET', `/conversations/${enc(jid(c1))}/notes`)).body.items;
   await until('the queued note to arrive', async () => (await notes()).some((n) => n.body === 'Written while offline'));
   assertEqual((await notes()).filter((n) => n.body === 'Written while offline').length, 1, 'sent exactly once');
   await pages.asha.click('[data-baton="notes-panel"] [data-action="close-panel"]');

@@ -379,7 +379,7 @@ impl Overlay {
             ) => self.on_lock_reply(chat_id, then_release, outcome),
             (Pending::Notes { chat_id }, Outcome::Ok { body, .. }) => {
                 if let (Ok(notes), Some(chat)) = (
-                    from_json::<Vec<Note>>(&body),
+                    from_json::<protocol::api::Page<Note>>(&body).map(|page| page.items),
                     self.chat
                         .as_mut()
                         .filter(|c| c.chat_id.as_ref() == Some(&chat_id)),

@@ -494,16 +494,10 @@ impl Core {
         }
         let me: Me = parse_ok(&me_reply)?;
         let offset = me.server_time - now_ms();
-        let agents: Vec<Agent> = parse_ok(
-            &api.call("GET", "/agents", None, None)
-                .await
-                .map_err(|e| e.to_string())?,
-        )?;
-        let pipelines: Vec<Pipeline> = parse_ok(
-            &api.call("GET", "/pipelines", None, None)
-                .await
-                .map_err(|e| e.to_string())?,
-        )?;
+        let mut agents: Vec<Agent> = every_page(&api, "/agents").await?;
+        agents.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut pipelines: Vec<Pipeline> = every_page(&api, "/pipelines").await?;
+        pipelines.sort_by(|a, b| a.name.cmp(&b.name));
         let mut conversations: Vec<ConversationSummary> = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
@@ -1072,6 +1066,31 @@ fn failed(status: u16, error: &str, message: &str) -> Outcome {
         error: error.to_owned(),
         message: message.to_owned(),
         body: String::new(),
+    }
+}
+
+/// Every item of a paged list (`{items, next_cursor}`), following the cursors.
+async fn every_page<T: serde::de::DeserializeOwned>(
+    api: &Api,
+    path: &str,
+) -> Result<Vec<T>, String> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let url = match &cursor {
+            Some(cursor) => format!("{path}?cursor={}", js_sys::encode_uri_component(cursor)),
+            None => path.to_owned(),
+        };
+        let page: Page<T> = parse_ok(
+            &api.call("GET", &url, None, None)
+                .await
+                .map_err(|e| e.to_string())?,
+        )?;
+        items.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(items),
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use sqlx::AnyConnection;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{AppJson, AppQuery, AuthAgent, ChatPath};
-use super::{handoffs, pipelines, reminders, AppState};
+use super::{handoffs, page, pipelines, reminders, AppState};
 use crate::admin::clean_name;
 use crate::events;
 
@@ -446,21 +446,7 @@ fn parse_cursor(cursor: &str) -> ApiResult<(i64, String)> {
     cursor
         .split_once('_')
         .and_then(|(at, chat)| Some((at.parse().ok()?, chat.to_owned())))
-        .ok_or_else(|| ApiError::BadRequest {
-            code: codes::INVALID_PARAMETER,
-            message: "cursor must be a next_cursor value from a previous page".to_owned(),
-        })
-}
-
-fn page_limit(limit: Option<i64>, default: i64, max: i64) -> ApiResult<i64> {
-    match limit {
-        None => Ok(default),
-        Some(n) if (1..=max).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::BadRequest {
-            code: codes::INVALID_PARAMETER,
-            message: format!("limit must be between 1 and {max}"),
-        }),
-    }
+        .ok_or_else(page::bad_cursor)
 }
 
 async fn list_conversations(
@@ -468,7 +454,7 @@ async fn list_conversations(
     auth: AuthAgent,
     AppQuery(query): AppQuery<ListQuery>,
 ) -> ApiResult<Json<Page<ConversationSummary>>> {
-    let limit = page_limit(query.limit, DEFAULT_PAGE, MAX_PAGE)?;
+    let limit = page::limit(query.limit, DEFAULT_PAGE, MAX_PAGE)?;
     // 0: any owner, 1: unowned, 2: this owner
     let (owner_mode, owner_id) = match query.owner.as_deref() {
         None | Some("") => (0_i64, None),
@@ -601,7 +587,7 @@ async fn timeline(
     ChatPath(chat_id): ChatPath,
     AppQuery(query): AppQuery<TimelineQuery>,
 ) -> ApiResult<Json<Page<Event>>> {
-    let limit = page_limit(query.limit, events::READ_PAGE, 1000)?;
+    let limit = page::limit(query.limit, events::READ_PAGE, 1000)?;
     let mut conn = state.db.pool().acquire().await?;
     // The path may name the chat by its alias; the timeline is filed under its own id.
     let chat_id = require(&mut conn, &auth.org_id, &chat_id)

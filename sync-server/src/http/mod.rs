@@ -13,6 +13,7 @@ pub mod live;
 mod locks;
 mod messages;
 mod notes;
+mod page;
 mod pipelines;
 pub mod reminders;
 mod throttle;

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::post;
 use axum::{Json, Router};
-use protocol::api::{AgentRef, Note, NoteRequest};
+use protocol::api::{AgentRef, Note, NoteRequest, Page};
 use protocol::events::EventBody;
 use protocol::ChatId;
 use sqlx::any::AnyRow;
@@ -14,8 +14,9 @@ use sqlx::Row;
 
 use super::conversations;
 use super::error::{ApiError, ApiResult};
-use super::extract::{AppJson, AuthAgent, ChatPath};
+use super::extract::{AppJson, AppQuery, AuthAgent, ChatPath};
 use super::idempotency::{fingerprint, IdempotencyKey};
+use super::page::{self, PageQuery};
 use super::{agents, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -134,26 +135,43 @@ async fn create_note(
         .await
 }
 
+/// The conversation's notes, oldest first, a page at a time.
 async fn list_notes(
     State(state): State<AppState>,
     auth: AuthAgent,
     ChatPath(chat_id): ChatPath,
-) -> ApiResult<Json<Vec<Note>>> {
+    AppQuery(query): AppQuery<PageQuery>,
+) -> ApiResult<Json<Page<Note>>> {
+    let limit = page::limit(query.limit, 500, 1000)?;
+    let after: Option<i64> = match &query.cursor {
+        Some(cursor) => Some(cursor.parse().map_err(|_| page::bad_cursor())?),
+        None => None,
+    };
     let mut conn = state.db.pool().acquire().await?;
     let conversation = conversations::require(&mut conn, &auth.org_id, &chat_id).await?;
     // The path may name the chat by its alias; events and replies use its own id.
     let chat_id = conversation.chat_id()?;
     let rows = sqlx::query(
-        "SELECT n.id, n.author_id, a.name AS author_name, n.body, n.mentions, n.created_at
+        "SELECT n.id, n.author_id, a.name AS author_name, n.body, n.mentions, n.created_at,
+                n.event_seq
          FROM notes n JOIN agents a ON a.id = n.author_id
-         WHERE n.conversation_id = $1 ORDER BY n.event_seq",
+         WHERE n.conversation_id = $1 AND ($2 IS NULL OR n.event_seq > $2)
+         ORDER BY n.event_seq LIMIT $3",
     )
     .bind(&conversation.id)
+    .bind(after)
+    .bind(limit)
     .fetch_all(&mut *conn)
     .await?;
-    Ok(Json(
-        rows.iter()
-            .map(|row| note_from_row(row, &chat_id))
-            .collect::<ApiResult<_>>()?,
-    ))
+    let next_cursor = match rows.last() {
+        Some(last) if rows.len() as i64 == limit => {
+            Some(last.try_get::<i64, _>("event_seq")?.to_string())
+        }
+        _ => None,
+    };
+    let items = rows
+        .iter()
+        .map(|row| note_from_row(row, &chat_id))
+        .collect::<ApiResult<_>>()?;
+    Ok(Json(Page { items, next_cursor }))
 }

@@ -6,15 +6,16 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
-use protocol::api::{Pipeline, PipelineRequest};
+use protocol::api::{Page, Pipeline, PipelineRequest};
 use protocol::codes;
 use protocol::events::EventBody;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{AppJson, AuthAgent};
+use super::extract::{AppJson, AppQuery, AuthAgent};
 use super::idempotency::{fingerprint, IdempotencyKey};
+use super::page::{self, PageQuery};
 use super::AppState;
 use crate::admin::clean_name;
 
@@ -50,20 +51,28 @@ pub async fn find(
         .transpose()
 }
 
+/// The org's pipelines, a page at a time (by id; clients sort as they show them).
 async fn list_pipelines(
     State(state): State<AppState>,
     auth: AuthAgent,
-) -> ApiResult<Json<Vec<Pipeline>>> {
-    sqlx::query(
-        "SELECT id, name, stages, created_at FROM pipelines WHERE org_id = $1 ORDER BY name, id",
+    AppQuery(query): AppQuery<PageQuery>,
+) -> ApiResult<Json<Page<Pipeline>>> {
+    let limit = page::limit(query.limit, 200, 1000)?;
+    let items = sqlx::query(
+        "SELECT id, name, stages, created_at FROM pipelines
+         WHERE org_id = $1 AND ($2 IS NULL OR id > $2)
+         ORDER BY id LIMIT $3",
     )
     .bind(&auth.org_id)
+    .bind(query.cursor)
+    .bind(limit)
     .fetch_all(state.db.pool())
     .await?
     .iter()
     .map(pipeline_from_row)
-    .collect::<ApiResult<Vec<_>>>()
-    .map(Json)
+    .collect::<ApiResult<Vec<_>>>()?;
+    let next_cursor = page::next_cursor(&items, limit, |p| p.id.clone());
+    Ok(Json(Page { items, next_cursor }))
 }
 
 async fn create_pipeline(

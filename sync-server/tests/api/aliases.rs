@@ -52,7 +52,7 @@ async fn either_id_finds_the_one_conversation(backend: Backend) {
         .get(&format!("/conversations/{}/notes", enc(LID)))
         .await
         .expect(200);
-    assert_eq!(notes[0]["chat_id"], LID);
+    assert_eq!(notes["items"][0]["chat_id"], LID);
     let kinds = ravi.timeline_kinds(PHONE).await;
     assert!(kinds.contains(&"note.created".to_owned()), "{kinds:?}");
     // Opening it again under the other id changes nothing and creates nothing.

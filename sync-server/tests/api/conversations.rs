@@ -163,7 +163,7 @@ async fn stages_move_within_pipelines_by_owner_or_lead(backend: Backend) {
         .expect(201);
     assert_eq!(sales["stages"], json!(["New", "Visit", "Won"]));
     let listed = asha.get("/pipelines").await.expect(200);
-    assert_eq!(listed[0]["id"], sales["id"]);
+    assert_eq!(listed["items"][0]["id"], sales["id"]);
 
     let chat_id = chat(120);
     let stage = format!("/conversations/{}/stage", enc(&chat_id));

@@ -51,7 +51,7 @@ async fn retries_with_the_same_key_create_once(backend: Backend) {
         .expect(201);
 
     let listed = asha.get(&notes).await.expect(200);
-    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 2);
 
     // Handoffs, reminders and pipelines honour keys too.
     let lead = app.agent("Lena", Role::Lead).await;

@@ -8,7 +8,8 @@ use crate::on_both_backends;
 
 on_both_backends!(
     notes_are_stored_as_text_with_mentions,
-    bad_notes_are_refused
+    bad_notes_are_refused,
+    notes_agents_and_pipelines_come_in_pages,
 );
 
 async fn notes_are_stored_as_text_with_mentions(backend: Backend) {
@@ -30,7 +31,7 @@ async fn notes_are_stored_as_text_with_mentions(backend: Backend) {
     ravi.post(&path, json!({"body": "On it"})).await.expect(201);
 
     let notes = ravi.get(&path).await.expect(200);
-    let bodies: Vec<&str> = notes
+    let bodies: Vec<&str> = notes["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -75,5 +76,71 @@ async fn bad_notes_are_refused(backend: Backend) {
         .expect_error(413, "body_too_large");
 
     assert_eq!(app.latest_seq().await, before);
-    assert_eq!(asha.get(&path).await.expect(200), json!([]));
+    assert_eq!(asha.get(&path).await.expect(200)["items"], json!([]));
+}
+
+/// Every list is paged: `?limit=` (bounded) and `?cursor=` from the previous page's
+/// `next_cursor`, which is `null` on the last one.
+async fn notes_agents_and_pipelines_come_in_pages(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Lead).await;
+    app.agent("Ravi", Role::Agent).await;
+    app.agent("Meera", Role::Agent).await;
+    let chat_id = chat(23);
+    asha.open_chat(&chat_id, "Priya").await;
+    let notes = format!("/conversations/{}/notes", enc(&chat_id));
+    for n in 0..5 {
+        asha.post(&notes, json!({ "body": format!("note {n}") }))
+            .await
+            .expect(201);
+    }
+    for n in 0..3 {
+        asha.post(
+            "/pipelines",
+            json!({"name": format!("Product {n}"), "stages": ["New"]}),
+        )
+        .await
+        .expect(201);
+    }
+    for (path, limit, expected) in [
+        (notes.as_str(), 2, 5),
+        ("/agents", 1, 3),
+        ("/pipelines", 2, 3),
+    ] {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let separator = if path.contains('?') { '&' } else { '?' };
+            let url = match &cursor {
+                Some(c) => format!("{path}{separator}limit={limit}&cursor={c}"),
+                None => format!("{path}{separator}limit={limit}"),
+            };
+            let page = asha.get(&url).await.expect(200);
+            let items = page["items"].as_array().unwrap();
+            assert!(items.len() <= limit, "{url}: {page}");
+            seen.extend(items.iter().map(|i| i["id"].as_str().unwrap().to_owned()));
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        let distinct: std::collections::HashSet<_> = seen.iter().collect();
+        assert_eq!((seen.len(), distinct.len()), (expected, expected), "{path}");
+    }
+    let bodies: Vec<String> = asha.get(&notes).await.expect(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["body"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        bodies.first().map(String::as_str),
+        Some("note 0"),
+        "oldest first"
+    );
+    for bad in ["limit=0", "limit=1001", "cursor=not-a-number"] {
+        asha.get(&format!("{notes}?{bad}"))
+            .await
+            .expect_error(400, "invalid_parameter");
+    }
 }

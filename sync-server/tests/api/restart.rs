@@ -70,7 +70,7 @@ async fn data_and_streams_survive_a_restart(backend: Backend) {
         .get(&format!("/conversations/{}/notes", enc(&chat_id)))
         .await
         .expect(200);
-    assert_eq!(notes[0]["body"], "Wants a Sunday visit");
+    assert_eq!(notes["items"][0]["body"], "Wants a Sunday visit");
 
     // The stream resumes from its cursor: nothing missed, nothing repeated.
     let mut stream = ravi.events(cursor).await;
