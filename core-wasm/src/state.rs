@@ -167,11 +167,19 @@ impl TeamState {
     /// Applies one event. Returns false if it was already reflected (and so changed nothing).
     pub fn apply(&mut self, event: &Event) -> bool {
         self.seq = self.seq.max(event.seq);
-        if let EventBody::PipelineCreated(pipeline) = &event.body {
-            if !self.pipelines.iter().any(|p| p.id == pipeline.id) {
-                self.pipelines.push(pipeline.clone());
+        match &event.body {
+            EventBody::PipelineCreated(pipeline) => {
+                if !self.pipelines.iter().any(|p| p.id == pipeline.id) {
+                    self.pipelines.push(pipeline.clone());
+                }
+                return true;
             }
-            return true;
+            // A deactivated colleague is no longer someone to hand chats to or mention.
+            EventBody::AgentDeactivated(agent) => {
+                self.agents.retain(|a| a.id != agent.id);
+                return true;
+            }
+            _ => {}
         }
         let Some(chat_id) = &event.chat_id else {
             return true;
@@ -238,7 +246,10 @@ impl TeamState {
             | EventBody::ReminderDone(reminder) => conversation.upsert_reminder(reminder.clone()),
             EventBody::NoteCreated(_)
             | EventBody::MessageRecorded(_)
-            | EventBody::PipelineCreated(_) => {}
+            | EventBody::PipelineCreated(_)
+            | EventBody::AgentDeactivated(_)
+            | EventBody::AgentReactivated(_)
+            | EventBody::SessionsEnded(_) => {}
         }
         true
     }

@@ -339,7 +339,10 @@ pub fn describe_event(event: &Event) -> Option<String> {
         | EventBody::LockAcquired { .. }
         | EventBody::LockReleased { .. }
         | EventBody::PipelineCreated(_)
-        | EventBody::MessageRecorded(_) => return None,
+        | EventBody::MessageRecorded(_)
+        | EventBody::AgentDeactivated(_)
+        | EventBody::AgentReactivated(_)
+        | EventBody::SessionsEnded(_) => return None,
     })
 }
 

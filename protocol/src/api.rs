@@ -112,6 +112,13 @@ pub struct EventTicket {
     pub expires_in_ms: i64,
 }
 
+/// `PUT /agents/{id}/password` (admins): the agent's new password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordRequest {
+    pub password: String,
+}
+
 /// `PUT /conversations/{chat_id}`: what WhatsApp Web shows about the chat.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -43,6 +43,8 @@ pub const NO_PENDING_HANDOFF: &str = "no_pending_handoff";
 pub const REMINDER_DONE: &str = "reminder_done";
 /// A pipeline with that name exists already.
 pub const PIPELINE_EXISTS: &str = "pipeline_exists";
+/// 409: the change conflicts with what exists (an email already taken, for instance).
+pub const CONFLICT: &str = "conflict";
 /// The chat and the alias given for it are already two different conversations.
 pub const ALIAS_CONFLICT: &str = "alias_conflict";
 /// The `Idempotency-Key` was used before with a different request.

@@ -103,6 +103,14 @@ pub enum EventBody {
     PipelineCreated(Pipeline),
     #[serde(rename = "message.recorded")]
     MessageRecorded(MessageRecord),
+    /// An admin deactivated the agent: they can no longer log in, their sessions and locks end.
+    #[serde(rename = "agent.deactivated")]
+    AgentDeactivated(AgentRef),
+    #[serde(rename = "agent.reactivated")]
+    AgentReactivated(AgentRef),
+    /// Every login of the agent was revoked (logged out everywhere, or a new password).
+    #[serde(rename = "agent.sessions_ended")]
+    SessionsEnded(AgentRef),
 }
 
 impl EventBody {
@@ -126,6 +134,18 @@ impl EventBody {
             EventBody::ReminderDone(_) => "reminder.done",
             EventBody::PipelineCreated(_) => "pipeline.created",
             EventBody::MessageRecorded(_) => "message.recorded",
+            EventBody::AgentDeactivated(_) => "agent.deactivated",
+            EventBody::AgentReactivated(_) => "agent.reactivated",
+            EventBody::SessionsEnded(_) => "agent.sessions_ended",
+        }
+    }
+
+    /// The agent whose live sessions this event ends, if any: servers close those event streams
+    /// at once (after checking the session's login is indeed no longer valid).
+    pub fn ends_sessions_of(&self) -> Option<&AgentRef> {
+        match self {
+            EventBody::AgentDeactivated(agent) | EventBody::SessionsEnded(agent) => Some(agent),
+            _ => None,
         }
     }
 
@@ -140,6 +160,9 @@ impl EventBody {
                 | EventBody::LockReleased { .. }
                 | EventBody::PipelineCreated(_)
                 | EventBody::MessageRecorded(_)
+                | EventBody::AgentDeactivated(_)
+                | EventBody::AgentReactivated(_)
+                | EventBody::SessionsEnded(_)
         )
     }
 }

@@ -124,6 +124,9 @@ fn every_body() -> Vec<EventBody> {
             sent_at: 3,
             agent: Some(asha()),
         }),
+        EventBody::AgentDeactivated(asha()),
+        EventBody::AgentReactivated(asha()),
+        EventBody::SessionsEnded(asha()),
     ]
 }
 
@@ -203,7 +206,10 @@ fn only_history_goes_into_the_timeline() {
             "lock.acquired",
             "lock.released",
             "pipeline.created",
-            "message.recorded"
+            "message.recorded",
+            "agent.deactivated",
+            "agent.reactivated",
+            "agent.sessions_ended"
         ]
     );
 }

@@ -1,12 +1,16 @@
-//! Provisioning: orgs, agents and tokens. Used by the `admin` CLI, the demo seeder and tests.
+//! Provisioning: orgs, agents and tokens — creating, deactivating, reactivating, passwords,
+//! logging out everywhere. Used by the `admin` CLI, the admin API, the demo seeder and tests.
 
 use std::str::FromStr;
 
-use protocol::api::{Agent, Org, Role};
+use protocol::api::{Agent, AgentRef, Org, Role};
+use protocol::events::EventBody;
 use sqlx::Row;
 
 use crate::auth;
-use crate::db::{self, Db};
+use crate::db::{self, Db, WriteTx};
+use crate::events::EventHub;
+use crate::http::{conversations, locks};
 
 /// Why a provisioning command failed; each message is one clear line for the CLI.
 #[derive(Debug, thiserror::Error)]
@@ -173,22 +177,183 @@ pub fn agent_from_row(row: &sqlx::any::AnyRow) -> Result<Agent, AdminError> {
     })
 }
 
-/// Revokes every live token of the agent with that email; returns how many.
-pub async fn revoke_tokens(db: &Db, email: &str) -> Result<u64, AdminError> {
-    let email = clean_email(email).map_err(AdminError::Invalid)?;
-    let agent_id: String = sqlx::query_scalar("SELECT id FROM agents WHERE email = $1")
-        .bind(&email)
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or_else(|| AdminError::NotFound(format!("no agent with email {email}")))?;
+/// An agent to act on: by id within an org (the API), or by email (the CLI).
+#[derive(Debug, Clone, Copy)]
+pub enum Who<'a> {
+    Id { org_id: &'a str, id: &'a str },
+    Email(&'a str),
+}
+
+/// The agent, their org, and whether they are active.
+async fn find_agent(db: &Db, who: Who<'_>) -> Result<(Agent, String, bool), AdminError> {
+    let missing = match who {
+        Who::Id { .. } => "no such agent".to_owned(),
+        Who::Email(email) => format!("no agent with email {}", email.trim().to_lowercase()),
+    };
+    let row = match who {
+        Who::Id { org_id, id } => {
+            sqlx::query(
+                "SELECT id, org_id, name, email, role, active FROM agents WHERE id = $1 AND org_id = $2",
+            )
+            .bind(id)
+            .bind(org_id)
+            .fetch_optional(db.pool())
+            .await?
+        }
+        Who::Email(email) => {
+            let email = clean_email(email).map_err(AdminError::Invalid)?;
+            sqlx::query(
+                "SELECT id, org_id, name, email, role, active FROM agents WHERE email = $1",
+            )
+            .bind(email)
+            .fetch_optional(db.pool())
+            .await?
+        }
+    }
+    .ok_or(AdminError::NotFound(missing))?;
+    let org_id: String = row.try_get("org_id")?;
+    let active: i64 = row.try_get("active")?;
+    Ok((agent_from_row(&row)?, org_id, active != 0))
+}
+
+fn agent_ref(agent: &Agent) -> AgentRef {
+    AgentRef {
+        id: agent.id.clone(),
+        name: agent.name.clone(),
+    }
+}
+
+/// Revokes the agent's live tokens in `tx`; returns how many.
+async fn revoke_in(tx: &mut WriteTx, agent_id: &str) -> Result<u64, AdminError> {
+    let now = tx.now();
     let done =
-        sqlx::query(&db.sql(
-            "UPDATE tokens SET revoked_at = now_ms() WHERE agent_id = $1 AND revoked_at IS NULL",
-        ))
-        .bind(agent_id)
-        .execute(db.pool())
-        .await?;
+        sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE agent_id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(agent_id)
+            .execute(tx.conn())
+            .await?;
     Ok(done.rows_affected())
+}
+
+/// Logs an agent out everywhere: revokes every token, and every server closes their event
+/// streams at once. Returns how many tokens were live.
+pub async fn revoke_tokens(db: &Db, hub: &EventHub, email: &str) -> Result<u64, AdminError> {
+    let (agent, org_id, _) = find_agent(db, Who::Email(email)).await?;
+    let mut tx = db.begin_write(&org_id).await?;
+    let revoked = revoke_in(&mut tx, &agent.id).await?;
+    tx.append(None, None, EventBody::SessionsEnded(agent_ref(&agent)))
+        .await?;
+    tx.commit(hub).await?;
+    Ok(revoked)
+}
+
+/// Deactivates an agent: no more logins, every token revoked, the reply locks they hold or last
+/// held ended with their fences advanced, and every server closes their event streams at once.
+/// The org's last active admin cannot be deactivated (nobody could undo it).
+pub async fn deactivate(
+    db: &Db,
+    hub: &EventHub,
+    who: Who<'_>,
+    actor: Option<&AgentRef>,
+) -> Result<Agent, AdminError> {
+    let (agent, org_id, active) = find_agent(db, who).await?;
+    let mut tx = db.begin_write(&org_id).await?;
+    if !active {
+        return Ok(agent);
+    }
+    if agent.role == Role::Admin {
+        let admins: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM agents WHERE org_id = $1 AND role = 'admin' AND active = 1",
+        )
+        .bind(&org_id)
+        .fetch_one(tx.conn())
+        .await?;
+        if admins <= 1 {
+            return Err(AdminError::Invalid(format!(
+                "{} is the org's only admin; make someone else admin first",
+                agent.name
+            )));
+        }
+    }
+    sqlx::query("UPDATE agents SET active = 0 WHERE id = $1")
+        .bind(&agent.id)
+        .execute(tx.conn())
+        .await?;
+    revoke_in(&mut tx, &agent.id).await?;
+    let chats: Vec<String> = sqlx::query_scalar(
+        "SELECT chat_id FROM conversations WHERE org_id = $1 AND lock_holder_id = $2",
+    )
+    .bind(&org_id)
+    .bind(&agent.id)
+    .fetch_all(tx.conn())
+    .await?;
+    let by = actor.cloned().unwrap_or_else(|| agent_ref(&agent));
+    for chat in chats {
+        let chat_id = protocol::ChatId::parse(&chat)
+            .map_err(|e| anyhow::anyhow!("stored chat id {chat:?} is invalid: {e}"))?;
+        if let Some(row) = conversations::find(tx.conn(), &org_id, &chat_id).await? {
+            locks::end_lock(&mut tx, &row, &by)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot end a reply lock: {e}"))?;
+        }
+    }
+    tx.append(None, actor, EventBody::AgentDeactivated(agent_ref(&agent)))
+        .await?;
+    tx.commit(hub).await?;
+    Ok(agent)
+}
+
+/// Lets a deactivated agent log in again (with their old password).
+pub async fn reactivate(
+    db: &Db,
+    hub: &EventHub,
+    who: Who<'_>,
+    actor: Option<&AgentRef>,
+) -> Result<Agent, AdminError> {
+    let (agent, org_id, active) = find_agent(db, who).await?;
+    if active {
+        return Ok(agent);
+    }
+    let mut tx = db.begin_write(&org_id).await?;
+    sqlx::query("UPDATE agents SET active = 1 WHERE id = $1")
+        .bind(&agent.id)
+        .execute(tx.conn())
+        .await?;
+    tx.append(None, actor, EventBody::AgentReactivated(agent_ref(&agent)))
+        .await?;
+    tx.commit(hub).await?;
+    Ok(agent)
+}
+
+/// Sets an agent's password; every login they had ends (a reset is often because of a leak).
+pub async fn set_password(
+    db: &Db,
+    hub: &EventHub,
+    who: Who<'_>,
+    password: &str,
+) -> Result<Agent, AdminError> {
+    if password.chars().count() < auth::MIN_PASSWORD_CHARS {
+        return Err(AdminError::Invalid(format!(
+            "the password must have at least {} characters",
+            auth::MIN_PASSWORD_CHARS
+        )));
+    }
+    let (agent, org_id, _) = find_agent(db, who).await?;
+    let password = password.to_owned();
+    let password_hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(anyhow::Error::from)??;
+    let mut tx = db.begin_write(&org_id).await?;
+    sqlx::query("UPDATE agents SET password_hash = $1 WHERE id = $2")
+        .bind(password_hash)
+        .bind(&agent.id)
+        .execute(tx.conn())
+        .await?;
+    revoke_in(&mut tx, &agent.id).await?;
+    tx.append(None, None, EventBody::SessionsEnded(agent_ref(&agent)))
+        .await?;
+    tx.commit(hub).await?;
+    Ok(agent)
 }
 
 /// The demo org's logins; the password is the same for all three and printed by `demo`.

@@ -13,6 +13,7 @@ use tracing_subscriber::EnvFilter;
 use crate::admin::{self, NewAgent};
 use crate::config::{self, Config};
 use crate::db::Db;
+use crate::events::EventHub;
 use crate::Server;
 
 /// Baton sync server: shared ownership, reply locks, notes, handoffs and live events for a team
@@ -120,13 +121,47 @@ enum AdminCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
-    /// Log an agent out everywhere: revoke all their tokens.
+    /// Log an agent out everywhere: revoke all their tokens (their event streams close at once).
     RevokeTokens {
         #[arg(long)]
         email: String,
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Stop an agent working: no more logins, their sessions and reply locks end at once.
+    Deactivate {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Let a deactivated agent log in again (with their old password).
+    Reactivate {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Set an agent's password (read from standard input); their current logins end.
+    SetPassword {
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (required: passwords never go on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+/// For commands run beside a live server: their events reach its streams through the database
+/// (PostgreSQL's notifications, or the server's next look at SQLite).
+fn offline_hub(db: &Db) -> EventHub {
+    EventHub::new(
+        db.clone(),
+        Duration::from_secs(2),
+        tokio_util::sync::CancellationToken::new(),
+    )
 }
 
 fn parse_role(value: &str) -> Result<Role, String> {
@@ -279,11 +314,35 @@ async fn admin_command(command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::RevokeTokens { email, database } => {
             let db = Db::connect(&database.database_url, 2).await?;
-            let revoked = admin::revoke_tokens(&db, &email).await?;
+            let revoked = admin::revoke_tokens(&db, &offline_hub(&db), &email).await?;
             println!(
                 "revoked {revoked} token(s) of {}",
                 email.trim().to_lowercase()
             );
+        }
+        AdminCommand::Deactivate { email, database } => {
+            let db = Db::connect(&database.database_url, 2).await?;
+            let agent =
+                admin::deactivate(&db, &offline_hub(&db), admin::Who::Email(&email), None).await?;
+            println!("deactivated {} ({})", agent.name, agent.email);
+        }
+        AdminCommand::Reactivate { email, database } => {
+            let db = Db::connect(&database.database_url, 2).await?;
+            let agent =
+                admin::reactivate(&db, &offline_hub(&db), admin::Who::Email(&email), None).await?;
+            println!("reactivated {} ({})", agent.name, agent.email);
+        }
+        AdminCommand::SetPassword {
+            email,
+            password_stdin: _,
+            database,
+        } => {
+            let password = read_password()?;
+            let db = Db::connect(&database.database_url, 2).await?;
+            let agent =
+                admin::set_password(&db, &offline_hub(&db), admin::Who::Email(&email), &password)
+                    .await?;
+            println!("set the password of {} ({})", agent.name, agent.email);
         }
     }
     Ok(())

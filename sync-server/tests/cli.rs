@@ -223,6 +223,75 @@ fn admin_commands_provision_an_org() {
         ),
         "no agent",
     );
+
+    // Off-boarding and passwords.
+    let deactivated = run(
+        &[
+            &["admin", "deactivate", "--email", "asha@acme.test"][..],
+            &db,
+        ]
+        .concat(),
+        None,
+    );
+    assert!(
+        deactivated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&deactivated.stderr)
+    );
+    assert!(stdout(&deactivated).contains("deactivated Asha Rao"));
+    let listing = stdout(&run(
+        &[&["admin", "list-agents", "--org", &org_id][..], &db].concat(),
+        None,
+    ));
+    assert!(
+        !listing.contains("Asha Rao"),
+        "only active agents are listed"
+    );
+    let reactivated = run(
+        &[
+            &["admin", "reactivate", "--email", "asha@acme.test"][..],
+            &db,
+        ]
+        .concat(),
+        None,
+    );
+    assert!(stdout(&reactivated).contains("reactivated Asha Rao"));
+    let reset = run(
+        &[
+            &[
+                "admin",
+                "set-password",
+                "--email",
+                "asha@acme.test",
+                "--password-stdin",
+            ][..],
+            &db,
+        ]
+        .concat(),
+        Some("another long password\n"),
+    );
+    assert!(
+        reset.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reset.stderr)
+    );
+    assert_one_line_error(
+        &run(
+            &[
+                &[
+                    "admin",
+                    "set-password",
+                    "--email",
+                    "asha@acme.test",
+                    "--password-stdin",
+                ][..],
+                &db,
+            ]
+            .concat(),
+            Some("short\n"),
+        ),
+        "at least 8",
+    );
     assert_one_line_error(
         &run(
             &[

@@ -182,6 +182,9 @@ fn event_body(kind: &str, data: JsValue) -> Result<EventBody, CoreError> {
         "reminder.done" => EventBody::ReminderDone(from_js::<Reminder>(data)?),
         "pipeline.created" => EventBody::PipelineCreated(from_js::<Pipeline>(data)?),
         "message.recorded" => EventBody::MessageRecorded(from_js::<MessageRecord>(data)?),
+        "agent.deactivated" => EventBody::AgentDeactivated(from_js::<AgentRef>(data)?),
+        "agent.reactivated" => EventBody::AgentReactivated(from_js::<AgentRef>(data)?),
+        "agent.sessions_ended" => EventBody::SessionsEnded(from_js::<AgentRef>(data)?),
         other => return Err(CoreError::Decode(format!("unknown event kind {other:?}"))),
     })
 }

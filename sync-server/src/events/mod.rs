@@ -35,6 +35,8 @@ const FEED_CAPACITY: usize = 1024;
 pub struct LiveEvent {
     pub seq: i64,
     pub frame: Utf8Bytes,
+    /// The agent whose event streams this event ends (deactivated, or logged out everywhere).
+    pub ends_sessions_of: Option<String>,
 }
 
 /// This instance's event feeds, one per org with listeners. Cheap to clone.
@@ -159,12 +161,14 @@ async fn run_feed(
                 let full_page = events.len() as i64 == READ_PAGE;
                 for event in events {
                     last_seq = event.seq;
+                    let ends_sessions_of = event.body.ends_sessions_of().map(|a| a.id.clone());
                     match serde_json::to_string(&ServerMessage::Event(event)) {
                         // An error only means nobody is subscribed right now.
                         Ok(frame) => {
                             let _ = sender.send(Arc::new(LiveEvent {
                                 seq: last_seq,
                                 frame: Utf8Bytes::from(frame),
+                                ends_sessions_of,
                             }));
                         }
                         Err(err) => tracing::error!(org_id, error = %err, "cannot encode event"),

@@ -1,19 +1,83 @@
 //! The org's agents, as colleagues see them (for handoff pickers and @mentions).
 
 use axum::extract::State;
-use axum::routing::get;
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use protocol::api::{Agent, Page};
+use protocol::api::{Agent, Page, PasswordRequest, Role};
 use sqlx::AnyConnection;
 
-use super::error::ApiResult;
-use super::extract::{AppQuery, AuthAgent};
+use super::error::{ApiError, ApiResult};
+use super::extract::{AppJson, AppQuery, AuthAgent, IdPath};
 use super::page::{self, PageQuery};
 use super::AppState;
 use crate::admin;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/agents", get(list_agents))
+    Router::new()
+        .route("/agents", get(list_agents))
+        .route("/agents/{id}/deactivate", post(deactivate))
+        .route("/agents/{id}/reactivate", post(reactivate))
+        .route("/agents/{id}/password", put(set_password))
+}
+
+fn require_admin(auth: &AuthAgent, action: &str) -> ApiResult<()> {
+    if auth.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!("only an admin may {action}")))
+    }
+}
+
+/// Stops an agent working (admins): their logins, event streams and reply locks end at once.
+async fn deactivate(
+    State(state): State<AppState>,
+    auth: AuthAgent,
+    IdPath(id): IdPath,
+) -> ApiResult<StatusCode> {
+    require_admin(&auth, "deactivate agents")?;
+    if id == auth.id {
+        return Err(ApiError::validation(
+            "you cannot deactivate yourself; ask another admin",
+        ));
+    }
+    let who = admin::Who::Id {
+        org_id: &auth.org_id,
+        id: &id,
+    };
+    admin::deactivate(&state.db, &state.hub, who, Some(&auth.agent_ref())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Lets a deactivated agent log in again (admins).
+async fn reactivate(
+    State(state): State<AppState>,
+    auth: AuthAgent,
+    IdPath(id): IdPath,
+) -> ApiResult<StatusCode> {
+    require_admin(&auth, "reactivate agents")?;
+    let who = admin::Who::Id {
+        org_id: &auth.org_id,
+        id: &id,
+    };
+    admin::reactivate(&state.db, &state.hub, who, Some(&auth.agent_ref())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sets an agent's password (admins); the agent's current logins end.
+async fn set_password(
+    State(state): State<AppState>,
+    auth: AuthAgent,
+    IdPath(id): IdPath,
+    AppJson(request): AppJson<PasswordRequest>,
+) -> ApiResult<StatusCode> {
+    require_admin(&auth, "set passwords")?;
+    let who = admin::Who::Id {
+        org_id: &auth.org_id,
+        id: &id,
+    };
+    admin::set_password(&state.db, &state.hub, who, &request.password).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The org's active agents, a page at a time (by id; clients sort as they show them).

@@ -118,6 +118,19 @@ impl ApiError {
     }
 }
 
+impl From<crate::admin::AdminError> for ApiError {
+    fn from(err: crate::admin::AdminError) -> ApiError {
+        use crate::admin::AdminError;
+        match err {
+            AdminError::Invalid(message) => ApiError::validation(message),
+            AdminError::NotFound(_) => ApiError::NotFound("agent"),
+            AdminError::Conflict(message) => ApiError::conflict(codes::CONFLICT, message),
+            AdminError::Database(err) => err.into(),
+            AdminError::Other(err) => ApiError::Internal(err),
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> ApiError {
         if db::is_busy(&err) {

@@ -355,6 +355,16 @@ impl Session {
         }
         self.socket.send(Message::Text(event.frame.clone())).await?;
         self.last_sent = event.seq;
+        // The agent was deactivated or logged out everywhere: end this stream now rather than at
+        // the next ping, if its login is indeed gone.
+        if event.ends_sessions_of.as_deref() == Some(self.auth.id.as_str())
+            && token_row(&self.state, &self.auth.token_id)
+                .await
+                .map_err(|e| End::Failed(e.to_string()))?
+                .is_none()
+        {
+            return Err(End::Close(CLOSE_UNAUTHORIZED, "your session was ended"));
+        }
         Ok(())
     }
 

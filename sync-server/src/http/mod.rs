@@ -2,7 +2,7 @@
 
 mod agents;
 pub mod auth;
-mod conversations;
+pub(crate) mod conversations;
 pub mod error;
 pub mod extract;
 mod handoffs;
@@ -10,7 +10,7 @@ mod health;
 pub mod hosts;
 pub mod idempotency;
 pub mod live;
-mod locks;
+pub(crate) mod locks;
 mod messages;
 mod notes;
 mod page;

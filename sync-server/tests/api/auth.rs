@@ -55,7 +55,17 @@ async fn login_logout_and_revocation(backend: Backend) {
     other_session.get("/me").await.expect(200);
 
     // The admin command logs the agent out everywhere.
-    assert_eq!(admin::revoke_tokens(&app.db, &asha.email).await.unwrap(), 1);
+    let cli_hub = sync_server::events::EventHub::new(
+        app.db.clone(),
+        std::time::Duration::from_secs(2),
+        tokio_util::sync::CancellationToken::new(),
+    );
+    assert_eq!(
+        admin::revoke_tokens(&app.db, &cli_hub, &asha.email)
+            .await
+            .unwrap(),
+        1
+    );
     other_session
         .get("/me")
         .await

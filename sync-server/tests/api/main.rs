@@ -15,6 +15,7 @@ mod idempotency;
 mod limits;
 mod locks;
 mod notes;
+mod offboarding;
 mod reminders;
 mod restart;
 mod tenancy;

@@ -1,0 +1,163 @@
+//! Off-boarding: deactivating, reactivating, setting passwords and logging an agent out
+//! everywhere — their event streams close at once (not at the next ping) and their reply locks
+//! end.
+
+use std::time::Duration;
+
+use protocol::api::Role;
+use serde_json::json;
+use sync_server::admin::{self, Who};
+use sync_server::events::EventHub;
+use tokio_util::sync::CancellationToken;
+
+use crate::common::{chat, enc, Backend, Resp, TestApp, PASSWORD};
+use crate::on_both_backends;
+
+on_both_backends!(
+    a_deactivated_agent_is_out_at_once_and_their_locks_end,
+    a_new_password_or_logging_out_everywhere_ends_every_session,
+    only_admins_manage_agents_and_an_org_keeps_an_admin,
+);
+
+/// Pings are not what closes the streams here: they would come only after two minutes.
+fn slow_pings(config: &mut sync_server::Config) {
+    config.ws_ping_interval = Duration::from_secs(120);
+}
+
+async fn login(app: &TestApp, email: &str, password: &str) -> Resp {
+    let response = app
+        .http()
+        .post(format!("{}/api/v1/auth/login", app.base))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    Resp::from(response).await
+}
+
+async fn a_deactivated_agent_is_out_at_once_and_their_locks_end(backend: Backend) {
+    let app = TestApp::spawn_with(backend, slow_pings).await;
+    let ada = app.agent("Ada", Role::Admin).await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    let lena = app.agent("Lena", Role::Lead).await;
+    let chat_id = chat(50);
+    ravi.open_chat(&chat_id, "Priya").await;
+    let fence = ravi.lock(&chat_id).await.expect(200)["fence"]
+        .as_i64()
+        .unwrap();
+    let mut stream = ravi.events(0).await;
+    stream.backlog().await;
+
+    ada.post_empty(&format!("/agents/{}/deactivate", ravi.id))
+        .await
+        .expect(204);
+    assert_eq!(stream.closed().await, Some(4001), "closed at once");
+    ravi.get("/me").await.expect_error(401, "unauthorized");
+    login(&app, &ravi.email, PASSWORD)
+        .await
+        .expect_error(401, "invalid_credentials");
+    let conversation = lena.conversation(&chat_id).await;
+    assert!(conversation["lock"].is_null(), "{conversation}");
+    let taken = lena.force_lock(&chat_id).await.expect(200);
+    assert!(
+        taken["fence"].as_i64().unwrap() > fence + 1,
+        "the old fence is stale"
+    );
+    let agents = ada.get("/agents").await.expect(200);
+    assert!(!agents["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["id"] == ravi.id.as_str()));
+
+    ada.post_empty(&format!("/agents/{}/reactivate", ravi.id))
+        .await
+        .expect(204);
+    login(&app, &ravi.email, PASSWORD).await.expect(200);
+}
+
+async fn a_new_password_or_logging_out_everywhere_ends_every_session(backend: Backend) {
+    let app = TestApp::spawn_with(backend, slow_pings).await;
+    let ada = app.agent("Ada", Role::Admin).await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    let mut stream = ravi.events(0).await;
+    stream.backlog().await;
+    let password = format!("/agents/{}/password", ravi.id);
+    ada.put(&password, json!({"password": "short"}))
+        .await
+        .expect_error(422, "validation_failed");
+    ada.put(&password, json!({"password": "a new long password"}))
+        .await
+        .expect(204);
+    assert_eq!(stream.closed().await, Some(4001));
+    ravi.get("/me").await.expect_error(401, "unauthorized");
+    login(&app, &ravi.email, PASSWORD)
+        .await
+        .expect_error(401, "invalid_credentials");
+    let token = login(&app, &ravi.email, "a new long password")
+        .await
+        .expect(200)["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // `admin revoke-tokens` runs as its own process beside the server: it reaches the server's
+    // streams through the database.
+    let ravi = ravi.with_token(&token);
+    let mut stream = ravi.events(0).await;
+    stream.backlog().await;
+    let cli_hub = EventHub::new(
+        app.db.clone(),
+        Duration::from_secs(2),
+        CancellationToken::new(),
+    );
+    let revoked = admin::revoke_tokens(&app.db, &cli_hub, &ravi.email)
+        .await
+        .unwrap();
+    assert_eq!(revoked, 1);
+    assert_eq!(stream.closed().await, Some(4001));
+    ravi.get("/me").await.expect_error(401, "unauthorized");
+}
+
+async fn only_admins_manage_agents_and_an_org_keeps_an_admin(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.agent("Ada", Role::Admin).await;
+    let lena = app.agent("Lena", Role::Lead).await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    for (who, path) in [
+        (&lena, format!("/agents/{}/deactivate", ravi.id)),
+        (&ravi, format!("/agents/{}/reactivate", lena.id)),
+    ] {
+        who.post_empty(&path).await.expect_error(403, "forbidden");
+    }
+    lena.put(
+        &format!("/agents/{}/password", ravi.id),
+        json!({"password": "long enough 1"}),
+    )
+    .await
+    .expect_error(403, "forbidden");
+    ada.post_empty(&format!("/agents/{}/deactivate", ada.id))
+        .await
+        .expect_error(422, "validation_failed");
+    let outsider = app.outsider("Zed").await;
+    ada.post_empty(&format!("/agents/{}/deactivate", outsider.id))
+        .await
+        .expect_error(404, "not_found");
+    outsider.get("/me").await.expect(200);
+    // The CLI cannot leave an org without an admin either.
+    let hub = EventHub::new(
+        app.db.clone(),
+        Duration::from_secs(2),
+        CancellationToken::new(),
+    );
+    let refused = admin::deactivate(&app.db, &hub, Who::Email(&ada.email), None)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("only admin"), "{refused}");
+    ravi.get("/me").await.expect(200);
+    let chat_id = chat(51);
+    ravi.open_chat(&chat_id, "Priya").await;
+    ravi.get(&format!("/conversations/{}", enc(&chat_id)))
+        .await
+        .expect(200);
+}
