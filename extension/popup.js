@@ -120,6 +120,15 @@ function render(state) {
   const tab = describeTab(state.tab || state.tabs[0]);
   $('tab-status').textContent = tab.text;
   $('tab-status').toggleAttribute('data-trouble', tab.trouble);
+  const refused = state.refused_writes || [];
+  $('refused').hidden = refused.length === 0;
+  $('refused-list').replaceChildren(
+    ...refused.map((r) => {
+      const li = document.createElement('li');
+      li.textContent = `${r.what}: ${r.reason}`;
+      return li;
+    }),
+  );
   $('queued').hidden = !state.queued_writes;
   $('queued').textContent = `${state.queued_writes} change(s) waiting to be sent`;
   $('error').hidden = !state.error;
@@ -148,6 +157,7 @@ $('login').addEventListener('submit', async (event) => {
 });
 
 $('logout').addEventListener('click', async () => render(await chrome.runtime.sendMessage('logout')));
+$('dismiss-refused').addEventListener('click', async () => render(await chrome.runtime.sendMessage('dismiss_refused')));
 
 refresh();
 setInterval(refresh, 1000);

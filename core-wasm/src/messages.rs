@@ -134,6 +134,38 @@ impl Call {
     }
 }
 
+/// What to do with a queued write the server did not accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The server could not take it now (busy, timed out, throttled, the same key still in
+    /// flight): keep it, and try again later with the same idempotency key.
+    TryLater,
+    /// The server will never take it (it is invalid, or no longer allowed): tell the agent.
+    Final,
+}
+
+/// How to treat a queued write the server answered with `status` and error `code`.
+pub fn refusal(status: u16, code: &str) -> Refusal {
+    let later = status >= 500
+        || status == 408
+        || status == 429
+        || (status == 409 && code == protocol::codes::IDEMPOTENCY_IN_FLIGHT);
+    if later {
+        Refusal::TryLater
+    } else {
+        Refusal::Final
+    }
+}
+
+/// A queued write the server refused for good, kept until the agent has seen it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedWrite {
+    /// What it was, for people ("A note on Priya Sharma").
+    pub what: String,
+    /// The server's reason.
+    pub reason: String,
+}
+
 /// Message reports waiting in the offline queue beyond this many are dropped, oldest first: every
 /// agent's browser reports each message, so a browser that was offline long loses little, and a
 /// busy number must not grow the queue without bound.
@@ -241,6 +273,10 @@ pub enum ToTab {
     HandoffForMe {
         handoff: Handoff,
     },
+    /// A write queued while offline was refused by the server for good.
+    WriteRefused {
+        refused: RefusedWrite,
+    },
 }
 
 /// One line of a conversation's timeline, described for people.
@@ -265,6 +301,8 @@ pub enum PopupRequest {
         password: String,
     },
     Logout,
+    /// The agent has seen the refused writes.
+    DismissRefused,
 }
 
 /// Checks and tidies the server address an agent typed in the popup. It must be `https://`: the
@@ -315,6 +353,9 @@ pub struct PopupState {
     /// The last error of a popup action (login), to show under the form.
     pub error: Option<String>,
     pub queued_writes: usize,
+    /// Queued writes the server refused for good, until dismissed.
+    #[serde(default)]
+    pub refused_writes: Vec<RefusedWrite>,
 }
 
 #[cfg(test)]
@@ -339,6 +380,29 @@ mod tests {
         );
         let back: ToWorker = serde_json::from_value(json).unwrap();
         assert_eq!(back, ToWorker::Request { id: 7, call });
+    }
+
+    #[test]
+    fn queued_writes_wait_out_passing_trouble_and_surface_final_refusals() {
+        for (status, code) in [
+            (503, "unavailable"),
+            (500, "internal"),
+            (502, "http_error"),
+            (408, "http_error"),
+            (429, "too_many_requests"),
+            (409, "idempotency_in_flight"),
+        ] {
+            assert_eq!(refusal(status, code), Refusal::TryLater, "{status} {code}");
+        }
+        for (status, code) in [
+            (422, "validation_failed"),
+            (403, "not_owner"),
+            (404, "not_found"),
+            (409, "stale_fence"),
+            (400, "invalid_chat_id"),
+        ] {
+            assert_eq!(refusal(status, code), Refusal::Final, "{status} {code}");
+        }
     }
 
     #[test]

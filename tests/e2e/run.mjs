@@ -695,8 +695,13 @@ test('renamed modules are found by their shape; the pre-April-2026 DOM still ide
   await legacy.close();
 });
 
-test('the server restarts: nothing is lost, writes made offline are sent, the overlay recovers', async () => {
+test('the server restarts: nothing is lost, writes made offline are sent or shown as refused, the overlay recovers', async () => {
   const c1 = named()[1].i;
+  // Asha owns the chat (she claimed it in the first scenario; claim it here if that did not run).
+  const ashaApi = await server.api(people.asha.email, PASSWORDS.asha);
+  await ashaApi.call('PUT', `/conversations/${enc(jid(c1))}`, { title: CHATS[c1].title });
+  await ashaApi.call('POST', `/conversations/${enc(jid(c1))}/lock`);
+  await ashaApi.call('DELETE', `/conversations/${enc(jid(c1))}/lock`);
   await openChat('asha', c1);
   await server.stop();
   const popup = await popupOf('asha');
@@ -710,13 +715,35 @@ test('the server restarts: nothing is lost, writes made offline are sent, the ov
   await pages.asha.fill('[data-baton="notes-panel"] textarea[name="note"]', 'Written while offline');
   await pages.asha.click('[data-baton="notes-panel"] [data-action="add-note"]');
   await until('the offline notice', async () => ((await text(pages.asha, '[data-baton="toast"]')) || '').startsWith('Offline'));
+  await pages.asha.click('[data-baton="notes-panel"] [data-action="close-panel"]');
+  // A handoff queued too — to Ravi, whom an admin deactivates before the server is back: the
+  // server will refuse it for good, and Asha must be told rather than find it silently gone.
+  await pages.asha.click('[data-baton="header-bar"] [data-action="handoff"]');
+  await pages.asha.selectOption('[data-baton="handoff-form"] select[name="to"]', people.ravi.id);
+  await pages.asha.fill('[data-baton="handoff-form"] textarea[name="done"]', 'Quoted the price');
+  await pages.asha.fill('[data-baton="handoff-form"] textarea[name="promised"]', 'A call tomorrow');
+  await pages.asha.fill('[data-baton="handoff-form"] textarea[name="next_step"]', 'Call her');
+  await pages.asha.click('[data-baton="handoff-form"] [data-action="send-handoff"]');
+  await until('the handoff to be queued', async () => (await debugOf('asha')) && (await popup.evaluate(() =>
+    chrome.runtime.sendMessage({ state: { tab_id: null } }))).queued_writes === 2);
+  server.cli(['admin', 'deactivate', '--email', people.ravi.email]);
   await server.start();
   await until('the popup to reconnect', async () => (await text(popup, '#connection')) === 'Connected', 45000);
+  const toast = await until('Asha to be told', async () => {
+    const t = (await text(pages.asha, '[data-baton="toast"]')) || '';
+    return t.startsWith('Not saved') && t;
+  });
+  assert(toast.startsWith(`Not saved: The handoff of ${CHATS[c1].title}`) && toast.includes('no active agent'), toast);
+  await until('the popup to list it', async () =>
+    (await visible(popup, '#refused')) && ((await text(popup, '#refused-list')) || '').includes('The handoff of'));
+  await popup.click('#dismiss-refused');
+  await until('the list to go', async () => !(await visible(popup, '#refused')));
   await popup.close();
+  server.cli(['admin', 'reactivate', '--email', people.ravi.email]);
+  (await login('ravi')).close();
   const notes = async () => (await (await server.api(people.asha.email, PASSWORDS.asha)).call('GET', `/conversations/${enc(jid(c1))}/notes`)).body.items;
   await until('the queued note to arrive', async () => (await notes()).some((n) => n.body === 'Written while offline'));
   assertEqual((await notes()).filter((n) => n.body === 'Written while offline').length, 1, 'sent exactly once');
-  await pages.asha.click('[data-baton="notes-panel"] [data-action="close-panel"]');
   // Live sync works again across browsers.
   await until('Asha to be online', async () => (await debugOf('asha')).connection === 'online', 45000);
   await until('Lena to be online', async () => (await debugOf('lena')).connection === 'online', 45000);

@@ -298,6 +298,9 @@ impl Overlay {
                     self.on_reply(pending, outcome);
                 }
             }
+            ToTab::WriteRefused { refused } => self
+                .ui
+                .toast(&format!("Not saved: {} — {}", refused.what, refused.reason)),
             ToTab::ReminderDue { .. } | ToTab::HandoffForMe { .. } => {}
         }
         self.schedule_refresh();

@@ -29,8 +29,8 @@ use crate::error::CoreError;
 use crate::js::{from_js, from_json, log, now_ms, to_js, to_json, warn};
 pub use crate::messages::normalise_server;
 use crate::messages::{
-    Call, Connection, CoreMode, LayoutState, Outcome, PopupRequest, PopupState, TabStatus, ToTab,
-    ToWorker,
+    refusal, Call, Connection, CoreMode, LayoutState, Outcome, PopupRequest, PopupState, Refusal,
+    RefusedWrite, TabStatus, ToTab, ToWorker,
 };
 use crate::state::{ConversationState, TeamState};
 use api::{path_chat, Api, Reply};
@@ -102,6 +102,11 @@ struct Inner {
     tab_status: BTreeMap<i32, TabStatus>,
     queue: Vec<Queued>,
     flushing: bool,
+    /// Consecutive flushes the server put off, and the timer of the next try.
+    flush_attempts: u32,
+    flush_retry: Option<Timeout>,
+    /// Queued writes the server refused for good, until the agent dismisses them.
+    refused: Vec<RefusedWrite>,
     notified: BTreeSet<String>,
     popup_error: Option<String>,
     /// The last event sequence number received, persisted so a restarted worker resumes from it.
@@ -140,6 +145,9 @@ impl Worker {
                     tab_status: BTreeMap::new(),
                     queue: Vec::new(),
                     flushing: false,
+                    flush_attempts: 0,
+                    flush_retry: None,
+                    refused: Vec::new(),
                     notified: BTreeSet::new(),
                     popup_error: None,
                     last_seq: 0,
@@ -154,12 +162,14 @@ impl Worker {
         let session: Option<Session> = core.load("session").await;
         let queue: Option<Vec<Queued>> = core.load("queue").await;
         let notified: Option<Vec<String>> = core.load("notified").await;
+        let refused: Option<Vec<RefusedWrite>> = core.load("refused").await;
         let last_seq: Option<i64> = core.load("seq").await;
         {
             let mut inner = core.inner.borrow_mut();
             inner.last_seq = last_seq.unwrap_or(0);
             inner.queue = queue.unwrap_or_default();
             inner.notified = notified.unwrap_or_default().into_iter().collect();
+            inner.refused = refused.unwrap_or_default();
             inner.session = session;
         }
         if core.inner.borrow().session.is_some() {
@@ -235,6 +245,10 @@ impl Worker {
                     password,
                 } => Core::login(&core, &server, &email, &password).await,
                 PopupRequest::Logout => Core::logout(&core, None).await,
+                PopupRequest::DismissRefused => {
+                    core.inner.borrow_mut().refused.clear();
+                    core.save("refused", &Vec::<RefusedWrite>::new());
+                }
             }
             Ok(to_js(&core.popup_state(tab))?)
         })
@@ -350,6 +364,7 @@ impl Core {
             tabs: inner.tab_status.values().cloned().collect(),
             error: inner.popup_error.clone(),
             queued_writes: inner.queue.len(),
+            refused_writes: inner.refused.clone(),
         }
     }
 
@@ -886,27 +901,93 @@ impl Core {
                 };
                 match Core::send_call(&core, &api, &queued.call, Some(&queued.key)).await {
                     Err(err) => {
+                        // Unreachable again: the next connection flushes.
                         warn(&format!("queued write not sent yet: {err}"));
                         break;
                     }
-                    Ok(reply) => {
-                        if !reply.ok() {
+                    Ok(reply) if !reply.ok() => {
+                        let (code, reason) = reply.error();
+                        if refusal(reply.status, &code) == Refusal::TryLater {
                             warn(&format!(
-                                "the server refused a queued write: {}",
-                                reply.error().1
+                                "queued write not taken yet ({reason}); will retry"
                             ));
+                            Core::retry_flush_later(&core);
+                            break;
                         }
-                        let queue = {
-                            let mut inner = core.inner.borrow_mut();
-                            inner.queue.retain(|q| q.key != queued.key);
-                            inner.queue.clone()
-                        };
-                        core.save("queue", &queue);
+                        core.drop_queued(&queued.key);
+                        core.refused(&queued.call, reason);
+                    }
+                    Ok(_) => {
+                        core.inner.borrow_mut().flush_attempts = 0;
+                        core.drop_queued(&queued.key);
                     }
                 }
             }
             core.inner.borrow_mut().flushing = false;
         });
+    }
+
+    fn drop_queued(&self, key: &str) {
+        let queue = {
+            let mut inner = self.inner.borrow_mut();
+            inner.queue.retain(|q| q.key != key);
+            inner.queue.clone()
+        };
+        self.save("queue", &queue);
+    }
+
+    /// Tries the queue again after a growing pause (1 s, doubling, at most a minute).
+    fn retry_flush_later(core: &Rc<Core>) {
+        let delay = {
+            let mut inner = core.inner.borrow_mut();
+            inner.flush_attempts = inner.flush_attempts.saturating_add(1);
+            1_000u32
+                .saturating_mul(1 << inner.flush_attempts.min(6))
+                .min(60_000)
+        };
+        let weak = Rc::downgrade(core);
+        let retry = Timeout::new(delay, move || {
+            if let Some(core) = weak.upgrade() {
+                if matches!(core.inner.borrow().connection, Connection::Online) {
+                    Core::flush_queue(core);
+                }
+            }
+        });
+        core.inner.borrow_mut().flush_retry = Some(retry);
+    }
+
+    /// A queued write the server will never take: the agent is told (a toast in every WhatsApp
+    /// tab, and the popup until dismissed), never left to think it was saved.
+    fn refused(&self, call: &Call, reason: String) {
+        let Some(what) = self.describe_write(call) else {
+            // A message report refused (say, under a stale fence) is nobody's to act on.
+            warn(&format!(
+                "the server refused a queued message report: {reason}"
+            ));
+            return;
+        };
+        let refused = RefusedWrite { what, reason };
+        let all = {
+            let mut inner = self.inner.borrow_mut();
+            inner.refused.push(refused.clone());
+            inner.refused.clone()
+        };
+        self.save("refused", &all);
+        self.broadcast(&ToTab::WriteRefused { refused });
+    }
+
+    /// A queued write in words, or `None` for background reports.
+    fn describe_write(&self, call: &Call) -> Option<String> {
+        let on = |chat_id: &protocol::ChatId| self.chat_title(chat_id);
+        Some(match call {
+            Call::AddNote { chat_id, .. } => format!("A note on {}", on(chat_id)),
+            Call::Handoff { chat_id, .. } => format!("The handoff of {}", on(chat_id)),
+            Call::Remind { chat_id, .. } => format!("A reminder on {}", on(chat_id)),
+            Call::ReminderDone { .. } => "Completing a reminder".to_owned(),
+            Call::Snooze { .. } => "Snoozing a reminder".to_owned(),
+            Call::SetStage { chat_id, .. } => format!("The stage of {}", on(chat_id)),
+            _ => return None,
+        })
     }
 
     /// The HTTP request behind a call. Full conversation reads also refresh the worker's state.
