@@ -217,6 +217,21 @@ impl TeamState {
                     expires_at: *expires_at,
                 })
             }
+            // A renewal of the current lease (an older fence's renewal changes nothing).
+            EventBody::LockRenewed {
+                holder,
+                fence,
+                expires_at,
+                ..
+            } => {
+                if conversation.lock.as_ref().is_none_or(|l| l.fence <= *fence) {
+                    conversation.lock = Some(LockState {
+                        holder: holder.clone(),
+                        fence: *fence,
+                        expires_at: *expires_at,
+                    });
+                }
+            }
             EventBody::LockReleased { fence, .. } => {
                 if conversation
                     .lock
@@ -387,6 +402,50 @@ pub(crate) mod tests {
         ));
         assert!(state.conversation(&c).unwrap().lock.is_none());
         assert_eq!(state.seq, 4);
+    }
+
+    #[test]
+    fn a_renewal_moves_the_expiry_of_the_current_lease_only() {
+        let c = chat(5);
+        let mut state = state_for("r", Role::Agent);
+        let lock = |seq, fence, expires_at| {
+            event(
+                seq,
+                &c,
+                EventBody::LockAcquired {
+                    holder: agent("a", "Asha"),
+                    fence,
+                    expires_at,
+                    ttl_ms: 30_000,
+                },
+            )
+        };
+        let renew = |seq, fence, expires_at| {
+            event(
+                seq,
+                &c,
+                EventBody::LockRenewed {
+                    holder: agent("a", "Asha"),
+                    fence,
+                    expires_at,
+                    ttl_ms: 30_000,
+                },
+            )
+        };
+        state.apply(&lock(1, 3, 31_000));
+        state.apply(&renew(2, 3, 41_000));
+        let conversation = state.conversation(&c).unwrap();
+        assert!(
+            conversation.active_lock(35_000).is_some(),
+            "still held after the first lease would have ended"
+        );
+        state.apply(&lock(3, 4, 50_000));
+        state.apply(&renew(4, 3, 99_000));
+        assert_eq!(
+            state.conversation(&c).unwrap().lock.as_ref().unwrap().fence,
+            4,
+            "an old lease's renewal does not bring it back"
+        );
     }
 
     #[test]

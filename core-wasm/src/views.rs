@@ -337,6 +337,7 @@ pub fn describe_event(event: &Event) -> Option<String> {
         EventBody::ReminderDone(r) => format!("{actor} completed the reminder: {}", r.text),
         EventBody::ConversationUpdated { .. }
         | EventBody::LockAcquired { .. }
+        | EventBody::LockRenewed { .. }
         | EventBody::LockReleased { .. }
         | EventBody::PipelineCreated(_)
         | EventBody::MessageRecorded(_)

@@ -66,6 +66,14 @@ pub enum EventBody {
         expires_at: Millis,
         ttl_ms: i64,
     },
+    /// The holder renewed the lease (a heartbeat while typing): it now ends later.
+    #[serde(rename = "lock.renewed")]
+    LockRenewed {
+        holder: AgentRef,
+        fence: i64,
+        expires_at: Millis,
+        ttl_ms: i64,
+    },
     #[serde(rename = "lock.released")]
     LockReleased { holder: AgentRef, fence: i64 },
     /// A lead or admin took the lock from its holder.
@@ -121,6 +129,7 @@ impl EventBody {
             EventBody::ConversationUpdated { .. } => "conversation.updated",
             EventBody::Assigned { .. } => "conversation.assigned",
             EventBody::LockAcquired { .. } => "lock.acquired",
+            EventBody::LockRenewed { .. } => "lock.renewed",
             EventBody::LockReleased { .. } => "lock.released",
             EventBody::LockForced { .. } => "lock.forced",
             EventBody::HandoffCreated(_) => "handoff.created",
@@ -157,6 +166,7 @@ impl EventBody {
             self,
             EventBody::ConversationUpdated { .. }
                 | EventBody::LockAcquired { .. }
+                | EventBody::LockRenewed { .. }
                 | EventBody::LockReleased { .. }
                 | EventBody::PipelineCreated(_)
                 | EventBody::MessageRecorded(_)

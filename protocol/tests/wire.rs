@@ -124,6 +124,12 @@ fn every_body() -> Vec<EventBody> {
             sent_at: 3,
             agent: Some(asha()),
         }),
+        EventBody::LockRenewed {
+            holder: asha(),
+            fence: 4,
+            expires_at: 9,
+            ttl_ms: 30_000,
+        },
         EventBody::AgentDeactivated(asha()),
         EventBody::AgentReactivated(asha()),
         EventBody::SessionsEnded(asha()),
@@ -207,6 +213,7 @@ fn only_history_goes_into_the_timeline() {
             "lock.released",
             "pipeline.created",
             "message.recorded",
+            "lock.renewed",
             "agent.deactivated",
             "agent.reactivated",
             "agent.sessions_ended"

@@ -192,6 +192,13 @@ test('when Asha types, the others are blocked and see her; the lock goes when sh
   const blockedSends = await pages.ravi.evaluate(() => __sim.sent.length);
   await pages.ravi.evaluate(() => document.querySelector('#main footer button').click());
   assertEqual(await pages.ravi.evaluate(() => __sim.sent.length), blockedSends, "Ravi's send button did nothing");
+  // While Asha keeps her draft her browser renews the lease, and colleagues see it go on: their
+  // countdown goes down, then back up, never to zero.
+  const secondsLeft = async () => Number(((await text(pages.lena, '[data-baton="lock-banner"] span')) || '').match(/(\d+) s$/)?.[1]);
+  const start = await secondsLeft();
+  await until("Lena's countdown to go down", async () => (await secondsLeft()) <= start - 3);
+  await until('the renewal to reach Lena', async () => (await secondsLeft()) > start - 3, 20000);
+  assert(await visible(pages.lena, '[data-baton="lock-banner"]'), 'Lena is still blocked');
 
   const sentBefore = await pages.asha.evaluate(() => __sim.sent.length);
   await pages.asha.keyboard.press('Enter');

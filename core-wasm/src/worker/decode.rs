@@ -143,10 +143,16 @@ fn event_body(kind: &str, data: JsValue) -> Result<EventBody, CoreError> {
                 reason: d.reason,
             }
         }
-        "lock.acquired" | "lock.released" | "lock.forced" => {
+        "lock.acquired" | "lock.renewed" | "lock.released" | "lock.forced" => {
             let d: Lock = from_js(data)?;
             match kind {
                 "lock.acquired" => EventBody::LockAcquired {
+                    holder: d.holder,
+                    fence: d.fence,
+                    expires_at: d.expires_at,
+                    ttl_ms: d.ttl_ms,
+                },
+                "lock.renewed" => EventBody::LockRenewed {
                     holder: d.holder,
                     fence: d.fence,
                     expires_at: d.expires_at,

@@ -64,6 +64,18 @@ async fn acquire_lock(
             .bind(&row.id)
             .execute(tx.conn())
             .await?;
+        // Everyone watching must see the lease go on, or their countdown ends while it is held.
+        tx.append(
+            Some(&chat_id),
+            Some(&me),
+            EventBody::LockRenewed {
+                holder: me.clone(),
+                fence: row.lock_fence,
+                expires_at,
+                ttl_ms,
+            },
+        )
+        .await?;
         tx.commit(&state.hub).await?;
         return Ok(Json(LockGrant {
             fence: row.lock_fence,

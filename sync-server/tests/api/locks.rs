@@ -16,6 +16,7 @@ on_both_backends!(
     a_stale_fence_is_rejected,
     a_non_owner_sees_who_is_replying,
     a_lead_can_force_take_and_it_is_logged,
+    a_renewal_reaches_everyone_watching,
 );
 
 async fn fifty_concurrent_acquirers_get_exactly_one_holder(backend: Backend) {
@@ -284,4 +285,48 @@ async fn a_lead_can_force_take_and_it_is_logged(backend: Backend) {
     assert_eq!(forced_event["data"]["previous_holder"]["name"], "Asha");
     assert_eq!(forced_event["data"]["fence"], 2);
     assert!(forced_event["at"].as_i64().unwrap() > 0);
+}
+
+/// A heartbeat is an event too: colleagues watching see the lease go on instead of a countdown
+/// that ends while the lock is still held.
+async fn a_renewal_reaches_everyone_watching(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    let chat_id = chat(60);
+    asha.open_chat(&chat_id, "Priya").await;
+    let first = asha.lock(&chat_id).await.expect(200);
+    let mut watching = ravi.events(app.latest_seq().await).await;
+    watching.backlog().await;
+    // The database clock must move for the new lease to end later.
+    let first_expiry = first["expires_at"].as_i64().unwrap();
+    let renewed = loop {
+        let renewed = asha.lock(&chat_id).await.expect(200);
+        if renewed["expires_at"].as_i64().unwrap() > first_expiry {
+            break renewed;
+        }
+        tokio::task::yield_now().await;
+    };
+    let (event, _) = watching.until_kind("lock.renewed").await;
+    match event.body {
+        protocol::events::EventBody::LockRenewed {
+            holder,
+            fence,
+            expires_at,
+            ..
+        } => {
+            assert_eq!(holder.name, "Asha");
+            assert_eq!(fence, first["fence"].as_i64().unwrap(), "the same lease");
+            assert!(expires_at > first_expiry);
+        }
+        other => panic!("expected lock.renewed, got {other:?}"),
+    }
+    assert_eq!(renewed["fence"], first["fence"]);
+    assert!(
+        !ravi
+            .timeline_kinds(&chat_id)
+            .await
+            .contains(&"lock.renewed".to_owned()),
+        "a heartbeat is not history"
+    );
 }
