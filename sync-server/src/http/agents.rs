@@ -21,6 +21,14 @@ pub fn router() -> Router<AppState> {
         .route("/agents/{id}/password", put(set_password))
 }
 
+/// The agent with this id in the caller's org (another org's id is simply not found).
+fn colleague<'a>(auth: &'a AuthAgent, id: &'a str) -> admin::Who<'a> {
+    admin::Who::Id {
+        org_id: &auth.org_id,
+        id,
+    }
+}
+
 fn require_admin(auth: &AuthAgent, action: &str) -> ApiResult<()> {
     if auth.role == Role::Admin {
         Ok(())
@@ -41,11 +49,13 @@ async fn deactivate(
             "you cannot deactivate yourself; ask another admin",
         ));
     }
-    let who = admin::Who::Id {
-        org_id: &auth.org_id,
-        id: &id,
-    };
-    admin::deactivate(&state.db, &state.hub, who, Some(&auth.agent_ref())).await?;
+    admin::deactivate(
+        &state.db,
+        &state.hub,
+        colleague(&auth, &id),
+        Some(&auth.agent_ref()),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -56,11 +66,13 @@ async fn reactivate(
     IdPath(id): IdPath,
 ) -> ApiResult<StatusCode> {
     require_admin(&auth, "reactivate agents")?;
-    let who = admin::Who::Id {
-        org_id: &auth.org_id,
-        id: &id,
-    };
-    admin::reactivate(&state.db, &state.hub, who, Some(&auth.agent_ref())).await?;
+    admin::reactivate(
+        &state.db,
+        &state.hub,
+        colleague(&auth, &id),
+        Some(&auth.agent_ref()),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -72,11 +84,13 @@ async fn set_password(
     AppJson(request): AppJson<PasswordRequest>,
 ) -> ApiResult<StatusCode> {
     require_admin(&auth, "set passwords")?;
-    let who = admin::Who::Id {
-        org_id: &auth.org_id,
-        id: &id,
-    };
-    admin::set_password(&state.db, &state.hub, who, &request.password).await?;
+    admin::set_password(
+        &state.db,
+        &state.hub,
+        colleague(&auth, &id),
+        &request.password,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
