@@ -15,6 +15,7 @@
 //! compiles only for `wasm32`.
 
 pub mod adapter;
+pub mod held;
 pub mod identity;
 pub mod messages;
 pub mod state;

@@ -13,8 +13,10 @@ use super::overlay::{Overlay, Pending};
 use super::ui::document;
 use super::whatsapp::{self, OpenChat};
 use super::with_overlay;
+use crate::held::{HeldInput, Turn};
 use crate::identity::{Doubt, Source, Verdict};
 use crate::js::{from_json, now_ms};
+use crate::messages::Connection;
 use crate::messages::{Call, Outcome, TimelineLine};
 use crate::views::{composer_gate, Change, Gate};
 
@@ -46,6 +48,12 @@ pub struct ChatSession {
     pub source: Option<Source>,
     /// The agent typed before the chat was identified: take the lock as soon as it is.
     pub wants_lock: bool,
+    /// Input that arrived before the composer was known to be the agent's.
+    pub held_input: HeldInput,
+    /// Held input is being typed in: new input waits behind it.
+    pub releasing: bool,
+    /// Baton itself is typing the held input in (its own events pass).
+    pub typing_in: bool,
     pub title: String,
     /// Message ids already seen; the first batch is history, later ones are new.
     pub known_messages: HashSet<String>,
@@ -73,6 +81,9 @@ impl ChatSession {
             doubt: None,
             source: None,
             wants_lock: false,
+            held_input: HeldInput::default(),
+            releasing: false,
+            typing_in: false,
             title,
             known_messages: HashSet::new(),
             history_loaded: false,
@@ -177,6 +188,44 @@ fn refuse(event: &Event) {
     event.stop_immediate_propagation();
 }
 
+/// Keeps what an input event would have put into the composer.
+fn hold(held: &mut HeldInput, event: &Event) {
+    if let Some(key) = event.dyn_ref::<KeyboardEvent>() {
+        match key.key().as_str() {
+            "Backspace" | "Delete" => {
+                held.delete_back();
+            }
+            typed if typed.chars().count() == 1 => held.add_text(typed),
+            _ => {}
+        }
+    } else if let Some(input) = event.dyn_ref::<web_sys::InputEvent>() {
+        match input.input_type().as_str() {
+            "deleteContentBackward" | "deleteContentForward" => {
+                held.delete_back();
+            }
+            _ => {
+                if let Some(data) = input.data() {
+                    held.add_text(&data);
+                }
+            }
+        }
+    } else if let Some(paste) = event.dyn_ref::<web_sys::ClipboardEvent>() {
+        if let Some(text) = paste
+            .clipboard_data()
+            .and_then(|d| d.get_data("text/plain").ok())
+        {
+            held.add_text(&text);
+        }
+    } else if let Some(drop) = event.dyn_ref::<web_sys::DragEvent>() {
+        if let Some(text) = drop
+            .data_transfer()
+            .and_then(|d| d.get_data("text/plain").ok())
+        {
+            held.add_text(&text);
+        }
+    }
+}
+
 impl Overlay {
     /// The gate of the open chat now.
     pub(super) fn gate(&self) -> Gate {
@@ -186,25 +235,85 @@ impl Overlay {
         }
     }
 
+    /// Whose turn it is to type in the open chat, as far as Baton knows.
+    pub(super) fn turn(&self) -> Turn {
+        let Some(chat) = self.chat.as_ref() else {
+            return Turn::Uncoordinated;
+        };
+        if !self.logged_in() || !matches!(self.connection, Connection::Online) {
+            return Turn::Uncoordinated;
+        }
+        if chat.typing_in {
+            return Turn::Mine;
+        }
+        if chat.chat_id.is_none() {
+            // Only a passing disagreement (WhatsApp's modules a moment behind the page) is worth
+            // waiting for; a chat no source can name cannot be coordinated.
+            let pending = chat.doubt == Some(Doubt::SourcesDisagree)
+                && self.identity.bridge.answers_open_chat();
+            return if pending {
+                Turn::Identifying
+            } else {
+                Turn::Uncoordinated
+            };
+        }
+        if chat.held.is_some() && chat.held_input.is_empty() && !chat.releasing {
+            Turn::Mine
+        } else {
+            Turn::Asking
+        }
+    }
+
+    /// Input can come before the overlay has looked at a freshly opened chat (its refresh waits
+    /// for the page to settle): look now, so the input is judged for the chat on screen.
+    fn catch_up_with_the_page(&mut self) {
+        let on_screen = whatsapp::open_chat_title();
+        let stale = match (&self.chat, &on_screen) {
+            (None, None) => false,
+            (Some(chat), Some(title)) => &chat.title != title,
+            _ => true,
+        };
+        if stale {
+            self.refresh();
+        }
+    }
+
     fn on_type_attempt(&mut self, event: &Event) {
+        self.catch_up_with_the_page();
         if let Gate::Blocked(_) = self.gate() {
             refuse(event);
             self.ui.flash_lock_banner();
             return;
         }
+        let turn = self.turn();
         let Some(chat) = self.chat.as_mut() else {
             return;
         };
         chat.last_input_at = now_ms();
         // Typed before the chat is known: the lock follows once it is (see `sync_chat`).
         chat.wants_lock |= chat.chat_id.is_none();
+        if !turn.lets_input_through() {
+            // Not into the composer until it is known to be ours — but not lost either.
+            hold(&mut chat.held_input, event);
+            refuse(event);
+        }
         self.ensure_lock();
     }
 
     fn on_send_attempt(&mut self, event: &Event) {
+        self.catch_up_with_the_page();
         if let Gate::Blocked(_) = self.gate() {
             refuse(event);
             self.ui.flash_lock_banner();
+            return;
+        }
+        if !self.turn().lets_input_through() {
+            // Sent once the held text is in and the lock is ours.
+            if let Some(chat) = self.chat.as_mut() {
+                chat.held_input.add_send();
+            }
+            refuse(event);
+            self.ensure_lock();
             return;
         }
         let composer_text = whatsapp::composer()
@@ -299,6 +408,7 @@ impl Overlay {
                         renew_every_ms: (grant.expires_in_ms / 3).max(500),
                     });
                 }
+                self.release_held_input();
                 // Reflect it locally at once; the event will confirm.
                 if let Some(conversation) = self.state.conversations.get_mut(&chat_id) {
                     conversation.lock = Some(crate::state::LockState {
@@ -323,13 +433,90 @@ impl Overlay {
                 if status == 409 || status == 403 {
                     self.learn_from_refusal(&chat_id, &body);
                     self.ui.flash_lock_banner();
-                } else if status != 0 {
-                    self.ui.toast(&message);
+                    self.drop_held_input();
+                } else {
+                    if status != 0 {
+                        self.ui.toast(&message);
+                    }
+                    // Nothing says a colleague is replying: what the agent typed goes in.
+                    self.release_held_input();
                 }
             }
             Outcome::Queued => {}
         }
         self.schedule_refresh();
+    }
+
+    /// Types the held input into the composer (and sends, if a send was held), after this
+    /// callback: Baton's own typing passes the listeners, anything typed meanwhile waits behind it.
+    pub(super) fn release_held_input(&mut self) {
+        let Some(chat) = self.chat.as_mut() else {
+            return;
+        };
+        if chat.held_input.is_empty() || chat.releasing {
+            return;
+        }
+        let (text, send) = chat.held_input.take();
+        chat.releasing = true;
+        let for_chat = (chat.whatsapp_id.clone(), chat.title.clone());
+        self.defer_dom(move || {
+            // Only into the chat it was typed for (the agent may have switched meanwhile).
+            let mut same_chat = false;
+            with_overlay(|o| {
+                same_chat = o
+                    .chat
+                    .as_ref()
+                    .is_some_and(|c| (c.whatsapp_id.clone(), c.title.clone()) == for_chat);
+                o.set_typing_in(same_chat);
+            });
+            if !same_chat {
+                return;
+            }
+            if !text.is_empty() {
+                whatsapp::type_into_composer(&text);
+            }
+            if send {
+                if let Some(button) = whatsapp::send_button() {
+                    button.click();
+                } else if let Some(composer) = whatsapp::composer() {
+                    whatsapp::press_enter(&composer);
+                }
+            }
+            with_overlay(|o| o.set_typing_in(false));
+            with_overlay(|o| {
+                if let Some(chat) = o.chat.as_mut() {
+                    chat.releasing = false;
+                }
+                // More may have arrived while this was typed in.
+                if o.turn() != Turn::Uncoordinated
+                    && o.chat.as_ref().is_some_and(|c| c.held.is_some())
+                {
+                    o.release_held_input();
+                }
+            });
+        });
+    }
+
+    fn set_typing_in(&mut self, typing_in: bool) {
+        if let Some(chat) = self.chat.as_mut() {
+            chat.typing_in = typing_in;
+        }
+    }
+
+    /// A colleague has the chat: what the agent typed must not reach the composer; say so.
+    fn drop_held_input(&mut self) {
+        let Some(chat) = self.chat.as_mut() else {
+            return;
+        };
+        if chat.held_input.is_empty() {
+            return;
+        }
+        let preview = chat.held_input.preview();
+        chat.held_input.take();
+        if !preview.is_empty() {
+            self.ui
+                .toast(&format!("Not typed, someone else is replying: “{preview}”"));
+        }
     }
 
     /// Lets the lock go (after sending, leaving or going idle).
@@ -366,6 +553,13 @@ impl Overlay {
 
     /// Once a second: renew or release the lock, and settle a send that never showed up.
     pub(super) fn chat_tick(&mut self) {
+        // Coordination became impossible (offline, a chat that cannot be identified): what was
+        // held goes in rather than wait for ever.
+        if self.turn() == Turn::Uncoordinated
+            && self.chat.as_ref().is_some_and(|c| !c.held_input.is_empty())
+        {
+            self.release_held_input();
+        }
         let now = now_ms();
         let composer_busy =
             whatsapp::composer().is_some_and(|c| !whatsapp::composer_text(&c).is_empty());

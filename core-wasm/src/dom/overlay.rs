@@ -685,6 +685,8 @@ impl Overlay {
             /// The open chat's id as WhatsApp knows it, and which source identified it.
             whatsapp_id: Option<&'a str>,
             chat_source: Option<&'static str>,
+            /// Input is waiting for the reply lock (or for the chat to be identified).
+            held_input: bool,
             identity: &'a crate::identity::IdentityHealth,
         }
         let chat = self.chat.as_ref();
@@ -702,6 +704,7 @@ impl Overlay {
                 .and_then(|c| c.whatsapp_id.as_ref())
                 .map(ChatId::as_str),
             chat_source: chat.and_then(|c| c.source).map(|s| s.as_str()),
+            held_input: chat.is_some_and(|c| !c.held_input.is_empty() || c.releasing),
             identity: &self.identity.health,
         })
         .unwrap_or(JsValue::NULL)

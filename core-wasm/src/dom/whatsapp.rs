@@ -135,11 +135,22 @@ fn rows_of(list: &Element) -> Vec<Row> {
     rows
 }
 
-fn read_main(main: Element) -> OpenChat {
-    let title = first_match(&main, HEADER_TITLE)
+/// The open chat's title as the header shows it, if a chat is open.
+pub fn open_chat_title() -> Option<String> {
+    document()
+        .get_element_by_id("main")
+        .map(|main| header_title(&main))
+}
+
+fn header_title(main: &Element) -> String {
+    first_match(main, HEADER_TITLE)
         .and_then(|(t, _)| t.text_content())
         .map(|t| crate::adapter::normalize_title(&t))
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+fn read_main(main: Element) -> OpenChat {
+    let title = header_title(&main);
     let messages: Vec<DomMessage> = all(&main, "[data-id]")
         .iter()
         .filter_map(|m| dom_message(&m.get_attribute("data-id")?, direction_of(m)))
@@ -220,6 +231,38 @@ pub fn send_button() -> Option<HtmlElement> {
 pub fn composer() -> Option<HtmlElement> {
     let main = document().get_element_by_id("main")?;
     first_match(&main, COMPOSER).and_then(|(e, _)| e.dyn_into().ok())
+}
+
+/// Types `text` into the composer at its end, through the same input path as a person's typing
+/// (the browser's `insertText`, which WhatsApp's editor handles like typed text).
+pub fn type_into_composer(text: &str) -> bool {
+    let Some(composer) = composer() else {
+        return false;
+    };
+    let _ = composer.focus();
+    if let Some(selection) = web_sys::window().and_then(|w| w.get_selection().ok().flatten()) {
+        let _ = selection.select_all_children(&composer);
+        let _ = selection.collapse_to_end();
+    }
+    document()
+        .dyn_into::<web_sys::HtmlDocument>()
+        .ok()
+        .and_then(|d| {
+            d.exec_command_with_show_ui_and_value("insertText", false, text)
+                .ok()
+        })
+        .unwrap_or(false)
+}
+
+/// Presses Enter in the composer (when there is no send button to click).
+pub fn press_enter(composer: &HtmlElement) {
+    let init = web_sys::KeyboardEventInit::new();
+    init.set_key("Enter");
+    init.set_bubbles(true);
+    init.set_cancelable(true);
+    if let Ok(event) = web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init) {
+        let _ = composer.dispatch_event(&event);
+    }
 }
 
 /// The composer's text (what would be sent).

@@ -95,7 +95,22 @@ async fn record_message(
     .bind(&report.message_id)
     .fetch_optional(tx.conn())
     .await?;
-    if let Some((direction, sent_at, agent_id, agent_name)) = existing {
+    if let Some((direction, sent_at, mut agent_id, mut agent_name)) = existing {
+        // Every linked browser reports each message; the sender's report, the one with a valid
+        // fence, may come after a colleague's: it still says who replied.
+        if let (Some(_), None, "out") = (report.fence, &agent_id, direction.as_str()) {
+            sqlx::query(
+                "UPDATE messages SET agent_id = $1 WHERE conversation_id = $2 AND message_id = $3",
+            )
+            .bind(&auth.id)
+            .bind(&row.id)
+            .bind(&report.message_id)
+            .execute(tx.conn())
+            .await?;
+            tx.commit(&state.hub).await?;
+            agent_id = Some(auth.id.clone());
+            agent_name = Some(auth.name.clone());
+        }
         let record = MessageRecord {
             chat_id,
             message_id: report.message_id,

@@ -280,6 +280,15 @@ async fn messages_are_recorded_once(backend: Backend) {
     )
     .await
     .expect_error(422, "validation_failed");
+
+    // Asha's reply reaches Ravi's browser first, which reports it without a fence; her own
+    // report, under her fence, still says she sent it.
+    let fence = asha.lock(&chat_id).await.expect(200)["fence"].clone();
+    let reply = json!({"message_id": "3EB0REPLY", "direction": "out"});
+    assert!(ravi.post(&path, reply).await.expect(201)["agent"].is_null());
+    let fenced = json!({"message_id": "3EB0REPLY", "direction": "out", "fence": fence});
+    let attributed = asha.post(&path, fenced).await.expect(200);
+    assert_eq!(attributed["agent"]["name"], "Asha");
 }
 
 /// A read holds one pooled connection and reads the clock through it: with a pool of one, parallel
