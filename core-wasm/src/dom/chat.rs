@@ -54,6 +54,9 @@ pub struct ChatSession {
     pub releasing: bool,
     /// Baton itself is typing the held input in (its own events pass).
     pub typing_in: bool,
+    /// The chat is being registered on the server (its conversation may not exist yet): a lock
+    /// request waits for that.
+    pub registering: bool,
     pub title: String,
     /// Message ids already seen; the first batch is history, later ones are new.
     pub known_messages: HashSet<String>,
@@ -84,6 +87,7 @@ impl ChatSession {
             held_input: HeldInput::default(),
             releasing: false,
             typing_in: false,
+            registering: false,
             title,
             known_messages: HashSet::new(),
             history_loaded: false,
@@ -348,6 +352,11 @@ impl Overlay {
         if chat.held.is_some() || chat.acquiring {
             return;
         }
+        if chat.registering {
+            // The server may not know the chat yet; the lock is asked for once it does.
+            chat.wants_lock = true;
+            return;
+        }
         chat.acquiring = true;
         if !self.request_lock(chat_id, false, false) {
             if let Some(chat) = self.chat.as_mut() {
@@ -434,6 +443,12 @@ impl Overlay {
                     self.learn_from_refusal(&chat_id, &body);
                     self.ui.flash_lock_banner();
                     self.drop_held_input();
+                } else if status == 404 && still_here {
+                    // Not registered yet (or no longer): register it, and the lock follows.
+                    if let Some(chat) = self.chat.as_mut() {
+                        chat.wants_lock = true;
+                    }
+                    self.open_chat_call();
                 } else {
                     if status != 0 {
                         self.ui.toast(&message);
@@ -678,13 +693,14 @@ impl Overlay {
             .cloned()
     }
 
-    /// Whatever the agent typed while the chat was being identified takes the lock now.
-    fn lock_if_typed(&mut self) {
+    /// Whatever the agent typed while the chat was being identified (or registered) takes the
+    /// lock now.
+    pub(super) fn lock_if_typed(&mut self) {
         let typed = whatsapp::composer().is_some_and(|c| !whatsapp::composer_text(&c).is_empty());
         let Some(chat) = self.chat.as_mut() else {
             return;
         };
-        if chat.wants_lock || typed {
+        if chat.wants_lock || typed || !chat.held_input.is_empty() {
             chat.wants_lock = false;
             chat.last_input_at = chat.last_input_at.max(now_ms());
             if let Gate::Open = self.gate() {

@@ -355,7 +355,30 @@ impl Overlay {
                 alias: chat.alias.clone(),
             },
         };
-        self.request(call, Pending::OpenChat { chat_id });
+        // A chat the team already has can be locked at once; a new one waits to be created.
+        let known = self
+            .chat
+            .as_ref()
+            .and_then(|c| c.chat_id.as_ref())
+            .is_some_and(|id| self.state.conversation(id).is_some());
+        if self.request(call, Pending::OpenChat { chat_id }) && !known {
+            if let Some(chat) = self.chat.as_mut() {
+                chat.registering = true;
+            }
+        }
+    }
+
+    /// The chat's registration answered (either way): a lock that waited for it is asked for.
+    fn registered(&mut self, chat_id: &ChatId) {
+        let Some(chat) = self
+            .chat
+            .as_mut()
+            .filter(|c| c.whatsapp_id.as_ref() == Some(chat_id))
+        else {
+            return;
+        };
+        chat.registering = false;
+        self.lock_if_typed();
     }
 
     fn on_reply(&mut self, pending: Pending, outcome: Outcome) {
@@ -372,6 +395,18 @@ impl Overlay {
                     }
                     self.merge(ConversationState::from(&conversation));
                 }
+                self.registered(&chat_id);
+            }
+            (Pending::OpenChat { chat_id }, failed) => {
+                if let Outcome::Failed {
+                    status, message, ..
+                } = &failed
+                {
+                    if *status != 0 {
+                        warn(&format!("the server refused: {message}"));
+                    }
+                }
+                self.registered(&chat_id);
             }
             (
                 Pending::Lock {

@@ -395,8 +395,9 @@ impl BridgeView {
         }
         Some(match &self.active {
             Some(active) if active.title == header_title => Claim::One(active.id.clone()),
-            Some(_) => Claim::Contradicted,
-            None => Claim::Nothing,
+            // Another chat, or none while the page shows one: the bridge has not caught up with
+            // the page yet (or the page is mid-switch). Not a reason to fall back on names.
+            Some(_) | None => Claim::Contradicted,
         })
     }
 
@@ -530,6 +531,15 @@ mod tests {
         assert_eq!(
             view.claim_for_open("Priya Sharma"),
             Some(Claim::Contradicted)
+        );
+        view.receive(raw(
+            serde_json::json!({"v": 1, "type": "active", "chat": null}),
+        ))
+        .unwrap();
+        assert_eq!(
+            view.claim_for_open("+91 98765 00007"),
+            Some(Claim::Contradicted),
+            "no chat open by the bridge's account while the page shows one: not caught up yet"
         );
 
         let message = view
