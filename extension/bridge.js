@@ -131,7 +131,6 @@
     send('status', {
       modules: { chats: Boolean(found.chats), active: Boolean(found.chats), messages: Boolean(found.messages) },
       via: found.via,
-      waited_ms: Date.now() - started,
     });
 
   let listTimer = null;

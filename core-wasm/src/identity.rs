@@ -39,15 +39,6 @@ pub enum Source {
 }
 
 impl Source {
-    /// Every source, most trusted first.
-    pub const ALL: [Source; 5] = [
-        Source::Bridge,
-        Source::MessageIds,
-        Source::IndexedDb,
-        Source::PhoneTitle,
-        Source::KnownTitle,
-    ];
-
     /// The source's name on the wire and in `data-source` attributes.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -184,36 +184,42 @@ pub enum Who<'a> {
     Email(&'a str),
 }
 
-/// The agent, their org, and whether they are active.
-async fn find_agent(db: &Db, who: Who<'_>) -> Result<(Agent, String, bool), AdminError> {
+/// The agent and their org.
+async fn find_agent(db: &Db, who: Who<'_>) -> Result<(Agent, String), AdminError> {
     let missing = match who {
         Who::Id { .. } => "no such agent".to_owned(),
         Who::Email(email) => format!("no agent with email {}", email.trim().to_lowercase()),
     };
-    let row = match who {
-        Who::Id { org_id, id } => {
-            sqlx::query(
-                "SELECT id, org_id, name, email, role, active FROM agents WHERE id = $1 AND org_id = $2",
+    let row =
+        match who {
+            Who::Id { org_id, id } => sqlx::query(
+                "SELECT id, org_id, name, email, role FROM agents WHERE id = $1 AND org_id = $2",
             )
             .bind(id)
             .bind(org_id)
             .fetch_optional(db.pool())
-            .await?
+            .await?,
+            Who::Email(email) => {
+                let email = clean_email(email).map_err(AdminError::Invalid)?;
+                sqlx::query("SELECT id, org_id, name, email, role FROM agents WHERE email = $1")
+                    .bind(email)
+                    .fetch_optional(db.pool())
+                    .await?
+            }
         }
-        Who::Email(email) => {
-            let email = clean_email(email).map_err(AdminError::Invalid)?;
-            sqlx::query(
-                "SELECT id, org_id, name, email, role, active FROM agents WHERE email = $1",
-            )
-            .bind(email)
-            .fetch_optional(db.pool())
-            .await?
-        }
-    }
-    .ok_or(AdminError::NotFound(missing))?;
+        .ok_or(AdminError::NotFound(missing))?;
     let org_id: String = row.try_get("org_id")?;
-    let active: i64 = row.try_get("active")?;
-    Ok((agent_from_row(&row)?, org_id, active != 0))
+    Ok((agent_from_row(&row)?, org_id))
+}
+
+/// Whether the agent is active, read in the write transaction that will change it (so two admins
+/// acting at once see each other's change).
+async fn is_active(tx: &mut WriteTx, agent_id: &str) -> Result<bool, AdminError> {
+    let active: i64 = sqlx::query_scalar("SELECT active FROM agents WHERE id = $1")
+        .bind(agent_id)
+        .fetch_one(tx.conn())
+        .await?;
+    Ok(active != 0)
 }
 
 fn agent_ref(agent: &Agent) -> AgentRef {
@@ -238,7 +244,7 @@ async fn revoke_in(tx: &mut WriteTx, agent_id: &str) -> Result<u64, AdminError> 
 /// Logs an agent out everywhere: revokes every token, and every server closes their event
 /// streams at once. Returns how many tokens were live.
 pub async fn revoke_tokens(db: &Db, hub: &EventHub, email: &str) -> Result<u64, AdminError> {
-    let (agent, org_id, _) = find_agent(db, Who::Email(email)).await?;
+    let (agent, org_id) = find_agent(db, Who::Email(email)).await?;
     let mut tx = db.begin_write(&org_id).await?;
     let revoked = revoke_in(&mut tx, &agent.id).await?;
     tx.append(None, None, EventBody::SessionsEnded(agent_ref(&agent)))
@@ -256,9 +262,9 @@ pub async fn deactivate(
     who: Who<'_>,
     actor: Option<&AgentRef>,
 ) -> Result<Agent, AdminError> {
-    let (agent, org_id, active) = find_agent(db, who).await?;
+    let (agent, org_id) = find_agent(db, who).await?;
     let mut tx = db.begin_write(&org_id).await?;
-    if !active {
+    if !is_active(&mut tx, &agent.id).await? {
         return Ok(agent);
     }
     if agent.role == Role::Admin {
@@ -310,11 +316,11 @@ pub async fn reactivate(
     who: Who<'_>,
     actor: Option<&AgentRef>,
 ) -> Result<Agent, AdminError> {
-    let (agent, org_id, active) = find_agent(db, who).await?;
-    if active {
+    let (agent, org_id) = find_agent(db, who).await?;
+    let mut tx = db.begin_write(&org_id).await?;
+    if is_active(&mut tx, &agent.id).await? {
         return Ok(agent);
     }
-    let mut tx = db.begin_write(&org_id).await?;
     sqlx::query("UPDATE agents SET active = 1 WHERE id = $1")
         .bind(&agent.id)
         .execute(tx.conn())
@@ -338,7 +344,7 @@ pub async fn set_password(
             auth::MIN_PASSWORD_CHARS
         )));
     }
-    let (agent, org_id, _) = find_agent(db, who).await?;
+    let (agent, org_id) = find_agent(db, who).await?;
     let password = password.to_owned();
     let password_hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
         .await

@@ -98,7 +98,7 @@ impl Overlay {
             Ok(raw) => raw,
             Err(err) => {
                 self.identity.bridge.rejected += 1;
-                self.identity.bridge.last_error = Some(err.to_string());
+                warn(&format!("ignored a report from the page: {err}"));
                 return;
             }
         };

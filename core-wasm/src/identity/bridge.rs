@@ -9,8 +9,8 @@
 //! open chat is identified only when the bridge's title for the chat is the title WhatsApp shows.
 //!
 //! Reports are versioned JSON objects, `{"v": 1, "type": …}`:
-//! - `status`: which of WhatsApp's modules were found (`modules: {chats, active, messages}`),
-//!   how (`via`: `name` or `scan`) and after how long (`waited_ms`);
+//! - `status`: which of WhatsApp's modules were found (`modules: {chats, active, messages}`) and
+//!   how (`via`: `name` or `scan`);
 //! - `chats`: every chat in WhatsApp's list order, `[{id, title, alias?, archived?}]`;
 //! - `active`: the open chat, `{id, title, alias?}` or `null`;
 //! - `message`: a new message, `{id, chat, from_me, t}` (WhatsApp's id and time in seconds;
@@ -46,8 +46,6 @@ pub struct RawReport {
     pub modules: Option<RawModules>,
     #[serde(default)]
     pub via: Option<String>,
-    #[serde(default)]
-    pub waited_ms: Option<f64>,
     #[serde(default)]
     pub chats: Option<Vec<RawChat>>,
     #[serde(default)]
@@ -123,7 +121,6 @@ pub struct BridgeStatus {
     pub messages: bool,
     /// `name` (the documented module names) or `scan` (found by shape among all modules).
     pub via: String,
-    pub waited_ms: u64,
 }
 
 /// A chat as the bridge reports it.
@@ -237,10 +234,6 @@ pub fn validate(raw: RawReport) -> Result<Report, BridgeError> {
                 active: modules.active,
                 messages: modules.messages,
                 via: via.to_owned(),
-                waited_ms: raw
-                    .waited_ms
-                    .filter(|ms| ms.is_finite() && *ms >= 0.0)
-                    .map_or(0, |ms| ms as u64),
             }))
         }
         "chats" => {
@@ -298,7 +291,6 @@ pub struct BridgeView {
     /// Reports accepted and refused.
     pub accepted: u32,
     pub rejected: u32,
-    pub last_error: Option<String>,
 }
 
 impl BridgeView {
@@ -316,7 +308,6 @@ impl BridgeView {
             Ok(report) => report,
             Err(err) => {
                 self.rejected += 1;
-                self.last_error = Some(err.to_string());
                 return Err(err);
             }
         };
@@ -488,7 +479,7 @@ mod tests {
     fn ready() -> BridgeView {
         let mut view = BridgeView::new(true);
         view.receive(raw(serde_json::json!({
-            "v": 1, "type": "status", "via": "name", "waited_ms": 1500,
+            "v": 1, "type": "status", "via": "name",
             "modules": {"chats": true, "active": true, "messages": true},
         })))
         .unwrap();
@@ -642,7 +633,6 @@ mod tests {
             "Priya Sharma",
             "unchanged"
         );
-        assert!(view.last_error.is_some());
     }
 
     #[test]
