@@ -212,14 +212,15 @@ async fn find_agent(db: &Db, who: Who<'_>) -> Result<(Agent, String), AdminError
     Ok((agent_from_row(&row)?, org_id))
 }
 
-/// Whether the agent is active, read in the write transaction that will change it (so two admins
-/// acting at once see each other's change).
-async fn is_active(tx: &mut WriteTx, agent_id: &str) -> Result<bool, AdminError> {
-    let active: i64 = sqlx::query_scalar("SELECT active FROM agents WHERE id = $1")
+/// Marks the agent active or not inside `tx`; false when they already were (decided under the
+/// write lock, so two admins acting at once see each other's change).
+async fn set_active(tx: &mut WriteTx, agent_id: &str, active: bool) -> Result<bool, AdminError> {
+    let done = sqlx::query("UPDATE agents SET active = $1 WHERE id = $2 AND active <> $1")
+        .bind(i64::from(active))
         .bind(agent_id)
-        .fetch_one(tx.conn())
+        .execute(tx.conn())
         .await?;
-    Ok(active != 0)
+    Ok(done.rows_affected() > 0)
 }
 
 fn agent_ref(agent: &Agent) -> AgentRef {
@@ -241,14 +242,20 @@ async fn revoke_in(tx: &mut WriteTx, agent_id: &str) -> Result<u64, AdminError> 
     Ok(done.rows_affected())
 }
 
-/// Logs an agent out everywhere: revokes every token, and every server closes their event
-/// streams at once. Returns how many tokens were live.
+/// Revokes the agent's tokens and records it, so every server closes their event streams at once
+/// when `tx` commits. Returns how many tokens were live.
+async fn end_sessions(tx: &mut WriteTx, agent: &Agent) -> Result<u64, AdminError> {
+    let revoked = revoke_in(tx, &agent.id).await?;
+    tx.append(None, None, EventBody::SessionsEnded(agent_ref(agent)))
+        .await?;
+    Ok(revoked)
+}
+
+/// Logs an agent out everywhere. Returns how many tokens were live.
 pub async fn revoke_tokens(db: &Db, hub: &EventHub, email: &str) -> Result<u64, AdminError> {
     let (agent, org_id) = find_agent(db, Who::Email(email)).await?;
     let mut tx = db.begin_write(&org_id).await?;
-    let revoked = revoke_in(&mut tx, &agent.id).await?;
-    tx.append(None, None, EventBody::SessionsEnded(agent_ref(&agent)))
-        .await?;
+    let revoked = end_sessions(&mut tx, &agent).await?;
     tx.commit(hub).await?;
     Ok(revoked)
 }
@@ -264,27 +271,24 @@ pub async fn deactivate(
 ) -> Result<Agent, AdminError> {
     let (agent, org_id) = find_agent(db, who).await?;
     let mut tx = db.begin_write(&org_id).await?;
-    if !is_active(&mut tx, &agent.id).await? {
+    if !set_active(&mut tx, &agent.id, false).await? {
         return Ok(agent);
     }
     if agent.role == Role::Admin {
-        let admins: i64 = sqlx::query_scalar(
+        // Counted after the change; returning drops `tx`, which rolls the change back.
+        let admins_left: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM agents WHERE org_id = $1 AND role = 'admin' AND active = 1",
         )
         .bind(&org_id)
         .fetch_one(tx.conn())
         .await?;
-        if admins <= 1 {
+        if admins_left == 0 {
             return Err(AdminError::Invalid(format!(
                 "{} is the org's only admin; make someone else admin first",
                 agent.name
             )));
         }
     }
-    sqlx::query("UPDATE agents SET active = 0 WHERE id = $1")
-        .bind(&agent.id)
-        .execute(tx.conn())
-        .await?;
     revoke_in(&mut tx, &agent.id).await?;
     let chats: Vec<String> = sqlx::query_scalar(
         "SELECT chat_id FROM conversations WHERE org_id = $1 AND lock_holder_id = $2",
@@ -318,13 +322,9 @@ pub async fn reactivate(
 ) -> Result<Agent, AdminError> {
     let (agent, org_id) = find_agent(db, who).await?;
     let mut tx = db.begin_write(&org_id).await?;
-    if is_active(&mut tx, &agent.id).await? {
+    if !set_active(&mut tx, &agent.id, true).await? {
         return Ok(agent);
     }
-    sqlx::query("UPDATE agents SET active = 1 WHERE id = $1")
-        .bind(&agent.id)
-        .execute(tx.conn())
-        .await?;
     tx.append(None, actor, EventBody::AgentReactivated(agent_ref(&agent)))
         .await?;
     tx.commit(hub).await?;
@@ -355,9 +355,7 @@ pub async fn set_password(
         .bind(&agent.id)
         .execute(tx.conn())
         .await?;
-    revoke_in(&mut tx, &agent.id).await?;
-    tx.append(None, None, EventBody::SessionsEnded(agent_ref(&agent)))
-        .await?;
+    end_sessions(&mut tx, &agent).await?;
     tx.commit(hub).await?;
     Ok(agent)
 }

@@ -66,8 +66,19 @@ fn help_describes_every_command() {
         assert!(stdout(&serve).contains(flag), "serve --help lacks {flag}");
     }
     let admin = run(&["admin", "--help"], None);
-    for command in ["create-org", "create-agent", "list-agents", "revoke-tokens"] {
-        assert!(stdout(&admin).contains(command));
+    for command in [
+        "create-org",
+        "create-agent",
+        "list-agents",
+        "revoke-tokens",
+        "deactivate",
+        "reactivate",
+        "set-password",
+    ] {
+        assert!(
+            stdout(&admin).contains(command),
+            "admin --help lacks {command}"
+        );
     }
 }
 
@@ -75,21 +86,19 @@ fn help_describes_every_command() {
 fn admin_commands_provision_an_org() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("admin.db").display());
-    let db = ["--database-url", url.as_str()];
+    let with_db = |args: &[&str], stdin: Option<&str>| {
+        run(&[args, &["--database-url", url.as_str()]].concat(), stdin)
+    };
 
-    let org = run(
+    let org = with_db(
         &[
-            &[
-                "admin",
-                "create-org",
-                "--name",
-                "Acme Realty",
-                "--timezone",
-                "Asia/Kolkata",
-            ][..],
-            &db,
-        ]
-        .concat(),
+            "admin",
+            "create-org",
+            "--name",
+            "Acme Realty",
+            "--timezone",
+            "Asia/Kolkata",
+        ],
         None,
     );
     assert!(
@@ -100,42 +109,34 @@ fn admin_commands_provision_an_org() {
     let org_id = stdout(&org).trim().to_owned();
     assert_eq!(org_id.len(), 36, "prints the org id: {org_id}");
 
-    let bad_tz = run(
+    let bad_tz = with_db(
         &[
-            &[
-                "admin",
-                "create-org",
-                "--name",
-                "X",
-                "--timezone",
-                "Mars/Olympus",
-            ][..],
-            &db,
-        ]
-        .concat(),
+            "admin",
+            "create-org",
+            "--name",
+            "X",
+            "--timezone",
+            "Mars/Olympus",
+        ],
         None,
     );
     assert_one_line_error(&bad_tz, "time zone");
 
     let create = |email: &str, role: &str, password: &str| {
-        run(
+        with_db(
             &[
-                &[
-                    "admin",
-                    "create-agent",
-                    "--org",
-                    &org_id,
-                    "--name",
-                    "Asha Rao",
-                    "--email",
-                    email,
-                    "--role",
-                    role,
-                    "--password-stdin",
-                ][..],
-                &db,
-            ]
-            .concat(),
+                "admin",
+                "create-agent",
+                "--org",
+                &org_id,
+                "--name",
+                "Asha Rao",
+                "--email",
+                email,
+                "--role",
+                role,
+                "--password-stdin",
+            ],
             Some(password),
         )
     };
@@ -158,23 +159,19 @@ fn admin_commands_provision_an_org() {
     let bad_role = create("ravi@acme.test", "boss", "a long password\n");
     assert!(!bad_role.status.success());
     assert!(String::from_utf8_lossy(&bad_role.stderr).contains("agent, lead or admin"));
-    let no_stdin_flag = run(
+    let no_stdin_flag = with_db(
         &[
-            &[
-                "admin",
-                "create-agent",
-                "--org",
-                &org_id,
-                "--name",
-                "R",
-                "--email",
-                "r@acme.test",
-                "--role",
-                "agent",
-            ][..],
-            &db,
-        ]
-        .concat(),
+            "admin",
+            "create-agent",
+            "--org",
+            &org_id,
+            "--name",
+            "R",
+            "--email",
+            "r@acme.test",
+            "--role",
+            "agent",
+        ],
         None,
     );
     assert!(
@@ -182,10 +179,7 @@ fn admin_commands_provision_an_org() {
         "the password is never an argument"
     );
 
-    let listed = run(
-        &[&["admin", "list-agents", "--org", &org_id][..], &db].concat(),
-        None,
-    );
+    let listed = with_db(&["admin", "list-agents", "--org", &org_id], None);
     assert!(listed.status.success());
     let listing = stdout(&listed);
     assert_eq!(listing.lines().count(), 1);
@@ -195,79 +189,47 @@ fn admin_commands_provision_an_org() {
             && listing.contains("Asha Rao")
     );
     assert_one_line_error(
-        &run(
-            &[&["admin", "list-agents", "--org", "no-such-org"][..], &db].concat(),
-            None,
-        ),
+        &with_db(&["admin", "list-agents", "--org", "no-such-org"], None),
         "no org",
     );
 
-    let revoked = run(
-        &[
-            &["admin", "revoke-tokens", "--email", "asha@acme.test"][..],
-            &db,
-        ]
-        .concat(),
+    let revoked = with_db(
+        &["admin", "revoke-tokens", "--email", "asha@acme.test"],
         None,
     );
     assert!(revoked.status.success());
     assert!(stdout(&revoked).contains("revoked 0 token(s)"));
     assert_one_line_error(
-        &run(
-            &[
-                &["admin", "revoke-tokens", "--email", "nobody@acme.test"][..],
-                &db,
-            ]
-            .concat(),
+        &with_db(
+            &["admin", "revoke-tokens", "--email", "nobody@acme.test"],
             None,
         ),
         "no agent",
     );
 
     // Off-boarding and passwords.
-    let deactivated = run(
-        &[
-            &["admin", "deactivate", "--email", "asha@acme.test"][..],
-            &db,
-        ]
-        .concat(),
-        None,
-    );
+    let deactivated = with_db(&["admin", "deactivate", "--email", "asha@acme.test"], None);
     assert!(
         deactivated.status.success(),
         "{}",
         String::from_utf8_lossy(&deactivated.stderr)
     );
     assert!(stdout(&deactivated).contains("deactivated Asha Rao"));
-    let listing = stdout(&run(
-        &[&["admin", "list-agents", "--org", &org_id][..], &db].concat(),
-        None,
-    ));
+    let listing = stdout(&with_db(&["admin", "list-agents", "--org", &org_id], None));
     assert!(
         !listing.contains("Asha Rao"),
         "only active agents are listed"
     );
-    let reactivated = run(
-        &[
-            &["admin", "reactivate", "--email", "asha@acme.test"][..],
-            &db,
-        ]
-        .concat(),
-        None,
-    );
+    let reactivated = with_db(&["admin", "reactivate", "--email", "asha@acme.test"], None);
     assert!(stdout(&reactivated).contains("reactivated Asha Rao"));
-    let reset = run(
+    let reset = with_db(
         &[
-            &[
-                "admin",
-                "set-password",
-                "--email",
-                "asha@acme.test",
-                "--password-stdin",
-            ][..],
-            &db,
-        ]
-        .concat(),
+            "admin",
+            "set-password",
+            "--email",
+            "asha@acme.test",
+            "--password-stdin",
+        ],
         Some("another long password\n"),
     );
     assert!(
@@ -276,18 +238,14 @@ fn admin_commands_provision_an_org() {
         String::from_utf8_lossy(&reset.stderr)
     );
     assert_one_line_error(
-        &run(
+        &with_db(
             &[
-                &[
-                    "admin",
-                    "set-password",
-                    "--email",
-                    "asha@acme.test",
-                    "--password-stdin",
-                ][..],
-                &db,
-            ]
-            .concat(),
+                "admin",
+                "set-password",
+                "--email",
+                "asha@acme.test",
+                "--password-stdin",
+            ],
             Some("short\n"),
         ),
         "at least 8",

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use protocol::api::{Agent, Page, PasswordRequest, Role};
+use protocol::api::{Agent, Page, PasswordRequest};
 use sqlx::AnyConnection;
 
 use super::error::{ApiError, ApiResult};
@@ -29,21 +29,13 @@ fn colleague<'a>(auth: &'a AuthAgent, id: &'a str) -> admin::Who<'a> {
     }
 }
 
-fn require_admin(auth: &AuthAgent, action: &str) -> ApiResult<()> {
-    if auth.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(format!("only an admin may {action}")))
-    }
-}
-
 /// Stops an agent working (admins): their logins, event streams and reply locks end at once.
 async fn deactivate(
     State(state): State<AppState>,
     auth: AuthAgent,
     IdPath(id): IdPath,
 ) -> ApiResult<StatusCode> {
-    require_admin(&auth, "deactivate agents")?;
+    auth.require_admin("deactivate agents")?;
     if id == auth.id {
         return Err(ApiError::validation(
             "you cannot deactivate yourself; ask another admin",
@@ -65,7 +57,7 @@ async fn reactivate(
     auth: AuthAgent,
     IdPath(id): IdPath,
 ) -> ApiResult<StatusCode> {
-    require_admin(&auth, "reactivate agents")?;
+    auth.require_admin("reactivate agents")?;
     admin::reactivate(
         &state.db,
         &state.hub,
@@ -83,7 +75,7 @@ async fn set_password(
     IdPath(id): IdPath,
     AppJson(request): AppJson<PasswordRequest>,
 ) -> ApiResult<StatusCode> {
-    require_admin(&auth, "set passwords")?;
+    auth.require_admin("set passwords")?;
     admin::set_password(
         &state.db,
         &state.hub,

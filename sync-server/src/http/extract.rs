@@ -47,6 +47,15 @@ impl AuthAgent {
             )))
         }
     }
+
+    /// Refuses anyone but admins.
+    pub fn require_admin(&self, action: &str) -> Result<(), ApiError> {
+        if self.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!("only an admin may {action}")))
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for AuthAgent {

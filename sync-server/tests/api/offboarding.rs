@@ -154,6 +154,11 @@ async fn only_admins_manage_agents_and_an_org_keeps_an_admin(backend: Backend) {
         .await
         .unwrap_err();
     assert!(refused.to_string().contains("only admin"), "{refused}");
+    // Nothing of the refused change is left: Ada is still an active admin.
+    ada.get("/me").await.expect(200);
+    ada.post_empty(&format!("/agents/{}/reactivate", ravi.id))
+        .await
+        .expect(204);
     ravi.get("/me").await.expect(200);
     let chat_id = chat(51);
     ravi.open_chat(&chat_id, "Priya").await;
