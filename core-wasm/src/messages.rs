@@ -329,8 +329,9 @@ pub fn normalise_server(server: &str) -> Result<String, String> {
         return Err(malformed());
     }
     let loopback = host.eq_ignore_ascii_case("localhost")
-        || host == "::1"
-        || (host.split('.').next() == Some("127") && host.split('.').count() == 4);
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
     if !secure && !loopback {
         return Err(format!(
             "{server} is not encrypted: use https:// (plain http:// only for a server on this computer)"
@@ -439,6 +440,7 @@ mod tests {
             "http://127.0.0.1:8080",
             "http://localhost:8080/",
             "http://[::1]:8080",
+            "http://127.1.2.3",
             " https://10.0.0.5 ",
         ] {
             assert!(normalise_server(ok).is_ok(), "{ok}");
@@ -451,6 +453,8 @@ mod tests {
             "http://baton.example.com",
             "http://10.0.0.5:8080",
             "http://127.0.0.1.evil.example",
+            "http://127.evil.example.com",
+            "http://127.0.0.1x:8080",
         ] {
             let refused = normalise_server(plain).unwrap_err();
             assert!(refused.contains("https://"), "{plain}: {refused}");
