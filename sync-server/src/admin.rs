@@ -23,6 +23,9 @@ pub enum AdminError {
     Conflict(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A shared step of the API (ending a reply lock) failed; keeps its status (503 when busy).
+    #[error(transparent)]
+    Api(#[from] crate::http::error::ApiError),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -111,21 +114,35 @@ pub async fn find_org(db: &Db, org_id: &str) -> Result<Org, AdminError> {
     })
 }
 
-/// Creates an agent in an existing org.
-pub async fn create_agent(db: &Db, new: NewAgent<'_>) -> Result<Agent, AdminError> {
-    let name = clean_name("agent name", new.name, 100).map_err(AdminError::Invalid)?;
-    let email = clean_email(new.email).map_err(AdminError::Invalid)?;
-    if new.password.chars().count() < auth::MIN_PASSWORD_CHARS {
+/// Checks a new password (long enough, and text a login can send) and hashes it off the async
+/// threads.
+async fn hash_new_password(password: &str) -> Result<String, AdminError> {
+    if password.chars().count() < auth::MIN_PASSWORD_CHARS {
         return Err(AdminError::Invalid(format!(
             "the password must have at least {} characters",
             auth::MIN_PASSWORD_CHARS
         )));
     }
+    if let Some(c) = protocol::text::first_refused(password) {
+        return Err(AdminError::Invalid(protocol::text::refusal(
+            "the password",
+            c,
+        )));
+    }
+    let password = password.to_owned();
+    Ok(
+        tokio::task::spawn_blocking(move || auth::hash_password(&password))
+            .await
+            .map_err(anyhow::Error::from)??,
+    )
+}
+
+/// Creates an agent in an existing org.
+pub async fn create_agent(db: &Db, new: NewAgent<'_>) -> Result<Agent, AdminError> {
+    let name = clean_name("agent name", new.name, 100).map_err(AdminError::Invalid)?;
+    let email = clean_email(new.email).map_err(AdminError::Invalid)?;
     find_org(db, new.org_id).await?;
-    let password = new.password.to_owned();
-    let password_hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-        .await
-        .map_err(anyhow::Error::from)??;
+    let password_hash = hash_new_password(new.password).await?;
     let agent = Agent {
         id: uuid::Uuid::new_v4().to_string(),
         name,
@@ -290,22 +307,9 @@ pub async fn deactivate(
         }
     }
     revoke_in(&mut tx, &agent.id).await?;
-    let chats: Vec<String> = sqlx::query_scalar(
-        "SELECT chat_id FROM conversations WHERE org_id = $1 AND lock_holder_id = $2",
-    )
-    .bind(&org_id)
-    .bind(&agent.id)
-    .fetch_all(tx.conn())
-    .await?;
     let by = actor.cloned().unwrap_or_else(|| agent_ref(&agent));
-    for chat in chats {
-        let chat_id = protocol::ChatId::parse(&chat)
-            .map_err(|e| anyhow::anyhow!("stored chat id {chat:?} is invalid: {e}"))?;
-        if let Some(row) = conversations::find(tx.conn(), &org_id, &chat_id).await? {
-            locks::end_lock(&mut tx, &row, &by)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot end a reply lock: {e}"))?;
-        }
+    for row in conversations::lock_held_by(tx.conn(), &org_id, &agent.id).await? {
+        locks::end_lock(&mut tx, &row, &by).await?;
     }
     tx.append(None, actor, EventBody::AgentDeactivated(agent_ref(&agent)))
         .await?;
@@ -338,17 +342,8 @@ pub async fn set_password(
     who: Who<'_>,
     password: &str,
 ) -> Result<Agent, AdminError> {
-    if password.chars().count() < auth::MIN_PASSWORD_CHARS {
-        return Err(AdminError::Invalid(format!(
-            "the password must have at least {} characters",
-            auth::MIN_PASSWORD_CHARS
-        )));
-    }
+    let password_hash = hash_new_password(password).await?;
     let (agent, org_id) = find_agent(db, who).await?;
-    let password = password.to_owned();
-    let password_hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-        .await
-        .map_err(anyhow::Error::from)??;
     let mut tx = db.begin_write(&org_id).await?;
     sqlx::query("UPDATE agents SET password_hash = $1 WHERE id = $2")
         .bind(password_hash)

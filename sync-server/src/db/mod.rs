@@ -120,9 +120,7 @@ impl Db {
 
     /// The database clock, in milliseconds since the epoch.
     pub async fn now(&self) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar(&self.sql("SELECT now_ms()"))
-            .fetch_one(&self.pool)
-            .await
+        self.now_on(&mut *self.pool.acquire().await?).await
     }
 
     /// The database clock read through a connection the caller already holds: a handler holding

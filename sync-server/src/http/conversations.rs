@@ -175,6 +175,21 @@ pub async fn find(
     .await
 }
 
+/// The org's conversations whose reply lock this agent holds or last held.
+pub async fn lock_held_by(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    agent_id: &str,
+) -> Result<Vec<ConversationRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{SELECT_CONVERSATION} WHERE c.org_id = $1 AND c.lock_holder_id = $2"
+    ))
+    .bind(org_id)
+    .bind(agent_id)
+    .fetch_all(conn)
+    .await
+}
+
 /// Like [`find`], but a missing conversation is a 404.
 pub async fn require(
     conn: &mut AnyConnection,
@@ -252,7 +267,7 @@ async fn upsert_conversation(
         check_alias(&chat_id, alias)?;
     }
     let mut tx = state.db.begin_write(&auth.org_id).await?;
-    let (created, chat_id) = upsert(
+    let Upserted { created, row } = upsert(
         &mut tx,
         &auth,
         &chat_id,
@@ -264,7 +279,8 @@ async fn upsert_conversation(
         Upsert::CreateOrUpdate,
     )
     .await?;
-    let conversation = view_in(&mut tx, &chat_id).await?;
+    let now = tx.now();
+    let conversation = view(tx.conn(), &row, now).await?;
     tx.commit(&state.hub).await?;
     let status = if created {
         StatusCode::CREATED
@@ -303,21 +319,32 @@ pub enum Upsert {
     CreateOnly,
 }
 
+/// What [`upsert`] did, and the conversation as it now stands.
+pub struct Upserted {
+    pub created: bool,
+    pub row: ConversationRow,
+}
+
 /// Creates the conversation for `chat_id` (found by its id or its alias) or brings its title,
-/// phone and alias up to date, in the caller's write transaction. Returns whether it was
-/// created and the conversation's own id, under which its events are filed. One person's two ids
-/// never make two conversations: if both already exist apart, that is a 409 `alias_conflict`.
+/// phone and alias up to date, in the caller's write transaction. Events are filed under the
+/// conversation's own id. One person's two ids never make two conversations: if both already
+/// exist apart, that is a 409 `alias_conflict`. In `CreateOnly` mode an existing conversation
+/// keeps its title and phone, but one found by its other id learns the requested id as its alias
+/// (so that id finds it from then on).
 pub async fn upsert(
     tx: &mut crate::db::WriteTx,
     auth: &AuthAgent,
     chat_id: &ChatId,
     seen: Seen,
     mode: Upsert,
-) -> ApiResult<(bool, ChatId)> {
-    let org_id = auth.org_id.clone();
+) -> ApiResult<Upserted> {
+    let org_id = tx.org_id().to_owned();
     let by_id = find(tx.conn(), &org_id, chat_id).await?;
     if let (Some(row), Upsert::CreateOnly) = (&by_id, mode) {
-        return Ok((false, row.chat_id()?));
+        return Ok(Upserted {
+            created: false,
+            row: row.clone(),
+        });
     }
     let by_alias = match &seen.alias {
         Some(alias) => find(tx.conn(), &org_id, alias).await?,
@@ -369,16 +396,21 @@ pub async fn upsert(
             },
         )
         .await?;
-        return Ok((true, chat_id.clone()));
+        return Ok(Upserted {
+            created: true,
+            row: require(tx.conn(), &org_id, chat_id).await?,
+        });
     };
     let own_id = row.chat_id()?;
-    if mode == Upsert::CreateOnly {
-        // Known by its alias only.
-        return Ok((false, own_id));
-    }
     // The id of the request that is not the conversation's own is the alias to record.
     let other = if &own_id == chat_id {
         seen.alias
+    } else if seen.alias.as_ref().is_some_and(|alias| alias != &own_id) {
+        // Asked by its alias, the conversation can only be linked to its own id.
+        return Err(ApiError::conflict(
+            codes::ALIAS_CONFLICT,
+            format!("{chat_id} is the alias of {own_id}; it cannot be linked to another id"),
+        ));
     } else {
         Some(chat_id.clone())
     };
@@ -391,29 +423,39 @@ pub async fn upsert(
         }
         (known, other) => known.or(other),
     };
-    // An omitted phone means "not shown", not "removed".
-    let phone = seen.phone.or(row.phone.clone());
+    let (title, phone) = match mode {
+        // An omitted phone means "not shown", not "removed".
+        Upsert::CreateOrUpdate => (seen.title, seen.phone.or(row.phone.clone())),
+        Upsert::CreateOnly => (row.title.clone(), row.phone.clone()),
+    };
     let alias_text = alias.as_ref().map(|a| a.as_str().to_owned());
-    if row.title != seen.title || row.phone != phone || row.alias != alias_text {
-        sqlx::query("UPDATE conversations SET title = $1, phone = $2, alias = $3 WHERE id = $4")
-            .bind(&seen.title)
-            .bind(&phone)
-            .bind(&alias_text)
-            .bind(&row.id)
-            .execute(tx.conn())
-            .await?;
-        tx.append(
-            Some(&own_id),
-            Some(&actor),
-            EventBody::ConversationUpdated {
-                title: seen.title,
-                phone,
-                alias,
-            },
-        )
-        .await?;
+    if row.title == title && row.phone == phone && row.alias == alias_text {
+        return Ok(Upserted {
+            created: false,
+            row,
+        });
     }
-    Ok((false, own_id))
+    sqlx::query("UPDATE conversations SET title = $1, phone = $2, alias = $3 WHERE id = $4")
+        .bind(&title)
+        .bind(&phone)
+        .bind(&alias_text)
+        .bind(&row.id)
+        .execute(tx.conn())
+        .await?;
+    tx.append(
+        Some(&own_id),
+        Some(&actor),
+        EventBody::ConversationUpdated {
+            title,
+            phone,
+            alias,
+        },
+    )
+    .await?;
+    Ok(Upserted {
+        created: false,
+        row: require(tx.conn(), &org_id, &own_id).await?,
+    })
 }
 
 async fn get_conversation(
@@ -499,12 +541,9 @@ async fn list_conversations(
         .iter()
         .map(|row| row.summary(now, pending.contains(&row.id)))
         .collect::<ApiResult<Vec<_>>>()?;
-    let next_cursor = (items.len() as i64 == limit)
-        .then(|| {
-            rows.last()
-                .map(|r| format!("{}_{}", r.last_activity_at, r.chat_id))
-        })
-        .flatten();
+    let next_cursor = page::next_cursor(&rows, limit, |r| {
+        format!("{}_{}", r.last_activity_at, r.chat_id)
+    });
     Ok(Json(Page { items, next_cursor }))
 }
 
@@ -602,9 +641,7 @@ async fn timeline(
         limit,
     )
     .await?;
-    let next_cursor = (items.len() as i64 == limit)
-        .then(|| items.last().map(|e| e.seq.to_string()))
-        .flatten();
+    let next_cursor = page::next_cursor(&items, limit, |e| e.seq.to_string());
     Ok(Json(Page { items, next_cursor }))
 }
 

@@ -126,6 +126,7 @@ impl From<crate::admin::AdminError> for ApiError {
             AdminError::NotFound(_) => ApiError::NotFound("agent"),
             AdminError::Conflict(message) => ApiError::conflict(codes::CONFLICT, message),
             AdminError::Database(err) => err.into(),
+            AdminError::Api(err) => err,
             AdminError::Other(err) => ApiError::Internal(err),
         }
     }

@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use protocol::api::{Direction, MessageRecord, MessageReport};
 use protocol::events::EventBody;
 
-use super::conversations::{self, Upsert};
+use super::conversations::{self, Upsert, Upserted};
 use super::error::{ApiError, ApiResult};
 use super::extract::{AppJson, AuthAgent, ChatPath};
 use super::{locks, AppState};
@@ -65,15 +65,15 @@ async fn record_message(
     };
     let mut tx = state.db.begin_write(&auth.org_id).await?;
     let now = tx.now();
-    let created = match create {
+    let Upserted { created, row } = match create {
         Some(seen) => {
-            conversations::upsert(&mut tx, &auth, &chat_id, seen, Upsert::CreateOnly)
-                .await?
-                .0
+            conversations::upsert(&mut tx, &auth, &chat_id, seen, Upsert::CreateOnly).await?
         }
-        None => false,
+        None => Upserted {
+            created: false,
+            row: conversations::require(tx.conn(), &auth.org_id, &chat_id).await?,
+        },
     };
-    let row = conversations::require(tx.conn(), &auth.org_id, &chat_id).await?;
     // The path may name the chat by its alias; events and replies use its own id.
     let chat_id = row.chat_id()?;
     if let Some(fence) = report.fence {
@@ -95,24 +95,9 @@ async fn record_message(
     .bind(&report.message_id)
     .fetch_optional(tx.conn())
     .await?;
-    if let Some((direction, sent_at, mut agent_id, mut agent_name)) = existing {
-        // Every linked browser reports each message; the sender's report, the one with a valid
-        // fence, may come after a colleague's: it still says who replied.
-        if let (Some(_), None, "out") = (report.fence, &agent_id, direction.as_str()) {
-            sqlx::query(
-                "UPDATE messages SET agent_id = $1 WHERE conversation_id = $2 AND message_id = $3",
-            )
-            .bind(&auth.id)
-            .bind(&row.id)
-            .bind(&report.message_id)
-            .execute(tx.conn())
-            .await?;
-            tx.commit(&state.hub).await?;
-            agent_id = Some(auth.id.clone());
-            agent_name = Some(auth.name.clone());
-        }
-        let record = MessageRecord {
-            chat_id,
+    if let Some((direction, sent_at, agent_id, agent_name)) = existing {
+        let mut record = MessageRecord {
+            chat_id: chat_id.clone(),
             message_id: report.message_id,
             direction: if direction == "out" {
                 Direction::Out
@@ -125,6 +110,27 @@ async fn record_message(
                 name: agent_name.unwrap_or_default(),
             }),
         };
+        // Every linked browser reports each message; the sender's report, the one with a valid
+        // fence, may come after a colleague's: it still says who replied, and colleagues' send
+        // guards hear it now.
+        if let (Some(_), None, Direction::Out) = (report.fence, &record.agent, record.direction) {
+            sqlx::query(
+                "UPDATE messages SET agent_id = $1 WHERE conversation_id = $2 AND message_id = $3",
+            )
+            .bind(&auth.id)
+            .bind(&row.id)
+            .bind(&record.message_id)
+            .execute(tx.conn())
+            .await?;
+            record.agent = Some(auth.agent_ref());
+            tx.append(
+                Some(&chat_id),
+                Some(&auth.agent_ref()),
+                EventBody::MessageRecorded(record.clone()),
+            )
+            .await?;
+            tx.commit(&state.hub).await?;
+        }
         return Ok((StatusCode::OK, Json(record)).into_response());
     }
     let agent = report.fence.map(|_| auth.agent_ref());

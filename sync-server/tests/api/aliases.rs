@@ -13,6 +13,7 @@ on_both_backends!(
     two_conversations_are_never_merged_silently,
     aliases_must_pair_a_phone_id_with_a_lid,
     a_message_in_an_unopened_chat_creates_it_once,
+    a_message_under_the_other_id_joins_a_chat_opened_without_alias,
 );
 
 const LID: &str = "179950657200007@lid";
@@ -132,6 +133,15 @@ async fn two_conversations_are_never_merged_silently(backend: Backend) {
     )
     .await
     .expect_error(409, "alias_conflict");
+    // Nor when asked by its alias to link that alias to a third id.
+    let seq = app.latest_seq().await;
+    asha.put(
+        &format!("/conversations/{}", enc("919876500099@c.us")),
+        json!({"title": "Meena", "alias": "179950657200098@lid"}),
+    )
+    .await
+    .expect_error(409, "alias_conflict");
+    assert_eq!(app.latest_seq().await, seq, "nothing was written");
 }
 
 async fn aliases_must_pair_a_phone_id_with_a_lid(backend: Backend) {
@@ -217,4 +227,40 @@ async fn a_message_in_an_unopened_chat_creates_it_once(backend: Backend) {
     )
     .await
     .expect_error(422, "validation_failed");
+}
+
+/// A chat opened under its phone id, before anyone knew its @lid: a message reported under the
+/// @lid (naming the phone id as its alias) joins that conversation, which learns the @lid.
+async fn a_message_under_the_other_id_joins_a_chat_opened_without_alias(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    asha.open_chat(PHONE, "Kavya Nair").await;
+    let path = format!("/conversations/{}/messages", enc(LID));
+    let report = |message_id: &str| {
+        json!({"message_id": message_id, "direction": "in",
+               "if_missing": {"title": "Someone else", "alias": PHONE}})
+    };
+    let record = asha.post(&path, report("3A0F9C21D4F1")).await.expect(201);
+    assert_eq!(record["chat_id"], PHONE, "filed under the chat's own id");
+    let conversation = asha.conversation(LID).await;
+    assert_eq!(conversation["chat_id"], PHONE);
+    assert_eq!(conversation["alias"], LID);
+    assert_eq!(
+        conversation["title"], "Kavya Nair",
+        "a report does not rename"
+    );
+    // From then on the @lid finds it without help.
+    asha.post(
+        &path,
+        json!({"message_id": "3A0F9C21D4F2", "direction": "in"}),
+    )
+    .await
+    .expect(201);
+    assert_eq!(
+        asha.get("/conversations").await.expect(200)["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }

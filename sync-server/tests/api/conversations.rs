@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 
 use protocol::api::Role;
+use protocol::events::EventBody;
 use serde_json::json;
 
 use crate::common::{chat, enc, Backend, TestApp};
@@ -284,11 +285,29 @@ async fn messages_are_recorded_once(backend: Backend) {
     // Asha's reply reaches Ravi's browser first, which reports it without a fence; her own
     // report, under her fence, still says she sent it.
     let fence = asha.lock(&chat_id).await.expect(200)["fence"].clone();
+    let mut lena_sees = app
+        .agent("Lena", Role::Lead)
+        .await
+        .events(app.latest_seq().await)
+        .await;
+    lena_sees.backlog().await;
     let reply = json!({"message_id": "3EB0REPLY", "direction": "out"});
     assert!(ravi.post(&path, reply).await.expect(201)["agent"].is_null());
     let fenced = json!({"message_id": "3EB0REPLY", "direction": "out", "fence": fence});
     let attributed = asha.post(&path, fenced).await.expect(200);
     assert_eq!(attributed["agent"]["name"], "Asha");
+    // Colleagues hear who replied (their send guards warn of it), not just the unattributed copy.
+    let senders: Vec<Option<String>> = [
+        lena_sees.until_kind("message.recorded").await.0,
+        lena_sees.until_kind("message.recorded").await.0,
+    ]
+    .into_iter()
+    .map(|event| match event.body {
+        EventBody::MessageRecorded(message) => message.agent.map(|a| a.name),
+        other => panic!("not a message: {other:?}"),
+    })
+    .collect();
+    assert_eq!(senders, [None, Some("Asha".to_owned())]);
 }
 
 /// A read holds one pooled connection and reads the clock through it: with a pool of one, parallel
