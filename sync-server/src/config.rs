@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use axum::http::HeaderValue;
 
+use crate::http::throttle::{self, Policy};
+
 /// Everything the running server needs to know.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -38,6 +40,10 @@ pub struct Config {
     /// loopback address only loopback names, so a web page cannot reach the server through DNS
     /// rebinding; on any other address, any host.
     pub allowed_hosts: Vec<String>,
+    /// Back-off after failed logins under one email.
+    pub login_throttle_per_email: Policy,
+    /// Back-off after failed logins from one client address.
+    pub login_throttle_per_address: Policy,
 }
 
 impl Config {
@@ -60,6 +66,8 @@ impl Config {
                 .map_or(2, |n| n.get())
                 .max(2),
             allowed_hosts: Vec::new(),
+            login_throttle_per_email: throttle::PER_EMAIL,
+            login_throttle_per_address: throttle::PER_ADDRESS,
         }
     }
 

@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 pub use config::Config;
 use db::{Backend, Db};
 use events::EventHub;
-pub use http::live::MAX_SOCKETS_PER_TOKEN;
+pub use http::live::{MAX_CLIENT_MESSAGE, MAX_SOCKETS_PER_TOKEN};
 use http::AppState;
 
 /// How often expired idempotency records and WebSocket tickets are purged.
@@ -63,20 +63,18 @@ impl Server {
             .context("cannot read the listening address")?;
         let shutdown = CancellationToken::new();
         let hub = EventHub::new(db.clone(), config.event_poll_interval, shutdown.clone());
-        let config_max_checks = config.max_password_checks;
-        let config_allowed_hosts = config.allowed_hosts.clone();
         let state = AppState {
             db: db.clone(),
-            config: Arc::new(config),
             hub: hub.clone(),
             reminder_wake: Arc::new(Notify::new()),
             shutdown: shutdown.clone(),
             sockets: Arc::default(),
-            logins: Arc::new(http::auth::LoginGuard::new(config_max_checks)),
+            logins: Arc::new(http::auth::LoginGuard::new(&config)),
             hosts: Arc::new(http::hosts::AllowedHosts::for_listener(
-                &config_allowed_hosts,
+                &config.allowed_hosts,
                 addr,
             )),
+            config: Arc::new(config),
         };
         let mut background = vec![
             tokio::spawn(http::reminders::run_scheduler(state.clone())),

@@ -29,12 +29,13 @@ use tower::ServiceExt;
 /// listener, logs.
 const RESERVED_DESCRIPTORS: u64 = 64;
 
-/// How many of something are under way now (connections, password checks), and the most there
-/// ever were at once.
+/// How many of something are under way now (connections, password checks), the most there ever
+/// were at once, and how often the next one had to wait because the limit was reached.
 #[derive(Debug, Default)]
 pub struct InFlight {
     now: AtomicUsize,
     peak: AtomicUsize,
+    waits: AtomicUsize,
 }
 
 impl InFlight {
@@ -44,6 +45,15 @@ impl InFlight {
 
     pub fn peak(&self) -> usize {
         self.peak.load(Ordering::Relaxed)
+    }
+
+    pub fn waits(&self) -> usize {
+        self.waits.load(Ordering::Relaxed)
+    }
+
+    /// The limit is reached: the next one waits for a turn.
+    pub fn note_wait(&self) {
+        self.waits.fetch_add(1, Ordering::Relaxed);
     }
 
     /// One more under way until the returned guard is dropped.
@@ -103,6 +113,9 @@ pub async fn serve(
         .header_read_timeout(header_read_timeout);
     let graceful = GracefulShutdown::new();
     loop {
+        if slots.available_permits() == 0 {
+            count.note_wait();
+        }
         let slot = tokio::select! {
             slot = slots.clone().acquire_owned() => match slot {
                 Ok(slot) => slot,

@@ -15,8 +15,9 @@ use tokio::time::Instant;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{AppJson, AuthAgent};
-use super::throttle::{self, Throttle};
+use super::throttle::Throttle;
 use super::AppState;
+use crate::config::Config;
 use crate::serve::InFlight;
 use crate::{admin, auth};
 
@@ -42,11 +43,11 @@ pub struct LoginGuard {
 }
 
 impl LoginGuard {
-    pub fn new(max_checks: usize) -> LoginGuard {
+    pub fn new(config: &Config) -> LoginGuard {
         LoginGuard {
-            by_email: Throttle::new(throttle::PER_EMAIL),
-            by_address: Throttle::new(throttle::PER_ADDRESS),
-            checks: Semaphore::new(max_checks.max(1)),
+            by_email: Throttle::new(config.login_throttle_per_email),
+            by_address: Throttle::new(config.login_throttle_per_address),
+            checks: Semaphore::new(config.max_password_checks.max(1)),
             checking: Arc::default(),
         }
     }

@@ -43,7 +43,7 @@ const CLOSE_TIMEOUT: u16 = 4008;
 /// Close code for a client message over [`MAX_CLIENT_MESSAGE`].
 const CLOSE_TOO_BIG: u16 = 1009;
 /// Clients only ever send `{"type":"ping"}`; anything much larger is refused.
-const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
+pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
 /// Event sockets one login may hold open at once (one per browser is the norm; a few tabs or a
 /// reconnect overlapping its predecessor are fine).
 pub const MAX_SOCKETS_PER_TOKEN: usize = 8;

@@ -16,7 +16,7 @@ mod notes;
 mod page;
 mod pipelines;
 pub mod reminders;
-mod throttle;
+pub mod throttle;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -50,6 +50,25 @@ pub const PATIENCE: Duration = Duration::from_secs(15);
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// Tries `attempt` until it gives `Some`, yielding between tries; fails the test, saying what did
+/// not happen, once [`PATIENCE`] runs out.
+pub async fn eventually<T, Attempt>(what: &str, mut attempt: impl FnMut() -> Attempt) -> T
+where
+    Attempt: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = attempt().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} did not happen in time"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
 fn pg_admin_url() -> String {
     std::env::var("BATON_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://baton_test:baton_test@127.0.0.1:5432/postgres".to_owned())
@@ -201,13 +220,7 @@ impl TestApp {
         )
         .await
         .unwrap();
-        let login = self
-            .http
-            .post(format!("{}/api/v1/auth/login", self.base))
-            .json(&serde_json::json!({"email": email, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
+        let login = self.login(&email, PASSWORD).await;
         assert_eq!(login.status(), StatusCode::OK);
         let body: Value = login.json().await.unwrap();
         TestAgent {
@@ -254,7 +267,26 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Raw access for requests the typed helpers cannot make.
+    /// `POST /auth/login`, answered raw (status, headers and all).
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/api/v1/auth/login", self.base))
+            .json(&serde_json::json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// An event hub like the admin command line's: its events reach the running server through
+    /// the database.
+    pub fn cli_hub(&self) -> sync_server::events::EventHub {
+        sync_server::events::EventHub::new(
+            self.db.clone(),
+            Duration::from_secs(2),
+            tokio_util::sync::CancellationToken::new(),
+        )
+    }
+
     /// Password checks under way now and at most so far.
     pub fn password_checks(&self) -> &sync_server::serve::InFlight {
         self.server
@@ -271,6 +303,7 @@ impl TestApp {
             .connections()
     }
 
+    /// Raw access for requests the typed helpers cannot make.
     pub fn http(&self) -> &reqwest::Client {
         &self.http
     }

@@ -6,7 +6,7 @@ use protocol::api::Role;
 use protocol::events::EventBody;
 use serde_json::json;
 
-use crate::common::{chat, enc, Backend, TestApp};
+use crate::common::{chat, enc, eventually, Backend, TestApp};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -247,13 +247,11 @@ async fn messages_are_recorded_once(backend: Backend) {
     let sent_at = created["created_at"].as_i64().unwrap() + 5;
     // The server clamps a time in its future to now: wait until the database clock has passed
     // sent_at rather than assume it has.
-    while asha.get("/me").await.expect(200)["server_time"]
-        .as_i64()
-        .unwrap()
-        <= sent_at
-    {
-        tokio::task::yield_now().await;
-    }
+    eventually("the database clock to pass sent_at", || async {
+        let now = asha.get("/me").await.expect(200)["server_time"].as_i64();
+        now.filter(|&now| now > sent_at)
+    })
+    .await;
     let first = asha
         .post(
             &path,

@@ -11,6 +11,7 @@ on_both_backends!(
     refused_writes_change_nothing,
     control_characters_and_bidi_overrides_are_refused_everywhere,
     times_out_of_range_and_foreign_hosts_are_refused_and_answers_are_not_cached,
+    a_server_given_host_names_answers_those,
 );
 
 async fn malformed_requests_get_clear_errors(backend: Backend) {
@@ -268,11 +269,7 @@ async fn control_characters_and_bidi_overrides_are_refused_everywhere(backend: B
     asha.post_empty("/reminders/abc%00/done")
         .await
         .expect_error(422, "validation_failed");
-    let login = app
-        .http()
-        .post(format!("{}/api/v1/auth/login", app.base))
-        .json(&json!({"email": "asha\u{0}@x.test", "password": "whatever1"}));
-    Resp::from(login.send().await.unwrap())
+    Resp::from(app.login("asha\u{0}@x.test", "whatever1").await)
         .await
         .expect_error(422, "validation_failed");
     assert_eq!(app.latest_seq().await, seq, "nothing was written");
@@ -306,13 +303,7 @@ async fn times_out_of_range_and_foreign_hosts_are_refused_and_answers_are_not_ca
     .expect(201);
 
     // What carries a token or an agent's data is never cached, nor sniffed.
-    let login = app
-        .http()
-        .post(format!("{}/api/v1/auth/login", app.base))
-        .json(&json!({"email": asha.email, "password": crate::common::PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+    let login = app.login(&asha.email, crate::common::PASSWORD).await;
     for response in [login, asha_me(&app, &asha).await] {
         assert_eq!(response.headers()["cache-control"], "no-store");
         assert_eq!(response.headers()["x-content-type-options"], "nosniff");
@@ -347,4 +338,28 @@ async fn asha_me(app: &TestApp, asha: &crate::common::TestAgent) -> reqwest::Res
         .send()
         .await
         .unwrap()
+}
+
+/// `--allowed-host` (behind a reverse proxy, say): the named host is answered, others are not.
+async fn a_server_given_host_names_answers_those(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |config| {
+        config.allowed_hosts = vec!["baton.example".to_owned()];
+    })
+    .await;
+    let healthz_for = |host: &'static str| {
+        let app = &app;
+        async move {
+            app.http()
+                .get(format!("{}/healthz", app.base))
+                .header("host", host)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(healthz_for("baton.example").await.status(), 200);
+    assert_eq!(healthz_for("baton.example:443").await.status(), 200);
+    Resp::from(healthz_for("attacker.example").await)
+        .await
+        .expect_error(403, "host_not_allowed");
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::common::{Backend, TestApp, PATIENCE};
+use crate::common::{eventually, Backend, TestApp, PATIENCE};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -49,30 +49,25 @@ async fn connections_beyond_the_cap_wait_for_a_free_one(backend: Backend) {
     for _ in 0..3 {
         idle.push(TcpStream::connect(app.addr).await.unwrap());
     }
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while app.connections().now() < 3 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the 3 were not accepted"
-        );
-        tokio::task::yield_now().await;
-    }
-    // A fourth client waits in the listen backlog until one of the three goes.
-    let base = app.base.clone();
-    let waiting = tokio::spawn(async move {
-        reqwest::Client::new()
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .map(|r| r.status().as_u16())
-    });
+    // With three open the server stops accepting: it waits for a slot before the next accept.
+    eventually("the server to wait at its cap of 3", || async {
+        (app.connections().now() == 3 && app.connections().waits() > 0).then_some(())
+    })
+    .await;
+    // So a fourth client's request waits in the listen backlog until one of the three goes.
+    let mut fourth = TcpStream::connect(app.addr).await.unwrap();
+    fourth
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
     drop(idle.pop());
-    let status = tokio::time::timeout(PATIENCE, waiting)
+    let mut answer = Vec::new();
+    tokio::time::timeout(PATIENCE, fourth.read_to_end(&mut answer))
         .await
         .expect("the waiting client was never served")
-        .unwrap()
         .unwrap();
-    assert_eq!(status, 200);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(
         app.connections().peak() <= 3,
         "at most 3 connections at once, saw {}",

@@ -7,8 +7,6 @@ use std::time::Duration;
 use protocol::api::Role;
 use serde_json::json;
 use sync_server::admin::{self, Who};
-use sync_server::events::EventHub;
-use tokio_util::sync::CancellationToken;
 
 use crate::common::{chat, enc, Backend, Resp, TestApp, PASSWORD};
 use crate::on_both_backends;
@@ -25,14 +23,7 @@ fn slow_pings(config: &mut sync_server::Config) {
 }
 
 async fn login(app: &TestApp, email: &str, password: &str) -> Resp {
-    let response = app
-        .http()
-        .post(format!("{}/api/v1/auth/login", app.base))
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    Resp::from(response).await
+    Resp::from(app.login(email, password).await).await
 }
 
 async fn a_deactivated_agent_is_out_at_once_and_their_locks_end(backend: Backend) {
@@ -106,11 +97,7 @@ async fn a_new_password_or_logging_out_everywhere_ends_every_session(backend: Ba
     let ravi = ravi.with_token(&token);
     let mut stream = ravi.events(0).await;
     stream.backlog().await;
-    let cli_hub = EventHub::new(
-        app.db.clone(),
-        Duration::from_secs(2),
-        CancellationToken::new(),
-    );
+    let cli_hub = app.cli_hub();
     let revoked = admin::revoke_tokens(&app.db, &cli_hub, &ravi.email)
         .await
         .unwrap();
@@ -145,11 +132,7 @@ async fn only_admins_manage_agents_and_an_org_keeps_an_admin(backend: Backend) {
         .expect_error(404, "not_found");
     outsider.get("/me").await.expect(200);
     // The CLI cannot leave an org without an admin either.
-    let hub = EventHub::new(
-        app.db.clone(),
-        Duration::from_secs(2),
-        CancellationToken::new(),
-    );
+    let hub = app.cli_hub();
     let refused = admin::deactivate(&app.db, &hub, Who::Email(&ada.email), None)
         .await
         .unwrap_err();
