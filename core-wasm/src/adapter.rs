@@ -26,7 +26,7 @@ pub fn parse_data_id(data_id: &str) -> Option<MessageKey> {
     };
     let chat_id = ChatId::parse(parts.next()?).ok()?;
     let message_id = parts.next()?;
-    if message_id.is_empty() || !message_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    if !is_bare_message_id(message_id) {
         return None;
     }
     let participant = parts.next().map(str::to_owned);
@@ -39,6 +39,12 @@ pub fn parse_data_id(data_id: &str) -> Option<MessageKey> {
         message_id: message_id.to_owned(),
         participant,
     })
+}
+
+/// WhatsApp's own id of a message (`3EB0C431C4B9A1F2E5D7`): 1 to 128 letters and digits, as
+/// today's DOM, old `data-id`s and WhatsApp's modules all give it.
+pub fn is_bare_message_id(id: &str) -> bool {
+    (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// A message row of the open chat, as the DOM shows it.
@@ -62,10 +68,8 @@ pub fn dom_message(data_id: &str, outgoing: Option<bool>) -> Option<DomMessage> 
             chat_id: Some(key.chat_id),
         });
     }
-    let bare =
-        (1..=128).contains(&data_id.len()) && data_id.bytes().all(|b| b.is_ascii_alphanumeric());
     Some(DomMessage {
-        message_id: bare.then(|| data_id.to_owned())?,
+        message_id: is_bare_message_id(data_id).then(|| data_id.to_owned())?,
         from_me: outgoing?,
         chat_id: None,
     })

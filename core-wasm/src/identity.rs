@@ -386,9 +386,9 @@ pub fn assess(
         let via = bridge.status.as_ref().map_or("", |s| s.via.as_str());
         ("answering", format!("found by {via}"))
     } else {
-        missing.push(format!(
-            "WhatsApp's chat list module (not found after {waited} s)"
-        ));
+        // The wait's length goes in the note only: `missing` is compared to decide whether the
+        // health changed in kind, and a count of seconds would change it every second.
+        missing.push("WhatsApp's chat list module (not found yet)".to_owned());
         (
             "waiting",
             format!("looking for WhatsApp's modules for {waited} s"),
@@ -801,9 +801,25 @@ mod tests {
         assert_eq!(waiting.level, IdentityLevel::Limited);
         assert_eq!(
             waiting.missing[0],
-            "WhatsApp's chat list module (not found after 20 s)"
+            "WhatsApp's chat list module (not found yet)"
+        );
+        assert_eq!(
+            waiting.sources[0].note,
+            "looking for WhatsApp's modules for 20 s"
         );
         assert_eq!(waiting.sources[2].chats_known, 300);
+        let a_second_later = assess(
+            &BridgeView::new(true),
+            &DbState::Read { chats: 300 },
+            0,
+            true,
+            &Tally::default(),
+            21_000,
+        );
+        assert_eq!(
+            a_second_later.missing, waiting.missing,
+            "waiting longer is not a change in kind"
+        );
 
         let unknown_layout = assess(
             &bridge_with(fixture_chats(), serde_json::Value::Null),

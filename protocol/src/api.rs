@@ -354,6 +354,24 @@ pub enum Direction {
     Out,
 }
 
+impl Direction {
+    /// Out for a message the business's number sent, in for the customer's.
+    pub fn from_me(from_me: bool) -> Direction {
+        if from_me {
+            Direction::Out
+        } else {
+            Direction::In
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::In => "in",
+            Direction::Out => "out",
+        }
+    }
+}
+
 /// `POST /conversations/{chat_id}/messages`: metadata of a message seen in WhatsApp Web (never its
 /// text). An outgoing message sent by the caller carries the caller's reply-lock `fence`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

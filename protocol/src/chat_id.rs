@@ -95,6 +95,15 @@ impl ChatId {
     pub fn phone_digits(&self) -> Option<&str> {
         self.0.strip_suffix("@c.us")
     }
+
+    /// Whether `other` can be this chat's alias: one person's two ids pair an `@lid` with an
+    /// `@c.us` id (groups have one id).
+    pub fn can_alias(&self, other: &ChatId) -> bool {
+        matches!(
+            (self.kind(), other.kind()),
+            (ChatKind::Lid, ChatKind::Direct) | (ChatKind::Direct, ChatKind::Lid)
+        )
+    }
 }
 
 impl fmt::Display for ChatId {
@@ -164,6 +173,16 @@ mod tests {
         ] {
             assert!(ChatId::parse(bad).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn only_one_persons_lid_and_phone_id_alias_each_other() {
+        let id = |s: &str| ChatId::parse(s).unwrap();
+        let (lid, phone) = (id("179950657200007@lid"), id("919876500007@c.us"));
+        assert!(lid.can_alias(&phone) && phone.can_alias(&lid));
+        assert!(!lid.can_alias(&id("179950657200008@lid")));
+        assert!(!phone.can_alias(&id("919876500008@c.us")));
+        assert!(!phone.can_alias(&id("120363025246125486@g.us")));
     }
 
     #[test]

@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 
-use protocol::{ChatId, ChatKind, Millis};
+use protocol::{ChatId, Millis};
 use serde::{Deserialize, Serialize};
 
 use super::Claim;
@@ -29,7 +29,6 @@ pub const BRIDGE_VERSION: u32 = 1;
 /// More chats than any real account shows; a longer list is refused as forged or broken.
 const MAX_CHATS: usize = 20_000;
 const MAX_TITLE_CHARS: usize = 200;
-const MAX_MESSAGE_ID: usize = 128;
 /// WhatsApp's timestamps are seconds; anything outside these years is not a real message time.
 const EARLIEST_SECONDS: f64 = 1_230_768_000.0; // 2009-01-01
 const LATEST_SECONDS: f64 = 4_102_444_800.0; // 2100-01-01
@@ -167,11 +166,7 @@ fn chat(raw: RawChat) -> Result<BridgeChat, BridgeError> {
         None | Some("") => None,
         Some(alias) => {
             let alias = chat_id(alias)?;
-            let pair = matches!(
-                (id.kind(), alias.kind()),
-                (ChatKind::Lid, ChatKind::Direct) | (ChatKind::Direct, ChatKind::Lid)
-            );
-            if !pair {
+            if !id.can_alias(&alias) {
                 return Err(BridgeError::Alias(truncated(alias.as_str())));
             }
             Some(alias)
@@ -193,9 +188,7 @@ fn chat(raw: RawChat) -> Result<BridgeChat, BridgeError> {
 }
 
 fn message(raw: RawMessage) -> Result<NewMessage, BridgeError> {
-    let valid_id = (1..=MAX_MESSAGE_ID).contains(&raw.id.len())
-        && raw.id.bytes().all(|b| b.is_ascii_alphanumeric());
-    if !valid_id {
+    if !crate::adapter::is_bare_message_id(&raw.id) {
         return Err(BridgeError::MessageId(truncated(&raw.id)));
     }
     let chat_id = chat_id(&raw.chat)?;
@@ -288,8 +281,7 @@ pub struct BridgeView {
     by_id: HashMap<ChatId, usize>,
     /// The open chat, as last reported.
     pub active: Option<BridgeChat>,
-    /// Reports accepted and refused.
-    pub accepted: u32,
+    /// Reports refused.
     pub rejected: u32,
 }
 
@@ -311,7 +303,6 @@ impl BridgeView {
                 return Err(err);
             }
         };
-        self.accepted += 1;
         match report {
             Report::Status(status) => self.status = Some(status),
             Report::Chats(chats) => self.set_chats(chats),

@@ -22,9 +22,8 @@ impl NameIndex {
     /// Adds a chat known by `title` (and by `alias`, if the person has a second id).
     pub fn insert(&mut self, title: &str, chat_id: ChatId, alias: Option<ChatId>) {
         let key = normalize_title(title);
-        if let Some(alias) = alias.filter(|a| *a != chat_id) {
-            self.aliases.insert(chat_id.clone(), alias.clone());
-            self.aliases.insert(alias, chat_id.clone());
+        if let Some(alias) = alias {
+            self.link(chat_id.clone(), alias);
         }
         self.chats += 1;
         if key.is_empty() {

@@ -11,7 +11,7 @@ use protocol::api::{
     UpsertConversation,
 };
 use protocol::events::{Event, EventBody};
-use protocol::{codes, ChatId, ChatKind};
+use protocol::{codes, ChatId};
 use serde::Deserialize;
 use sqlx::AnyConnection;
 
@@ -292,11 +292,7 @@ async fn upsert_conversation(
 
 /// Refuses an alias that cannot be the other id of the chat's person.
 pub fn check_alias(chat_id: &ChatId, alias: &ChatId) -> ApiResult<()> {
-    let pair = matches!(
-        (chat_id.kind(), alias.kind()),
-        (ChatKind::Lid, ChatKind::Direct) | (ChatKind::Direct, ChatKind::Lid)
-    );
-    if pair {
+    if chat_id.can_alias(alias) {
         Ok(())
     } else {
         Err(ApiError::validation(

@@ -99,11 +99,7 @@ async fn record_message(
         let mut record = MessageRecord {
             chat_id: chat_id.clone(),
             message_id: report.message_id,
-            direction: if direction == "out" {
-                Direction::Out
-            } else {
-                Direction::In
-            },
+            direction: Direction::from_me(direction == "out"),
             sent_at,
             agent: agent_id.map(|id| protocol::api::AgentRef {
                 id,
@@ -141,10 +137,7 @@ async fn record_message(
     .bind(&row.id)
     .bind(&report.message_id)
     .bind(&auth.org_id)
-    .bind(match report.direction {
-        Direction::In => "in",
-        Direction::Out => "out",
-    })
+    .bind(report.direction.as_str())
     .bind(agent.as_ref().map(|a| a.id.clone()))
     .bind(sent_at)
     .bind(now)
