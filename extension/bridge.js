@@ -12,9 +12,15 @@
 // The MAIN world is shared with the page and other extensions, so this script holds no token,
 // makes no request, and talks only over a MessageChannel whose other end it hands to Baton's
 // isolated-world script (bridge-port.js) synchronously at document_start, before any page script
-// has run: no page script ever holds that end, so none can forge or read the reports.
+// has run: no page script ever holds that end, so none can read the reports or send its own. The
+// functions that send are taken now, before any page script could replace them. What the reports
+// say is only as true as WhatsApp's objects, which any script in this world can tamper with: the
+// core treats them as hints, checked against what the page shows.
 (() => {
   'use strict';
+  const postMessage = MessagePort.prototype.postMessage;
+  const stringify = JSON.stringify;
+  const apply = Reflect.apply;
   const VERSION = 1;
   const MAX_CHATS = 20000;
   const started = Date.now();
@@ -35,7 +41,7 @@
 
   const send = (type, fields) => {
     try {
-      port.postMessage(JSON.stringify({ v: VERSION, type, ...fields }));
+      apply(postMessage, port, [stringify({ v: VERSION, type, ...fields })]);
     } catch {
       // A value that cannot be serialised is dropped; the core reports what it did not get.
     }

@@ -18,7 +18,53 @@ pub enum Turn {
     Uncoordinated,
 }
 
+/// How long input waits for the open chat to be identified before it goes through uncoordinated:
+/// WhatsApp's modules are normally a moment behind the page, but a title they never match (the
+/// self-chat, a business's verified name) must not hold the agent's typing for ever.
+pub const IDENTIFY_PATIENCE_MS: i64 = 3_000;
+
+/// What decides whose turn it is, as the overlay sees it now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TurnFacts {
+    /// Logged in and online: there is someone to coordinate with.
+    pub coordinated: bool,
+    /// Baton itself is typing held input in (its own events pass).
+    pub typing_in: bool,
+    /// The open chat is identified.
+    pub identified: bool,
+    /// Since when the page and WhatsApp's modules have named different chats for it (while the
+    /// modules answer), if they do: a passing disagreement worth waiting for.
+    pub disagreeing_since: Option<i64>,
+    pub lock_held: bool,
+    /// Held input waits to be typed in, or is being typed in.
+    pub input_waiting: bool,
+    pub now: i64,
+}
+
 impl Turn {
+    /// Whose turn it is, given what the overlay knows.
+    pub fn of(facts: TurnFacts) -> Turn {
+        if !facts.coordinated {
+            return Turn::Uncoordinated;
+        }
+        if facts.typing_in {
+            return Turn::Mine;
+        }
+        if !facts.identified {
+            // A chat no source can name cannot be coordinated; a disagreement is waited out for a
+            // while.
+            return match facts.disagreeing_since {
+                Some(since) if facts.now - since < IDENTIFY_PATIENCE_MS => Turn::Identifying,
+                _ => Turn::Uncoordinated,
+            };
+        }
+        if facts.lock_held && !facts.input_waiting {
+            Turn::Mine
+        } else {
+            Turn::Asking
+        }
+    }
+
     /// Whether input may reach the composer now.
     pub fn lets_input_through(self) -> bool {
         matches!(self, Turn::Mine | Turn::Uncoordinated)
@@ -95,13 +141,80 @@ mod tests {
     }
 
     #[test]
-    fn only_a_known_turn_or_no_coordination_lets_input_through() {
-        assert!(Turn::Mine.lets_input_through());
-        assert!(Turn::Uncoordinated.lets_input_through());
-        assert!(!Turn::Asking.lets_input_through());
-        assert!(!Turn::Identifying.lets_input_through());
+    fn a_long_preview_is_cut_short() {
         let mut long = HeldInput::default();
         long.add_text(&"a".repeat(50));
-        assert_eq!(long.preview().chars().count(), 41);
+        assert_eq!(long.preview(), format!("{}…", "a".repeat(40)));
+    }
+
+    fn facts() -> TurnFacts {
+        TurnFacts {
+            coordinated: true,
+            typing_in: false,
+            identified: true,
+            disagreeing_since: None,
+            lock_held: false,
+            input_waiting: false,
+            now: 100_000,
+        }
+    }
+
+    #[test]
+    fn input_waits_for_the_lock_and_for_what_was_held_before_it() {
+        assert_eq!(Turn::of(facts()), Turn::Asking);
+        let mine = TurnFacts {
+            lock_held: true,
+            ..facts()
+        };
+        assert_eq!(Turn::of(mine), Turn::Mine);
+        assert_eq!(
+            Turn::of(TurnFacts {
+                input_waiting: true,
+                ..mine
+            }),
+            Turn::Asking,
+            "new input queues behind held input"
+        );
+        assert_eq!(
+            Turn::of(TurnFacts {
+                typing_in: true,
+                input_waiting: true,
+                ..mine
+            }),
+            Turn::Mine,
+            "Baton's own typing passes"
+        );
+        assert_eq!(
+            Turn::of(TurnFacts {
+                coordinated: false,
+                ..facts()
+            }),
+            Turn::Uncoordinated
+        );
+    }
+
+    #[test]
+    fn a_disagreement_about_the_chat_is_waited_out_only_for_a_while() {
+        let unknown = TurnFacts {
+            identified: false,
+            ..facts()
+        };
+        assert_eq!(Turn::of(unknown), Turn::Uncoordinated);
+        let since = unknown.now - IDENTIFY_PATIENCE_MS + 1;
+        let disagreeing = TurnFacts {
+            disagreeing_since: Some(since),
+            ..unknown
+        };
+        assert_eq!(Turn::of(disagreeing), Turn::Identifying);
+        assert!(!Turn::Identifying.lets_input_through());
+        assert_eq!(
+            Turn::of(TurnFacts {
+                now: since + IDENTIFY_PATIENCE_MS,
+                ..disagreeing
+            }),
+            Turn::Uncoordinated,
+            "typing goes in rather than wait for ever"
+        );
+        assert!(Turn::Uncoordinated.lets_input_through());
     }
 }

@@ -2,6 +2,7 @@
 //! the send guard, and reporting messages as they appear.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use gloo_events::{EventListener, EventListenerOptions, EventListenerPhase};
 use protocol::api::{Direction, LockGrant, MessageReport, NewConversation, Note};
@@ -13,7 +14,7 @@ use super::overlay::{Overlay, Pending};
 use super::ui::document;
 use super::whatsapp::{self, OpenChat};
 use super::with_overlay;
-use crate::held::{HeldInput, Turn};
+use crate::held::{HeldInput, Turn, TurnFacts};
 use crate::identity::{Doubt, Source, Verdict};
 use crate::js::{from_json, now_ms};
 use crate::messages::Connection;
@@ -36,6 +37,8 @@ pub struct Held {
 
 /// What the overlay knows about the chat open in `#main`.
 pub struct ChatSession {
+    /// Tells this visit of a chat from any other (a deferred step checks it is still the same).
+    pub serial: u64,
     /// The chat's id as the server files it; `None` while it cannot be identified safely.
     pub chat_id: Option<ChatId>,
     /// The chat's id as WhatsApp knows it (the server may file it under its alias).
@@ -44,6 +47,8 @@ pub struct ChatSession {
     pub alias: Option<ChatId>,
     /// Why the chat is not identified, if it is not.
     pub doubt: Option<Doubt>,
+    /// Since when the sources have disagreed about it (see [`TurnFacts`]).
+    pub disagreeing_since: Option<i64>,
     /// Which source identified it.
     pub source: Option<Source>,
     /// The agent typed before the chat was identified: take the lock as soon as it is.
@@ -57,6 +62,9 @@ pub struct ChatSession {
     /// The chat is being registered on the server (its conversation may not exist yet): a lock
     /// request waits for that.
     pub registering: bool,
+    /// A lock request found the chat unknown and it was registered again; a second time is not
+    /// retried.
+    pub registered_again: bool,
     pub title: String,
     /// Message ids already seen; the first batch is history, later ones are new.
     pub known_messages: HashSet<String>,
@@ -77,17 +85,21 @@ pub struct ChatSession {
 
 impl ChatSession {
     fn new(title: String) -> ChatSession {
+        static VISITS: AtomicU64 = AtomicU64::new(0);
         ChatSession {
+            serial: VISITS.fetch_add(1, Ordering::Relaxed),
             chat_id: None,
             whatsapp_id: None,
             alias: None,
             doubt: None,
+            disagreeing_since: None,
             source: None,
             wants_lock: false,
             held_input: HeldInput::default(),
             releasing: false,
             typing_in: false,
             registering: false,
+            registered_again: false,
             title,
             known_messages: HashSet::new(),
             history_loaded: false,
@@ -168,7 +180,14 @@ pub fn composer_listeners() -> Vec<EventListener> {
                         let Some(key) = event.dyn_ref::<KeyboardEvent>() else {
                             return;
                         };
-                        if key.key() == "Enter" && !key.shift_key() && !key.is_composing() {
+                        // Shortcuts (Ctrl+V, Cmd+C, Ctrl+Z…) are not typing: what they do to the
+                        // composer comes as its own paste or input event. AltGr types characters.
+                        let shortcut = (key.ctrl_key() || key.meta_key() || key.alt_key())
+                            && !key.get_modifier_state("AltGraph");
+                        if key.is_composing() || shortcut {
+                            return;
+                        }
+                        if key.key() == "Enter" && !key.shift_key() {
                             with_overlay(|o| o.on_send_attempt(event));
                         } else if key.key().chars().count() == 1
                             || matches!(key.key().as_str(), "Backspace" | "Delete")
@@ -185,6 +204,14 @@ pub fn composer_listeners() -> Vec<EventListener> {
         ));
     }
     listeners
+}
+
+/// An input method's composition: it cannot be cancelled, so it goes in (holding it as well
+/// would type it twice).
+fn is_composition(event: &Event) -> bool {
+    event
+        .dyn_ref::<web_sys::InputEvent>()
+        .is_some_and(|input| input.is_composing() || input.input_type().contains("Composition"))
 }
 
 fn refuse(event: &Event) {
@@ -207,6 +234,8 @@ fn hold(held: &mut HeldInput, event: &Event) {
             "deleteContentBackward" | "deleteContentForward" => {
                 held.delete_back();
             }
+            // Shift+Enter.
+            "insertLineBreak" | "insertParagraph" => held.add_text("\n"),
             _ => {
                 if let Some(data) = input.data() {
                     held.add_text(&data);
@@ -244,28 +273,17 @@ impl Overlay {
         let Some(chat) = self.chat.as_ref() else {
             return Turn::Uncoordinated;
         };
-        if !self.logged_in() || !matches!(self.connection, Connection::Online) {
-            return Turn::Uncoordinated;
-        }
-        if chat.typing_in {
-            return Turn::Mine;
-        }
-        if chat.chat_id.is_none() {
-            // Only a passing disagreement (WhatsApp's modules a moment behind the page) is worth
-            // waiting for; a chat no source can name cannot be coordinated.
-            let pending = chat.doubt == Some(Doubt::SourcesDisagree)
-                && self.identity.bridge.answers_open_chat();
-            return if pending {
-                Turn::Identifying
-            } else {
-                Turn::Uncoordinated
-            };
-        }
-        if chat.held.is_some() && chat.held_input.is_empty() && !chat.releasing {
-            Turn::Mine
-        } else {
-            Turn::Asking
-        }
+        Turn::of(TurnFacts {
+            coordinated: self.logged_in() && matches!(self.connection, Connection::Online),
+            typing_in: chat.typing_in,
+            identified: chat.chat_id.is_some(),
+            disagreeing_since: chat
+                .disagreeing_since
+                .filter(|_| self.identity.bridge.answers_open_chat()),
+            lock_held: chat.held.is_some(),
+            input_waiting: !chat.held_input.is_empty() || chat.releasing,
+            now: now_ms(),
+        })
     }
 
     /// Input can come before the overlay has looked at a freshly opened chat (its refresh waits
@@ -296,7 +314,7 @@ impl Overlay {
         chat.last_input_at = now_ms();
         // Typed before the chat is known: the lock follows once it is (see `sync_chat`).
         chat.wants_lock |= chat.chat_id.is_none();
-        if !turn.lets_input_through() {
+        if !turn.lets_input_through() && !is_composition(event) {
             // Not into the composer until it is known to be ours — but not lost either.
             hold(&mut chat.held_input, event);
             refuse(event);
@@ -320,13 +338,11 @@ impl Overlay {
             self.ensure_lock();
             return;
         }
-        let composer_text = whatsapp::composer()
-            .map(|c| whatsapp::composer_text(&c))
-            .unwrap_or_default();
+        let composer_has_text = whatsapp::composer_has_text();
         let Some(chat) = self.chat.as_mut() else {
             return;
         };
-        if composer_text.is_empty() {
+        if !composer_has_text {
             return;
         }
         if !chat.changes.is_empty() {
@@ -442,12 +458,15 @@ impl Overlay {
                 if status == 409 || status == 403 {
                     self.learn_from_refusal(&chat_id, &body);
                     self.ui.flash_lock_banner();
-                    self.drop_held_input();
-                } else if status == 404 && still_here {
+                    self.drop_held_input("someone else is replying");
+                } else if let Some(chat) = self
+                    .chat
+                    .as_mut()
+                    .filter(|c| status == 404 && still_here && !c.registered_again)
+                {
                     // Not registered yet (or no longer): register it, and the lock follows.
-                    if let Some(chat) = self.chat.as_mut() {
-                        chat.wants_lock = true;
-                    }
+                    chat.registered_again = true;
+                    chat.wants_lock = true;
                     self.open_chat_call();
                 } else {
                     if status != 0 {
@@ -471,18 +490,19 @@ impl Overlay {
         if chat.held_input.is_empty() || chat.releasing {
             return;
         }
+        let preview = chat.held_input.preview();
         let (text, send) = chat.held_input.take();
         chat.releasing = true;
-        let for_chat = (chat.whatsapp_id.clone(), chat.title.clone());
+        let for_visit = chat.serial;
         self.defer_dom(move || {
             // Only into the chat it was typed for (the agent may have switched meanwhile).
             let mut same_chat = false;
             with_overlay(|o| {
-                same_chat = o
-                    .chat
-                    .as_ref()
-                    .is_some_and(|c| (c.whatsapp_id.clone(), c.title.clone()) == for_chat);
+                same_chat = o.chat.as_ref().is_some_and(|c| c.serial == for_visit);
                 o.set_typing_in(same_chat);
+                if !same_chat && !preview.is_empty() {
+                    o.ui.toast(&format!("Not typed, you left the chat: “{preview}”"));
+                }
             });
             if !same_chat {
                 return;
@@ -491,11 +511,7 @@ impl Overlay {
                 whatsapp::type_into_composer(&text);
             }
             if send {
-                if let Some(button) = whatsapp::send_button() {
-                    button.click();
-                } else if let Some(composer) = whatsapp::composer() {
-                    whatsapp::press_enter(&composer);
-                }
+                whatsapp::send();
             }
             with_overlay(|o| o.set_typing_in(false));
             with_overlay(|o| {
@@ -518,8 +534,9 @@ impl Overlay {
         }
     }
 
-    /// A colleague has the chat: what the agent typed must not reach the composer; say so.
-    fn drop_held_input(&mut self) {
+    /// What the agent typed must not reach the composer (a colleague has the chat, or the agent
+    /// left it); say so.
+    fn drop_held_input(&mut self, why: &str) {
         let Some(chat) = self.chat.as_mut() else {
             return;
         };
@@ -529,8 +546,7 @@ impl Overlay {
         let preview = chat.held_input.preview();
         chat.held_input.take();
         if !preview.is_empty() {
-            self.ui
-                .toast(&format!("Not typed, someone else is replying: “{preview}”"));
+            self.ui.toast(&format!("Not typed, {why}: “{preview}”"));
         }
     }
 
@@ -539,10 +555,11 @@ impl Overlay {
         let Some(chat) = self.chat.as_mut() else {
             return;
         };
+        // A send that went out without a lock (offline, an unidentified chat) is settled too.
+        chat.pending_send_at = None;
         let (Some(held), Some(chat_id)) = (chat.held.take(), chat.chat_id.clone()) else {
             return;
         };
-        chat.pending_send_at = None;
         if let Some(conversation) = self.state.conversations.get_mut(&chat_id) {
             if conversation
                 .lock
@@ -562,6 +579,7 @@ impl Overlay {
     }
 
     pub(super) fn leave_chat(&mut self) {
+        self.drop_held_input("you left the chat");
         self.release_lock();
         self.chat = None;
     }
@@ -576,8 +594,7 @@ impl Overlay {
             self.release_held_input();
         }
         let now = now_ms();
-        let composer_busy =
-            whatsapp::composer().is_some_and(|c| !whatsapp::composer_text(&c).is_empty());
+        let composer_busy = whatsapp::composer_has_text();
         let Some(chat) = self.chat.as_mut() else {
             return;
         };
@@ -636,8 +653,9 @@ impl Overlay {
         let same = match (&self.chat, &whatsapp_id) {
             (Some(chat), Some(id)) => chat.whatsapp_id.as_ref() == Some(id),
             // A passing doubt about the chat still on screen (the page and WhatsApp's modules
-            // a moment apart) keeps what is known of it.
-            (Some(chat), None) => chat.title == open.title,
+            // a moment apart) keeps what is known of it; but with several chats of that name
+            // on screen it may be its twin.
+            (Some(chat), None) => chat.title == open.title && doubt != Some(Doubt::SeveralNamed),
             (None, _) => false,
         };
         if same {
@@ -667,6 +685,10 @@ impl Overlay {
         }
         if let Some(chat) = self.chat.as_mut() {
             if chat.whatsapp_id.is_none() {
+                chat.disagreeing_since = match doubt {
+                    Some(Doubt::SourcesDisagree) => chat.disagreeing_since.or(Some(now_ms())),
+                    _ => None,
+                };
                 chat.doubt = doubt;
             }
             chat.source = source.or(chat.source);
@@ -696,7 +718,7 @@ impl Overlay {
     /// Whatever the agent typed while the chat was being identified (or registered) takes the
     /// lock now.
     pub(super) fn lock_if_typed(&mut self) {
-        let typed = whatsapp::composer().is_some_and(|c| !whatsapp::composer_text(&c).is_empty());
+        let typed = whatsapp::composer_has_text();
         let Some(chat) = self.chat.as_mut() else {
             return;
         };
@@ -774,11 +796,7 @@ impl Overlay {
         }
         let report = MessageReport {
             message_id,
-            direction: if from_me {
-                Direction::Out
-            } else {
-                Direction::In
-            },
+            direction: Direction::from_me(from_me),
             sent_at,
             fence,
             if_missing: Some(NewConversation {
@@ -803,11 +821,7 @@ impl Overlay {
         chat.changes.clear();
         chat.guard_open = false;
         match action {
-            "send-anyway" => self.defer_dom(|| {
-                if let Some(button) = whatsapp::send_button() {
-                    button.click();
-                }
-            }),
+            "send-anyway" => self.defer_dom(whatsapp::send),
             "discard" => {
                 self.release_lock();
                 self.defer_dom(|| {

@@ -186,11 +186,7 @@ impl Overlay {
             chat_id: chat.id.clone(),
             report: MessageReport {
                 message_id: message.id.clone(),
-                direction: if message.from_me {
-                    Direction::Out
-                } else {
-                    Direction::In
-                },
+                direction: Direction::from_me(message.from_me),
                 sent_at: Some(message.sent_at),
                 fence: None,
                 if_missing: Some(NewConversation {

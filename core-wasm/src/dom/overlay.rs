@@ -229,15 +229,22 @@ impl Overlay {
 
     /// Tells the worker how this tab is doing, if that changed.
     fn report_status(&mut self) {
+        // Called after every refresh: compare before building (and cloning) anything.
+        let unchanged = self.reported_status.as_ref().is_some_and(|reported| {
+            reported.mode == self.mode
+                && reported.layout == self.layout
+                && reported.error.is_none()
+                && reported.identity.as_ref() == Some(&self.identity.published)
+        });
+        if unchanged {
+            return;
+        }
         let status = TabStatus {
             mode: self.mode,
             layout: self.layout.clone(),
             error: None,
             identity: Some(self.identity.published.clone()),
         };
-        if self.reported_status.as_ref() == Some(&status) {
-            return;
-        }
         if self.worker.send(&ToWorker::Status(status.clone())) {
             self.reported_status = Some(status);
         }
@@ -403,7 +410,9 @@ impl Overlay {
                 } = &failed
                 {
                     if *status != 0 {
-                        warn(&format!("the server refused: {message}"));
+                        // Without it nobody sees this chat's owner or lock: say so, not just log.
+                        self.ui
+                            .toast(&format!("Baton could not register this chat: {message}"));
                     }
                 }
                 self.registered(&chat_id);

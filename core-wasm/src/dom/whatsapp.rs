@@ -254,8 +254,17 @@ pub fn type_into_composer(text: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Sends what is in the composer: clicks the send button, or presses Enter when there is none.
+pub fn send() {
+    if let Some(button) = send_button() {
+        button.click();
+    } else if let Some(composer) = composer() {
+        press_enter(&composer);
+    }
+}
+
 /// Presses Enter in the composer (when there is no send button to click).
-pub fn press_enter(composer: &HtmlElement) {
+fn press_enter(composer: &HtmlElement) {
     let init = web_sys::KeyboardEventInit::new();
     init.set_key("Enter");
     init.set_bubbles(true);
@@ -263,6 +272,11 @@ pub fn press_enter(composer: &HtmlElement) {
     if let Ok(event) = web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init) {
         let _ = composer.dispatch_event(&event);
     }
+}
+
+/// Whether the composer holds text.
+pub fn composer_has_text() -> bool {
+    composer().is_some_and(|c| !composer_text(&c).is_empty())
 }
 
 /// The composer's text (what would be sent).

@@ -509,28 +509,11 @@ impl Core {
         }
         let me: Me = parse_ok(&me_reply)?;
         let offset = me.server_time - now_ms();
-        let mut agents: Vec<Agent> = every_page(&api, "/agents").await?;
-        agents.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut pipelines: Vec<Pipeline> = every_page(&api, "/pipelines").await?;
+        let agents = load_agents(&api).await?;
+        let mut pipelines: Vec<Pipeline> = every_page(&api, "/pipelines", usize::MAX).await?;
         pipelines.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut conversations: Vec<ConversationSummary> = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let path = match &cursor {
-                Some(c) => format!("/conversations?limit=500&cursor={}", c.replace('@', "%40")),
-                None => "/conversations?limit=500".to_owned(),
-            };
-            let page: Page<ConversationSummary> = parse_ok(
-                &api.call("GET", &path, None, None)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            )?;
-            conversations.extend(page.items);
-            match page.next_cursor {
-                Some(next) if conversations.len() < SNAPSHOT_LIMIT => cursor = Some(next),
-                _ => break,
-            }
-        }
+        let conversations: Vec<ConversationSummary> =
+            every_page(&api, "/conversations?limit=500", SNAPSHOT_LIMIT).await?;
         let ticket: EventTicket = parse_ok(
             &api.call("POST", "/events/ticket", None, None)
                 .await
@@ -652,9 +635,32 @@ impl Core {
                 if applied {
                     core.relay(&event);
                     core.announce(&event);
+                    if matches!(
+                        event.body,
+                        EventBody::AgentDeactivated(_) | EventBody::AgentReactivated(_)
+                    ) {
+                        Core::reload_agents(core.clone());
+                    }
                 }
             }
         }
+    }
+
+    /// The team changed (someone was deactivated or is back): reload who can be handed chats or
+    /// mentioned, and give the tabs the new state.
+    fn reload_agents(core: Rc<Core>) {
+        spawn_local(async move {
+            let Some(api) = core.api() else {
+                return;
+            };
+            match load_agents(&api).await {
+                Ok(agents) => {
+                    core.inner.borrow_mut().state.agents = agents;
+                    core.send_snapshot(None);
+                }
+                Err(err) => warn(&format!("cannot reload the team: {err}")),
+            }
+        });
     }
 
     /// Loads my open reminders (the snapshot has none) so due ones show on their chats, and
@@ -1150,16 +1156,29 @@ fn failed(status: u16, error: &str, message: &str) -> Outcome {
     }
 }
 
-/// Every item of a paged list (`{items, next_cursor}`), following the cursors.
+/// The org's active agents, by name.
+async fn load_agents(api: &Api) -> Result<Vec<Agent>, String> {
+    let mut agents: Vec<Agent> = every_page(api, "/agents", usize::MAX).await?;
+    agents.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(agents)
+}
+
+/// The items of a paged list (`{items, next_cursor}`) at `path` (which may carry a query),
+/// following the cursors until there are no more or at least `cap`.
 async fn every_page<T: serde::de::DeserializeOwned>(
     api: &Api,
     path: &str,
+    cap: usize,
 ) -> Result<Vec<T>, String> {
+    let separator = if path.contains('?') { '&' } else { '?' };
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
         let url = match &cursor {
-            Some(cursor) => format!("{path}?cursor={}", js_sys::encode_uri_component(cursor)),
+            Some(cursor) => format!(
+                "{path}{separator}cursor={}",
+                js_sys::encode_uri_component(cursor)
+            ),
             None => path.to_owned(),
         };
         let page: Page<T> = parse_ok(
@@ -1169,8 +1188,8 @@ async fn every_page<T: serde::de::DeserializeOwned>(
         )?;
         items.extend(page.items);
         match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return Ok(items),
+            Some(next) if items.len() < cap => cursor = Some(next),
+            _ => return Ok(items),
         }
     }
 }
