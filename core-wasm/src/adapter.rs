@@ -57,10 +57,10 @@ pub struct DomMessage {
 }
 
 /// A message row from its `data-id` and, for today's bare ids, its direction class
-/// (`message-out` → `Some(true)`, `message-in` → `Some(false)`). `None` for anything else: date
-/// separators and system notices have no `data-id`, and a bare id without a direction is not
-/// enough to report.
-pub fn dom_message(data_id: &str, outgoing: Option<bool>) -> Option<DomMessage> {
+/// (`message-out` → `Some(true)`, `message-in` → `Some(false)`), read only then. `None` for
+/// anything else: date separators and system notices have no `data-id`, and a bare id without a
+/// direction is not enough to report.
+pub fn dom_message(data_id: &str, outgoing: impl FnOnce() -> Option<bool>) -> Option<DomMessage> {
     if let Some(key) = parse_data_id(data_id) {
         return Some(DomMessage {
             message_id: key.message_id,
@@ -70,15 +70,16 @@ pub fn dom_message(data_id: &str, outgoing: Option<bool>) -> Option<DomMessage> 
     }
     Some(DomMessage {
         message_id: is_bare_message_id(data_id).then(|| data_id.to_owned())?,
-        from_me: outgoing?,
+        from_me: outgoing()?,
         chat_id: None,
     })
 }
 
 /// A virtualised chat-list row's place in the list, from its inline style
-/// (`height: 72px; transform: translateY(648px)` → 9). `fallback_height` is its rendered height
-/// in pixels, for when the style does not say. Fractions of pixels are dropped.
-pub fn row_position(style: &str, fallback_height: u32) -> Option<u32> {
+/// (`height: 72px; transform: translateY(648px)` → 9). `fallback_height` gives its rendered
+/// height in pixels, asked only when the style does not say (measuring forces a layout).
+/// Fractions of pixels are dropped.
+pub fn row_position(style: &str, fallback_height: impl FnOnce() -> u32) -> Option<u32> {
     let lower = style.to_ascii_lowercase();
     let offset = px_after(&lower, "translatey(")?;
     let height = lower
@@ -86,7 +87,7 @@ pub fn row_position(style: &str, fallback_height: u32) -> Option<u32> {
         .filter_map(|rule| rule.split_once(':'))
         .find(|(name, _)| name.trim() == "height")
         .and_then(|(_, value)| px_after(value, ""))
-        .unwrap_or(fallback_height);
+        .unwrap_or_else(fallback_height);
     (height > 0).then(|| (offset + height / 2) / height)
 }
 
@@ -241,50 +242,55 @@ mod tests {
     #[test]
     fn message_rows_of_today_and_of_old_builds() {
         assert_eq!(
-            dom_message("3EB0C431C4B9A1F2E5D7", Some(true)),
+            dom_message("3EB0C431C4B9A1F2E5D7", || Some(true)),
             Some(DomMessage {
                 message_id: "3EB0C431C4B9A1F2E5D7".into(),
                 from_me: true,
                 chat_id: None
             })
         );
-        let legacy = dom_message("false_179950657237125@lid_ACCFD0B5", None).unwrap();
+        let legacy = dom_message("false_179950657237125@lid_ACCFD0B5", || {
+            unreachable!("an old data-id says its direction itself")
+        })
+        .unwrap();
         assert_eq!(legacy.message_id, "ACCFD0B5");
         assert!(!legacy.from_me);
         assert_eq!(legacy.chat_id.unwrap().as_str(), "179950657237125@lid");
-        assert_eq!(dom_message("3EB0C431", None), None, "no direction");
-        assert_eq!(dom_message("not an id", Some(false)), None);
-        assert_eq!(dom_message("", Some(false)), None);
+        assert_eq!(dom_message("3EB0C431", || None), None, "no direction");
+        assert_eq!(dom_message("not an id", || Some(false)), None);
+        assert_eq!(dom_message("", || Some(false)), None);
     }
 
     #[test]
     fn rows_know_their_place_from_their_offset() {
         let style = "z-index: 291; transition: none 0s ease 0s; height: 72px; transform: translateY(648px);";
-        assert_eq!(row_position(style, 0), Some(9));
+        assert_eq!(row_position(style, || 0), Some(9));
         assert_eq!(
-            row_position("position:absolute;transform: translateY(144px)", 72),
+            row_position("position:absolute;transform: translateY(144px)", || 72),
             Some(2)
         );
         assert_eq!(
-            row_position("transform: translateY(143.6px); height: 71.9px", 0),
+            row_position("transform: translateY(143.6px); height: 71.9px", || 0),
             Some(2)
         );
         assert_eq!(
-            row_position("transform: translateY(0px); height: 72px", 0),
+            row_position("transform: translateY(0px); height: 72px", || {
+                unreachable!("the style gives the height: nothing is measured")
+            }),
             Some(0)
         );
-        assert_eq!(row_position("height: 72px", 0), None, "no offset");
+        assert_eq!(row_position("height: 72px", || 0), None, "no offset");
         assert_eq!(
-            row_position("transform: translateY(144px)", 0),
+            row_position("transform: translateY(144px)", || 0),
             None,
             "no height"
         );
         assert_eq!(
-            row_position("transform: translateY(-72px); height: 72px", 0),
+            row_position("transform: translateY(-72px); height: 72px", || 0),
             None
         );
         assert_eq!(
-            row_position("transform: translateY(2em); height: 72px", 0),
+            row_position("transform: translateY(2em); height: 72px", || 0),
             None
         );
     }

@@ -120,12 +120,13 @@ fn rows_of(list: &Element) -> Vec<Row> {
         let title = first_match(&row, ROW_TITLE)
             .and_then(|(t, _)| t.get_attribute("title").or_else(|| t.text_content()))
             .unwrap_or_default();
-        let height = row
-            .dyn_ref::<HtmlElement>()
-            .map_or(0, |r| u32::try_from(r.offset_height()).unwrap_or(0));
+        let measured_height = || {
+            row.dyn_ref::<HtmlElement>()
+                .map_or(0, |r| u32::try_from(r.offset_height()).unwrap_or(0))
+        };
         let position = row
             .get_attribute("style")
-            .and_then(|style| row_position(&style, height));
+            .and_then(|style| row_position(&style, measured_height));
         rows.push(Row {
             element: row,
             title,
@@ -153,7 +154,7 @@ fn read_main(main: Element) -> OpenChat {
     let title = header_title(&main);
     let messages: Vec<DomMessage> = all(&main, "[data-id]")
         .iter()
-        .filter_map(|m| dom_message(&m.get_attribute("data-id")?, direction_of(m)))
+        .filter_map(|m| dom_message(&m.get_attribute("data-id")?, || direction_of(m)))
         .collect();
     let chat_id_from_messages = match messages.first().and_then(|m| m.chat_id.as_ref()) {
         Some(first) if messages.iter().all(|m| m.chat_id.as_ref() == Some(first)) => {
@@ -172,13 +173,13 @@ fn read_main(main: Element) -> OpenChat {
 
 /// A message row's direction from the semantic classes WhatsApp puts on it or around it.
 fn direction_of(message: &Element) -> Option<bool> {
+    // `closest` includes the row itself.
     let has = |class: &str| {
-        message.class_list().contains(class)
-            || message
-                .closest(&format!(".{class}"))
-                .ok()
-                .flatten()
-                .is_some()
+        message
+            .closest(&format!(".{class}"))
+            .ok()
+            .flatten()
+            .is_some()
             || message
                 .query_selector(&format!(".{class}"))
                 .ok()

@@ -883,13 +883,12 @@ impl Core {
 
     fn enqueue(&self, call: Call, key: Option<String>) -> Outcome {
         let key = key.unwrap_or_else(|| self.host.random_id());
-        let queue = {
+        {
             let mut inner = self.inner.borrow_mut();
             inner.queue.push(Queued { key, call });
             crate::messages::trim_queued_reports(&mut inner.queue, |q| &q.call);
-            inner.queue.clone()
-        };
-        self.save("queue", &queue);
+        }
+        self.save_queue();
         Outcome::Queued
     }
 
@@ -920,26 +919,31 @@ impl Core {
                             Core::retry_flush_later(&core);
                             break;
                         }
-                        core.drop_queued(&queued.key);
+                        core.forget_queued(&queued.key);
                         core.refused(&queued.call, reason);
                     }
                     Ok(_) => {
                         core.inner.borrow_mut().flush_attempts = 0;
-                        core.drop_queued(&queued.key);
+                        core.forget_queued(&queued.key);
                     }
                 }
             }
+            // Saved once per pass, not per write (a thousand queued reports would be saved a
+            // thousand times over); a write sent but still saved when the worker stops is sent
+            // again under the same idempotency key, which the server answers as before.
+            core.save_queue();
             core.inner.borrow_mut().flushing = false;
         });
     }
 
-    fn drop_queued(&self, key: &str) {
-        let queue = {
-            let mut inner = self.inner.borrow_mut();
-            inner.queue.retain(|q| q.key != key);
-            inner.queue.clone()
-        };
-        self.save("queue", &queue);
+    /// Takes a queued write off the queue (sent, or refused for good).
+    fn forget_queued(&self, key: &str) {
+        self.inner.borrow_mut().queue.retain(|q| q.key != key);
+    }
+
+    fn save_queue(&self) {
+        let inner = self.inner.borrow();
+        self.save("queue", &inner.queue);
     }
 
     /// Tries the queue again after a growing pause (1 s, doubling, at most a minute).
