@@ -785,10 +785,7 @@ mod tests {
         );
         assert_eq!(no_bridge.level, IdentityLevel::Limited);
         assert_eq!(no_bridge.missing.len(), 2, "{:?}", no_bridge.missing);
-        assert_eq!(
-            no_bridge.level.label(),
-            "Chat identity: limited (names only)"
-        );
+        assert_eq!(no_bridge.label, "Chat identity: limited (names only)");
 
         let waiting = assess(
             &BridgeView::new(true),
