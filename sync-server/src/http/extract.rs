@@ -127,7 +127,8 @@ where
             .await
             .map_err(json_rejection)?;
         refuse_forbidden_text(&value, "the body")?;
-        serde_json::from_value(value)
+        // Through serde_path_to_error, as axum's own `Json` does, so the message names the field.
+        serde_path_to_error::deserialize(value)
             .map(AppJson)
             .map_err(|err| ApiError::Rejected {
                 status: StatusCode::UNPROCESSABLE_ENTITY,

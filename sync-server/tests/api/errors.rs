@@ -36,9 +36,18 @@ async fn malformed_requests_get_clear_errors(backend: Backend) {
     )
     .await
     .expect_error(415, "unsupported_media_type");
-    asha.send(http.post(&notes_url).json(&json!({"body": 5})))
+    let wrong_type = asha
+        .send(http.post(&notes_url).json(&json!({"body": 5})))
         .await
         .expect_error(422, "invalid_body");
+    // The message names the field that is wrong.
+    assert!(
+        wrong_type["message"]
+            .as_str()
+            .unwrap()
+            .contains("body: invalid type"),
+        "{wrong_type}"
+    );
     asha.send(http.post(&notes_url).json(&json!({"text": "hi"})))
         .await
         .expect_error(422, "invalid_body");
