@@ -277,6 +277,32 @@ pub enum ToTab {
     WriteRefused {
         refused: RefusedWrite,
     },
+    /// Every write the worker holds until the server has it (message reports left out), so tabs
+    /// show them in place as pending. Sent whenever the queue changes and to every new tab.
+    Pending {
+        items: Vec<PendingItem>,
+    },
+}
+
+/// A write waiting in the worker's queue, with the idempotency key it will be sent under.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingWrite {
+    pub key: String,
+    pub call: Call,
+}
+
+/// A queued write as its chat shows it, described by the worker (which knows the team), so tabs
+/// only draw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingItem {
+    pub key: String,
+    pub chat_id: ChatId,
+    /// In words: "Handoff to Ravi Kumar — not sent yet".
+    pub text: String,
+    /// A note's body, shown in the notes list in place.
+    pub note: Option<String>,
+    /// A stage move: `Some(None)` moves the chat out of every pipeline.
+    pub stage: Option<Option<(String, String)>>,
 }
 
 /// One line of a conversation's timeline, described for people.

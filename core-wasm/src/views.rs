@@ -6,6 +6,7 @@ use protocol::events::{Event, EventBody};
 use protocol::{ChatId, Millis};
 
 use crate::identity::{Doubt, Source, Verdict};
+use crate::messages::{Call, PendingItem, PendingWrite};
 use crate::state::TeamState;
 
 /// Initials for a compact badge: "Asha Rao" → "AR", "Ravi" → "RA".
@@ -220,6 +221,120 @@ pub fn header_view(state: &TeamState, chat_id: &ChatId, now: Millis) -> HeaderVi
             .iter()
             .filter(|r| r.fired_at.is_some() && Some(r.for_agent.id.as_str()) == me)
             .count(),
+    }
+}
+
+/// The words that say the server cannot be reached, or `None` while it can. Shown across the open
+/// chat: while offline nobody's reply lock is enforced and colleagues see nothing this agent does.
+pub const OFFLINE_WARNING: &str = "Baton is offline: reply locks are off and your colleagues cannot see you. \
+Check with your team before you reply here. Notes, handoffs and reminders wait below and are sent when Baton reconnects.";
+
+/// Writes of one chat waiting in the worker's queue, as the chat shows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PendingView {
+    /// Queued notes, oldest first: `(idempotency key, body)`, shown in the notes list in place.
+    pub notes: Vec<(String, String)>,
+    /// Every queued write of the chat in words ("Note “Call after 5” — not sent yet").
+    pub lines: Vec<String>,
+    /// The stage the chat will have once a queued stage move is sent: `Some(None)` for no stage.
+    pub stage: Option<Option<(String, String)>>,
+}
+
+/// The queued items of `chat_id`.
+pub fn pending_view(chat_id: &ChatId, items: &[PendingItem]) -> PendingView {
+    let mut view = PendingView::default();
+    for item in items.iter().filter(|i| &i.chat_id == chat_id) {
+        if let Some(body) = &item.note {
+            view.notes.push((item.key.clone(), body.clone()));
+        }
+        if let Some(stage) = &item.stage {
+            view.stage = Some(stage.clone());
+        }
+        view.lines.push(item.text.clone());
+    }
+    view
+}
+
+/// A queued write in words for the chat it belongs to, or `None` for background work (message
+/// reports) and writes of a chat the state does not hold. Completing or snoozing a reminder
+/// belongs to the chat whose reminder it is.
+pub fn pending_item(state: &TeamState, write: &PendingWrite) -> Option<PendingItem> {
+    let agent_name = |id: &str| {
+        state
+            .agents
+            .iter()
+            .find(|a| a.id == id)
+            .map_or_else(|| "a colleague".to_owned(), |a| a.name.clone())
+    };
+    let reminder = |id: &str| {
+        state
+            .conversations
+            .values()
+            .flat_map(|c| c.reminders.iter())
+            .find(|r| r.id == id)
+    };
+    let mut note = None;
+    let mut stage_move = None;
+    let (chat_id, words) = match &write.call {
+        Call::AddNote { chat_id, body, .. } => {
+            note = Some(body.clone());
+            (chat_id.clone(), format!("Note “{}”", shorten(body, 60)))
+        }
+        Call::Handoff {
+            chat_id,
+            to_agent_id,
+            ..
+        } => (
+            chat_id.clone(),
+            format!("Handoff to {}", agent_name(to_agent_id)),
+        ),
+        Call::Remind { chat_id, text, .. } => {
+            (chat_id.clone(), format!("Reminder “{}”", shorten(text, 60)))
+        }
+        Call::SetStage {
+            chat_id,
+            pipeline_id,
+            stage,
+        } => {
+            let target = pipeline_id.clone().zip(stage.clone());
+            let words = match &target {
+                Some((_, stage)) => format!("Stage “{stage}”"),
+                None => "No stage".to_owned(),
+            };
+            stage_move = Some(target);
+            (chat_id.clone(), words)
+        }
+        Call::ReminderDone { id } => {
+            let r = reminder(id)?;
+            (
+                r.chat_id.clone(),
+                format!("Reminder “{}” done", shorten(&r.text, 60)),
+            )
+        }
+        Call::Snooze { id, .. } => {
+            let r = reminder(id)?;
+            (
+                r.chat_id.clone(),
+                format!("Reminder “{}” snoozed", shorten(&r.text, 60)),
+            )
+        }
+        _ => return None,
+    };
+    Some(PendingItem {
+        key: write.key.clone(),
+        chat_id,
+        text: format!("{words} — not sent yet"),
+        note,
+        stage: stage_move,
+    })
+}
+
+/// `text` cut to `max` characters at most, with an ellipsis when cut.
+fn shorten(text: &str, max: usize) -> String {
+    let text = text.trim();
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", text[..cut].trim_end()),
+        None => text.to_owned(),
     }
 }
 
@@ -553,5 +668,138 @@ mod tests {
         assert_eq!(seconds_left(25_000, 1_000), 24);
         assert_eq!(seconds_left(25_000, 24_999), 1);
         assert_eq!(seconds_left(25_000, 26_000), 0);
+    }
+
+    #[test]
+    fn queued_writes_show_in_their_own_chat_in_words() {
+        let mut state = state_for("me", Role::Agent);
+        state.agents = vec![protocol::api::Agent {
+            id: "r".into(),
+            name: "Ravi Kumar".into(),
+            email: "r@x.test".into(),
+            role: Role::Agent,
+        }];
+        let here = owned_and_locked(&mut state, agent("me", "ME"), None);
+        let mut conversation = state.conversation(&here).unwrap().clone();
+        conversation.reminders = vec![protocol::api::Reminder {
+            id: "rem1".into(),
+            chat_id: here.clone(),
+            text: "Send the brochure".into(),
+            due_at: 5,
+            for_agent: agent("me", "ME"),
+            created_by: agent("me", "ME"),
+            created_at: 1,
+            fired_at: Some(5),
+            done_at: None,
+        }];
+        conversation.last_event_seq += 1;
+        state.merge_conversation(conversation);
+        let elsewhere = chat(3);
+        let write = |key: &str, call: Call| PendingWrite {
+            key: key.into(),
+            call,
+        };
+        let long = "x".repeat(100);
+        let writes = [
+            write(
+                "k1",
+                Call::AddNote {
+                    chat_id: here.clone(),
+                    body: "Call after 5".into(),
+                    mentions: vec![],
+                },
+            ),
+            write(
+                "k2",
+                Call::AddNote {
+                    chat_id: elsewhere.clone(),
+                    body: "Not this chat".into(),
+                    mentions: vec![],
+                },
+            ),
+            write(
+                "k3",
+                Call::Handoff {
+                    chat_id: here.clone(),
+                    to_agent_id: "r".into(),
+                    done: String::new(),
+                    promised: String::new(),
+                    next_step: String::new(),
+                    fence: None,
+                },
+            ),
+            write(
+                "k4",
+                Call::Remind {
+                    chat_id: here.clone(),
+                    due_at: 9,
+                    text: long.clone(),
+                },
+            ),
+            write("k5", Call::ReminderDone { id: "rem1".into() }),
+            write(
+                "k6",
+                Call::Snooze {
+                    id: "elsewhere".into(),
+                    minutes: 60,
+                },
+            ),
+            write(
+                "k7",
+                Call::SetStage {
+                    chat_id: here.clone(),
+                    pipeline_id: Some("p".into()),
+                    stage: Some("Quoted".into()),
+                },
+            ),
+        ];
+        let items: Vec<PendingItem> = writes
+            .iter()
+            .filter_map(|w| pending_item(&state, w))
+            .collect();
+        let view = pending_view(&here, &items);
+        assert_eq!(
+            view.notes,
+            vec![("k1".to_owned(), "Call after 5".to_owned())]
+        );
+        assert_eq!(
+            view.lines,
+            vec![
+                "Note “Call after 5” — not sent yet".to_owned(),
+                "Handoff to Ravi Kumar — not sent yet".to_owned(),
+                format!("Reminder “{}…” — not sent yet", "x".repeat(60)),
+                "Reminder “Send the brochure” done — not sent yet".to_owned(),
+                "Stage “Quoted” — not sent yet".to_owned(),
+            ]
+        );
+        assert_eq!(
+            view.stage,
+            Some(Some(("p".to_owned(), "Quoted".to_owned())))
+        );
+        let other = pending_view(&elsewhere, &items);
+        assert_eq!(
+            other.lines,
+            vec!["Note “Not this chat” — not sent yet".to_owned()]
+        );
+        assert_eq!(other.stage, None);
+        assert_eq!(pending_view(&here, &[]), PendingView::default());
+        let report = PendingWrite {
+            key: "k8".into(),
+            call: Call::Message {
+                chat_id: here.clone(),
+                report: protocol::api::MessageReport {
+                    message_id: "M1".into(),
+                    direction: protocol::api::Direction::In,
+                    sent_at: None,
+                    fence: None,
+                    if_missing: None,
+                },
+            },
+        };
+        assert_eq!(
+            pending_item(&state, &report),
+            None,
+            "reports are background work"
+        );
     }
 }

@@ -777,20 +777,40 @@ test('the server restarts: nothing is lost, writes made offline are sent or show
     return t.startsWith('Server unreachable') && t;
   });
   assert(offline.includes('Retrying'), offline);
-  // A note written while the server is down waits in the queue.
+  // Offline is unmistakable in the chat: a warning across it, and every row badge marked stale.
+  const warning = await until('the offline warning', async () =>
+    (await visible(pages.asha, '[data-baton="offline-warning"]')) && text(pages.asha, '[data-baton="offline-warning"]'));
+  assert(warning.includes('reply locks are off') && warning.includes('colleagues cannot see you'), warning);
+  const warningWidth = await pages.asha.evaluate(() =>
+    document.querySelector('[data-baton="offline-warning"]').getBoundingClientRect().width / document.getElementById('main').getBoundingClientRect().width);
+  assert(warningWidth > 0.95, `the warning spans the chat (${warningWidth})`);
+  const badges = () => pages.asha.evaluate(() => [...document.querySelectorAll('[data-baton="owner-badge"]')].map((b) => b.hasAttribute('data-stale')));
+  await until('every badge to be marked stale', async () => { const b = await badges(); return b.length > 5 && b.every(Boolean); });
+  // A note written while the server is down waits in the queue, and shows in place as not sent.
   await pages.asha.click('[data-baton="header-bar"] [data-action="notes"]');
   await pages.asha.fill('[data-baton="notes-panel"] textarea[name="note"]', 'Written while offline');
   await pages.asha.click('[data-baton="notes-panel"] [data-action="add-note"]');
   await until('the offline notice', async () => ((await text(pages.asha, '[data-baton="toast"]')) || '').startsWith('Offline'));
+  const pendingNote = await until('the note to show as pending', async () =>
+    text(pages.asha, '[data-baton="notes-panel"] [data-baton="note"][data-pending] [data-baton="note-body"]'));
+  assertEqual(pendingNote, 'Written while offline', 'the pending note in place');
   await pages.asha.click('[data-baton="notes-panel"] [data-action="close-panel"]');
   // A handoff queued too — to Ravi, whom an admin deactivates before the server is back: the
   // server will refuse it for good, and Asha must be told rather than find it silently gone.
   await handOff('asha', 'ravi', { done: 'Quoted the price', promised: 'A call tomorrow', next_step: 'Call her' });
   await until('the handoff to be queued', async () => (await debugOf('asha')) && (await popup.evaluate(() =>
     chrome.runtime.sendMessage({ state: { tab_id: null } }))).queued_writes === 2);
+  const pendingLines = await until('the queued writes listed in the chat', async () => {
+    const lines = (await visible(pages.asha, '[data-baton="pending-writes"]')) && await text(pages.asha, '[data-baton="pending-writes"]');
+    return lines && lines.includes('Handoff') && lines;
+  });
+  assert(pendingLines.includes('Note “Written while offline” — not sent yet') && pendingLines.includes('Handoff to Ravi'), pendingLines);
   server.cli(['admin', 'deactivate', '--email', people.ravi.email]);
   await server.start();
   await until('the popup to reconnect', async () => (await text(popup, '#connection')) === 'Connected', 45000);
+  await until('the warning and the pending list to go, and badges to be live again', async () =>
+    !(await visible(pages.asha, '[data-baton="offline-warning"]')) && !(await visible(pages.asha, '[data-baton="pending-writes"]')) &&
+    (await badges()).every((stale) => !stale), 45000);
   const toast = await until('Asha to be told', async () => {
     const t = (await text(pages.asha, '[data-baton="toast"]')) || '';
     return t.startsWith('Not saved') && t;

@@ -14,7 +14,7 @@ use web_sys::{Element, MutationObserver, MutationObserverInit};
 use super::chat::ChatSession;
 use super::chat_identity::ChatIdentity;
 use super::panels::ChatUi;
-use super::ui::{self, child_with_role, document, set_attr, set_text, show};
+use super::ui::{self, child_with_role, document, remove_attr, set_attr, set_text, show};
 use super::whatsapp::{self, Row};
 use super::with_overlay;
 use super::worker_link::WorkerLink;
@@ -22,7 +22,8 @@ use crate::adapter::normalize_title;
 use crate::identity::{NameIndex, RowFacts, Verdict};
 use crate::js::{from_js, from_json, now_ms, to_js, warn};
 use crate::messages::{
-    Call, Connection, CoreMode, LayoutState, Outcome, TabStatus, TimelineLine, ToTab, ToWorker,
+    Call, Connection, CoreMode, LayoutState, Outcome, PendingItem, TabStatus, TimelineLine, ToTab,
+    ToWorker,
 };
 use crate::state::{ConversationState, TeamState};
 use crate::views::owner_badge;
@@ -79,6 +80,10 @@ pub struct Overlay {
     pub(super) worker: WorkerLink,
     pub(super) state: TeamState,
     pub(super) connection: Connection,
+    /// The server was lost and is not back yet (a retry's "connecting" does not count as back).
+    lost_server: bool,
+    /// Writes the worker holds until the server has them.
+    pub(super) pending_writes: Vec<PendingItem>,
     clock_offset_ms: i64,
     /// The team's known titles and aliases ([`TeamState::name_index`]), rebuilt when stale.
     pub(super) known_names: NameIndex,
@@ -111,6 +116,8 @@ impl Overlay {
             worker: WorkerLink::new(),
             state: TeamState::default(),
             connection: Connection::Connecting,
+            lost_server: false,
+            pending_writes: Vec::new(),
             clock_offset_ms: 0,
             known_names: NameIndex::default(),
             known_names_stale: true,
@@ -266,7 +273,7 @@ impl Overlay {
             } => {
                 let previous_me = self.state.my_id().map(str::to_owned);
                 self.state = state;
-                self.connection = connection;
+                self.set_connection(connection);
                 self.clock_offset_ms = clock_offset_ms;
                 self.known_names_stale = true;
                 self.ui.invalidate();
@@ -282,8 +289,12 @@ impl Overlay {
                 connection,
                 clock_offset_ms,
             } => {
-                self.connection = connection;
+                self.set_connection(connection);
                 self.clock_offset_ms = clock_offset_ms;
+            }
+            ToTab::Pending { items } => {
+                self.pending_writes = items;
+                self.ui.notes_dirty = true;
             }
             ToTab::Conversation { conversation } => self.merge(conversation),
             ToTab::Pipelines { pipelines } => {
@@ -311,6 +322,21 @@ impl Overlay {
             ToTab::ReminderDue { .. } | ToTab::HandoffForMe { .. } => {}
         }
         self.schedule_refresh();
+    }
+
+    fn set_connection(&mut self, connection: Connection) {
+        match connection {
+            Connection::Offline { .. } => self.lost_server = true,
+            Connection::Online | Connection::LoggedOut => self.lost_server = false,
+            Connection::Connecting => {}
+        }
+        self.connection = connection;
+    }
+
+    /// Logged in but cut off from the server: locks are not enforced and nobody sees this agent,
+    /// so the chat says so across its width and every badge is marked as last known.
+    pub(super) fn out_of_touch(&self) -> bool {
+        self.lost_server && self.logged_in()
     }
 
     fn merge(&mut self, conversation: ConversationState) {
@@ -635,6 +661,7 @@ impl Overlay {
         }
         let now = self.now();
         let me = self.state.my_id().map(str::to_owned);
+        let stale = self.out_of_touch();
         self.ensure_known_names();
         let facts: Vec<RowFacts> = rows
             .iter()
@@ -681,8 +708,23 @@ impl Overlay {
                 "data-source",
                 badge.source.map_or("", |s| s.as_str()),
             );
+            if stale {
+                set_attr(&element, "data-stale", "");
+                set_attr(
+                    &element,
+                    "title",
+                    &format!("{} (last known: Baton is offline)", badge.tooltip),
+                );
+            } else {
+                remove_attr(&element, "data-stale");
+            }
             let dot = child_with_role(&row.element, "lock-dot", || ui::el("span", "lock-dot"));
             show(&dot, badge.replying.is_some());
+            if stale {
+                set_attr(&dot, "data-stale", "");
+            } else {
+                remove_attr(&dot, "data-stale");
+            }
             if let Some(name) = &badge.replying {
                 set_attr(&dot, "title", &format!("{name} is replying"));
             }

@@ -16,7 +16,7 @@ use super::with_overlay;
 use crate::identity::Doubt;
 use crate::js::now_ms;
 use crate::messages::{Call, Connection};
-use crate::views::{header_view, Gate};
+use crate::views::{header_view, pending_view, Gate, OFFLINE_WARNING};
 
 /// Every element of the chat overlay.
 pub struct ChatUi {
@@ -35,6 +35,8 @@ pub struct ChatUi {
     handoff_text: HtmlElement,
     decline_reason: HtmlInputElement,
     reminder_banner: HtmlElement,
+    offline_warning: HtmlElement,
+    pending_writes: HtmlElement,
     notes_panel: HtmlElement,
     notes_list: HtmlElement,
     timeline_list: HtmlElement,
@@ -125,6 +127,20 @@ impl ChatUi {
         );
 
         let reminder_banner = el("div", "reminder-banner");
+        let offline_warning = text_el("div", "offline-warning", OFFLINE_WARNING);
+        let _ = offline_warning.set_attribute("role", "alert");
+        let pending_writes = el("ul", "pending-writes");
+        // One column under the header, in normal flow, so banners stack instead of overlapping.
+        let banners = el("div", "banners");
+        append(
+            &banners,
+            &[
+                &offline_warning,
+                &pending_writes,
+                &handoff_banner,
+                &reminder_banner,
+            ],
+        );
 
         let notes_panel = el("div", "notes-panel");
         let notes_list = el("div", "notes");
@@ -199,8 +215,7 @@ impl ChatUi {
             &container,
             &[
                 &header,
-                &handoff_banner,
-                &reminder_banner,
+                &banners,
                 &notes_panel,
                 &handoff_form,
                 &remind_form,
@@ -210,6 +225,8 @@ impl ChatUi {
             ],
         );
         for hidden in [
+            &offline_warning,
+            &pending_writes,
             &handoff_banner,
             &reminder_banner,
             &notes_panel,
@@ -237,6 +254,8 @@ impl ChatUi {
             handoff_text,
             decline_reason,
             reminder_banner,
+            offline_warning,
+            pending_writes,
             notes_panel,
             notes_list,
             timeline_list,
@@ -436,22 +455,40 @@ impl Overlay {
         show(&ui.lock_status, header.lock_text.is_some());
         show(&ui.claim, header.can_claim);
         show(&ui.force, header.can_force);
+        let out_of_touch = self.out_of_touch();
         let connection = match &self.connection {
-            Connection::Online => String::new(),
-            Connection::Connecting => "connecting…".to_owned(),
-            Connection::Offline { .. } => "offline — changes will sync".to_owned(),
-            Connection::LoggedOut => "logged out".to_owned(),
+            Connection::Online => "",
+            _ if out_of_touch => "Offline",
+            Connection::Connecting => "Connecting…",
+            Connection::Offline { .. } => "Offline",
+            Connection::LoggedOut => "Logged out",
         };
-        set_text(&ui.connection, &connection);
+        set_text(&ui.connection, connection);
         show(&ui.connection, !connection.is_empty());
+        show(&ui.offline_warning, out_of_touch);
+        let pending = pending_view(&chat_id, &self.pending_writes);
+        let shown: Vec<String> = super::ui::all(&ui.pending_writes, "li")
+            .iter()
+            .filter_map(|li| li.text_content())
+            .collect();
+        if shown != pending.lines {
+            super::ui::clear(&ui.pending_writes);
+            for line in &pending.lines {
+                let _ = ui
+                    .pending_writes
+                    .append_child(&text_el("li", "pending-write", line));
+            }
+        }
+        show(&ui.pending_writes, !pending.lines.is_empty());
 
         if self.ui.lists_dirty {
             self.render_lists();
         }
         let ui = &self.ui;
-        let stage_value = header
+        // A stage move waiting in the queue is what the agent chose: show it, not the old one.
+        let stage_value = pending
             .stage
-            .as_ref()
+            .unwrap_or(header.stage.clone())
             .map(|(pipeline, stage)| format!("{pipeline}|{stage}"))
             .unwrap_or_default();
         if ui.stage.value() != stage_value {
@@ -591,6 +628,18 @@ impl Overlay {
             // The body is user text: textContent, never HTML.
             let _ = item.append_child(&text_el("p", "note-body", &note.body));
             let _ = ui.notes_list.append_child(&item);
+        }
+        // Notes still in the worker's queue, in place after the saved ones until the server has
+        // them.
+        if let Some(chat_id) = chat.chat_id.as_ref() {
+            for (key, body) in pending_view(chat_id, &self.pending_writes).notes {
+                let item = el("div", "note");
+                let _ = item.set_attribute("data-pending", &key);
+                let _ = item.append_child(&text_el("strong", "", "You"));
+                let _ = item.append_child(&text_el("time", "", "Not sent yet"));
+                let _ = item.append_child(&text_el("p", "note-body", &body));
+                let _ = ui.notes_list.append_child(&item);
+            }
         }
         super::ui::clear(&ui.timeline_list);
         for line in &chat.timeline {

@@ -29,8 +29,8 @@ use crate::error::CoreError;
 use crate::js::{from_js, from_json, log, now_ms, to_js, to_json, warn};
 pub use crate::messages::normalise_server;
 use crate::messages::{
-    refusal, Call, Connection, CoreMode, LayoutState, Outcome, PopupRequest, PopupState, Refusal,
-    RefusedWrite, TabStatus, ToTab, ToWorker,
+    refusal, Call, Connection, CoreMode, LayoutState, Outcome, PendingWrite, PopupRequest,
+    PopupState, Refusal, RefusedWrite, TabStatus, ToTab, ToWorker,
 };
 use crate::state::{ConversationState, TeamState};
 use api::{path_chat, Api, Reply};
@@ -74,13 +74,6 @@ struct Session {
     org: Option<Org>,
 }
 
-/// A write waiting for the connection.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Queued {
-    key: String,
-    call: Call,
-}
-
 #[derive(Debug, Default)]
 struct PortInfo {
     tab_id: Option<i32>,
@@ -100,7 +93,7 @@ struct Inner {
     attempts: u32,
     ports: BTreeMap<u32, PortInfo>,
     tab_status: BTreeMap<i32, TabStatus>,
-    queue: Vec<Queued>,
+    queue: Vec<PendingWrite>,
     flushing: bool,
     /// Consecutive flushes the server put off, and the timer of the next try.
     flush_attempts: u32,
@@ -160,7 +153,7 @@ impl Worker {
     pub async fn start(&self) -> Result<(), JsValue> {
         let core = &self.core;
         let session: Option<Session> = core.load("session").await;
-        let queue: Option<Vec<Queued>> = core.load("queue").await;
+        let queue: Option<Vec<PendingWrite>> = core.load("queue").await;
         let notified: Option<Vec<String>> = core.load("notified").await;
         let refused: Option<Vec<RefusedWrite>> = core.load("refused").await;
         let last_seq: Option<i64> = core.load("seq").await;
@@ -309,9 +302,28 @@ impl Core {
                 clock_offset_ms: inner.clock_offset_ms,
             }
         };
+        let pending = self.pending_message();
         match port {
-            Some(port) => self.post(port, &message),
-            None => self.broadcast(&message),
+            Some(port) => {
+                self.post(port, &message);
+                self.post(port, &pending);
+            }
+            None => {
+                self.broadcast(&message);
+                self.broadcast(&pending);
+            }
+        }
+    }
+
+    /// The queued writes agents see as pending; message reports are background work.
+    fn pending_message(&self) -> ToTab {
+        let inner = self.inner.borrow();
+        ToTab::Pending {
+            items: inner
+                .queue
+                .iter()
+                .filter_map(|q| crate::views::pending_item(&inner.state, q))
+                .collect(),
         }
     }
 
@@ -421,7 +433,7 @@ impl Core {
                 }
                 core.save("session", &session);
                 core.save("seq", &0);
-                core.save("queue", &Vec::<Queued>::new());
+                core.save("queue", &Vec::<PendingWrite>::new());
                 Core::connect(core.clone());
                 // The popup shows the agent as soon as the snapshot has loaded.
                 Core::wait_for_snapshot(core).await;
@@ -460,7 +472,7 @@ impl Core {
         }
         core.save("seq", &0);
         let _ = JsFuture::from(core.host.storage_remove("session")).await;
-        core.save("queue", &Vec::<Queued>::new());
+        core.save("queue", &Vec::<PendingWrite>::new());
         core.set_connection(Connection::LoggedOut);
         core.send_snapshot(None);
     }
@@ -885,7 +897,7 @@ impl Core {
         let key = key.unwrap_or_else(|| self.host.random_id());
         {
             let mut inner = self.inner.borrow_mut();
-            inner.queue.push(Queued { key, call });
+            inner.queue.push(PendingWrite { key, call });
             crate::messages::trim_queued_reports(&mut inner.queue, |q| &q.call);
         }
         self.save_queue();
@@ -938,12 +950,23 @@ impl Core {
 
     /// Takes a queued write off the queue (sent, or refused for good).
     fn forget_queued(&self, key: &str) {
-        self.inner.borrow_mut().queue.retain(|q| q.key != key);
+        let mut shown = false;
+        self.inner.borrow_mut().queue.retain(|q| {
+            let gone = q.key == key;
+            shown |= gone && !matches!(q.call, Call::Message { .. });
+            !gone
+        });
+        if shown {
+            self.broadcast(&self.pending_message());
+        }
     }
 
     fn save_queue(&self) {
-        let inner = self.inner.borrow();
-        self.save("queue", &inner.queue);
+        {
+            let inner = self.inner.borrow();
+            self.save("queue", &inner.queue);
+        }
+        self.broadcast(&self.pending_message());
     }
 
     /// Tries the queue again after a growing pause (1 s, doubling, at most a minute).
