@@ -150,7 +150,7 @@ async fn run_janitor(db: Db, shutdown: CancellationToken) {
         }
         let tickets =
             sqlx::query(&db.sql("DELETE FROM event_tickets WHERE expires_at < now_ms() - 3600000"))
-                .execute(db.pool())
+                .execute(db.writer())
                 .await;
         if let Err(err) = tickets {
             tracing::warn!(error = %err, "cannot purge old event tickets");

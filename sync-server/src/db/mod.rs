@@ -8,6 +8,11 @@
 //!   (`BEGIN IMMEDIATE`), PostgreSQL locks the org's row (`SELECT … FOR UPDATE`). Read-then-write
 //!   logic inside a [`WriteTx`] is therefore safe on both, and event sequence numbers are handed out
 //!   in commit order.
+//! - SQLite has one writer at a time whatever we do, and several connections competing for it wait
+//!   in its busy handler, which sleeps and polls (unfair, with long tails). So every SQLite write
+//!   goes through one dedicated connection ([`Db::writer`]): writers queue for it in arrival order
+//!   and never meet `SQLITE_BUSY` from each other. Reads use the other connections (WAL: readers
+//!   never wait for the writer). On PostgreSQL the writer is the ordinary pool.
 
 mod write;
 
@@ -37,6 +42,8 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: AnyPool,
+    /// SQLite: a pool of exactly one connection that every write uses. PostgreSQL: `pool`.
+    writer: AnyPool,
     backend: Backend,
     url: String,
 }
@@ -50,26 +57,40 @@ impl Db {
         let options: AnyConnectOptions = url
             .parse()
             .with_context(|| format!("invalid DATABASE_URL {}", redact_url(&url)))?;
-        let mut pool_options = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10));
-        if backend == Backend::Sqlite {
-            pool_options = pool_options.after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    // FULL: an acknowledged note or handoff survives a power cut, not just a crash.
-                    conn.execute(
-                        "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;",
-                    )
-                    .await?;
-                    Ok(())
-                })
-            });
-        }
-        let pool = pool_options
-            .connect_with(options)
+        let open = |connections: u32| {
+            let mut pool_options = AnyPoolOptions::new()
+                .max_connections(connections)
+                .acquire_timeout(Duration::from_secs(10));
+            if backend == Backend::Sqlite {
+                pool_options = pool_options.after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        // FULL: an acknowledged note or handoff survives a power cut, not just a
+                        // crash. The busy timeout is for other processes (the admin CLI, a backup).
+                        conn.execute(
+                            "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;",
+                        )
+                        .await?;
+                        Ok(())
+                    })
+                });
+            }
+            pool_options.connect_with(options.clone())
+        };
+        let pool = open(max_connections)
             .await
             .with_context(|| format!("cannot open the database {}", redact_url(&url)))?;
-        let db = Db { pool, backend, url };
+        let writer = match backend {
+            Backend::Sqlite => open(1)
+                .await
+                .with_context(|| format!("cannot open the database {}", redact_url(&url)))?,
+            Backend::Postgres => pool.clone(),
+        };
+        let db = Db {
+            pool,
+            writer,
+            backend,
+            url,
+        };
         db.prepare().await?;
         Ok(db)
     }
@@ -84,7 +105,7 @@ impl Db {
                     .await
                     .context("cannot switch the SQLite database to WAL mode")?;
                 SQLITE_MIGRATIONS
-                    .run(&self.pool)
+                    .run(&self.writer)
                     .await
                     .context("cannot apply the SQLite migrations")?;
             }
@@ -96,9 +117,15 @@ impl Db {
         Ok(())
     }
 
-    /// The pool, for reads and for statements that need no transaction.
+    /// The pool for reads.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Where writes outside a [`WriteTx`] go (on SQLite the one writer connection). Never use it
+    /// while holding a [`WriteTx`]: on SQLite that waits for itself.
+    pub fn writer(&self) -> &AnyPool {
+        &self.writer
     }
 
     pub fn backend(&self) -> Backend {
@@ -146,6 +173,7 @@ impl Db {
 
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 }

@@ -26,7 +26,7 @@ pub struct WriteTx {
 impl WriteTx {
     pub(super) async fn begin(db: &Db, org_id: &str) -> Result<WriteTx, sqlx::Error> {
         let mut tx = match db.backend {
-            Backend::Sqlite => db.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Sqlite => db.writer.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => {
                 let mut tx = db.pool.begin().await?;
                 sqlx::query("SELECT id FROM orgs WHERE id = $1 FOR UPDATE")

@@ -120,7 +120,7 @@ async fn login(
     .bind(&agent_id)
     .bind(auth::hash_secret(&token))
     .bind(ttl_ms)
-    .fetch_one(state.db.pool())
+    .fetch_one(state.db.writer())
     .await?;
     Ok(Json(LoginResponse {
         token,
@@ -141,7 +141,7 @@ async fn logout(State(state): State<AppState>, auth: AuthAgent) -> ApiResult<Sta
             .sql("UPDATE tokens SET revoked_at = now_ms() WHERE id = $1 AND revoked_at IS NULL"),
     )
     .bind(&auth.token_id)
-    .execute(state.db.pool())
+    .execute(state.db.writer())
     .await?;
     Ok(StatusCode::NO_CONTENT)
 }

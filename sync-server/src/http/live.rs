@@ -107,7 +107,7 @@ async fn create_ticket(
     .bind(&auth.id)
     .bind(&auth.token_id)
     .bind(ttl_ms)
-    .execute(state.db.pool())
+    .execute(state.db.writer())
     .await?;
     Ok(Json(EventTicket {
         ticket,
@@ -142,7 +142,7 @@ async fn use_ticket(state: &AppState, ticket: &str) -> ApiResult<()> {
          WHERE ticket_hash = $1 AND used_at IS NULL AND expires_at > now_ms()",
     ))
     .bind(auth::hash_secret(ticket))
-    .execute(state.db.pool())
+    .execute(state.db.writer())
     .await?;
     if used.rows_affected() == 1 {
         Ok(())

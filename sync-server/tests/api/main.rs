@@ -18,4 +18,5 @@ mod notes;
 mod offboarding;
 mod reminders;
 mod restart;
+mod storage;
 mod tenancy;

@@ -1,0 +1,493 @@
+//! The reply-lock cycle (POST lock, then DELETE lock with its fence), driven against Baton's HTTP
+//! API, and the same lease cycle on the raw stores: SQLite directly and pgbench on PostgreSQL.
+//!
+//! The HTTP driver runs in its own process pinned to the second core (the server has the first),
+//! so client and server do not fight over a core; it reads its plan as JSON on stdin and prints
+//! its [`DriveResult`] as JSON.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
+
+use crate::server::{pinned, Seat};
+use crate::stats::Samples;
+
+/// What the driver process is asked to do.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DrivePlan {
+    pub base: String,
+    /// One client per seat, each on its own connection and its own chats.
+    pub seats: Vec<Seat>,
+    pub seconds: f64,
+    pub work: Work,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Work {
+    /// Closed loop: every client runs lock cycles back to back.
+    Cycles,
+    /// Open loop: `rate` requests per second in all (lock and release alternate), each timed
+    /// from when it was due, not from when it was sent (no coordinated omission).
+    Rate { rate: f64 },
+    /// Closed loop: every client posts notes back to back.
+    Notes,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DriveResult {
+    /// Completed cycles (or requests, for `Rate`; notes, for `Notes`).
+    pub done: u64,
+    pub elapsed_s: f64,
+    pub errors: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// The first error seen, to say what went wrong.
+    pub first_error: Option<String>,
+}
+
+impl DriveResult {
+    pub fn per_second(&self) -> f64 {
+        self.done as f64 / self.elapsed_s
+    }
+}
+
+/// Runs a plan in a driver process pinned to core 1 and returns what it measured.
+pub async fn drive(plan: &DrivePlan) -> anyhow::Result<DriveResult> {
+    let me = std::env::current_exe()?;
+    let mut child = pinned(1, &me)
+        .arg("drive")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start the load driver")?;
+    let mut stdin = child.stdin.take().context("driver stdin")?;
+    stdin.write_all(&serde_json::to_vec(plan)?).await?;
+    drop(stdin);
+    let output = child.wait_with_output().await?;
+    if !output.status.success() {
+        bail!("the load driver failed ({})", output.status);
+    }
+    let result: DriveResult =
+        serde_json::from_slice(&output.stdout).context("unreadable result from the load driver")?;
+    if result.done == 0 {
+        bail!(
+            "the load driver did nothing: {}",
+            result.first_error.as_deref().unwrap_or("no error reported")
+        );
+    }
+    Ok(result)
+}
+
+/// The driver process's body: reads a plan on stdin, prints the result.
+pub async fn drive_main() -> anyhow::Result<()> {
+    let mut input = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)?;
+    let plan: DrivePlan = serde_json::from_str(&input)?;
+    let result = run_plan(plan).await?;
+    println!("{}", serde_json::to_string(&result)?);
+    Ok(())
+}
+
+struct ClientOutcome {
+    done: u64,
+    errors: u64,
+    samples: Samples,
+    first_error: Option<String>,
+}
+
+async fn run_plan(plan: DrivePlan) -> anyhow::Result<DriveResult> {
+    let clients = plan.seats.len();
+    // A warm-up second (connections opened, statements prepared) that is not counted.
+    if !matches!(plan.work, Work::Rate { .. }) {
+        let warm = DrivePlan {
+            seconds: 1.0,
+            ..plan.clone()
+        };
+        run_clients(&warm).await?;
+    }
+    let started = Instant::now();
+    let outcomes = run_clients(&plan).await?;
+    let elapsed_s = started.elapsed().as_secs_f64();
+    let mut result = DriveResult {
+        elapsed_s,
+        ..DriveResult::default()
+    };
+    let mut samples = Samples::default();
+    for outcome in outcomes {
+        result.done += outcome.done;
+        result.errors += outcome.errors;
+        samples.extend(outcome.samples);
+        if result.first_error.is_none() {
+            result.first_error = outcome.first_error;
+        }
+    }
+    if samples.len() > 0 {
+        result.p50_ms = samples.percentile(50.0);
+        result.p99_ms = samples.percentile(99.0);
+        result.max_ms = samples.max();
+    }
+    let _ = clients;
+    Ok(result)
+}
+
+async fn run_clients(plan: &DrivePlan) -> anyhow::Result<Vec<ClientOutcome>> {
+    let clients = plan.seats.len();
+    let start = tokio::time::Instant::now() + Duration::from_millis(50);
+    let deadline = start + Duration::from_secs_f64(plan.seconds);
+    let mut tasks = Vec::new();
+    for (k, seat) in plan.seats.iter().cloned().enumerate() {
+        let base = plan.base.clone();
+        let work = plan.work;
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .build()
+                .expect("a plain HTTP client builds");
+            let mut outcome = ClientOutcome {
+                done: 0,
+                errors: 0,
+                samples: Samples::default(),
+                first_error: None,
+            };
+            tokio::time::sleep_until(start).await;
+            let mut i: u64 = 0;
+            let mut fence: Option<i64> = None;
+            loop {
+                let chat = &seat.chats[(i as usize / 2) % seat.chats.len()];
+                let (due, result) = match work {
+                    Work::Cycles => {
+                        let t0 = tokio::time::Instant::now();
+                        if t0 >= deadline {
+                            break;
+                        }
+                        let r = match lock(&client, &base, &seat.token, chat).await {
+                            Ok(f) => release(&client, &base, &seat.token, chat, f).await,
+                            Err(e) => Err(e),
+                        };
+                        i += 2;
+                        (t0, r)
+                    }
+                    Work::Notes => {
+                        let t0 = tokio::time::Instant::now();
+                        if t0 >= deadline {
+                            break;
+                        }
+                        i += 2;
+                        (t0, note(&client, &base, &seat.token, chat, i).await)
+                    }
+                    Work::Rate { rate } => {
+                        let offset = (i as f64 * clients as f64 + k as f64) / rate;
+                        let due = start + Duration::from_secs_f64(offset);
+                        if due >= deadline {
+                            break;
+                        }
+                        tokio::time::sleep_until(due).await;
+                        let r = match fence.take() {
+                            None => lock(&client, &base, &seat.token, chat).await.map(|f| {
+                                fence = Some(f);
+                            }),
+                            Some(f) => release(&client, &base, &seat.token, chat, f).await,
+                        };
+                        i += 1;
+                        (due, r)
+                    }
+                };
+                match result {
+                    Ok(()) => {
+                        outcome.done += 1;
+                        outcome.samples.push(due.elapsed().as_secs_f64() * 1000.0);
+                    }
+                    Err(err) => {
+                        outcome.errors += 1;
+                        fence = None;
+                        if outcome.first_error.is_none() {
+                            outcome.first_error = Some(err.to_string());
+                        }
+                    }
+                }
+            }
+            // A lock left held at the deadline is released, so the next run starts clean.
+            if let Some(f) = fence {
+                let chat = &seat.chats[(i.saturating_sub(1) as usize / 2) % seat.chats.len()];
+                let _ = release(&client, &base, &seat.token, chat, f).await;
+            }
+            outcome
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await?);
+    }
+    Ok(outcomes)
+}
+
+async fn lock(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    chat: &str,
+) -> anyhow::Result<i64> {
+    let reply = client
+        .post(format!("{base}/api/v1/conversations/{chat}/lock"))
+        .bearer_auth(token)
+        .send()
+        .await?;
+    if !reply.status().is_success() {
+        bail!("lock: {} {}", reply.status(), reply.text().await?);
+    }
+    let grant: serde_json::Value = reply.json().await?;
+    grant["fence"]
+        .as_i64()
+        .context("a lock grant without a fence")
+}
+
+async fn release(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    chat: &str,
+    fence: i64,
+) -> anyhow::Result<()> {
+    let reply = client
+        .delete(format!(
+            "{base}/api/v1/conversations/{chat}/lock?fence={fence}"
+        ))
+        .bearer_auth(token)
+        .send()
+        .await?;
+    if !reply.status().is_success() {
+        bail!("release: {} {}", reply.status(), reply.text().await?);
+    }
+    Ok(())
+}
+
+async fn note(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    chat: &str,
+    n: u64,
+) -> anyhow::Result<()> {
+    let reply = client
+        .post(format!("{base}/api/v1/conversations/{chat}/notes"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"body": format!("Bench note {n}: called, sent the quote")}))
+        .send()
+        .await?;
+    if !reply.status().is_success() {
+        bail!("note: {} {}", reply.status(), reply.text().await?);
+    }
+    Ok(())
+}
+
+/// The raw store's lease cycle on SQLite (WAL, synchronous=FULL), one connection and one thread
+/// per client, as `../shared/bench-peers/raw_sqlite_lease.py` does it: acquire in `BEGIN
+/// IMMEDIATE` with a conditional `UPDATE … RETURNING fence`, then an autocommit release guarded by
+/// the fence. Through rusqlite (direct calls into the same SQLite library the server uses), so the
+/// store is measured, not a driver.
+pub async fn raw_sqlite(clients: usize, seconds: f64) -> anyhow::Result<DriveResult> {
+    tokio::task::spawn_blocking(move || raw_sqlite_blocking(clients, seconds)).await?
+}
+
+fn raw_sqlite_blocking(clients: usize, seconds: f64) -> anyhow::Result<DriveResult> {
+    const ROWS: i64 = 10_000;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("leases.db");
+    let open = || -> rusqlite::Result<rusqlite::Connection> {
+        let conn = rusqlite::Connection::open(&path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        Ok(conn)
+    };
+    let setup = open()?;
+    setup.execute_batch(
+        "CREATE TABLE leases(conv_id INTEGER PRIMARY KEY, holder INTEGER,
+         fence INTEGER NOT NULL DEFAULT 0, expires_at INTEGER NOT NULL DEFAULT 0);
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
+         INSERT INTO leases (conv_id) SELECT i FROM n;",
+    )?;
+    drop(setup);
+    let run = |seconds: f64| -> anyhow::Result<(Samples, u64)> {
+        let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+        let threads: Vec<_> = (0..clients)
+            .map(|client| {
+                let conn = open();
+                std::thread::spawn(move || -> anyhow::Result<(Samples, u64)> {
+                    let mut conn = conn?;
+                    let me = client as i64 + 1;
+                    let mut samples = Samples::default();
+                    let mut busy = 0u64;
+                    // Each client strides through rows of its own, as each Baton client works
+                    // chats of its own.
+                    let mut conv = me;
+                    while Instant::now() < deadline {
+                        let t0 = Instant::now();
+                        conv = (conv - 1 + clients as i64) % ROWS + 1;
+                        let now = now_ms();
+                        let acquired = (|| -> rusqlite::Result<Option<i64>> {
+                            let tx = conn.transaction_with_behavior(
+                                rusqlite::TransactionBehavior::Immediate,
+                            )?;
+                            let fence = {
+                                let mut statement = tx.prepare_cached(
+                                    "UPDATE leases SET holder = ?1, fence = fence + 1, expires_at = ?2
+                                     WHERE conv_id = ?3 AND (holder IS NULL OR expires_at < ?4 OR holder = ?1)
+                                     RETURNING fence",
+                                )?;
+                                let mut rows = statement.query((me, now + 30_000, conv, now))?;
+                                match rows.next()? {
+                                    Some(row) => Some(row.get::<_, i64>(0)?),
+                                    None => None,
+                                }
+                            };
+                            tx.commit()?;
+                            Ok(fence)
+                        })();
+                        let fence = match acquired {
+                            Ok(fence) => fence,
+                            Err(_) => {
+                                busy += 1;
+                                continue;
+                            }
+                        };
+                        if let Some(fence) = fence {
+                            let mut release = conn.prepare_cached(
+                                "UPDATE leases SET holder = NULL, expires_at = 0
+                                 WHERE conv_id = ?1 AND holder = ?2 AND fence = ?3",
+                            )?;
+                            while release.execute((conv, me, fence)).is_err() {
+                                busy += 1;
+                            }
+                        }
+                        samples.push(t0.elapsed().as_secs_f64() * 1000.0);
+                    }
+                    Ok((samples, busy))
+                })
+            })
+            .collect();
+        let mut samples = Samples::default();
+        let mut busy = 0;
+        for thread in threads {
+            let (s, b) = thread
+                .join()
+                .map_err(|_| anyhow::anyhow!("a raw SQLite client panicked"))??;
+            samples.extend(s);
+            busy += b;
+        }
+        Ok((samples, busy))
+    };
+    run(1.0)?;
+    let started = Instant::now();
+    let (mut samples, busy) = run(seconds)?;
+    let elapsed_s = started.elapsed().as_secs_f64();
+    Ok(DriveResult {
+        done: samples.len() as u64,
+        elapsed_s,
+        errors: busy,
+        p50_ms: samples.percentile(50.0),
+        p99_ms: samples.percentile(99.0),
+        max_ms: samples.max(),
+        first_error: None,
+    })
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The same lease cycle through pgbench (prepared statements, one pgbench thread on core 1), in a
+/// fresh database on `url`'s server; `url` must be able to create tables there.
+pub async fn pgbench(url: &str, clients: usize, seconds: u64) -> anyhow::Result<DriveResult> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    sqlx::query(
+        "CREATE TABLE leases(conv_id integer PRIMARY KEY, holder integer,
+         fence bigint NOT NULL DEFAULT 0, expires_at bigint NOT NULL DEFAULT 0)",
+    )
+    .execute(&mut conn)
+    .await?;
+    sqlx::query("INSERT INTO leases SELECT g, NULL, 0, 0 FROM generate_series(1, 10000) g")
+        .execute(&mut conn)
+        .await?;
+    sqlx::query("VACUUM ANALYZE leases")
+        .execute(&mut conn)
+        .await?;
+    conn.close().await?;
+    let dir = tempfile::tempdir()?;
+    let script = dir.path().join("cycle.sql");
+    std::fs::write(
+        &script,
+        r"\set conv random(1, 10000)
+\set me :client_id + 1
+WITH a AS (UPDATE leases SET holder = :me, fence = fence + 1,
+             expires_at = (extract(epoch FROM clock_timestamp()) * 1000)::bigint + 30000
+           WHERE conv_id = :conv
+             AND (holder IS NULL OR holder = :me
+                  OR expires_at < (extract(epoch FROM clock_timestamp()) * 1000)::bigint)
+           RETURNING fence)
+SELECT coalesce((SELECT fence FROM a), -1) AS fence \gset
+UPDATE leases SET holder = NULL, expires_at = 0 WHERE conv_id = :conv AND holder = :me AND fence = :fence;
+",
+    )?;
+    let pgbench = crate::server::which("pgbench").context("pgbench is not installed")?;
+    let log_prefix = dir.path().join("pglog");
+    let output = pinned(1, &pgbench)
+        .args(["-n", "-M", "prepared", "-j", "1"])
+        .args(["-c", &clients.to_string(), "-T", &seconds.to_string()])
+        .arg("-f")
+        .arg(&script)
+        .arg("-l")
+        .arg(format!("--log-prefix={}", log_prefix.display()))
+        .arg(url)
+        .current_dir(dir.path())
+        .output()
+        .await?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!(
+            "pgbench failed: {text}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let tps: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .context("pgbench printed no tps")?;
+    let mut samples = Samples::default();
+    for entry in std::fs::read_dir(dir.path())? {
+        let path = entry?.path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("pglog"))
+        {
+            for line in std::fs::read_to_string(&path)?.lines() {
+                if let Some(us) = line
+                    .split_whitespace()
+                    .nth(2)
+                    .and_then(|v| v.parse::<f64>().ok())
+                {
+                    samples.push(us / 1000.0);
+                }
+            }
+        }
+    }
+    Ok(DriveResult {
+        done: (tps * seconds as f64) as u64,
+        elapsed_s: seconds as f64,
+        errors: 0,
+        p50_ms: samples.percentile(50.0),
+        p99_ms: samples.percentile(99.0),
+        max_ms: samples.max(),
+        first_error: None,
+    })
+}

@@ -1,0 +1,295 @@
+//! `cargo run --release -p bench`: Baton's sync server beside its peers, in one run on this
+//! machine — the reply-lock cycle (closed loop at 1/4/16 clients, open loop at fixed rates) and
+//! note writes, on SQLite and PostgreSQL, against the raw stores' own lease cycle (SQLite
+//! directly, pgbench). Writes `BENCHMARKS.md`'s server section and `bench/results.json`.
+//!
+//! The server runs pinned to core 0 and the load driver to core 1 (`taskset`), as the peers were
+//! measured; on a one-core machine both share it.
+
+mod lock;
+mod report;
+mod server;
+mod stats;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use lock::{DrivePlan, DriveResult, Work};
+use server::{Baton, Database, Store};
+use stats::Figure;
+
+#[derive(Debug, Parser)]
+#[command(about = "Benchmarks Baton's sync server beside its peers and writes BENCHMARKS.md")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Seconds each measured run lasts (after a one-second warm-up).
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// PostgreSQL to benchmark on (a role that may create databases).
+    #[arg(
+        long,
+        env = "BATON_BENCH_PG_URL",
+        default_value = "postgres://baton_test:baton_test@127.0.0.1:5432/postgres"
+    )]
+    postgres: String,
+    /// Which benchmarks: `lock` (cycles, rates, notes on both stores), `sqlite` or `pg` (the same on
+    /// one store), or `all`.
+    #[arg(long, default_value = "all")]
+    only: String,
+    /// Where to write the report (`BENCHMARKS.md` and `bench/results.json` under it).
+    #[arg(long, default_value = ".")]
+    out: PathBuf,
+    /// Print the figures without writing the report.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Internal: the load driver (reads a plan on stdin).
+    #[command(hide = true)]
+    Drive,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Some(Command::Drive) => runtime.block_on(lock::drive_main()),
+        None => runtime.block_on(run(cli)),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let binary = build_server()?;
+    let mut figures: Vec<Figure> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    let seconds = cli.seconds as f64;
+    if matches!(cli.only.as_str(), "lock" | "all" | "sqlite") {
+        lock_suite(&binary, &Store::Sqlite, seconds, &mut figures).await?;
+    }
+    if matches!(cli.only.as_str(), "lock" | "all" | "pg") {
+        {
+            let store = Store::Postgres {
+                admin_url: cli.postgres.clone(),
+            };
+            match pg_lock_suite(&binary, &store, cli.seconds, &mut figures).await {
+                Ok(()) => {}
+                Err(err) => notes.push(format!("PostgreSQL skipped: {err:#}")),
+            }
+        }
+    }
+    report::print(&figures, &notes);
+    if !cli.dry_run {
+        report::write(&cli.out, &figures, &notes, &command_line())?;
+    }
+    Ok(())
+}
+
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.is_empty() {
+        "cargo run --release -p bench".to_owned()
+    } else {
+        format!("cargo run --release -p bench -- {}", args.join(" "))
+    }
+}
+
+/// Builds the server's release binary (the bench measures what would be deployed).
+fn build_server() -> anyhow::Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = std::process::Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "sync-server",
+            "--bin",
+            "sync-server",
+        ])
+        .status()
+        .context("cannot run cargo to build the server")?;
+    anyhow::ensure!(status.success(), "the server's release build failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    Ok(target.join("release/sync-server"))
+}
+
+/// A fresh server on a fresh database with `orgs` × `agents` seats, each with `chats` chats.
+async fn fresh(
+    binary: &Path,
+    store: &Store,
+    orgs: usize,
+    agents: usize,
+    chats: usize,
+) -> anyhow::Result<(Database, Baton, Vec<server::Seat>)> {
+    let database = Database::create(store).await?;
+    let mut seats = server::seed(&database.url, orgs, agents).await?;
+    let baton = Baton::start(binary, &database.url).await?;
+    baton.register_chats(&mut seats, chats).await?;
+    Ok((database, baton, seats))
+}
+
+async fn finish(database: Database, baton: Baton) -> anyhow::Result<()> {
+    baton.stop().await?;
+    database.drop_pg().await
+}
+
+fn plan(baton: &Baton, seats: &[server::Seat], seconds: f64, work: Work) -> DrivePlan {
+    DrivePlan {
+        base: baton.base.clone(),
+        seats: seats.to_vec(),
+        seconds,
+        work,
+    }
+}
+
+fn say(what: &str, result: &DriveResult) {
+    eprintln!(
+        "  {what:<44} {:>9.0}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.1} ms  errors {}",
+        result.per_second(),
+        result.p50_ms,
+        result.p99_ms,
+        result.max_ms,
+        result.errors
+    );
+}
+
+fn push_run(
+    figures: &mut Vec<Figure>,
+    name: &str,
+    unit: &str,
+    result: &DriveResult,
+    peer: Option<&str>,
+) {
+    let mut rate = Figure::new(format!("{name}.rate"), result.per_second(), unit);
+    rate.baseline = peer.map(|p| format!("{p}.rate"));
+    figures.push(rate);
+    for (suffix, value) in [("p50", result.p50_ms), ("p99", result.p99_ms)] {
+        let mut figure = Figure::new(format!("{name}.{suffix}"), value, "ms");
+        figure.baseline = peer.map(|p| format!("{p}.{suffix}"));
+        figures.push(figure);
+    }
+}
+
+async fn lock_suite(
+    binary: &Path,
+    store: &Store,
+    seconds: f64,
+    figures: &mut Vec<Figure>,
+) -> anyhow::Result<()> {
+    eprintln!("reply-lock cycle on SQLite (synchronous=FULL)");
+    for clients in [1, 16] {
+        let raw = lock::raw_sqlite(clients, seconds).await?;
+        say(&format!("raw SQLite lease cycle, {clients} clients"), &raw);
+        push_run(
+            figures,
+            &format!("sqlite.raw.c{clients}"),
+            "cycles/s",
+            &raw,
+            None,
+        );
+    }
+    let (database, baton, seats) = fresh(binary, store, 1, 16, 20).await?;
+    for clients in [1, 4, 16] {
+        let result = lock::drive(&plan(&baton, &seats[..clients], seconds, Work::Cycles)).await?;
+        say(&format!("Baton lock cycle, {clients} clients"), &result);
+        let peer = match clients {
+            1 => Some("sqlite.raw.c1"),
+            16 => Some("sqlite.raw.c16"),
+            _ => None,
+        };
+        push_run(
+            figures,
+            &format!("sqlite.baton.c{clients}"),
+            "cycles/s",
+            &result,
+            peer,
+        );
+    }
+    for (clients, rate) in [(1, 200.0), (16, 200.0), (16, 500.0)] {
+        let result = lock::drive(&plan(
+            &baton,
+            &seats[..clients],
+            seconds,
+            Work::Rate { rate },
+        ))
+        .await?;
+        say(
+            &format!("Baton open loop, {clients} clients at {rate} req/s"),
+            &result,
+        );
+        let name = format!("sqlite.baton.open.c{clients}.r{rate}");
+        figures.push(Figure::new(format!("{name}.p50"), result.p50_ms, "ms"));
+        figures.push(Figure::new(format!("{name}.p99"), result.p99_ms, "ms"));
+        figures.push(Figure::new(format!("{name}.max"), result.max_ms, "ms"));
+        figures.push(Figure::new(
+            format!("{name}.errors"),
+            result.errors as f64,
+            "requests",
+        ));
+    }
+    let result = lock::drive(&plan(&baton, &seats, seconds, Work::Notes)).await?;
+    say("Baton notes, 16 clients", &result);
+    push_run(figures, "sqlite.baton.notes.c16", "notes/s", &result, None);
+    finish(database, baton).await
+}
+
+async fn pg_lock_suite(
+    binary: &Path,
+    store: &Store,
+    seconds: u64,
+    figures: &mut Vec<Figure>,
+) -> anyhow::Result<()> {
+    eprintln!("reply-lock cycle on PostgreSQL");
+    for clients in [1, 4, 16] {
+        let database = Database::create(store).await?;
+        let raw = lock::pgbench(&database.url, clients, seconds).await;
+        database.drop_pg().await?;
+        let raw = raw?;
+        say(&format!("pgbench lease cycle, {clients} clients"), &raw);
+        push_run(
+            figures,
+            &format!("pg.raw.c{clients}"),
+            "cycles/s",
+            &raw,
+            None,
+        );
+    }
+    let secs = seconds as f64;
+    let (database, baton, seats) = fresh(binary, store, 1, 16, 20).await?;
+    for clients in [1, 4, 16] {
+        let result = lock::drive(&plan(&baton, &seats[..clients], secs, Work::Cycles)).await?;
+        say(
+            &format!("Baton lock cycle, {clients} clients, one org"),
+            &result,
+        );
+        push_run(
+            figures,
+            &format!("pg.baton.c{clients}"),
+            "cycles/s",
+            &result,
+            Some(&format!("pg.raw.c{clients}")),
+        );
+    }
+    finish(database, baton).await?;
+    // The same 16 clients, each in an org of its own: orgs must not serialise each other.
+    let (database, baton, seats) = fresh(binary, store, 16, 1, 20).await?;
+    let result = lock::drive(&plan(&baton, &seats, secs, Work::Cycles)).await?;
+    say("Baton lock cycle, 16 clients in 16 orgs", &result);
+    push_run(
+        figures,
+        "pg.baton.orgs16.c16",
+        "cycles/s",
+        &result,
+        Some("pg.raw.c16"),
+    );
+    finish(database, baton).await
+}

@@ -1,0 +1,100 @@
+//! The storage layer itself: SQLite's single writer, and the two engines' schemas agreeing.
+
+use std::collections::BTreeSet;
+
+use futures_util::future::join_all;
+use protocol::events::EventBody;
+use sqlx::Row;
+use sync_server::db::Db;
+use sync_server::events::EventHub;
+
+use crate::common::{Backend, TestDb};
+
+/// Many write transactions at once on SQLite all go through one connection, in turn: none waits
+/// in SQLite's busy handler (which sleeps), every one commits, and sequence numbers have no gaps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_writes_queue_for_one_writer_connection() {
+    let test_db = TestDb::create(Backend::Sqlite).await;
+    let db = Db::connect(&test_db.url, 8).await.unwrap();
+    let org = sync_server::admin::create_org(&db, "Org", "UTC")
+        .await
+        .unwrap();
+    let hub = EventHub::new(
+        db.clone(),
+        std::time::Duration::from_secs(60),
+        tokio_util::sync::CancellationToken::new(),
+    );
+    let writes = join_all((0..64).map(|i| {
+        let (db, hub, org_id) = (db.clone(), hub.clone(), org.id.clone());
+        async move {
+            let mut tx = db.begin_write(&org_id).await?;
+            let event = tx
+                .append(
+                    None,
+                    None,
+                    EventBody::SessionsEnded(protocol::api::AgentRef {
+                        id: format!("a{i}"),
+                        name: format!("Agent {i}"),
+                    }),
+                )
+                .await?;
+            tx.commit(&hub).await?;
+            Ok::<i64, sqlx::Error>(event.seq)
+        }
+    }))
+    .await;
+    let mut seqs: Vec<i64> = writes.into_iter().map(|w| w.unwrap()).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=64).collect::<Vec<i64>>());
+    assert_eq!(
+        db.writer().size(),
+        1,
+        "one writer connection, whatever the load"
+    );
+    assert!(db.pool().size() >= 1);
+}
+
+/// The columns each engine's migrations define, as `table.column`.
+async fn columns(backend: Backend) -> BTreeSet<String> {
+    let test_db = TestDb::create(backend).await;
+    let db = Db::connect(&test_db.url, 2).await.unwrap();
+    let rows = match backend {
+        Backend::Sqlite => {
+            sqlx::query(
+                "SELECT m.name || '.' || p.name AS col
+                 FROM sqlite_master m JOIN pragma_table_info(m.name) p
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%'",
+            )
+            .fetch_all(db.pool())
+            .await
+        }
+        Backend::Postgres => {
+            sqlx::query(
+                "SELECT table_name || '.' || column_name AS col FROM information_schema.columns
+                 WHERE table_schema = 'public' AND table_name NOT LIKE '_sqlx%'",
+            )
+            .fetch_all(db.pool())
+            .await
+        }
+    }
+    .unwrap();
+    let columns = rows
+        .iter()
+        .map(|r| r.try_get::<String, _>("col").unwrap())
+        .collect();
+    db.close().await;
+    columns
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_engines_migrate_to_the_same_tables_and_columns() {
+    let sqlite = columns(Backend::Sqlite).await;
+    let postgres = columns(Backend::Postgres).await;
+    assert!(sqlite.contains("conversations.lock_fence"), "{sqlite:?}");
+    let only_sqlite: Vec<_> = sqlite.difference(&postgres).collect();
+    let only_postgres: Vec<_> = postgres.difference(&sqlite).collect();
+    assert!(
+        only_sqlite.is_empty() && only_postgres.is_empty(),
+        "only in SQLite: {only_sqlite:?}; only in PostgreSQL: {only_postgres:?}"
+    );
+}
