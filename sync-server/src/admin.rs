@@ -256,6 +256,7 @@ async fn revoke_in(tx: &mut WriteTx, agent_id: &str) -> Result<u64, AdminError> 
             .bind(agent_id)
             .execute(tx.conn())
             .await?;
+    tx.sessions_ended(agent_id, None).await?;
     Ok(done.rows_affected())
 }
 

@@ -16,6 +16,7 @@ pub mod db;
 pub mod events;
 pub mod http;
 pub mod serve;
+pub mod sessions;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,6 +47,7 @@ pub struct Server {
     background: Vec<JoinHandle<()>>,
     connections: Arc<serve::InFlight>,
     logins: Arc<http::auth::LoginGuard>,
+    hub: EventHub,
 }
 
 impl Server {
@@ -80,12 +82,17 @@ impl Server {
             tokio::spawn(http::reminders::run_scheduler(state.clone())),
             tokio::spawn(run_janitor(db.clone(), shutdown.clone())),
         ];
-        if db.backend() == Backend::Postgres {
-            background.push(tokio::spawn(events::listener::run(
+        match db.backend() {
+            Backend::Postgres => background.push(tokio::spawn(events::listener::run(
                 db.url().to_owned(),
-                hub,
+                hub.clone(),
                 shutdown.clone(),
-            )));
+            ))),
+            Backend::Sqlite => background.push(tokio::spawn(sessions::follow(
+                db.clone(),
+                hub.clone(),
+                shutdown.clone(),
+            ))),
         }
         let max_connections = serve::affordable_connections(state.config.max_connections);
         let header_read_timeout = state.config.header_read_timeout;
@@ -108,7 +115,13 @@ impl Server {
             background,
             connections,
             logins,
+            hub,
         })
+    }
+
+    /// This instance's cache of live logins.
+    pub fn tokens(&self) -> &sessions::TokenCache {
+        self.hub.tokens()
     }
 
     /// The address the server listens on.
@@ -154,6 +167,14 @@ async fn run_janitor(db: Db, shutdown: CancellationToken) {
                 .await;
         if let Err(err) = tickets {
             tracing::warn!(error = %err, "cannot purge old event tickets");
+        }
+        // Every instance has long since applied a change this old.
+        let changes =
+            sqlx::query(&db.sql("DELETE FROM auth_changes WHERE at < now_ms() - 86400000"))
+                .execute(db.writer())
+                .await;
+        if let Err(err) = changes {
+            tracing::warn!(error = %err, "cannot purge old session changes");
         }
     }
 }

@@ -58,9 +58,13 @@ impl Db {
             .parse()
             .with_context(|| format!("invalid DATABASE_URL {}", redact_url(&url)))?;
         let open = |connections: u32| {
+            // No ping before handing out a connection: it would cost a round trip per request
+            // (a worker-thread hop on SQLite, a network round trip on PostgreSQL). A broken
+            // connection fails its statement instead, and sqlx then closes it.
             let mut pool_options = AnyPoolOptions::new()
                 .max_connections(connections)
-                .acquire_timeout(Duration::from_secs(10));
+                .acquire_timeout(Duration::from_secs(10))
+                .test_before_acquire(false);
             if backend == Backend::Sqlite {
                 pool_options = pool_options.after_connect(|conn, _meta| {
                     Box::pin(async move {
@@ -147,12 +151,18 @@ impl Db {
 
     /// The database clock, in milliseconds since the epoch.
     pub async fn now(&self) -> Result<i64, sqlx::Error> {
+        if self.backend == Backend::Sqlite {
+            return Ok(system_now_ms());
+        }
         self.now_on(&mut *self.pool.acquire().await?).await
     }
 
     /// The database clock read through a connection the caller already holds: a handler holding
     /// one must not wait for a second (with every connection held that way, none comes).
     pub async fn now_on(&self, conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
+        if self.backend == Backend::Sqlite {
+            return Ok(system_now_ms());
+        }
         sqlx::query_scalar(&self.sql("SELECT now_ms()"))
             .fetch_one(conn)
             .await
@@ -176,6 +186,13 @@ impl Db {
         self.writer.close().await;
         self.pool.close().await;
     }
+}
+
+/// This process's clock in milliseconds since the epoch: SQLite's `now_ms()` reads the same clock.
+pub fn system_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Works out the engine from the URL and makes an SQLite URL create its file when missing.

@@ -9,6 +9,7 @@ use sqlx::{Any, AnyConnection, Transaction};
 
 use super::{Backend, Db};
 use crate::events::EventHub;
+use crate::sessions::{Ended, SESSIONS_CHANNEL};
 
 /// The PostgreSQL NOTIFY channel that tells every server instance an org has new events.
 pub const EVENTS_CHANNEL: &str = "baton_events";
@@ -21,30 +22,45 @@ pub struct WriteTx {
     org_id: String,
     now: i64,
     appended_events: bool,
+    /// Logins this transaction ends, forgotten by this instance's cache once it commits.
+    ended: Vec<Ended>,
 }
 
 impl WriteTx {
     pub(super) async fn begin(db: &Db, org_id: &str) -> Result<WriteTx, sqlx::Error> {
-        let mut tx = match db.backend {
-            Backend::Sqlite => db.writer.begin_with("BEGIN IMMEDIATE").await?,
+        // The clock is read with the lock, not by a statement of its own: on SQLite the database
+        // clock is this process's clock (SQLite asks the same OS clock); on PostgreSQL it comes
+        // back with the org's row lock.
+        let (tx, now) = match db.backend {
+            Backend::Sqlite => {
+                let tx = db.writer.begin_with("BEGIN IMMEDIATE").await?;
+                (tx, super::system_now_ms())
+            }
             Backend::Postgres => {
                 let mut tx = db.pool.begin().await?;
-                sqlx::query("SELECT id FROM orgs WHERE id = $1 FOR UPDATE")
-                    .bind(org_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                tx
+                let locked: Option<i64> =
+                    sqlx::query_scalar("SELECT now_ms() FROM orgs WHERE id = $1 FOR UPDATE")
+                        .bind(org_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let now = match locked {
+                    Some(now) => now,
+                    None => {
+                        sqlx::query_scalar("SELECT now_ms()")
+                            .fetch_one(&mut *tx)
+                            .await?
+                    }
+                };
+                (tx, now)
             }
         };
-        let now: i64 = sqlx::query_scalar(&db.sql("SELECT now_ms()"))
-            .fetch_one(&mut *tx)
-            .await?;
         Ok(WriteTx {
             tx,
             db: db.clone(),
             org_id: org_id.to_owned(),
             now,
             appended_events: false,
+            ended: Vec::new(),
         })
     }
 
@@ -74,37 +90,43 @@ impl WriteTx {
         actor: Option<&AgentRef>,
         body: EventBody,
     ) -> Result<Event, sqlx::Error> {
-        let seq: i64 = sqlx::query_scalar(
-            "UPDATE orgs SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq",
-        )
-        .bind(&self.org_id)
-        .fetch_one(&mut *self.tx)
-        .await?;
         let body_json =
             serde_json::to_string(&body).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        sqlx::query(
-            "INSERT INTO events (org_id, seq, chat_id, actor_id, actor_name, kind, in_timeline, at, body)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&self.org_id)
-        .bind(seq)
-        .bind(chat_id.map(ChatId::as_str))
-        .bind(actor.map(|a| a.id.as_str()))
-        .bind(actor.map(|a| a.name.as_str()))
-        .bind(body.kind())
-        .bind(i64::from(body.in_timeline()))
-        .bind(self.now)
-        .bind(body_json)
-        .execute(&mut *self.tx)
-        .await?;
+        // One statement: the event takes the org's next number and the counter moves on (by a
+        // trigger on SQLite; in the same statement on PostgreSQL, which also notifies every
+        // instance's listener when, and only if, the transaction commits).
+        let statement = match self.db.backend {
+            Backend::Sqlite => {
+                "INSERT INTO events (org_id, seq, chat_id, actor_id, actor_name, kind, in_timeline, at, body)
+                 VALUES ($1, (SELECT event_seq + 1 FROM orgs WHERE id = $1), $2, $3, $4, $5, $6, $7, $8)
+                 RETURNING seq"
+            }
+            Backend::Postgres => {
+                "WITH next AS (
+                     UPDATE orgs SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq
+                 ), recorded AS (
+                     INSERT INTO events (org_id, seq, chat_id, actor_id, actor_name, kind, in_timeline, at, body)
+                     SELECT $1, next.event_seq, $2, $3, $4, $5, $6, $7, $8 FROM next
+                     RETURNING seq
+                 ), notified AS (
+                     SELECT pg_notify($9, $1) FROM recorded
+                 )
+                 SELECT recorded.seq FROM recorded, notified"
+            }
+        };
+        let mut query = sqlx::query_scalar(statement)
+            .bind(&self.org_id)
+            .bind(chat_id.map(ChatId::as_str))
+            .bind(actor.map(|a| a.id.as_str()))
+            .bind(actor.map(|a| a.name.as_str()))
+            .bind(body.kind())
+            .bind(i64::from(body.in_timeline()))
+            .bind(self.now)
+            .bind(body_json);
         if self.db.backend == Backend::Postgres {
-            // Delivered to every instance's listener when (and only if) the transaction commits.
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(EVENTS_CHANNEL)
-                .bind(&self.org_id)
-                .execute(&mut *self.tx)
-                .await?;
+            query = query.bind(EVENTS_CHANNEL);
         }
+        let seq: i64 = query.fetch_one(&mut *self.tx).await?;
         self.appended_events = true;
         Ok(Event {
             seq,
@@ -115,9 +137,41 @@ impl WriteTx {
         })
     }
 
-    /// Commits, then wakes this instance's event feed for the org if events were recorded.
+    /// Records that logins end with this transaction: every login of `agent_id`, or only the
+    /// token `token_id`. Every instance's token cache forgets them (see [`crate::sessions`]).
+    pub async fn sessions_ended(
+        &mut self,
+        agent_id: &str,
+        token_id: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO auth_changes (agent_id, token_id, at) VALUES ($1, $2, $3)")
+            .bind(agent_id)
+            .bind(token_id)
+            .bind(self.now)
+            .execute(&mut *self.tx)
+            .await?;
+        let ended = match token_id {
+            Some(token) => Ended::Token(token.to_owned()),
+            None => Ended::Agent(agent_id.to_owned()),
+        };
+        if self.db.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(SESSIONS_CHANNEL)
+                .bind(ended.payload())
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        self.ended.push(ended);
+        Ok(())
+    }
+
+    /// Commits; then this instance forgets the logins that ended and wakes the org's event feed
+    /// if events were recorded.
     pub async fn commit(self, hub: &EventHub) -> Result<(), sqlx::Error> {
         self.tx.commit().await?;
+        for ended in &self.ended {
+            hub.tokens().forget(ended);
+        }
         if self.appended_events {
             hub.notify(&self.org_id);
         }

@@ -39,7 +39,8 @@ pub struct LiveEvent {
     pub ends_sessions_of: Option<String>,
 }
 
-/// This instance's event feeds, one per org with listeners. Cheap to clone.
+/// This instance's event feeds, one per org with listeners, and its cache of live logins (which
+/// ended sessions invalidate, as events wake feeds). Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct EventHub {
     inner: Arc<HubInner>,
@@ -48,6 +49,7 @@ pub struct EventHub {
 #[derive(Debug)]
 struct HubInner {
     db: Db,
+    tokens: crate::sessions::TokenCache,
     feeds: Mutex<HashMap<String, Feed>>,
     poll_interval: Duration,
     shutdown: CancellationToken,
@@ -64,6 +66,7 @@ impl EventHub {
         EventHub {
             inner: Arc::new(HubInner {
                 db,
+                tokens: crate::sessions::TokenCache::default(),
                 feeds: Mutex::new(HashMap::new()),
                 poll_interval,
                 shutdown,
@@ -112,6 +115,11 @@ impl EventHub {
             wake,
         ));
         Ok(receiver)
+    }
+
+    /// This instance's cache of live logins (see [`crate::sessions`]).
+    pub fn tokens(&self) -> &crate::sessions::TokenCache {
+        &self.inner.tokens
     }
 
     /// Tells the org's feed (if any) that new events were committed.

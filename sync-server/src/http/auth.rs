@@ -135,14 +135,15 @@ async fn login(
 
 /// Revokes the token the request was made with.
 async fn logout(State(state): State<AppState>, auth: AuthAgent) -> ApiResult<StatusCode> {
-    sqlx::query(
-        &state
-            .db
-            .sql("UPDATE tokens SET revoked_at = now_ms() WHERE id = $1 AND revoked_at IS NULL"),
-    )
-    .bind(&auth.token_id)
-    .execute(state.db.writer())
-    .await?;
+    let mut tx = state.db.begin_write(&auth.org_id).await?;
+    let now = tx.now();
+    sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(&auth.token_id)
+        .execute(tx.conn())
+        .await?;
+    tx.sessions_ended(&auth.id, Some(&auth.token_id)).await?;
+    tx.commit(&state.hub).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

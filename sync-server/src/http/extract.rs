@@ -16,7 +16,7 @@ use super::AppState;
 use crate::auth;
 
 /// The authenticated agent making the request (from `Authorization: Bearer TOKEN`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthAgent {
     pub id: String,
     pub org_id: String,
@@ -83,20 +83,31 @@ impl FromRequestParts<AppState> for AuthAgent {
 }
 
 /// Looks up an API token; the same check guards HTTP requests and event tickets.
+/// Live logins come from this instance's cache ([`crate::sessions`]); the database is asked only
+/// the first time a token is seen, and after its login may have ended.
 pub async fn authenticate_token(state: &AppState, token: &str) -> Result<AuthAgent, ApiError> {
+    let token_hash = auth::hash_secret(token);
+    let cache = state.hub.tokens();
+    if let Some(agent) = cache.get(&token_hash, crate::db::system_now_ms()) {
+        return Ok(agent);
+    }
+    let generation = cache.generation();
     let row = sqlx::query(&state.db.sql(
-        "SELECT t.id AS token_id, a.id, a.org_id, a.name, a.role
+        "SELECT t.id AS token_id, t.expires_at, a.id, a.org_id, a.name, a.role
          FROM tokens t JOIN agents a ON a.id = t.agent_id
          WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now_ms()
            AND a.active = 1",
     ))
-    .bind(auth::hash_secret(token))
+    .bind(&token_hash)
     .fetch_optional(state.db.pool())
     .await?
     .ok_or(ApiError::Unauthorized(
         "the token is unknown, expired or revoked; log in again",
     ))?;
-    auth_agent_from_row(&row)
+    let agent = auth_agent_from_row(&row)?;
+    let expires_at: i64 = row.try_get("expires_at")?;
+    cache.put(token_hash, agent.clone(), expires_at, generation);
+    Ok(agent)
 }
 
 pub fn auth_agent_from_row(row: &sqlx::any::AnyRow) -> Result<AuthAgent, ApiError> {

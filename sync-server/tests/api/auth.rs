@@ -5,7 +5,7 @@ use std::time::Duration;
 use protocol::api::Role;
 use sync_server::admin;
 
-use crate::common::{Backend, Resp, TestApp, PASSWORD};
+use crate::common::{eventually, Backend, Resp, TestApp, PASSWORD};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -59,6 +59,13 @@ async fn login_logout_and_revocation(backend: Backend) {
             .unwrap(),
         1
     );
+    // The command runs beside the server (another process, here another hub with its own token
+    // cache): the server forgets the logins as soon as it hears of it — by notification on
+    // PostgreSQL, by following the changes on SQLite.
+    eventually("the revoked session to be refused", || async {
+        (other_session.get("/me").await.status.as_u16() == 401).then_some(())
+    })
+    .await;
     other_session
         .get("/me")
         .await

@@ -233,6 +233,14 @@ impl TestApp {
         }
     }
 
+    /// Another login of the same agent (a second browser): a new token.
+    pub async fn agent_session(&self, agent: &TestAgent) -> TestAgent {
+        let login = self.login(&agent.email, PASSWORD).await;
+        assert_eq!(login.status(), StatusCode::OK);
+        let body: Value = login.json().await.unwrap();
+        agent.with_token(body["token"].as_str().unwrap())
+    }
+
     /// Stops the server gracefully and starts a new one on the same address and database.
     pub async fn restart(&mut self) {
         self.server.take().unwrap().shutdown().await.unwrap();
@@ -293,6 +301,14 @@ impl TestApp {
             .as_ref()
             .expect("the server is running")
             .password_checks()
+    }
+
+    /// The server's cache of live logins.
+    pub fn tokens(&self) -> &sync_server::sessions::TokenCache {
+        self.server
+            .as_ref()
+            .expect("the server is running")
+            .tokens()
     }
 
     /// The server's HTTP connection counts.

@@ -18,5 +18,6 @@ mod notes;
 mod offboarding;
 mod reminders;
 mod restart;
+mod sessions;
 mod storage;
 mod tenancy;
