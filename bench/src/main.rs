@@ -6,6 +6,7 @@
 //! The server runs pinned to core 0 and the load driver to core 1 (`taskset`), as the peers were
 //! measured; on a one-core machine both share it.
 
+mod fanout;
 mod lock;
 mod report;
 mod server;
@@ -35,8 +36,11 @@ struct Cli {
         default_value = "postgres://baton_test:baton_test@127.0.0.1:5432/postgres"
     )]
     postgres: String,
+    /// Seconds of events in each fan-out run (at 50 per second).
+    #[arg(long, default_value_t = 20)]
+    fanout_seconds: u64,
     /// Which benchmarks: `lock` (cycles, rates, notes on both stores), `sqlite` or `pg` (the same on
-    /// one store), or `all`.
+    /// one store), `fanout`, `fanout-baton` (Baton alone at 1,000 agents, to profile), or `all`.
     #[arg(long, default_value = "all")]
     only: String,
     /// Where to write the report (`BENCHMARKS.md` and `bench/results.json` under it).
@@ -56,6 +60,7 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    fanout::raise_file_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -83,6 +88,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(()) => {}
                 Err(err) => notes.push(format!("PostgreSQL skipped: {err:#}")),
             }
+        }
+    }
+    if cli.only == "fanout-baton" {
+        // For profiling: Baton alone, 1,000 agents on SQLite.
+        let r = fanout::baton(&binary, &Store::Sqlite, 1000, 1, 50, cli.fanout_seconds).await?;
+        say_fanout("Baton on SQLite, 1000 agents", &r);
+    }
+    if matches!(cli.only.as_str(), "fanout" | "all") {
+        match fanout::available() {
+            Ok(()) => {
+                let pg = Store::Postgres {
+                    admin_url: cli.postgres.clone(),
+                };
+                fanout_suite(&binary, &pg, cli.fanout_seconds, &mut figures, &mut notes).await?;
+            }
+            Err(err) => notes.push(format!("fan-out skipped: {err}")),
         }
     }
     report::print(&figures, &notes);
@@ -292,4 +313,89 @@ async fn pg_lock_suite(
         Some("pg.raw.c16"),
     );
     finish(database, baton).await
+}
+
+async fn fanout_suite(
+    binary: &Path,
+    pg: &Store,
+    seconds: u64,
+    figures: &mut Vec<Figure>,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    const RATE: u32 = 50;
+    eprintln!("live fan-out, {RATE} events/s for {seconds} s");
+    for clients in [100, 1000] {
+        let ws = fanout::peer("ws", clients, RATE, seconds).await?;
+        say_fanout(&format!("ws, {clients} clients"), &ws);
+        push_fanout(figures, &format!("fanout.ws.n{clients}"), &ws, None);
+        let sio = fanout::peer("socketio", clients, RATE, seconds).await?;
+        say_fanout(&format!("Socket.IO, {clients} clients"), &sio);
+        push_fanout(figures, &format!("fanout.socketio.n{clients}"), &sio, None);
+        let baton = fanout::baton(binary, &Store::Sqlite, clients, 1, RATE, seconds).await?;
+        say_fanout(&format!("Baton on SQLite, {clients} agents"), &baton);
+        push_fanout(
+            figures,
+            &format!("fanout.baton.sqlite.n{clients}"),
+            &baton,
+            Some(&format!("fanout.ws.n{clients}")),
+        );
+    }
+    match fanout::baton(binary, pg, 1000, 3, RATE, seconds).await {
+        Ok(baton) => {
+            say_fanout("Baton on PostgreSQL, 3 instances, 1000 agents", &baton);
+            push_fanout(
+                figures,
+                "fanout.baton.pg3.n1000",
+                &baton,
+                Some("fanout.ws.n1000"),
+            );
+        }
+        Err(err) => notes.push(format!("fan-out on PostgreSQL skipped: {err:#}")),
+    }
+    Ok(())
+}
+
+fn say_fanout(what: &str, r: &fanout::FanoutResult) {
+    eprintln!(
+        "  {what:<44} {:>7.3}% delivered  p50 {:>6.2}  p99 {:>7.2}  p99.9 {:>7.2}  max {:>8.1} ms  {:>6.1} KiB/conn  connect {:.2} s  server CPU {:.0}%  harness CPU {:.0}%{}",
+        r.delivered_pct,
+        r.p50_ms.unwrap_or(f64::NAN),
+        r.p99_ms.unwrap_or(f64::NAN),
+        r.p999_ms.unwrap_or(f64::NAN),
+        r.max_ms.unwrap_or(f64::NAN),
+        r.bytes_per_conn / 1024.0,
+        r.connect_s,
+        r.server_cpu_pct,
+        r.harness_cpu_pct,
+        if r.writes_failed > 0 || r.clients_missing_events > 0 {
+            format!("  ({} writes failed, {} clients missed events)", r.writes_failed, r.clients_missing_events)
+        } else {
+            String::new()
+        },
+    );
+    let _ = (r.clients, r.instances, r.events_sent);
+}
+
+fn push_fanout(
+    figures: &mut Vec<Figure>,
+    name: &str,
+    r: &fanout::FanoutResult,
+    peer: Option<&str>,
+) {
+    let values = [
+        ("delivered", r.delivered_pct, "%"),
+        ("p50", r.p50_ms.unwrap_or(f64::NAN), "ms"),
+        ("p99", r.p99_ms.unwrap_or(f64::NAN), "ms"),
+        ("p999", r.p999_ms.unwrap_or(f64::NAN), "ms"),
+        ("per_conn", r.bytes_per_conn / 1024.0, "KiB"),
+        ("connect", r.connect_s, "s"),
+        ("server_cpu", r.server_cpu_pct, "% of a core"),
+    ];
+    for (suffix, value, unit) in values {
+        let mut figure = Figure::new(format!("{name}.{suffix}"), value, unit);
+        if suffix != "server_cpu" {
+            figure.baseline = peer.map(|p| format!("{p}.{suffix}"));
+        }
+        figures.push(figure);
+    }
 }

@@ -21,7 +21,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
@@ -73,6 +73,12 @@ impl Drop for InFlightGuard {
         self.0.now.fetch_sub(1, Ordering::Relaxed);
     }
 }
+
+/// A connection's place under the cap. Every request carries a clone (as an extension), so an
+/// upgraded connection — an event stream, which outlives its HTTP exchange — keeps its place, and
+/// the count of open connections, for as long as it is open.
+#[derive(Debug, Clone)]
+pub struct ConnectionHold(#[allow(dead_code)] Arc<(OwnedSemaphorePermit, InFlightGuard)>);
 
 /// How many connections the process can afford: `wanted`, but never more than its file-descriptor
 /// limit allows (after raising the soft limit to the hard one, where the system lets it).
@@ -136,23 +142,24 @@ pub async fn serve(
             },
             () = shutdown.cancelled() => break,
         };
+        let hold = ConnectionHold(Arc::new((slot, count.enter())));
         let app = app.clone();
+        let request_hold = hold.clone();
         let service = tower::service_fn(move |mut request: hyper::Request<Incoming>| {
             request
                 .extensions_mut()
                 .insert(ConnectInfo::<SocketAddr>(peer));
+            request.extensions_mut().insert(request_hold.clone());
             app.clone().oneshot(request)
         });
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
             .into_owned();
         let connection = graceful.watch(connection);
-        let open = count.enter();
         tokio::spawn(async move {
             // A client that goes away mid-request is its own business.
             let _ = connection.await;
-            drop(open);
-            drop(slot);
+            drop(hold);
         });
     }
     drop(listener);

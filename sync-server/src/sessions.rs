@@ -41,6 +41,8 @@ const MAX_ENTRIES: usize = 50_000;
 pub enum Ended {
     Agent(String),
     Token(String),
+    /// Anything may have ended (notifications were missed): check again.
+    Unknown,
 }
 
 impl Ended {
@@ -48,6 +50,16 @@ impl Ended {
         match self {
             Ended::Agent(id) => format!("a:{id}"),
             Ended::Token(id) => format!("t:{id}"),
+            Ended::Unknown => "?".to_owned(),
+        }
+    }
+
+    /// Whether this ends `login` for sure (`Unknown` only may have).
+    pub fn ends(&self, login: &AuthAgent) -> bool {
+        match self {
+            Ended::Agent(id) => &login.id == id,
+            Ended::Token(id) => &login.token_id == id,
+            Ended::Unknown => true,
         }
     }
 
@@ -63,17 +75,28 @@ impl Ended {
 #[derive(Debug)]
 struct Entry {
     agent: AuthAgent,
-    /// The token's own expiry (database clock, ms).
-    expires_at: i64,
     cached_at: Instant,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TokenCache {
     entries: Mutex<HashMap<String, Entry>>,
     generation: AtomicU64,
     /// Tokens looked up in the database (cache misses), for tests and metrics.
     lookups: AtomicU64,
+    /// Every ending, for this instance's open event streams (which close when theirs ends).
+    ended: tokio::sync::broadcast::Sender<Ended>,
+}
+
+impl Default for TokenCache {
+    fn default() -> TokenCache {
+        TokenCache {
+            entries: Mutex::default(),
+            generation: AtomicU64::default(),
+            lookups: AtomicU64::default(),
+            ended: tokio::sync::broadcast::channel(256).0,
+        }
+    }
 }
 
 impl TokenCache {
@@ -88,7 +111,7 @@ impl TokenCache {
     pub fn get(&self, token_hash: &str, now_ms: i64) -> Option<AuthAgent> {
         let entries = self.entries();
         let entry = entries.get(token_hash)?;
-        (entry.expires_at > now_ms && entry.cached_at.elapsed() < MAX_AGE)
+        (entry.agent.token_expires_at > now_ms && entry.cached_at.elapsed() < MAX_AGE)
             .then(|| entry.agent.clone())
     }
 
@@ -105,7 +128,7 @@ impl TokenCache {
     }
 
     /// Caches a login read from the database, unless something ended since `generation`.
-    pub fn put(&self, token_hash: String, agent: AuthAgent, expires_at: i64, generation: u64) {
+    pub fn put(&self, token_hash: String, agent: AuthAgent, generation: u64) {
         let mut entries = self.entries();
         // Checked under the lock that `forget` also takes, so a forget cannot slip in between.
         if self.generation.load(Ordering::Acquire) != generation {
@@ -118,7 +141,6 @@ impl TokenCache {
             token_hash,
             Entry {
                 agent,
-                expires_at,
                 cached_at: Instant::now(),
             },
         );
@@ -128,10 +150,10 @@ impl TokenCache {
     pub fn forget(&self, ended: &Ended) {
         let mut entries = self.entries();
         self.generation.fetch_add(1, Ordering::AcqRel);
-        entries.retain(|_, entry| match ended {
-            Ended::Agent(id) => &entry.agent.id != id,
-            Ended::Token(id) => &entry.agent.token_id != id,
-        });
+        entries.retain(|_, entry| !ended.ends(&entry.agent));
+        drop(entries);
+        // Nobody listening is fine: no event stream is open.
+        let _ = self.ended.send(ended.clone());
     }
 
     /// Forgets everything (after notifications may have been missed).
@@ -139,6 +161,13 @@ impl TokenCache {
         let mut entries = self.entries();
         self.generation.fetch_add(1, Ordering::AcqRel);
         entries.clear();
+        drop(entries);
+        let _ = self.ended.send(Ended::Unknown);
+    }
+
+    /// Endings from now on, for an event stream to watch its own.
+    pub fn endings(&self) -> tokio::sync::broadcast::Receiver<Ended> {
+        self.ended.subscribe()
     }
 
     pub fn len(&self) -> usize {
@@ -219,6 +248,7 @@ mod tests {
             name: agent.into(),
             role: Role::Agent,
             token_id: token.into(),
+            token_expires_at: 1_000,
         }
     }
 
@@ -226,7 +256,7 @@ mod tests {
     fn cached_logins_end_with_their_token_or_their_agent() {
         let cache = TokenCache::default();
         for (hash, agent, token) in [("h1", "a1", "t1"), ("h2", "a1", "t2"), ("h3", "a2", "t3")] {
-            cache.put(hash.into(), login(agent, token), 1_000, cache.generation());
+            cache.put(hash.into(), login(agent, token), cache.generation());
         }
         assert_eq!(cache.get("h1", 999).map(|a| a.token_id), Some("t1".into()));
         assert_eq!(cache.get("h1", 1_000), None, "expired");
@@ -246,7 +276,7 @@ mod tests {
         let before = cache.generation();
         // The database said "live"; meanwhile the agent was logged out everywhere.
         cache.forget(&Ended::Agent("a1".into()));
-        cache.put("h1".into(), login("a1", "t1"), 1_000, before);
+        cache.put("h1".into(), login("a1", "t1"), before);
         assert_eq!(cache.get("h1", 0), None);
     }
 

@@ -46,7 +46,13 @@ pub struct Db {
     writer: AnyPool,
     backend: Backend,
     url: String,
+    /// PostgreSQL's clock minus this process's, and when it was measured.
+    clock: std::sync::Arc<std::sync::Mutex<Option<(std::time::Instant, i64)>>>,
 }
+
+/// How long a measured offset between PostgreSQL's clock and ours is trusted. Clocks drift by
+/// milliseconds a day; this only spares a round trip per pong and per `/me`.
+const CLOCK_OFFSET_TTL: Duration = Duration::from_secs(10);
 
 impl Db {
     /// Connects to `url` (`sqlite:FILE` or `postgres://…`), creating an SQLite file if it does not
@@ -94,6 +100,7 @@ impl Db {
             writer,
             backend,
             url,
+            clock: std::sync::Arc::default(),
         };
         db.prepare().await?;
         Ok(db)
@@ -149,23 +156,48 @@ impl Db {
         }
     }
 
-    /// The database clock, in milliseconds since the epoch.
+    /// The database clock, in milliseconds since the epoch. On SQLite that is this process's
+    /// clock; on PostgreSQL ours corrected by an offset measured at most [`CLOCK_OFFSET_TTL`] ago.
+    /// Write transactions read the database's clock itself ([`WriteTx::now`]).
     pub async fn now(&self) -> Result<i64, sqlx::Error> {
-        if self.backend == Backend::Sqlite {
-            return Ok(system_now_ms());
+        if let Some(now) = self.known_now() {
+            return Ok(now);
         }
         self.now_on(&mut *self.pool.acquire().await?).await
+    }
+
+    fn known_now(&self) -> Option<i64> {
+        if self.backend == Backend::Sqlite {
+            return Some(system_now_ms());
+        }
+        let clock = self
+            .clock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        clock
+            .filter(|(at, _)| at.elapsed() < CLOCK_OFFSET_TTL)
+            .map(|(_, offset)| system_now_ms() + offset)
     }
 
     /// The database clock read through a connection the caller already holds: a handler holding
     /// one must not wait for a second (with every connection held that way, none comes).
     pub async fn now_on(&self, conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
-        if self.backend == Backend::Sqlite {
-            return Ok(system_now_ms());
+        if let Some(now) = self.known_now() {
+            return Ok(now);
         }
-        sqlx::query_scalar(&self.sql("SELECT now_ms()"))
+        let before = system_now_ms();
+        let now: i64 = sqlx::query_scalar(&self.sql("SELECT now_ms()"))
             .fetch_one(conn)
-            .await
+            .await?;
+        let after = system_now_ms();
+        // The database read its clock somewhere between our two readings: take the middle.
+        let offset = now - (before + after) / 2;
+        *self
+            .clock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((std::time::Instant::now(), offset));
+        Ok(now)
     }
 
     /// Whether the database answers.

@@ -23,6 +23,8 @@ pub struct AuthAgent {
     pub name: String,
     pub role: Role,
     pub token_id: String,
+    /// When the token expires (database clock, ms).
+    pub token_expires_at: i64,
 }
 
 impl AuthAgent {
@@ -105,8 +107,7 @@ pub async fn authenticate_token(state: &AppState, token: &str) -> Result<AuthAge
         "the token is unknown, expired or revoked; log in again",
     ))?;
     let agent = auth_agent_from_row(&row)?;
-    let expires_at: i64 = row.try_get("expires_at")?;
-    cache.put(token_hash, agent.clone(), expires_at, generation);
+    cache.put(token_hash, agent.clone(), generation);
     Ok(agent)
 }
 
@@ -119,6 +120,7 @@ pub fn auth_agent_from_row(row: &sqlx::any::AnyRow) -> Result<AuthAgent, ApiErro
         role: Role::parse(&role)
             .ok_or_else(|| anyhow::anyhow!("agent has an unknown role {role:?} in the database"))?,
         token_id: row.try_get("token_id")?,
+        token_expires_at: row.try_get("expires_at")?,
     })
 }
 

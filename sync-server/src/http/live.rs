@@ -27,6 +27,7 @@ use super::extract::{auth_agent_from_row, authenticate_token, AppQuery, AuthAgen
 use super::AppState;
 use crate::auth;
 use crate::events::{self, LiveEvent, READ_PAGE};
+use crate::sessions::Ended;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -44,6 +45,10 @@ const CLOSE_TIMEOUT: u16 = 4008;
 const CLOSE_TOO_BIG: u16 = 1009;
 /// Clients only ever send `{"type":"ping"}`; anything much larger is refused.
 pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
+/// How much a socket reads at a time (see the upgrade in [`connect`]).
+const READ_BUFFER: usize = 1024;
+/// What a socket may hold for a client that stopped reading before its sends fail.
+const MAX_WRITE_BUFFER: usize = 256 * 1024;
 /// Event sockets one login may hold open at once (one per browser is the norm; a few tabs or a
 /// reconnect overlapping its predecessor are fine).
 pub const MAX_SOCKETS_PER_TOKEN: usize = 8;
@@ -154,13 +159,21 @@ async fn use_ticket(state: &AppState, ticket: &str) -> ApiResult<()> {
 /// The token and its agent, if the token is still live.
 async fn token_row(state: &AppState, token_id: &str) -> ApiResult<Option<sqlx::any::AnyRow>> {
     Ok(sqlx::query(&state.db.sql(
-        "SELECT t.id AS token_id, a.id, a.org_id, a.name, a.role
+        "SELECT t.id AS token_id, t.expires_at, a.id, a.org_id, a.name, a.role
          FROM tokens t JOIN agents a ON a.id = t.agent_id
          WHERE t.id = $1 AND t.revoked_at IS NULL AND t.expires_at > now_ms() AND a.active = 1",
     ))
     .bind(token_id)
     .fetch_optional(state.db.pool())
     .await?)
+}
+
+/// Whether a login is still live, asked of the database.
+async fn login_is_live(state: &AppState, token_id: &str) -> Result<bool, End> {
+    Ok(token_row(state, token_id)
+        .await
+        .map_err(|e| End::Failed(e.to_string()))?
+        .is_some())
 }
 
 #[derive(Debug, Deserialize)]
@@ -175,6 +188,7 @@ async fn connect(
     State(state): State<AppState>,
     headers: HeaderMap,
     AppQuery(query): AppQuery<ConnectQuery>,
+    hold: Option<axum::Extension<crate::serve::ConnectionHold>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     if let Some(origin) = headers.get(header::ORIGIN) {
@@ -230,6 +244,13 @@ async fn connect(
     Ok(upgrade
         .max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
+        // tungstenite's defaults are sized for bulk transfer: a 128 KiB read buffer, zero-filled
+        // on every read attempt (each wake-up for an event), and a 128 KiB write buffer. An agent
+        // sends pings of a few bytes and receives small frames: small buffers, frames written at
+        // once, and a bound on what a client that stops reading can make us hold.
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
         .on_upgrade(move |socket| async move {
             let mut session = Session {
                 state,
@@ -240,6 +261,8 @@ async fn connect(
             let end = session.run().await;
             session.finish(end).await;
             drop(slot);
+            // The connection's place under the server's cap ends with the stream.
+            drop(hold);
         }))
 }
 
@@ -311,6 +334,14 @@ impl Session {
             .await?;
         }
 
+        // Made once: a fresh `cancelled()` per loop would register with the server-wide token
+        // (under its lock) for every event delivered to every socket.
+        let shutdown = self.state.shutdown.clone();
+        let cancelled = shutdown.cancelled();
+        tokio::pin!(cancelled);
+        // Logins that end on any instance reach this instance's cache, which tells every stream:
+        // no database read per stream to notice its own.
+        let mut endings = self.state.hub.tokens().endings();
         let mut ping = tokio::time::interval(self.state.config.ws_ping_interval);
         ping.tick().await;
         let mut heard_since_ping = true;
@@ -330,17 +361,30 @@ impl Session {
                         Some(Ok(_)) => {}
                     }
                 },
+                ended = endings.recv() => {
+                    let certain = match &ended {
+                        Ok(ended) => ended.ends(&self.auth) && *ended != Ended::Unknown,
+                        // Missed some: look once.
+                        Err(_) => false,
+                    };
+                    let mine = certain
+                        || (matches!(ended, Ok(Ended::Unknown) | Err(_))
+                            && !login_is_live(&self.state, &self.auth.token_id).await?);
+                    if mine {
+                        return Ok(End::Close(CLOSE_UNAUTHORIZED, "your session was ended"));
+                    }
+                },
                 _ = ping.tick() => {
                     if !heard_since_ping {
                         return Ok(End::Close(CLOSE_TIMEOUT, "no answer to pings"));
                     }
-                    if token_row(&self.state, &self.auth.token_id).await.map_err(|e| End::Failed(e.to_string()))?.is_none() {
+                    if self.state.db.now().await? >= self.auth.token_expires_at {
                         return Ok(End::Close(CLOSE_UNAUTHORIZED, "token expired or revoked"));
                     }
                     heard_since_ping = false;
                     self.socket.send(Message::Ping(Default::default())).await?;
                 },
-                () = self.state.shutdown.cancelled() => return Ok(End::Close(CLOSE_RESTART, "server restarting")),
+                () = &mut cancelled => return Ok(End::Close(CLOSE_RESTART, "server restarting")),
             }
         }
     }

@@ -12,6 +12,7 @@ use crate::on_both_backends;
 on_both_backends!(
     a_half_sent_request_is_closed_after_the_header_deadline,
     connections_beyond_the_cap_wait_for_a_free_one,
+    event_streams_keep_their_place_under_the_cap,
 );
 
 async fn a_half_sent_request_is_closed_after_the_header_deadline(backend: Backend) {
@@ -73,4 +74,30 @@ async fn connections_beyond_the_cap_wait_for_a_free_one(backend: Backend) {
         "at most 3 connections at once, saw {}",
         app.connections().peak()
     );
+}
+
+/// An event stream is an upgraded HTTP connection that stays open for hours: it counts against
+/// the cap for as long as it is open, not just for its handshake.
+async fn event_streams_keep_their_place_under_the_cap(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |config| config.max_connections = 3).await;
+    let ravi = app.agent("Ravi", protocol::api::Role::Agent).await;
+    let mut streams = Vec::new();
+    for _ in 0..2 {
+        streams.push(ravi.events(0).await);
+    }
+    eventually("both streams to count as open connections", || async {
+        (app.connections().now() == 2).then_some(())
+    })
+    .await;
+    let third = ravi.events(0).await;
+    eventually("the server to wait at its cap of 3", || async {
+        (app.connections().now() == 3 && app.connections().waits() > 0).then_some(())
+    })
+    .await;
+    drop(third);
+    drop(streams.pop());
+    eventually("closed streams to give their places back", || async {
+        (app.connections().now() == 1).then_some(())
+    })
+    .await;
 }

@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// Posts RATE notes per second for SECONDS to one chat of Baton, each body stamped with its send
+// time; prints {"sent","failed"}. Env: RATE SECONDS BATON_URL BATON_TOKEN CHAT.
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+
+const rate = Number(process.env.RATE), secs = Number(process.env.SECONDS);
+const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+const u = new URL(process.env.BATON_URL);
+let sent = 0, failed = 0;
+const t0 = performance.now();
+function post(i) {
+  return new Promise((resolve) => {
+    const body = JSON.stringify({ body: JSON.stringify({ ts: performance.timeOrigin + performance.now(), i }) });
+    const req = http.request({ host: u.hostname, port: u.port, agent, method: 'POST',
+      path: `/api/v1/conversations/${encodeURIComponent(process.env.CHAT)}/notes`,
+      headers: { authorization: `Bearer ${process.env.BATON_TOKEN}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res) => { res.resume(); if (res.statusCode !== 201) failed++; resolve(); });
+    req.on('error', () => { failed++; resolve(); });
+    req.end(body);
+  });
+}
+const total = rate * secs, inflight = [];
+for (let i = 0; i < total; i++) {
+  const wait = t0 + (i * 1000) / rate - performance.now();
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  inflight.push(post(i));
+  sent++;
+}
+await Promise.all(inflight);
+console.log(JSON.stringify({ sent, failed }));
