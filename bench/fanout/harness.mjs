@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // The fan-out harness, one for every server under test: N clients connect and stay idle (the
 // server's memory is read before and after), then events flow for S seconds at R per second and
-// every (client, event) latency is recorded: receive time minus the event's send stamp, both the
-// wall clock with sub-millisecond precision on the same machine. Prints one JSON line.
+// every (client, event) latency is recorded: receive time minus the event's send stamp, both read
+// from the system's monotonic clock, which every process on the machine shares. Prints one JSON
+// line.
 //   node harness.mjs --impl ws|socketio --url URL --control URL --server-pid PID --clients N --rate R --seconds S
 //   node harness.mjs --impl baton --url ws://HOST/api/v1/events[,ws://OTHER/…] --seats FILE --server-pid PID …
 // For Baton the events are notes: a child process (notes_trigger.mjs) posts R notes per second to
@@ -24,7 +25,9 @@ const { values: o } = parseArgs({
   },
 });
 const N = Number(o.clients), RATE = Number(o.rate), SECS = Math.min(60, Number(o.seconds));
-const nowMs = () => performance.timeOrigin + performance.now();
+// The system's monotonic clock (CLOCK_MONOTONIC, shared by every process), in ms: wall-clock
+// stamps (performance.timeOrigin + now) disagree between processes by milliseconds.
+const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 setTimeout(() => { console.error('harness timeout'); process.exit(3); }, (SECS + 90) * 1000).unref();
 const here = path.dirname(fileURLToPath(import.meta.url));

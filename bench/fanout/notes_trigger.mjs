@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Posts RATE notes per second for SECONDS to one chat of Baton, each body stamped with its send
-// time; prints {"sent","failed"}. Env: RATE SECONDS BATON_URL BATON_TOKEN CHAT.
+// time on the system's monotonic clock (shared with the harness); prints {"sent","failed"}.
+// Env: RATE SECONDS BATON_URL BATON_TOKEN CHAT.
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 
@@ -11,7 +12,7 @@ let sent = 0, failed = 0;
 const t0 = performance.now();
 function post(i) {
   return new Promise((resolve) => {
-    const body = JSON.stringify({ body: JSON.stringify({ ts: performance.timeOrigin + performance.now(), i }) });
+    const body = JSON.stringify({ body: JSON.stringify({ ts: Number(process.hrtime.bigint()) / 1e6, i }) });
     const req = http.request({ host: u.hostname, port: u.port, agent, method: 'POST',
       path: `/api/v1/conversations/${encodeURIComponent(process.env.CHAT)}/notes`,
       headers: { authorization: `Bearer ${process.env.BATON_TOKEN}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },

@@ -5,7 +5,7 @@
 //   node --expose-gc peer_server.mjs --impl ws|socketio
 // Prints one JSON line {"ready":true,"pid","url","control"} once listening.
 // Control (HTTP, same port): GET /control/stats, POST /control/gc, POST /control/start?rate=&seconds=&room=
-// ts = performance.timeOrigin + performance.now(), taken just before the broadcast, so latency includes the
+// ts = the system monotonic clock in ms, taken just before the broadcast, so latency includes the
 // server's own loop over its clients.
 import http from 'node:http';
 import fs from 'node:fs';
@@ -13,7 +13,9 @@ import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 
 const { values: opt } = parseArgs({ options: { impl: { type: 'string', default: 'ws' } } });
-const nowMs = () => performance.timeOrigin + performance.now();
+// The system's monotonic clock (CLOCK_MONOTONIC, shared by every process), in ms: wall-clock
+// stamps (performance.timeOrigin + now) disagree between processes by milliseconds.
+const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 const state = { sent: 0, running: false };
 
 const server = http.createServer((req, res) => {

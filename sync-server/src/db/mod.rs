@@ -277,10 +277,11 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
-/// Whether an error means "the database is busy, try again" rather than a bug.
+/// Whether an error means "the database is busy or unreachable for now, try again" rather than a
+/// bug: contention, a connection that broke (PostgreSQL restarting), a server still starting.
 pub fn is_busy(err: &sqlx::Error) -> bool {
     match err {
-        sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default();
             if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
@@ -290,8 +291,12 @@ pub fn is_busy(err: &sqlx::Error) -> bool {
                     .map(|c| matches!(c & 0xff, 5 | 6))
                     .unwrap_or(false)
             } else {
-                // PostgreSQL's serialization_failure and deadlock_detected.
-                code == "40001" || code == "40P01"
+                // PostgreSQL's serialization_failure and deadlock_detected; the server shutting
+                // down, restarting or not yet accepting (57P01–57P03); connection exceptions (08…).
+                code == "40001"
+                    || code == "40P01"
+                    || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+                    || code.starts_with("08")
             }
         }
         _ => false,
