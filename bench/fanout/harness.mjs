@@ -158,7 +158,8 @@ console.log(JSON.stringify({
   delivered_pct: expected ? (100 * count) / expected : 0,
   p50_ms: q(50), p99_ms: q(99), p999_ms: q(99.9), max_ms: count ? sorted[count - 1] : null,
   clients_missing_events: perClient.reduce((a, v) => a + (v < sent ? 1 : 0), 0),
-  bytes_per_conn: ((rss1 - rss0) * 1024) / N,
+  // Memory is read on the first instance, which holds its share of the clients.
+  bytes_per_conn: ((rss1 - rss0) * 1024) / Math.ceil(N / urls.length),
   server_cpu_pct: ((serverTicks1 - serverTicks0) / 100 / wallS) * 100,
   harness_cpu_pct: ((harnessCpu.user + harnessCpu.system) / 1e6 / wallS) * 100,
 }));

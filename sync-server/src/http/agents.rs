@@ -2,23 +2,22 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::Json;
 use protocol::api::{Agent, Page, PasswordRequest};
 use sqlx::AnyConnection;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{AppJson, AppQuery, AuthAgent, IdPath};
 use super::page::{self, PageQuery};
-use super::AppState;
+use super::{AppState, Routes};
 use crate::admin;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/agents", get(list_agents))
-        .route("/agents/{id}/deactivate", post(deactivate))
-        .route("/agents/{id}/reactivate", post(reactivate))
-        .route("/agents/{id}/password", put(set_password))
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/agents", list_agents)
+        .post("/agents/{id}/deactivate", deactivate)
+        .post("/agents/{id}/reactivate", reactivate)
+        .put("/agents/{id}/password", set_password)
 }
 
 /// The agent with this id in the caller's org (another org's id is simply not found).

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use protocol::api::{LoginAgent, LoginRequest, LoginResponse, Me, Role};
 use sqlx::Row;
 use tokio::sync::Semaphore;
@@ -16,16 +15,16 @@ use tokio::time::Instant;
 use super::error::{ApiError, ApiResult};
 use super::extract::{AppJson, AuthAgent};
 use super::throttle::Throttle;
-use super::AppState;
+use super::{AppState, Routes};
 use crate::config::Config;
 use crate::serve::InFlight;
 use crate::{admin, auth};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/login", post(login))
-        .route("/auth/logout", post(logout))
-        .route("/me", get(me))
+pub fn router() -> Routes {
+    Routes::new()
+        .post("/auth/login", login)
+        .post("/auth/logout", logout)
+        .get("/me", me)
 }
 
 /// Password checks wait this long for a turn before the login is refused as busy.

@@ -4,8 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
-use axum::{Json, Router};
+use axum::Json;
 use protocol::api::{
     AgentRef, Conversation, ConversationSummary, LockInfo, Page, StageRef, StageRequest,
     UpsertConversation,
@@ -17,19 +16,17 @@ use sqlx::AnyConnection;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{AppJson, AppQuery, AuthAgent, ChatPath};
-use super::{handoffs, page, pipelines, reminders, AppState};
+use super::{handoffs, page, pipelines, reminders, AppState, Routes};
 use crate::admin::clean_name;
 use crate::events;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/conversations", get(list_conversations))
-        .route(
-            "/conversations/{chat_id}",
-            put(upsert_conversation).get(get_conversation),
-        )
-        .route("/conversations/{chat_id}/stage", put(set_stage))
-        .route("/conversations/{chat_id}/timeline", get(timeline))
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/conversations", list_conversations)
+        .put("/conversations/{chat_id}", upsert_conversation)
+        .get("/conversations/{chat_id}", get_conversation)
+        .put("/conversations/{chat_id}/stage", set_stage)
+        .get("/conversations/{chat_id}/timeline", timeline)
 }
 
 const SELECT_CONVERSATION: &str = "SELECT c.id, c.chat_id, c.alias, c.title, c.phone, c.owner_id,

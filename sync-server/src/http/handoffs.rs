@@ -7,8 +7,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use protocol::api::{AgentRef, DeclineRequest, Handoff, HandoffRequest, HandoffStatus};
 use protocol::codes;
 use protocol::events::{AssignReason, EventBody};
@@ -19,19 +18,13 @@ use super::conversations;
 use super::error::{ApiError, ApiResult};
 use super::extract::{AppJson, AuthAgent, ChatPath};
 use super::idempotency::{fingerprint, IdempotencyKey};
-use super::{agents, locks, AppState};
+use super::{agents, locks, AppState, Routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/conversations/{chat_id}/handoff", post(create_handoff))
-        .route(
-            "/conversations/{chat_id}/handoff/accept",
-            post(accept_handoff),
-        )
-        .route(
-            "/conversations/{chat_id}/handoff/decline",
-            post(decline_handoff),
-        )
+pub fn router() -> Routes {
+    Routes::new()
+        .post("/conversations/{chat_id}/handoff", create_handoff)
+        .post("/conversations/{chat_id}/handoff/accept", accept_handoff)
+        .post("/conversations/{chat_id}/handoff/decline", decline_handoff)
 }
 
 const SELECT_HANDOFF: &str = "SELECT h.id, c.chat_id, h.from_agent_id, fa.name AS from_name,

@@ -14,8 +14,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use protocol::api::EventTicket;
 use protocol::codes;
 use protocol::ws::{ClientMessage, ServerMessage};
@@ -24,15 +23,15 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{auth_agent_from_row, authenticate_token, AppQuery, AuthAgent};
-use super::AppState;
+use super::{AppState, Routes};
 use crate::auth;
 use crate::events::{self, LiveEvent, READ_PAGE};
 use crate::sessions::Ended;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/events/ticket", post(create_ticket))
-        .route("/events", get(connect))
+pub fn router() -> Routes {
+    Routes::new()
+        .post("/events/ticket", create_ticket)
+        .get("/events", connect)
 }
 
 /// Close code sent when the client's token was revoked or expired.

@@ -9,8 +9,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use protocol::api::LockGrant;
 use protocol::codes;
 use protocol::events::{AssignReason, EventBody};
@@ -19,13 +18,12 @@ use serde::Deserialize;
 use super::conversations::{self, ConversationRow};
 use super::error::{ApiError, ApiResult};
 use super::extract::{AppQuery, AuthAgent, ChatPath};
-use super::AppState;
+use super::{AppState, Routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/conversations/{chat_id}/lock",
-        post(acquire_lock).delete(release_lock),
-    )
+pub fn router() -> Routes {
+    Routes::new()
+        .post("/conversations/{chat_id}/lock", acquire_lock)
+        .delete("/conversations/{chat_id}/lock", release_lock)
 }
 
 #[derive(Debug, Deserialize)]

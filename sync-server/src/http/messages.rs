@@ -6,19 +6,18 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use protocol::api::{Direction, MessageRecord, MessageReport};
 use protocol::events::EventBody;
 
 use super::conversations::{self, Upsert, Upserted};
 use super::error::{ApiError, ApiResult};
 use super::extract::{AppJson, AuthAgent, ChatPath};
-use super::{locks, AppState};
+use super::{locks, AppState, Routes};
 use crate::admin::clean_name;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/conversations/{chat_id}/messages", post(record_message))
+pub fn router() -> Routes {
+    Routes::new().post("/conversations/{chat_id}/messages", record_message)
 }
 
 /// 2009-01-01, before any WhatsApp message.

@@ -22,8 +22,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
 use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::response::IntoResponse;
+use axum::routing::{self, MethodRouter};
 use axum::Router;
 use protocol::codes;
 use tokio::sync::Notify;
@@ -55,9 +57,75 @@ pub struct AppState {
     pub hosts: Arc<hosts::AllowedHosts>,
 }
 
-/// The whole application: API routes, probes, CORS, body limit and JSON fallbacks.
-pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+/// A set of routes, and the table of them (method and path) that [`route_table`] gives out.
+pub struct Routes {
+    router: Router<AppState>,
+    table: Vec<(Method, &'static str)>,
+}
+
+impl Routes {
+    pub fn new() -> Routes {
+        Routes {
+            router: Router::new(),
+            table: Vec::new(),
+        }
+    }
+
+    fn add(mut self, method: Method, path: &'static str, route: MethodRouter<AppState>) -> Routes {
+        // A second method on a path already routed is merged into its method router.
+        self.router = self.router.route(path, route);
+        self.table.push((method, path));
+        self
+    }
+
+    pub fn get<H: Handler<T, AppState>, T: 'static>(
+        self,
+        path: &'static str,
+        handler: H,
+    ) -> Routes {
+        self.add(Method::GET, path, routing::get(handler))
+    }
+
+    pub fn post<H: Handler<T, AppState>, T: 'static>(
+        self,
+        path: &'static str,
+        handler: H,
+    ) -> Routes {
+        self.add(Method::POST, path, routing::post(handler))
+    }
+
+    pub fn put<H: Handler<T, AppState>, T: 'static>(
+        self,
+        path: &'static str,
+        handler: H,
+    ) -> Routes {
+        self.add(Method::PUT, path, routing::put(handler))
+    }
+
+    pub fn delete<H: Handler<T, AppState>, T: 'static>(
+        self,
+        path: &'static str,
+        handler: H,
+    ) -> Routes {
+        self.add(Method::DELETE, path, routing::delete(handler))
+    }
+
+    fn merge(mut self, other: Routes) -> Routes {
+        self.router = self.router.merge(other.router);
+        self.table.extend(other.table);
+        self
+    }
+}
+
+impl Default for Routes {
+    fn default() -> Routes {
+        Routes::new()
+    }
+}
+
+/// The API's routes (under [`protocol::API_PREFIX`]) and the probes (at the root).
+fn routes() -> (Routes, Routes) {
+    let api = Routes::new()
         .merge(auth::router())
         .merge(agents::router())
         .merge(conversations::router())
@@ -68,9 +136,31 @@ pub fn router(state: AppState) -> Router {
         .merge(pipelines::router())
         .merge(messages::router())
         .merge(live::router());
+    (api, health::router())
+}
+
+/// Every route the server answers, as `(method, full path)`. The authorization test walks it, so
+/// no endpoint can be added without its row in the authorization matrix.
+pub fn route_table() -> Vec<(Method, String)> {
+    let (api, health) = routes();
+    api.table
+        .into_iter()
+        .map(|(method, path)| (method, format!("{}{path}", protocol::API_PREFIX)))
+        .chain(
+            health
+                .table
+                .into_iter()
+                .map(|(method, path)| (method, path.to_owned())),
+        )
+        .collect()
+}
+
+/// The whole application: API routes, probes, CORS, body limit and JSON fallbacks.
+pub fn router(state: AppState) -> Router {
+    let (api, health) = routes();
     Router::new()
-        .nest(protocol::API_PREFIX, api)
-        .merge(health::router())
+        .nest(protocol::API_PREFIX, api.router)
+        .merge(health.router)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))

@@ -4,8 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use protocol::api::{AgentRef, Note, NoteRequest, Page};
 use protocol::events::EventBody;
 use protocol::ChatId;
@@ -17,13 +16,12 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{AppJson, AppQuery, AuthAgent, ChatPath};
 use super::idempotency::{fingerprint, IdempotencyKey};
 use super::page::{self, PageQuery};
-use super::{agents, AppState};
+use super::{agents, AppState, Routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/conversations/{chat_id}/notes",
-        post(create_note).get(list_notes),
-    )
+pub fn router() -> Routes {
+    Routes::new()
+        .post("/conversations/{chat_id}/notes", create_note)
+        .get("/conversations/{chat_id}/notes", list_notes)
 }
 
 const MAX_BODY_CHARS: usize = 4000;

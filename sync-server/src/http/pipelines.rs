@@ -4,8 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use protocol::api::{Page, Pipeline, PipelineRequest};
 use protocol::codes;
 use protocol::events::EventBody;
@@ -16,11 +15,13 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{AppJson, AppQuery, AuthAgent};
 use super::idempotency::{fingerprint, IdempotencyKey};
 use super::page::{self, PageQuery};
-use super::AppState;
+use super::{AppState, Routes};
 use crate::admin::clean_name;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/pipelines", get(list_pipelines).post(create_pipeline))
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/pipelines", list_pipelines)
+        .post("/pipelines", create_pipeline)
 }
 
 const MAX_STAGES: usize = 50;

@@ -7,8 +7,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use protocol::api::{AgentRef, Reminder, ReminderRequest, SnoozeRequest};
 use protocol::codes;
 use protocol::events::EventBody;
@@ -20,15 +19,15 @@ use super::conversations;
 use super::error::{ApiError, ApiResult};
 use super::extract::{AppJson, AppQuery, AuthAgent, ChatPath, IdPath};
 use super::idempotency::{fingerprint, IdempotencyKey};
-use super::{agents, AppState};
+use super::{agents, AppState, Routes};
 use crate::db::WriteTx;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/conversations/{chat_id}/reminders", post(create_reminder))
-        .route("/reminders", get(list_reminders))
-        .route("/reminders/{id}/done", post(complete_reminder))
-        .route("/reminders/{id}/snooze", post(snooze_reminder))
+pub fn router() -> Routes {
+    Routes::new()
+        .post("/conversations/{chat_id}/reminders", create_reminder)
+        .get("/reminders", list_reminders)
+        .post("/reminders/{id}/done", complete_reminder)
+        .post("/reminders/{id}/snooze", snooze_reminder)
 }
 
 const SELECT_REMINDER: &str = "SELECT r.id, c.chat_id, r.text, r.due_at, r.for_agent_id,

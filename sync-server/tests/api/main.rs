@@ -7,6 +7,7 @@ mod common;
 
 mod aliases;
 mod auth;
+mod authz;
 mod conversations;
 mod errors;
 mod events;
