@@ -15,6 +15,7 @@ mod handoffs;
 mod idempotency;
 mod limits;
 mod locks;
+mod model;
 mod notes;
 mod offboarding;
 mod reminders;
