@@ -61,6 +61,13 @@ struct ServeArgs {
     /// Log filter: a level (error, warn, info, debug, trace) or tracing directives.
     #[arg(long, env = "BATON_LOG", default_value = "info")]
     log_level: String,
+    /// Log lines as text for people, or one JSON object per line for log collectors.
+    #[arg(long, env = "BATON_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Serve Prometheus metrics (`GET /metrics`) on this address, apart from the API; off when
+    /// not given. Keep it private (loopback or an internal network).
+    #[arg(long, env = "BATON_METRICS_BIND")]
+    metrics_bind: Option<SocketAddr>,
     /// Seconds a reply lock lasts without a heartbeat.
     #[arg(long, env = "BATON_LOCK_TTL_SECS", default_value_t = 30)]
     lock_ttl_secs: u64,
@@ -184,32 +191,42 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Demo(database) => {
-            init_logging("warn")?;
+            init_logging("warn", LogFormat::Text)?;
             let db = Db::connect(&database.database_url, 2).await?;
             print_demo(&admin::seed_demo(&db).await?);
             Ok(())
         }
         Command::Admin(command) => {
-            init_logging("warn")?;
+            init_logging("warn", LogFormat::Text)?;
             admin_command(command).await
         }
     }
 }
 
-fn init_logging(filter: &str) -> anyhow::Result<()> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn init_logging(filter: &str, format: LogFormat) -> anyhow::Result<()> {
     let filter =
         EnvFilter::try_new(filter).with_context(|| format!("invalid log filter {filter:?}"))?;
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let started = match format {
         // Colours only for a person at a terminal, not in log files.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .try_init()
-        .map_err(|e| anyhow::anyhow!("cannot start logging: {e}"))
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+    started.map_err(|e| anyhow::anyhow!("cannot start logging: {e}"))
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    init_logging(&args.log_level)?;
+    init_logging(&args.log_level, args.log_format)?;
     let mut config = Config::new(args.database.database_url);
     if !args.allowed_origins.is_empty() {
         config.allowed_origins = args.allowed_origins;
@@ -218,6 +235,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.token_ttl = Duration::from_secs(args.token_ttl_days.saturating_mul(24 * 3600));
     config.max_connections = args.max_connections;
     config.allowed_hosts = args.allowed_hosts.clone();
+    config.metrics_bind = args.metrics_bind;
     config.validate()?;
     let db = Db::connect(&config.database_url, config.db_max_connections).await?;
     if args.demo {

@@ -40,6 +40,8 @@ pub struct Config {
     /// loopback address only loopback names, so a web page cannot reach the server through DNS
     /// rebinding; on any other address, any host.
     pub allowed_hosts: Vec<String>,
+    /// Where to serve Prometheus metrics (`GET /metrics`); never on the API's address.
+    pub metrics_bind: Option<std::net::SocketAddr>,
     /// Back-off after failed logins under one email.
     pub login_throttle_per_email: Policy,
     /// Back-off after failed logins from one client address.
@@ -66,6 +68,7 @@ impl Config {
                 .map_or(2, |n| n.get())
                 .max(2),
             allowed_hosts: Vec::new(),
+            metrics_bind: None,
             login_throttle_per_email: throttle::PER_EMAIL,
             login_throttle_per_address: throttle::PER_ADDRESS,
         }

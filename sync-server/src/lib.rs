@@ -15,6 +15,7 @@ pub mod config;
 pub mod db;
 pub mod events;
 pub mod http;
+pub mod metrics;
 pub mod serve;
 pub mod sessions;
 
@@ -65,7 +66,18 @@ impl Server {
             .context("cannot read the listening address")?;
         let shutdown = CancellationToken::new();
         let hub = EventHub::new(db.clone(), config.event_poll_interval, shutdown.clone());
+        let metrics = Arc::new(metrics::Metrics::default());
+        let metrics_listener = match config.metrics_bind {
+            Some(address) => {
+                let listener = std::net::TcpListener::bind(address)
+                    .with_context(|| format!("cannot listen for metrics on {address}"))?;
+                listener.set_nonblocking(true)?;
+                Some(TcpListener::from_std(listener)?)
+            }
+            None => None,
+        };
         let state = AppState {
+            metrics: metrics.clone(),
             db: db.clone(),
             hub: hub.clone(),
             reminder_wake: Arc::new(Notify::new()),
@@ -99,6 +111,16 @@ impl Server {
         let logins = state.logins.clone();
         let app = http::router(state);
         let connections = Arc::new(serve::InFlight::default());
+        if let Some(listener) = metrics_listener {
+            background.push(tokio::spawn(metrics::serve(
+                listener,
+                metrics,
+                db.clone(),
+                hub.clone(),
+                connections.clone(),
+                shutdown.clone(),
+            )));
+        }
         let http = tokio::spawn(serve::serve(
             listener,
             app,

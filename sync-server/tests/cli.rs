@@ -415,3 +415,122 @@ fn serve_refuses_bad_configuration_in_one_line() {
         "cannot listen",
     );
 }
+
+/// `--log-format json` writes one JSON object per line; `--metrics-bind` serves Prometheus metrics
+/// on its own address (and the API's address has no `/metrics`).
+#[tokio::test]
+async fn serve_logs_json_and_serves_metrics_apart_from_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("metrics.db").display());
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics_bind = format!("127.0.0.1:{metrics_port}");
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--demo",
+            "--bind",
+            "127.0.0.1:0",
+            "--database-url",
+            &url,
+        ])
+        .args(["--log-level", "info", "--log-format", "json"])
+        .args(["--metrics-bind", &metrics_bind])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines_tx, lines_rx) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let address = loop {
+        let line = lines_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server never said where it listens");
+        if let Some(addr) = line.strip_prefix("Baton sync server listening on ") {
+            break addr.to_owned();
+        }
+    };
+    let http = reqwest::Client::new();
+    let login: serde_json::Value = http
+        .post(format!("{address}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": "ravi@demo.baton", "password": "baton-demo"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap();
+    let chat = "919812345678@c.us";
+    let opened = http
+        .put(format!("{address}/api/v1/conversations/{chat}"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"title": "Priya"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(opened.status().is_success());
+    let locked = http
+        .post(format!("{address}/api/v1/conversations/{chat}/lock"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(locked.status(), 200);
+
+    let metrics = http
+        .get(format!("http://{metrics_bind}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for expected in [
+        "baton_http_requests_total{route=\"/api/v1/auth/login\",method=\"POST\",status=\"200\"} 1",
+        "baton_http_requests_total{route=\"/api/v1/conversations/{chat_id}/lock\",method=\"POST\",status=\"200\"} 1",
+        "baton_lock_grants_total 1",
+        "baton_lock_refusals_total 0",
+        "baton_websocket_connections 0",
+        "baton_http_request_duration_seconds_count{route=\"/api/v1/conversations/{chat_id}/lock\"} 1",
+        "baton_db_pool_connections{pool=\"write\",state=\"in_use\"} 0",
+    ] {
+        assert!(metrics.contains(expected), "{expected} missing from:\n{metrics}");
+    }
+    assert!(!metrics.contains(chat), "chat ids never become labels");
+    let on_api = http.get(format!("{address}/metrics")).send().await.unwrap();
+    assert_eq!(on_api.status(), 404, "no metrics on the API's address");
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let logs = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["message"] == "Baton sync server listening" && l["level"] == "INFO"),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains("baton-demo"),
+        "passwords never reach the logs"
+    );
+}

@@ -34,6 +34,8 @@ const FEED_CAPACITY: usize = 1024;
 #[derive(Debug)]
 pub struct LiveEvent {
     pub seq: i64,
+    /// When it was committed (database clock, ms).
+    pub at: i64,
     pub frame: Utf8Bytes,
     /// The agent whose event streams this event ends (deactivated, or logged out everywhere).
     pub ends_sessions_of: Option<String>,
@@ -169,12 +171,14 @@ async fn run_feed(
                 let full_page = events.len() as i64 == READ_PAGE;
                 for event in events {
                     last_seq = event.seq;
+                    let at = event.at;
                     let ends_sessions_of = event.body.ends_sessions_of().map(|a| a.id.clone());
                     match serde_json::to_string(&ServerMessage::Event(event)) {
                         // An error only means nobody is subscribed right now.
                         Ok(frame) => {
                             let _ = sender.send(Arc::new(LiveEvent {
                                 seq: last_seq,
+                                at,
                                 frame: Utf8Bytes::from(frame),
                                 ends_sessions_of,
                             }));

@@ -251,6 +251,7 @@ async fn connect(
         .write_buffer_size(0)
         .max_write_buffer_size(MAX_WRITE_BUFFER)
         .on_upgrade(move |socket| async move {
+            let open = state.metrics.socket_opened();
             let mut session = Session {
                 state,
                 auth,
@@ -260,6 +261,7 @@ async fn connect(
             let end = session.run().await;
             session.finish(end).await;
             drop(slot);
+            drop(open);
             // The connection's place under the server's cap ends with the stream.
             drop(hold);
         }))
@@ -398,6 +400,9 @@ impl Session {
         }
         self.socket.send(Message::Text(event.frame.clone())).await?;
         self.last_sent = event.seq;
+        if let Ok(now) = self.state.db.now().await {
+            self.state.metrics.event_delivered(now - event.at);
+        }
         // The agent was deactivated or logged out everywhere: end this stream now rather than at
         // the next ping, if its login is indeed gone.
         if event.ends_sessions_of.as_deref() == Some(self.auth.id.as_str())

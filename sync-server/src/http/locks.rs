@@ -75,6 +75,7 @@ async fn acquire_lock(
         )
         .await?;
         tx.commit(&state.hub).await?;
+        state.metrics.lock_granted();
         return Ok(Json(LockGrant {
             fence: row.lock_fence,
             holder: me,
@@ -84,6 +85,7 @@ async fn acquire_lock(
         }));
     }
     if held && !query.force {
+        state.metrics.lock_refused();
         return Err(locked(&row, now));
     }
     row.ensure_may_work(&auth, "reply in it")?;
@@ -139,6 +141,7 @@ async fn acquire_lock(
     };
     tx.append(Some(&chat_id), Some(&me), body).await?;
     tx.commit(&state.hub).await?;
+    state.metrics.lock_granted();
     Ok(Json(LockGrant {
         fence,
         holder: me,

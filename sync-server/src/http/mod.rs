@@ -55,6 +55,8 @@ pub struct AppState {
     pub logins: Arc<auth::LoginGuard>,
     /// Which `Host` names requests may be addressed to.
     pub hosts: Arc<hosts::AllowedHosts>,
+    /// Counters for `/metrics` (served on a listener of its own).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// A set of routes, and the table of them (method and path) that [`route_table`] gives out.
@@ -163,6 +165,11 @@ pub fn router(state: AppState) -> Router {
         .merge(health.router)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Applied to each route after routing, so the route's pattern is known.
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::metrics::record,
+        ))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(cors(&state.config))
         // Answers are per agent and never for a cache; nor for content sniffing.
