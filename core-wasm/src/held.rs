@@ -42,6 +42,23 @@ pub struct TurnFacts {
 }
 
 impl Turn {
+    /// What the composer says while the agent's typing is held back (so a pause of a few hundred
+    /// milliseconds reads as Baton at work, not as a lost keystroke), or `None` when nothing is.
+    pub fn hold_notice(self, holding: bool) -> Option<&'static str> {
+        if !holding {
+            return None;
+        }
+        match self {
+            Turn::Asking => {
+                Some("Taking the reply lock… what you type goes in as soon as it is yours.")
+            }
+            Turn::Identifying => {
+                Some("Checking which chat this is… what you type goes in in a moment.")
+            }
+            Turn::Mine | Turn::Uncoordinated => None,
+        }
+    }
+
     /// Whose turn it is, given what the overlay knows.
     pub fn of(facts: TurnFacts) -> Turn {
         if !facts.coordinated {
@@ -216,5 +233,20 @@ mod tests {
             "typing goes in rather than wait for ever"
         );
         assert!(Turn::Uncoordinated.lets_input_through());
+    }
+
+    #[test]
+    fn held_typing_is_explained_only_while_it_waits() {
+        assert_eq!(Turn::Asking.hold_notice(false), None);
+        assert_eq!(Turn::Mine.hold_notice(true), None);
+        assert_eq!(Turn::Uncoordinated.hold_notice(true), None);
+        assert!(Turn::Asking
+            .hold_notice(true)
+            .unwrap()
+            .contains("reply lock"));
+        assert!(Turn::Identifying
+            .hold_notice(true)
+            .unwrap()
+            .contains("which chat"));
     }
 }

@@ -13,7 +13,7 @@ use super::overlay::{Overlay, Pending};
 use super::whatsapp_bridge::WhatsAppBridge;
 use super::{indexed_db, with_overlay};
 use crate::error::CoreError;
-use crate::identity::bridge::RawReport;
+use crate::identity::bridge::{CreationBudget, RawReport};
 use crate::identity::{
     assess, BridgeView, DbState, IdentityHealth, NameIndex, NewMessage, Sources, Tally,
 };
@@ -40,6 +40,8 @@ pub struct ChatIdentity {
     /// New messages whose chat the bridge has not listed yet, and how many lists came since.
     pending: Vec<(NewMessage, u8)>,
     reported: HashSet<String>,
+    /// Conversations this tab may still have created from messages (see [`CreationBudget`]).
+    creations: CreationBudget,
     /// What the last refresh identified, for the health report.
     pub tally: Tally,
     pub health: IdentityHealth,
@@ -59,6 +61,7 @@ impl ChatIdentity {
             db_read_at: 0,
             pending: Vec::new(),
             reported: HashSet::new(),
+            creations: CreationBudget::new(now_ms()),
             tally: Tally::default(),
             health: IdentityHealth::unknown(),
             published: IdentityHealth::unknown(),
@@ -182,6 +185,13 @@ impl Overlay {
         let Some(chat) = self.identity.bridge.chat(&message.chat_id) else {
             return;
         };
+        // Only a chat the team does not know yet costs a creation.
+        let known = self.state.conversation(&chat.id).is_some()
+            || chat
+                .alias
+                .as_ref()
+                .is_some_and(|alias| self.state.conversation(alias).is_some());
+        let create = known || self.identity.creations.spend(now_ms());
         let call = Call::Message {
             chat_id: chat.id.clone(),
             report: MessageReport {
@@ -189,7 +199,7 @@ impl Overlay {
                 direction: Direction::from_me(message.from_me),
                 sent_at: Some(message.sent_at),
                 fence: None,
-                if_missing: Some(NewConversation {
+                if_missing: create.then(|| NewConversation {
                     title: chat.title.clone(),
                     alias: chat.alias.clone(),
                 }),

@@ -37,6 +37,7 @@ pub struct ChatUi {
     reminder_banner: HtmlElement,
     offline_warning: HtmlElement,
     pending_writes: HtmlElement,
+    hold_notice: HtmlElement,
     notes_panel: HtmlElement,
     notes_list: HtmlElement,
     timeline_list: HtmlElement,
@@ -192,6 +193,8 @@ impl ChatUi {
             ],
         );
 
+        let hold_notice = el("div", "input-held");
+        let _ = hold_notice.set_attribute("role", "status");
         let lock_banner = el("div", "lock-banner");
         let lock_text = el("span", "");
         let lock_force = button("Take over", "force");
@@ -221,6 +224,7 @@ impl ChatUi {
                 &remind_form,
                 &send_guard,
                 &lock_banner,
+                &hold_notice,
                 &toast,
             ],
         );
@@ -234,6 +238,7 @@ impl ChatUi {
             &remind_form,
             &send_guard,
             &lock_banner,
+            &hold_notice,
             &toast,
         ] {
             show(hidden, false);
@@ -256,6 +261,7 @@ impl ChatUi {
             reminder_banner,
             offline_warning,
             pending_writes,
+            hold_notice,
             notes_panel,
             notes_list,
             timeline_list,
@@ -495,6 +501,15 @@ impl Overlay {
             ui.stage.set_value(&stage_value);
         }
 
+        let holding = self.chat.as_ref().is_some_and(|c| !c.held_input.is_empty());
+        match self.turn().hold_notice(holding) {
+            Some(notice) => {
+                set_text(&self.ui.hold_notice, notice);
+                show(&self.ui.hold_notice, true);
+            }
+            None => show(&self.ui.hold_notice, false),
+        }
+        let ui = &self.ui;
         match self.gate() {
             Gate::Blocked(blocked) => {
                 set_text(&ui.lock_text, &blocked.text);

@@ -451,6 +451,41 @@ impl BridgeView {
     }
 }
 
+/// How many conversations one tab may ask the server to create from messages in chats nobody
+/// opened: a burst as large as a phone's backlog after a night offline, then a few per second. A
+/// bridge gone wrong (or a page feeding it) cannot fill the team's list with thousands of chats;
+/// messages beyond it are still reported, for conversations that exist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreationBudget {
+    tokens: f64,
+    at_ms: i64,
+}
+
+impl CreationBudget {
+    pub const BURST: f64 = 300.0;
+    pub const PER_SECOND: f64 = 2.0;
+
+    pub fn new(now_ms: i64) -> CreationBudget {
+        CreationBudget {
+            tokens: Self::BURST,
+            at_ms: now_ms,
+        }
+    }
+
+    /// Whether one more conversation may be created now; spends it if so.
+    pub fn spend(&mut self, now_ms: i64) -> bool {
+        let elapsed = (now_ms - self.at_ms).max(0) as f64 / 1000.0;
+        self.tokens = (self.tokens + elapsed * Self::PER_SECOND).min(Self::BURST);
+        self.at_ms = now_ms.max(self.at_ms);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -761,5 +796,21 @@ mod tests {
                 one("919876500061@c.us")
             ]
         );
+    }
+
+    #[test]
+    fn a_tab_creates_a_burst_of_conversations_then_a_few_per_second() {
+        let mut budget = CreationBudget::new(1_000);
+        let burst = (0..1_000).filter(|_| budget.spend(1_000)).count();
+        assert_eq!(burst, CreationBudget::BURST as usize);
+        assert!(!budget.spend(1_000));
+        // Half a second buys one more; a clock going backwards buys nothing.
+        assert!(budget.spend(1_500));
+        assert!(!budget.spend(1_400));
+        // A long quiet refills to the burst, not beyond.
+        let mut later = (0..1_000).filter(|_| budget.spend(10_000_000)).count();
+        assert_eq!(later, CreationBudget::BURST as usize);
+        later = (0..10).filter(|_| budget.spend(10_000_000)).count();
+        assert_eq!(later, 0);
     }
 }
