@@ -126,9 +126,14 @@ fn command_line() -> String {
 fn build_server() -> anyhow::Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let status = std::process::Command::new(cargo)
-        // With the bench in the same build, dependencies get the features of the bench's own
-        // build and are reused, not compiled a second time with other features.
-        .args(["build", "--release", "-p", "sync-server", "-p", "bench"])
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "sync-server",
+            "--bin",
+            "sync-server",
+        ])
         .status()
         .context("cannot run cargo to build the server")?;
     anyhow::ensure!(status.success(), "the server's release build failed");
