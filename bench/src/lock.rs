@@ -57,7 +57,8 @@ impl DriveResult {
 
 /// Runs a plan in a driver process pinned to core 1 and returns what it measured.
 pub async fn drive(plan: &DrivePlan) -> anyhow::Result<DriveResult> {
-    let me = std::env::current_exe()?;
+    // This very program, even if a build replaced its file since it started.
+    let me = std::path::PathBuf::from(format!("/proc/{}/exe", std::process::id()));
     let mut child = pinned(1, &me)
         .arg("drive")
         .stdin(std::process::Stdio::piped())
