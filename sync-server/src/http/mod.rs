@@ -32,7 +32,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::config::Config;
 use crate::db::Db;
@@ -185,7 +185,12 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             hosts::check_host,
         ))
-        .layer(TraceLayer::new_for_http())
+        // A 5xx is logged once, by `ApiError` (a 500 at ERROR with its cause, a 503 — busy,
+        // database restarting — at WARN); the trace layer's own line would say ERROR for both.
+        .layer(
+            TraceLayer::new_for_http()
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+        )
         .with_state(state)
 }
 
