@@ -501,7 +501,8 @@ async fn serve_logs_json_and_serves_metrics_apart_from_the_api() {
         "baton_lock_refusals_total 0",
         "baton_websocket_connections 0",
         "baton_http_request_duration_seconds_count{route=\"/api/v1/conversations/{chat_id}/lock\"} 1",
-        "baton_db_pool_connections{pool=\"write\",state=\"in_use\"} 0",
+        // Present; its value depends on when sqlx puts the connection back, so not asserted.
+        "baton_db_pool_connections{pool=\"write\",state=\"in_use\"} ",
     ] {
         assert!(metrics.contains(expected), "{expected} missing from:\n{metrics}");
     }
