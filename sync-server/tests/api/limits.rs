@@ -81,21 +81,42 @@ async fn connections_beyond_the_cap_wait_for_a_free_one(backend: Backend) {
 async fn event_streams_keep_their_place_under_the_cap(backend: Backend) {
     let app = TestApp::spawn_with(backend, |config| config.max_connections = 3).await;
     let ravi = app.agent("Ravi", protocol::api::Role::Agent).await;
-    let mut streams = Vec::new();
-    for _ in 0..2 {
-        streams.push(ravi.events(0).await);
-    }
+    // Tickets through a client that keeps no connection open, so only streams stay connected.
+    let once = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let open_stream = || async {
+        let ticket: serde_json::Value = once
+            .post(format!("{}/api/v1/events/ticket", app.base))
+            .header("connection", "close")
+            .bearer_auth(&ravi.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        crate::common::EventStream::connect(
+            &app.base,
+            ticket["ticket"].as_str().unwrap(),
+            0,
+            Some("http://allowed.test"),
+        )
+        .await
+        .unwrap()
+    };
+    let mut streams = vec![open_stream().await, open_stream().await];
     eventually("both streams to count as open connections", || async {
         (app.connections().now() == 2).then_some(())
     })
     .await;
-    let third = ravi.events(0).await;
+    streams.push(open_stream().await);
     eventually("the server to wait at its cap of 3", || async {
         (app.connections().now() == 3 && app.connections().waits() > 0).then_some(())
     })
     .await;
-    drop(third);
-    drop(streams.pop());
+    streams.truncate(1);
     eventually("closed streams to give their places back", || async {
         (app.connections().now() == 1).then_some(())
     })
