@@ -287,7 +287,7 @@ async fn note(
 }
 
 /// The raw store's lease cycle on SQLite (WAL, synchronous=FULL), one connection and one thread
-/// per client, as `../shared/bench-peers/raw_sqlite_lease.py` does it: acquire in `BEGIN
+/// per client, as the published raw-SQLite lease benchmark does it: acquire in `BEGIN
 /// IMMEDIATE` with a conditional `UPDATE … RETURNING fence`, then an autocommit release guarded by
 /// the fence. Through rusqlite (direct calls into the same SQLite library the server uses), so the
 /// store is measured, not a driver.

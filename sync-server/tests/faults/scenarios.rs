@@ -472,15 +472,17 @@ async fn follow_events(
     }
 }
 
+/// The org's latest event sequence number, read from the database.
+async fn latest_seq(db_url: &str, org_id: &str) -> i64 {
+    let db = Db::connect(db_url, 2).await.unwrap();
+    let latest = sync_server::events::latest_seq(&db, org_id).await.unwrap();
+    db.close().await;
+    latest
+}
+
 /// Every stream saw every event of the org exactly once, in order.
 async fn check_streams(db_url: &str, org_id: &str, streams: &[Arc<Mutex<Vec<i64>>>]) {
-    let db = Db::connect(db_url, 2).await.unwrap();
-    let latest: i64 = sqlx::query_scalar("SELECT event_seq FROM orgs WHERE id = $1")
-        .bind(org_id)
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
-    db.close().await;
+    let latest = latest_seq(db_url, org_id).await;
     let expected: Vec<i64> = (1..=latest).collect();
     for (i, stream) in streams.iter().enumerate() {
         let seen = stream.lock().unwrap().clone();
@@ -497,13 +499,7 @@ async fn check_streams(db_url: &str, org_id: &str, streams: &[Arc<Mutex<Vec<i64>
 
 /// Waits until every stream has seen the org's latest event.
 async fn streams_caught_up(db_url: &str, org_id: &str, streams: &[Arc<Mutex<Vec<i64>>>]) {
-    let db = Db::connect(db_url, 2).await.unwrap();
-    let latest: i64 = sqlx::query_scalar("SELECT event_seq FROM orgs WHERE id = $1")
-        .bind(org_id)
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
-    db.close().await;
+    let latest = latest_seq(db_url, org_id).await;
     until(
         "every stream to reach the latest event",
         Duration::from_secs(60),
