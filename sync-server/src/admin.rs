@@ -9,8 +9,8 @@ use sqlx::Row;
 
 use crate::auth;
 use crate::db::{self, Db, WriteTx};
+use crate::db::{conversations, locks};
 use crate::events::EventHub;
-use crate::http::{conversations, locks};
 
 /// Why a provisioning command failed; each message is one clear line for the CLI.
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +25,7 @@ pub enum AdminError {
     Database(#[from] sqlx::Error),
     /// A shared step of the API (ending a reply lock) failed; keeps its status (503 when busy).
     #[error(transparent)]
-    Api(#[from] crate::http::error::ApiError),
+    Api(#[from] crate::error::ApiError),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }

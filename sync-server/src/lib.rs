@@ -13,6 +13,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod error;
 pub mod events;
 pub mod http;
 pub mod metrics;

@@ -14,6 +14,12 @@
 //!   and never meet `SQLITE_BUSY` from each other. Reads use the other connections (WAL: readers
 //!   never wait for the writer). On PostgreSQL the writer is the ordinary pool.
 
+pub mod agents;
+pub mod conversations;
+pub mod handoffs;
+pub mod locks;
+pub mod pipelines;
+pub mod reminders;
 mod write;
 
 use std::borrow::Cow;

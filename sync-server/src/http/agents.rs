@@ -4,7 +4,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use protocol::api::{Agent, Page, PasswordRequest};
-use sqlx::AnyConnection;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{AppJson, AppQuery, AuthAgent, IdPath};
@@ -108,24 +107,4 @@ async fn list_agents(
     .map_err(anyhow::Error::from)?;
     let next_cursor = page::next_cursor(&items, limit, |a| a.id.clone());
     Ok(Json(Page { items, next_cursor }))
-}
-
-/// An active agent of the org, or `None` (also for another org's agent).
-pub async fn find_active(
-    conn: &mut AnyConnection,
-    org_id: &str,
-    agent_id: &str,
-) -> ApiResult<Option<Agent>> {
-    let row = sqlx::query(
-        "SELECT id, name, email, role FROM agents WHERE id = $1 AND org_id = $2 AND active = 1",
-    )
-    .bind(agent_id)
-    .bind(org_id)
-    .fetch_optional(conn)
-    .await?;
-    Ok(row
-        .as_ref()
-        .map(admin::agent_from_row)
-        .transpose()
-        .map_err(anyhow::Error::from)?)
 }

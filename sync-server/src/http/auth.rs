@@ -148,7 +148,7 @@ async fn logout(State(state): State<AppState>, auth: AuthAgent) -> ApiResult<Sta
 
 async fn me(State(state): State<AppState>, auth: AuthAgent) -> ApiResult<Json<Me>> {
     let mut conn = state.db.pool().acquire().await?;
-    let agent = super::agents::find_active(&mut conn, &auth.org_id, &auth.id)
+    let agent = crate::db::agents::find_active(&mut conn, &auth.org_id, &auth.id)
         .await?
         .ok_or(ApiError::Unauthorized("this agent no longer exists"))?;
     drop(conn);

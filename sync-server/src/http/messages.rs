@@ -10,11 +10,12 @@ use axum::Json;
 use protocol::api::{Direction, MessageRecord, MessageReport};
 use protocol::events::EventBody;
 
-use super::conversations::{self, Upsert, Upserted};
 use super::error::{ApiError, ApiResult};
 use super::extract::{AppJson, AuthAgent, ChatPath};
-use super::{locks, AppState, Routes};
+use super::{AppState, Routes};
 use crate::admin::clean_name;
+use crate::db::conversations::{self, Upsert, Upserted};
+use crate::db::locks;
 
 pub fn router() -> Routes {
     Routes::new().post("/conversations/{chat_id}/messages", record_message)

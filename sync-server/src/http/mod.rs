@@ -2,15 +2,14 @@
 
 mod agents;
 pub mod auth;
-pub(crate) mod conversations;
-pub mod error;
+mod conversations;
 pub mod extract;
 mod handoffs;
 mod health;
 pub mod hosts;
 pub mod idempotency;
 pub mod live;
-pub(crate) mod locks;
+mod locks;
 mod messages;
 mod notes;
 mod page;
@@ -36,6 +35,7 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::config::Config;
 use crate::db::Db;
+pub use crate::error;
 use crate::events::EventHub;
 use error::ApiError;
 

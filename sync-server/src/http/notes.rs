@@ -11,12 +11,12 @@ use protocol::ChatId;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::conversations;
 use super::error::{ApiError, ApiResult};
 use super::extract::{AppJson, AppQuery, AuthAgent, ChatPath};
 use super::idempotency::{fingerprint, IdempotencyKey};
 use super::page::{self, PageQuery};
-use super::{agents, AppState, Routes};
+use super::{AppState, Routes};
+use crate::db::{agents, conversations};
 
 pub fn router() -> Routes {
     Routes::new()

@@ -8,8 +8,6 @@ use axum::Json;
 use protocol::api::{Page, Pipeline, PipelineRequest};
 use protocol::codes;
 use protocol::events::EventBody;
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{AppJson, AppQuery, AuthAgent};
@@ -17,6 +15,7 @@ use super::idempotency::{fingerprint, IdempotencyKey};
 use super::page::{self, PageQuery};
 use super::{AppState, Routes};
 use crate::admin::clean_name;
+use crate::db::pipelines::pipeline_from_row;
 
 pub fn router() -> Routes {
     Routes::new()
@@ -25,32 +24,6 @@ pub fn router() -> Routes {
 }
 
 const MAX_STAGES: usize = 50;
-
-fn pipeline_from_row(row: &AnyRow) -> ApiResult<Pipeline> {
-    let stages: String = row.try_get("stages")?;
-    Ok(Pipeline {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        stages: serde_json::from_str(&stages).map_err(anyhow::Error::from)?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-/// A pipeline of the org by id; another org's is `None`.
-pub async fn find(
-    conn: &mut AnyConnection,
-    org_id: &str,
-    pipeline_id: &str,
-) -> ApiResult<Option<Pipeline>> {
-    sqlx::query("SELECT id, name, stages, created_at FROM pipelines WHERE id = $1 AND org_id = $2")
-        .bind(pipeline_id)
-        .bind(org_id)
-        .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(pipeline_from_row)
-        .transpose()
-}
 
 /// The org's pipelines, a page at a time (by id; clients sort as they show them).
 async fn list_pipelines(

@@ -8,19 +8,18 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
-use protocol::api::{AgentRef, Reminder, ReminderRequest, SnoozeRequest};
+use protocol::api::{Reminder, ReminderRequest, SnoozeRequest};
 use protocol::codes;
 use protocol::events::EventBody;
 use serde::Deserialize;
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
 
-use super::conversations;
 use super::error::{ApiError, ApiResult};
 use super::extract::{AppJson, AppQuery, AuthAgent, ChatPath, IdPath};
 use super::idempotency::{fingerprint, IdempotencyKey};
-use super::{agents, AppState, Routes};
+use super::{AppState, Routes};
+use crate::db::reminders::{find, reminder_from_row, SELECT_REMINDER};
 use crate::db::WriteTx;
+use crate::db::{agents, conversations};
 
 pub fn router() -> Routes {
     Routes::new()
@@ -30,69 +29,10 @@ pub fn router() -> Routes {
         .post("/reminders/{id}/snooze", snooze_reminder)
 }
 
-const SELECT_REMINDER: &str = "SELECT r.id, c.chat_id, r.text, r.due_at, r.for_agent_id,
-        fa.name AS for_agent_name, r.created_by, cb.name AS created_by_name, r.created_at,
-        r.fired_at, r.done_at
-    FROM reminders r
-    JOIN conversations c ON c.id = r.conversation_id
-    JOIN agents fa ON fa.id = r.for_agent_id
-    JOIN agents cb ON cb.id = r.created_by";
-
 const MAX_TEXT_CHARS: usize = 1000;
 /// Reminders further ahead than this are almost certainly a unit mistake (seconds vs ms).
 const MAX_AHEAD_MS: i64 = 5 * 366 * 24 * 3600 * 1000;
 const MAX_SNOOZE_MINUTES: i64 = 60 * 24 * 60;
-
-fn reminder_from_row(row: &AnyRow) -> ApiResult<Reminder> {
-    let chat_id: String = row.try_get("chat_id")?;
-    Ok(Reminder {
-        id: row.try_get("id")?,
-        chat_id: protocol::ChatId::parse(&chat_id)
-            .map_err(|e| anyhow::anyhow!("stored chat id {chat_id:?}: {e}"))?,
-        text: row.try_get("text")?,
-        due_at: row.try_get("due_at")?,
-        for_agent: AgentRef {
-            id: row.try_get("for_agent_id")?,
-            name: row.try_get("for_agent_name")?,
-        },
-        created_by: AgentRef {
-            id: row.try_get("created_by")?,
-            name: row.try_get("created_by_name")?,
-        },
-        created_at: row.try_get("created_at")?,
-        fired_at: row.try_get("fired_at")?,
-        done_at: row.try_get("done_at")?,
-    })
-}
-
-/// A conversation's reminders that are not done, soonest first.
-pub async fn open_for_conversation(
-    conn: &mut AnyConnection,
-    conversation_id: &str,
-) -> ApiResult<Vec<Reminder>> {
-    sqlx::query(&format!(
-        "{SELECT_REMINDER} WHERE r.conversation_id = $1 AND r.done_at IS NULL ORDER BY r.due_at, r.id"
-    ))
-    .bind(conversation_id)
-    .fetch_all(conn)
-    .await?
-    .iter()
-    .map(reminder_from_row)
-    .collect()
-}
-
-/// A reminder of the org by id; another org's is not found.
-async fn find(conn: &mut AnyConnection, org_id: &str, id: &str) -> ApiResult<Reminder> {
-    let row = sqlx::query(&format!(
-        "{SELECT_REMINDER} WHERE r.id = $1 AND r.org_id = $2"
-    ))
-    .bind(id)
-    .bind(org_id)
-    .fetch_optional(conn)
-    .await?
-    .ok_or(ApiError::NotFound("reminder"))?;
-    reminder_from_row(&row)
-}
 
 async fn create_reminder(
     State(state): State<AppState>,
