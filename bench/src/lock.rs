@@ -34,6 +34,9 @@ pub enum Work {
     Rate { rate: f64 },
     /// Closed loop: every client posts notes back to back.
     Notes,
+    /// Closed loop: two `GET /healthz` per cycle, the HTTP round trips of a lock cycle with no
+    /// authentication and no database: the floor any lock cycle over HTTP stands on.
+    Floor,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -173,6 +176,18 @@ async fn run_clients(plan: &DrivePlan) -> anyhow::Result<Vec<ClientOutcome>> {
                         i += 2;
                         (t0, r)
                     }
+                    Work::Floor => {
+                        let t0 = tokio::time::Instant::now();
+                        if t0 >= deadline {
+                            break;
+                        }
+                        let r = match health(&client, &base).await {
+                            Ok(()) => health(&client, &base).await,
+                            Err(e) => Err(e),
+                        };
+                        i += 2;
+                        (t0, r)
+                    }
                     Work::Notes => {
                         let t0 = tokio::time::Instant::now();
                         if t0 >= deadline {
@@ -225,6 +240,15 @@ async fn run_clients(plan: &DrivePlan) -> anyhow::Result<Vec<ClientOutcome>> {
         outcomes.push(task.await?);
     }
     Ok(outcomes)
+}
+
+async fn health(client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+    let reply = client.get(format!("{base}/healthz")).send().await?;
+    if !reply.status().is_success() {
+        bail!("healthz: {}", reply.status());
+    }
+    reply.bytes().await?;
+    Ok(())
 }
 
 async fn lock(

@@ -219,6 +219,9 @@ async fn lock_suite(
         );
     }
     let (database, baton, seats) = fresh(binary, store, 1, 16, 20).await?;
+    let floor = lock::drive(&plan(&baton, &seats[..1], seconds, Work::Floor)).await?;
+    say("HTTP floor (two GET /healthz per cycle), 1 client", &floor);
+    push_run(figures, "sqlite.http_floor.c1", "cycles/s", &floor, None);
     for clients in [1, 4, 16] {
         let result = lock::drive(&plan(&baton, &seats[..clients], seconds, Work::Cycles)).await?;
         say(&format!("Baton lock cycle, {clients} clients"), &result);

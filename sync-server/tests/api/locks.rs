@@ -6,6 +6,12 @@ use futures_util::future::join_all;
 use protocol::api::Role;
 use serde_json::json;
 
+use protocol::api::AgentRef;
+use protocol::events::EventBody;
+use protocol::ChatId;
+use sync_server::db::conversations::ConversationRow;
+use sync_server::db::locks::{self, Lease, LockChange, LockFields};
+
 use crate::common::{chat, enc, eventually, Backend, TestAgent, TestApp, PATIENCE};
 use crate::on_both_backends;
 
@@ -17,6 +23,8 @@ on_both_backends!(
     a_non_owner_sees_who_is_replying,
     a_lead_can_force_take_and_it_is_logged,
     a_renewal_reaches_everyone_watching,
+    a_lock_change_from_a_stale_read_writes_nothing,
+    a_lock_change_finishes_even_if_its_caller_stops_waiting,
 );
 
 async fn fifty_concurrent_acquirers_get_exactly_one_holder(backend: Backend) {
@@ -333,4 +341,132 @@ async fn a_renewal_reaches_everyone_watching(backend: Backend) {
             .contains(&"lock.renewed".to_owned()),
         "a heartbeat is not history"
     );
+}
+
+/// The conversation as the lock handlers read it, straight from the database.
+async fn read_row(app: &TestApp, chat_id: &str) -> ConversationRow {
+    let mut conn = app.db.pool().acquire().await.unwrap();
+    let chat_id = ChatId::parse(chat_id).unwrap();
+    sync_server::db::conversations::require(&mut conn, &app.org_id, &chat_id)
+        .await
+        .unwrap()
+}
+
+/// Taking `row`'s lock for `taker` as a fresh fence, as the acquire handler would.
+fn take_over<'a>(
+    app: &'a TestApp,
+    row: &'a ConversationRow,
+    chat_id: &'a ChatId,
+    taker: &'a AgentRef,
+) -> LockChange<'a> {
+    let now = sync_server::db::system_now_ms();
+    LockChange {
+        org_id: &app.org_id,
+        row,
+        chat_id,
+        actor: taker,
+        at: now,
+        to: LockFields {
+            holder_id: Some(taker.id.clone()),
+            fence: row.lock_fence + 1,
+            expires_at: now + 30_000,
+            owner_id: row.owner_id.clone(),
+        },
+        lease: Lease::Any,
+        events: vec![EventBody::LockForced {
+            holder: taker.clone(),
+            previous_holder: row.lock_holder(),
+            fence: row.lock_fence + 1,
+            expires_at: now + 30_000,
+            ttl_ms: 30_000,
+        }],
+    }
+}
+
+async fn a_lock_change_from_a_stale_read_writes_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let lead = app.agent("Lena", Role::Lead).await;
+    let chat_id = chat(1);
+    asha.open_chat(&chat_id, "Priya").await;
+    asha.lock(&chat_id).await.expect(200);
+    let stale = read_row(&app, &chat_id).await;
+    // Asha's renewal moves the expiry on after the row was read.
+    asha.lock(&chat_id).await.expect(200);
+    let seq_before = app.latest_seq().await;
+    let hub = app.cli_hub();
+    let parsed = ChatId::parse(&chat_id).unwrap();
+    let lena = AgentRef {
+        id: lead.id.clone(),
+        name: lead.name.clone(),
+    };
+
+    let applied = locks::change(&app.db, &hub, take_over(&app, &stale, &parsed, &lena))
+        .await
+        .unwrap();
+
+    assert!(!applied, "a change decided on a stale read must not apply");
+    assert_eq!(app.latest_seq().await, seq_before, "and records no event");
+    let conversation = asha.conversation(&chat_id).await;
+    assert_eq!(conversation["lock"]["holder"]["id"], asha.id.as_str());
+    assert_eq!(conversation["lock"]["fence"], 1);
+
+    // Read again, the same change applies, with its event.
+    let fresh = read_row(&app, &chat_id).await;
+    let applied = locks::change(&app.db, &hub, take_over(&app, &fresh, &parsed, &lena))
+        .await
+        .unwrap();
+    assert!(applied);
+    assert_eq!(app.latest_seq().await, seq_before + 1);
+    let conversation = asha.conversation(&chat_id).await;
+    assert_eq!(conversation["lock"]["holder"]["id"], lead.id.as_str());
+    assert_eq!(conversation["lock"]["fence"], 2);
+    let kinds = asha.timeline_kinds(&chat_id).await;
+    assert_eq!(
+        kinds.last().map(String::as_str),
+        Some("lock.forced"),
+        "{kinds:?}"
+    );
+}
+
+async fn a_lock_change_finishes_even_if_its_caller_stops_waiting(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let lead = app.agent("Lena", Role::Lead).await;
+    let chat_id = chat(1);
+    asha.open_chat(&chat_id, "Priya").await;
+    asha.lock(&chat_id).await.expect(200);
+    let row = read_row(&app, &chat_id).await;
+    let hub = app.cli_hub();
+    let parsed = ChatId::parse(&chat_id).unwrap();
+    let lena = AgentRef {
+        id: lead.id.clone(),
+        name: lead.name.clone(),
+    };
+
+    // Polled once, then dropped: what a request whose client hangs up does.
+    let dropped = tokio::time::timeout(
+        Duration::ZERO,
+        locks::change(&app.db, &hub, take_over(&app, &row, &parsed, &lena)),
+    )
+    .await;
+    drop(dropped);
+
+    // Whether it had reached the database or not, the writer is left whole: the next lock write
+    // goes through (it reads again if the dropped one landed meanwhile).
+    lead.force_lock(&chat_id).await.expect(200);
+    let fence = asha.conversation(&chat_id).await["lock"]["fence"]
+        .as_i64()
+        .unwrap();
+    assert!(
+        fence == 2 || fence == 3,
+        "the dropped change applied whole or not at all, then the next: fence {fence}"
+    );
+    let note = asha
+        .post(
+            &format!("/conversations/{}/notes", enc(&chat_id)),
+            json!({"body": "still writable"}),
+        )
+        .await;
+    note.expect(201);
 }
