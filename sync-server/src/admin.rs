@@ -95,7 +95,7 @@ pub async fn create_org(db: &Db, name: &str, timezone: &str) -> Result<Org, Admi
     .bind(&org.id)
     .bind(&org.name)
     .bind(&org.timezone)
-    .execute(db.writer())
+    .execute(&mut *db.write_conn().await?)
     .await?;
     Ok(org)
 }
@@ -159,7 +159,7 @@ pub async fn create_agent(db: &Db, new: NewAgent<'_>) -> Result<Agent, AdminErro
     .bind(&agent.email)
     .bind(agent.role.as_str())
     .bind(password_hash)
-    .execute(db.writer())
+    .execute(&mut *db.write_conn().await?)
     .await;
     match inserted {
         Ok(_) => Ok(agent),
@@ -413,7 +413,7 @@ pub async fn seed_demo(db: &Db) -> Result<Demo, AdminError> {
     .bind(uuid::Uuid::new_v4().to_string())
     .bind(&org.id)
     .bind(stages)
-    .execute(db.writer())
+    .execute(&mut *db.write_conn().await?)
     .await?;
     Ok(Demo {
         org,

@@ -184,20 +184,25 @@ async fn run_janitor(db: Db, shutdown: CancellationToken) {
         if let Err(err) = http::idempotency::purge_expired(&db).await {
             tracing::warn!(error = %err, "cannot purge old idempotency keys");
         }
-        let tickets =
-            sqlx::query(&db.sql("DELETE FROM event_tickets WHERE expires_at < now_ms() - 3600000"))
-                .execute(db.writer())
-                .await;
-        if let Err(err) = tickets {
-            tracing::warn!(error = %err, "cannot purge old event tickets");
-        }
-        // Every instance has long since applied a change this old.
-        let changes =
-            sqlx::query(&db.sql("DELETE FROM auth_changes WHERE at < now_ms() - 86400000"))
-                .execute(db.writer())
-                .await;
-        if let Err(err) = changes {
-            tracing::warn!(error = %err, "cannot purge old session changes");
+        let purges = [
+            (
+                "DELETE FROM event_tickets WHERE expires_at < now_ms() - 3600000",
+                "cannot purge old event tickets",
+            ),
+            // Every instance has long since applied a change this old.
+            (
+                "DELETE FROM auth_changes WHERE at < now_ms() - 86400000",
+                "cannot purge old session changes",
+            ),
+        ];
+        for (statement, failure) in purges {
+            let purged = match db.write_conn().await {
+                Ok(mut conn) => sqlx::query(&db.sql(statement)).execute(&mut *conn).await,
+                Err(err) => Err(err),
+            };
+            if let Err(err) = purged {
+                tracing::warn!(error = %err, "{failure}");
+            }
         }
     }
 }

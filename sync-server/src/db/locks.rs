@@ -1,29 +1,29 @@
-//! The reply lock's writes: changing it in one step when nobody changed it since it was read
-//! ([`change`], what taking, renewing and releasing use), ending it when its holder may no longer
-//! work the chat, and refusing a write made under a stale fence.
+//! The reply lock's writes: changing it in one step ([`change`], what taking, renewing and
+//! releasing use), ending it when its holder may no longer work the chat, and refusing a write made
+//! under a stale fence.
 //!
 //! Taking or renewing the lock is the most frequent write of all (an agent's browser renews it
-//! every few seconds while they type), so it does not hold the org's write lock while it decides:
-//! it reads the conversation, decides in Rust, and then applies the change with its events in one
-//! step that succeeds only if the lock and owner are still as read (a compare-and-set). On SQLite
-//! that step is one batch on the writer connection (`BEGIN IMMEDIATE` … `COMMIT`: one trip to
-//! SQLite's thread instead of one per statement); on PostgreSQL one call of `baton_change_lock`
-//! (migration 0005), which locks the org's row first, as every write transaction does. Whether the
-//! lease has run out is judged again by the database clock when the change is written.
+//! every few seconds while they type), so it is as short as a write can be. On SQLite the whole of
+//! it (read, decide, write) runs on the writer thread ([`super::direct`]), where nothing can change
+//! the row meanwhile. On PostgreSQL it reads the conversation, decides, and applies the change with
+//! its events in one call of `baton_change_lock` (migration 0005), which succeeds only if the lock
+//! and owner are still as read (a compare-and-set) and locks the org's row first, as every write
+//! transaction does. On both, whether the lease has run out is judged again by the database clock
+//! as the change is written.
 
 use protocol::api::AgentRef;
 use protocol::codes;
 use protocol::events::EventBody;
 use protocol::ChatId;
-use sqlx::{Executor, Row};
+use sqlx::Row;
 
 use super::conversations::ConversationRow;
-use super::{Backend, Db, WriteTx, EVENTS_CHANNEL};
+use super::{direct, Backend, Db, WriteTx, EVENTS_CHANNEL, SQLITE_NOW_MS};
 use crate::error::{ApiError, ApiResult};
 use crate::events::EventHub;
 use crate::http::extract::AuthAgent;
 
-/// A conversation's reply lock and owner: what a [`LockChange`] compares and sets.
+/// A conversation's reply lock and owner: what a lock write compares and sets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockFields {
     pub holder_id: Option<String>,
@@ -64,6 +64,14 @@ impl Lease {
     }
 }
 
+/// A decided change of the lock: the fields it sets, the lease it requires, the events it records.
+#[derive(Debug, Clone)]
+pub struct LockWrite {
+    pub to: LockFields,
+    pub lease: Lease,
+    pub events: Vec<EventBody>,
+}
+
 /// A change of a conversation's lock (and owner) from the state `row` was read in.
 #[derive(Debug)]
 pub struct LockChange<'a> {
@@ -87,19 +95,38 @@ const CHANGE_LOCK: &str = "UPDATE conversations
       AND (owner_id = $9 OR (owner_id IS NULL AND $9 IS NULL))
       AND ($10 = 0 OR ($10 = 1 AND lock_expires_at <= now_ms()) OR ($10 = 2 AND lock_expires_at > now_ms()))";
 
+/// Recording one event on SQLite: it takes the org's next number, and the events trigger moves the
+/// counter on.
+const RECORD_EVENT: &str =
+    "INSERT INTO events (org_id, seq, chat_id, actor_id, actor_name, kind, in_timeline, at, body)
+    VALUES ($1, (SELECT event_seq + 1 FROM orgs WHERE id = $1), $2, $3, $4, $5, $6, $7, $8)";
+
 /// Applies `change` if the conversation's lock and owner are still as its row was read, recording
 /// its events in the same transaction; `false` when they changed meanwhile (read again, decide
-/// again). Runs to the end even if the caller stops waiting, so a half-done batch never holds the
-/// writer.
-pub async fn change(db: &Db, hub: &EventHub, change: LockChange<'_>) -> Result<bool, sqlx::Error> {
-    let bodies = change
-        .events
-        .iter()
-        .map(|body| serde_json::to_string(body).map_err(|e| sqlx::Error::Encode(Box::new(e))))
-        .collect::<Result<Vec<_>, _>>()?;
-    let applied = match db.backend() {
-        Backend::Sqlite => change_on_sqlite(db, &change, bodies).await?,
-        Backend::Postgres => change_on_postgres(db, &change, bodies).await?,
+/// again). Runs to the end even if the caller stops waiting.
+pub async fn change(db: &Db, hub: &EventHub, change: LockChange<'_>) -> ApiResult<bool> {
+    let write = LockWrite {
+        to: change.to.clone(),
+        lease: change.lease,
+        events: change.events.clone(),
+    };
+    let applied = match db.direct() {
+        Some(direct) => {
+            let (org_id, row, chat_id, actor, at) = (
+                change.org_id.to_owned(),
+                change.row.clone(),
+                change.chat_id.clone(),
+                change.actor.clone(),
+                change.at,
+            );
+            direct
+                .run(move |conn| {
+                    apply_direct(conn, &org_id, &row, &chat_id, &actor, at, &write)
+                        .map_err(direct::api_error)
+                })
+                .await?
+        }
+        None => change_on_postgres(db, &change, &write).await?,
     };
     if applied && !change.events.is_empty() {
         hub.notify(change.org_id);
@@ -107,80 +134,71 @@ pub async fn change(db: &Db, hub: &EventHub, change: LockChange<'_>) -> Result<b
     Ok(applied)
 }
 
-async fn change_on_sqlite(
-    db: &Db,
-    change: &LockChange<'_>,
-    bodies: Vec<String>,
-) -> Result<bool, sqlx::Error> {
-    // Each event takes the org's next number (the events trigger moves the counter on) and is
-    // recorded only if the statement before it changed a row: the compare-and-set, then each
-    // event in turn.
-    let mut sql = format!(
-        "BEGIN IMMEDIATE; {} RETURNING lock_fence;",
-        db.sql(CHANGE_LOCK)
-    );
-    for event in 0..bodies.len() {
-        let kind = 16 + 3 * event;
-        sql.push_str(&format!(
-            " INSERT INTO events (org_id, seq, chat_id, actor_id, actor_name, kind, in_timeline, at, body)
-              SELECT $11, (SELECT event_seq + 1 FROM orgs WHERE id = $11), $12, $13, $14, ${kind}, ${}, $15, ${}
-              WHERE changes() = 1;",
-            kind + 1,
-            kind + 2
-        ));
+/// [`change`] on the writer thread's connection (SQLite), inside its transaction.
+pub fn apply_direct(
+    conn: &rusqlite::Connection,
+    org_id: &str,
+    row: &ConversationRow,
+    chat_id: &ChatId,
+    actor: &AgentRef,
+    at: i64,
+    write: &LockWrite,
+) -> rusqlite::Result<bool> {
+    let from = row.lock_fields();
+    let to = &write.to;
+    let sql = CHANGE_LOCK.replace("now_ms()", SQLITE_NOW_MS);
+    let changed = direct::prepare_numbered(
+        conn,
+        &sql,
+        &[
+            &to.holder_id,
+            &to.fence,
+            &to.expires_at,
+            &to.owner_id,
+            &row.id,
+            &from.holder_id,
+            &from.fence,
+            &from.expires_at,
+            &from.owner_id,
+            &write.lease.code(),
+        ],
+    )?
+    .raw_execute()?;
+    if changed != 1 {
+        return Ok(false);
     }
-    sql.push_str(" COMMIT;");
-    let compared = Compared::of(change);
-    let shared = (
-        change.org_id.to_owned(),
-        change.chat_id.as_str().to_owned(),
-        change.actor.id.clone(),
-        change.actor.name.clone(),
-        change.at,
-    );
-    let events: Vec<(&'static str, i64, String)> = change
-        .events
-        .iter()
-        .zip(bodies)
-        .map(|(body, text)| (body.kind(), i64::from(body.in_timeline()), text))
-        .collect();
-    let mut conn = db.writer().acquire().await?;
-    // A task of its own: if the request is dropped mid-way, sqlx stops a batch between statements,
-    // which would leave the writer inside the transaction.
-    let outcome = tokio::spawn(async move {
-        let (org_id, chat_id, actor_id, actor_name, at) = shared;
-        let mut query = compared
-            .bind(sqlx::query(&sql))
-            .bind(org_id)
-            .bind(chat_id)
-            .bind(actor_id)
-            .bind(actor_name)
-            .bind(at);
-        for (kind, in_timeline, body) in events {
-            query = query.bind(kind).bind(in_timeline).bind(body);
-        }
-        match query.fetch_all(&mut *conn).await {
-            Ok(rows) => Ok(!rows.is_empty()),
-            Err(err) => {
-                // The batch stopped part-way, inside its transaction: end it before the writer
-                // serves anyone else. (No transaction open is fine too.)
-                let _ = conn.execute("ROLLBACK").await;
-                Err(err)
-            }
-        }
-    })
-    .await;
-    outcome.map_err(|e| sqlx::Error::Protocol(format!("the lock write task failed: {e}")))?
+    for body in &write.events {
+        let text = serde_json::to_string(body)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        direct::prepare_numbered(
+            conn,
+            RECORD_EVENT,
+            &[
+                &org_id,
+                &chat_id.as_str(),
+                &actor.id,
+                &actor.name,
+                &body.kind(),
+                &i64::from(body.in_timeline()),
+                &at,
+                &text,
+            ],
+        )?
+        .raw_execute()?;
+    }
+    Ok(true)
 }
 
 async fn change_on_postgres(
     db: &Db,
     change: &LockChange<'_>,
-    bodies: Vec<String>,
+    write: &LockWrite,
 ) -> Result<bool, sqlx::Error> {
+    debug_assert_eq!(db.backend(), Backend::Postgres);
     // The events as one JSON array; each body goes in as the JSON text it is stored as.
     let mut events = String::from("[");
-    for (i, (body, text)) in change.events.iter().zip(&bodies).enumerate() {
+    for (i, body) in write.events.iter().enumerate() {
+        let text = serde_json::to_string(body).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
         if i > 0 {
             events.push(',');
         }
@@ -191,56 +209,31 @@ async fn change_on_postgres(
         ));
     }
     events.push(']');
-    let row = Compared::of(change)
-        .bind(sqlx::query(
-            "SELECT baton_change_lock($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-        ))
-        .bind(change.org_id)
-        .bind(change.chat_id.as_str())
-        .bind(change.actor.id.as_str())
-        .bind(change.actor.name.as_str())
-        .bind(change.at)
-        .bind(events)
-        .bind(EVENTS_CHANNEL)
-        .fetch_one(db.pool())
-        .await?;
+    let from = change.row.lock_fields();
+    let to = &write.to;
+    let row = sqlx::query(
+        "SELECT baton_change_lock($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+    )
+    .bind(to.holder_id.as_deref())
+    .bind(to.fence)
+    .bind(to.expires_at)
+    .bind(to.owner_id.as_deref())
+    .bind(change.row.id.as_str())
+    .bind(from.holder_id)
+    .bind(from.fence)
+    .bind(from.expires_at)
+    .bind(from.owner_id)
+    .bind(write.lease.code())
+    .bind(change.org_id)
+    .bind(change.chat_id.as_str())
+    .bind(change.actor.id.as_str())
+    .bind(change.actor.name.as_str())
+    .bind(change.at)
+    .bind(events)
+    .bind(EVENTS_CHANNEL)
+    .fetch_one(db.pool())
+    .await?;
     row.try_get(0)
-}
-
-/// The compare-and-set's ten arguments, owned.
-struct Compared {
-    to: LockFields,
-    conversation_id: String,
-    from: LockFields,
-    lease: i64,
-}
-
-impl Compared {
-    fn of(change: &LockChange<'_>) -> Compared {
-        Compared {
-            to: change.to.clone(),
-            conversation_id: change.row.id.clone(),
-            from: change.row.lock_fields(),
-            lease: change.lease.code(),
-        }
-    }
-
-    fn bind<'q>(
-        self,
-        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-        query
-            .bind(self.to.holder_id)
-            .bind(self.to.fence)
-            .bind(self.to.expires_at)
-            .bind(self.to.owner_id)
-            .bind(self.conversation_id)
-            .bind(self.from.holder_id)
-            .bind(self.from.fence)
-            .bind(self.from.expires_at)
-            .bind(self.from.owner_id)
-            .bind(self.lease)
-    }
 }
 
 /// Ends the reply lock for good, because whoever holds or last held it may no longer work the

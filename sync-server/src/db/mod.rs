@@ -13,9 +13,13 @@
 //!   goes through one dedicated connection ([`Db::writer`]): writers queue for it in arrival order
 //!   and never meet `SQLITE_BUSY` from each other. Reads use the other connections (WAL: readers
 //!   never wait for the writer). On PostgreSQL the writer is the ordinary pool.
+//! - The reply lock's writes on SQLite run whole on a writer thread of their own, against SQLite
+//!   directly ([`direct`]), and take turns with the writer connection through one fair lock, the
+//!   write gate: [`WriteTx`] and [`Db::write_conn`] hold it for as long as they write.
 
 pub mod agents;
 pub mod conversations;
+pub mod direct;
 pub mod handoffs;
 pub mod locks;
 pub mod pipelines;
@@ -39,7 +43,7 @@ pub enum Backend {
 }
 
 /// SQLite's spelling of the database clock in milliseconds (needs SQLite ≥ 3.42, which sqlx bundles).
-const SQLITE_NOW_MS: &str = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
+pub(crate) const SQLITE_NOW_MS: &str = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -54,6 +58,29 @@ pub struct Db {
     url: String,
     /// PostgreSQL's clock minus this process's, and when it was measured.
     clock: std::sync::Arc<std::sync::Mutex<Option<(std::time::Instant, i64)>>>,
+    /// SQLite: whose turn it is to write (see [`direct`]).
+    gate: Option<direct::WriteGate>,
+    /// SQLite: the writer thread.
+    direct: Option<direct::SqliteWriter>,
+}
+
+/// A connection for writes outside a [`WriteTx`], holding the write gate on SQLite.
+pub struct WriteConn {
+    conn: sqlx::pool::PoolConnection<sqlx::Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for WriteConn {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for WriteConn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
 }
 
 /// How long a measured offset between PostgreSQL's clock and ours is trusted. Clocks drift by
@@ -101,14 +128,25 @@ impl Db {
                 .with_context(|| format!("cannot open the database {}", redact_url(&url)))?,
             Backend::Postgres => pool.clone(),
         };
-        let db = Db {
+        let mut db = Db {
             pool,
             writer,
             backend,
             url,
             clock: std::sync::Arc::default(),
+            gate: None,
+            direct: None,
         };
         db.prepare().await?;
+        if backend == Backend::Sqlite {
+            let gate = direct::WriteGate::default();
+            let path = sqlite_path(&db.url);
+            db.direct = Some(
+                direct::SqliteWriter::start(path, gate.clone())
+                    .with_context(|| format!("cannot open the SQLite database {path} to write"))?,
+            );
+            db.gate = Some(gate);
+        }
         Ok(db)
     }
 
@@ -139,10 +177,33 @@ impl Db {
         &self.pool
     }
 
-    /// Where writes outside a [`WriteTx`] go (on SQLite the one writer connection). Never use it
-    /// while holding a [`WriteTx`]: on SQLite that waits for itself.
+    /// The pool writes go through (on SQLite one connection), for its statistics. Writes take it
+    /// through [`Db::write_conn`] or [`Db::begin_write`], which hold the write gate.
     pub fn writer(&self) -> &AnyPool {
         &self.writer
+    }
+
+    /// A connection for writes outside a [`WriteTx`] (single statements). Never ask for one while
+    /// holding a [`WriteTx`]: on SQLite that waits for itself.
+    pub async fn write_conn(&self) -> Result<WriteConn, sqlx::Error> {
+        let turn = self.take_turn().await;
+        Ok(WriteConn {
+            conn: self.writer.acquire().await?,
+            _turn: turn,
+        })
+    }
+
+    /// On SQLite, waits for the turn to write; nothing to wait for on PostgreSQL.
+    async fn take_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.gate {
+            Some(gate) => Some(gate.clone().lock_owned().await),
+            None => None,
+        }
+    }
+
+    /// SQLite's writer thread (`None` on PostgreSQL).
+    pub fn direct(&self) -> Option<&direct::SqliteWriter> {
+        self.direct.as_ref()
     }
 
     pub fn backend(&self) -> Backend {
@@ -221,6 +282,9 @@ impl Db {
 
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
+        if let Some(direct) = &self.direct {
+            direct.stop().await;
+        }
         self.writer.close().await;
         self.pool.close().await;
     }
@@ -231,6 +295,13 @@ pub fn system_now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The file an SQLite URL (as [`normalise_url`] leaves it) names.
+fn sqlite_path(url: &str) -> &str {
+    let rest = url.strip_prefix("sqlite:").unwrap_or(url);
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    rest.split('?').next().unwrap_or(rest)
 }
 
 /// Works out the engine from the URL and makes an SQLite URL create its file when missing.
@@ -329,6 +400,16 @@ mod tests {
             normalise_url("sqlite:baton.db?mode=ro").unwrap().1,
             "sqlite:baton.db?mode=ro"
         );
+    }
+
+    #[test]
+    fn sqlite_urls_name_their_file() {
+        assert_eq!(sqlite_path("sqlite:baton.db?mode=rwc"), "baton.db");
+        assert_eq!(
+            sqlite_path("sqlite:///var/lib/baton.db?cache=private&mode=rwc"),
+            "/var/lib/baton.db"
+        );
+        assert_eq!(sqlite_path("sqlite://data/baton.db"), "data/baton.db");
     }
 
     #[test]

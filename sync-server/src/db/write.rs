@@ -24,6 +24,8 @@ pub struct WriteTx {
     appended_events: bool,
     /// Logins this transaction ends, forgotten by this instance's cache once it commits.
     ended: Vec<Ended>,
+    /// SQLite: the write gate, held until the transaction ends (declared last: released last).
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl WriteTx {
@@ -31,6 +33,7 @@ impl WriteTx {
         // The clock is read with the lock, not by a statement of its own: on SQLite the database
         // clock is this process's clock (SQLite asks the same OS clock); on PostgreSQL it comes
         // back with the org's row lock.
+        let turn = db.take_turn().await;
         let (tx, now) = match db.backend {
             Backend::Sqlite => {
                 let tx = db.writer.begin_with("BEGIN IMMEDIATE").await?;
@@ -61,6 +64,7 @@ impl WriteTx {
             now,
             appended_events: false,
             ended: Vec::new(),
+            _turn: turn,
         })
     }
 

@@ -119,7 +119,7 @@ async fn login(
     .bind(&agent_id)
     .bind(auth::hash_secret(&token))
     .bind(ttl_ms)
-    .fetch_one(state.db.writer())
+    .fetch_one(&mut *state.db.write_conn().await?)
     .await?;
     Ok(Json(LoginResponse {
         token,

@@ -163,7 +163,7 @@ pub async fn purge_expired(db: &db::Db) -> Result<u64, sqlx::Error> {
     let done =
         sqlx::query(&db.sql("DELETE FROM idempotency_keys WHERE created_at < now_ms() - $1"))
             .bind(KEY_RETENTION_MS)
-            .execute(db.writer())
+            .execute(&mut *db.write_conn().await?)
             .await?;
     Ok(done.rows_affected())
 }

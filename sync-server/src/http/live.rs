@@ -111,7 +111,7 @@ async fn create_ticket(
     .bind(&auth.id)
     .bind(&auth.token_id)
     .bind(ttl_ms)
-    .execute(state.db.writer())
+    .execute(&mut *state.db.write_conn().await?)
     .await?;
     Ok(Json(EventTicket {
         ticket,
@@ -146,7 +146,7 @@ async fn use_ticket(state: &AppState, ticket: &str) -> ApiResult<()> {
          WHERE ticket_hash = $1 AND used_at IS NULL AND expires_at > now_ms()",
     ))
     .bind(auth::hash_secret(ticket))
-    .execute(state.db.writer())
+    .execute(&mut *state.db.write_conn().await?)
     .await?;
     if used.rows_affected() == 1 {
         Ok(())

@@ -7,8 +7,9 @@
 //! an older fence can be recognised and refused ([`crate::db::locks::check_fence`]).
 //!
 //! Each request reads the conversation, decides, and writes the change only if the lock and owner
-//! are still as read ([`crate::db::locks::change`]); if someone changed them meanwhile it reads and
-//! decides again. A refusal writes nothing.
+//! are still as read ([`crate::db::locks`]); if someone changed them meanwhile it reads and decides
+//! again. A refusal writes nothing. The rules themselves ([`decide_acquire`], [`decide_release`])
+//! are plain functions of the conversation and the clock.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,13 +17,15 @@ use axum::Json;
 use protocol::api::LockGrant;
 use protocol::codes;
 use protocol::events::{AssignReason, EventBody};
+use protocol::ChatId;
 use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{AppQuery, AuthAgent, ChatPath};
 use super::{AppState, Routes};
 use crate::db::conversations::{self, ConversationRow};
-use crate::db::locks::{self, Lease, LockChange, LockFields};
+use crate::db::locks::{self, Lease, LockChange, LockFields, LockWrite};
+use crate::db::{direct, system_now_ms};
 
 pub fn router() -> Routes {
     Routes::new()
@@ -41,16 +44,82 @@ struct AcquireQuery {
     force: bool,
 }
 
-/// The conversation as it stands and the database clock now.
-async fn read(
+/// What a lock request decided, given the conversation as it stands and the clock.
+enum Step<T> {
+    /// Answer with this; nothing to write.
+    Answer(T),
+    /// Write this change, then answer with `then`.
+    Write { write: LockWrite, then: T },
+}
+
+/// Reads the conversation, decides, and writes the decided change with its events; if the lock
+/// changed between the read and the write, reads and decides again. On SQLite all of it runs on
+/// the writer thread in one go.
+async fn read_decide_write<T, Decide>(
     state: &AppState,
     auth: &AuthAgent,
-    chat_id: &protocol::ChatId,
-) -> ApiResult<(ConversationRow, i64)> {
-    let mut conn = state.db.pool().acquire().await?;
-    let row = conversations::require(&mut conn, &auth.org_id, chat_id).await?;
-    let now = state.db.now_on(&mut conn).await?;
-    Ok((row, now))
+    chat_id: &ChatId,
+    decide: Decide,
+) -> ApiResult<T>
+where
+    T: Send + 'static,
+    Decide: Fn(&ConversationRow, i64) -> ApiResult<Step<T>> + Send + 'static,
+{
+    let actor = auth.agent_ref();
+    if let Some(direct) = state.db.direct() {
+        let (org_id, chat_id) = (auth.org_id.clone(), chat_id.clone());
+        let (answer, wrote) = direct
+            .run(move |conn| {
+                for _ in 0..ATTEMPTS {
+                    let now = system_now_ms();
+                    let row = direct::find_conversation(conn, &org_id, chat_id.as_str())
+                        .map_err(direct::api_error)?
+                        .ok_or(ApiError::NotFound("conversation"))?;
+                    let (write, then) = match decide(&row, now)? {
+                        Step::Answer(answer) => return Ok((answer, false)),
+                        Step::Write { write, then } => (write, then),
+                    };
+                    // The path may name the chat by its alias; events use its own id.
+                    let own_id = row.chat_id()?;
+                    // Only the clock can have moved since the read (a lease ran out in between).
+                    if locks::apply_direct(conn, &org_id, &row, &own_id, &actor, now, &write)
+                        .map_err(direct::api_error)?
+                    {
+                        return Ok((then, true));
+                    }
+                }
+                Err(ApiError::Busy)
+            })
+            .await?;
+        if wrote {
+            state.hub.notify(&auth.org_id);
+        }
+        return Ok(answer);
+    }
+    for _ in 0..ATTEMPTS {
+        let mut conn = state.db.pool().acquire().await?;
+        let row = conversations::require(&mut conn, &auth.org_id, chat_id).await?;
+        let now = state.db.now_on(&mut conn).await?;
+        drop(conn);
+        let (write, then) = match decide(&row, now)? {
+            Step::Answer(answer) => return Ok(answer),
+            Step::Write { write, then } => (write, then),
+        };
+        let change = LockChange {
+            org_id: &auth.org_id,
+            row: &row,
+            chat_id: &row.chat_id()?,
+            actor: &actor,
+            at: now,
+            to: write.to,
+            lease: write.lease,
+            events: write.events,
+        };
+        if locks::change(&state.db, &state.hub, change).await? {
+            return Ok(then);
+        }
+    }
+    Err(ApiError::Busy)
 }
 
 /// Takes the lock, or renews it (same fence) when the caller already holds it.
@@ -64,101 +133,113 @@ async fn acquire_lock(
         auth.require_supervisor("take over a reply lock")?;
     }
     let ttl_ms = i64::try_from(state.config.lock_ttl.as_millis()).unwrap_or(i64::MAX);
+    let who = auth.clone();
+    let granted = read_decide_write(&state, &auth, &chat_id, move |row, now| {
+        decide_acquire(row, &who, now, ttl_ms, query.force)
+    })
+    .await;
+    match &granted {
+        Ok(_) => state.metrics.lock_granted(),
+        Err(ApiError::Locked { .. }) => state.metrics.lock_refused(),
+        Err(_) => {}
+    }
+    Ok(Json(granted?))
+}
+
+/// Whether and how `auth` may take or renew the lock of `row` at `now`.
+fn decide_acquire(
+    row: &ConversationRow,
+    auth: &AuthAgent,
+    now: i64,
+    ttl_ms: i64,
+    force: bool,
+) -> ApiResult<Step<LockGrant>> {
+    let held = row.lock_is_held(now);
+    let held_by_me = held && row.lock_holder_id.as_deref() == Some(auth.id.as_str());
+    if held && !held_by_me && !force {
+        return Err(locked(row, now));
+    }
+    // Renewing is working the chat too: only while the holder may.
+    row.ensure_may_work(auth, "reply in it")?;
     let me = auth.agent_ref();
-    for _ in 0..ATTEMPTS {
-        let (row, now) = read(&state, &auth, &chat_id).await?;
-        // The path may name the chat by its alias; events and replies use its own id.
-        let chat_id = row.chat_id()?;
-        let held = row.lock_is_held(now);
-        let held_by_me = held && row.lock_holder_id.as_deref() == Some(auth.id.as_str());
-        let expires_at = now + ttl_ms;
-        if held && !held_by_me && !query.force {
-            state.metrics.lock_refused();
-            return Err(locked(&row, now));
-        }
-        // Renewing is working the chat too: only while the holder may.
-        row.ensure_may_work(&auth, "reply in it")?;
-        let (grant, lease, events) = if held_by_me {
-            let grant = LockGrant {
-                fence: row.lock_fence,
-                holder: me.clone(),
-                expires_at,
-                expires_in_ms: ttl_ms,
-                claimed: false,
-            };
-            // Everyone watching must see the lease go on, or their countdown ends while it is held.
-            let renewed = EventBody::LockRenewed {
-                holder: me.clone(),
-                fence: row.lock_fence,
-                expires_at,
-                ttl_ms,
-            };
-            (grant, Lease::Live, vec![renewed])
-        } else {
-            let fence = row.lock_fence + 1;
-            let claimed = row.owner_id.is_none();
-            let mut events = Vec::new();
-            if claimed {
-                events.push(EventBody::Assigned {
-                    owner: Some(me.clone()),
-                    previous_owner: None,
-                    reason: AssignReason::Claim,
-                });
-            }
-            events.push(if held {
-                EventBody::LockForced {
-                    holder: me.clone(),
-                    previous_holder: row.lock_holder(),
-                    fence,
-                    expires_at,
-                    ttl_ms,
-                }
-            } else {
-                EventBody::LockAcquired {
-                    holder: me.clone(),
-                    fence,
-                    expires_at,
-                    ttl_ms,
-                }
-            });
-            // A lapsed lock is taken only if it is still lapsed when written; a forced takeover
-            // and a free lock need only be unchanged.
-            let lease = if !held && row.lock_holder_id.is_some() {
-                Lease::Expired
-            } else {
-                Lease::Any
-            };
-            let grant = LockGrant {
-                fence,
-                holder: me.clone(),
-                expires_at,
-                expires_in_ms: ttl_ms,
-                claimed,
-            };
-            (grant, lease, events)
-        };
-        let to = LockFields {
-            holder_id: Some(auth.id.clone()),
-            fence: grant.fence,
+    let expires_at = now + ttl_ms;
+    let to = |fence| LockFields {
+        holder_id: Some(auth.id.clone()),
+        fence,
+        expires_at,
+        owner_id: row.owner_id.clone().or_else(|| Some(auth.id.clone())),
+    };
+    if held_by_me {
+        let grant = LockGrant {
+            fence: row.lock_fence,
+            holder: me.clone(),
             expires_at,
-            owner_id: row.owner_id.clone().or_else(|| Some(auth.id.clone())),
+            expires_in_ms: ttl_ms,
+            claimed: false,
         };
-        let change = LockChange {
-            org_id: &auth.org_id,
-            row: &row,
-            chat_id: &chat_id,
-            actor: &me,
-            at: now,
-            to,
+        // Everyone watching must see the lease go on, or their countdown ends while it is held.
+        let renewed = EventBody::LockRenewed {
+            holder: me,
+            fence: row.lock_fence,
+            expires_at,
+            ttl_ms,
+        };
+        return Ok(Step::Write {
+            write: LockWrite {
+                to: to(row.lock_fence),
+                lease: Lease::Live,
+                events: vec![renewed],
+            },
+            then: grant,
+        });
+    }
+    let fence = row.lock_fence + 1;
+    let claimed = row.owner_id.is_none();
+    let mut events = Vec::new();
+    if claimed {
+        events.push(EventBody::Assigned {
+            owner: Some(me.clone()),
+            previous_owner: None,
+            reason: AssignReason::Claim,
+        });
+    }
+    events.push(if held {
+        EventBody::LockForced {
+            holder: me.clone(),
+            previous_holder: row.lock_holder(),
+            fence,
+            expires_at,
+            ttl_ms,
+        }
+    } else {
+        EventBody::LockAcquired {
+            holder: me.clone(),
+            fence,
+            expires_at,
+            ttl_ms,
+        }
+    });
+    // A lapsed lock is taken only if it is still lapsed when written; a forced takeover and a free
+    // lock need only be unchanged.
+    let lease = if !held && row.lock_holder_id.is_some() {
+        Lease::Expired
+    } else {
+        Lease::Any
+    };
+    Ok(Step::Write {
+        write: LockWrite {
+            to: to(fence),
             lease,
             events,
-        };
-        if locks::change(&state.db, &state.hub, change).await? {
-            state.metrics.lock_granted();
-            return Ok(Json(grant));
-        }
-    }
-    Err(ApiError::Busy)
+        },
+        then: LockGrant {
+            fence,
+            holder: me,
+            expires_at,
+            expires_in_ms: ttl_ms,
+            claimed,
+        },
+    })
 }
 
 /// The 409 for a lock someone else holds.
@@ -187,51 +268,54 @@ async fn release_lock(
     ChatPath(chat_id): ChatPath,
     AppQuery(query): AppQuery<ReleaseQuery>,
 ) -> ApiResult<StatusCode> {
-    for _ in 0..ATTEMPTS {
-        let (row, now) = read(&state, &auth, &chat_id).await?;
-        // The path may name the chat by its alias; events and replies use its own id.
-        let chat_id = row.chat_id()?;
-        let mine = row.lock_holder_id.as_deref() == Some(auth.id.as_str())
-            && query.fence.is_none_or(|fence| fence == row.lock_fence);
-        if !mine {
-            if row.lock_is_held(now) {
-                return Err(ApiError::conflict(
-                    codes::NOT_LOCK_HOLDER,
-                    format!(
-                        "{} holds the reply lock now, not you",
-                        row.lock_holder_name.as_deref().unwrap_or("another agent")
-                    ),
-                ));
-            }
+    let who = auth.clone();
+    read_decide_write(&state, &auth, &chat_id, move |row, now| {
+        decide_release(row, &who, now, query.fence)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Whether `auth` may release the lock of `row` at `now`, and what that writes.
+fn decide_release(
+    row: &ConversationRow,
+    auth: &AuthAgent,
+    now: i64,
+    fence: Option<i64>,
+) -> ApiResult<Step<()>> {
+    let mine = row.lock_holder_id.as_deref() == Some(auth.id.as_str())
+        && fence.is_none_or(|fence| fence == row.lock_fence);
+    if !mine {
+        if row.lock_is_held(now) {
             return Err(ApiError::conflict(
                 codes::NOT_LOCK_HOLDER,
-                "you do not hold the reply lock of this conversation",
+                format!(
+                    "{} holds the reply lock now, not you",
+                    row.lock_holder_name.as_deref().unwrap_or("another agent")
+                ),
             ));
         }
-        if !row.lock_is_held(now) {
-            return Ok(StatusCode::NO_CONTENT);
-        }
-        // The holder stays recorded: a write carrying this fence is still valid until someone
-        // else takes the lock.
-        let mut to = row.lock_fields();
-        to.expires_at = now;
-        let me = auth.agent_ref();
-        let change = LockChange {
-            org_id: &auth.org_id,
-            row: &row,
-            chat_id: &chat_id,
-            actor: &me,
-            at: now,
+        return Err(ApiError::conflict(
+            codes::NOT_LOCK_HOLDER,
+            "you do not hold the reply lock of this conversation",
+        ));
+    }
+    if !row.lock_is_held(now) {
+        return Ok(Step::Answer(()));
+    }
+    // The holder stays recorded: a write carrying this fence is still valid until someone else
+    // takes the lock.
+    let mut to = row.lock_fields();
+    to.expires_at = now;
+    Ok(Step::Write {
+        write: LockWrite {
             to,
             lease: Lease::Live,
             events: vec![EventBody::LockReleased {
-                holder: me.clone(),
+                holder: auth.agent_ref(),
                 fence: row.lock_fence,
             }],
-        };
-        if locks::change(&state.db, &state.hub, change).await? {
-            return Ok(StatusCode::NO_CONTENT);
-        }
-    }
-    Err(ApiError::Busy)
+        },
+        then: (),
+    })
 }

@@ -1,0 +1,258 @@
+//! SQLite's writer thread: write transactions that run whole on one thread, against SQLite
+//! directly, and commit together.
+//!
+//! Through sqlx every statement is a round trip to the connection's own thread (and back), and on
+//! this kind of machine each of those costs a pair of context switches that dwarf the statement
+//! itself. The reply lock's writes (taking, renewing, releasing: the most frequent writes there
+//! are) therefore run here instead: the request hands the thread its whole transaction (read,
+//! decide, write) and waits once. The thread takes whatever jobs are queued, runs them in one
+//! `BEGIN IMMEDIATE` … `COMMIT`, each inside a savepoint of its own so that one job's failure
+//! undoes only that job, and answers every job once the commit is durable (group commit: one fsync
+//! for all of them).
+//!
+//! SQLite has one writer at a time, and the other writes still go through sqlx's writer
+//! connection, so the two take turns through one fair lock (the [`WriteGate`]): neither ever meets
+//! the other's write lock and sleeps in SQLite's busy handler.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::types::ToSql;
+use tokio::sync::oneshot;
+
+use super::conversations::{ConversationRow, SELECT_CONVERSATION};
+use crate::error::{ApiError, ApiResult};
+
+/// The lock every SQLite write takes for the length of its transaction.
+pub type WriteGate = Arc<tokio::sync::Mutex<()>>;
+
+/// How many queued jobs one transaction takes at most.
+const MAX_GROUP: usize = 64;
+
+/// Sends a job's outcome once the transaction it ran in has committed (or failed to).
+type Deliver = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// A job: runs in the transaction (or, given no connection, only prepares its refusal), says
+/// whether to keep its writes, and how to answer.
+type Job = Box<dyn FnOnce(Option<&rusqlite::Connection>) -> (bool, Deliver) + Send>;
+
+enum Message {
+    Job(Job),
+    Stop,
+}
+
+/// The handle requests use to run a transaction on the writer thread. Cheap to clone.
+#[derive(Clone)]
+pub struct SqliteWriter {
+    jobs: mpsc::Sender<Message>,
+    thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+}
+
+impl std::fmt::Debug for SqliteWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteWriter")
+    }
+}
+
+impl SqliteWriter {
+    /// Opens the database file at `path` and starts the thread.
+    pub fn start(path: &str, gate: WriteGate) -> anyhow::Result<SqliteWriter> {
+        let conn = rusqlite::Connection::open(path)?;
+        // As sqlx's connections (db/mod.rs): FULL, so an acknowledged write survives a power cut.
+        conn.execute_batch(
+            "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;",
+        )?;
+        conn.set_prepared_statement_cache_capacity(64);
+        let (jobs, queue) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("baton-sqlite-writer".to_owned())
+            .spawn(move || serve(conn, queue, gate))?;
+        Ok(SqliteWriter {
+            jobs,
+            thread: Arc::new(Mutex::new(Some(thread))),
+        })
+    }
+
+    /// Runs `work` in a write transaction on the writer thread and returns what it returned once
+    /// the transaction has committed. An error undoes that job's writes and nothing else. The job
+    /// runs to the end even if the caller stops waiting.
+    pub async fn run<T, F>(&self, work: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> ApiResult<T> + Send + 'static,
+    {
+        let (answer, answered) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            // No connection: the transaction could not start (another process has held the
+            // database past the busy timeout, or the disk failed): try again later.
+            let result = match conn {
+                Some(conn) => work(conn),
+                None => Err(ApiError::Busy),
+            };
+            let keep = result.is_ok();
+            let deliver: Deliver = Box::new(move |committed| {
+                let outcome = match (result, committed) {
+                    (Ok(value), Ok(())) => Ok(value),
+                    (Ok(_), Err(err)) => Err(ApiError::Internal(anyhow::anyhow!(
+                        "the write transaction failed to commit: {err}"
+                    ))),
+                    (Err(err), _) => Err(err),
+                };
+                // The caller may have stopped waiting; the write stands all the same.
+                let _ = answer.send(outcome);
+            });
+            (keep, deliver)
+        });
+        self.jobs
+            .send(Message::Job(job))
+            .map_err(|_| anyhow::anyhow!("the SQLite writer thread has stopped"))?;
+        answered.await.map_err(|_| {
+            ApiError::Internal(anyhow::anyhow!("a write job ended without an answer"))
+        })?
+    }
+
+    /// Finishes the queued jobs and stops the thread.
+    pub async fn stop(&self) {
+        let _ = self.jobs.send(Message::Stop);
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+fn serve(conn: rusqlite::Connection, queue: mpsc::Receiver<Message>, gate: WriteGate) {
+    let mut stopping = false;
+    while !stopping {
+        let Ok(Message::Job(first)) = queue.recv() else {
+            return;
+        };
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(Message::Job(job)) => group.push(job),
+                Ok(Message::Stop) => {
+                    stopping = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let _turn = gate.blocking_lock();
+        run_group(&conn, group);
+    }
+}
+
+/// Runs the jobs in one transaction, each in a savepoint, and answers them after the commit.
+fn run_group(conn: &rusqlite::Connection, group: Vec<Job>) {
+    if let Err(err) = conn.execute_batch("BEGIN IMMEDIATE") {
+        tracing::warn!(error = %err, "cannot start a write transaction");
+        for job in group {
+            let (_, deliver) = job(None);
+            deliver(Err(err.to_string()));
+        }
+        return;
+    }
+    let mut answers = Vec::with_capacity(group.len());
+    for job in group {
+        if let Err(err) = conn.execute_batch("SAVEPOINT job") {
+            tracing::warn!(error = %err, "cannot start a write job");
+            let (_, deliver) = job(None);
+            answers.push(deliver);
+            continue;
+        }
+        match std::panic::catch_unwind(AssertUnwindSafe(|| job(Some(conn)))) {
+            Ok((true, deliver)) => {
+                let _ = conn.execute_batch("RELEASE job");
+                answers.push(deliver);
+            }
+            Ok((false, deliver)) => {
+                let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+                answers.push(deliver);
+            }
+            Err(_) => {
+                // A job that panicked has lost its answer; its caller hears that it ended
+                // without one. Its writes go, the others' stay.
+                tracing::error!("a write job panicked; its writes were undone");
+                let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            }
+        }
+    }
+    let committed = conn.execute_batch("COMMIT").map_err(|err| {
+        let _ = conn.execute_batch("ROLLBACK");
+        err.to_string()
+    });
+    for deliver in answers {
+        deliver(committed.clone());
+    }
+}
+
+/// SQLite's errors as the API reports them: busy (another process holds the database) is a 503.
+pub fn api_error(err: rusqlite::Error) -> ApiError {
+    match err.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            ApiError::Busy
+        }
+        _ => ApiError::Internal(anyhow::Error::new(err).context("SQLite")),
+    }
+}
+
+/// Prepares `sql` (shared SQL with `$1`, `$2`, … placeholders, in any order and repeated) and
+/// binds `values[n - 1]` to each `$n`.
+pub fn prepare_numbered<'c>(
+    conn: &'c rusqlite::Connection,
+    sql: &str,
+    values: &[&dyn ToSql],
+) -> rusqlite::Result<rusqlite::CachedStatement<'c>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    for index in 1..=statement.parameter_count() {
+        let number = statement
+            .parameter_name(index)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or(rusqlite::Error::InvalidParameterCount(index, values.len()))?;
+        let value = values
+            .get(number - 1)
+            .ok_or(rusqlite::Error::InvalidParameterCount(number, values.len()))?;
+        statement.raw_bind_parameter(index, value)?;
+    }
+    Ok(statement)
+}
+
+/// [`super::conversations::find`], on the writer thread's connection.
+pub fn find_conversation(
+    conn: &rusqlite::Connection,
+    org_id: &str,
+    chat_id: &str,
+) -> rusqlite::Result<Option<ConversationRow>> {
+    let sql =
+        format!("{SELECT_CONVERSATION} WHERE c.org_id = $1 AND (c.chat_id = $2 OR c.alias = $2)");
+    let mut statement = prepare_numbered(conn, &sql, &[&org_id, &chat_id])?;
+    let mut rows = statement.raw_query();
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    Ok(Some(ConversationRow {
+        id: row.get("id")?,
+        chat_id: row.get("chat_id")?,
+        alias: row.get("alias")?,
+        title: row.get("title")?,
+        phone: row.get("phone")?,
+        owner_id: row.get("owner_id")?,
+        owner_name: row.get("owner_name")?,
+        pipeline_id: row.get("pipeline_id")?,
+        pipeline_name: row.get("pipeline_name")?,
+        stage: row.get("stage")?,
+        lock_holder_id: row.get("lock_holder_id")?,
+        lock_holder_name: row.get("lock_holder_name")?,
+        lock_fence: row.get("lock_fence")?,
+        lock_expires_at: row.get("lock_expires_at")?,
+        created_at: row.get("created_at")?,
+        last_activity_at: row.get("last_activity_at")?,
+        last_event_seq: row.get("last_event_seq")?,
+    }))
+}
