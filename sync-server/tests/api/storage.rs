@@ -54,6 +54,73 @@ async fn sqlite_writes_queue_for_one_writer_connection() {
     assert!(db.pool().size() >= 1);
 }
 
+/// Jobs on SQLite's writer thread that are queued together commit together, yet each keeps its
+/// own outcome: a job that fails leaves none of its writes, its neighbours keep all of theirs, and
+/// a write transaction through sqlx interleaves with them without either failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writer_thread_jobs_commit_together_each_all_or_nothing() {
+    let test_db = TestDb::create(Backend::Sqlite).await;
+    let db = Db::connect(&test_db.url, 8).await.unwrap();
+    let org = sync_server::admin::create_org(&db, "Org", "UTC")
+        .await
+        .unwrap();
+    let direct = db.direct().expect("SQLite has a writer thread").clone();
+    let jobs = join_all((0..60_i64).map(|i| {
+        let direct = direct.clone();
+        async move {
+            direct
+                .run(move |conn| {
+                    // Two writes per job; every third job then fails.
+                    for part in 0..2 {
+                        conn.execute(
+                            "INSERT INTO auth_changes (agent_id, token_id, at) VALUES (?1, ?2, 0)",
+                            (format!("job{i}"), format!("part{part}")),
+                        )
+                        .map_err(sync_server::db::direct::api_error)?;
+                    }
+                    if i % 3 == 0 {
+                        return Err(sync_server::error::ApiError::validation(format!(
+                            "job {i} refuses"
+                        )));
+                    }
+                    Ok(i)
+                })
+                .await
+        }
+    }));
+    let (outcomes, through_sqlx) = tokio::join!(jobs, async {
+        let mut tx = db.begin_write(&org.id).await?;
+        tx.sessions_ended("through-sqlx", None).await?;
+        tx.commit(&EventHub::new(
+            db.clone(),
+            std::time::Duration::from_secs(60),
+            tokio_util::sync::CancellationToken::new(),
+        ))
+        .await
+    });
+    through_sqlx.unwrap();
+    for (i, outcome) in outcomes.iter().enumerate() {
+        match outcome {
+            Ok(value) => assert!(i % 3 != 0 && *value == i as i64, "job {i}: {value}"),
+            Err(err) => assert!(i % 3 == 0, "job {i} failed: {err}"),
+        }
+    }
+    let rows = sqlx::query("SELECT agent_id FROM auth_changes")
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+    let mut written: Vec<String> = rows.iter().map(|r| r.get::<String, _>(0)).collect();
+    written.sort();
+    let mut expected: Vec<String> = (0..60)
+        .filter(|i| i % 3 != 0)
+        .flat_map(|i| [format!("job{i}"), format!("job{i}")])
+        .chain(["through-sqlx".to_owned()])
+        .collect();
+    expected.sort();
+    assert_eq!(written, expected);
+    db.close().await;
+}
+
 /// The columns each engine's migrations define, as `table.column`.
 async fn columns(backend: Backend) -> BTreeSet<String> {
     let test_db = TestDb::create(backend).await;
