@@ -77,6 +77,9 @@ struct ServeArgs {
     /// HTTP connections served at once (capped below the file-descriptor limit).
     #[arg(long, env = "BATON_MAX_CONNECTIONS", default_value_t = 10_000)]
     max_connections: usize,
+    /// Database connections for reads (and, on PostgreSQL, writes).
+    #[arg(long, env = "BATON_DB_CONNECTIONS", default_value_t = 10)]
+    db_connections: u32,
     /// A host name requests may be addressed to (repeat it, or separate with commas). By
     /// default a server on a loopback address answers only loopback names (against DNS
     /// rebinding), and one on any other address answers any name.
@@ -234,6 +237,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.lock_ttl = Duration::from_secs(args.lock_ttl_secs);
     config.token_ttl = Duration::from_secs(args.token_ttl_days.saturating_mul(24 * 3600));
     config.max_connections = args.max_connections;
+    config.db_max_connections = args.db_connections;
     config.allowed_hosts = args.allowed_hosts.clone();
     config.metrics_bind = args.metrics_bind;
     config.validate()?;

@@ -19,6 +19,9 @@ use protocol::api::EventTicket;
 use protocol::codes;
 use protocol::ws::{ClientMessage, ServerMessage};
 use serde::Deserialize;
+use std::sync::Arc;
+
+use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::error::{ApiError, ApiResult};
@@ -259,7 +262,8 @@ async fn connect(
                 last_sent: since,
             };
             let end = session.run().await;
-            session.finish(end).await;
+            // Boxed: it owns the session, which the stream's future would otherwise hold twice.
+            Box::pin(session.finish(end)).await;
             drop(slot);
             drop(open);
             // The connection's place under the server's cap ends with the stream.
@@ -314,8 +318,98 @@ impl Session {
     }
 
     async fn serve(&mut self) -> Result<End, End> {
+        // What a stream does rarely (catching up, checking a login, reading the database clock)
+        // is boxed where it is awaited: an idle stream's future is then only as big as its waiting
+        // state, not as its largest database query (a thousand idle agents, a thousand futures).
+        let mut feed = Box::pin(self.start()).await?;
+
+        // Made once: a fresh `cancelled()` per loop would register with the server-wide token
+        // (under its lock) for every event delivered to every socket.
+        let shutdown = self.state.shutdown.clone();
+        let cancelled = shutdown.cancelled();
+        tokio::pin!(cancelled);
+        // Logins that end on any instance reach this instance's cache, which tells every stream:
+        // no database read per stream to notice its own.
+        let mut endings = self.state.hub.tokens().endings();
+        let mut ping = tokio::time::interval(self.state.config.ws_ping_interval);
+        ping.tick().await;
+        let mut heard_since_ping = true;
+        loop {
+            tokio::select! {
+                received = feed.recv() => match received {
+                    Ok(event) => self.deliver(&event).await?,
+                    Err(RecvError::Lagged(_)) => Box::pin(self.send_backlog()).await?,
+                    Err(RecvError::Closed) => return Ok(End::Close(CLOSE_RESTART, "server restarting")),
+                },
+                message = self.socket.recv() => {
+                    heard_since_ping = true;
+                    match message {
+                        Some(Err(err)) => return Ok(End::from(err)),
+                        None | Some(Ok(Message::Close(_))) => return Ok(End::ClientLeft),
+                        Some(Ok(Message::Text(text))) => Box::pin(self.answer(&text)).await?,
+                        Some(Ok(_)) => {}
+                    }
+                },
+                ended = endings.recv() => {
+                    let certain = match &ended {
+                        Ok(ended) => ended.ends(&self.auth) && *ended != Ended::Unknown,
+                        // Missed some: look once.
+                        Err(_) => false,
+                    };
+                    let mine = certain
+                        || (matches!(ended, Ok(Ended::Unknown) | Err(_))
+                            && !Box::pin(login_is_live(&self.state, &self.auth.token_id)).await?);
+                    if mine {
+                        return Ok(End::Close(CLOSE_UNAUTHORIZED, "your session was ended"));
+                    }
+                },
+                _ = ping.tick() => {
+                    if !heard_since_ping {
+                        return Ok(End::Close(CLOSE_TIMEOUT, "no answer to pings"));
+                    }
+                    if Box::pin(self.state.db.now()).await? >= self.auth.token_expires_at {
+                        return Ok(End::Close(CLOSE_UNAUTHORIZED, "token expired or revoked"));
+                    }
+                    heard_since_ping = false;
+                    self.socket.send(Message::Ping(Default::default())).await?;
+                },
+                () = &mut cancelled => return Ok(End::Close(CLOSE_RESTART, "server restarting")),
+            }
+        }
+    }
+
+    /// Sends a live event unless it was already sent; fills any gap before it from the database.
+    async fn deliver(&mut self, event: &LiveEvent) -> Result<(), End> {
+        if event.seq <= self.last_sent {
+            return Ok(());
+        }
+        if event.seq > self.last_sent + 1 {
+            return Box::pin(self.send_backlog()).await;
+        }
+        self.socket.send(Message::Text(event.frame.clone())).await?;
+        self.last_sent = event.seq;
+        // This process's clock, not the database's: no await and no shared lock per event per
+        // stream; on PostgreSQL the lag is off by the clocks' offset (milliseconds at most).
+        self.state
+            .metrics
+            .event_delivered(crate::db::system_now_ms() - event.at);
+        // The agent was deactivated or logged out everywhere: end this stream now rather than at
+        // the next ping, if its login is indeed gone.
+        if event.ends_sessions_of.as_deref() == Some(self.auth.id.as_str())
+            && Box::pin(token_row(&self.state, &self.auth.token_id))
+                .await
+                .map_err(|e| End::Failed(e.to_string()))?
+                .is_none()
+        {
+            return Err(End::Close(CLOSE_UNAUTHORIZED, "your session was ended"));
+        }
+        Ok(())
+    }
+
+    /// Subscribes to the org's feed, then catches up (or tells the client to resync) and says ready.
+    async fn start(&mut self) -> Result<broadcast::Receiver<Arc<LiveEvent>>, End> {
         let org_id = self.auth.org_id.clone();
-        let mut feed = self.state.hub.subscribe(&org_id).await?;
+        let feed = self.state.hub.subscribe(&org_id).await?;
         let latest = events::latest_seq(&self.state.db, &org_id).await?;
         let server_time = self.state.db.now().await?;
         let too_far_behind = latest - self.last_sent > self.state.config.max_replay_events;
@@ -334,88 +428,7 @@ impl Session {
             })
             .await?;
         }
-
-        // Made once: a fresh `cancelled()` per loop would register with the server-wide token
-        // (under its lock) for every event delivered to every socket.
-        let shutdown = self.state.shutdown.clone();
-        let cancelled = shutdown.cancelled();
-        tokio::pin!(cancelled);
-        // Logins that end on any instance reach this instance's cache, which tells every stream:
-        // no database read per stream to notice its own.
-        let mut endings = self.state.hub.tokens().endings();
-        let mut ping = tokio::time::interval(self.state.config.ws_ping_interval);
-        ping.tick().await;
-        let mut heard_since_ping = true;
-        loop {
-            tokio::select! {
-                received = feed.recv() => match received {
-                    Ok(event) => self.deliver(&event).await?,
-                    Err(RecvError::Lagged(_)) => self.send_backlog().await?,
-                    Err(RecvError::Closed) => return Ok(End::Close(CLOSE_RESTART, "server restarting")),
-                },
-                message = self.socket.recv() => {
-                    heard_since_ping = true;
-                    match message {
-                        Some(Err(err)) => return Ok(End::from(err)),
-                        None | Some(Ok(Message::Close(_))) => return Ok(End::ClientLeft),
-                        Some(Ok(Message::Text(text))) => self.answer(&text).await?,
-                        Some(Ok(_)) => {}
-                    }
-                },
-                ended = endings.recv() => {
-                    let certain = match &ended {
-                        Ok(ended) => ended.ends(&self.auth) && *ended != Ended::Unknown,
-                        // Missed some: look once.
-                        Err(_) => false,
-                    };
-                    let mine = certain
-                        || (matches!(ended, Ok(Ended::Unknown) | Err(_))
-                            && !login_is_live(&self.state, &self.auth.token_id).await?);
-                    if mine {
-                        return Ok(End::Close(CLOSE_UNAUTHORIZED, "your session was ended"));
-                    }
-                },
-                _ = ping.tick() => {
-                    if !heard_since_ping {
-                        return Ok(End::Close(CLOSE_TIMEOUT, "no answer to pings"));
-                    }
-                    if self.state.db.now().await? >= self.auth.token_expires_at {
-                        return Ok(End::Close(CLOSE_UNAUTHORIZED, "token expired or revoked"));
-                    }
-                    heard_since_ping = false;
-                    self.socket.send(Message::Ping(Default::default())).await?;
-                },
-                () = &mut cancelled => return Ok(End::Close(CLOSE_RESTART, "server restarting")),
-            }
-        }
-    }
-
-    /// Sends a live event unless it was already sent; fills any gap before it from the database.
-    async fn deliver(&mut self, event: &LiveEvent) -> Result<(), End> {
-        if event.seq <= self.last_sent {
-            return Ok(());
-        }
-        if event.seq > self.last_sent + 1 {
-            return self.send_backlog().await;
-        }
-        self.socket.send(Message::Text(event.frame.clone())).await?;
-        self.last_sent = event.seq;
-        // This process's clock, not the database's: no await and no shared lock per event per
-        // stream; on PostgreSQL the lag is off by the clocks' offset (milliseconds at most).
-        self.state
-            .metrics
-            .event_delivered(crate::db::system_now_ms() - event.at);
-        // The agent was deactivated or logged out everywhere: end this stream now rather than at
-        // the next ping, if its login is indeed gone.
-        if event.ends_sessions_of.as_deref() == Some(self.auth.id.as_str())
-            && token_row(&self.state, &self.auth.token_id)
-                .await
-                .map_err(|e| End::Failed(e.to_string()))?
-                .is_none()
-        {
-            return Err(End::Close(CLOSE_UNAUTHORIZED, "your session was ended"));
-        }
-        Ok(())
+        Ok(feed)
     }
 
     /// Sends every stored event after `last_sent`, in order.
