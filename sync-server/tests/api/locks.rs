@@ -383,23 +383,51 @@ fn take_over<'a>(
     }
 }
 
-async fn a_lock_change_from_a_stale_read_writes_nothing(backend: Backend) {
+/// An agent holding the lock of a chat, and a lead who will take it over through the database.
+struct Held {
+    app: TestApp,
+    asha: TestAgent,
+    lead: TestAgent,
+    chat_id: String,
+    parsed: ChatId,
+    lena: AgentRef,
+}
+
+async fn held_by_asha(backend: Backend) -> Held {
     let app = TestApp::spawn(backend).await;
     let asha = app.agent("Asha", Role::Agent).await;
     let lead = app.agent("Lena", Role::Lead).await;
     let chat_id = chat(1);
     asha.open_chat(&chat_id, "Priya").await;
     asha.lock(&chat_id).await.expect(200);
+    let lena = AgentRef {
+        id: lead.id.clone(),
+        name: lead.name.clone(),
+    };
+    Held {
+        parsed: ChatId::parse(&chat_id).unwrap(),
+        app,
+        asha,
+        lead,
+        chat_id,
+        lena,
+    }
+}
+
+async fn a_lock_change_from_a_stale_read_writes_nothing(backend: Backend) {
+    let Held {
+        app,
+        asha,
+        lead,
+        chat_id,
+        parsed,
+        lena,
+    } = held_by_asha(backend).await;
     let stale = read_row(&app, &chat_id).await;
     // Asha's renewal moves the expiry on after the row was read.
     asha.lock(&chat_id).await.expect(200);
     let seq_before = app.latest_seq().await;
     let hub = app.cli_hub();
-    let parsed = ChatId::parse(&chat_id).unwrap();
-    let lena = AgentRef {
-        id: lead.id.clone(),
-        name: lead.name.clone(),
-    };
 
     let applied = locks::change(&app.db, &hub, take_over(&app, &stale, &parsed, &lena))
         .await
@@ -430,19 +458,16 @@ async fn a_lock_change_from_a_stale_read_writes_nothing(backend: Backend) {
 }
 
 async fn a_lock_change_finishes_even_if_its_caller_stops_waiting(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let asha = app.agent("Asha", Role::Agent).await;
-    let lead = app.agent("Lena", Role::Lead).await;
-    let chat_id = chat(1);
-    asha.open_chat(&chat_id, "Priya").await;
-    asha.lock(&chat_id).await.expect(200);
+    let Held {
+        app,
+        asha,
+        lead,
+        chat_id,
+        parsed,
+        lena,
+    } = held_by_asha(backend).await;
     let row = read_row(&app, &chat_id).await;
     let hub = app.cli_hub();
-    let parsed = ChatId::parse(&chat_id).unwrap();
-    let lena = AgentRef {
-        id: lead.id.clone(),
-        name: lead.name.clone(),
-    };
 
     // Polled once, then dropped: what a request whose client hangs up does.
     let dropped = tokio::time::timeout(
