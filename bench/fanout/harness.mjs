@@ -107,6 +107,16 @@ const handler = (i) => (msg) => {
 };
 
 // --- connect, idle, then events -----------------------------------------------------------------
+// Memory is read cold (before anything) and warm: for Baton, after every agent's login has been
+// read once (`GET /me`, as each extension does when it starts), so the warm figure is what holding
+// idle connections costs, not a database page cache filling with a thousand logins. The peers
+// have no logins: for them both figures are the same.
+const coldRss0 = await settledRss();
+if (o.impl === 'baton') {
+  const warm = spawn(process.execPath, [path.join(here, 'warm_logins.mjs'), o.seats, o.base], { stdio: 'inherit' });
+  const code = await new Promise((res) => warm.on('exit', res));
+  if (code !== 0) throw new Error(`reading the logins failed (${code})`);
+}
 const rss0 = await settledRss();
 const conns = [];
 const tc0 = performance.now();
@@ -160,6 +170,7 @@ console.log(JSON.stringify({
   clients_missing_events: perClient.reduce((a, v) => a + (v < sent ? 1 : 0), 0),
   // Memory is read on the first instance, which holds its share of the clients.
   bytes_per_conn: ((rss1 - rss0) * 1024) / Math.ceil(N / urls.length),
+  bytes_per_conn_cold: ((rss1 - coldRss0) * 1024) / Math.ceil(N / urls.length),
   server_cpu_pct: ((serverTicks1 - serverTicks0) / 100 / wallS) * 100,
   harness_cpu_pct: ((harnessCpu.user + harnessCpu.system) / 1e6 / wallS) * 100,
 }));

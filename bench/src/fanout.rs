@@ -25,7 +25,10 @@ pub struct FanoutResult {
     pub p999_ms: Option<f64>,
     pub max_ms: Option<f64>,
     pub clients_missing_events: u64,
+    /// Memory per idle connection, read across the connections after every login was read once.
     pub bytes_per_conn: f64,
+    /// The same from before anything: includes the database's page cache filling with logins.
+    pub bytes_per_conn_cold: f64,
     pub server_cpu_pct: f64,
     pub harness_cpu_pct: f64,
 }

@@ -364,13 +364,14 @@ async fn fanout_suite(
 
 fn say_fanout(what: &str, r: &fanout::FanoutResult) {
     eprintln!(
-        "  {what:<44} {:>7.3}% delivered  p50 {:>6.2}  p99 {:>7.2}  p99.9 {:>7.2}  max {:>8.1} ms  {:>6.1} KiB/conn  connect {:.2} s  server CPU {:.0}%  harness CPU {:.0}%{}",
+        "  {what:<44} {:>7.3}% delivered  p50 {:>6.2}  p99 {:>7.2}  p99.9 {:>7.2}  max {:>8.1} ms  {:>6.1} KiB/conn ({:.1} cold)  connect {:.2} s  server CPU {:.0}%  harness CPU {:.0}%{}",
         r.delivered_pct,
         r.p50_ms.unwrap_or(f64::NAN),
         r.p99_ms.unwrap_or(f64::NAN),
         r.p999_ms.unwrap_or(f64::NAN),
         r.max_ms.unwrap_or(f64::NAN),
         r.bytes_per_conn / 1024.0,
+        r.bytes_per_conn_cold / 1024.0,
         r.connect_s,
         r.server_cpu_pct,
         r.harness_cpu_pct,
@@ -395,6 +396,7 @@ fn push_fanout(
         ("p99", r.p99_ms.unwrap_or(f64::NAN), "ms"),
         ("p999", r.p999_ms.unwrap_or(f64::NAN), "ms"),
         ("per_conn", r.bytes_per_conn / 1024.0, "KiB"),
+        ("per_conn_cold", r.bytes_per_conn_cold / 1024.0, "KiB"),
         ("connect", r.connect_s, "s"),
         ("server_cpu", r.server_cpu_pct, "% of a core"),
     ];
