@@ -55,9 +55,14 @@ impl std::fmt::Debug for SqliteWriter {
 }
 
 impl SqliteWriter {
-    /// Opens the database file at `path` and starts the thread.
-    pub fn start(path: &str, gate: WriteGate) -> anyhow::Result<SqliteWriter> {
-        let conn = rusqlite::Connection::open(path)?;
+    /// Opens the database file at `path` (read-only if `read_only`) and starts the thread.
+    pub fn start(path: &str, read_only: bool, gate: WriteGate) -> anyhow::Result<SqliteWriter> {
+        let flags = if read_only {
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+        } else {
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+        };
+        let conn = rusqlite::Connection::open_with_flags(path, flags)?;
         // As sqlx's connections (db/mod.rs): FULL, so an acknowledged write survives a power cut.
         conn.execute_batch(
             "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;",
@@ -75,8 +80,9 @@ impl SqliteWriter {
 
     /// Runs `work` in a write transaction on the writer thread and returns what it returned once
     /// the transaction has committed. An error undoes that job's writes and nothing else. The job
-    /// runs to the end even if the caller stops waiting.
-    pub async fn run<T, F>(&self, work: F) -> ApiResult<T>
+    /// is queued when this is called (jobs run in call order) and runs to the end even if the
+    /// caller stops waiting.
+    pub fn run<T, F>(&self, work: F) -> impl std::future::Future<Output = ApiResult<T>> + use<T, F>
     where
         T: Send + 'static,
         F: FnOnce(&rusqlite::Connection) -> ApiResult<T> + Send + 'static,
@@ -103,12 +109,13 @@ impl SqliteWriter {
             });
             (keep, deliver)
         });
-        self.jobs
-            .send(Message::Job(job))
-            .map_err(|_| anyhow::anyhow!("the SQLite writer thread has stopped"))?;
-        answered.await.map_err(|_| {
-            ApiError::Internal(anyhow::anyhow!("a write job ended without an answer"))
-        })?
+        let queued = self.jobs.send(Message::Job(job));
+        async move {
+            queued.map_err(|_| anyhow::anyhow!("the SQLite writer thread has stopped"))?;
+            answered.await.map_err(|_| {
+                ApiError::Internal(anyhow::anyhow!("a write job ended without an answer"))
+            })?
+        }
     }
 
     /// Finishes the queued jobs and stops the thread.
@@ -147,7 +154,8 @@ fn serve(conn: rusqlite::Connection, queue: mpsc::Receiver<Message>, gate: Write
     }
 }
 
-/// Runs the jobs in one transaction, each in a savepoint, and answers them after the commit.
+/// Runs the jobs in one transaction, each in a savepoint, and answers them after the commit. No
+/// job hears Ok unless the transaction holding its writes committed.
 fn run_group(conn: &rusqlite::Connection, group: Vec<Job>) {
     if let Err(err) = conn.execute_batch("BEGIN IMMEDIATE") {
         tracing::warn!(error = %err, "cannot start a write transaction");
@@ -158,34 +166,57 @@ fn run_group(conn: &rusqlite::Connection, group: Vec<Job>) {
         return;
     }
     let mut answers = Vec::with_capacity(group.len());
-    for job in group {
+    // Set when a savepoint statement fails, or when SQLite has undone the whole transaction itself
+    // (disk full, an I/O error): then nothing more runs in this group and nobody hears Ok, since a
+    // later savepoint would open (and its release commit) a transaction of its own.
+    let mut broken: Option<String> = None;
+    let mut jobs = group.into_iter();
+    for job in jobs.by_ref() {
         if let Err(err) = conn.execute_batch("SAVEPOINT job") {
             tracing::warn!(error = %err, "cannot start a write job");
-            let (_, deliver) = job(None);
-            answers.push(deliver);
-            continue;
+            answers.push(job(None).1);
+            broken = Some(err.to_string());
+            break;
         }
-        match std::panic::catch_unwind(AssertUnwindSafe(|| job(Some(conn)))) {
+        let settled = match std::panic::catch_unwind(AssertUnwindSafe(|| job(Some(conn)))) {
             Ok((true, deliver)) => {
-                let _ = conn.execute_batch("RELEASE job");
                 answers.push(deliver);
+                conn.execute_batch("RELEASE job")
             }
             Ok((false, deliver)) => {
-                let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
                 answers.push(deliver);
+                conn.execute_batch("ROLLBACK TO job; RELEASE job")
             }
             Err(_) => {
                 // A job that panicked has lost its answer; its caller hears that it ended
                 // without one. Its writes go, the others' stay.
                 tracing::error!("a write job panicked; its writes were undone");
-                let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+                conn.execute_batch("ROLLBACK TO job; RELEASE job")
             }
+        };
+        if let Err(err) = settled {
+            broken = Some(err.to_string());
+            break;
+        }
+        if conn.is_autocommit() {
+            broken = Some("SQLite ended the write transaction (disk full or an I/O error)".into());
+            break;
         }
     }
-    let committed = conn.execute_batch("COMMIT").map_err(|err| {
-        let _ = conn.execute_batch("ROLLBACK");
-        err.to_string()
-    });
+    // Whatever did not run is answered without running.
+    for job in jobs {
+        answers.push(job(None).1);
+    }
+    let committed = match broken {
+        Some(err) => Err(err),
+        None => conn.execute_batch("COMMIT").map_err(|err| err.to_string()),
+    };
+    if committed.is_err() {
+        tracing::warn!(error = ?committed, "a group of write jobs was undone");
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+    }
     for deliver in answers {
         deliver(committed.clone());
     }
@@ -215,8 +246,9 @@ pub fn prepare_numbered<'c>(
             .and_then(|name| name.strip_prefix('$'))
             .and_then(|n| n.parse::<usize>().ok())
             .ok_or(rusqlite::Error::InvalidParameterCount(index, values.len()))?;
-        let value = values
-            .get(number - 1)
+        let value = number
+            .checked_sub(1)
+            .and_then(|n| values.get(n))
             .ok_or(rusqlite::Error::InvalidParameterCount(number, values.len()))?;
         statement.raw_bind_parameter(index, value)?;
     }

@@ -140,9 +140,9 @@ impl Db {
         db.prepare().await?;
         if backend == Backend::Sqlite {
             let gate = direct::WriteGate::default();
-            let path = sqlite_path(&db.url);
+            let (path, read_only) = sqlite_path(&db.url);
             db.direct = Some(
-                direct::SqliteWriter::start(path, gate.clone())
+                direct::SqliteWriter::start(&path, read_only, gate.clone())
                     .with_context(|| format!("cannot open the SQLite database {path} to write"))?,
             );
             db.gate = Some(gate);
@@ -297,11 +297,33 @@ pub fn system_now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// The file an SQLite URL (as [`normalise_url`] leaves it) names.
-fn sqlite_path(url: &str) -> &str {
+/// The file an SQLite URL (as [`normalise_url`] leaves it) names, percent-decoded as sqlx decodes
+/// it, and whether it asks for read-only access (`mode=ro`).
+fn sqlite_path(url: &str) -> (String, bool) {
     let rest = url.strip_prefix("sqlite:").unwrap_or(url);
     let rest = rest.strip_prefix("//").unwrap_or(rest);
-    rest.split('?').next().unwrap_or(rest)
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let read_only = query.split('&').any(|pair| pair == "mode=ro");
+    let bytes = path.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| path.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                decoded.push(byte);
+                i += 3;
+            }
+            None => {
+                decoded.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    (String::from_utf8_lossy(&decoded).into_owned(), read_only)
 }
 
 /// Works out the engine from the URL and makes an SQLite URL create its file when missing.
@@ -404,12 +426,22 @@ mod tests {
 
     #[test]
     fn sqlite_urls_name_their_file() {
-        assert_eq!(sqlite_path("sqlite:baton.db?mode=rwc"), "baton.db");
+        let path = |url| sqlite_path(url);
+        assert_eq!(path("sqlite:baton.db?mode=rwc"), ("baton.db".into(), false));
         assert_eq!(
-            sqlite_path("sqlite:///var/lib/baton.db?cache=private&mode=rwc"),
-            "/var/lib/baton.db"
+            path("sqlite:///var/lib/baton.db?cache=private&mode=rwc"),
+            ("/var/lib/baton.db".into(), false)
         );
-        assert_eq!(sqlite_path("sqlite://data/baton.db"), "data/baton.db");
+        assert_eq!(
+            path("sqlite://data/baton.db"),
+            ("data/baton.db".into(), false)
+        );
+        assert_eq!(
+            path("sqlite:/srv/my%20db/baton.db?mode=rwc"),
+            ("/srv/my db/baton.db".into(), false)
+        );
+        assert_eq!(path("sqlite:baton.db?mode=ro"), ("baton.db".into(), true));
+        assert_eq!(path("sqlite:100%.db"), ("100%.db".into(), false));
     }
 
     #[test]

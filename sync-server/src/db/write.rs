@@ -24,8 +24,41 @@ pub struct WriteTx {
     appended_events: bool,
     /// Logins this transaction ends, forgotten by this instance's cache once it commits.
     ended: Vec<Ended>,
-    /// SQLite: the write gate, held until the transaction ends (declared last: released last).
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// SQLite: the write gate, held until the transaction has ended (declared after `tx`, so it
+    /// is dropped after it).
+    turn: Turn,
+}
+
+/// A [`WriteTx`]'s turn to write on SQLite (nothing on PostgreSQL). Released at once after a
+/// commit; after a transaction dropped without one, only once sqlx has rolled it back.
+#[derive(Debug)]
+struct Turn {
+    gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+    writer: sqlx::AnyPool,
+    committed: bool,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let Some(gate) = self.gate.take() else {
+            return;
+        };
+        if self.committed {
+            return;
+        }
+        // sqlx rolls a dropped transaction back later, on its connection's worker thread. The next
+        // statement on that connection (the writer pool's only one) runs after the rollback: wait
+        // for it before giving up the turn, or the writer thread would meet the write lock.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let writer = self.writer.clone();
+            runtime.spawn(async move {
+                if let Ok(mut conn) = writer.acquire().await {
+                    let _ = sqlx::Executor::execute(&mut *conn, "SELECT 1").await;
+                }
+                drop(gate);
+            });
+        }
+    }
 }
 
 impl WriteTx {
@@ -33,7 +66,11 @@ impl WriteTx {
         // The clock is read with the lock, not by a statement of its own: on SQLite the database
         // clock is this process's clock (SQLite asks the same OS clock); on PostgreSQL it comes
         // back with the org's row lock.
-        let turn = db.take_turn().await;
+        let turn = Turn {
+            gate: db.take_turn().await,
+            writer: db.writer.clone(),
+            committed: false,
+        };
         let (tx, now) = match db.backend {
             Backend::Sqlite => {
                 let tx = db.writer.begin_with("BEGIN IMMEDIATE").await?;
@@ -64,7 +101,7 @@ impl WriteTx {
             now,
             appended_events: false,
             ended: Vec::new(),
-            _turn: turn,
+            turn,
         })
     }
 
@@ -171,8 +208,9 @@ impl WriteTx {
 
     /// Commits; then this instance forgets the logins that ended and wakes the org's event feed
     /// if events were recorded.
-    pub async fn commit(self, hub: &EventHub) -> Result<(), sqlx::Error> {
+    pub async fn commit(mut self, hub: &EventHub) -> Result<(), sqlx::Error> {
         self.tx.commit().await?;
+        self.turn.committed = true;
         for ended in &self.ended {
             hub.tokens().forget(ended);
         }

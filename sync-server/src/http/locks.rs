@@ -163,11 +163,11 @@ fn decide_acquire(
     row.ensure_may_work(auth, "reply in it")?;
     let me = auth.agent_ref();
     let expires_at = now + ttl_ms;
-    let to = |fence| LockFields {
+    let to = |fence, owner_id| LockFields {
         holder_id: Some(auth.id.clone()),
         fence,
         expires_at,
-        owner_id: row.owner_id.clone().or_else(|| Some(auth.id.clone())),
+        owner_id,
     };
     if held_by_me {
         let grant = LockGrant {
@@ -186,7 +186,8 @@ fn decide_acquire(
         };
         return Ok(Step::Write {
             write: LockWrite {
-                to: to(row.lock_fence),
+                // A renewal changes nothing but the lease.
+                to: to(row.lock_fence, row.owner_id.clone()),
                 lease: Lease::Live,
                 events: vec![renewed],
             },
@@ -228,7 +229,11 @@ fn decide_acquire(
     };
     Ok(Step::Write {
         write: LockWrite {
-            to: to(fence),
+            // Taking the lock of an unowned chat claims it.
+            to: to(
+                fence,
+                row.owner_id.clone().or_else(|| Some(auth.id.clone())),
+            ),
             lease,
             events,
         },

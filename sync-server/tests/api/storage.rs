@@ -121,6 +121,55 @@ async fn writer_thread_jobs_commit_together_each_all_or_nothing() {
     db.close().await;
 }
 
+/// When SQLite ends a group's transaction under the writer thread (as it does itself on a full
+/// disk or an I/O error; here a job does it), no later job of the group runs in a transaction of
+/// its own and commits alone: none of them hears Ok, none of their writes stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_ended_under_the_writer_thread_takes_its_whole_group_down() {
+    let test_db = TestDb::create(Backend::Sqlite).await;
+    let db = Db::connect(&test_db.url, 4).await.unwrap();
+    let direct = db.direct().expect("SQLite has a writer thread").clone();
+    let write = |agent: &'static str| {
+        move |conn: &rusqlite::Connection| {
+            conn.execute(
+                "INSERT INTO auth_changes (agent_id, token_id, at) VALUES (?1, NULL, 0)",
+                [agent],
+            )
+            .map_err(sync_server::db::direct::api_error)
+        }
+    };
+    // Holds the thread until both jobs below are queued, so they run in one group.
+    let (release, hold) = std::sync::mpsc::channel::<()>();
+    let blocker = direct.run(move |_conn| {
+        let _ = hold.recv();
+        Ok(0)
+    });
+    let ends_it = direct.run(move |conn| {
+        write("ended")(conn)?;
+        conn.execute_batch("ROLLBACK")
+            .map_err(sync_server::db::direct::api_error)?;
+        Ok(1)
+    });
+    let after_it = direct.run(write("after"));
+    release.send(()).unwrap();
+    let (_, ended, after) = tokio::join!(blocker, ends_it, after_it);
+
+    assert!(ended.is_err(), "its writes were undone: {ended:?}");
+    assert!(
+        after.is_err(),
+        "it cannot have committed with its group: {after:?}"
+    );
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM auth_changes")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows, 0, "nothing of the group stays");
+    // The thread goes on serving.
+    let next = direct.run(write("next")).await;
+    assert!(next.is_ok(), "{next:?}");
+    db.close().await;
+}
+
 /// The columns each engine's migrations define, as `table.column`.
 async fn columns(backend: Backend) -> BTreeSet<String> {
     let test_db = TestDb::create(backend).await;
