@@ -16,7 +16,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use rusqlite::types::ToSql;
 use tokio::sync::oneshot;
@@ -261,9 +261,11 @@ pub fn find_conversation(
     org_id: &str,
     chat_id: &str,
 ) -> rusqlite::Result<Option<ConversationRow>> {
-    let sql =
-        format!("{SELECT_CONVERSATION} WHERE c.org_id = $1 AND (c.chat_id = $2 OR c.alias = $2)");
-    let mut statement = prepare_numbered(conn, &sql, &[&org_id, &chat_id])?;
+    // Built once: this runs for every lock request.
+    static FIND: LazyLock<String> = LazyLock::new(|| {
+        format!("{SELECT_CONVERSATION} WHERE c.org_id = $1 AND (c.chat_id = $2 OR c.alias = $2)")
+    });
+    let mut statement = prepare_numbered(conn, &FIND, &[&org_id, &chat_id])?;
     let mut rows = statement.raw_query();
     let Some(row) = rows.next()? else {
         return Ok(None);

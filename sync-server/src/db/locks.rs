@@ -11,6 +11,8 @@
 //! transaction does. On both, whether the lease has run out is judged again by the database clock
 //! as the change is written.
 
+use std::sync::LazyLock;
+
 use protocol::api::AgentRef;
 use protocol::codes;
 use protocol::events::EventBody;
@@ -81,9 +83,7 @@ pub struct LockChange<'a> {
     pub actor: &'a AgentRef,
     /// When it happens: the events' time.
     pub at: i64,
-    pub to: LockFields,
-    pub lease: Lease,
-    pub events: Vec<EventBody>,
+    pub write: LockWrite,
 }
 
 /// The compare-and-set, in the SQL both engines share: `$1`–`$4` the new fields, `$5` the
@@ -105,19 +105,15 @@ const RECORD_EVENT: &str =
 /// its events in the same transaction; `false` when they changed meanwhile (read again, decide
 /// again). Runs to the end even if the caller stops waiting.
 pub async fn change(db: &Db, hub: &EventHub, change: LockChange<'_>) -> ApiResult<bool> {
-    let write = LockWrite {
-        to: change.to.clone(),
-        lease: change.lease,
-        events: change.events.clone(),
-    };
     let applied = match db.direct() {
         Some(direct) => {
-            let (org_id, row, chat_id, actor, at) = (
+            let (org_id, row, chat_id, actor, at, write) = (
                 change.org_id.to_owned(),
                 change.row.clone(),
                 change.chat_id.clone(),
                 change.actor.clone(),
                 change.at,
+                change.write.clone(),
             );
             direct
                 .run(move |conn| {
@@ -126,9 +122,9 @@ pub async fn change(db: &Db, hub: &EventHub, change: LockChange<'_>) -> ApiResul
                 })
                 .await?
         }
-        None => change_on_postgres(db, &change, &write).await?,
+        None => change_on_postgres(db, &change).await?,
     };
-    if applied && !change.events.is_empty() {
+    if applied && !change.write.events.is_empty() {
         hub.notify(change.org_id);
     }
     Ok(applied)
@@ -146,10 +142,12 @@ pub fn apply_direct(
 ) -> rusqlite::Result<bool> {
     let from = row.lock_fields();
     let to = &write.to;
-    let sql = CHANGE_LOCK.replace("now_ms()", SQLITE_NOW_MS);
+    // SQLite's spelling of the shared statement, made once.
+    static CHANGE_LOCK_SQLITE: LazyLock<String> =
+        LazyLock::new(|| CHANGE_LOCK.replace("now_ms()", SQLITE_NOW_MS));
     let changed = direct::prepare_numbered(
         conn,
-        &sql,
+        &CHANGE_LOCK_SQLITE,
         &[
             &to.holder_id,
             &to.fence,
@@ -189,11 +187,8 @@ pub fn apply_direct(
     Ok(true)
 }
 
-async fn change_on_postgres(
-    db: &Db,
-    change: &LockChange<'_>,
-    write: &LockWrite,
-) -> Result<bool, sqlx::Error> {
+async fn change_on_postgres(db: &Db, change: &LockChange<'_>) -> Result<bool, sqlx::Error> {
+    let write = &change.write;
     debug_assert_eq!(db.backend(), Backend::Postgres);
     // The events as one JSON array; each body goes in as the JSON text it is stored as.
     let mut events = String::from("[");

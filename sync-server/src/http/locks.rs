@@ -111,9 +111,7 @@ where
             chat_id: &row.chat_id()?,
             actor: &actor,
             at: now,
-            to: write.to,
-            lease: write.lease,
-            events: write.events,
+            write,
         };
         if locks::change(&state.db, &state.hub, change).await? {
             return Ok(then);

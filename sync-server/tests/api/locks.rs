@@ -10,7 +10,7 @@ use protocol::api::AgentRef;
 use protocol::events::EventBody;
 use protocol::ChatId;
 use sync_server::db::conversations::ConversationRow;
-use sync_server::db::locks::{self, Lease, LockChange, LockFields};
+use sync_server::db::locks::{self, Lease, LockChange, LockFields, LockWrite};
 
 use crate::common::{chat, enc, eventually, Backend, TestAgent, TestApp, PATIENCE};
 use crate::on_both_backends;
@@ -366,20 +366,22 @@ fn take_over<'a>(
         chat_id,
         actor: taker,
         at: now,
-        to: LockFields {
-            holder_id: Some(taker.id.clone()),
-            fence: row.lock_fence + 1,
-            expires_at: now + 30_000,
-            owner_id: row.owner_id.clone(),
+        write: LockWrite {
+            to: LockFields {
+                holder_id: Some(taker.id.clone()),
+                fence: row.lock_fence + 1,
+                expires_at: now + 30_000,
+                owner_id: row.owner_id.clone(),
+            },
+            lease: Lease::Any,
+            events: vec![EventBody::LockForced {
+                holder: taker.clone(),
+                previous_holder: row.lock_holder(),
+                fence: row.lock_fence + 1,
+                expires_at: now + 30_000,
+                ttl_ms: 30_000,
+            }],
         },
-        lease: Lease::Any,
-        events: vec![EventBody::LockForced {
-            holder: taker.clone(),
-            previous_holder: row.lock_holder(),
-            fence: row.lock_fence + 1,
-            expires_at: now + 30_000,
-            ttl_ms: 30_000,
-        }],
     }
 }
 
