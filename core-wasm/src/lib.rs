@@ -15,6 +15,8 @@
 //! compiles only for `wasm32`.
 
 pub mod adapter;
+pub mod calls;
+pub mod event_kinds;
 pub mod held;
 pub mod identity;
 pub mod messages;

@@ -6,10 +6,11 @@
 //! flattened representations it decodes without buffering, which keeps the WASM core small.
 //! The worker digests server events, so tabs receive plain state and never decode an event.
 
-use protocol::api::{Handoff, MessageReport, Note, Pipeline, Reminder, UpsertConversation};
-use protocol::{ChatId, Millis};
+use protocol::api::{Handoff, Note, Pipeline, Reminder};
+use protocol::ChatId;
 use serde::{Deserialize, Serialize};
 
+use crate::calls::{Call, Outcome};
 use crate::identity::IdentityHealth;
 use crate::state::{ConversationState, TeamState};
 use crate::views::Change;
@@ -50,113 +51,6 @@ pub struct TabStatus {
     pub identity: Option<IdentityHealth>,
 }
 
-/// A call a tab asks the worker to make on the server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Call {
-    /// Register the chat as WhatsApp shows it; replies with the full conversation.
-    OpenChat {
-        chat_id: ChatId,
-        seen: UpsertConversation,
-    },
-    Lock {
-        chat_id: ChatId,
-        force: bool,
-    },
-    Release {
-        chat_id: ChatId,
-        fence: i64,
-    },
-    Notes {
-        chat_id: ChatId,
-    },
-    Timeline {
-        chat_id: ChatId,
-    },
-    AddNote {
-        chat_id: ChatId,
-        body: String,
-        mentions: Vec<String>,
-    },
-    Handoff {
-        chat_id: ChatId,
-        to_agent_id: String,
-        done: String,
-        promised: String,
-        next_step: String,
-        fence: Option<i64>,
-    },
-    AcceptHandoff {
-        chat_id: ChatId,
-    },
-    DeclineHandoff {
-        chat_id: ChatId,
-        reason: String,
-    },
-    Remind {
-        chat_id: ChatId,
-        due_at: Millis,
-        text: String,
-    },
-    ReminderDone {
-        id: String,
-    },
-    Snooze {
-        id: String,
-        minutes: i64,
-    },
-    SetStage {
-        chat_id: ChatId,
-        pipeline_id: Option<String>,
-        stage: Option<String>,
-    },
-    /// Message metadata (never text), for a chat open or not.
-    Message {
-        chat_id: ChatId,
-        report: MessageReport,
-    },
-}
-
-impl Call {
-    /// Whether the call may wait in the offline queue and be sent later. Locks and reads are only
-    /// meaningful now; notes, handoffs, reminders and stage moves keep their meaning.
-    pub fn queueable(&self) -> bool {
-        matches!(
-            self,
-            Call::AddNote { .. }
-                | Call::Handoff { .. }
-                | Call::Remind { .. }
-                | Call::ReminderDone { .. }
-                | Call::Snooze { .. }
-                | Call::SetStage { .. }
-                | Call::Message { .. }
-        )
-    }
-}
-
-/// What to do with a queued write the server did not accept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// The server could not take it now (busy, timed out, throttled, the same key still in
-    /// flight): keep it, and try again later with the same idempotency key.
-    TryLater,
-    /// The server will never take it (it is invalid, or no longer allowed): tell the agent.
-    Final,
-}
-
-/// How to treat a queued write the server answered with `status` and error `code`.
-pub fn refusal(status: u16, code: &str) -> Refusal {
-    let later = status >= 500
-        || status == 408
-        || status == 429
-        || (status == 409 && code == protocol::codes::IDEMPOTENCY_IN_FLIGHT);
-    if later {
-        Refusal::TryLater
-    } else {
-        Refusal::Final
-    }
-}
-
 /// A queued write the server refused for good, kept until the agent has seen it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefusedWrite {
@@ -191,26 +85,6 @@ pub fn trim_queued_reports<T>(queue: &mut Vec<T>, call: impl Fn(&T) -> &Call) {
 pub enum ToWorker {
     Status(TabStatus),
     Request { id: u32, call: Call },
-}
-
-/// The API's answer to a call. Bodies stay JSON text: the tab that asked knows what type to read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Ok {
-        status: u16,
-        body: String,
-    },
-    /// The server refused; `error` and `message` come from its error body (or describe a network
-    /// failure, with status 0).
-    Failed {
-        status: u16,
-        error: String,
-        message: String,
-        body: String,
-    },
-    /// Not sent yet: the worker is offline and queued it; it will be sent with an idempotency key.
-    Queued,
 }
 
 /// The connection between the worker and the server.
@@ -305,15 +179,6 @@ pub struct PendingItem {
     pub stage: Option<Option<(String, String)>>,
 }
 
-/// One line of a conversation's timeline, described for people.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TimelineLine {
-    pub seq: i64,
-    pub at: Millis,
-    pub actor: Option<String>,
-    pub text: String,
-}
-
 /// Popup → worker (one-off messages).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -385,6 +250,124 @@ pub struct PopupState {
     pub refused_writes: Vec<RefusedWrite>,
 }
 
+/// The queue's format before calls wrapped the protocol's request types (2026-11).
+pub mod legacy {
+    use protocol::api::{
+        HandoffRequest, MessageReport, NoteRequest, ReminderRequest, SnoozeRequest, StageRequest,
+    };
+    use protocol::{ChatId, Millis};
+    use serde::Deserialize;
+
+    use crate::calls::Call as Current;
+
+    #[derive(Deserialize)]
+    pub struct PendingWrite {
+        key: String,
+        call: Call,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Call {
+        AddNote {
+            chat_id: ChatId,
+            body: String,
+            mentions: Vec<String>,
+        },
+        Handoff {
+            chat_id: ChatId,
+            to_agent_id: String,
+            done: String,
+            promised: String,
+            next_step: String,
+            fence: Option<i64>,
+        },
+        Remind {
+            chat_id: ChatId,
+            due_at: Millis,
+            text: String,
+        },
+        ReminderDone {
+            id: String,
+        },
+        Snooze {
+            id: String,
+            minutes: i64,
+        },
+        SetStage {
+            chat_id: ChatId,
+            pipeline_id: Option<String>,
+            stage: Option<String>,
+        },
+        Message {
+            chat_id: ChatId,
+            report: MessageReport,
+        },
+    }
+
+    impl From<PendingWrite> for crate::messages::PendingWrite {
+        fn from(old: PendingWrite) -> Self {
+            let call = match old.call {
+                Call::AddNote {
+                    chat_id,
+                    body,
+                    mentions,
+                } => Current::AddNote {
+                    chat_id,
+                    note: NoteRequest { body, mentions },
+                },
+                Call::Handoff {
+                    chat_id,
+                    to_agent_id,
+                    done,
+                    promised,
+                    next_step,
+                    fence,
+                } => Current::Handoff {
+                    chat_id,
+                    handoff: HandoffRequest {
+                        to_agent_id,
+                        done,
+                        promised,
+                        next_step,
+                        fence,
+                    },
+                },
+                Call::Remind {
+                    chat_id,
+                    due_at,
+                    text,
+                } => Current::Remind {
+                    chat_id,
+                    reminder: ReminderRequest {
+                        due_at,
+                        text,
+                        for_agent_id: None,
+                    },
+                },
+                Call::ReminderDone { id } => Current::ReminderDone { id },
+                Call::Snooze { id, minutes } => Current::Snooze {
+                    id,
+                    snooze: SnoozeRequest {
+                        until: None,
+                        minutes: Some(minutes),
+                    },
+                },
+                Call::SetStage {
+                    chat_id,
+                    pipeline_id,
+                    stage,
+                } => Current::SetStage {
+                    chat_id,
+                    stage: StageRequest { pipeline_id, stage },
+                },
+                Call::Message { chat_id, report } => Current::Message { chat_id, report },
+            };
+            crate::messages::PendingWrite { key: old.key, call }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,34 +393,11 @@ mod tests {
     }
 
     #[test]
-    fn queued_writes_wait_out_passing_trouble_and_surface_final_refusals() {
-        for (status, code) in [
-            (503, "unavailable"),
-            (500, "internal"),
-            (502, "http_error"),
-            (408, "http_error"),
-            (429, "too_many_requests"),
-            (409, "idempotency_in_flight"),
-        ] {
-            assert_eq!(refusal(status, code), Refusal::TryLater, "{status} {code}");
-        }
-        for (status, code) in [
-            (422, "validation_failed"),
-            (403, "not_owner"),
-            (404, "not_found"),
-            (409, "stale_fence"),
-            (400, "invalid_chat_id"),
-        ] {
-            assert_eq!(refusal(status, code), Refusal::Final, "{status} {code}");
-        }
-    }
-
-    #[test]
     fn the_offline_queue_keeps_every_write_but_only_the_newest_message_reports() {
         let chat_id = ChatId::parse("919876543210@c.us").unwrap();
         let report = |n: usize| Call::Message {
             chat_id: chat_id.clone(),
-            report: MessageReport {
+            report: protocol::api::MessageReport {
                 message_id: format!("M{n}"),
                 direction: protocol::api::Direction::In,
                 sent_at: None,
@@ -447,8 +407,10 @@ mod tests {
         };
         let note = Call::AddNote {
             chat_id: chat_id.clone(),
-            body: "keep me".into(),
-            mentions: vec![],
+            note: protocol::api::NoteRequest {
+                body: "keep me".into(),
+                mentions: vec![],
+            },
         };
         let mut queue = vec![note.clone()];
         queue.extend((0..MAX_QUEUED_REPORTS + 5).map(report));
@@ -497,19 +459,56 @@ mod tests {
     }
 
     #[test]
-    fn only_writes_that_keep_their_meaning_are_queued() {
+    fn writes_queued_by_the_previous_version_are_read_as_todays_calls() {
+        // As the version before the typed call layer saved them.
+        let saved = serde_json::json!([
+            {"key": "k1", "call": {"add_note": {"chat_id": "919876543210@c.us", "body": "Call after 5", "mentions": ["a2"]}}},
+            {"key": "k2", "call": {"handoff": {"chat_id": "919876543210@c.us", "to_agent_id": "a2",
+                "done": "Quoted", "promised": "Call back", "next_step": "Brochure", "fence": 4}}},
+            {"key": "k3", "call": {"remind": {"chat_id": "919876543210@c.us", "due_at": 9, "text": "Follow up"}}},
+            {"key": "k4", "call": {"snooze": {"id": "r1", "minutes": 60}}},
+            {"key": "k5", "call": {"set_stage": {"chat_id": "919876543210@c.us", "pipeline_id": null, "stage": null}}}
+        ]);
+        let old: Vec<legacy::PendingWrite> = serde_json::from_value(saved).unwrap();
+        let now: Vec<PendingWrite> = old.into_iter().map(Into::into).collect();
         let chat_id = ChatId::parse("919876543210@c.us").unwrap();
-        assert!(Call::AddNote {
-            chat_id: chat_id.clone(),
-            body: "x".into(),
-            mentions: vec![]
-        }
-        .queueable());
-        assert!(!Call::Lock {
-            chat_id: chat_id.clone(),
-            force: false
-        }
-        .queueable());
-        assert!(!Call::Notes { chat_id }.queueable());
+        assert_eq!(now.len(), 5);
+        assert_eq!(
+            now[0],
+            PendingWrite {
+                key: "k1".into(),
+                call: Call::AddNote {
+                    chat_id: chat_id.clone(),
+                    note: protocol::api::NoteRequest {
+                        body: "Call after 5".into(),
+                        mentions: vec!["a2".into()],
+                    },
+                },
+            }
+        );
+        let Call::Handoff { handoff, .. } = &now[1].call else {
+            panic!("a handoff");
+        };
+        assert_eq!(
+            (handoff.next_step.as_str(), handoff.fence),
+            ("Brochure", Some(4))
+        );
+        let Call::Snooze { snooze, .. } = &now[3].call else {
+            panic!("a snooze");
+        };
+        assert_eq!(snooze.minutes, Some(60));
+        assert_eq!(
+            now[4].call,
+            Call::SetStage {
+                chat_id,
+                stage: protocol::api::StageRequest {
+                    pipeline_id: None,
+                    stage: None,
+                },
+            }
+        );
+        // Today's format is not mistaken for the old one.
+        let today = serde_json::to_value(&now[0]).unwrap();
+        assert!(serde_json::from_value::<legacy::PendingWrite>(today).is_err());
     }
 }

@@ -5,8 +5,9 @@ use protocol::api::{AgentRef, Direction, Handoff};
 use protocol::events::{Event, EventBody};
 use protocol::{ChatId, Millis};
 
+use crate::calls::Call;
 use crate::identity::{Doubt, Source, Verdict};
-use crate::messages::{Call, PendingItem, PendingWrite};
+use crate::messages::{PendingItem, PendingWrite};
 use crate::state::TeamState;
 
 /// Initials for a compact badge: "Asha Rao" → "AR", "Ravi" → "RA".
@@ -276,27 +277,20 @@ pub fn pending_item(state: &TeamState, write: &PendingWrite) -> Option<PendingIt
     let mut note = None;
     let mut stage_move = None;
     let (chat_id, words) = match &write.call {
-        Call::AddNote { chat_id, body, .. } => {
-            note = Some(body.clone());
-            (chat_id.clone(), format!("Note “{}”", shorten(body, 60)))
+        Call::AddNote { chat_id, note: n } => {
+            note = Some(n.body.clone());
+            (chat_id.clone(), format!("Note “{}”", shorten(&n.body, 60)))
         }
-        Call::Handoff {
-            chat_id,
-            to_agent_id,
-            ..
-        } => (
+        Call::Handoff { chat_id, handoff } => (
             chat_id.clone(),
-            format!("Handoff to {}", agent_name(to_agent_id)),
+            format!("Handoff to {}", agent_name(&handoff.to_agent_id)),
         ),
-        Call::Remind { chat_id, text, .. } => {
-            (chat_id.clone(), format!("Reminder “{}”", shorten(text, 60)))
-        }
-        Call::SetStage {
-            chat_id,
-            pipeline_id,
-            stage,
-        } => {
-            let target = pipeline_id.clone().zip(stage.clone());
+        Call::Remind { chat_id, reminder } => (
+            chat_id.clone(),
+            format!("Reminder “{}”", shorten(&reminder.text, 60)),
+        ),
+        Call::SetStage { chat_id, stage } => {
+            let target = stage.pipeline_id.clone().zip(stage.stage.clone());
             let words = match &target {
                 Some((_, stage)) => format!("Stage “{stage}”"),
                 None => "No stage".to_owned(),
@@ -705,35 +699,44 @@ mod tests {
                 "k1",
                 Call::AddNote {
                     chat_id: here.clone(),
-                    body: "Call after 5".into(),
-                    mentions: vec![],
+                    note: protocol::api::NoteRequest {
+                        body: "Call after 5".into(),
+                        mentions: vec![],
+                    },
                 },
             ),
             write(
                 "k2",
                 Call::AddNote {
                     chat_id: elsewhere.clone(),
-                    body: "Not this chat".into(),
-                    mentions: vec![],
+                    note: protocol::api::NoteRequest {
+                        body: "Not this chat".into(),
+                        mentions: vec![],
+                    },
                 },
             ),
             write(
                 "k3",
                 Call::Handoff {
                     chat_id: here.clone(),
-                    to_agent_id: "r".into(),
-                    done: String::new(),
-                    promised: String::new(),
-                    next_step: String::new(),
-                    fence: None,
+                    handoff: protocol::api::HandoffRequest {
+                        to_agent_id: "r".into(),
+                        done: String::new(),
+                        promised: String::new(),
+                        next_step: String::new(),
+                        fence: None,
+                    },
                 },
             ),
             write(
                 "k4",
                 Call::Remind {
                     chat_id: here.clone(),
-                    due_at: 9,
-                    text: long.clone(),
+                    reminder: protocol::api::ReminderRequest {
+                        due_at: 9,
+                        text: long.clone(),
+                        for_agent_id: None,
+                    },
                 },
             ),
             write("k5", Call::ReminderDone { id: "rem1".into() }),
@@ -741,15 +744,20 @@ mod tests {
                 "k6",
                 Call::Snooze {
                     id: "elsewhere".into(),
-                    minutes: 60,
+                    snooze: protocol::api::SnoozeRequest {
+                        until: None,
+                        minutes: Some(60),
+                    },
                 },
             ),
             write(
                 "k7",
                 Call::SetStage {
                     chat_id: here.clone(),
-                    pipeline_id: Some("p".into()),
-                    stage: Some("Quoted".into()),
+                    stage: protocol::api::StageRequest {
+                        pipeline_id: Some("p".into()),
+                        stage: Some("Quoted".into()),
+                    },
                 },
             ),
         ];

@@ -140,7 +140,7 @@ test('the extension loads with its pinned id, and agents log in through the popu
   await unreachable.fill('input[name=password]', PASSWORDS.asha);
   await unreachable.click('#login-button');
   const down = await until('the unreachable-server error', () => text(unreachable, '#error'));
-  assert(/cannot reach the server/i.test(down), `popup error for a server that is down: ${down}`);
+  assert(/Can't reach your Baton server/.test(down), `popup error for a server that is down: ${down}`);
   await unreachable.close();
 
   const wrong = await login('asha', 'not the password');

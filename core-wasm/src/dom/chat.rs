@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use gloo_events::{EventListener, EventListenerOptions, EventListenerPhase};
-use protocol::api::{Direction, LockGrant, MessageReport, NewConversation, Note};
+use protocol::api::{Direction, MessageReport, NewConversation, Note};
 use protocol::{ChatId, Millis};
 use wasm_bindgen::JsCast;
 use web_sys::{Element, Event, KeyboardEvent};
@@ -14,11 +14,11 @@ use super::overlay::{Overlay, Pending};
 use super::ui::document;
 use super::whatsapp::{self, OpenChat};
 use super::with_overlay;
+use crate::calls::{Answer, Call, Outcome, Reason, TimelineLine};
 use crate::held::{HeldInput, Turn, TurnFacts};
 use crate::identity::{Doubt, Source, Verdict};
-use crate::js::{from_json, now_ms};
+use crate::js::now_ms;
 use crate::messages::Connection;
-use crate::messages::{Call, Outcome, TimelineLine};
 use crate::views::{composer_gate, Change, Gate};
 
 /// Give up waiting for a sent message to show up after this long, and release the lock.
@@ -409,10 +409,7 @@ impl Overlay {
             chat.acquiring = false;
         }
         match outcome {
-            Outcome::Ok { body, .. } => {
-                let Ok(grant) = from_json::<LockGrant>(&body) else {
-                    return;
-                };
+            Outcome::Done(Answer::LockGranted(grant)) => {
                 if !still_here || then_release {
                     // Left the chat meanwhile, or only claiming: give the lock back.
                     self.request(
@@ -446,35 +443,42 @@ impl Overlay {
                     }
                 }
             }
-            Outcome::Failed {
-                status,
-                body,
-                message,
-                ..
-            } => {
+            // Any other answer to a lock request is not one this version understands.
+            Outcome::Done(_) => return,
+            Outcome::Refused(refusal) => {
                 if let Some(chat) = self.chat.as_mut().filter(|_| still_here) {
                     chat.held = None;
                 }
-                if status == 409 || status == 403 {
-                    self.learn_from_refusal(&chat_id, &body);
-                    self.ui.flash_lock_banner();
-                    self.drop_held_input("someone else is replying");
-                } else if let Some(chat) = self
-                    .chat
-                    .as_mut()
-                    .filter(|c| status == 404 && still_here && !c.registered_again)
-                {
-                    // Not registered yet (or no longer): register it, and the lock follows.
-                    chat.registered_again = true;
-                    chat.wants_lock = true;
-                    self.open_chat_call();
-                } else {
-                    if status != 0 {
-                        self.ui.toast(&message);
+                match refusal.reason {
+                    Reason::Taken | Reason::Forbidden | Reason::Conflict => {
+                        self.learn_from_refusal(&chat_id, &refusal);
+                        self.ui.flash_lock_banner();
+                        self.drop_held_input("someone else is replying");
                     }
-                    // Nothing says a colleague is replying: what the agent typed goes in.
-                    self.release_held_input();
+                    Reason::NotFound
+                        if still_here
+                            && self.chat.as_ref().is_some_and(|c| !c.registered_again) =>
+                    {
+                        // Not registered yet (or no longer): register it, and the lock follows.
+                        if let Some(chat) = self.chat.as_mut() {
+                            chat.registered_again = true;
+                            chat.wants_lock = true;
+                        }
+                        self.open_chat_call();
+                    }
+                    _ => {
+                        self.ui.toast(&refusal.message);
+                        // Nothing says a colleague is replying: what the agent typed goes in.
+                        self.release_held_input();
+                    }
                 }
+            }
+            Outcome::NotSent { .. } => {
+                if let Some(chat) = self.chat.as_mut().filter(|_| still_here) {
+                    chat.held = None;
+                }
+                // Nothing says a colleague is replying: what the agent typed goes in.
+                self.release_held_input();
             }
             Outcome::Queued => {}
         }

@@ -12,13 +12,14 @@ use wasm_bindgen_futures::spawn_local;
 use super::overlay::{Overlay, Pending};
 use super::whatsapp_bridge::WhatsAppBridge;
 use super::{indexed_db, with_overlay};
+use crate::calls::Call;
 use crate::error::CoreError;
 use crate::identity::bridge::{CreationBudget, RawReport};
 use crate::identity::{
     assess, BridgeView, DbState, IdentityHealth, NameIndex, NewMessage, Sources, Tally,
 };
 use crate::js::{from_json, now_ms, warn};
-use crate::messages::{Call, LayoutState};
+use crate::messages::LayoutState;
 
 /// While the bridge is not answering, WhatsApp's database is read again this often (it has no
 /// change events).

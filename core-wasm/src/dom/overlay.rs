@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use gloo_events::{EventListener, EventListenerOptions, EventListenerPhase};
 use gloo_timers::callback::{Interval, Timeout};
-use protocol::api::{ErrorBody, Note};
+use protocol::api::Note;
 use protocol::ChatId;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -19,12 +19,10 @@ use super::whatsapp::{self, Row};
 use super::with_overlay;
 use super::worker_link::WorkerLink;
 use crate::adapter::normalize_title;
+use crate::calls::{Answer, Call, Outcome, Refusal};
 use crate::identity::{NameIndex, RowFacts, Verdict};
-use crate::js::{from_js, from_json, now_ms, to_js, warn};
-use crate::messages::{
-    Call, Connection, CoreMode, LayoutState, Outcome, PendingItem, TabStatus, TimelineLine, ToTab,
-    ToWorker,
-};
+use crate::js::{from_js, now_ms, to_js, warn};
+use crate::messages::{Connection, CoreMode, LayoutState, PendingItem, TabStatus, ToTab, ToWorker};
 use crate::state::{ConversationState, TeamState};
 use crate::views::owner_badge;
 
@@ -181,11 +179,8 @@ impl Overlay {
         for (_, pending) in std::mem::take(&mut self.pending) {
             self.on_reply(
                 pending,
-                Outcome::Failed {
-                    status: 0,
-                    error: "disconnected".into(),
-                    message: "lost contact with the Baton extension; retrying".into(),
-                    body: String::new(),
+                Outcome::NotSent {
+                    message: "Lost contact with the Baton extension; trying again.".into(),
                 },
             );
         }
@@ -416,30 +411,25 @@ impl Overlay {
 
     fn on_reply(&mut self, pending: Pending, outcome: Outcome) {
         match (pending, outcome) {
-            (Pending::OpenChat { chat_id }, Outcome::Ok { body, .. }) => {
-                if let Ok(conversation) = from_json::<protocol::api::Conversation>(&body) {
-                    // The server may file the chat under its alias (the id it knew first).
-                    if let Some(chat) = self
-                        .chat
-                        .as_mut()
-                        .filter(|c| c.whatsapp_id.as_ref() == Some(&chat_id))
-                    {
-                        chat.chat_id = Some(conversation.chat_id.clone());
-                    }
-                    self.merge(ConversationState::from(&conversation));
+            (Pending::OpenChat { chat_id }, Outcome::Done(Answer::Conversation(conversation))) => {
+                // The server may file the chat under its alias (the id it knew first).
+                if let Some(chat) = self
+                    .chat
+                    .as_mut()
+                    .filter(|c| c.whatsapp_id.as_ref() == Some(&chat_id))
+                {
+                    chat.chat_id = Some(conversation.chat_id.clone());
                 }
+                self.merge(ConversationState::from(&conversation));
                 self.registered(&chat_id);
             }
-            (Pending::OpenChat { chat_id }, failed) => {
-                if let Outcome::Failed {
-                    status, message, ..
-                } = &failed
-                {
-                    if *status != 0 {
-                        // Without it nobody sees this chat's owner or lock: say so, not just log.
-                        self.ui
-                            .toast(&format!("Baton could not register this chat: {message}"));
-                    }
+            (Pending::OpenChat { chat_id }, outcome) => {
+                if let Outcome::Refused(refusal) = &outcome {
+                    // Without it nobody sees this chat's owner or lock: say so, not just log.
+                    self.ui.toast(&format!(
+                        "Baton could not register this chat: {}",
+                        refusal.message
+                    ));
                 }
                 self.registered(&chat_id);
             }
@@ -450,24 +440,22 @@ impl Overlay {
                 },
                 outcome,
             ) => self.on_lock_reply(chat_id, then_release, outcome),
-            (Pending::Notes { chat_id }, Outcome::Ok { body, .. }) => {
-                if let (Ok(notes), Some(chat)) = (
-                    from_json::<protocol::api::Page<Note>>(&body).map(|page| page.items),
-                    self.chat
-                        .as_mut()
-                        .filter(|c| c.chat_id.as_ref() == Some(&chat_id)),
-                ) {
+            (Pending::Notes { chat_id }, Outcome::Done(Answer::Notes(notes))) => {
+                if let Some(chat) = self
+                    .chat
+                    .as_mut()
+                    .filter(|c| c.chat_id.as_ref() == Some(&chat_id))
+                {
                     chat.notes = notes;
                     self.ui.notes_dirty = true;
                 }
             }
-            (Pending::Timeline { chat_id }, Outcome::Ok { body, .. }) => {
-                if let (Ok(lines), Some(chat)) = (
-                    from_json::<Vec<TimelineLine>>(&body),
-                    self.chat
-                        .as_mut()
-                        .filter(|c| c.chat_id.as_ref() == Some(&chat_id)),
-                ) {
+            (Pending::Timeline { chat_id }, Outcome::Done(Answer::Timeline(lines))) => {
+                if let Some(chat) = self
+                    .chat
+                    .as_mut()
+                    .filter(|c| c.chat_id.as_ref() == Some(&chat_id))
+                {
                     chat.timeline = lines;
                     self.ui.notes_dirty = true;
                 }
@@ -475,13 +463,8 @@ impl Overlay {
             (Pending::Form { chat_id, form }, outcome) => {
                 self.on_form_reply(chat_id, form, outcome)
             }
-            (
-                _,
-                Outcome::Failed {
-                    message, status, ..
-                },
-            ) if status != 0 => {
-                warn(&format!("the server refused: {message}"));
+            (_, Outcome::Refused(refusal)) => {
+                warn(&format!("the server refused: {}", refusal.message));
             }
             _ => {}
         }
@@ -489,13 +472,14 @@ impl Overlay {
 
     fn on_form_reply(&mut self, chat_id: ChatId, form: &'static str, outcome: Outcome) {
         let error = match outcome {
-            Outcome::Ok { .. } => None,
+            Outcome::Done(_) => None,
             Outcome::Queued => {
                 self.ui
                     .toast("Offline: saved, and will be sent when Baton reconnects");
                 None
             }
-            Outcome::Failed { message, .. } => Some(message),
+            Outcome::Refused(refusal) => Some(refusal.message),
+            Outcome::NotSent { message } => Some(message),
         };
         let same_chat = self.chat.as_ref().and_then(|c| c.chat_id.as_ref()) == Some(&chat_id);
         match error {
@@ -519,22 +503,19 @@ impl Overlay {
 
     /// Reads a refusal's details (who holds the lock, who owns the chat) into the state, so the
     /// composer blocks at once instead of waiting for the next event.
-    pub(super) fn learn_from_refusal(&mut self, chat_id: &ChatId, body: &str) {
-        let Ok(error) = from_json::<ErrorBody>(body) else {
-            return;
-        };
+    pub(super) fn learn_from_refusal(&mut self, chat_id: &ChatId, refusal: &Refusal) {
         let Some(mut conversation) = self.state.conversation(chat_id).cloned() else {
             return;
         };
-        if let (Some(holder), Some(expires_in)) = (error.holder, error.expires_in_ms) {
+        if let (Some(holder), Some(expires_in)) = (&refusal.holder, refusal.expires_in_ms) {
             conversation.lock = Some(crate::state::LockState {
-                holder,
+                holder: holder.clone(),
                 fence: conversation.lock.as_ref().map_or(0, |l| l.fence),
                 expires_at: self.now() + expires_in,
             });
         }
-        if let Some(owner) = error.owner {
-            conversation.owner = Some(owner);
+        if let Some(owner) = &refusal.owner {
+            conversation.owner = Some(owner.clone());
         }
         self.state
             .conversations

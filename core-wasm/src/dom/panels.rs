@@ -4,6 +4,9 @@
 
 use gloo_events::EventListener;
 use gloo_timers::callback::Timeout;
+use protocol::api::{
+    DeclineRequest, HandoffRequest, NoteRequest, ReminderRequest, SnoozeRequest, StageRequest,
+};
 use protocol::ChatId;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
@@ -13,9 +16,10 @@ use super::ui::{
     button, document, el, format_time, remove_attr, set_attr, set_text, show, text_el,
 };
 use super::with_overlay;
+use crate::calls::Call;
 use crate::identity::Doubt;
 use crate::js::now_ms;
-use crate::messages::{Call, Connection};
+use crate::messages::Connection;
 use crate::views::{header_view, pending_view, Gate, OFFLINE_WARNING};
 
 /// Every element of the chat overlay.
@@ -721,8 +725,7 @@ impl Overlay {
                 self.request(
                     Call::AddNote {
                         chat_id: chat_id.clone(),
-                        body,
-                        mentions,
+                        note: NoteRequest { body, mentions },
                     },
                     Pending::Form {
                         chat_id,
@@ -739,11 +742,13 @@ impl Overlay {
                     .map(|h| h.fence);
                 let call = Call::Handoff {
                     chat_id: chat_id.clone(),
-                    to_agent_id: self.ui.handoff_to.value(),
-                    done: self.ui.field(&form, "done"),
-                    promised: self.ui.field(&form, "promised"),
-                    next_step: self.ui.field(&form, "next_step"),
-                    fence,
+                    handoff: HandoffRequest {
+                        to_agent_id: self.ui.handoff_to.value(),
+                        done: self.ui.field(&form, "done"),
+                        promised: self.ui.field(&form, "promised"),
+                        next_step: self.ui.field(&form, "next_step"),
+                        fence,
+                    },
                 };
                 if self.request(
                     call,
@@ -781,7 +786,7 @@ impl Overlay {
                     self.request(
                         Call::DeclineHandoff {
                             chat_id: chat_id.clone(),
-                            reason,
+                            decline: DeclineRequest { reason },
                         },
                         Pending::Form {
                             chat_id,
@@ -798,7 +803,11 @@ impl Overlay {
             }
             "reminder-snooze" => {
                 if let Some(id) = id {
-                    self.request(Call::Snooze { id, minutes: 60 }, Pending::Report);
+                    let snooze = SnoozeRequest {
+                        until: None,
+                        minutes: Some(60),
+                    };
+                    self.request(Call::Snooze { id, snooze }, Pending::Report);
                 }
             }
             "send-anyway" | "edit" | "discard" => self.guard_action(action),
@@ -848,8 +857,11 @@ impl Overlay {
         self.request(
             Call::Remind {
                 chat_id: chat_id.clone(),
-                due_at,
-                text,
+                reminder: ReminderRequest {
+                    due_at,
+                    text,
+                    for_agent_id: None,
+                },
             },
             Pending::Form {
                 chat_id,
@@ -870,8 +882,7 @@ impl Overlay {
         self.request(
             Call::SetStage {
                 chat_id: chat_id.clone(),
-                pipeline_id,
-                stage,
+                stage: StageRequest { pipeline_id, stage },
             },
             Pending::Form {
                 chat_id,

@@ -50,11 +50,6 @@ pub struct Api {
     pub token: Option<String>,
 }
 
-/// Percent-encodes a chat id for a path segment.
-pub fn path_chat(chat_id: &protocol::ChatId) -> String {
-    chat_id.as_str().replace('@', "%40")
-}
-
 impl Api {
     /// Makes a request to `/api/v1{path}`. Only a network failure is an `Err`; HTTP errors come
     /// back as a [`Reply`] with their status.
@@ -82,10 +77,15 @@ impl Api {
         let url = format!("{}{}{path}", self.server, protocol::API_PREFIX);
         let request = Request::new_with_str_and_init(&url, &init)?;
         let response = JsFuture::from(global_fetch(&request)).await.map_err(|e| {
-            CoreError::Network(format!(
-                "cannot reach the server at {} ({})",
+            // The browser's words ("Failed to fetch") help in DevTools, not in front of an agent.
+            crate::js::warn(&format!(
+                "{method} {path} did not reach {}: {}",
                 self.server,
                 CoreError::from(e)
+            ));
+            CoreError::Network(format!(
+                "Can't reach your Baton server at {}. Check the address or ask your admin.",
+                self.server
             ))
         })?;
         let response: Response = response.dyn_into()?;

@@ -5,8 +5,8 @@
 //! kilobytes. Here we read the tag with `Reflect` and decode each payload as a plain struct.
 
 use js_sys::Reflect;
-use protocol::api::{AgentRef, Handoff, MessageRecord, Note, Pipeline, Reminder, StageRef};
-use protocol::events::{AssignReason, Event, EventBody};
+use protocol::api::AgentRef;
+use protocol::events::{Event, EventBody};
 use protocol::ws::ServerMessage;
 use protocol::{ChatId, Millis};
 use serde::Deserialize;
@@ -89,108 +89,6 @@ pub fn event(value: &JsValue) -> Result<Event, CoreError> {
 }
 
 fn event_body(kind: &str, data: JsValue) -> Result<EventBody, CoreError> {
-    #[derive(Deserialize)]
-    struct TitlePhone {
-        title: String,
-        phone: Option<String>,
-        #[serde(default)]
-        alias: Option<ChatId>,
-    }
-    #[derive(Deserialize)]
-    struct Assigned {
-        owner: Option<AgentRef>,
-        previous_owner: Option<AgentRef>,
-        reason: AssignReason,
-    }
-    #[derive(Deserialize)]
-    struct Lock {
-        holder: AgentRef,
-        #[serde(default)]
-        previous_holder: Option<AgentRef>,
-        fence: i64,
-        #[serde(default)]
-        expires_at: Millis,
-        #[serde(default)]
-        ttl_ms: i64,
-    }
-    #[derive(Deserialize)]
-    struct Stage {
-        stage: Option<StageRef>,
-        previous: Option<StageRef>,
-    }
-    Ok(match kind {
-        "conversation.created" | "conversation.updated" => {
-            let d: TitlePhone = from_js(data)?;
-            if kind == "conversation.created" {
-                EventBody::ConversationCreated {
-                    title: d.title,
-                    phone: d.phone,
-                    alias: d.alias,
-                }
-            } else {
-                EventBody::ConversationUpdated {
-                    title: d.title,
-                    phone: d.phone,
-                    alias: d.alias,
-                }
-            }
-        }
-        "conversation.assigned" => {
-            let d: Assigned = from_js(data)?;
-            EventBody::Assigned {
-                owner: d.owner,
-                previous_owner: d.previous_owner,
-                reason: d.reason,
-            }
-        }
-        "lock.acquired" | "lock.renewed" | "lock.released" | "lock.forced" => {
-            let d: Lock = from_js(data)?;
-            match kind {
-                "lock.acquired" => EventBody::LockAcquired {
-                    holder: d.holder,
-                    fence: d.fence,
-                    expires_at: d.expires_at,
-                    ttl_ms: d.ttl_ms,
-                },
-                "lock.renewed" => EventBody::LockRenewed {
-                    holder: d.holder,
-                    fence: d.fence,
-                    expires_at: d.expires_at,
-                    ttl_ms: d.ttl_ms,
-                },
-                "lock.released" => EventBody::LockReleased {
-                    holder: d.holder,
-                    fence: d.fence,
-                },
-                _ => EventBody::LockForced {
-                    holder: d.holder,
-                    previous_holder: d.previous_holder,
-                    fence: d.fence,
-                    expires_at: d.expires_at,
-                    ttl_ms: d.ttl_ms,
-                },
-            }
-        }
-        "handoff.created" => EventBody::HandoffCreated(from_js::<Handoff>(data)?),
-        "handoff.accepted" => EventBody::HandoffAccepted(from_js::<Handoff>(data)?),
-        "handoff.declined" => EventBody::HandoffDeclined(from_js::<Handoff>(data)?),
-        "note.created" => EventBody::NoteCreated(from_js::<Note>(data)?),
-        "stage.changed" => {
-            let d: Stage = from_js(data)?;
-            EventBody::StageChanged {
-                stage: d.stage,
-                previous: d.previous,
-            }
-        }
-        "reminder.created" => EventBody::ReminderCreated(from_js::<Reminder>(data)?),
-        "reminder.due" => EventBody::ReminderDue(from_js::<Reminder>(data)?),
-        "reminder.snoozed" => EventBody::ReminderSnoozed(from_js::<Reminder>(data)?),
-        "reminder.done" => EventBody::ReminderDone(from_js::<Reminder>(data)?),
-        "pipeline.created" => EventBody::PipelineCreated(from_js::<Pipeline>(data)?),
-        "message.recorded" => EventBody::MessageRecorded(from_js::<MessageRecord>(data)?),
-        "agent.deactivated" => EventBody::AgentDeactivated(from_js::<AgentRef>(data)?),
-        "agent.reactivated" => EventBody::AgentReactivated(from_js::<AgentRef>(data)?),
-        "agent.sessions_ended" => EventBody::SessionsEnded(from_js::<AgentRef>(data)?),
-        other => return Err(CoreError::Decode(format!("unknown event kind {other:?}"))),
-    })
+    crate::event_kinds::event_body(kind, serde_wasm_bindgen::Deserializer::from(data))
+        .map_err(CoreError::Decode)
 }

@@ -1,0 +1,113 @@
+//! What the worker tells the tabs and the agent about events: the digest each tab draws, and
+//! Chrome notifications for what needs the agent even in another chat (once each).
+
+use protocol::events::{Event, EventBody};
+
+use super::Core;
+use crate::messages::ToTab;
+
+impl Core {
+    /// Tells the tabs what an applied event changed, digested so they need not decode events.
+    pub(super) fn relay(&self, event: &Event) {
+        let (conversation, pipelines, me) = {
+            let inner = self.inner.borrow();
+            (
+                event
+                    .chat_id
+                    .as_ref()
+                    .and_then(|c| inner.state.conversation(c).cloned()),
+                inner.state.pipelines.clone(),
+                inner.state.my_id().map(str::to_owned),
+            )
+        };
+        match &event.body {
+            EventBody::PipelineCreated(_) => self.broadcast(&ToTab::Pipelines { pipelines }),
+            EventBody::NoteCreated(note) => self.broadcast(&ToTab::Note { note: note.clone() }),
+            _ => {}
+        }
+        if let Some(conversation) = conversation {
+            self.broadcast(&ToTab::Conversation { conversation });
+        }
+        if let (Some(chat_id), Some(me)) = (&event.chat_id, me) {
+            if let Some(change) = crate::views::guard_change(event, &me) {
+                self.broadcast(&ToTab::Change {
+                    chat_id: chat_id.clone(),
+                    change,
+                });
+            }
+        }
+    }
+
+    /// Raises a Chrome notification for what needs the agent's attention even in another chat.
+    pub(super) fn announce(&self, event: &Event) {
+        let me = self.inner.borrow().state.my_id().map(str::to_owned);
+        let Some(me) = me else {
+            return;
+        };
+        match &event.body {
+            EventBody::ReminderDue(reminder) if reminder.for_agent.id == me => {
+                self.announce_reminder(reminder)
+            }
+            EventBody::HandoffCreated(handoff) if handoff.to.id == me => {
+                let key = format!("handoff:{}", handoff.id);
+                if !self.first_time(&key) {
+                    return;
+                }
+                let title = self.chat_title(&handoff.chat_id);
+                self.host.notify(
+                    &format!("baton-handoff-{}", handoff.id),
+                    &format!("{} handed you {title}", handoff.by.name),
+                    &format!("Next step: {}", handoff.next_step),
+                );
+                self.broadcast(&ToTab::HandoffForMe {
+                    handoff: handoff.clone(),
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// A Chrome notification for a reminder of mine that fell due, once per firing.
+    pub(super) fn announce_reminder(&self, reminder: &protocol::api::Reminder) {
+        let key = format!(
+            "reminder:{}:{}",
+            reminder.id,
+            reminder.fired_at.unwrap_or(0)
+        );
+        if !self.first_time(&key) {
+            return;
+        }
+        let title = self.chat_title(&reminder.chat_id);
+        self.host.notify(
+            &format!("baton-reminder-{}", reminder.id),
+            &format!("Reminder: {title}"),
+            &reminder.text,
+        );
+        self.broadcast(&ToTab::ReminderDue {
+            reminder: reminder.clone(),
+        });
+    }
+
+    pub(super) fn chat_title(&self, chat_id: &protocol::ChatId) -> String {
+        self.inner
+            .borrow()
+            .state
+            .conversation(chat_id)
+            .map(|c| c.title.clone())
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| chat_id.to_string())
+    }
+
+    /// Remembers (persistently) that something was announced; true the first time.
+    pub(super) fn first_time(&self, key: &str) -> bool {
+        let fresh = self.inner.borrow_mut().notified.insert(key.to_owned());
+        if fresh {
+            let mut keys: Vec<String> = self.inner.borrow().notified.iter().cloned().collect();
+            // Keep the record bounded; old announcements will not be replayed anyway.
+            let excess = keys.len().saturating_sub(500);
+            keys.drain(..excess);
+            self.save("notified", &keys);
+        }
+        fresh
+    }
+}
