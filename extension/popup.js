@@ -7,32 +7,35 @@ async function activeTabId() {
 }
 
 function describeTab(status) {
-  if (!status) return { text: 'No WhatsApp Web tab is open.', trouble: false };
-  if (status.mode === 'failed') return { text: status.error || 'Baton could not start on this page.', trouble: true };
-  const mode =
-    status.mode === 'wasm2js'
-      ? "JavaScript fallback (this page's security policy blocks WebAssembly)"
-      : 'WebAssembly';
+  if (!status) return { text: 'Open WhatsApp Web in a tab to use Baton.', trouble: false };
+  if (status.mode === 'failed') {
+    return { text: status.error || 'Baton could not start on this page. Reload the tab; if it stays, ask your admin.', trouble: true };
+  }
   const layout = status.layout;
   if (layout && layout.unrecognised) {
     return {
-      text: `WhatsApp Web layout not recognised (missing: ${layout.unrecognised.missing.join(', ')}). Baton is paused on this tab.`,
+      text: "Baton is paused on this tab: WhatsApp Web has changed and Baton doesn't recognise it yet. Ask your admin to update Baton.",
+      detail: `Missing: ${layout.unrecognised.missing.join(', ')}`,
       trouble: true,
     };
   }
-  if (layout === 'waiting') return { text: `Waiting for WhatsApp Web to load · ${mode}`, trouble: false };
-  return { text: `Overlay running · ${mode}`, trouble: false };
+  if (layout === 'waiting') return { text: 'Waiting for WhatsApp Web to finish loading…', trouble: false };
+  return { text: 'Baton is running on this WhatsApp Web tab.', trouble: false };
 }
 
 function describeConnection(connection) {
-  if (connection === 'online') return ['online', 'Connected'];
-  if (connection === 'connecting') return ['connecting', 'Connecting…'];
-  if (connection === 'logged_out') return ['logged_out', ''];
+  if (connection === 'online') return ['online', 'Connected', ''];
+  if (connection === 'connecting') return ['connecting', 'Connecting…', ''];
+  if (connection === 'logged_out') return ['logged_out', '', ''];
   if (connection && connection.offline) {
     const seconds = Math.ceil(connection.offline.retry_in_ms / 1000);
-    return ['offline', `Server unreachable: ${connection.offline.error}. Retrying in ${seconds} s.`];
+    return [
+      'offline',
+      `Can't reach your Baton server; trying again in ${seconds} s. Reply locks are off until it's back.`,
+      connection.offline.error,
+    ];
   }
-  return ['unknown', ''];
+  return ['unknown', '', ''];
 }
 
 // The names of the chat-identity sources (see core-wasm/src/identity.rs).
@@ -102,7 +105,8 @@ $('copy-report').addEventListener('click', async () => {
 
 function render(state) {
   if (!state || state.error && !('connection' in state)) {
-    $('error').textContent = `Baton's service worker is not answering: ${state && state.error}`;
+    $('error').textContent = 'Baton is not answering. Close this window and open it again; if it stays, reload the extension.';
+    $('error').title = String(state && state.error);
     $('error').hidden = false;
     return;
   }
@@ -110,15 +114,24 @@ function render(state) {
   $('login').hidden = loggedIn;
   $('session').hidden = !loggedIn;
   if (loggedIn) {
-    $('agent').textContent = `${state.agent.name} (${state.agent.role}) · ${state.agent.email}`;
-    $('org').textContent = state.org ? `${state.org.name} · ${state.server}` : state.server;
+    $('agent').textContent = `${state.agent.name} · ${ROLES[state.agent.role] || state.agent.role}`;
+    $('org').textContent = [state.org && state.org.name, state.agent.email, state.server].filter(Boolean).join(' · ');
+  } else if (state.server && !serverEdited) {
+    // The address the agent used last, not the default, until they change it.
+    $('login').elements.server.value = state.server;
   }
-  const [connState, connText] = describeConnection(state.connection);
+  const [connState, connText, connDetail] = describeConnection(state.connection);
   $('connection').dataset.state = connState;
   $('connection').textContent = connText;
+  $('connection').title = connDetail;
   renderIdentity(state.tab || state.tabs[0]);
-  const tab = describeTab(state.tab || state.tabs[0]);
+  const shown = state.tab || state.tabs[0];
+  const tab = describeTab(shown);
   $('tab-status').textContent = tab.text;
+  $('tab-status').title = tab.detail || '';
+  // How the core runs is for diagnostics (and tests), not for the agent to read.
+  if (shown) $('tab-status').dataset.mode = shown.mode;
+  else delete $('tab-status').dataset.mode;
   $('tab-status').toggleAttribute('data-trouble', tab.trouble);
   const refused = state.refused_writes || [];
   $('refused').hidden = refused.length === 0;
@@ -130,10 +143,16 @@ function render(state) {
     }),
   );
   $('queued').hidden = !state.queued_writes;
-  $('queued').textContent = `${state.queued_writes} change(s) waiting to be sent`;
+  $('queued').textContent =
+    state.queued_writes === 1 ? '1 change is waiting to be sent.' : `${state.queued_writes} changes are waiting to be sent.`;
   $('error').hidden = !state.error;
   $('error').textContent = state.error || '';
 }
+
+const ROLES = { agent: 'Agent', lead: 'Team lead', admin: 'Admin' };
+// Set once the agent types a server address, so the remembered one does not overwrite it.
+let serverEdited = false;
+$('login').elements.server.addEventListener('input', () => { serverEdited = true; });
 
 async function refresh() {
   render(await chrome.runtime.sendMessage({ state: { tab_id: await activeTabId() } }));

@@ -234,6 +234,7 @@ pub fn normalise_server(server: &str) -> Result<String, String> {
 /// What the popup shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PopupState {
+    /// The logged-in server, or the one of the last login (offered again after logout).
     pub server: Option<String>,
     pub agent: Option<protocol::api::Agent>,
     pub org: Option<protocol::api::Org>,

@@ -88,10 +88,11 @@ async function openChat(key, i) {
 }
 
 const text = (page, selector) => page.evaluate((s) => document.querySelector(s)?.textContent ?? null, selector);
+// Shown as the browser lays it out: a stylesheet that overrides `hidden` does not fool it.
 const visible = (page, selector) =>
   page.evaluate((s) => {
     const el = document.querySelector(s);
-    return Boolean(el && !el.hidden && !el.closest('[hidden]'));
+    return Boolean(el && el.checkVisibility({ visibilityProperty: true }));
   }, selector);
 
 async function typeInComposer(key, words) {
@@ -151,6 +152,12 @@ test('the extension loads with its pinned id, and agents log in through the popu
     const popup = await login(key);
     assert((await text(popup, '#agent')).startsWith(people[key].name), `${key} is shown as logged in`);
     await until(`${key} to be connected`, async () => (await text(popup, '#connection')) === 'Connected');
+    // The session card, not an empty login form with a default address above it.
+    assert(await visible(popup, '#session'), `${key}'s session card is shown`);
+    assert(!(await visible(popup, '#login')), `${key}'s popup hides the login form once logged in`);
+    const order = await popup.evaluate(() =>
+      Boolean(document.getElementById('session').compareDocumentPosition(document.getElementById('login')) & Node.DOCUMENT_POSITION_FOLLOWING));
+    assert(order, 'the session card comes first');
     await popup.close();
   }
   for (const key of Object.keys(people)) pages[key] = await whatsapp(key);
@@ -158,9 +165,10 @@ test('the extension loads with its pinned id, and agents log in through the popu
   const popup = await popupOf('asha');
   const status = await until('the popup to report the tab', async () => {
     const t = await text(popup, '#tab-status');
-    return t.startsWith('Overlay running') && t;
+    return t.startsWith('Baton is running') && t;
   });
-  assertEqual(status, 'Overlay running · WebAssembly', 'popup reports the overlay mode');
+  assertEqual(status, 'Baton is running on this WhatsApp Web tab.', 'popup says the overlay runs, in plain words');
+  assertEqual(await popup.evaluate(() => document.getElementById('tab-status').dataset.mode), 'wasm', 'the mode, for diagnostics');
   await popup.close();
 });
 
@@ -774,9 +782,9 @@ test('the server restarts: nothing is lost, writes made offline are sent or show
   const popup = await popupOf('asha');
   const offline = await until('the popup to report the outage', async () => {
     const t = await text(popup, '#connection');
-    return t.startsWith('Server unreachable') && t;
+    return t.startsWith("Can't reach your Baton server") && t;
   });
-  assert(offline.includes('Retrying'), offline);
+  assert(offline.includes('trying again') && offline.includes('Reply locks are off'), offline);
   // Offline is unmistakable in the chat: a warning across it, and every row badge marked stale.
   const warning = await until('the offline warning', async () =>
     (await visible(pages.asha, '[data-baton="offline-warning"]')) && text(pages.asha, '[data-baton="offline-warning"]'));
@@ -854,7 +862,7 @@ test("under a page CSP without 'wasm-unsafe-eval' the overlay runs on the wasm2j
   await until('the header bar', async () => (await text(page, '[data-baton="owner"]')) === 'Owner: you');
   const popup = await popupOf('asha');
   await until('the popup to mention the fallback', async () =>
-    ((await text(popup, '#tab-status')) || '').includes('JavaScript fallback') ||
+    (await popup.evaluate(() => document.getElementById('tab-status').dataset.mode)) === 'wasm2js' ||
     (await popup.evaluate(() => chrome.runtime.sendMessage({ state: { tab_id: null } }))).tabs.some((t) => t.mode === 'wasm2js'));
   const state = await popup.evaluate(() => chrome.runtime.sendMessage({ state: { tab_id: null } }));
   assert(state.tabs.some((t) => t.mode === 'wasm2js'), 'the worker knows the tab runs wasm2js');
@@ -914,7 +922,12 @@ test('logging out from the popup removes the overlay from WhatsApp Web', async (
   await until('the badges to go', () => pages.ravi.evaluate(() => document.querySelectorAll('[data-baton="owner-badge"]').length === 0));
   const stored = await browsers.ravi.worker.evaluate(() => chrome.storage.local.get('session'));
   assertEqual(stored, {}, 'the token is forgotten');
+  assert(!(await visible(popup, '#session')), 'the session card goes');
   await popup.close();
+  // The address Ravi logged in with is offered again, not the default.
+  const again = await popupOf('ravi');
+  await until('the remembered server address', async () => (await again.inputValue('input[name=server]')) === base);
+  await again.close();
 });
 
 // ---- runner ------------------------------------------------------------------------------------

@@ -102,6 +102,8 @@ struct Inner {
     refused: Vec<RefusedWrite>,
     notified: BTreeSet<String>,
     popup_error: Option<String>,
+    /// The server address of the last login, kept after logout so the popup offers it again.
+    last_server: Option<String>,
     /// The last event sequence number received, persisted so a restarted worker resumes from it.
     last_seq: i64,
 }
@@ -143,6 +145,7 @@ impl Worker {
                     refused: Vec::new(),
                     notified: BTreeSet::new(),
                     popup_error: None,
+                    last_server: None,
                     last_seq: 0,
                 }),
             }),
@@ -157,9 +160,11 @@ impl Worker {
         let notified: Option<Vec<String>> = core.load("notified").await;
         let refused: Option<Vec<RefusedWrite>> = core.load("refused").await;
         let last_seq: Option<i64> = core.load("seq").await;
+        let last_server: Option<String> = core.load("server").await;
         {
             let mut inner = core.inner.borrow_mut();
             inner.last_seq = last_seq.unwrap_or(0);
+            inner.last_server = last_server;
             inner.queue = queue.unwrap_or_default();
             inner.notified = notified.unwrap_or_default().into_iter().collect();
             inner.refused = refused.unwrap_or_default();
@@ -358,7 +363,11 @@ impl Core {
     fn popup_state(&self, tab: Option<i32>) -> PopupState {
         let inner = self.inner.borrow();
         PopupState {
-            server: inner.session.as_ref().map(|s| s.server.clone()),
+            server: inner
+                .session
+                .as_ref()
+                .map(|s| s.server.clone())
+                .or_else(|| inner.last_server.clone()),
             agent: inner.session.as_ref().and_then(|s| s.agent.clone()),
             org: inner.session.as_ref().and_then(|s| s.org.clone()),
             connection: inner.connection.clone(),

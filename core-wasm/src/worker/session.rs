@@ -58,12 +58,14 @@ impl Core {
                 {
                     let mut inner = core.inner.borrow_mut();
                     inner.popup_error = None;
+                    inner.last_server = Some(session.server.clone());
                     inner.session = Some(session.clone());
                     inner.state = TeamState::default();
                     inner.queue.clear();
                     inner.last_seq = 0;
                 }
                 core.save("session", &session);
+                core.save("server", &session.server);
                 core.save("seq", &0);
                 core.save("queue", &Vec::<PendingWrite>::new());
                 Core::connect(core.clone());
