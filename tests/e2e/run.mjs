@@ -360,6 +360,43 @@ test("a note by Ravi appears in Asha's notes panel, live and as text", async () 
   await pages.ravi.click('[data-baton="notes-panel"] [data-action="close-panel"]');
 });
 
+test('the notes panel takes the keyboard: focus moves in, Ctrl+Enter saves, Escape closes only the panel', async () => {
+  const c3 = named()[2].i;
+  await openChat('asha', c3);
+  await pages.asha.click('[data-baton="header-bar"] [data-action="notes"]');
+  await until('the note field to take the focus', () =>
+    pages.asha.evaluate(() => document.activeElement && document.activeElement.getAttribute('name') === 'note'));
+  // However many notes there are, the field and its button stay in the panel; the list scrolls.
+  const ashaApi = await server.api(people.asha.email, PASSWORDS.asha);
+  for (let i = 0; i < 12; i += 1) {
+    await ashaApi.call('POST', `/conversations/${enc(jid(c3))}/notes`, { body: `Note ${i}: ${'long words '.repeat(12)}` });
+  }
+  await until('the notes in the panel', () =>
+    pages.asha.evaluate(() => document.querySelectorAll('[data-baton="notes-panel"] [data-baton="note"]').length >= 12));
+  const layout = await pages.asha.evaluate(() => {
+    const panel = document.querySelector('[data-baton="notes-panel"]').getBoundingClientRect();
+    const field = document.querySelector('[data-baton="notes-panel"] textarea[name="note"]').getBoundingClientRect();
+    const save = document.querySelector('[data-baton="notes-panel"] [data-action="add-note"]').getBoundingClientRect();
+    return { height: field.height, inside: field.top >= panel.top && save.bottom <= panel.bottom };
+  });
+  assert(layout.height >= 40 && layout.inside, `the note field stays usable: ${JSON.stringify(layout)}`);
+  await pages.asha.focus('[data-baton="notes-panel"] textarea[name="note"]');
+  await pages.asha.keyboard.type('Saved with the keyboard');
+  await pages.asha.keyboard.press('Control+Enter');
+  await until('the note saved by Ctrl+Enter', async () =>
+    (await ashaApi.call('GET', `/conversations/${enc(jid(c3))}/notes?limit=100`)).body.items.some((n) => n.body === 'Saved with the keyboard'));
+  await until('the field to empty', async () => (await pages.asha.inputValue('[data-baton="notes-panel"] textarea[name="note"]')) === '');
+  await pages.asha.keyboard.type('a draft');
+  await pages.asha.keyboard.press('Escape');
+  await until('the panel to close', async () => !(await visible(pages.asha, '[data-baton="notes-panel"]')));
+  assert(await pages.asha.evaluate((id) => document.querySelector('#main') !== null &&
+    document.querySelector(`[data-baton="chat-overlay"][data-chat="${id}"]`) !== null, jid(c3)), 'the chat stays open');
+  await pages.asha.click('[data-baton="header-bar"] [data-action="notes"]');
+  assertEqual(await pages.asha.inputValue('[data-baton="notes-panel"] textarea[name="note"]'), 'a draft', 'the draft is kept');
+  await pages.asha.fill('[data-baton="notes-panel"] textarea[name="note"]', '');
+  await pages.asha.click('[data-baton="notes-panel"] [data-action="close-panel"]');
+});
+
 test('a reminder fires: a Chrome notification, a marker on the chat, and done', async () => {
   const c3 = named()[2].i;
   const ravi = await server.api(people.ravi.email, PASSWORDS.ravi);

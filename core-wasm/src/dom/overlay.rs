@@ -146,6 +146,7 @@ impl Overlay {
         self.listeners = super::chat::composer_listeners();
         self.listeners.push(self.ui.click_listener());
         self.listeners.push(self.ui.change_listener());
+        self.listeners.push(self.ui.key_listener());
         let options = EventListenerOptions {
             phase: EventListenerPhase::Capture,
             passive: true,

@@ -2,7 +2,7 @@
 //! container that moves into `#main` whenever WhatsApp remounts it (so drafts in our forms
 //! survive). Two delegated listeners (click and change) serve every control.
 
-use gloo_events::EventListener;
+use gloo_events::{EventListener, EventListenerOptions, EventListenerPhase};
 use gloo_timers::callback::Timeout;
 use protocol::api::{
     DeclineRequest, HandoffRequest, NoteRequest, ReminderRequest, SnoozeRequest, StageRequest,
@@ -56,6 +56,8 @@ pub struct ChatUi {
     flash_timer: Option<Timeout>,
     /// The notes panel needs re-rendering.
     pub notes_dirty: bool,
+    /// A panel just opened: its first field takes the focus once it is shown.
+    focus_panel: Option<&'static str>,
     /// Stage options and agent lists need re-rendering (pipelines, agents or login changed).
     lists_dirty: bool,
 }
@@ -81,6 +83,10 @@ fn append(parent: &Element, children: &[&Element]) {
         let _ = parent.append_child(child);
     }
 }
+
+/// The overlay's panels (the notes panel and the two forms).
+const PANELS: &str =
+    "[data-baton=\"notes-panel\"], [data-baton=\"handoff-form\"], [data-baton=\"remind-form\"]";
 
 fn form_error() -> HtmlElement {
     let error = el("div", "form-error");
@@ -280,15 +286,14 @@ impl ChatUi {
             flash_timer: None,
             notes_dirty: true,
             lists_dirty: true,
+            focus_panel: None,
         }
     }
 
     /// One listener for every button of the overlay.
     pub fn click_listener(&self) -> EventListener {
         EventListener::new(&self.container, "click", |event| {
-            let action = event
-                .target()
-                .and_then(|t| t.dyn_into::<Element>().ok())
+            let action = super::ui::event_origin(event)
                 .and_then(|t| t.closest("[data-action]").ok().flatten())
                 .map(|b| {
                     (
@@ -299,6 +304,45 @@ impl ChatUi {
             if let Some((action, id)) = action {
                 with_overlay(|o| o.on_action(&action, id));
             }
+        })
+    }
+
+    /// Keys inside the overlay's panels, caught before WhatsApp's own shortcuts see them: Escape
+    /// closes the panel (not the chat, and the draft stays), Ctrl+Enter (⌘+Enter) saves a note.
+    pub fn key_listener(&self) -> EventListener {
+        let options = EventListenerOptions {
+            phase: EventListenerPhase::Capture,
+            passive: false,
+        };
+        // On the window, in the capture phase: before any listener of WhatsApp's can act on it.
+        let target: web_sys::EventTarget = match web_sys::window() {
+            Some(window) => window.into(),
+            None => document().into(),
+        };
+        EventListener::new_with_options(&target, "keydown", options, |event| {
+            let Some(key) = event.dyn_ref::<web_sys::KeyboardEvent>() else {
+                return;
+            };
+            let Some(target) = super::ui::event_origin(event) else {
+                return;
+            };
+            let in_panel = target.closest(PANELS).ok().flatten().is_some();
+            if !in_panel || key.is_composing() {
+                return;
+            }
+            let action = match key.key().as_str() {
+                "Escape" => "close-panel",
+                "Enter"
+                    if (key.ctrl_key() || key.meta_key())
+                        && target.get_attribute("name").as_deref() == Some("note") =>
+                {
+                    "add-note"
+                }
+                _ => return,
+            };
+            event.prevent_default();
+            event.stop_immediate_propagation();
+            with_overlay(|o| o.on_action(action, None));
         })
     }
 
@@ -548,6 +592,20 @@ impl Overlay {
         show(&ui.notes_panel, panel == Some("notes"));
         show(&ui.handoff_form, panel == Some("handoff"));
         show(&ui.remind_form, panel == Some("remind"));
+        if let Some(opened) = self.ui.focus_panel.take().filter(|p| panel == Some(*p)) {
+            let element = match opened {
+                "notes" => &self.ui.notes_panel,
+                "handoff" => &self.ui.handoff_form,
+                _ => &self.ui.remind_form,
+            };
+            // The field the agent fills first: the note, the recipient, what to be reminded of.
+            if let Ok(Some(field)) = element.query_selector("textarea, select, input") {
+                if let Ok(field) = field.dyn_into::<HtmlElement>() {
+                    let _ = field.focus();
+                }
+            }
+        }
+        let ui = &self.ui;
         let guard_open = chat.is_some_and(|c| c.guard_open);
         if guard_open {
             super::ui::clear(&ui.guard_list);
@@ -693,6 +751,7 @@ impl Overlay {
                 if let Some(chat) = self.chat.as_mut() {
                     chat.panel = opening.then_some(panel);
                 }
+                self.ui.focus_panel = opening.then_some(panel);
                 if opening && panel == "notes" {
                     self.request(
                         Call::Notes {

@@ -99,6 +99,17 @@ pub fn all(root: &Element, selector: &str) -> Vec<Element> {
         .collect()
 }
 
+/// The element an event started on, even inside a shadow root (where `event.target()` seen from
+/// outside is the shadow host).
+pub fn event_origin(event: &web_sys::Event) -> Option<Element> {
+    event
+        .composed_path()
+        .get(0)
+        .dyn_into::<Element>()
+        .ok()
+        .or_else(|| event.target().and_then(|t| t.dyn_into::<Element>().ok()))
+}
+
 /// A child of `parent` with the given `data-baton` role, created by `make` if missing.
 pub fn child_with_role(
     parent: &Element,
