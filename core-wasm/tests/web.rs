@@ -222,3 +222,51 @@ fn user_text_stays_text_and_unchanged_text_is_not_rewritten() {
     );
     assert_eq!(parent.child_element_count(), 1);
 }
+
+#[wasm_bindgen_test]
+fn a_shadow_host_keeps_the_pages_styles_out_and_its_place_in() {
+    let app = page("");
+    let document = ui::document();
+    // Greedy page rules, important ones included, of the kind that used to squeeze note cards.
+    let hostile = document.create_element("style").unwrap();
+    hostile.set_text_content(Some(
+        "div { width: 60% !important; position: static !important; }
+         span { font-size: 40px !important; display: block !important; }
+         [data-id] { width: 10px !important; }",
+    ));
+    document.body().unwrap().append_child(&hostile).unwrap();
+    let (host, root) = ui::shadow_host(
+        "div",
+        "probe",
+        "display: block; position: absolute; width: 200px; height: 50px",
+        ui::Sheet::Chat,
+    );
+    app.append_child(&host).unwrap();
+    let note = ui::text_el("span", "note-body", "Prefers calls after 5");
+    note.set_attribute("data-id", "n1").unwrap();
+    root.append_child(&note).unwrap();
+    let window = web_sys::window().unwrap();
+    let host_style = window.get_computed_style(&host).unwrap().unwrap();
+    assert_eq!(
+        host_style.get_property_value("position").unwrap(),
+        "absolute"
+    );
+    assert_eq!(host_style.get_property_value("width").unwrap(), "200px");
+    let note_style = window.get_computed_style(&note).unwrap().unwrap();
+    assert_ne!(note_style.get_property_value("font-size").unwrap(), "40px");
+    assert_ne!(note_style.get_property_value("width").unwrap(), "10px");
+    // The overlay's own rules apply inside (note bodies keep their line breaks).
+    assert_eq!(
+        note_style.get_property_value("white-space").unwrap(),
+        "pre-wrap"
+    );
+    // And they do not leak out: the same role outside the shadow root is unstyled by them.
+    let outside = ui::text_el("span", "note-body", "outside");
+    app.append_child(&outside).unwrap();
+    let outside_style = window.get_computed_style(&outside).unwrap().unwrap();
+    assert_ne!(
+        outside_style.get_property_value("white-space").unwrap(),
+        "pre-wrap"
+    );
+    hostile.remove();
+}

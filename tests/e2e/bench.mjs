@@ -51,7 +51,7 @@ async function run(withExtension) {
   });
   await page.goto('https://web.whatsapp.com/');
   if (withExtension) {
-    await until('badges', () => page.evaluate(() => document.querySelectorAll('[data-baton="owner-badge"]').length > 10));
+    await until('badges', () => page.evaluate(() => __baton.qa('[data-baton="owner-badge"]').length > 10));
   }
   await sleep(1000);
   // Start counting after the page and the core have loaded: the workload is what we measure.

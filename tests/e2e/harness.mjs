@@ -203,6 +203,36 @@ export class SyncServer {
 // ---- browsers ----------------------------------------------------------------------------------
 
 /** A Chromium profile with the extension loaded, as one agent's browser. */
+/**
+ * Page helpers for tests: Baton's overlay lives in open shadow roots (hooks stay `data-baton`),
+ * so `__baton.q` / `__baton.qa` search the document and every open shadow root in it, and
+ * `__baton.active()` is the focused element inside them.
+ */
+const DEEP_QUERY = () => {
+  const roots = () => {
+    const found = [document];
+    for (let i = 0; i < found.length; i += 1) {
+      for (const el of found[i].querySelectorAll('*')) if (el.shadowRoot) found.push(el.shadowRoot);
+    }
+    return found;
+  };
+  globalThis.__baton = {
+    q: (selector) => {
+      for (const root of roots()) {
+        const hit = root.querySelector(selector);
+        if (hit) return hit;
+      }
+      return null;
+    },
+    qa: (selector) => roots().flatMap((root) => [...root.querySelectorAll(selector)]),
+    active: () => {
+      let el = document.activeElement;
+      while (el && el.shadowRoot && el.shadowRoot.activeElement) el = el.shadowRoot.activeElement;
+      return el;
+    },
+  };
+};
+
 export async function launchBrowser(fixturePort, { extension = true, extensionPath = ROOT } = {}) {
   const args = [
     '--no-sandbox',
@@ -227,6 +257,7 @@ export async function launchBrowser(fixturePort, { extension = true, extensionPa
     viewport: { width: 1280, height: 800 },
     args,
   });
+  await context.addInitScript(DEEP_QUERY);
   let worker = null;
   if (extension) {
     worker = context.serviceWorkers()[0] || (await context.waitForEvent('serviceworker', { timeout: 15000 }));

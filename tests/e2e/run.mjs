@@ -83,17 +83,35 @@ async function openChat(key, i) {
   const page = pages[key];
   await page.evaluate((n) => __sim.open(n), i);
   await until(`${key} to see chat ${i} identified`, () =>
-    page.evaluate((id) => document.querySelector(`[data-baton="chat-overlay"][data-chat="${id}"]`) !== null && document.querySelector('[data-baton="owner"]').textContent !== 'Baton: identifying this chat…', jid(i)),
+    page.evaluate((id) => __baton.q(`[data-baton="chat-overlay"][data-chat="${id}"]`) !== null && __baton.q('[data-baton="owner"]').textContent !== 'Baton: identifying this chat…', jid(i)),
   );
 }
 
-const text = (page, selector) => page.evaluate((s) => document.querySelector(s)?.textContent ?? null, selector);
+const text = (page, selector) => page.evaluate((s) => __baton.q(s)?.textContent ?? null, selector);
 // Shown as the browser lays it out: a stylesheet that overrides `hidden` does not fool it.
 const visible = (page, selector) =>
   page.evaluate((s) => {
-    const el = document.querySelector(s);
+    const el = globalThis.__baton ? __baton.q(s) : document.querySelector(s);
     return Boolean(el && el.checkVisibility({ visibilityProperty: true }));
   }, selector);
+
+// Screenshots of overlay states at 1400 and 1024 px wide, light and dark, kept as test artifacts
+// (target/screenshots/) so a change in look can be seen in review. The page goes back to the
+// tests' usual size and scheme afterwards.
+const SHOTS = path.join(ROOT, 'target', 'screenshots');
+async function shots(page, name) {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  for (const width of [1400, 1024]) {
+    await page.setViewportSize({ width, height: 900 });
+    for (const colorScheme of ['light', 'dark']) {
+      await page.emulateMedia({ colorScheme });
+      await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+      await page.screenshot({ path: path.join(SHOTS, `${name}-${width}-${colorScheme}.png`) });
+    }
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.setViewportSize({ width: 1280, height: 800 });
+}
 
 async function typeInComposer(key, words) {
   const page = pages[key];
@@ -196,6 +214,8 @@ test('when Asha types, the others are blocked and see her; the lock goes when sh
       (await visible(pages[key], '[data-baton="lock-banner"]')) && text(pages[key], '[data-baton="lock-banner"] span'));
     assert(/^Asha Rao is replying — \d+ s$/.test(banner), `${key} sees who is replying: ${banner}`);
   }
+  await shots(pages.asha, 'replying');
+  await shots(pages.ravi, 'blocked');
   // Typing, pasting and sending do nothing while blocked.
   await typeInComposer('ravi', 'me too');
   await pages.ravi.keyboard.press('Enter');
@@ -330,6 +350,28 @@ test('Asha hands a chat to Ravi with a note; he sees it live and accepts', async
   for (const part of ['Asha Rao handed this chat to you', 'Shared the floor plans', 'A call before 6 pm', 'Book the site visit']) {
     assert(banner.includes(part), `the banner shows "${part}": ${banner}`);
   }
+  await shots(pages.ravi, 'handoff-received');
+  // At 1024 px the header's actions keep one line (as named icons) and the banner sits in the
+  // column under the header bar, not over it.
+  await pages.ravi.setViewportSize({ width: 1024, height: 900 });
+  const readLayout = () => pages.ravi.evaluate(() => {
+    const bar = __baton.q('[data-baton="header-bar"]').getBoundingClientRect();
+    const banner = __baton.q('[data-baton="handoff-banner"]').getBoundingClientRect();
+    const chatHeader = document.querySelector('#main header').getBoundingClientRect();
+    const buttons = __baton.qa('[data-baton="header-bar"] button').filter((b) => b.checkVisibility());
+    const tops = new Set(buttons.map((b) => Math.round(b.getBoundingClientRect().top)));
+    return {
+      oneLine: tops.size === 1,
+      barUnderChatHeader: Math.abs(bar.top - chatHeader.bottom) < 1,
+      bannerUnderBar: banner.top >= bar.bottom,
+      named: buttons.every((b) => b.getAttribute('aria-label')),
+      labelsHidden: __baton.qa('[data-baton="header-bar"] button [data-baton="label"]').every((l) => !l.checkVisibility()),
+    };
+  });
+  const narrow = await until('the 1024 px layout', async () => Object.values(await readLayout()).every(Boolean), 5000)
+    .catch(async () => JSON.stringify(await readLayout()));
+  assertEqual(narrow, true, 'the header and banners fit at 1024 px');
+  await pages.ravi.setViewportSize({ width: 1280, height: 800 });
   await pages.ravi.click('[data-baton="handoff-banner"] [data-action="accept"]');
   await until('the banner to go', async () => !(await visible(pages.ravi, '[data-baton="handoff-banner"]')));
   assertEqual(await text(pages.ravi, '[data-baton="owner"]'), 'Owner: you', 'Ravi owns the chat');
@@ -350,7 +392,7 @@ test("a note by Ravi appears in Asha's notes panel, live and as text", async () 
   await pages.ravi.click('[data-baton="notes-panel"] [data-action="add-note"]');
   const shown = await until("the note in Asha's panel", () =>
     pages.asha.evaluate(() => {
-      const note = document.querySelector('[data-baton="notes-panel"] [data-baton="note"] [data-baton="note-body"]');
+      const note = __baton.q('[data-baton="notes-panel"] [data-baton="note"] [data-baton="note-body"]');
       return note && { text: note.textContent, elements: note.children.length };
     }));
   assertEqual(shown, { text: body, elements: 0 }, 'the note is shown verbatim, as text');
@@ -365,21 +407,22 @@ test('the notes panel takes the keyboard: focus moves in, Ctrl+Enter saves, Esca
   await openChat('asha', c3);
   await pages.asha.click('[data-baton="header-bar"] [data-action="notes"]');
   await until('the note field to take the focus', () =>
-    pages.asha.evaluate(() => document.activeElement && document.activeElement.getAttribute('name') === 'note'));
+    pages.asha.evaluate(() => __baton.active() && __baton.active().getAttribute('name') === 'note'));
   // However many notes there are, the field and its button stay in the panel; the list scrolls.
   const ashaApi = await server.api(people.asha.email, PASSWORDS.asha);
   for (let i = 0; i < 12; i += 1) {
     await ashaApi.call('POST', `/conversations/${enc(jid(c3))}/notes`, { body: `Note ${i}: ${'long words '.repeat(12)}` });
   }
   await until('the notes in the panel', () =>
-    pages.asha.evaluate(() => document.querySelectorAll('[data-baton="notes-panel"] [data-baton="note"]').length >= 12));
+    pages.asha.evaluate(() => __baton.qa('[data-baton="notes-panel"] [data-baton="note"]').length >= 12));
   const layout = await pages.asha.evaluate(() => {
-    const panel = document.querySelector('[data-baton="notes-panel"]').getBoundingClientRect();
-    const field = document.querySelector('[data-baton="notes-panel"] textarea[name="note"]').getBoundingClientRect();
-    const save = document.querySelector('[data-baton="notes-panel"] [data-action="add-note"]').getBoundingClientRect();
+    const panel = __baton.q('[data-baton="notes-panel"]').getBoundingClientRect();
+    const field = __baton.q('[data-baton="notes-panel"] textarea[name="note"]').getBoundingClientRect();
+    const save = __baton.q('[data-baton="notes-panel"] [data-action="add-note"]').getBoundingClientRect();
     return { height: field.height, inside: field.top >= panel.top && save.bottom <= panel.bottom };
   });
   assert(layout.height >= 40 && layout.inside, `the note field stays usable: ${JSON.stringify(layout)}`);
+  await shots(pages.asha, 'notes-panel');
   await pages.asha.focus('[data-baton="notes-panel"] textarea[name="note"]');
   await pages.asha.keyboard.type('Saved with the keyboard');
   await pages.asha.keyboard.press('Control+Enter');
@@ -390,10 +433,57 @@ test('the notes panel takes the keyboard: focus moves in, Ctrl+Enter saves, Esca
   await pages.asha.keyboard.press('Escape');
   await until('the panel to close', async () => !(await visible(pages.asha, '[data-baton="notes-panel"]')));
   assert(await pages.asha.evaluate((id) => document.querySelector('#main') !== null &&
-    document.querySelector(`[data-baton="chat-overlay"][data-chat="${id}"]`) !== null, jid(c3)), 'the chat stays open');
+    __baton.q(`[data-baton="chat-overlay"][data-chat="${id}"]`) !== null, jid(c3)), 'the chat stays open');
   await pages.asha.click('[data-baton="header-bar"] [data-action="notes"]');
   assertEqual(await pages.asha.inputValue('[data-baton="notes-panel"] textarea[name="note"]'), 'a draft', 'the draft is kept');
   await pages.asha.fill('[data-baton="notes-panel"] textarea[name="note"]', '');
+  await pages.asha.click('[data-baton="notes-panel"] [data-action="close-panel"]');
+});
+
+test("WhatsApp's styles cannot reach the overlay, and Baton puts no rules of its own on the page", async () => {
+  const c3 = named()[2].i;
+  await openChat('asha', c3);
+  await (await server.api(people.asha.email, PASSWORDS.asha)).call('POST', `/conversations/${enc(jid(c3))}/notes`, { body: 'Prefers calls after 5' });
+  await pages.asha.click('[data-baton="header-bar"] [data-action="notes"]');
+  await until('the notes panel, with notes', async () => (await visible(pages.asha, '[data-baton="notes-panel"]')) &&
+    pages.asha.evaluate(() => __baton.qa('[data-baton="notes-panel"] [data-baton="note"]').length > 0));
+  // Sizes and styles of the overlay's parts, and whether its host still covers the chat.
+  const measure = () => pages.asha.evaluate(() => {
+    const pick = (selector) => {
+      const el = __baton.q(selector);
+      const r = el.getBoundingClientRect();
+      const cs = getComputedStyle(el);
+      return [Math.round(r.width), Math.round(r.height), cs.fontSize, cs.display, cs.position, cs.padding].join(' ');
+    };
+    const host = __baton.q('[data-baton="chat-overlay"]').getBoundingClientRect();
+    const main = document.querySelector('#main').getBoundingClientRect();
+    return {
+      covers: [host.left === main.left, host.top === main.top, host.width === main.width, host.height === main.height],
+      header: pick('[data-baton="header-bar"]'),
+      button: pick('[data-baton="header-bar"] [data-action="notes"]'),
+      note: pick('[data-baton="notes-panel"] [data-baton="note"]'),
+      field: pick('[data-baton="notes-panel"] textarea[name="note"]'),
+      badge: pick('[data-baton="owner-badge"]'),
+    };
+  });
+  const before = await measure();
+  // Rules of the kind a page has, made as greedy as possible: the note cards' ids, every button and
+  // text element, and the hosts themselves (a div in #main, a span in each row).
+  const hostile = await pages.asha.addStyleTag({ content: `
+    [data-id] { width: 60% !important; }
+    button, textarea, select { font-size: 31px !important; padding: 17px !important; display: block !important; }
+    p, strong, time, li, h3, ul { font-size: 29px !important; margin: 13px !important; }
+    #main > div, [role="listitem"] > span { width: 60% !important; height: 40% !important; position: static !important; display: inline !important; }
+  ` });
+  await pages.asha.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+  const after = await measure();
+  await hostile.evaluate((node) => node.remove());
+  assertEqual(after.covers, [true, true, true, true], 'the overlay still covers the chat');
+  assertEqual({ ...after, covers: null }, { ...before, covers: null }, 'the overlay looks the same under a hostile page stylesheet');
+  // And the page-level stylesheet only defines Baton's colour variables.
+  const pageCss = fs.readFileSync(path.join(ROOT, 'extension', 'overlay.css'), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '');
+  const declarations = [...pageCss.matchAll(/([a-z-]+)\s*:[^;{}]*;/g)].map((m) => m[1]);
+  assert(declarations.length > 0 && declarations.every((d) => d.startsWith('--baton-')), `page-level rules: ${declarations.join(', ')}`);
   await pages.asha.click('[data-baton="notes-panel"] [data-action="close-panel"]');
 });
 
@@ -423,8 +513,10 @@ test('a reminder fires: a Chrome notification, a marker on the chat, and done', 
   await until("the row's reminder marker", () =>
     pages.ravi.evaluate((i) => {
       const node = [...document.querySelectorAll('#pane-side [role="listitem"]')].find((n) => __sim.rowChat(n) === i);
-      const mark = node && node.querySelector(':scope > [data-baton="reminder"]');
-      return Boolean(mark && !mark.hidden);
+      // In the row's own shadow root, out of reach of WhatsApp's styles.
+      const host = node && node.querySelector(':scope > [data-baton="row-marks"]');
+      const mark = host && host.shadowRoot && host.shadowRoot.querySelector('[data-baton="reminder"]');
+      return Boolean(mark && mark.checkVisibility());
     }, c3));
   await pages.ravi.click(`[data-baton="reminder-banner"] [data-action="reminder-done"][data-id="${id}"]`);
   await until('the banner to clear', async () => !(await visible(pages.ravi, '[data-baton="reminder-banner"]')));
@@ -593,14 +685,14 @@ test('the open chat survives WhatsApp remounting it, a locale switch and a class
     await until(`the header bar after ${what}`, () =>
       pages.asha.evaluate(
         ({ id, owner }) => {
-          const bar = document.querySelector('#main [data-baton="chat-overlay"]');
-          return Boolean(bar && bar.getAttribute('data-chat') === id && document.querySelector('[data-baton="owner"]').textContent === owner);
+          const bar = __baton.q('#main [data-baton="chat-overlay"]');
+          return Boolean(bar && bar.getAttribute('data-chat') === id && __baton.q('[data-baton="owner"]').textContent === owner);
         },
         { id: jid(c1), owner },
       ));
   }
   assertEqual(
-    (await pages.asha.evaluate(() => document.querySelectorAll('[data-baton="chat-overlay"]').length)),
+    (await pages.asha.evaluate(() => __baton.qa('[data-baton="chat-overlay"]').length)),
     1,
     'one overlay, moved into the new #main rather than duplicated',
   );
@@ -778,7 +870,7 @@ test('when the modules appear late, identity becomes full without a reload; what
   await page.evaluate(() => __sim.loadModules());
   await until('identity to become full', async () => (await text(page, '[data-baton="identity"]')) === 'Chat identity: full');
   await until('the chat to be identified', async () =>
-    page.evaluate((id) => document.querySelector('[data-baton="chat-overlay"]')?.getAttribute('data-chat') === id, twin.jid));
+    page.evaluate((id) => __baton.q('[data-baton="chat-overlay"]')?.getAttribute('data-chat') === id, twin.jid));
   await until('the lock to be taken for what was typed', async () => (await text(page, '[data-baton="lock-status"]')) === 'You are replying');
   const api = await server.api(people.ravi.email, PASSWORDS.ravi);
   assertEqual((await api.call('GET', `/conversations/${enc(twin.jid)}`)).body.lock.holder.name, 'Ravi Kumar', 'the server agrees');
@@ -827,9 +919,9 @@ test('the server restarts: nothing is lost, writes made offline are sent or show
     (await visible(pages.asha, '[data-baton="offline-warning"]')) && text(pages.asha, '[data-baton="offline-warning"]'));
   assert(warning.includes('reply locks are off') && warning.includes('colleagues cannot see you'), warning);
   const warningWidth = await pages.asha.evaluate(() =>
-    document.querySelector('[data-baton="offline-warning"]').getBoundingClientRect().width / document.getElementById('main').getBoundingClientRect().width);
+    __baton.q('[data-baton="offline-warning"]').getBoundingClientRect().width / document.getElementById('main').getBoundingClientRect().width);
   assert(warningWidth > 0.95, `the warning spans the chat (${warningWidth})`);
-  const badges = () => pages.asha.evaluate(() => [...document.querySelectorAll('[data-baton="owner-badge"]')].map((b) => b.hasAttribute('data-stale')));
+  const badges = () => pages.asha.evaluate(() => [...__baton.qa('[data-baton="owner-badge"]')].map((b) => b.hasAttribute('data-stale')));
   await until('every badge to be marked stale', async () => { const b = await badges(); return b.length > 5 && b.every(Boolean); });
   // A note written while the server is down waits in the queue, and shows in place as not sent.
   await pages.asha.click('[data-baton="header-bar"] [data-action="notes"]');
@@ -868,7 +960,7 @@ test('the server restarts: nothing is lost, writes made offline are sent or show
   await popup.close();
   // Ravi is back: Asha's handoff picker offers him again, without a reload.
   const ravisOption = () => pages.asha.evaluate((id) =>
-    !!document.querySelector(`[data-baton="handoff-form"] select[name="to"] option[value="${id}"]`), people.ravi.id);
+    !!__baton.q(`[data-baton="handoff-form"] select[name="to"] option[value="${id}"]`), people.ravi.id);
   await until('a deactivated colleague not to be offered', async () => !(await ravisOption()));
   server.cli(['admin', 'reactivate', '--email', people.ravi.email]);
   await until('Ravi to be offered again', ravisOption);
@@ -893,7 +985,7 @@ test('the server restarts: nothing is lost, writes made offline are sent or show
 test("under a page CSP without 'wasm-unsafe-eval' the overlay runs on the wasm2js fallback", async () => {
   const page = await whatsapp('asha', '?csp=strict');
   assertEqual(await page.evaluate(() => document.documentElement.getAttribute('data-baton-mode')), 'wasm2js', 'fallback mode');
-  await until('badges from the fallback', () => page.evaluate(() => document.querySelectorAll('[data-baton="owner-badge"]').length > 5));
+  await until('badges from the fallback', () => page.evaluate(() => __baton.qa('[data-baton="owner-badge"]').length > 5));
   const c1 = named()[1].i;
   await page.evaluate((n) => __sim.open(n), c1);
   await until('the header bar', async () => (await text(page, '[data-baton="owner"]')) === 'Owner: you');
@@ -916,7 +1008,7 @@ test('an unknown WhatsApp layout is reported, not acted on', async () => {
     return tab;
   }, 40000, 500);
   assert(status.layout.unrecognised.missing.length > 0, 'it says what is missing');
-  assertEqual(await page.evaluate(() => document.querySelectorAll('[data-baton="owner-badge"]').length), 0, 'no badges on an unknown layout');
+  assertEqual(await page.evaluate(() => __baton.qa('[data-baton="owner-badge"]').length), 0, 'no badges on an unknown layout');
   await popup.close();
   await page.close();
 });
@@ -956,7 +1048,7 @@ test('logging out from the popup removes the overlay from WhatsApp Web', async (
   await until('the session to show', () => visible(popup, '#logout'));
   await popup.click('#logout');
   await until('the login form', () => visible(popup, '#login'));
-  await until('the badges to go', () => pages.ravi.evaluate(() => document.querySelectorAll('[data-baton="owner-badge"]').length === 0));
+  await until('the badges to go', () => pages.ravi.evaluate(() => __baton.qa('[data-baton="owner-badge"]').length === 0));
   const stored = await browsers.ravi.worker.evaluate(() => chrome.storage.local.get('session'));
   assertEqual(stored, {}, 'the token is forgotten');
   assert(!(await visible(popup, '#session')), 'the session card goes');

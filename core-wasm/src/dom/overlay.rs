@@ -630,13 +630,8 @@ impl Overlay {
         let logged_in = self.logged_in();
         if !logged_in {
             for row in rows {
-                for role in ["owner-badge", "lock-dot", "reminder"] {
-                    if let Ok(Some(stale)) = row
-                        .element
-                        .query_selector(&format!(":scope > [data-baton=\"{role}\"]"))
-                    {
-                        stale.remove();
-                    }
+                if let Ok(Some(marks)) = row.element.query_selector(ROW_MARKS) {
+                    marks.remove();
                 }
             }
             return;
@@ -674,9 +669,8 @@ impl Overlay {
             };
             self.identity.tally.rows += 1;
             let badge = owner_badge(&self.state, &verdict, now);
-            let element = child_with_role(&row.element, "owner-badge", || {
-                ui::el("span", "owner-badge")
-            });
+            let marks = row_marks(&row.element);
+            let element = child_with_role(&marks, "owner-badge", || ui::el("span", "owner-badge"));
             set_text(&element, &badge.label);
             set_attr(&element, "title", &badge.tooltip);
             set_attr(&element, "data-kind", badge.kind);
@@ -700,7 +694,7 @@ impl Overlay {
             } else {
                 remove_attr(&element, "data-stale");
             }
-            let dot = child_with_role(&row.element, "lock-dot", || ui::el("span", "lock-dot"));
+            let dot = child_with_role(&marks, "lock-dot", || ui::el("span", "lock-dot"));
             show(&dot, badge.replying.is_some());
             if stale {
                 set_attr(&dot, "data-stale", "");
@@ -723,9 +717,8 @@ impl Overlay {
                         .count()
                 })
                 .unwrap_or(0);
-            let marker = child_with_role(&row.element, "reminder", || {
-                ui::text_el("span", "reminder", "⏰")
-            });
+            let marker =
+                child_with_role(&marks, "reminder", || ui::text_el("span", "reminder", "⏰"));
             show(&marker, due > 0);
             set_attr(&marker, "title", "A reminder is due");
             self.stats.rows_rendered += 1;
@@ -793,6 +786,33 @@ impl Overlay {
             }
         }
     }
+}
+
+/// The host of a row's marks, as a direct child of the row.
+const ROW_MARKS: &str = ":scope > [data-baton=\"row-marks\"]";
+
+/// The element inside a row's shadow root that holds Baton's marks on it (made on first use): the
+/// row's own styles cannot reach them, and the row's text stays WhatsApp's alone.
+fn row_marks(row: &Element) -> Element {
+    let existing = row
+        .query_selector(ROW_MARKS)
+        .ok()
+        .flatten()
+        .and_then(|host| host.shadow_root())
+        .and_then(|root| root.first_element_child());
+    if let Some(marks) = existing {
+        return marks;
+    }
+    let (host, root) = ui::shadow_host(
+        "span",
+        "row-marks",
+        "display: block; position: absolute; inset: 0; pointer-events: none; z-index: 2;",
+        ui::Sheet::Rows,
+    );
+    let marks = ui::el("span", "marks");
+    let _ = root.append_child(&marks);
+    let _ = row.append_child(&host);
+    marks.into()
 }
 
 /// A mutation observer with its callback; dropping it disconnects before the callback goes.

@@ -24,7 +24,13 @@ use crate::views::{header_view, pending_view, Gate, OFFLINE_WARNING};
 
 /// Every element of the chat overlay.
 pub struct ChatUi {
+    /// The element on the page (`data-baton="chat-overlay"`, with `data-chat`), whose open shadow
+    /// root holds everything else.
+    host: HtmlElement,
+    /// The root of the overlay inside the shadow root; listeners hang here.
     container: HtmlElement,
+    /// WhatsApp's header and composer heights last set on the host (the column fits between).
+    measured: (i32, i32),
     owner: HtmlElement,
     identity: HtmlElement,
     lock_status: HtmlElement,
@@ -88,6 +94,21 @@ fn append(parent: &Element, children: &[&Element]) {
 const PANELS: &str =
     "[data-baton=\"notes-panel\"], [data-baton=\"handoff-form\"], [data-baton=\"remind-form\"]";
 
+/// A header action: an icon (named by `icon`, drawn by the stylesheet) and its name, the name hidden when the chat is narrow (the icon then
+/// speaks through `aria-label` and the tooltip).
+fn icon_button(icon: &str, label: &str, action: &str) -> HtmlElement {
+    let element = el("button", "");
+    let _ = element.set_attribute("type", "button");
+    let _ = element.set_attribute("data-action", action);
+    let _ = element.set_attribute("aria-label", label);
+    let _ = element.set_attribute("title", label);
+    let glyph = el("span", "icon");
+    let _ = glyph.set_attribute("data-icon", icon);
+    let _ = glyph.set_attribute("aria-hidden", "true");
+    append(&element, &[&glyph, &text_el("span", "label", label)]);
+    element
+}
+
 fn form_error() -> HtmlElement {
     let error = el("div", "form-error");
     show(&error, false);
@@ -96,7 +117,14 @@ fn form_error() -> HtmlElement {
 
 impl ChatUi {
     pub fn new() -> ChatUi {
-        let container = el("div", "chat-overlay");
+        let (host, shadow) = super::ui::shadow_host(
+            "div",
+            "chat-overlay",
+            "display: block; position: absolute; inset: 0; z-index: 1000; pointer-events: none;",
+            super::ui::Sheet::Chat,
+        );
+        let container = el("div", "chat-root");
+        let _ = shadow.append_child(&container);
 
         let header = el("div", "header-bar");
         let owner = el("span", "owner");
@@ -104,9 +132,9 @@ impl ChatUi {
         let lock_status = el("span", "lock-status");
         let connection = el("span", "connection");
         let stage: HtmlSelectElement = el("select", "stage").unchecked_into();
-        let claim = button("Claim", "claim");
+        let claim = icon_button("claim", "Claim", "claim");
         let _ = claim.set_attribute("data-baton", "claim");
-        let force = button("Take over", "force");
+        let force = icon_button("force", "Take over", "force");
         append(
             &header,
             &[
@@ -115,9 +143,9 @@ impl ChatUi {
                 &stage,
                 &claim,
                 &force,
-                &button("Hand off", "handoff"),
-                &button("Notes", "notes"),
-                &button("Remind me", "remind"),
+                &icon_button("handoff", "Hand off", "handoff"),
+                &icon_button("notes", "Notes", "notes"),
+                &icon_button("remind", "Remind me", "remind"),
                 &connection,
                 &identity,
             ],
@@ -224,20 +252,23 @@ impl ChatUi {
         );
 
         let toast = el("div", "toast");
+        // Notices just above the composer; the column runs from under WhatsApp's chat header to
+        // above its composer, and everything in it stacks in normal flow.
+        let bottom_stack = el("div", "bottom-stack");
+        append(&bottom_stack, &[&send_guard, &hold_notice, &toast]);
+        let column = el("div", "column");
         append(
-            &container,
+            &column,
             &[
                 &header,
                 &banners,
                 &notes_panel,
                 &handoff_form,
                 &remind_form,
-                &send_guard,
-                &lock_banner,
-                &hold_notice,
-                &toast,
+                &bottom_stack,
             ],
         );
+        append(&container, &[&column, &lock_banner]);
         for hidden in [
             &offline_warning,
             &pending_writes,
@@ -254,7 +285,9 @@ impl ChatUi {
             show(hidden, false);
         }
         ChatUi {
+            host,
             container,
+            measured: (0, 0),
             owner,
             identity,
             lock_status,
@@ -447,7 +480,26 @@ impl ChatUi {
     }
 
     pub fn remove(&mut self) {
-        self.container.remove();
+        self.host.remove();
+    }
+
+    /// Fits the column between WhatsApp's chat header and its composer, as tall as they are now
+    /// (the composer grows with a long draft; the header with a wrapped subtitle).
+    fn fit_to(&mut self, main: &Element) {
+        let height = |selector: &str| {
+            main.query_selector(selector)
+                .ok()
+                .flatten()
+                .and_then(|e| e.dyn_into::<HtmlElement>().ok())
+                .map_or(0, |e| e.offset_height())
+        };
+        let measured = (height("header"), height("footer"));
+        if measured != self.measured && measured.0 > 0 {
+            let style = self.host.style();
+            let _ = style.set_property("--baton-top", &format!("{}px", measured.0));
+            let _ = style.set_property("--baton-bottom", &format!("{}px", measured.1));
+            self.measured = measured;
+        }
     }
 }
 
@@ -469,12 +521,13 @@ impl Overlay {
         let main = document().get_element_by_id("main");
         let (Some(main), Some(chat_id)) = (main, self.chat.as_ref().map(|c| c.chat_id.clone()))
         else {
-            self.ui.container.remove();
+            self.ui.host.remove();
             return;
         };
-        if self.ui.container.parent_element().as_ref() != Some(&main) {
-            let _ = main.append_child(&self.ui.container);
+        if self.ui.host.parent_element().as_ref() != Some(&main) {
+            let _ = main.append_child(&self.ui.host);
         }
+        self.ui.fit_to(&main);
         let ui = &self.ui;
         let health = &self.identity.health;
         set_text(&ui.identity, health.level.label());
@@ -486,7 +539,7 @@ impl Overlay {
         };
         set_attr(&ui.identity, "title", &what);
         let Some(chat_id) = chat_id else {
-            remove_attr(&ui.container, "data-chat");
+            remove_attr(&ui.host, "data-chat");
             let doubt = self.chat.as_ref().and_then(|c| c.doubt);
             set_text(&ui.owner, unidentified_text(doubt));
             for part in [&ui.lock_status, &ui.claim, &ui.force, &ui.lock_banner] {
@@ -501,7 +554,7 @@ impl Overlay {
             }
             return;
         }
-        set_attr(&ui.container, "data-chat", chat_id.as_str());
+        set_attr(&ui.host, "data-chat", chat_id.as_str());
         let now = self.now();
         let header = header_view(&self.state, &chat_id, now);
         set_text(&ui.owner, &header.owner_label);

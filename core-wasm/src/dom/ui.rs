@@ -1,8 +1,10 @@
 //! Small DOM building blocks for the overlay. Text always goes in as text (`textContent`), never
 //! as HTML: notes and names are user input.
 
+use std::cell::RefCell;
+
 use wasm_bindgen::JsCast;
-use web_sys::{Document, Element, HtmlElement};
+use web_sys::{CssStyleSheet, Document, Element, HtmlElement, ShadowRoot};
 
 pub fn document() -> Document {
     gloo_utils_document()
@@ -15,6 +17,83 @@ fn gloo_utils_document() -> Document {
             // A content script always runs in a window; reaching this is a bug worth a loud trap.
             wasm_bindgen::throw_str("Baton overlay started outside a window")
         })
+}
+
+/// The overlay's own stylesheets. Each lives in the shadow roots that use it, never on the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sheet {
+    /// The open chat's overlay: header bar, banners, panels, the lock banner.
+    Chat,
+    /// The marks on a chat-list row: owner chip, replying mark, reminder.
+    Rows,
+}
+
+impl Sheet {
+    fn css(self) -> &'static str {
+        match self {
+            Sheet::Chat => include_str!("css/chat.css"),
+            Sheet::Rows => include_str!("css/rows.css"),
+        }
+    }
+}
+
+thread_local! {
+    /// Parsed once per page and adopted by every shadow root that uses them.
+    static SHEETS: RefCell<[Option<CssStyleSheet>; 2]> = const { RefCell::new([None, None]) };
+}
+
+/// The parsed stylesheet, or `None` if the browser cannot construct stylesheets.
+fn constructed(sheet: Sheet) -> Option<CssStyleSheet> {
+    let slot = match sheet {
+        Sheet::Chat => 0,
+        Sheet::Rows => 1,
+    };
+    SHEETS.with(|sheets| {
+        let mut sheets = sheets.borrow_mut();
+        if sheets[slot].is_none() {
+            let made = CssStyleSheet::new().ok()?;
+            made.replace_sync(sheet.css()).ok()?;
+            sheets[slot] = Some(made);
+        }
+        sheets[slot].clone()
+    })
+}
+
+/// A page element (`tag`, with its `data-baton` role, for tests and users' tools) holding an open
+/// shadow root styled by `sheet`: WhatsApp's stylesheets do not reach inside, ours do not reach
+/// out. The host's inline style resets whatever the page would make it inherit (`all: initial`;
+/// custom properties, our theme variables among them, still inherit) and then places it with
+/// `placement` (`"display: block; position: absolute"`, …), every declaration important.
+pub fn shadow_host(
+    tag: &str,
+    role: &str,
+    placement: &str,
+    sheet: Sheet,
+) -> (HtmlElement, ShadowRoot) {
+    let host = el(tag, role);
+    // Every declaration important: an inline important declaration outranks any page rule, even
+    // an important one (`div { width: 60% !important }` must not resize the overlay).
+    let mut style = String::from("all: initial !important;");
+    for declaration in placement
+        .split(';')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
+        style.push_str(&format!(" {declaration} !important;"));
+    }
+    let _ = host.set_attribute("style", &style);
+    let root = host
+        .attach_shadow(&web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open))
+        .unwrap_or_else(|_| wasm_bindgen::throw_str("cannot attach a shadow root"));
+    match constructed(sheet) {
+        Some(parsed) => root.set_adopted_style_sheets(&js_sys::Array::of1(&parsed)),
+        None => {
+            let style = el("style", "");
+            style.set_text_content(Some(sheet.css()));
+            let _ = root.append_child(&style);
+        }
+    }
+    (host, root)
 }
 
 /// A new element with its `data-baton` role.
