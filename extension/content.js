@@ -6,6 +6,9 @@
   const url = (file) => chrome.runtime.getURL(`extension/dist/overlay/${file}`);
   let wasmError = '';
   try {
+    // The overlay's own stylesheets, adopted by its shadow roots (never put on the page).
+    const sheet = (name) => fetch(url(name)).then((r) => (r.ok ? r.text() : Promise.reject(new Error(`${name}: ${r.status}`))));
+    const styles = Promise.all([sheet('chat.css'), sheet('rows.css')]);
     const glue = await import(url('baton_core_bg.js'));
     let exports;
     let mode = 'wasm';
@@ -23,7 +26,8 @@
     glue.__wbg_set_wasm(exports);
     exports.__wbindgen_start?.();
     // The MAIN-world bridge's private port, taken by bridge-port.js at document_start.
-    glue.start_overlay(mode, globalThis.batonBridgePort ?? null);
+    const [chatCss, rowsCss] = await styles;
+    glue.start_overlay(mode, globalThis.batonBridgePort ?? null, chatCss, rowsCss);
     // Shared with the page (as DOM attributes) so tests and support can see how Baton runs.
     document.documentElement.setAttribute('data-baton-mode', mode);
     document.addEventListener('baton:debug', () => {

@@ -109,7 +109,7 @@ pub async fn seed(url: &str, orgs: usize, agents_per_org: usize) -> anyhow::Resu
     let hash = sync_server::auth::hash_password("bench-password")?;
     let mut seats = Vec::new();
     for o in 0..orgs {
-        let org = sync_server::admin::create_org(&db, &format!("Bench org {o}"), "UTC")
+        let org = sync_server::admin::create_org(&db, &format!("Bench org {o}"), "UTC", None)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         for a in 0..agents_per_org {

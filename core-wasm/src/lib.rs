@@ -16,6 +16,7 @@
 
 pub mod adapter;
 pub mod calls;
+pub mod clock;
 pub mod event_kinds;
 pub mod held;
 pub mod identity;

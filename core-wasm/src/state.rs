@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use protocol::api::{
-    Agent, AgentRef, ConversationSummary, Handoff, HandoffStatus, Me, Pipeline, Reminder, Role,
-    StageRef,
+    Agent, AgentRef, ConversationSummary, Handoff, HandoffStatus, Me, Org, Pipeline, Reminder,
+    Role, StageRef,
 };
 use protocol::events::{Event, EventBody};
 use protocol::{ChatId, Millis};
@@ -115,6 +115,9 @@ impl From<&protocol::api::Conversation> for ConversationState {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeamState {
     pub me: Option<Agent>,
+    /// My org: its time zone and locale say how times are shown.
+    #[serde(default)]
+    pub org: Option<Org>,
     pub agents: Vec<Agent>,
     pub pipelines: Vec<Pipeline>,
     pub conversations: BTreeMap<ChatId, ConversationState>,
@@ -132,6 +135,7 @@ impl TeamState {
     ) -> TeamState {
         TeamState {
             me: Some(me.agent.clone()),
+            org: Some(me.org.clone()),
             agents,
             pipelines,
             conversations: conversations

@@ -226,6 +226,10 @@ fn user_text_stays_text_and_unchanged_text_is_not_rewritten() {
 #[wasm_bindgen_test]
 fn a_shadow_host_keeps_the_pages_styles_out_and_its_place_in() {
     let app = page("");
+    ui::set_stylesheets(
+        include_str!("../src/dom/css/chat.css").to_owned(),
+        include_str!("../src/dom/css/rows.css").to_owned(),
+    );
     let document = ui::document();
     // Greedy page rules, important ones included, of the kind that used to squeeze note cards.
     let hostile = document.create_element("style").unwrap();

@@ -68,6 +68,28 @@ pub struct Org {
     pub name: String,
     /// IANA time zone, e.g. `Asia/Kolkata`.
     pub timezone: String,
+    /// How the org writes dates and times: a BCP 47 language tag, e.g. `en-GB` (26/11/2026, 15:43).
+    #[serde(default = "default_locale")]
+    pub locale: String,
+}
+
+/// The locale of an org that has not chosen one.
+pub const DEFAULT_LOCALE: &str = "en-GB";
+
+fn default_locale() -> String {
+    DEFAULT_LOCALE.to_owned()
+}
+
+/// Whether `tag` is shaped like a BCP 47 language tag (`en`, `en-GB`, `hi-IN`, `zh-Hant-TW`): a
+/// language of 2–3 letters, then subtags of 2–8 letters or digits. Browsers fall back for tags
+/// they do not know; this only keeps out what is not a tag at all.
+pub fn is_locale_tag(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let language = parts.next().unwrap_or_default();
+    tag.len() <= 35
+        && (2..=3).contains(&language.len())
+        && language.bytes().all(|b| b.is_ascii_alphabetic())
+        && parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// `POST /auth/login`.

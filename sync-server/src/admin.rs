@@ -77,24 +77,40 @@ pub fn clean_email(email: &str) -> Result<String, String> {
 }
 
 /// Creates an org and returns it.
-pub async fn create_org(db: &Db, name: &str, timezone: &str) -> Result<Org, AdminError> {
+/// `locale` says how its agents see dates and times (default [`protocol::api::DEFAULT_LOCALE`]).
+pub async fn create_org(
+    db: &Db,
+    name: &str,
+    timezone: &str,
+    locale: Option<&str>,
+) -> Result<Org, AdminError> {
     let name = clean_name("org name", name, 100).map_err(AdminError::Invalid)?;
     let tz = chrono_tz::Tz::from_str(timezone.trim()).map_err(|_| {
         AdminError::Invalid(format!(
             "{timezone:?} is not an IANA time zone (e.g. Asia/Kolkata, Europe/Berlin, UTC)"
         ))
     })?;
+    let locale = locale
+        .map(str::trim)
+        .unwrap_or(protocol::api::DEFAULT_LOCALE);
+    if !protocol::api::is_locale_tag(locale) {
+        return Err(AdminError::Invalid(format!(
+            "{locale:?} is not a locale; write a language tag such as en-GB, en-IN or hi-IN"
+        )));
+    }
     let org = Org {
         id: uuid::Uuid::new_v4().to_string(),
         name,
         timezone: tz.name().to_owned(),
+        locale: locale.to_owned(),
     };
     sqlx::query(&db.sql(
-        "INSERT INTO orgs (id, name, timezone, event_seq, created_at) VALUES ($1, $2, $3, 0, now_ms())",
+        "INSERT INTO orgs (id, name, timezone, locale, event_seq, created_at) VALUES ($1, $2, $3, $4, 0, now_ms())",
     ))
     .bind(&org.id)
     .bind(&org.name)
     .bind(&org.timezone)
+    .bind(&org.locale)
     .execute(&mut *db.write_conn().await?)
     .await?;
     Ok(org)
@@ -102,7 +118,7 @@ pub async fn create_org(db: &Db, name: &str, timezone: &str) -> Result<Org, Admi
 
 /// Finds an org by id.
 pub async fn find_org(db: &Db, org_id: &str) -> Result<Org, AdminError> {
-    let row = sqlx::query("SELECT id, name, timezone FROM orgs WHERE id = $1")
+    let row = sqlx::query("SELECT id, name, timezone, locale FROM orgs WHERE id = $1")
         .bind(org_id)
         .fetch_optional(db.pool())
         .await?
@@ -111,6 +127,7 @@ pub async fn find_org(db: &Db, org_id: &str) -> Result<Org, AdminError> {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         timezone: row.try_get("timezone")?,
+        locale: row.try_get("locale")?,
     })
 }
 
@@ -388,7 +405,7 @@ pub async fn seed_demo(db: &Db) -> Result<Demo, AdminError> {
             created: false,
         });
     }
-    let org = create_org(db, "Demo Team", "Asia/Kolkata").await?;
+    let org = create_org(db, "Demo Team", "Asia/Kolkata", None).await?;
     let mut agents = Vec::new();
     for (name, email, role) in DEMO_AGENTS {
         agents.push(

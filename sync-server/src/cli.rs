@@ -103,6 +103,10 @@ enum AdminCommand {
         /// IANA time zone of the business, e.g. Asia/Kolkata.
         #[arg(long)]
         timezone: String,
+        /// How agents see dates and times: a language tag such as en-GB (26/11/2026, 15:43), en-IN
+        /// or hi-IN. Default en-GB.
+        #[arg(long)]
+        locale: Option<String>,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -293,10 +297,11 @@ async fn admin_command(command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::CreateOrg {
             name,
             timezone,
+            locale,
             database,
         } => {
             let db = Db::connect(&database.database_url, 2).await?;
-            let org = admin::create_org(&db, &name, &timezone).await?;
+            let org = admin::create_org(&db, &name, &timezone, locale.as_deref()).await?;
             println!("{}", org.id);
         }
         AdminCommand::CreateAgent {

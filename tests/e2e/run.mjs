@@ -398,6 +398,17 @@ test("a note by Ravi appears in Asha's notes panel, live and as text", async () 
   assertEqual(shown, { text: body, elements: 0 }, 'the note is shown verbatim, as text');
   const notes = (await (await server.api(people.asha.email, PASSWORDS.asha)).call('GET', `/conversations/${enc(jid(c3))}/notes`)).body.items;
   assertEqual(notes[0].mentions.map((m) => m.name), ['Asha Rao'], '@Asha became a mention');
+  // Times in the org's locale and time zone (en-GB, Asia/Kolkata), not the browser's (en-US):
+  // "now" or "1 min ago", with the date and time on hover.
+  const when = await pages.asha.evaluate(() => {
+    const time = __baton.q('[data-baton="notes-panel"] [data-baton="note"] time');
+    return { text: time.textContent, title: time.title };
+  });
+  const expected = new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Kolkata', dateStyle: 'short', timeStyle: 'short' })
+    .format(new Date(notes[0].created_at));
+  assertEqual(when.title, expected, 'the date and time as the org writes them');
+  assert(/^\d{2}\/\d{2}\/\d{4}, \d{2}:\d{2}$/.test(when.title), when.title);
+  assert(['now', '1 min. ago', '1 min ago'].includes(when.text), `a relative time: ${when.text}`);
   await pages.asha.click('[data-baton="notes-panel"] [data-action="close-panel"]');
   await pages.ravi.click('[data-baton="notes-panel"] [data-action="close-panel"]');
 });

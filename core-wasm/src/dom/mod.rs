@@ -46,10 +46,12 @@ pub(crate) fn with_overlay(f: impl FnOnce(&mut Overlay)) {
     }
 }
 
-/// Starts the overlay; `mode` is `"wasm"` or `"wasm2js"`, as the loader managed, and
-/// `bridge_port` the MAIN-world bridge's private port that `bridge-port.js` kept (or nothing).
+/// Starts the overlay; `mode` is `"wasm"` or `"wasm2js"`, as the loader managed, `bridge_port` the
+/// MAIN-world bridge's private port that `bridge-port.js` kept (or nothing), and `chat_css` and
+/// `rows_css` the overlay's stylesheets (`core-wasm/src/dom/css/`), read by the loader.
 #[wasm_bindgen]
-pub fn start_overlay(mode: &str, bridge_port: JsValue) {
+pub fn start_overlay(mode: &str, bridge_port: JsValue, chat_css: String, rows_css: String) {
+    ui::set_stylesheets(chat_css, rows_css);
     let mode = if mode == "wasm2js" {
         CoreMode::Wasm2js
     } else {

@@ -12,9 +12,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 
 use super::overlay::{Overlay, Pending};
-use super::ui::{
-    button, document, el, format_time, remove_attr, set_attr, set_text, show, text_el,
-};
+use super::ui::{button, document, el, remove_attr, set_attr, set_text, show, text_el};
 use super::with_overlay;
 use crate::calls::Call;
 use crate::identity::Doubt;
@@ -749,12 +747,17 @@ impl Overlay {
             return;
         };
         let ui = &self.ui;
+        let times = super::ui::times(self.state.org.as_ref());
+        let now = self.now();
         super::ui::clear(&ui.notes_list);
         for note in &chat.notes {
             let item = el("div", "note");
             let _ = item.set_attribute("data-id", &note.id);
             let _ = item.append_child(&text_el("strong", "", &note.author.name));
-            let _ = item.append_child(&text_el("time", "", &format_time(note.created_at)));
+            // "5 min ago", with the date and time (the org's) on hover.
+            let when = text_el("time", "", &times.tell(now, note.created_at));
+            let _ = when.set_attribute("title", &times.absolute(note.created_at));
+            let _ = item.append_child(&when);
             // The body is user text: textContent, never HTML.
             let _ = item.append_child(&text_el("p", "note-body", &note.body));
             let _ = ui.notes_list.append_child(&item);
@@ -776,7 +779,7 @@ impl Overlay {
             let item = text_el(
                 "li",
                 "",
-                &format!("{} — {}", format_time(line.at), line.text),
+                &format!("{} — {}", times.absolute(line.at), line.text),
             );
             let _ = ui.timeline_list.append_child(&item);
         }

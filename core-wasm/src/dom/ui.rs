@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CssStyleSheet, Document, Element, HtmlElement, ShadowRoot};
 
 pub fn document() -> Document {
@@ -28,34 +28,44 @@ pub enum Sheet {
     Rows,
 }
 
-impl Sheet {
-    fn css(self) -> &'static str {
-        match self {
-            Sheet::Chat => include_str!("css/chat.css"),
-            Sheet::Rows => include_str!("css/rows.css"),
-        }
-    }
-}
-
 thread_local! {
+    /// The stylesheets' text, as the loader read it from the extension's files.
+    static CSS: RefCell<[String; 2]> = const { RefCell::new([String::new(), String::new()]) };
     /// Parsed once per page and adopted by every shadow root that uses them.
     static SHEETS: RefCell<[Option<CssStyleSheet>; 2]> = const { RefCell::new([None, None]) };
 }
 
+impl Sheet {
+    fn slot(self) -> usize {
+        match self {
+            Sheet::Chat => 0,
+            Sheet::Rows => 1,
+        }
+    }
+
+    fn css(self) -> String {
+        CSS.with(|css| css.borrow()[self.slot()].clone())
+    }
+}
+
+/// Gives the overlay its stylesheets (`core-wasm/src/dom/css/chat.css` and `rows.css`): the
+/// loader reads them from the extension, so they are not carried inside the WASM.
+pub fn set_stylesheets(chat: String, rows: String) {
+    CSS.with(|css| *css.borrow_mut() = [chat, rows]);
+    SHEETS.with(|sheets| *sheets.borrow_mut() = [None, None]);
+}
+
 /// The parsed stylesheet, or `None` if the browser cannot construct stylesheets.
 fn constructed(sheet: Sheet) -> Option<CssStyleSheet> {
-    let slot = match sheet {
-        Sheet::Chat => 0,
-        Sheet::Rows => 1,
-    };
     SHEETS.with(|sheets| {
         let mut sheets = sheets.borrow_mut();
-        if sheets[slot].is_none() {
+        let slot = &mut sheets[sheet.slot()];
+        if slot.is_none() {
             let made = CssStyleSheet::new().ok()?;
-            made.replace_sync(sheet.css()).ok()?;
-            sheets[slot] = Some(made);
+            made.replace_sync(&sheet.css()).ok()?;
+            *slot = Some(made);
         }
-        sheets[slot].clone()
+        slot.clone()
     })
 }
 
@@ -89,7 +99,7 @@ pub fn shadow_host(
         Some(parsed) => root.set_adopted_style_sheets(&js_sys::Array::of1(&parsed)),
         None => {
             let style = el("style", "");
-            style.set_text_content(Some(sheet.css()));
+            style.set_text_content(Some(&sheet.css()));
             let _ = root.append_child(&style);
         }
     }
@@ -204,8 +214,122 @@ pub fn child_with_role(
     created.into()
 }
 
-/// Formats a server time for people, in the browser's locale and time zone.
-pub fn format_time(ms: i64) -> String {
-    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
-    String::from(date.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED))
+/// Dates and times for people, in the org's locale and time zone (the browser's own where it does
+/// not know the org's): "26/11/2026, 15:43", "5 min ago", "in 2 hr", "now".
+pub struct Times {
+    key: (String, String),
+    date_time: Option<(JsValue, js_sys::Function)>,
+    relative: Option<(JsValue, js_sys::Function)>,
+}
+
+thread_local! {
+    static TIMES: RefCell<Option<std::rc::Rc<Times>>> = const { RefCell::new(None) };
+}
+
+/// The formatters for `org` (made once per locale and time zone).
+pub fn times(org: Option<&protocol::api::Org>) -> std::rc::Rc<Times> {
+    let key = org.map_or_else(
+        || (String::new(), String::new()),
+        |o| (o.locale.clone(), o.timezone.clone()),
+    );
+    TIMES.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        match slot.as_ref() {
+            Some(times) if times.key == key => times.clone(),
+            _ => {
+                let made = std::rc::Rc::new(Times::new(key));
+                *slot = Some(made.clone());
+                made
+            }
+        }
+    })
+}
+
+/// `new Intl[name](locale, options)` and its `format` function, or `None` if this browser refuses
+/// them (an unknown time zone throws; the caller then tries without it).
+fn intl(name: &str, locale: &str, options: &[(&str, &str)]) -> Option<(JsValue, js_sys::Function)> {
+    use js_sys::Reflect;
+    let settings = js_sys::Object::new();
+    for (key, value) in options {
+        Reflect::set(&settings, &(*key).into(), &(*value).into()).ok()?;
+    }
+    let locales = if locale.is_empty() {
+        JsValue::UNDEFINED
+    } else {
+        locale.into()
+    };
+    let namespace = Reflect::get(&js_sys::global(), &"Intl".into()).ok()?;
+    let constructor: js_sys::Function = Reflect::get(&namespace, &name.into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let formatter =
+        Reflect::construct(&constructor, &js_sys::Array::of2(&locales, &settings)).ok()?;
+    let format: js_sys::Function = Reflect::get(&formatter, &"format".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    Some((formatter, format))
+}
+
+impl Times {
+    fn new(key: (String, String)) -> Times {
+        let (locale, zone) = (&key.0, &key.1);
+        let date_time = intl(
+            "DateTimeFormat",
+            locale,
+            &[
+                ("dateStyle", "short"),
+                ("timeStyle", "short"),
+                ("timeZone", zone),
+            ],
+        )
+        .filter(|_| !zone.is_empty())
+        .or_else(|| {
+            intl(
+                "DateTimeFormat",
+                locale,
+                &[("dateStyle", "short"), ("timeStyle", "short")],
+            )
+        });
+        let relative = intl(
+            "RelativeTimeFormat",
+            locale,
+            &[("numeric", "auto"), ("style", "short")],
+        );
+        Times {
+            key,
+            date_time,
+            relative,
+        }
+    }
+
+    /// The date and time: "26/11/2026, 15:43" for an en-GB org.
+    pub fn absolute(&self, ms: i64) -> String {
+        let date = js_sys::Date::new(&JsValue::from_f64(ms as f64));
+        self.date_time
+            .as_ref()
+            .and_then(|(formatter, format)| format.call1(formatter, &date).ok())
+            .and_then(|text| text.as_string())
+            .unwrap_or_else(|| String::from(date.to_iso_string()))
+    }
+
+    /// Relatively within a day ("5 min ago", "in 2 hr", "now"), by date further off.
+    pub fn tell(&self, now: i64, ms: i64) -> String {
+        use crate::clock::{tell, Telling};
+        let (value, unit) = match tell(now, ms) {
+            Telling::Absolute => return self.absolute(ms),
+            Telling::JustNow => (0, "second"),
+            Telling::Relative { value, unit } => (value, unit.as_str()),
+        };
+        self.relative
+            .as_ref()
+            .and_then(|(formatter, format)| {
+                format
+                    .call2(formatter, &JsValue::from_f64(value as f64), &unit.into())
+                    .ok()
+            })
+            .and_then(|text| text.as_string())
+            .unwrap_or_else(|| self.absolute(ms))
+    }
 }

@@ -42,6 +42,7 @@ async fn login_logout_and_revocation(backend: Backend) {
     assert_eq!(me["agent"]["id"], asha.id.as_str());
     assert_eq!(me["agent"]["email"], asha.email.as_str());
     assert_eq!(me["org"]["timezone"], "Asia/Kolkata");
+    assert_eq!(me["org"]["locale"], "en-GB", "an org that chose no locale");
     assert!(me["server_time"].as_i64().unwrap() > 1_700_000_000_000);
     assert_eq!(me["latest_seq"], app.latest_seq().await);
 

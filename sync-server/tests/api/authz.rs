@@ -125,7 +125,7 @@ async fn world(backend: Backend) -> World {
     let admin = app.agent("Ada", Role::Admin).await;
     let target = app.agent("Tara", Role::Agent).await;
     // Another org's admin: the most anyone outside this org can be.
-    let other_org = sync_server::admin::create_org(&app.db, "Other Org", "Europe/Berlin")
+    let other_org = sync_server::admin::create_org(&app.db, "Other Org", "Europe/Berlin", None)
         .await
         .unwrap();
     let outsider = app.agent_in(&other_org.id, "Otto", Role::Admin).await;

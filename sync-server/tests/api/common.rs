@@ -170,7 +170,7 @@ impl TestApp {
             .push("http://allowed.test".to_owned());
         tune(&mut config);
         let db = Db::connect(&test_db.url, 2).await.unwrap();
-        let org = admin::create_org(&db, "Test Org", "Asia/Kolkata")
+        let org = admin::create_org(&db, "Test Org", "Asia/Kolkata", None)
             .await
             .unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -196,7 +196,7 @@ impl TestApp {
 
     /// A new agent of another, new org.
     pub async fn outsider(&self, name: &str) -> TestAgent {
-        let org = admin::create_org(&self.db, "Other Org", "Europe/Berlin")
+        let org = admin::create_org(&self.db, "Other Org", "Europe/Berlin", None)
             .await
             .unwrap();
         self.agent_in(&org.id, name, Role::Lead).await

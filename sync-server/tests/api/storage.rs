@@ -16,7 +16,7 @@ use crate::common::{Backend, TestDb};
 async fn sqlite_writes_queue_for_one_writer_connection() {
     let test_db = TestDb::create(Backend::Sqlite).await;
     let db = Db::connect(&test_db.url, 8).await.unwrap();
-    let org = sync_server::admin::create_org(&db, "Org", "UTC")
+    let org = sync_server::admin::create_org(&db, "Org", "UTC", None)
         .await
         .unwrap();
     let hub = EventHub::new(
@@ -61,7 +61,7 @@ async fn sqlite_writes_queue_for_one_writer_connection() {
 async fn writer_thread_jobs_commit_together_each_all_or_nothing() {
     let test_db = TestDb::create(Backend::Sqlite).await;
     let db = Db::connect(&test_db.url, 8).await.unwrap();
-    let org = sync_server::admin::create_org(&db, "Org", "UTC")
+    let org = sync_server::admin::create_org(&db, "Org", "UTC", None)
         .await
         .unwrap();
     let direct = db.direct().expect("SQLite has a writer thread").clone();
@@ -213,4 +213,38 @@ async fn both_engines_migrate_to_the_same_tables_and_columns() {
         only_sqlite.is_empty() && only_postgres.is_empty(),
         "only in SQLite: {only_sqlite:?}; only in PostgreSQL: {only_postgres:?}"
     );
+}
+
+/// An org keeps the locale it was created with (how its agents see dates and times); something
+/// that is not a language tag is refused before anything is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_org_keeps_its_locale_and_a_malformed_one_is_refused() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let test_db = TestDb::create(backend).await;
+        let db = Db::connect(&test_db.url, 2).await.unwrap();
+        let org = sync_server::admin::create_org(&db, "Org", "Asia/Kolkata", Some("hi-IN"))
+            .await
+            .unwrap();
+        let found = sync_server::admin::find_org(&db, &org.id).await.unwrap();
+        assert_eq!(
+            (found.timezone.as_str(), found.locale.as_str()),
+            ("Asia/Kolkata", "hi-IN")
+        );
+        for bad in ["english", "en_GB", "<b>", "e", "en-GB-x-verylongsubtag", ""] {
+            let refused = sync_server::admin::create_org(&db, "Org 2", "UTC", Some(bad)).await;
+            assert!(
+                matches!(refused, Err(sync_server::admin::AdminError::Invalid(_))),
+                "{bad:?} was not refused"
+            );
+        }
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM orgs")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(
+            count, 1,
+            "{backend:?}: nothing was written for a refused org"
+        );
+        db.close().await;
+    }
 }

@@ -171,7 +171,7 @@ impl Drop for Instance {
 /// An org with agents, made through the library (as the admin CLI would) and logged in over HTTP.
 pub async fn team(db_url: &str, base: &str, people: &[(&str, Role)]) -> (String, Vec<Agent>) {
     let db = Db::connect(db_url, 2).await.unwrap();
-    let org = admin::create_org(&db, "Fault Org", "Asia/Kolkata")
+    let org = admin::create_org(&db, "Fault Org", "Asia/Kolkata", None)
         .await
         .unwrap();
     let mut agents = Vec::new();
