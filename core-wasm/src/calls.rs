@@ -256,8 +256,8 @@ pub enum Answer {
     /// The conversation as it now is (registered, or moved to a stage).
     Conversation(Conversation),
     LockGranted(LockGrant),
-    /// The first page of the chat's notes, newest last.
-    Notes(Vec<Note>),
+    /// The first page of the chat's notes, oldest first (`next_cursor` set when there are more).
+    Notes(Page<Note>),
     /// The chat's timeline, described.
     Timeline(Vec<TimelineLine>),
     NoteAdded(Note),
@@ -365,9 +365,7 @@ pub fn interpret(call: &Call, status: u16, body: &str, decode: &impl Decode) -> 
         Expect::Nothing => Ok(Answer::Done),
         Expect::Conversation => decode.value(body).map(Answer::Conversation),
         Expect::LockGrant => decode.value(body).map(Answer::LockGranted),
-        Expect::Notes => decode
-            .value::<Page<Note>>(body)
-            .map(|page| Answer::Notes(page.items)),
+        Expect::Notes => decode.value(body).map(Answer::Notes),
         Expect::Timeline => decode.events(body).map(|events| {
             Answer::Timeline(
                 events
@@ -720,7 +718,7 @@ mod tests {
                 &serde_json::to_string(&page).unwrap(),
                 &SerdeJson
             ),
-            Outcome::Done(Answer::Notes(vec![note.clone()]))
+            Outcome::Done(Answer::Notes(page))
         );
         let add = every_call().remove(6);
         assert_eq!(

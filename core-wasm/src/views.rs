@@ -324,7 +324,7 @@ pub fn pending_item(state: &TeamState, write: &PendingWrite) -> Option<PendingIt
 }
 
 /// `text` cut to `max` characters at most, with an ellipsis when cut.
-fn shorten(text: &str, max: usize) -> String {
+pub fn shorten(text: &str, max: usize) -> String {
     let text = text.trim();
     match text.char_indices().nth(max) {
         Some((cut, _)) => format!("{}…", text[..cut].trim_end()),
@@ -454,6 +454,73 @@ pub fn describe_event(event: &Event) -> Option<String> {
         | EventBody::AgentReactivated(_)
         | EventBody::SessionsEnded(_) => return None,
     })
+}
+
+/// The Notes button's name: "Notes", "Notes (4)", or "Notes (50+)" when there are more than the
+/// first page.
+pub fn notes_label(count: usize, more: bool) -> String {
+    match (count, more) {
+        (0, _) => "Notes".to_owned(),
+        (n, false) => format!("Notes ({n})"),
+        (n, true) => format!("Notes ({n}+)"),
+    }
+}
+
+/// A note's text in pieces, with the @mentions of `mentioned` agents marked, so they can be shown
+/// highlighted (as text: the pieces are never HTML). An @word mentions an agent whose first name
+/// it is, as [`mentioned_agent_ids`] reads it.
+pub fn note_segments<'a>(body: &'a str, mentioned: &[AgentRef]) -> Vec<(&'a str, bool)> {
+    let first_names: Vec<String> = mentioned.iter().map(|a| first_name(&a.name)).collect();
+    let mut pieces = Vec::new();
+    let mut plain_from = 0;
+    let mut at = 0;
+    while let Some(offset) = body[at..].find('@') {
+        let start = at + offset;
+        let word_start = start + 1;
+        let word_end = body[word_start..]
+            .char_indices()
+            .find(|(_, c)| !c.is_alphanumeric())
+            .map_or(body.len(), |(i, _)| word_start + i);
+        let starts_word = body[..start]
+            .chars()
+            .next_back()
+            .is_none_or(char::is_whitespace);
+        let word = body[word_start..word_end].to_lowercase();
+        if starts_word && !word.is_empty() && first_names.contains(&word) {
+            if plain_from < start {
+                pieces.push((&body[plain_from..start], false));
+            }
+            pieces.push((&body[start..word_end], true));
+            plain_from = word_end;
+        }
+        at = word_end.max(start + 1);
+    }
+    if plain_from < body.len() {
+        pieces.push((&body[plain_from..], false));
+    }
+    pieces
+}
+
+fn first_name(name: &str) -> String {
+    name.split_whitespace().next().unwrap_or("").to_lowercase()
+}
+
+/// The agents a note @mentions: each @word that is an active agent's first name (any case).
+pub fn mentioned_agent_ids(body: &str, agents: &[protocol::api::Agent]) -> Vec<String> {
+    let words: Vec<String> = body
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix('@'))
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        })
+        .filter(|w| !w.is_empty())
+        .collect();
+    agents
+        .iter()
+        .filter(|agent| words.contains(&first_name(&agent.name)))
+        .map(|agent| agent.id.clone())
+        .collect()
 }
 
 #[cfg(test)]
@@ -808,6 +875,54 @@ mod tests {
             pending_item(&state, &report),
             None,
             "reports are background work"
+        );
+    }
+
+    #[test]
+    fn the_notes_button_counts_the_notes() {
+        assert_eq!(notes_label(0, false), "Notes");
+        assert_eq!(notes_label(4, false), "Notes (4)");
+        assert_eq!(notes_label(50, true), "Notes (50+)");
+    }
+
+    #[test]
+    fn mentions_are_found_by_first_name_and_marked_in_the_text() {
+        let agents = [
+            protocol::api::Agent {
+                id: "a1".into(),
+                name: "Asha Rao".into(),
+                email: "asha@x.test".into(),
+                role: Role::Lead,
+            },
+            protocol::api::Agent {
+                id: "r1".into(),
+                name: "Ravi Kumar".into(),
+                email: "ravi@x.test".into(),
+                role: Role::Agent,
+            },
+        ];
+        let body = "@asha, call back — cc @Ravi. Not me@asha.test nor @Lena";
+        assert_eq!(mentioned_agent_ids(body, &agents), vec!["a1", "r1"]);
+        let mentioned = [agent("a1", "Asha Rao"), agent("r1", "Ravi Kumar")];
+        assert_eq!(
+            note_segments(body, &mentioned),
+            vec![
+                ("@asha", true),
+                (", call back — cc ", false),
+                ("@Ravi", true),
+                (". Not me@asha.test nor @Lena", false),
+            ]
+        );
+        // Nothing mentioned: one plain piece, the text unchanged.
+        assert_eq!(
+            note_segments("<b>@Asha</b>", &[]),
+            vec![("<b>@Asha</b>", false)]
+        );
+        assert_eq!(note_segments("", &mentioned), Vec::<(&str, bool)>::new());
+        assert_eq!(note_segments("@", &mentioned), vec![("@", false)]);
+        assert_eq!(
+            note_segments("हिंदी @Asha 🙂", &mentioned),
+            vec![("हिंदी ", false), ("@Asha", true), (" 🙂", false)]
         );
     }
 }

@@ -393,11 +393,24 @@ test("a note by Ravi appears in Asha's notes panel, live and as text", async () 
   const shown = await until("the note in Asha's panel", () =>
     pages.asha.evaluate(() => {
       const note = __baton.q('[data-baton="notes-panel"] [data-baton="note"] [data-baton="note-body"]');
-      return note && { text: note.textContent, elements: note.children.length };
+      return note && { text: note.textContent, elements: [...note.children].map((c) => `${c.localName}[${c.dataset.baton}]:${c.textContent}`) };
     }));
-  assertEqual(shown, { text: body, elements: 0 }, 'the note is shown verbatim, as text');
+  // Verbatim, as text: the only element in it is Baton's highlight of the @mention.
+  assertEqual(shown, { text: body, elements: ['mark[mention]:@Asha'] }, 'the note is shown verbatim, its mention highlighted');
   const notes = (await (await server.api(people.asha.email, PASSWORDS.asha)).call('GET', `/conversations/${enc(jid(c3))}/notes`)).body.items;
   assertEqual(notes[0].mentions.map((m) => m.name), ['Asha Rao'], '@Asha became a mention');
+  // Asha is told, even with the chat closed: a Chrome notification, once.
+  const mention = await until("Asha's mention notification", async () => {
+    const all = await browsers.asha.worker.evaluate(() => new Promise((resolve) => chrome.notifications.getAll(resolve)));
+    return all[`baton-mention-${notes[0].id}`];
+  });
+  assert(mention, 'a notification for the mention');
+  // The Notes button says how many there are.
+  const label = await until('the count on the Notes button', async () => {
+    const l = await pages.asha.evaluate(() => __baton.q('[data-baton="header-bar"] [data-action="notes"]').getAttribute('aria-label'));
+    return l === `Notes (${notes.length})` && l;
+  });
+  assertEqual(label, `Notes (${notes.length})`, 'the Notes button counts the notes');
   // Times in the org's locale and time zone (en-GB, Asia/Kolkata), not the browser's (en-US):
   // "now" or "1 min ago", with the date and time on hover.
   const when = await pages.asha.evaluate(() => {

@@ -77,6 +77,10 @@ pub struct ChatSession {
     pub changes: Vec<Change>,
     pub guard_open: bool,
     pub notes: Vec<Note>,
+    /// The server has more notes than the first page (`notes` holds).
+    pub more_notes: bool,
+    /// The notes were read since the chat opened (so their count can be shown).
+    pub notes_loaded: bool,
     pub timeline: Vec<TimelineLine>,
     /// The open side panel: `notes`, `handoff`, `remind`, or none.
     pub panel: Option<&'static str>,
@@ -110,6 +114,8 @@ impl ChatSession {
             changes: Vec::new(),
             guard_open: false,
             notes: Vec::new(),
+            more_notes: false,
+            notes_loaded: false,
             timeline: Vec::new(),
             panel: None,
             declining: false,

@@ -348,6 +348,25 @@ impl Overlay {
         }
     }
 
+    /// Reads the open chat's notes once it is registered, so the Notes button can say how many
+    /// there are before the panel opens.
+    fn load_notes_once(&mut self) {
+        let Some(chat_id) = self
+            .chat
+            .as_ref()
+            .filter(|c| !c.notes_loaded)
+            .and_then(|c| c.chat_id.clone())
+        else {
+            return;
+        };
+        let _ = self.request_quietly(
+            Call::Notes {
+                chat_id: chat_id.clone(),
+            },
+            Pending::Notes { chat_id },
+        );
+    }
+
     fn on_note(&mut self, note: Note) {
         if let Some(chat) = self
             .chat
@@ -423,6 +442,7 @@ impl Overlay {
                 }
                 self.merge(ConversationState::from(&conversation));
                 self.registered(&chat_id);
+                self.load_notes_once();
             }
             (Pending::OpenChat { chat_id }, outcome) => {
                 if let Outcome::Refused(refusal) = &outcome {
@@ -441,13 +461,15 @@ impl Overlay {
                 },
                 outcome,
             ) => self.on_lock_reply(chat_id, then_release, outcome),
-            (Pending::Notes { chat_id }, Outcome::Done(Answer::Notes(notes))) => {
+            (Pending::Notes { chat_id }, Outcome::Done(Answer::Notes(page))) => {
                 if let Some(chat) = self
                     .chat
                     .as_mut()
                     .filter(|c| c.chat_id.as_ref() == Some(&chat_id))
                 {
-                    chat.notes = notes;
+                    chat.notes = page.items;
+                    chat.more_notes = page.next_cursor.is_some();
+                    chat.notes_loaded = true;
                     self.ui.notes_dirty = true;
                 }
             }

@@ -58,6 +58,8 @@ pub struct ChatUi {
     toast: HtmlElement,
     toast_timer: Option<Timeout>,
     flash_timer: Option<Timeout>,
+    /// The header's Notes button (its name carries the count).
+    notes_button: HtmlElement,
     /// The notes panel needs re-rendering.
     pub notes_dirty: bool,
     /// A panel just opened: its first field takes the focus once it is shown.
@@ -130,6 +132,7 @@ impl ChatUi {
         let lock_status = el("span", "lock-status");
         let connection = el("span", "connection");
         let stage: HtmlSelectElement = el("select", "stage").unchecked_into();
+        let notes_button = icon_button("notes", "Notes", "notes");
         let claim = icon_button("claim", "Claim", "claim");
         let _ = claim.set_attribute("data-baton", "claim");
         let force = icon_button("force", "Take over", "force");
@@ -142,7 +145,7 @@ impl ChatUi {
                 &claim,
                 &force,
                 &icon_button("handoff", "Hand off", "handoff"),
-                &icon_button("notes", "Notes", "notes"),
+                &notes_button,
                 &icon_button("remind", "Remind me", "remind"),
                 &connection,
                 &identity,
@@ -315,6 +318,7 @@ impl ChatUi {
             toast,
             toast_timer: None,
             flash_timer: None,
+            notes_button,
             notes_dirty: true,
             lists_dirty: true,
             focus_panel: None,
@@ -640,6 +644,16 @@ impl Overlay {
         let ui = &self.ui;
         let chat = self.chat.as_ref();
         let panel = chat.and_then(|c| c.panel);
+        // Until this chat's notes are read, no count (not the last chat's).
+        let name = chat.filter(|c| c.notes_loaded).map_or_else(
+            || "Notes".to_owned(),
+            |c| crate::views::notes_label(c.notes.len(), c.more_notes),
+        );
+        if let Ok(Some(label)) = ui.notes_button.query_selector("[data-baton=\"label\"]") {
+            set_text(&label, &name);
+        }
+        set_attr(&ui.notes_button, "aria-label", &name);
+        set_attr(&ui.notes_button, "title", &name);
         show(&ui.notes_panel, panel == Some("notes"));
         show(&ui.handoff_form, panel == Some("handoff"));
         show(&ui.remind_form, panel == Some("remind"));
@@ -758,8 +772,16 @@ impl Overlay {
             let when = text_el("time", "", &times.tell(now, note.created_at));
             let _ = when.set_attribute("title", &times.absolute(note.created_at));
             let _ = item.append_child(&when);
-            // The body is user text: textContent, never HTML.
-            let _ = item.append_child(&text_el("p", "note-body", &note.body));
+            // The body is user text: text nodes, never HTML; @mentions in <mark>s of their own.
+            let body = el("p", "note-body");
+            for (piece, mention) in crate::views::note_segments(&note.body, &note.mentions) {
+                if mention {
+                    let _ = body.append_child(&text_el("mark", "mention", piece));
+                } else {
+                    let _ = body.append_with_str_1(piece);
+                }
+            }
+            let _ = item.append_child(&body);
             let _ = ui.notes_list.append_child(&item);
         }
         // Notes still in the worker's queue, in place after the saved ones until the server has
@@ -1008,28 +1030,6 @@ impl Overlay {
 
     /// Agents @mentioned in a note: `@Asha` matches an agent whose name starts with that word.
     fn mentions_in(&self, body: &str) -> Vec<String> {
-        let words: Vec<String> = body
-            .split_whitespace()
-            .filter_map(|w| w.strip_prefix('@'))
-            .map(|w| {
-                w.trim_matches(|c: char| !c.is_alphanumeric())
-                    .to_lowercase()
-            })
-            .filter(|w| !w.is_empty())
-            .collect();
-        self.state
-            .agents
-            .iter()
-            .filter(|agent| {
-                let first = agent
-                    .name
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .to_lowercase();
-                words.contains(&first)
-            })
-            .map(|agent| agent.id.clone())
-            .collect()
+        crate::views::mentioned_agent_ids(body, &self.state.agents)
     }
 }

@@ -63,6 +63,19 @@ impl Core {
                     handoff: handoff.clone(),
                 });
             }
+            EventBody::NoteCreated(note)
+                if note.author.id != me && note.mentions.iter().any(|m| m.id == me) =>
+            {
+                if !self.first_time(&format!("mention:{}", note.id)) {
+                    return;
+                }
+                let title = self.chat_title(&note.chat_id);
+                self.host.notify(
+                    &format!("baton-mention-{}", note.id),
+                    &format!("{} mentioned you · {title}", note.author.name),
+                    &crate::views::shorten(&note.body, 140),
+                );
+            }
             _ => {}
         }
     }
