@@ -18,7 +18,9 @@ pub fn initials(name: &str) -> String {
         [one] => one.chars().take(2).collect(),
         [first, .., last] => first.chars().take(1).chain(last.chars().take(1)).collect(),
     };
-    letters.to_uppercase()
+    // Names are written capitalised already; only ASCII is raised here, because full Unicode
+    // upper-casing carries its case tables into the content script (about 5 kB gzipped).
+    letters.to_ascii_uppercase()
 }
 
 /// Whole seconds left, rounded up, for countdowns.
@@ -523,6 +525,40 @@ pub fn mentioned_agent_ids(body: &str, agents: &[protocol::api::Agent]) -> Vec<S
         .collect()
 }
 
+/// What is missing from a handoff before it is sent, field by field (`to`, `done`, `promised`,
+/// `next_step`), in words for the agent: the receiver needs all of it to carry on.
+pub fn handoff_gaps(request: &protocol::api::HandoffRequest) -> Vec<(&'static str, &'static str)> {
+    let mut gaps = Vec::new();
+    if request.to_agent_id.trim().is_empty() {
+        gaps.push(("to", "Choose the teammate who takes this chat."));
+    }
+    for (field, value, words) in [
+        ("done", &request.done, "Say what you have done so far."),
+        (
+            "promised",
+            &request.promised,
+            "Say what the customer was promised (or “nothing yet”).",
+        ),
+        (
+            "next_step",
+            &request.next_step,
+            "Say what the next step is.",
+        ),
+    ] {
+        if value.trim().is_empty() {
+            gaps.push((field, words));
+        }
+    }
+    gaps
+}
+
+/// The form field a server refusal is about, when its message names one of `fields` first
+/// ("done is required: …"), so the error shows beside that field.
+pub fn refused_field<'f>(message: &str, fields: &[&'f str]) -> Option<&'f str> {
+    let first = message.split_whitespace().next()?;
+    fields.iter().copied().find(|field| *field == first)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -924,5 +960,29 @@ mod tests {
             note_segments("हिंदी @Asha 🙂", &mentioned),
             vec![("हिंदी ", false), ("@Asha", true), (" 🙂", false)]
         );
+    }
+
+    #[test]
+    fn a_handoff_says_what_is_missing_beside_each_field() {
+        let mut request = protocol::api::HandoffRequest {
+            to_agent_id: String::new(),
+            done: "Quoted".into(),
+            promised: "  ".into(),
+            next_step: String::new(),
+            fence: None,
+        };
+        let fields: Vec<&str> = handoff_gaps(&request).iter().map(|(f, _)| *f).collect();
+        assert_eq!(fields, ["to", "promised", "next_step"]);
+        request.to_agent_id = "r1".into();
+        request.promised = "A call".into();
+        request.next_step = "Book the visit".into();
+        assert!(handoff_gaps(&request).is_empty());
+        let form = ["to", "done", "promised", "next_step"];
+        assert_eq!(
+            refused_field("done is required: the receiver needs it to carry on", &form),
+            Some("done")
+        );
+        assert_eq!(refused_field("Ravi Kumar is not active", &form), None);
+        assert_eq!(refused_field("", &form), None);
     }
 }

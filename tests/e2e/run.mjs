@@ -342,6 +342,30 @@ test('Asha hands a chat to Ravi with a note; he sees it live and accepts', async
   await openChat('ravi', c2);
   await pages.asha.click('[data-baton="claim"]');
   await until('Asha to own the chat', async () => (await text(pages.asha, '[data-baton="owner"]')) === 'Owner: you');
+  // The form names its fields, starts on "Choose teammate…", and says what is missing beside each
+  // field instead of sending (and instead of one error under the buttons).
+  await pages.asha.click('[data-baton="header-bar"] [data-action="handoff"]');
+  await until('the handoff form', () => visible(pages.asha, '[data-baton="handoff-form"]'));
+  const form = await pages.asha.evaluate(() => {
+    const select = __baton.q('[data-baton="handoff-form"] select[name="to"]');
+    return {
+      labels: __baton.qa('[data-baton="handoff-form"] [data-baton="field-label"]').map((l) => l.textContent),
+      chosen: select.selectedOptions[0].textContent,
+    };
+  });
+  assertEqual(form, { labels: ['To', 'What you have done', 'What the customer was promised', 'Next step'], chosen: 'Choose teammate…' }, 'a labelled form');
+  await pages.asha.fill('[data-baton="handoff-form"] textarea[name="done"]', 'Shared the floor plans');
+  await pages.asha.click('[data-baton="handoff-form"] [data-action="send-handoff"]');
+  const gaps = await until('the errors beside their fields', () => pages.asha.evaluate(() => {
+    const shown = __baton.qa('[data-baton="handoff-form"] [data-baton="field"]')
+      .filter((f) => f.querySelector('[data-baton="field-error"]').checkVisibility())
+      .map((f) => f.querySelector('[name]').getAttribute('name'));
+    return shown.length > 0 && { shown, focused: __baton.active().getAttribute('name') };
+  }));
+  assertEqual(gaps, { shown: ['to', 'promised', 'next_step'], focused: 'to' }, 'each gap beside its field, the first focused');
+  assertEqual((await (await server.api(people.asha.email, PASSWORDS.asha)).call('GET', `/conversations/${enc(jid(c2))}`)).body.pending_handoff, null, 'nothing was sent');
+  await pages.asha.click('[data-baton="handoff-form"] [data-action="close-panel"]');
+  await until('the form to close', async () => !(await visible(pages.asha, '[data-baton="handoff-form"]')));
   await handOff('asha', 'ravi', { done: 'Shared the floor plans', promised: 'A call before 6 pm', next_step: 'Book the site visit' });
   await until('the handoff form to close', async () => !(await visible(pages.asha, '[data-baton="handoff-form"]')));
 
@@ -350,6 +374,17 @@ test('Asha hands a chat to Ravi with a note; he sees it live and accepts', async
   for (const part of ['Asha Rao handed this chat to you', 'Shared the floor plans', 'A call before 6 pm', 'Book the site visit']) {
     assert(banner.includes(part), `the banner shows "${part}": ${banner}`);
   }
+  // A card: three labelled rows, Accept first and marked as the main action, no reason field yet.
+  const card = await pages.ravi.evaluate(() => ({
+    rows: __baton.qa('[data-baton="handoff-banner"] dt').map((dt) => `${dt.textContent}: ${dt.nextElementSibling.textContent}`),
+    actions: __baton.qa('[data-baton="handoff-banner"] button').filter((b) => b.checkVisibility()).map((b) => `${b.textContent}${b.hasAttribute('data-primary') ? '*' : ''}`),
+    reason: __baton.q('[data-baton="handoff-banner"] input[name="reason"]').checkVisibility(),
+  }));
+  assertEqual(card, {
+    rows: ['Done: Shared the floor plans', 'Promised: A call before 6 pm', 'Next step: Book the site visit'],
+    actions: ['Accept*', 'Decline'],
+    reason: false,
+  }, 'the handoff as a card');
   await shots(pages.ravi, 'handoff-received');
   // At 1024 px the header's actions keep one line (as named icons) and the banner sits in the
   // column under the header bar, not over it.
@@ -614,6 +649,7 @@ test('a receiver can decline a handoff with a reason; the chat goes back', async
   await until("Lena's banner", () => visible(pages.lena, '[data-baton="handoff-banner"]'));
   await pages.lena.click('[data-baton="handoff-banner"] [data-action="decline"]');
   await until('the reason field', () => visible(pages.lena, '[data-baton="handoff-banner"] input[name="reason"]'));
+  assertEqual(await pages.lena.evaluate(() => __baton.active().getAttribute('name')), 'reason', 'the reason field takes the focus');
   await pages.lena.fill('[data-baton="handoff-banner"] input[name="reason"]', 'I am on leave on Friday');
   await pages.lena.click('[data-baton="handoff-banner"] [data-action="decline"]');
   await until("Lena's banner to go", async () => !(await visible(pages.lena, '[data-baton="handoff-banner"]')));

@@ -515,10 +515,16 @@ impl Overlay {
                 }
             }
             Some(message) => {
-                if same_chat {
-                    self.ui.form_error(form, &message);
-                } else {
-                    self.ui.toast(&message);
+                // "done is required: …" goes beside the Done field, not under the buttons.
+                let field = crate::views::refused_field(
+                    &message,
+                    &["done", "promised", "next_step", "reason", "to_agent_id"],
+                )
+                .map(|f| if f == "to_agent_id" { "to" } else { f });
+                match (same_chat, field) {
+                    (true, Some(field)) => self.ui.field_error(form, field, &message),
+                    (true, None) => self.ui.form_error(form, &message),
+                    (false, _) => self.ui.toast(&message),
                 }
             }
         }

@@ -84,6 +84,26 @@ fn textarea(name: &str, placeholder: &str) -> HtmlTextAreaElement {
     element
 }
 
+/// A form field with its label above it and its own error line below it (`field-error`, shown by
+/// [`ChatUi::field_error`]).
+fn labelled(label: &str, field: &Element) -> HtmlElement {
+    let wrapper = el("label", "field");
+    let error = el("span", "field-error");
+    let _ = error.set_attribute("role", "alert");
+    show(&error, false);
+    append(
+        &wrapper,
+        &[&text_el("span", "field-label", label), field, &error],
+    );
+    wrapper
+}
+
+/// The action a form is for, marked so it stands out from the others.
+fn primary(button: HtmlElement) -> HtmlElement {
+    let _ = button.set_attribute("data-primary", "");
+    button
+}
+
 fn append(parent: &Element, children: &[&Element]) {
     for child in children {
         let _ = parent.append_child(child);
@@ -152,18 +172,28 @@ impl ChatUi {
             ],
         );
 
+        // A card: who handed it over, then three labelled rows, then the answer (Accept first and
+        // marked; a decline asks for its reason below, never in front of Accept).
         let handoff_banner = el("div", "handoff-banner");
-        let handoff_text = el("div", "");
-        let decline_reason = input("text", "reason", "Why are you declining?");
+        let _ = handoff_banner.set_attribute("role", "region");
+        let handoff_text = el("div", "handoff-card");
+        let decline_reason = input("text", "reason", "");
+        let decline_row = labelled(
+            "Why are you declining? Your teammate will see this.",
+            &decline_reason,
+        );
+        let _ = decline_row.set_attribute("data-baton", "decline-row");
+        let actions = el("div", "actions");
+        append(
+            &actions,
+            &[
+                &primary(button("Accept", "accept")),
+                &button("Decline", "decline"),
+            ],
+        );
         append(
             &handoff_banner,
-            &[
-                &handoff_text,
-                &decline_reason,
-                &button("Accept", "accept"),
-                &button("Decline", "decline"),
-                &form_error(),
-            ],
+            &[&handoff_text, &actions, &decline_row, &form_error()],
         );
 
         let reminder_banner = el("div", "reminder-banner");
@@ -203,17 +233,24 @@ impl ChatUi {
         let handoff_form = el("div", "handoff-form");
         let handoff_to: HtmlSelectElement = el("select", "").unchecked_into();
         handoff_to.set_name("to");
+        let handoff_actions = el("div", "actions");
+        append(
+            &handoff_actions,
+            &[
+                &primary(button("Hand off", "send-handoff")),
+                &button("Cancel", "close-panel"),
+            ],
+        );
         append(
             &handoff_form,
             &[
                 &text_el("h3", "", "Hand off this chat"),
-                &handoff_to,
-                &textarea("done", "What was done"),
-                &textarea("promised", "What was promised"),
-                &textarea("next_step", "Next step"),
-                &button("Hand off", "send-handoff"),
-                &button("Cancel", "close-panel"),
+                &labelled("To", &handoff_to),
+                &labelled("What you have done", &textarea("done", "")),
+                &labelled("What the customer was promised", &textarea("promised", "")),
+                &labelled("Next step", &textarea("next_step", "")),
                 &form_error(),
+                &handoff_actions,
             ],
         );
 
@@ -451,6 +488,50 @@ impl ChatUi {
         if let Ok(Some(error)) = element.query_selector("[data-baton=\"form-error\"]") {
             show(&error, false);
         }
+        self.clear_field_errors(form);
+    }
+
+    /// Shows `message` beside `field` of `form` (and focuses the field), or under the form if it
+    /// has no such field.
+    pub fn field_error(&mut self, form: &str, field: &str, message: &str) {
+        let element = self.form(form).clone();
+        let input = element
+            .query_selector(&format!("[name=\"{field}\"]"))
+            .ok()
+            .flatten();
+        let line = input
+            .as_ref()
+            .and_then(|i| i.closest("[data-baton=\"field\"]").ok().flatten())
+            .and_then(|w| {
+                w.query_selector("[data-baton=\"field-error\"]")
+                    .ok()
+                    .flatten()
+            });
+        match (input, line) {
+            (Some(input), Some(line)) => {
+                set_text(&line, message);
+                show(&line, true);
+                let _ = input.set_attribute("aria-invalid", "true");
+                if let Ok(input) = input.dyn_into::<HtmlElement>() {
+                    let _ = input.focus();
+                }
+            }
+            _ => self.form_error(form, message),
+        }
+    }
+
+    /// Clears a form's field errors (before it is checked or sent again).
+    pub fn clear_field_errors(&mut self, form: &str) {
+        let element = self.form(form).clone();
+        for line in super::ui::all(&element, "[data-baton=\"field-error\"]") {
+            show(&line, false);
+        }
+        for input in super::ui::all(&element, "[aria-invalid]") {
+            remove_attr(&input, "aria-invalid");
+        }
+        if let Ok(Some(error)) = element.query_selector("[data-baton=\"form-error\"]") {
+            show(&error, false);
+        }
     }
 
     pub fn form_error(&mut self, form: &str, message: &str) {
@@ -624,17 +705,32 @@ impl Overlay {
 
         match &header.handoff_for_me {
             Some(handoff) => {
-                set_text(
-                    &ui.handoff_text,
-                    &format!(
-                        "{} handed this chat to you. Done: {} · Promised: {} · Next step: {}",
-                        handoff.by.name, handoff.done, handoff.promised, handoff.next_step
-                    ),
-                );
-                show(
-                    &ui.decline_reason,
-                    self.chat.as_ref().is_some_and(|c| c.declining),
-                );
+                // Rebuilt only when another handoff arrives: the rows are text, never HTML.
+                if ui.handoff_text.get_attribute("data-handoff").as_deref() != Some(&handoff.id) {
+                    super::ui::clear(&ui.handoff_text);
+                    let title = format!("{} handed this chat to you", handoff.by.name);
+                    let rows = el("dl", "handoff-rows");
+                    for (label, value) in [
+                        ("Done", &handoff.done),
+                        ("Promised", &handoff.promised),
+                        ("Next step", &handoff.next_step),
+                    ] {
+                        append(
+                            &rows,
+                            &[&text_el("dt", "", label), &text_el("dd", "", value)],
+                        );
+                    }
+                    append(&ui.handoff_text, &[&text_el("strong", "", &title), &rows]);
+                    let _ = ui.handoff_text.set_attribute("data-handoff", &handoff.id);
+                    set_attr(&ui.handoff_banner, "aria-label", &title);
+                }
+                let declining = self.chat.as_ref().is_some_and(|c| c.declining);
+                if let Ok(Some(row)) = ui
+                    .handoff_banner
+                    .query_selector("[data-baton=\"decline-row\"]")
+                {
+                    show(&row, declining);
+                }
                 show(&ui.handoff_banner, true);
             }
             None => show(&ui.handoff_banner, false),
@@ -742,6 +838,9 @@ impl Overlay {
             let _ = ui.stage.append_child(&group);
         }
         super::ui::clear(&ui.handoff_to);
+        let choose = text_el("option", "", "Choose teammate…");
+        let _ = choose.set_attribute("value", "");
+        let _ = ui.handoff_to.append_child(&choose);
         let me = self.state.my_id();
         for agent in self
             .state
@@ -877,15 +976,25 @@ impl Overlay {
                     .as_ref()
                     .and_then(|c| c.held.as_ref())
                     .map(|h| h.fence);
+                let handoff = HandoffRequest {
+                    to_agent_id: self.ui.handoff_to.value(),
+                    done: self.ui.field(&form, "done"),
+                    promised: self.ui.field(&form, "promised"),
+                    next_step: self.ui.field(&form, "next_step"),
+                    fence,
+                };
+                self.ui.clear_field_errors("handoff");
+                let gaps = crate::views::handoff_gaps(&handoff);
+                // Each gap beside its field; the first one gets the focus.
+                for (field, words) in gaps.iter().rev() {
+                    self.ui.field_error("handoff", field, words);
+                }
+                if !gaps.is_empty() {
+                    return;
+                }
                 let call = Call::Handoff {
                     chat_id: chat_id.clone(),
-                    handoff: HandoffRequest {
-                        to_agent_id: self.ui.handoff_to.value(),
-                        done: self.ui.field(&form, "done"),
-                        promised: self.ui.field(&form, "promised"),
-                        next_step: self.ui.field(&form, "next_step"),
-                        fence,
-                    },
+                    handoff,
                 };
                 if self.request(
                     call,
@@ -917,6 +1026,21 @@ impl Overlay {
                 if !declining || reason.trim().is_empty() {
                     if let Some(chat) = self.chat.as_mut() {
                         chat.declining = true;
+                    }
+                    // Shown now (not at the next refresh) so the reason field can take the focus.
+                    if let Ok(Some(row)) = self
+                        .ui
+                        .decline_reason
+                        .closest("[data-baton=\"decline-row\"]")
+                    {
+                        show(&row, true);
+                    }
+                    if declining {
+                        self.ui.field_error(
+                            "decline",
+                            "reason",
+                            "Say why, so your teammate knows what to do next.",
+                        );
                     }
                     let _ = self.ui.decline_reason.focus();
                 } else {
