@@ -178,6 +178,11 @@ pub struct HeaderView {
     pub stage: Option<(String, String)>,
     /// A handoff waiting for my answer.
     pub handoff_for_me: Option<Handoff>,
+    /// A handoff I made, waiting for the receiver: "Waiting for Ravi Kumar to accept".
+    pub waiting_for: Option<String>,
+    /// Why I may not hand this chat off or move its stage (someone else owns it and I am not a
+    /// lead), in words for the button's tooltip; `None` when I may.
+    pub work_refused: Option<String>,
     pub open_reminders: usize,
     pub due_reminders: usize,
 }
@@ -219,6 +224,19 @@ pub fn header_view(state: &TeamState, chat_id: &ChatId, now: Millis) -> HeaderVi
             .and_then(|c| c.pending_handoff.as_ref())
             .filter(|h| Some(h.to.id.as_str()) == me)
             .cloned(),
+        waiting_for: conversation
+            .and_then(|c| c.pending_handoff.as_ref())
+            .filter(|h| Some(h.by.id.as_str()) == me && Some(h.to.id.as_str()) != me)
+            .map(|h| format!("Waiting for {} to accept", h.to.name)),
+        // As the server decides it: the owner, or a lead, or anyone while nobody owns the chat.
+        work_refused: owner
+            .filter(|o| Some(o.id.as_str()) != me && !supervisor)
+            .map(|o| {
+                format!(
+                    "{} owns this chat; only they or a lead can hand it off or change its stage",
+                    o.name
+                )
+            }),
         open_reminders: reminders.len(),
         due_reminders: reminders
             .iter()
@@ -557,6 +575,21 @@ pub fn handoff_gaps(request: &protocol::api::HandoffRequest) -> Vec<(&'static st
 pub fn refused_field<'f>(message: &str, fields: &[&'f str]) -> Option<&'f str> {
     let first = message.split_whitespace().next()?;
     fields.iter().copied().find(|field| *field == first)
+}
+
+/// What to tell me when a reply lock I held went to someone else (a lead took it over): my draft
+/// stays in the composer, unsent. `None` if I did not hold it or still do.
+pub fn reply_taken(
+    before: Option<&crate::state::LockState>,
+    after: Option<&crate::state::LockState>,
+    me: &str,
+) -> Option<String> {
+    let before = before.filter(|l| l.holder.id == me)?;
+    let after = after.filter(|l| l.holder.id != me && l.fence > before.fence)?;
+    Some(format!(
+        "{} took over this reply. What you wrote stays in your composer and was not sent.",
+        after.holder.name
+    ))
 }
 
 #[cfg(test)]
@@ -984,5 +1017,94 @@ mod tests {
         );
         assert_eq!(refused_field("Ravi Kumar is not active", &form), None);
         assert_eq!(refused_field("", &form), None);
+    }
+
+    #[test]
+    fn what_i_may_do_in_a_chat_is_shown_before_i_try() {
+        let c = chat(1);
+        let mut state = state_for("a", Role::Agent);
+        let mut conversation = ConversationState {
+            chat_id: c.clone(),
+            alias: None,
+            title: "Priya".into(),
+            owner: Some(agent("r", "Ravi Kumar")),
+            lock: None,
+            stage: None,
+            pending_handoff: None,
+            reminders: vec![],
+            last_event_seq: 1,
+        };
+        state.conversations.insert(c.clone(), conversation.clone());
+        let view = header_view(&state, &c, 0);
+        assert_eq!(
+            view.work_refused.as_deref(),
+            Some("Ravi Kumar owns this chat; only they or a lead can hand it off or change its stage")
+        );
+        // Mine, or nobody's, or I am a lead: nothing refused.
+        let mut lead = TeamState {
+            conversations: state.conversations.clone(),
+            ..state_for("l", Role::Lead)
+        };
+        assert_eq!(header_view(&lead, &c, 0).work_refused, None);
+        conversation.owner = None;
+        state.conversations.insert(c.clone(), conversation.clone());
+        assert_eq!(header_view(&state, &c, 0).work_refused, None);
+        // A handoff I sent shows as waiting, to me only.
+        conversation.owner = Some(agent("r", "Ravi Kumar"));
+        conversation.pending_handoff = Some(Handoff {
+            id: "h".into(),
+            chat_id: c.clone(),
+            from: Some(agent("a", "A")),
+            to: agent("r", "Ravi Kumar"),
+            by: agent("a", "A"),
+            done: "x".into(),
+            promised: "y".into(),
+            next_step: "z".into(),
+            status: protocol::api::HandoffStatus::Pending,
+            decline_reason: None,
+            created_at: 1,
+            resolved_at: None,
+        });
+        state.conversations.insert(c.clone(), conversation.clone());
+        assert_eq!(
+            header_view(&state, &c, 0).waiting_for.as_deref(),
+            Some("Waiting for Ravi Kumar to accept")
+        );
+        lead.conversations.insert(c.clone(), conversation);
+        assert_eq!(header_view(&lead, &c, 0).waiting_for, None);
+    }
+
+    #[test]
+    fn losing_my_reply_to_a_take_over_is_said_once() {
+        let mine = crate::state::LockState {
+            holder: agent("a", "A"),
+            fence: 3,
+            expires_at: 9,
+        };
+        let theirs = crate::state::LockState {
+            holder: agent("l", "Lena Lead"),
+            fence: 4,
+            expires_at: 9,
+        };
+        assert_eq!(
+            reply_taken(Some(&mine), Some(&theirs), "a").as_deref(),
+            Some("Lena Lead took over this reply. What you wrote stays in your composer and was not sent.")
+        );
+        assert_eq!(
+            reply_taken(Some(&mine), Some(&mine), "a"),
+            None,
+            "still mine"
+        );
+        assert_eq!(
+            reply_taken(Some(&mine), None, "a"),
+            None,
+            "released, not taken"
+        );
+        assert_eq!(
+            reply_taken(Some(&theirs), Some(&theirs), "a"),
+            None,
+            "never mine"
+        );
+        assert_eq!(reply_taken(None, Some(&theirs), "a"), None);
     }
 }

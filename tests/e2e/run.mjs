@@ -216,6 +216,16 @@ test('when Asha types, the others are blocked and see her; the lock goes when sh
   }
   await shots(pages.asha, 'replying');
   await shots(pages.ravi, 'blocked');
+  // What Ravi may not do here is shown as such before he tries: Asha owns the chat.
+  const refused = await pages.ravi.evaluate(() => {
+    const handoff = __baton.q('[data-baton="header-bar"] [data-action="handoff"]');
+    const stage = __baton.q('[data-baton="stage"]');
+    return { handoff: [handoff.disabled, handoff.title], stage: stage.disabled };
+  });
+  assertEqual(refused, {
+    handoff: [true, 'Asha Rao owns this chat; only they or a lead can hand it off or change its stage'],
+    stage: true,
+  }, "a colleague's chat offers no hand-off or stage move");
   // Typing, pasting and sending do nothing while blocked.
   await typeInComposer('ravi', 'me too');
   await pages.ravi.keyboard.press('Enter');
@@ -325,10 +335,22 @@ test('a lead can take over a reply; the agent is then blocked', async () => {
   await until("Lena's banner with take-over", async () =>
     (await visible(pages.lena, '[data-baton="lock-banner"]')) && visible(pages.lena, '[data-baton="lock-banner"] [data-action="force"]'));
   await pages.lena.click('[data-baton="lock-banner"] [data-action="force"]');
+  // Asked first: a take-over stops a colleague mid-reply.
+  const question = await until('the take-over question', async () =>
+    (await visible(pages.lena, '[data-baton="force-confirm"]')) && text(pages.lena, '[data-baton="force-confirm"] span'));
+  assert(question.startsWith('Take over the reply from Asha Rao?'), question);
+  assert(!(await text(pages.lena, '[data-baton="lock-status"]')).startsWith('You'), 'Lena does not hold the lock before confirming');
+  await pages.lena.click('[data-baton="force-confirm"] [data-action="force-confirm"]');
   await until('Lena to hold the lock', async () => (await text(pages.lena, '[data-baton="lock-status"]')) === 'You are replying');
   const banner = await until("Asha's banner", async () =>
     (await visible(pages.asha, '[data-baton="lock-banner"]')) && text(pages.asha, '[data-baton="lock-banner"] span'));
   assert(banner.startsWith('Lena Lead is replying'), `Asha sees the lead: ${banner}`);
+  // Asha is told what happened and that her draft is kept.
+  const told = await until("Asha's notice", async () => {
+    const t = await text(pages.asha, '[data-baton="toast"]');
+    return t && t.includes('took over this reply') && t;
+  });
+  assert(told.startsWith('Lena Lead took over this reply') && told.includes('was not sent'), told);
   const timeline = await (await server.api(people.asha.email, PASSWORDS.asha)).call('GET', `/conversations/${enc(jid(c1))}/timeline`);
   assert(timeline.body.items.some((e) => e.kind === 'lock.forced' && e.actor.name === 'Lena Lead'), 'the take-over is in the timeline');
   await pages.lena.evaluate(() => __sim.close());
@@ -368,6 +390,10 @@ test('Asha hands a chat to Ravi with a note; he sees it live and accepts', async
   await until('the form to close', async () => !(await visible(pages.asha, '[data-baton="handoff-form"]')));
   await handOff('asha', 'ravi', { done: 'Shared the floor plans', promised: 'A call before 6 pm', next_step: 'Book the site visit' });
   await until('the handoff form to close', async () => !(await visible(pages.asha, '[data-baton="handoff-form"]')));
+  // The sender sees the handoff waiting for an answer.
+  const waiting = await until('the pending-handoff chip', async () =>
+    (await visible(pages.asha, '[data-baton="handoff-pending"]')) && text(pages.asha, '[data-baton="handoff-pending"]'));
+  assertEqual(waiting, 'Waiting for Ravi Kumar to accept', 'the sender sees who has to accept');
 
   const banner = await until("Ravi's handoff banner", async () =>
     (await visible(pages.ravi, '[data-baton="handoff-banner"]')) && text(pages.ravi, '[data-baton="handoff-banner"]'));
@@ -409,6 +435,7 @@ test('Asha hands a chat to Ravi with a note; he sees it live and accepts', async
   await pages.ravi.setViewportSize({ width: 1280, height: 800 });
   await pages.ravi.click('[data-baton="handoff-banner"] [data-action="accept"]');
   await until('the banner to go', async () => !(await visible(pages.ravi, '[data-baton="handoff-banner"]')));
+  await until("the sender's chip to go once accepted", async () => !(await visible(pages.asha, '[data-baton="handoff-pending"]')));
   assertEqual(await text(pages.ravi, '[data-baton="owner"]'), 'Owner: you', 'Ravi owns the chat');
   await until("Asha's view to follow", async () => (await text(pages.asha, '[data-baton="owner"]')) === 'Owner: Ravi Kumar');
   const handoff = (await (await server.api(people.ravi.email, PASSWORDS.ravi)).call('GET', `/conversations/${enc(jid(c2))}/timeline`)).body.items;
@@ -1112,6 +1139,11 @@ test('logging out from the popup removes the overlay from WhatsApp Web', async (
   const stored = await browsers.ravi.worker.evaluate(() => chrome.storage.local.get('session'));
   assertEqual(stored, {}, 'the token is forgotten');
   assert(!(await visible(popup, '#session')), 'the session card goes');
+  // Nothing of the session stays on the open chat: no stage, no actions.
+  if (await pages.ravi.evaluate(() => __baton.q('[data-baton="chat-overlay"]') !== null)) {
+    await until('the actions to go', async () =>
+      !(await visible(pages.ravi, '[data-baton="stage"]')) && !(await visible(pages.ravi, '[data-baton="header-bar"] [data-action="notes"]')));
+  }
   await popup.close();
   // The address Ravi logged in with is offered again, not the default.
   const again = await popupOf('ravi');

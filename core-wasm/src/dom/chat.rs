@@ -85,6 +85,8 @@ pub struct ChatSession {
     /// The open side panel: `notes`, `handoff`, `remind`, or none.
     pub panel: Option<&'static str>,
     pub declining: bool,
+    /// A lead asked to take over the reply and has not confirmed yet.
+    pub confirming_force: bool,
 }
 
 impl ChatSession {
@@ -113,6 +115,7 @@ impl ChatSession {
             pending_send_at: None,
             changes: Vec::new(),
             guard_open: false,
+            confirming_force: false,
             notes: Vec::new(),
             more_notes: false,
             notes_loaded: false,

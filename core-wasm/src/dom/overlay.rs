@@ -336,6 +336,20 @@ impl Overlay {
     }
 
     fn merge(&mut self, conversation: ConversationState) {
+        // A lead took over my reply in the open chat: say so, and that the draft is kept.
+        let open_here = self
+            .chat
+            .as_ref()
+            .is_some_and(|c| c.chat_id.as_ref() == Some(&conversation.chat_id));
+        if let (true, Some(me)) = (open_here, self.state.my_id()) {
+            let before = self
+                .state
+                .conversation(&conversation.chat_id)
+                .and_then(|c| c.lock.as_ref());
+            if let Some(words) = crate::views::reply_taken(before, conversation.lock.as_ref(), me) {
+                self.ui.toast(&words);
+            }
+        }
         let names_changed = self
             .state
             .conversation(&conversation.chat_id)
@@ -505,6 +519,15 @@ impl Overlay {
             Outcome::NotSent { message } => Some(message),
         };
         let same_chat = self.chat.as_ref().and_then(|c| c.chat_id.as_ref()) == Some(&chat_id);
+        // The stage picker has no form to show an error in: a refused move says why, and the
+        // picker goes back to the stage the chat has.
+        if form == "stage" {
+            if let Some(message) = error {
+                self.ui
+                    .toast(&format!("The stage was not changed: {message}"));
+            }
+            return;
+        }
         match error {
             None => {
                 if same_chat {

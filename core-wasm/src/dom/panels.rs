@@ -60,6 +60,13 @@ pub struct ChatUi {
     flash_timer: Option<Timeout>,
     /// The header's Notes button (its name carries the count).
     notes_button: HtmlElement,
+    /// The header's Hand off button (disabled, with the reason, when the agent may not).
+    handoff_button: HtmlElement,
+    /// "Waiting for Ravi Kumar to accept", after the owner's name.
+    handoff_pending: HtmlElement,
+    /// "Take over from Asha Rao?" with its two answers.
+    force_confirm: HtmlElement,
+    force_confirm_text: HtmlElement,
     /// The notes panel needs re-rendering.
     pub notes_dirty: bool,
     /// A panel just opened: its first field takes the focus once it is shown.
@@ -153,6 +160,20 @@ impl ChatUi {
         let connection = el("span", "connection");
         let stage: HtmlSelectElement = el("select", "stage").unchecked_into();
         let notes_button = icon_button("notes", "Notes", "notes");
+        let handoff_button = icon_button("handoff", "Hand off", "handoff");
+        let handoff_pending = el("span", "handoff-pending");
+        let force_confirm = el("div", "force-confirm");
+        let _ = force_confirm.set_attribute("role", "alertdialog");
+        let force_confirm_text = el("span", "");
+        let force_actions = el("div", "actions");
+        append(
+            &force_actions,
+            &[
+                &primary(button("Take over", "force-confirm")),
+                &button("Cancel", "force-cancel"),
+            ],
+        );
+        append(&force_confirm, &[&force_confirm_text, &force_actions]);
         let claim = icon_button("claim", "Claim", "claim");
         let _ = claim.set_attribute("data-baton", "claim");
         let force = icon_button("force", "Take over", "force");
@@ -160,11 +181,12 @@ impl ChatUi {
             &header,
             &[
                 &owner,
+                &handoff_pending,
                 &lock_status,
                 &stage,
                 &claim,
                 &force,
-                &icon_button("handoff", "Hand off", "handoff"),
+                &handoff_button,
                 &notes_button,
                 &icon_button("remind", "Remind me", "remind"),
                 &connection,
@@ -206,6 +228,7 @@ impl ChatUi {
             &banners,
             &[
                 &offline_warning,
+                &force_confirm,
                 &pending_writes,
                 &handoff_banner,
                 &reminder_banner,
@@ -308,6 +331,8 @@ impl ChatUi {
         );
         append(&container, &[&column, &lock_banner]);
         for hidden in [
+            &force_confirm,
+            &handoff_pending,
             &offline_warning,
             &pending_writes,
             &handoff_banner,
@@ -356,6 +381,10 @@ impl ChatUi {
             toast_timer: None,
             flash_timer: None,
             notes_button,
+            handoff_button,
+            handoff_pending,
+            force_confirm,
+            force_confirm_text,
             notes_dirty: true,
             lists_dirty: true,
             focus_panel: None,
@@ -631,12 +660,15 @@ impl Overlay {
             return;
         };
         if !self.logged_in() {
+            // Nothing of the last session stays: no stage, no actions, no banners or panels.
+            set_attr(&ui.container, "data-logged-out", "");
             set_text(&ui.owner, "Baton: log in from the toolbar button");
             for part in [&ui.lock_status, &ui.claim, &ui.force, &ui.lock_banner] {
                 show(part, false);
             }
             return;
         }
+        remove_attr(&ui.container, "data-logged-out");
         set_attr(&ui.host, "data-chat", chat_id.as_str());
         let now = self.now();
         let header = header_view(&self.state, &chat_id, now);
@@ -645,6 +677,46 @@ impl Overlay {
         show(&ui.lock_status, header.lock_text.is_some());
         show(&ui.claim, header.can_claim);
         show(&ui.force, header.can_force);
+        set_text(
+            &ui.handoff_pending,
+            header.waiting_for.as_deref().unwrap_or(""),
+        );
+        show(&ui.handoff_pending, header.waiting_for.is_some());
+        // What will be refused is not offered as if it would work: disabled, saying why.
+        let refused = header.work_refused.as_deref();
+        for control in [&ui.handoff_button, ui.stage.unchecked_ref::<HtmlElement>()] {
+            match refused {
+                Some(why) => {
+                    set_attr(control, "disabled", "");
+                    set_attr(control, "title", why);
+                }
+                None => {
+                    remove_attr(control, "disabled");
+                    set_attr(
+                        control,
+                        "title",
+                        if control == &ui.handoff_button {
+                            "Hand off"
+                        } else {
+                            "Stage"
+                        },
+                    );
+                }
+            }
+        }
+        let confirming = self.chat.as_ref().is_some_and(|c| c.confirming_force) && header.can_force;
+        if confirming {
+            let holder = self
+                .state
+                .conversation(&chat_id)
+                .and_then(|c| c.active_lock(now))
+                .map_or_else(|| "them".to_owned(), |l| l.holder.name.clone());
+            set_text(
+                &ui.force_confirm_text,
+                &format!("Take over the reply from {holder}? They are blocked at once; what they wrote stays in their composer, unsent."),
+            );
+        }
+        show(&ui.force_confirm, confirming);
         let out_of_touch = self.out_of_touch();
         let connection = match &self.connection {
             Connection::Online => "",
@@ -917,7 +989,23 @@ impl Overlay {
         };
         match action {
             "claim" => self.take_lock(false),
-            "force" => self.take_lock(true),
+            // A take-over stops a colleague mid-reply: asked first, in the chat.
+            "force" => {
+                if let Some(chat) = self.chat.as_mut() {
+                    chat.confirming_force = true;
+                }
+            }
+            "force-confirm" => {
+                if let Some(chat) = self.chat.as_mut() {
+                    chat.confirming_force = false;
+                }
+                self.take_lock(true);
+            }
+            "force-cancel" => {
+                if let Some(chat) = self.chat.as_mut() {
+                    chat.confirming_force = false;
+                }
+            }
             "notes" | "handoff" | "remind" => {
                 let panel: &'static str = match action {
                     "notes" => "notes",
