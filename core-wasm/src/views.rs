@@ -31,11 +31,16 @@ pub fn seconds_left(expires_at: Millis, now: Millis) -> i64 {
 /// How a chat-list row is labelled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadgeView {
-    /// "You", initials, "Unassigned" or "?".
+    /// "You", an owner's initials, "Needs owner", "?", or nothing (a read chat nobody owns, or one
+    /// Baton has not met: nothing worth a mark).
     pub label: String,
+    /// What the label means, in a sentence (tooltip and the accessible name).
     pub tooltip: String,
-    /// `mine`, `other`, `unassigned` or `unknown`: the style to use.
+    /// `mine`, `other`, `needs-owner`, `unassigned` or `unknown`: the style to use.
     pub kind: &'static str,
+    /// For another agent's chip: one of [`CHIP_COLOURS`] colours, the same for that agent on every
+    /// row and in every browser.
+    pub colour: Option<u8>,
     /// The chat the badge describes, when known.
     pub chat_id: Option<ChatId>,
     /// Which source identified it.
@@ -44,70 +49,91 @@ pub struct BadgeView {
     pub replying: Option<String>,
 }
 
-/// The badge for a row identified as given (a known chat by the conversation's own id).
-pub fn owner_badge(state: &TeamState, verdict: &Verdict, now: Millis) -> BadgeView {
-    let (chat_id, source) =
-        match verdict {
-            Verdict::Known { chat_id, source } => (chat_id, *source),
-            Verdict::Unsure(Doubt::Unknown) => {
-                return BadgeView {
-                    label: "Unassigned".into(),
-                    tooltip: "Nobody on the team has worked this chat yet".into(),
-                    kind: "unassigned",
-                    chat_id: None,
-                    source: None,
-                    replying: None,
-                }
-            }
-            Verdict::Unsure(doubt) => return BadgeView {
-                label: "?".into(),
-                tooltip: match doubt {
+/// How many chip colours there are (the stylesheet defines each).
+pub const CHIP_COLOURS: u8 = 8;
+
+/// The chip colour of an agent: from their id, so it never changes and never depends on the order
+/// the team was loaded in.
+pub fn chip_colour(agent_id: &str) -> u8 {
+    // FNV-1a: tiny, stable across builds and platforms.
+    let hash = agent_id.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    (hash % u32::from(CHIP_COLOURS)) as u8
+}
+
+/// The badge for a row identified as given (a known chat by the conversation's own id). `unread`:
+/// the row shows unread messages — a chat nobody owns matters only then ("Needs owner").
+pub fn owner_badge(state: &TeamState, verdict: &Verdict, now: Millis, unread: bool) -> BadgeView {
+    let badge = |label: &str, tooltip: &str, kind: &'static str| BadgeView {
+        label: label.to_owned(),
+        tooltip: tooltip.to_owned(),
+        kind,
+        colour: None,
+        chat_id: None,
+        source: None,
+        replying: None,
+    };
+    let (chat_id, source) = match verdict {
+        Verdict::Known { chat_id, source } => (chat_id, *source),
+        Verdict::Unsure(Doubt::Unknown) if unread => {
+            return badge(
+                "Needs owner",
+                "New to the team: nobody has opened this chat in Baton yet",
+                "needs-owner",
+            )
+        }
+        Verdict::Unsure(Doubt::Unknown) => {
+            return badge(
+                "",
+                "Nobody has opened this chat in Baton yet",
+                "unassigned",
+            )
+        }
+        Verdict::Unsure(doubt) => {
+            return badge(
+                "?",
+                match doubt {
                     Doubt::SeveralNamed => {
-                        "Several chats have this name; open it to see who owns it"
+                        "Several chats have this name and Baton can't tell them apart here: open it to see who owns it"
                     }
-                    _ => {
-                        "Baton cannot tell for sure which chat this is; open it to see who owns it"
-                    }
-                }
-                .into(),
-                kind: "unknown",
-                chat_id: None,
-                source: None,
-                replying: None,
-            },
-        };
+                    _ => "Baton can't tell for sure which chat this is: open it to see who owns it",
+                },
+                "unknown",
+            )
+        }
+    };
     let conversation = state.conversation(chat_id);
     let replying = conversation
         .and_then(|c| c.active_lock(now))
         .map(|lock| lock.holder.name.clone());
     let owner = conversation.and_then(|c| c.owner.as_ref());
-    let (label, tooltip, kind) = match owner {
-        None => (
-            "Unassigned".to_owned(),
-            "Nobody on the team owns this chat yet".to_owned(),
-            "unassigned",
+    let mut view = match owner {
+        None if unread => badge(
+            "Needs owner",
+            "Nobody on the team owns this chat, and it has unread messages",
+            "needs-owner",
         ),
+        None => badge("", "Nobody on the team owns this chat yet", "unassigned"),
         Some(owner) if Some(owner.id.as_str()) == state.my_id() => {
-            ("You".to_owned(), "You own this chat".to_owned(), "mine")
+            badge("You", "You own this chat", "mine")
         }
-        Some(owner) => (
-            initials(&owner.name),
-            format!("{} owns this chat", owner.name),
-            "other",
-        ),
+        Some(owner) => BadgeView {
+            colour: Some(chip_colour(&owner.id)),
+            ..badge(
+                &initials(&owner.name),
+                &format!("{} owns this chat", owner.name),
+                "other",
+            )
+        },
     };
-    let tooltip = match &replying {
-        Some(name) => format!("{tooltip}; {name} is replying"),
-        None => tooltip,
-    };
-    BadgeView {
-        label,
-        tooltip,
-        kind,
-        chat_id: Some(chat_id.clone()),
-        source: Some(source),
-        replying,
+    if let Some(name) = &replying {
+        view.tooltip = format!("{}; {name} is replying", view.tooltip);
     }
+    view.chat_id = Some(chat_id.clone());
+    view.source = Some(source);
+    view.replying = replying;
+    view
 }
 
 /// Whether the agent may type and send in a chat right now.
@@ -638,30 +664,61 @@ mod tests {
             agent("a", "Asha Rao"),
             Some(agent("a", "Asha Rao")),
         );
-        let badge = owner_badge(&state, &known(&c), 1_000);
+        let badge = owner_badge(&state, &known(&c), 1_000, false);
         assert_eq!(badge.label, "AR");
         assert_eq!(badge.kind, "other");
+        assert_eq!(
+            badge.tooltip,
+            "Asha Rao owns this chat; Asha Rao is replying"
+        );
+        assert_eq!(badge.colour, Some(chip_colour("a")));
         assert_eq!(badge.replying.as_deref(), Some("Asha Rao"));
         assert_eq!(badge.chat_id, Some(c.clone()));
         assert_eq!(badge.source, Some(Source::Bridge));
-        let later = owner_badge(&state, &known(&c), 30_000);
-        assert_eq!(later.replying, None, "an expired lock shows no dot");
+        let later = owner_badge(&state, &known(&c), 30_000, false);
+        assert_eq!(later.replying, None, "an expired lock shows no mark");
 
         let mut mine = state_for("a", Role::Agent);
         let c = owned_and_locked(&mut mine, agent("a", "Asha Rao"), None);
-        assert_eq!(owner_badge(&mine, &known(&c), 0).label, "You");
-        assert_eq!(
-            owner_badge(&mine, &Verdict::Unsure(Doubt::Unknown), 0).label,
-            "Unassigned"
+        assert_eq!(owner_badge(&mine, &known(&c), 0, false).label, "You");
+        // Nobody's chat: a mark only when it has unread messages.
+        let unknown = Verdict::Unsure(Doubt::Unknown);
+        assert_eq!(owner_badge(&mine, &unknown, 0, false).label, "");
+        assert_eq!(owner_badge(&mine, &unknown, 0, true).label, "Needs owner");
+        let mut free = state_for("a", Role::Agent);
+        free.merge_conversation(ConversationState {
+            owner: None,
+            ..mine.conversation(&c).unwrap().clone()
+        });
+        assert_eq!(owner_badge(&free, &known(&c), 0, false).label, "");
+        assert_eq!(owner_badge(&free, &known(&c), 0, false).kind, "unassigned");
+        assert_eq!(owner_badge(&free, &known(&c), 0, true).kind, "needs-owner");
+        let twins = owner_badge(&mine, &Verdict::Unsure(Doubt::SeveralNamed), 0, true);
+        assert_eq!(twins.label, "?");
+        assert!(
+            twins.tooltip.starts_with("Several chats have this name"),
+            "{}",
+            twins.tooltip
         );
         assert_eq!(
-            owner_badge(&mine, &Verdict::Unsure(Doubt::SeveralNamed), 0).label,
-            "?"
-        );
-        assert_eq!(
-            owner_badge(&mine, &Verdict::Unsure(Doubt::SourcesDisagree), 0).kind,
+            owner_badge(&mine, &Verdict::Unsure(Doubt::SourcesDisagree), 0, false).kind,
             "unknown"
         );
+    }
+
+    #[test]
+    fn each_agent_keeps_one_chip_colour() {
+        let colours: Vec<u8> = ["a1", "r1", "l1", "5b0c0a52-6f2e-4d5a-9d1e-0d6f1f0e8a11"]
+            .iter()
+            .map(|id| chip_colour(id))
+            .collect();
+        assert!(colours.iter().all(|c| *c < CHIP_COLOURS));
+        assert_eq!(chip_colour("a1"), chip_colour("a1"));
+        // Spread over the palette: a team of 24 uses most of it.
+        let used: std::collections::BTreeSet<u8> = (0..24)
+            .map(|i| chip_colour(&format!("agent-{i}")))
+            .collect();
+        assert!(used.len() >= 6, "{used:?}");
     }
 
     #[test]

@@ -693,6 +693,15 @@ test('owner badges stay on the right chats while the list scrolls, re-orders and
     await lena.call('PUT', `/conversations/${enc(c.jid)}`, { title: c.title });
     await lena.call('POST', `/conversations/${enc(c.jid)}/lock`);
   }
+  // And chats of two colleagues, for their chips.
+  for (const [key, chats] of [['asha', named().slice(6, 8)], ['ravi', named().slice(8, 9)]]) {
+    const api = await server.api(people[key].email, PASSWORDS[key]);
+    for (const c of chats) {
+      await api.call('PUT', `/conversations/${enc(c.jid)}`, { title: c.title });
+      const lock = await api.call('POST', `/conversations/${enc(c.jid)}/lock`);
+      if (lock.status === 200) await api.call('DELETE', `/conversations/${enc(c.jid)}/lock?fence=${lock.body.fence}`);
+    }
+  }
   const owners = {};
   let cursor = '';
   for (;;) {
@@ -702,9 +711,10 @@ test('owner badges stay on the right chats while the list scrolls, re-orders and
     cursor = `&cursor=${encodeURIComponent(page.next_cursor)}`;
   }
   const initials = (name) => name.split(' ').filter(Boolean).map((w) => w[0]).filter((_, i, a) => i === 0 || i === a.length - 1).join('').toUpperCase();
+  // Nobody's chat is marked only when it has unread messages.
   const expected = (row) => {
     const owner = owners[row.jid];
-    if (!owner) return 'Unassigned';
+    if (!owner) return row.unread ? 'Needs owner' : '';
     return owner === 'Lena Lead' ? 'You' : initials(owner);
   };
   const page = pages.lena;
@@ -732,6 +742,23 @@ test('owner badges stay on the right chats while the list scrolls, re-orders and
   for (const i of busy) fixture.incoming(i, 'Any update?');
   await until('the re-order', () => page.evaluate((ids) => ids.every((i) => __sim.position(i) < ids.length), busy));
   await settled('re-ordering');
+  // A chat nobody owns gets a mark once a customer writes in it: "Needs owner".
+  const free = CHATS.find((c) => c.i > 10 && c.i < 60 && !owners[c.jid] && !busy.includes(c.i));
+  fixture.incoming(free.i, 'Hello? Anyone there?');
+  await until('the message to arrive', () => page.evaluate((n) => __sim.chat(n).unread > 0, free.i));
+  await page.evaluate((n) => __sim.scrollToChat(n), free.i);
+  await settled('a customer writing in a chat nobody owns');
+  const needs = (await page.evaluate(() => __sim.rowReport())).find((r) => r.i === free.i);
+  assertEqual([needs?.unread, needs?.badge], [true, 'Needs owner'], 'an unread chat nobody owns asks for an owner');
+  // Each colleague keeps one chip colour on every row.
+  await page.evaluate(() => __sim.scroll(0));
+  await settled('back at the top');
+  const chips = await page.evaluate(() =>
+    __baton.qa('[data-baton="owner-badge"][data-kind="other"]').map((b) => [b.title.split(' owns')[0], b.dataset.colour]));
+  const colourOf = {};
+  for (const [name, colour] of chips) (colourOf[name] ??= new Set()).add(colour);
+  assert(chips.length > 1 && Object.values(colourOf).every((set) => set.size === 1 && [...set][0] !== undefined),
+    `one colour per colleague: ${JSON.stringify(chips)}`);
   await page.evaluate(() => __sim.rerenderList());
   await settled('fresh row nodes');
   await page.evaluate(() => __sim.reclass());
@@ -745,7 +772,7 @@ test('owner badges stay on the right chats while the list scrolls, re-orders and
   await page.evaluate(() => __sim.scrollToChat(60));
   await settled('showing the same-named chats');
   const twins = (await page.evaluate(() => __sim.rowReport())).filter((r) => r.i === 60 || r.i === 61);
-  assertEqual(Object.fromEntries(twins.map((r) => [r.jid, r.badge])), { [CHATS[60].jid]: 'Unassigned', [CHATS[61].jid]: 'You' }, 'each twin has its own owner');
+  assertEqual(Object.fromEntries(twins.map((r) => [r.jid, r.badge])), { [CHATS[60].jid]: expected(twins.find((r) => r.i === 60)), [CHATS[61].jid]: 'You' }, 'each twin has its own owner');
   // The twins are in view; re-ordering them (a message to the lower one) keeps them apart.
   fixture.incoming(61, 'Is it still available?');
   await until('the lower twin to move above the other', () => page.evaluate(() => __sim.position(61) < __sim.position(60)));

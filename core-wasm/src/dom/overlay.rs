@@ -719,12 +719,17 @@ impl Overlay {
                 }
             };
             self.identity.tally.rows += 1;
-            let badge = owner_badge(&self.state, &verdict, now);
+            let badge = owner_badge(&self.state, &verdict, now, row.unread);
             let marks = row_marks(&row.element);
             let element = child_with_role(&marks, "owner-badge", || ui::el("span", "owner-badge"));
             set_text(&element, &badge.label);
             set_attr(&element, "title", &badge.tooltip);
+            set_attr(&element, "aria-label", &badge.tooltip);
             set_attr(&element, "data-kind", badge.kind);
+            match badge.colour {
+                Some(colour) => set_attr(&element, "data-colour", &colour.to_string()),
+                None => remove_attr(&element, "data-colour"),
+            }
             set_attr(
                 &element,
                 "data-chat",
@@ -753,7 +758,9 @@ impl Overlay {
                 remove_attr(&dot, "data-stale");
             }
             if let Some(name) = &badge.replying {
-                set_attr(&dot, "title", &format!("{name} is replying"));
+                let words = format!("{name} is replying");
+                set_attr(&dot, "title", &words);
+                set_attr(&dot, "aria-label", &words);
             }
             let due = badge
                 .chat_id

@@ -17,6 +17,13 @@ const CHAT_LIST: &[&str] = &[
     "#pane-side [aria-rowcount]",
 ];
 const ROW_TITLE: &[&str] = &["span[dir=\"auto\"][title]", "[title]"];
+/// A row's unread count is labelled in the UI language ("3 unread messages"; Italian "da leggere"
+/// and "non lett…" are seen in the wild, see the DOM notes).
+const UNREAD: &[&str] = &[
+    "[aria-label*=\"unread\"]",
+    "[aria-label*=\"da leggere\"]",
+    "[aria-label*=\"non lett\"]",
+];
 const HEADER_TITLE: &[&str] = &[
     "header span[dir=\"auto\"]:not([title])",
     "header span[dir=\"auto\"]",
@@ -38,6 +45,8 @@ pub struct Row {
     pub element: Element,
     pub title: String,
     pub position: Option<u32>,
+    /// The row shows an unread-messages count.
+    pub unread: bool,
 }
 
 /// The open conversation's panel, read now.
@@ -127,10 +136,14 @@ fn rows_of(list: &Element) -> Vec<Row> {
         let position = row
             .get_attribute("style")
             .and_then(|style| row_position(&style, measured_height));
+        let unread = UNREAD
+            .iter()
+            .any(|selector| row.query_selector(selector).ok().flatten().is_some());
         rows.push(Row {
             element: row,
             title,
             position,
+            unread,
         });
     }
     rows
