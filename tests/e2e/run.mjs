@@ -618,6 +618,39 @@ test('a reminder fires: a Chrome notification, a marker on the chat, and done', 
   assert(later, 'the reminder exists');
   const inMinutes = (later.due_at - (await ravi.call('GET', '/me')).body.server_time) / 60000;
   assert(inMinutes > 58 && inMinutes <= 60, `due in an hour, not ${inMinutes} minutes`);
+  // Confirmed with its time as the org tells time, with an Undo.
+  const expectedWhen = new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Kolkata', dateStyle: 'short', timeStyle: 'short' })
+    .format(new Date(later.due_at));
+  const confirmation = await until('the confirmation', async () =>
+    (await visible(pages.ravi, '[data-baton="toast"]')) && text(pages.ravi, '[data-baton="toast"] span'));
+  assertEqual(confirmation, `Reminder set for ${expectedWhen}`, 'the reminder is confirmed');
+  // The form lists what is coming on this chat.
+  await pages.ravi.click('[data-baton="header-bar"] [data-action="remind"]');
+  const upcoming = await until('the upcoming list', async () =>
+    pages.ravi.evaluate(() => __baton.qa('[data-baton="upcoming"] li').map((li) => li.textContent).find((t) => t.includes('Send the brochure'))));
+  assert(/^in (59|60) min\.? — Send the brochure$/.test(upcoming) || /^in 1 hr\.? — Send the brochure$/.test(upcoming), upcoming);
+  await pages.ravi.click('[data-baton="remind-form"] [data-action="close-panel"]');
+  // Undo: it will never fire.
+  await pages.ravi.click('[data-baton="toast"] [data-action="reminder-undo"]');
+  await until('the reminder to be undone', async () => !(await ravi.call('GET', '/reminders')).body.some((r) => r.id === later.id));
+  // Only leads choose whom a reminder is for; Lena sets one for Ravi.
+  await pages.ravi.click('[data-baton="header-bar"] [data-action="remind"]');
+  await until("Ravi's form", () => visible(pages.ravi, '[data-baton="remind-form"]'));
+  assert(!(await visible(pages.ravi, '[data-baton="remind-form"] select[name="for"]')), 'an agent sets reminders for themselves');
+  await pages.ravi.click('[data-baton="remind-form"] [data-action="close-panel"]');
+  await openChat('lena', c3);
+  await pages.lena.click('[data-baton="header-bar"] [data-action="remind"]');
+  await until("the lead's For picker", () => visible(pages.lena, '[data-baton="remind-form"] select[name="for"]'));
+  await pages.lena.fill('[data-baton="remind-form"] input[name="text"]', 'Call her back about the loan');
+  await pages.lena.selectOption('[data-baton="remind-form"] select[name="for"]', people.ravi.id);
+  await pages.lena.click('[data-baton="remind-form"] [data-action="remind-1h"]');
+  await until("Ravi's reminder from Lena", async () =>
+    (await ravi.call('GET', '/reminders')).body.some((r) => r.text === 'Call her back about the loan' && r.created_by.name === 'Lena Lead'));
+  const told = await until("Lena's confirmation", async () => {
+    const t = await text(pages.lena, '[data-baton="toast"] span');
+    return t && t.startsWith('Reminder for Ravi Kumar set for') && t;
+  });
+  assert(told, 'the lead is told whom it is for');
 });
 
 test('the send guard holds a send when the chat changed, until the agent decides', async () => {

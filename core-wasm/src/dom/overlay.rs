@@ -508,6 +508,19 @@ impl Overlay {
     }
 
     fn on_form_reply(&mut self, chat_id: ChatId, form: &'static str, outcome: Outcome) {
+        // A reminder set is confirmed with its time, as the org tells time, and can be undone.
+        if let Outcome::Done(Answer::Reminder(reminder)) = &outcome {
+            if form == "remind" {
+                let when = ui::times(self.state.org.as_ref()).absolute(reminder.due_at);
+                let words = if Some(reminder.for_agent.id.as_str()) == self.state.my_id() {
+                    format!("Reminder set for {when}")
+                } else {
+                    format!("Reminder for {} set for {when}", reminder.for_agent.name)
+                };
+                self.ui
+                    .toast_with(&words, Some(("Undo", "reminder-undo", &reminder.id)));
+            }
+        }
         let error = match outcome {
             Outcome::Done(_) => None,
             Outcome::Queued => {

@@ -64,6 +64,14 @@ pub struct ChatUi {
     handoff_button: HtmlElement,
     /// "Waiting for Ravi Kumar to accept", after the owner's name.
     handoff_pending: HtmlElement,
+    /// The remind form's "For" picker (leads and admins only) and its row.
+    remind_for: HtmlSelectElement,
+    remind_for_row: HtmlElement,
+    /// The chat's upcoming reminders, in the remind form.
+    upcoming: HtmlElement,
+    /// The toast's words and its one optional action ("Undo").
+    toast_text: HtmlElement,
+    toast_button: HtmlElement,
     /// "Take over from Asha Rao?" with its two answers.
     force_confirm: HtmlElement,
     force_confirm_text: HtmlElement,
@@ -278,17 +286,38 @@ impl ChatUi {
         );
 
         let remind_form = el("div", "remind-form");
+        let remind_for: HtmlSelectElement = el("select", "").unchecked_into();
+        remind_for.set_name("for");
+        let remind_for_row = labelled("For", &remind_for);
+        let quick = el("div", "actions");
+        append(
+            &quick,
+            &[
+                &button("In 1 hour", "remind-1h"),
+                &button("Tomorrow 10:00", "remind-tomorrow"),
+            ],
+        );
+        let custom = el("div", "actions");
+        append(
+            &custom,
+            &[
+                &input("datetime-local", "when", ""),
+                &button("Set", "remind-custom"),
+            ],
+        );
+        let upcoming = el("ul", "upcoming");
         append(
             &remind_form,
             &[
                 &text_el("h3", "", "Remind me"),
-                &input("text", "text", "What about?"),
-                &button("In 1 hour", "remind-1h"),
-                &button("Tomorrow 10:00", "remind-tomorrow"),
-                &input("datetime-local", "when", ""),
-                &button("Set", "remind-custom"),
-                &button("Cancel", "close-panel"),
+                &labelled("What about?", &input("text", "text", "")),
+                &remind_for_row,
+                &quick,
+                &labelled("Or at", &custom),
                 &form_error(),
+                &button("Cancel", "close-panel"),
+                &text_el("h3", "", "Upcoming on this chat"),
+                &upcoming,
             ],
         );
 
@@ -313,6 +342,10 @@ impl ChatUi {
         );
 
         let toast = el("div", "toast");
+        let _ = toast.set_attribute("role", "status");
+        let toast_text = el("span", "");
+        let toast_button = button("", "toast-action");
+        append(&toast, &[&toast_text, &toast_button]);
         // Notices just above the composer; the column runs from under WhatsApp's chat header to
         // above its composer, and everything in it stacks in normal flow.
         let bottom_stack = el("div", "bottom-stack");
@@ -381,6 +414,11 @@ impl ChatUi {
             toast_timer: None,
             flash_timer: None,
             notes_button,
+            remind_for,
+            remind_for_row,
+            upcoming,
+            toast_text,
+            toast_button,
             handoff_button,
             handoff_pending,
             force_confirm,
@@ -477,10 +515,29 @@ impl ChatUi {
     }
 
     pub fn toast(&mut self, message: &str) {
-        set_text(&self.toast, message);
+        self.toast_with(message, None);
+    }
+
+    /// A toast with one action button (`(label, action, id)`), e.g. "Undo"; it stays a little
+    /// longer, for the agent to reach the button.
+    pub fn toast_with(&mut self, message: &str, action: Option<(&str, &str, &str)>) {
+        set_text(&self.toast_text, message);
+        match action {
+            Some((label, name, id)) => {
+                set_text(&self.toast_button, label);
+                set_attr(&self.toast_button, "data-action", name);
+                set_attr(&self.toast_button, "data-id", id);
+                show(&self.toast_button, true);
+            }
+            None => {
+                set_text(&self.toast_button, "");
+                show(&self.toast_button, false);
+            }
+        }
         show(&self.toast, true);
         let toast = self.toast.clone();
-        self.toast_timer = Some(Timeout::new(5_000, move || show(&toast, false)));
+        let ms = if action.is_some() { 10_000 } else { 5_000 };
+        self.toast_timer = Some(Timeout::new(ms, move || show(&toast, false)));
     }
 
     /// Draws attention to the lock banner when a keystroke was refused.
@@ -847,6 +904,9 @@ impl Overlay {
             }
         }
         show(&ui.send_guard, guard_open);
+        if panel == Some("remind") {
+            self.render_upcoming(&chat_id);
+        }
         if self.ui.notes_dirty && panel == Some("notes") {
             self.render_notes();
         }
@@ -909,6 +969,20 @@ impl Overlay {
             }
             let _ = ui.stage.append_child(&group);
         }
+        super::ui::clear(&ui.remind_for);
+        let me_option = text_el("option", "", "Me");
+        let _ = me_option.set_attribute("value", "");
+        let _ = ui.remind_for.append_child(&me_option);
+        for agent in self
+            .state
+            .agents
+            .iter()
+            .filter(|a| Some(a.id.as_str()) != self.state.my_id())
+        {
+            let option = text_el("option", "", &agent.name);
+            let _ = option.set_attribute("value", &agent.id);
+            let _ = ui.remind_for.append_child(&option);
+        }
         super::ui::clear(&ui.handoff_to);
         let choose = text_el("option", "", "Choose teammate…");
         let _ = choose.set_attribute("value", "");
@@ -925,6 +999,50 @@ impl Overlay {
             let _ = ui.handoff_to.append_child(&option);
         }
         self.ui.lists_dirty = false;
+    }
+
+    /// The remind form's list of this chat's reminders still to come, soonest first, and the
+    /// "For" picker for those who may set reminders for others.
+    fn render_upcoming(&mut self, chat_id: &ChatId) {
+        let supervisor = self.state.my_role().is_some_and(|r| r.supervises());
+        show(&self.ui.remind_for_row, supervisor);
+        let times = super::ui::times(self.state.org.as_ref());
+        let now = self.now();
+        let me = self.state.my_id();
+        let lines: Vec<String> = self
+            .state
+            .conversation(chat_id)
+            .map(|c| {
+                c.reminders
+                    .iter()
+                    .filter(|r| r.done_at.is_none())
+                    .map(|r| {
+                        let whose = if Some(r.for_agent.id.as_str()) == me {
+                            String::new()
+                        } else {
+                            format!(" · for {}", r.for_agent.name)
+                        };
+                        format!("{} — {}{whose}", times.tell(now, r.due_at), r.text)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let shown: Vec<String> = super::ui::all(&self.ui.upcoming, "li")
+            .iter()
+            .filter_map(|li| li.text_content())
+            .collect();
+        if shown != lines {
+            super::ui::clear(&self.ui.upcoming);
+            for line in &lines {
+                let _ = self.ui.upcoming.append_child(&text_el("li", "", line));
+            }
+            if lines.is_empty() {
+                let _ = self
+                    .ui
+                    .upcoming
+                    .append_child(&text_el("li", "", "None yet"));
+            }
+        }
     }
 
     fn render_notes(&mut self) {
@@ -1145,6 +1263,13 @@ impl Overlay {
                 }
             }
             "remind-1h" | "remind-tomorrow" | "remind-custom" => self.set_reminder(action, chat_id),
+            // "Undo" on a reminder just set: it is completed before it ever fires.
+            "reminder-undo" => {
+                if let Some(id) = id {
+                    self.request(Call::ReminderDone { id }, Pending::Report);
+                    self.ui.toast("Reminder removed");
+                }
+            }
             "reminder-done" => {
                 if let Some(id) = id {
                     self.request(Call::ReminderDone { id }, Pending::Report);
@@ -1209,7 +1334,8 @@ impl Overlay {
                 reminder: ReminderRequest {
                     due_at,
                     text,
-                    for_agent_id: None,
+                    // A lead may set it for a teammate; everyone else for themselves.
+                    for_agent_id: Some(self.ui.remind_for.value()).filter(|id| !id.is_empty()),
                 },
             },
             Pending::Form {
