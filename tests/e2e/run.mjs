@@ -491,7 +491,16 @@ test("a note by Ravi appears in Asha's notes panel, live and as text", async () 
 test('the notes panel takes the keyboard: focus moves in, Ctrl+Enter saves, Escape closes only the panel', async () => {
   const c3 = named()[2].i;
   await openChat('asha', c3);
-  await pages.asha.click('[data-baton="header-bar"] [data-action="notes"]');
+  // Tab reaches Baton's header before the messages and the composer.
+  const order = await pages.asha.evaluate(() => {
+    const host = __baton.q('[data-baton="chat-overlay"]');
+    const composer = document.querySelector('#main [data-lexical-editor]');
+    return Boolean(host.compareDocumentPosition(composer) & Node.DOCUMENT_POSITION_FOLLOWING);
+  });
+  assert(order, "Baton's controls come before the composer in Tab order");
+  // Alt+Shift+N opens the notes (a documented shortcut that WhatsApp does not use).
+  await pages.asha.focus('#main [data-lexical-editor]');
+  await pages.asha.keyboard.press('Alt+Shift+KeyN');
   await until('the note field to take the focus', () =>
     pages.asha.evaluate(() => __baton.active() && __baton.active().getAttribute('name') === 'note'));
   // However many notes there are, the field and its button stay in the panel; the list scrolls.
@@ -682,7 +691,9 @@ test('the send guard holds a send when the chat changed, until the agent decides
   await typeInComposer('asha', 'Shall we say 11?');
   await held('Also: she has a dog');
   const count = await pages.asha.evaluate(() => __sim.sent.length);
-  await pages.asha.click('[data-baton="send-guard"] [data-action="edit"]');
+  // The guard takes the focus on "Edit" (Enter in the composer does nothing now); Escape is Edit.
+  await until('the focus on Edit', () => pages.asha.evaluate(() => __baton.active()?.getAttribute('data-action') === 'edit'));
+  await pages.asha.keyboard.press('Escape');
   await until('the guard to close', async () => !(await visible(pages.asha, '[data-baton="send-guard"]')));
   assertEqual(await composerText('asha'), 'Shall we say 11?', 'the draft is there to edit');
   assertEqual(await pages.asha.evaluate(() => __sim.sent.length), count, 'nothing was sent');

@@ -357,6 +357,8 @@ impl Overlay {
         if !chat.changes.is_empty() {
             refuse(event);
             chat.guard_open = true;
+            // The agent decides in the guard, not in a composer where Enter now does nothing.
+            self.ui.focus_guard = true;
             self.schedule_refresh();
             return;
         }

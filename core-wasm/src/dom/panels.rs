@@ -79,6 +79,9 @@ pub struct ChatUi {
     pub notes_dirty: bool,
     /// A panel just opened: its first field takes the focus once it is shown.
     focus_panel: Option<&'static str>,
+    /// The send guard just opened: its "Edit" takes the focus once shown (Enter then goes back
+    /// to the draft; sending anyway is a deliberate second choice).
+    pub focus_guard: bool,
     /// Stage options and agent lists need re-rendering (pipelines, agents or login changed).
     lists_dirty: bool,
 }
@@ -426,6 +429,7 @@ impl ChatUi {
             notes_dirty: true,
             lists_dirty: true,
             focus_panel: None,
+            focus_guard: false,
         }
     }
 
@@ -465,14 +469,26 @@ impl ChatUi {
             let Some(target) = super::ui::event_origin(event) else {
                 return;
             };
-            let in_panel = target.closest(PANELS).ok().flatten().is_some();
-            if !in_panel || key.is_composing() {
+            if key.is_composing() {
                 return;
             }
-            let action = match key.key().as_str() {
-                "Escape" => "close-panel",
-                "Enter"
-                    if (key.ctrl_key() || key.meta_key())
+            let inside = |selector: &str| target.closest(selector).ok().flatten().is_some();
+            let in_panel = inside(PANELS);
+            let in_guard = inside("[data-baton=\"send-guard\"]");
+            // Alt+Shift+N / H / R anywhere on the page: notes, hand off, remind me (WhatsApp's own
+            // shortcuts use Ctrl+Alt, so these do not collide). By key code, which Alt and Shift
+            // do not change on any layout.
+            let shortcut = key.alt_key() && key.shift_key() && !key.ctrl_key() && !key.meta_key();
+            let action = match (key.key().as_str(), key.code().as_str()) {
+                (_, "KeyN") if shortcut => "notes",
+                (_, "KeyH") if shortcut => "handoff",
+                (_, "KeyR") if shortcut => "remind",
+                ("Escape", _) if in_panel => "close-panel",
+                // Escape in the send guard: back to the draft, nothing sent.
+                ("Escape", _) if in_guard => "edit",
+                ("Enter", _)
+                    if in_panel
+                        && (key.ctrl_key() || key.meta_key())
                         && target.get_attribute("name").as_deref() == Some("note") =>
                 {
                     "add-note"
@@ -694,7 +710,12 @@ impl Overlay {
             return;
         };
         if self.ui.host.parent_element().as_ref() != Some(&main) {
-            let _ = main.append_child(&self.ui.host);
+            // Right after WhatsApp's chat header, so Tab reaches Baton's controls before the
+            // messages and the composer (the host is positioned: where it sits in the DOM does
+            // not move it on screen).
+            let header = main.query_selector(":scope > header").ok().flatten();
+            let before = header.and_then(|h| h.next_sibling());
+            let _ = main.insert_before(&self.ui.host, before.as_ref());
         }
         self.ui.fit_to(&main);
         let ui = &self.ui;
@@ -904,6 +925,13 @@ impl Overlay {
             }
         }
         show(&ui.send_guard, guard_open);
+        if guard_open && std::mem::take(&mut self.ui.focus_guard) {
+            if let Ok(Some(edit)) = self.ui.send_guard.query_selector("[data-action=\"edit\"]") {
+                if let Ok(edit) = edit.dyn_into::<HtmlElement>() {
+                    let _ = edit.focus();
+                }
+            }
+        }
         if panel == Some("remind") {
             self.render_upcoming(&chat_id);
         }
@@ -1122,6 +1150,17 @@ impl Overlay {
             "force-cancel" => {
                 if let Some(chat) = self.chat.as_mut() {
                     chat.confirming_force = false;
+                }
+            }
+            // A shortcut reaches here too: what the server would refuse is refused here, saying why.
+            "handoff"
+                if self.chat.as_ref().and_then(|c| c.panel) != Some("handoff")
+                    && header_view(&self.state, &chat_id, self.now())
+                        .work_refused
+                        .is_some() =>
+            {
+                if let Some(why) = header_view(&self.state, &chat_id, self.now()).work_refused {
+                    self.ui.toast(&why);
                 }
             }
             "notes" | "handoff" | "remind" => {
