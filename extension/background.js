@@ -28,6 +28,11 @@ const host = {
       requireInteraction: true,
     });
   },
+  focusTab(tabId) {
+    chrome.tabs.update(tabId, { active: true }).then(
+      (tab) => tab && chrome.windows.update(tab.windowId, { focused: true }),
+    ).catch(() => {});
+  },
   setBadge(tabId, text, color) {
     chrome.action.setBadgeText({ tabId, text }).catch(() => {});
     if (text) chrome.action.setBadgeBackgroundColor({ tabId, color }).catch(() => {});
@@ -61,7 +66,13 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
   return true; // the answer comes asynchronously
 });
 
-chrome.notifications.onClicked.addListener((id) => chrome.notifications.clear(id));
+// A click on a notification opens its chat in a WhatsApp Web tab (the tests call this directly:
+// a headless browser shows no notification to click).
+globalThis.batonNotificationClicked = (id) => {
+  chrome.notifications.clear(id);
+  whenReady((c) => c.notification_clicked(id));
+};
+chrome.notifications.onClicked.addListener(globalThis.batonNotificationClicked);
 
 (async () => {
   const url = chrome.runtime.getURL('extension/dist/worker/baton_core_bg.wasm');

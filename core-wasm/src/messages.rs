@@ -139,6 +139,10 @@ pub enum ToTab {
         id: u32,
         outcome: Outcome,
     },
+    /// Open this chat (the agent clicked a notification about it).
+    OpenChat {
+        chat_id: ChatId,
+    },
     /// A reminder of mine fell due (the worker also raised a Chrome notification).
     ReminderDue {
         reminder: Reminder,

@@ -613,6 +613,15 @@ test('a reminder fires: a Chrome notification, a marker on the chat, and done', 
       const mark = host && host.shadowRoot && host.shadowRoot.querySelector('[data-baton="reminder"]');
       return Boolean(mark && mark.checkVisibility());
     }, c3));
+  // A click on the notification opens its chat in place — from another chat, with the chat
+  // list scrolled far away (WhatsApp renders only the rows in view) — without a reload.
+  const elsewhere = named()[9].i;
+  await openChat('ravi', elsewhere);
+  await pages.ravi.evaluate(() => { window.__notReloaded = true; __sim.scroll(4000); });
+  await browsers.ravi.worker.evaluate((nid) => globalThis.batonNotificationClicked(nid), `baton-reminder-${id}`);
+  await until("the reminder's chat to open", () => pages.ravi.evaluate((n) => __sim.active() === n, c3));
+  assert(await pages.ravi.evaluate(() => window.__notReloaded === true), 'the page was not reloaded');
+  await until('the banner back in the chat', () => visible(pages.ravi, '[data-baton="reminder-banner"]'));
   await pages.ravi.click(`[data-baton="reminder-banner"] [data-action="reminder-done"][data-id="${id}"]`);
   await until('the banner to clear', async () => !(await visible(pages.ravi, '[data-baton="reminder-banner"]')));
   const open = (await ravi.call('GET', '/reminders')).body;

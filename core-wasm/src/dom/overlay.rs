@@ -90,6 +90,8 @@ pub struct Overlay {
     bridge_port: JsValue,
     /// What was last told to the worker about this tab.
     reported_status: Option<TabStatus>,
+    /// Looking for a chat to open in the (virtualised) chat list: the next step's timer.
+    seek: Option<Timeout>,
     pub(super) layout: LayoutState,
     pub(super) chat: Option<ChatSession>,
     pub(super) ui: ChatUi,
@@ -122,6 +124,7 @@ impl Overlay {
             identity: ChatIdentity::new(),
             bridge_port,
             reported_status: None,
+            seek: None,
             layout: LayoutState::Waiting,
             chat: None,
             ui: ChatUi::new(),
@@ -298,6 +301,7 @@ impl Overlay {
                 self.ui.invalidate();
             }
             ToTab::Note { note } => self.on_note(note),
+            ToTab::OpenChat { chat_id } => self.seek_chat(chat_id, 0),
             ToTab::Change { chat_id, change } => {
                 if let Some(chat) = self
                     .chat
@@ -360,6 +364,74 @@ impl Overlay {
         if names_changed {
             self.known_names_stale = true;
         }
+    }
+
+    /// Opens `chat_id` as the agent would: clicks its row in the chat list, scrolling the list a
+    /// screen at a time until the row is rendered (WhatsApp renders only the rows in view). Never
+    /// reloads the page. Gives up, saying so, at the end of the list.
+    pub(super) fn seek_chat(&mut self, chat_id: ChatId, step: u32) {
+        self.seek_step(chat_id, step, None, 0);
+    }
+
+    /// One step of [`Overlay::seek_chat`]. `scrolled_from`: the rendered rows' places when the
+    /// last step scrolled; while they are still the same the list has not re-rendered yet, and
+    /// the step waits (`waited` times at most) instead of scrolling past what it has not seen.
+    fn seek_step(
+        &mut self,
+        chat_id: ChatId,
+        step: u32,
+        scrolled_from: Option<Vec<Option<u32>>>,
+        waited: u32,
+    ) {
+        const MAX_STEPS: u32 = 200;
+        const MAX_WAITS: u32 = 20;
+        self.seek = None;
+        if self.chat.as_ref().and_then(|c| c.chat_id.as_ref()) == Some(&chat_id) {
+            return;
+        }
+        // Mark the rows as they are now, so each row's chip names its chat.
+        self.refresh();
+        let rows = whatsapp::read_page(false).rows;
+        if let Some(row) = rows
+            .iter()
+            .find(|row| row_chat(&row.element).as_ref() == Some(&chat_id))
+        {
+            whatsapp::click_row(&row.element);
+            return;
+        }
+        let places: Vec<Option<u32>> = rows.iter().map(|r| r.position).collect();
+        if scrolled_from.as_ref() == Some(&places) && waited < MAX_WAITS {
+            self.seek = Some(Timeout::new(100, move || {
+                with_overlay(|o| o.seek_step(chat_id, step, scrolled_from, waited + 1))
+            }));
+            return;
+        }
+        let Some(pane) = document().get_element_by_id("pane-side") else {
+            return;
+        };
+        let at_end = pane.scroll_top() + pane.client_height() >= pane.scroll_height();
+        if step >= MAX_STEPS || (step > 0 && at_end) {
+            let title = self
+                .state
+                .conversation(&chat_id)
+                .map_or_else(|| chat_id.to_string(), |c| c.title.clone());
+            self.ui.toast(&format!(
+                "Baton could not find “{title}” in the chat list: search for it in WhatsApp."
+            ));
+            return;
+        }
+        // From the top first, then most of a screen at a time.
+        let next = if step == 0 {
+            0
+        } else {
+            pane.scroll_top() + (pane.client_height() * 3 / 4).max(1)
+        };
+        let moved = next != pane.scroll_top();
+        pane.set_scroll_top(next);
+        let from = moved.then_some(places);
+        self.seek = Some(Timeout::new(100, move || {
+            with_overlay(|o| o.seek_step(chat_id, step + 1, from, 0))
+        }));
     }
 
     /// Reads the open chat's notes once it is registered, so the Notes button can say how many
@@ -857,6 +929,21 @@ impl Overlay {
             }
         }
     }
+}
+
+/// The chat Baton identified a row as (its owner chip carries it), if any.
+fn row_chat(row: &Element) -> Option<ChatId> {
+    row.query_selector(ROW_MARKS)
+        .ok()
+        .flatten()
+        .and_then(|host| host.shadow_root())
+        .and_then(|root| {
+            root.query_selector("[data-baton=\"owner-badge\"]")
+                .ok()
+                .flatten()
+        })
+        .and_then(|badge| badge.get_attribute("data-chat"))
+        .and_then(|id| ChatId::parse(&id).ok())
 }
 
 /// The host of a row's marks, as a direct child of the row.

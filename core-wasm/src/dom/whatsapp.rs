@@ -301,3 +301,21 @@ pub fn composer_text(composer: &Element) -> String {
         .trim()
         .to_owned()
 }
+
+/// Clicks a chat-list row as a person would (press, release, click), which opens its chat.
+pub fn click_row(row: &Element) {
+    let target = row
+        .query_selector("[role=\"row\"]")
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| row.clone());
+    for kind in ["mousedown", "mouseup", "click"] {
+        let init = web_sys::MouseEventInit::new();
+        init.set_bubbles(true);
+        init.set_cancelable(true);
+        init.set_button(0);
+        if let Ok(event) = web_sys::MouseEvent::new_with_mouse_event_init_dict(kind, &init) {
+            let _ = target.dispatch_event(&event);
+        }
+    }
+}

@@ -52,6 +52,8 @@ extern "C" {
     fn storage_remove(this: &Host, key: &str) -> js_sys::Promise;
     #[wasm_bindgen(method)]
     fn notify(this: &Host, id: &str, title: &str, message: &str);
+    #[wasm_bindgen(method, js_name = focusTab)]
+    fn focus_tab(this: &Host, tab_id: i32);
     #[wasm_bindgen(method, js_name = setBadge)]
     fn set_badge(this: &Host, tab_id: i32, text: &str, color: &str);
     #[wasm_bindgen(method, js_name = randomId)]
@@ -102,6 +104,8 @@ struct Inner {
     refused: Vec<RefusedWrite>,
     notified: BTreeSet<String>,
     popup_error: Option<String>,
+    /// Notifications raised, with the chat each is about (newest last).
+    notification_chats: Vec<(String, protocol::ChatId)>,
     /// The server address of the last login, kept after logout so the popup offers it again.
     last_server: Option<String>,
     /// The last event sequence number received, persisted so a restarted worker resumes from it.
@@ -146,6 +150,7 @@ impl Worker {
                     notified: BTreeSet::new(),
                     popup_error: None,
                     last_server: None,
+                    notification_chats: Vec::new(),
                     last_seq: 0,
                 }),
             }),
@@ -161,10 +166,13 @@ impl Worker {
         let refused: Option<Vec<RefusedWrite>> = core.load("refused").await;
         let last_seq: Option<i64> = core.load("seq").await;
         let last_server: Option<String> = core.load("server").await;
+        let notification_chats: Option<Vec<(String, protocol::ChatId)>> =
+            core.load("notification_chats").await;
         {
             let mut inner = core.inner.borrow_mut();
             inner.last_seq = last_seq.unwrap_or(0);
             inner.last_server = last_server;
+            inner.notification_chats = notification_chats.unwrap_or_default();
             inner.queue = queue.unwrap_or_default();
             inner.notified = notified.unwrap_or_default().into_iter().collect();
             inner.refused = refused.unwrap_or_default();
@@ -210,6 +218,11 @@ impl Worker {
             }
             Err(err) => warn(&format!("ignoring a malformed message from a tab: {err}")),
         }
+    }
+
+    /// The agent clicked one of Baton's notifications.
+    pub fn notification_clicked(&self, id: String) {
+        self.core.notification_clicked(&id);
     }
 
     /// A loader that could not start the core in a tab reports here (the tab has no core to

@@ -6,7 +6,67 @@ use protocol::events::{Event, EventBody};
 use super::Core;
 use crate::messages::ToTab;
 
+/// Notifications remembered with their chat, for a click to open it (the newest this many).
+const REMEMBERED_NOTIFICATIONS: usize = 100;
+
 impl Core {
+    /// Raises a Chrome notification about a chat, remembering which chat it is about so a click
+    /// on it can open that chat (kept in storage: the worker may have restarted by then).
+    fn notify_about(&self, chat_id: &protocol::ChatId, id: &str, title: &str, message: &str) {
+        {
+            let mut inner = self.inner.borrow_mut();
+            inner.notification_chats.retain(|(known, _)| known != id);
+            inner
+                .notification_chats
+                .push((id.to_owned(), chat_id.clone()));
+            let excess = inner
+                .notification_chats
+                .len()
+                .saturating_sub(REMEMBERED_NOTIFICATIONS);
+            inner.notification_chats.drain(..excess);
+        }
+        self.save(
+            "notification_chats",
+            &self.inner.borrow().notification_chats,
+        );
+        self.host.notify(id, title, message);
+    }
+
+    /// The agent clicked a notification: bring a WhatsApp Web tab to the front and have it open
+    /// the chat the notification is about (in place: never a reload).
+    pub(super) fn notification_clicked(&self, id: &str) {
+        let chat_id = self
+            .inner
+            .borrow()
+            .notification_chats
+            .iter()
+            .find(|(known, _)| known == id)
+            .map(|(_, chat_id)| chat_id.clone());
+        let tab = {
+            let inner = self.inner.borrow();
+            // A tab whose overlay runs, else any WhatsApp tab.
+            inner
+                .ports
+                .iter()
+                .filter_map(|(port, info)| info.tab_id.map(|tab| (*port, tab, info)))
+                .max_by_key(|(_, _, info)| {
+                    info.status.as_ref().is_some_and(|s| {
+                        s.mode != crate::messages::CoreMode::Failed
+                            && s.layout == crate::messages::LayoutState::Recognised
+                    })
+                })
+                .map(|(port, tab, _)| (port, tab))
+        };
+        let Some((port, tab)) = tab else {
+            crate::js::warn("a notification was clicked but no WhatsApp Web tab is open");
+            return;
+        };
+        self.host.focus_tab(tab);
+        if let Some(chat_id) = chat_id {
+            self.post(port, &ToTab::OpenChat { chat_id });
+        }
+    }
+
     /// Tells the tabs what an applied event changed, digested so they need not decode events.
     pub(super) fn relay(&self, event: &Event) {
         let (conversation, pipelines, me) = {
@@ -54,7 +114,8 @@ impl Core {
                     return;
                 }
                 let title = self.chat_title(&handoff.chat_id);
-                self.host.notify(
+                self.notify_about(
+                    &handoff.chat_id,
                     &format!("baton-handoff-{}", handoff.id),
                     &format!("{} handed you {title}", handoff.by.name),
                     &format!("Next step: {}", handoff.next_step),
@@ -70,7 +131,8 @@ impl Core {
                     return;
                 }
                 let title = self.chat_title(&note.chat_id);
-                self.host.notify(
+                self.notify_about(
+                    &note.chat_id,
                     &format!("baton-mention-{}", note.id),
                     &format!("{} mentioned you · {title}", note.author.name),
                     &crate::views::shorten(&note.body, 140),
@@ -91,7 +153,8 @@ impl Core {
             return;
         }
         let title = self.chat_title(&reminder.chat_id);
-        self.host.notify(
+        self.notify_about(
+            &reminder.chat_id,
             &format!("baton-reminder-{}", reminder.id),
             &format!("Reminder: {title}"),
             &reminder.text,
