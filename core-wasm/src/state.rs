@@ -37,6 +37,9 @@ pub struct ConversationState {
     pub lock: Option<LockState>,
     pub stage: Option<StageRef>,
     pub pending_handoff: Option<Handoff>,
+    /// The latest accepted handoff (known from full reads and events; lists do not carry it).
+    #[serde(default)]
+    pub accepted_handoff: Option<Handoff>,
     /// Reminders that are not done.
     pub reminders: Vec<Reminder>,
     pub last_event_seq: i64,
@@ -52,6 +55,7 @@ impl ConversationState {
             lock: None,
             stage: None,
             pending_handoff: None,
+            accepted_handoff: None,
             reminders: Vec::new(),
             last_event_seq: 0,
         }
@@ -85,6 +89,7 @@ impl From<&ConversationSummary> for ConversationState {
             }),
             stage: summary.stage.clone(),
             pending_handoff: None,
+            accepted_handoff: None,
             reminders: Vec::new(),
             last_event_seq: summary.last_event_seq,
         }
@@ -105,6 +110,7 @@ impl From<&protocol::api::Conversation> for ConversationState {
             }),
             stage: c.stage.clone(),
             pending_handoff: c.pending_handoff.clone(),
+            accepted_handoff: c.accepted_handoff.clone(),
             reminders: c.open_reminders.clone(),
             last_event_seq: c.last_event_seq,
         }
@@ -256,6 +262,9 @@ impl TeamState {
                     .is_none_or(|p| p.id == handoff.id)
                 {
                     conversation.pending_handoff = None;
+                }
+                if handoff.status == HandoffStatus::Accepted {
+                    conversation.accepted_handoff = Some(handoff.clone());
                 }
             }
             EventBody::StageChanged { stage, .. } => conversation.stage = stage.clone(),
@@ -585,5 +594,48 @@ pub(crate) mod tests {
         state.apply(&event(3, &c, EventBody::ReminderDone(reminder)));
         assert!(state.my_due_reminders().is_empty());
         assert!(state.conversation(&c).unwrap().reminders.is_empty());
+    }
+
+    #[test]
+    fn an_accepted_handoff_stays_in_view_with_its_chat() {
+        let c = chat(7);
+        let mut state = state_for("r", Role::Agent);
+        let handoff = Handoff {
+            id: "h1".into(),
+            chat_id: c.clone(),
+            from: Some(agent("a", "Asha")),
+            to: agent("r", "Ravi"),
+            by: agent("a", "Asha"),
+            done: "Quoted".into(),
+            promised: "A call before 6 pm".into(),
+            next_step: "Book the visit".into(),
+            status: HandoffStatus::Pending,
+            decline_reason: None,
+            created_at: 1,
+            resolved_at: None,
+        };
+        state.apply(&event(1, &c, EventBody::HandoffCreated(handoff.clone())));
+        let pending = state.conversation(&c).unwrap();
+        assert!(pending.pending_handoff.is_some() && pending.accepted_handoff.is_none());
+        let accepted = Handoff {
+            status: HandoffStatus::Accepted,
+            resolved_at: Some(2),
+            ..handoff.clone()
+        };
+        state.apply(&event(2, &c, EventBody::HandoffAccepted(accepted.clone())));
+        let after = state.conversation(&c).unwrap();
+        assert_eq!(after.pending_handoff, None);
+        assert_eq!(after.accepted_handoff, Some(accepted.clone()));
+        // A declined one does not replace what was accepted before.
+        let declined = Handoff {
+            id: "h2".into(),
+            status: HandoffStatus::Declined,
+            ..handoff
+        };
+        state.apply(&event(3, &c, EventBody::HandoffDeclined(declined)));
+        assert_eq!(
+            state.conversation(&c).unwrap().accepted_handoff,
+            Some(accepted)
+        );
     }
 }

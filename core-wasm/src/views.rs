@@ -531,7 +531,7 @@ pub fn note_segments<'a>(body: &'a str, mentioned: &[AgentRef]) -> Vec<(&'a str,
             .chars()
             .next_back()
             .is_none_or(char::is_whitespace);
-        let word = body[word_start..word_end].to_lowercase();
+        let word = body[word_start..word_end].to_ascii_lowercase();
         if starts_word && !word.is_empty() && first_names.contains(&word) {
             if plain_from < start {
                 pieces.push((&body[plain_from..start], false));
@@ -548,17 +548,22 @@ pub fn note_segments<'a>(body: &'a str, mentioned: &[AgentRef]) -> Vec<(&'a str,
 }
 
 fn first_name(name: &str) -> String {
-    name.split_whitespace().next().unwrap_or("").to_lowercase()
+    name.split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
 }
 
-/// The agents a note @mentions: each @word that is an active agent's first name (any case).
+/// The agents a note @mentions: each @word that is an active agent's first name. Letters A–Z match
+/// in either case; other letters as written (full Unicode case folding would carry its tables into
+/// the content script, 8 kB gzipped, for names that are typed as shown anyway).
 pub fn mentioned_agent_ids(body: &str, agents: &[protocol::api::Agent]) -> Vec<String> {
     let words: Vec<String> = body
         .split_whitespace()
         .filter_map(|w| w.strip_prefix('@'))
         .map(|w| {
             w.trim_matches(|c: char| !c.is_alphanumeric())
-                .to_lowercase()
+                .to_ascii_lowercase()
         })
         .filter(|w| !w.is_empty())
         .collect();
@@ -650,6 +655,7 @@ mod tests {
             }),
             stage: None,
             pending_handoff: None,
+            accepted_handoff: None,
             reminders: vec![],
             last_event_seq: 1,
         });
@@ -1050,6 +1056,17 @@ mod tests {
             note_segments("हिंदी @Asha 🙂", &mentioned),
             vec![("हिंदी ", false), ("@Asha", true), (" 🙂", false)]
         );
+        let elodie = [protocol::api::Agent {
+            id: "e1".into(),
+            name: "Élodie Martin".into(),
+            email: "e@x.test".into(),
+            role: Role::Agent,
+        }];
+        assert_eq!(mentioned_agent_ids("merci @Élodie", &elodie), vec!["e1"]);
+        assert_eq!(
+            mentioned_agent_ids("@सीमा नमस्ते", &agents),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
@@ -1088,6 +1105,7 @@ mod tests {
             lock: None,
             stage: None,
             pending_handoff: None,
+            accepted_handoff: None,
             reminders: vec![],
             last_event_seq: 1,
         };

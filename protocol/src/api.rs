@@ -235,6 +235,10 @@ pub struct Conversation {
     pub open_reminders: Vec<Reminder>,
     /// The handoff the current owner has not yet accepted.
     pub pending_handoff: Option<Handoff>,
+    /// The latest handoff someone accepted: what was done, promised and left to do when the chat
+    /// last changed hands, kept in view after the acceptance.
+    #[serde(default)]
+    pub accepted_handoff: Option<Handoff>,
     pub created_at: Millis,
     pub last_activity_at: Millis,
     /// Sequence number of the latest event about this chat: clients compare it to notice change.

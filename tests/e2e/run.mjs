@@ -436,6 +436,16 @@ test('Asha hands a chat to Ravi with a note; he sees it live and accepts', async
   await pages.ravi.click('[data-baton="handoff-banner"] [data-action="accept"]');
   await until('the banner to go', async () => !(await visible(pages.ravi, '[data-baton="handoff-banner"]')));
   await until("the sender's chip to go once accepted", async () => !(await visible(pages.asha, '[data-baton="handoff-pending"]')));
+  // Once accepted, the handoff stays pinned over the notes, and its promise can become a reminder.
+  await pages.ravi.click('[data-baton="header-bar"] [data-action="notes"]');
+  const pinned = await until('the pinned handoff', async () =>
+    (await visible(pages.ravi, '[data-baton="pinned-handoff"]')) &&
+    pages.ravi.evaluate(() => __baton.qa('[data-baton="pinned-handoff"] dd').map((dd) => dd.textContent)));
+  assertEqual(pinned, ['Shared the floor plans', 'A call before 6 pm', 'Book the site visit'], 'the accepted handoff, pinned');
+  await pages.ravi.click('[data-baton="pinned-handoff"] [data-action="remind-promise"]');
+  await until('the remind form', () => visible(pages.ravi, '[data-baton="remind-form"]'));
+  assertEqual(await pages.ravi.inputValue('[data-baton="remind-form"] input[name="text"]'), 'Promised: A call before 6 pm', 'the promise, ready to be a reminder');
+  await pages.ravi.click('[data-baton="remind-form"] [data-action="close-panel"]');
   assertEqual(await text(pages.ravi, '[data-baton="owner"]'), 'Owner: you', 'Ravi owns the chat');
   await until("Asha's view to follow", async () => (await text(pages.asha, '[data-baton="owner"]')) === 'Owner: Ravi Kumar');
   const handoff = (await (await server.api(people.ravi.email, PASSWORDS.ravi)).call('GET', `/conversations/${enc(jid(c2))}/timeline`)).body.items;

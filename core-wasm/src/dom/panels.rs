@@ -64,6 +64,8 @@ pub struct ChatUi {
     handoff_button: HtmlElement,
     /// "Waiting for Ravi Kumar to accept", after the owner's name.
     handoff_pending: HtmlElement,
+    /// The latest accepted handoff, pinned at the top of the notes panel.
+    pinned_handoff: HtmlElement,
     /// The remind form's "For" picker (leads and admins only) and its row.
     remind_for: HtmlSelectElement,
     remind_for_row: HtmlElement,
@@ -131,6 +133,46 @@ fn append(parent: &Element, children: &[&Element]) {
 /// The overlay's panels (the notes panel and the two forms).
 const PANELS: &str =
     "[data-baton=\"notes-panel\"], [data-baton=\"handoff-form\"], [data-baton=\"remind-form\"]";
+
+/// The accepted handoff at the top of the notes panel: who handed it to whom, the three rows,
+/// and "Remind me about this promise". Rebuilt only when another handoff is accepted.
+fn render_pinned_handoff(card: &HtmlElement, accepted: Option<&protocol::api::Handoff>) {
+    let Some(handoff) = accepted else {
+        remove_attr(card, "data-handoff");
+        super::ui::clear(card);
+        show(card, false);
+        return;
+    };
+    show(card, true);
+    if card.get_attribute("data-handoff").as_deref() == Some(&handoff.id) {
+        return;
+    }
+    super::ui::clear(card);
+    let title = match &handoff.from {
+        Some(from) => format!("Handed over by {} to {}", from.name, handoff.to.name),
+        None => format!("Taken from the queue by {}", handoff.to.name),
+    };
+    let rows = el("dl", "handoff-rows");
+    for (label, value) in [
+        ("Done", &handoff.done),
+        ("Promised", &handoff.promised),
+        ("Next step", &handoff.next_step),
+    ] {
+        append(
+            &rows,
+            &[&text_el("dt", "", label), &text_el("dd", "", value)],
+        );
+    }
+    append(
+        card,
+        &[
+            &text_el("strong", "", &title),
+            &rows,
+            &button("Remind me about this promise", "remind-promise"),
+        ],
+    );
+    let _ = card.set_attribute("data-handoff", &handoff.id);
+}
 
 /// A header action: an icon (named by `icon`, drawn by the stylesheet) and its name, the name hidden when the chat is narrow (the icon then
 /// speaks through `aria-label` and the tooltip).
@@ -247,12 +289,14 @@ impl ChatUi {
         );
 
         let notes_panel = el("div", "notes-panel");
+        let pinned_handoff = el("div", "pinned-handoff");
         let notes_list = el("div", "notes");
         let timeline_list = el("ul", "timeline");
         let note_input = textarea("note", "Internal note (@name to mention)");
         append(
             &notes_panel,
             &[
+                &pinned_handoff,
                 &text_el("h3", "", "Internal notes"),
                 &notes_list,
                 &note_input,
@@ -417,6 +461,7 @@ impl ChatUi {
             toast_timer: None,
             flash_timer: None,
             notes_button,
+            pinned_handoff,
             remind_for,
             remind_for_row,
             upcoming,
@@ -901,6 +946,13 @@ impl Overlay {
         set_attr(&ui.notes_button, "aria-label", &name);
         set_attr(&ui.notes_button, "title", &name);
         show(&ui.notes_panel, panel == Some("notes"));
+        if panel == Some("notes") {
+            let accepted = self
+                .state
+                .conversation(&chat_id)
+                .and_then(|c| c.accepted_handoff.as_ref());
+            render_pinned_handoff(&ui.pinned_handoff, accepted);
+        }
         show(&ui.handoff_form, panel == Some("handoff"));
         show(&ui.remind_form, panel == Some("remind"));
         if let Some(opened) = self.ui.focus_panel.take().filter(|p| panel == Some(*p)) {
@@ -1302,6 +1354,26 @@ impl Overlay {
                 }
             }
             "remind-1h" | "remind-tomorrow" | "remind-custom" => self.set_reminder(action, chat_id),
+            // From the pinned handoff: the reminder form, already saying what was promised.
+            "remind-promise" => {
+                let promised = self
+                    .state
+                    .conversation(&chat_id)
+                    .and_then(|c| c.accepted_handoff.as_ref())
+                    .map(|h| h.promised.clone());
+                if let Some(chat) = self.chat.as_mut() {
+                    chat.panel = Some("remind");
+                }
+                self.ui.focus_panel = Some("remind");
+                if let (Some(promised), Ok(Some(field))) = (
+                    promised,
+                    self.ui.remind_form.query_selector("input[name=\"text\"]"),
+                ) {
+                    if let Ok(field) = field.dyn_into::<HtmlInputElement>() {
+                        field.set_value(&format!("Promised: {promised}"));
+                    }
+                }
+            }
             // "Undo" on a reminder just set: it is completed before it ever fires.
             "reminder-undo" => {
                 if let Some(id) = id {

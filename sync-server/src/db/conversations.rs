@@ -189,6 +189,7 @@ pub async fn view(
 ) -> ApiResult<Conversation> {
     let open_reminders = reminders::open_for_conversation(conn, &row.id).await?;
     let pending_handoff = handoffs::pending_for_conversation(conn, &row.id).await?;
+    let accepted_handoff = handoffs::latest_accepted_for_conversation(conn, &row.id).await?;
     Ok(Conversation {
         chat_id: row.chat_id()?,
         alias: row.alias()?,
@@ -199,6 +200,7 @@ pub async fn view(
         stage: row.stage(),
         open_reminders,
         pending_handoff,
+        accepted_handoff,
         created_at: row.created_at,
         last_activity_at: row.last_activity_at,
         last_event_seq: row.last_event_seq,

@@ -70,6 +70,21 @@ pub async fn pending_for_conversation(
     row.as_ref().map(handoff_from_row).transpose()
 }
 
+/// The conversation's latest accepted handoff, if any.
+pub async fn latest_accepted_for_conversation(
+    conn: &mut AnyConnection,
+    conversation_id: &str,
+) -> ApiResult<Option<Handoff>> {
+    let row = sqlx::query(&format!(
+        "{SELECT_HANDOFF} WHERE h.conversation_id = $1 AND h.status = 'accepted'
+         ORDER BY h.resolved_at DESC, h.created_at DESC LIMIT 1"
+    ))
+    .bind(conversation_id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(handoff_from_row).transpose()
+}
+
 /// Ids of the org's conversations that have an unanswered handoff.
 pub async fn conversations_with_pending(pool: &AnyPool, org_id: &str) -> ApiResult<Vec<String>> {
     Ok(sqlx::query_scalar(

@@ -58,7 +58,19 @@ async fn a_handoff_carries_its_note_and_can_be_accepted(backend: Backend) {
     let accepted = ravi.post_empty(&format!("{path}/accept")).await.expect(200);
     assert_eq!(accepted["status"], "accepted");
     assert!(accepted["resolved_at"].as_i64().is_some());
-    assert!(ravi.conversation(&chat_id).await["pending_handoff"].is_null());
+    let after = ravi.conversation(&chat_id).await;
+    assert!(after["pending_handoff"].is_null());
+    // What was promised stays in view with the chat once the handoff is accepted.
+    assert_eq!(after["accepted_handoff"]["id"], handoff["id"]);
+    assert_eq!(
+        after["accepted_handoff"]["promised"],
+        "A call back before 6 pm"
+    );
+    assert_eq!(after["accepted_handoff"]["status"], "accepted");
+    assert!(
+        seen_by_ravi["accepted_handoff"].is_null(),
+        "nothing was accepted before"
+    );
     ravi.post_empty(&format!("{path}/accept"))
         .await
         .expect_error(409, "no_pending_handoff");
