@@ -72,6 +72,10 @@ pub enum Call {
         chat_id: ChatId,
         stage: StageRequest,
     },
+    /// Give the chat back to the team (nobody owns it afterwards): the Undo of a claim.
+    GiveBack {
+        chat_id: ChatId,
+    },
     /// Message metadata (never text), for a chat open or not.
     Message {
         chat_id: ChatId,
@@ -164,6 +168,7 @@ impl Call {
             Call::ReminderDone { id } => (Post, format!("/reminders/{}/done", id_segment(id))),
             Call::Snooze { id, .. } => (Post, format!("/reminders/{}/snooze", id_segment(id))),
             Call::SetStage { chat_id, .. } => (Put, chat(chat_id, "/stage")),
+            Call::GiveBack { chat_id } => (Delete, chat(chat_id, "/owner")),
             Call::Message { chat_id, .. } => (Post, chat(chat_id, "/messages")),
         };
         Route { method, path }
@@ -185,7 +190,8 @@ impl Call {
             | Call::Notes { .. }
             | Call::Timeline { .. }
             | Call::AcceptHandoff { .. }
-            | Call::ReminderDone { .. } => return None,
+            | Call::ReminderDone { .. }
+            | Call::GiveBack { .. } => return None,
         })
     }
 
@@ -207,7 +213,9 @@ impl Call {
     /// What a successful answer to this call carries.
     pub fn expects(&self) -> Expect {
         match self {
-            Call::OpenChat { .. } | Call::SetStage { .. } => Expect::Conversation,
+            Call::OpenChat { .. } | Call::SetStage { .. } | Call::GiveBack { .. } => {
+                Expect::Conversation
+            }
             Call::Lock { .. } => Expect::LockGrant,
             Call::Release { .. } => Expect::Nothing,
             Call::Notes { .. } => Expect::Notes,
@@ -521,7 +529,7 @@ mod tests {
                 },
             },
             Call::Message {
-                chat_id,
+                chat_id: chat_id.clone(),
                 report: MessageReport {
                     message_id: "M1".into(),
                     direction: Direction::In,
@@ -530,6 +538,7 @@ mod tests {
                     if_missing: None,
                 },
             },
+            Call::GiveBack { chat_id },
         ]
     }
 
@@ -559,6 +568,7 @@ mod tests {
             ("POST", "/reminders/r1/snooze".to_owned()),
             ("PUT", format!("{c}/stage")),
             ("POST", format!("{c}/messages")),
+            ("DELETE", format!("{c}/owner")),
         ];
         assert_eq!(routes, expected.map(|(m, p)| (m, p)).to_vec());
     }
@@ -806,7 +816,8 @@ mod tests {
             vec![
                 false, false, false, false, false, false, // open, lock ×2, release, reads
                 true, true, false, false, // note, handoff; accept, decline answer now
-                true, true, true, true, true, // reminders, stage, message
+                true, true, true, true, true,  // reminders, stage, message
+                false, // giving a chat back is meaningful only now
             ]
         );
     }

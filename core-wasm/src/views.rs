@@ -446,6 +446,9 @@ pub fn describe_event(event: &Event) -> Option<String> {
             protocol::events::AssignReason::Claim => format!("{} claimed the chat", name(owner)),
             protocol::events::AssignReason::Handoff => format!("Assigned to {}", name(owner)),
             protocol::events::AssignReason::Declined => format!("Returned to {}", name(owner)),
+            protocol::events::AssignReason::Released => {
+                format!("{actor} gave the chat back to the team")
+            }
         },
         EventBody::LockForced {
             holder,

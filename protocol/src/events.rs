@@ -31,6 +31,8 @@ pub enum AssignReason {
     Handoff,
     /// A declined handoff returned the chat.
     Declined,
+    /// Its owner (or a lead) gave the chat back to the team: nobody owns it now.
+    Released,
 }
 
 /// What happened, tagged on the wire as `{"kind": "…", "data": {…}}`.

@@ -287,6 +287,23 @@ test('when Asha types, the others are blocked and see her; the lock goes when sh
   await pages.lena.evaluate(() => __sim.close());
 });
 
+test('claiming a chat by typing is said, and can be undone', async () => {
+  const c = named()[11].i;
+  await openChat('ravi', c);
+  assertEqual(await text(pages.ravi, '[data-baton="owner"]'), 'Unassigned', 'nobody owns it yet');
+  await typeInComposer('ravi', 'Hello');
+  const said = await until('the claim to be said', async () => {
+    const t = await text(pages.ravi, '[data-baton="toast"] span');
+    return t === 'You now own this chat' && t;
+  });
+  assert(said, 'the agent is told');
+  await pages.ravi.click('[data-baton="toast"] [data-action="give-back"]');
+  await until('the chat to be nobody\'s again', async () => (await text(pages.ravi, '[data-baton="owner"]')) === 'Unassigned');
+  const server_view = (await (await server.api(people.ravi.email, PASSWORDS.ravi)).call('GET', `/conversations/${enc(jid(c))}`)).body;
+  assertEqual(server_view.owner, null, 'given back on the server');
+  await pages.ravi.evaluate(() => document.execCommand('selectAll') && document.execCommand('delete'));
+});
+
 test("a fast agent's first input takes the lock, and a send made before the chat is known waits for it", async () => {
   const chat = named()[30];
   const api = await server.api(people.ravi.email, PASSWORDS.ravi);

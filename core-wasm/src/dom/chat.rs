@@ -453,6 +453,13 @@ impl Overlay {
                         conversation.owner = Some(grant.holder);
                     }
                 }
+                // Typing in a chat nobody owned made it mine: said, with a way back.
+                if grant.claimed {
+                    self.ui.toast_with(
+                        "You now own this chat",
+                        Some(("Undo", "give-back", chat_id.as_str())),
+                    );
+                }
             }
             // Any other answer to a lock request is not one this version understands.
             Outcome::Done(_) => return,

@@ -613,6 +613,13 @@ impl Overlay {
             }
             return;
         }
+        if form == "give-back" {
+            self.ui.toast(&match error {
+                None => "Given back to the team: nobody owns this chat now".to_owned(),
+                Some(message) => format!("The chat is still yours: {message}"),
+            });
+            return;
+        }
         match error {
             None => {
                 if same_chat {

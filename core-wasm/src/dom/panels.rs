@@ -1374,6 +1374,18 @@ impl Overlay {
                     }
                 }
             }
+            // "Undo" of a claim: the chat goes back to the team.
+            "give-back" => {
+                self.request(
+                    Call::GiveBack {
+                        chat_id: chat_id.clone(),
+                    },
+                    Pending::Form {
+                        chat_id,
+                        form: "give-back",
+                    },
+                );
+            }
             // "Undo" on a reminder just set: it is completed before it ever fires.
             "reminder-undo" => {
                 if let Some(id) = id {

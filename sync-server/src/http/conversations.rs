@@ -8,7 +8,8 @@ use axum::Json;
 use protocol::api::{
     Conversation, ConversationSummary, Page, StageRef, StageRequest, UpsertConversation,
 };
-use protocol::events::{Event, EventBody};
+use protocol::codes;
+use protocol::events::{AssignReason, Event, EventBody};
 use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
@@ -28,6 +29,7 @@ pub fn router() -> Routes {
         .put("/conversations/{chat_id}", upsert_conversation)
         .get("/conversations/{chat_id}", get_conversation)
         .put("/conversations/{chat_id}/stage", set_stage)
+        .delete("/conversations/{chat_id}/owner", release_owner)
         .get("/conversations/{chat_id}/timeline", timeline)
 }
 
@@ -233,6 +235,48 @@ async fn set_stage(
             EventBody::StageChanged {
                 stage: target,
                 previous,
+            },
+        )
+        .await?;
+    }
+    let conversation = view_in(&mut tx, &chat_id).await?;
+    tx.commit(&state.hub).await?;
+    Ok(Json(conversation))
+}
+
+/// Gives the chat back to the team: nobody owns it afterwards (the owner's "Undo" of a claim made
+/// by typing, or a lead freeing a chat). Whoever holds the reply lock keeps it: anyone may work an
+/// unowned chat. Refused while a handoff waits for an answer (accept or decline it instead).
+async fn release_owner(
+    State(state): State<AppState>,
+    auth: AuthAgent,
+    ChatPath(chat_id): ChatPath,
+) -> ApiResult<Json<Conversation>> {
+    let mut tx = state.db.begin_write(&auth.org_id).await?;
+    let row = require(tx.conn(), &auth.org_id, &chat_id).await?;
+    let chat_id = row.chat_id()?;
+    if row.owner_id.is_some() {
+        row.ensure_may_work(&auth, "give it back to the team")?;
+        if handoffs::pending_for_conversation(tx.conn(), &row.id)
+            .await?
+            .is_some()
+        {
+            return Err(ApiError::conflict(
+                codes::CONFLICT,
+                "a handoff of this chat waits for an answer: accept or decline it instead",
+            ));
+        }
+        sqlx::query("UPDATE conversations SET owner_id = NULL WHERE id = $1")
+            .bind(&row.id)
+            .execute(tx.conn())
+            .await?;
+        tx.append(
+            Some(&chat_id),
+            Some(&auth.agent_ref()),
+            EventBody::Assigned {
+                owner: None,
+                previous_owner: row.owner(),
+                reason: AssignReason::Released,
             },
         )
         .await?;

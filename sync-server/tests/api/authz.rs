@@ -56,6 +56,7 @@ fn row(method: &Method, path: &str) -> Option<(Needs, Foreign)> {
         )
         | ("PUT", "/conversations/{chat_id}/stage")
         | ("POST" | "DELETE", "/conversations/{chat_id}/lock")
+        | ("DELETE", "/conversations/{chat_id}/owner")
         | (
             "POST",
             "/conversations/{chat_id}/handoff"

@@ -15,6 +15,7 @@ on_both_backends!(
     stages_move_within_pipelines_by_owner_or_lead,
     messages_are_recorded_once,
     a_read_needs_one_pooled_connection,
+    an_owner_can_give_a_chat_back_to_the_team,
 );
 
 async fn upserting_reports_what_whatsapp_shows(backend: Backend) {
@@ -326,4 +327,61 @@ async fn a_read_needs_one_pooled_connection(backend: Backend) {
     )
     .await
     .expect(201);
+}
+
+/// The owner (or a lead) can give a chat back: nobody owns it afterwards, the timeline says who
+/// did it, and anyone may claim it again. Another agent may not; nor while a handoff waits.
+async fn an_owner_can_give_a_chat_back_to_the_team(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    let lena = app.agent("Lena", Role::Lead).await;
+    let chat_id = chat(300);
+    let owner_path = format!("/conversations/{}/owner", enc(&chat_id));
+    asha.open_chat(&chat_id, "Priya").await;
+    asha.lock(&chat_id).await.expect(200);
+    assert_eq!(asha.conversation(&chat_id).await["owner"]["name"], "Asha");
+
+    ravi.delete(&owner_path)
+        .await
+        .expect_error(403, "not_owner");
+    let released = asha.delete(&owner_path).await.expect(200);
+    assert!(released["owner"].is_null(), "nobody owns it now");
+    assert_eq!(
+        released["lock"]["holder"]["name"], "Asha",
+        "the typist keeps her reply lock: anyone may work an unowned chat"
+    );
+    let kinds = asha.timeline_kinds(&chat_id).await;
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| *k == "conversation.assigned")
+            .count(),
+        2,
+        "claimed, then given back: {kinds:?}"
+    );
+    // Idempotent: giving back a chat nobody owns changes nothing.
+    asha.delete(&owner_path).await.expect(200);
+    assert_eq!(
+        asha.timeline_kinds(&chat_id).await.len(),
+        kinds.len(),
+        "no second event"
+    );
+    asha.release(&chat_id).await.expect(204);
+    // Claimed again by someone else, then freed by a lead.
+    ravi.lock(&chat_id).await.expect(200);
+    ravi.release(&chat_id).await.expect(204);
+    assert_eq!(ravi.conversation(&chat_id).await["owner"]["name"], "Ravi");
+    lena.delete(&owner_path).await.expect(200);
+    // While a handoff waits for an answer, it is answered, not undone.
+    ravi.lock(&chat_id).await.expect(200);
+    ravi.release(&chat_id).await.expect(204);
+    ravi.post(
+        &format!("/conversations/{}/handoff", enc(&chat_id)),
+        json!({"to_agent_id": asha.id, "done": "x", "promised": "y", "next_step": "z"}),
+    )
+    .await
+    .expect(201);
+    asha.delete(&owner_path).await.expect_error(409, "conflict");
+    assert_eq!(asha.conversation(&chat_id).await["owner"]["name"], "Asha");
 }
