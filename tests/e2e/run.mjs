@@ -172,6 +172,11 @@ test('the extension loads with its pinned id, and agents log in through the popu
     await until(`${key} to be connected`, async () => (await text(popup, '#connection')) === 'Connected');
     // The session card, not an empty login form with a default address above it.
     assert(await visible(popup, '#session'), `${key}'s session card is shown`);
+    if (key === 'asha') {
+      fs.mkdirSync(SHOTS, { recursive: true });
+      await popup.setViewportSize({ width: 360, height: 420 });
+      await popup.screenshot({ path: path.join(SHOTS, 'popup-logged-in.png') });
+    }
     assert(!(await visible(popup, '#login')), `${key}'s popup hides the login form once logged in`);
     const order = await popup.evaluate(() =>
       Boolean(document.getElementById('session').compareDocumentPosition(document.getElementById('login')) & Node.DOCUMENT_POSITION_FOLLOWING));
@@ -356,6 +361,7 @@ test('a lead can take over a reply; the agent is then blocked', async () => {
   const question = await until('the take-over question', async () =>
     (await visible(pages.lena, '[data-baton="force-confirm"]')) && text(pages.lena, '[data-baton="force-confirm"] span'));
   assert(question.startsWith('Take over the reply from Asha Rao?'), question);
+  await shots(pages.lena, 'take-over-question');
   assert(!(await text(pages.lena, '[data-baton="lock-status"]')).startsWith('You'), 'Lena does not hold the lock before confirming');
   await pages.lena.click('[data-baton="force-confirm"] [data-action="force-confirm"]');
   await until('Lena to hold the lock', async () => (await text(pages.lena, '[data-baton="lock-status"]')) === 'You are replying');
@@ -402,6 +408,7 @@ test('Asha hands a chat to Ravi with a note; he sees it live and accepts', async
     return shown.length > 0 && { shown, focused: __baton.active().getAttribute('name') };
   }));
   assertEqual(gaps, { shown: ['to', 'promised', 'next_step'], focused: 'to' }, 'each gap beside its field, the first focused');
+  await shots(pages.asha, 'handoff-form-errors');
   assertEqual((await (await server.api(people.asha.email, PASSWORDS.asha)).call('GET', `/conversations/${enc(jid(c2))}`)).body.pending_handoff, null, 'nothing was sent');
   await pages.asha.click('[data-baton="handoff-form"] [data-action="close-panel"]');
   await until('the form to close', async () => !(await visible(pages.asha, '[data-baton="handoff-form"]')));
@@ -674,6 +681,7 @@ test('a reminder fires: a Chrome notification, a marker on the chat, and done', 
   const upcoming = await until('the upcoming list', async () =>
     pages.ravi.evaluate(() => __baton.qa('[data-baton="upcoming"] li').map((li) => li.textContent).find((t) => t.includes('Send the brochure'))));
   assert(/^in (59|60) min\.? — Send the brochure$/.test(upcoming) || /^in 1 hr\.? — Send the brochure$/.test(upcoming), upcoming);
+  await shots(pages.ravi, 'remind-form');
   await pages.ravi.click('[data-baton="remind-form"] [data-action="close-panel"]');
   // Undo: it will never fire.
   await pages.ravi.click('[data-baton="toast"] [data-action="reminder-undo"]');
@@ -729,6 +737,7 @@ test('the send guard holds a send when the chat changed, until the agent decides
   const count = await pages.asha.evaluate(() => __sim.sent.length);
   // The guard takes the focus on "Edit" (Enter in the composer does nothing now); Escape is Edit.
   await until('the focus on Edit', () => pages.asha.evaluate(() => __baton.active()?.getAttribute('data-action') === 'edit'));
+  await shots(pages.asha, 'send-guard');
   await pages.asha.keyboard.press('Escape');
   await until('the guard to close', async () => !(await visible(pages.asha, '[data-baton="send-guard"]')));
   assertEqual(await composerText('asha'), 'Shall we say 11?', 'the draft is there to edit');
@@ -1112,6 +1121,7 @@ test('the server restarts: nothing is lost, writes made offline are sent or show
   const warning = await until('the offline warning', async () =>
     (await visible(pages.asha, '[data-baton="offline-warning"]')) && text(pages.asha, '[data-baton="offline-warning"]'));
   assert(warning.includes('reply locks are off') && warning.includes('colleagues cannot see you'), warning);
+  await shots(pages.asha, 'offline');
   const warningWidth = await pages.asha.evaluate(() =>
     __baton.q('[data-baton="offline-warning"]').getBoundingClientRect().width / document.getElementById('main').getBoundingClientRect().width);
   assert(warningWidth > 0.95, `the warning spans the chat (${warningWidth})`);

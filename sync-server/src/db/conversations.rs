@@ -114,7 +114,7 @@ impl ConversationRow {
             Some(owner) if owner != &auth.id && !auth.supervises() => Err(ApiError::Forbidden {
                 code: codes::NOT_OWNER,
                 message: format!(
-                    "{} owns this conversation; only they or a lead may {action}",
+                    "{} owns this chat; only they or a lead may {action}",
                     self.owner_name.as_deref().unwrap_or("another agent")
                 ),
                 owner: self.owner(),
@@ -178,7 +178,7 @@ pub async fn require(
 ) -> ApiResult<ConversationRow> {
     find(conn, org_id, chat_id)
         .await?
-        .ok_or(ApiError::NotFound("conversation"))
+        .ok_or(ApiError::NotFound("chat"))
 }
 
 /// Everything about a conversation, as of `now`.

@@ -277,7 +277,7 @@ pub fn check_fence(row: &ConversationRow, auth: &AuthAgent, fence: i64) -> ApiRe
     Err(ApiError::conflict(
         codes::STALE_FENCE,
         format!(
-            "fence {fence} is stale: the conversation's reply lock is at fence {}{taken_by}",
+            "fence {fence} is stale: the chat's reply lock is at fence {}{taken_by}",
             row.lock_fence
         ),
     ))

@@ -69,9 +69,7 @@ async fn create_handoff(
     let chat_id = row.chat_id()?;
     match &row.owner_id {
         Some(_) => row.ensure_may_work(&auth, "hand it off")?,
-        None => {
-            auth.require_supervisor("assign a conversation from the queue; claim it instead")?
-        }
+        None => auth.require_supervisor("assign a chat from the queue; claim it instead")?,
     }
     if let Some(fence) = request.fence {
         locks::check_fence(&row, &auth, fence)?;
@@ -170,7 +168,7 @@ async fn pending_for_receiver(
         .ok_or_else(|| {
             ApiError::conflict(
                 codes::NO_PENDING_HANDOFF,
-                "this conversation has no handoff waiting for an answer",
+                "this chat has no handoff waiting for an answer",
             )
         })?;
     if handoff.to.id != auth.id {

@@ -74,7 +74,7 @@ where
                     let now = system_now_ms();
                     let row = direct::find_conversation(conn, &org_id, chat_id.as_str())
                         .map_err(direct::api_error)?
-                        .ok_or(ApiError::NotFound("conversation"))?;
+                        .ok_or(ApiError::NotFound("chat"))?;
                     let (write, then) = match decide(&row, now)? {
                         Step::Answer(answer) => return Ok((answer, false)),
                         Step::Write { write, then } => (write, then),
@@ -300,7 +300,7 @@ fn decide_release(
         }
         return Err(ApiError::conflict(
             codes::NOT_LOCK_HOLDER,
-            "you do not hold the reply lock of this conversation",
+            "you do not hold the reply lock of this chat",
         ));
     }
     if !row.lock_is_held(now) {
