@@ -704,6 +704,18 @@ test('a reminder fires: a Chrome notification, a marker on the chat, and done', 
     return t && t.startsWith('Reminder for Ravi Kumar set for') && t;
   });
   assert(told, 'the lead is told whom it is for');
+  // "Tomorrow 10:00" is 10:00 on the org's clock (Asia/Kolkata), whatever the browser's zone.
+  await pages.ravi.click('[data-baton="header-bar"] [data-action="remind"]');
+  await until("Ravi's form again", () => visible(pages.ravi, '[data-baton="remind-form"]'));
+  await pages.ravi.fill('[data-baton="remind-form"] input[name="text"]', 'Morning call');
+  await pages.ravi.click('[data-baton="remind-form"] [data-action="remind-tomorrow"]');
+  const morning = await until('the morning reminder', async () =>
+    (await ravi.call('GET', '/reminders')).body.find((r) => r.text === 'Morning call'));
+  const inKolkata = (ms, options) => new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Kolkata', ...options }).format(new Date(ms));
+  assertEqual(inKolkata(morning.due_at, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }), '10:00', "10:00 on the org's clock");
+  const serverNow = (await ravi.call('GET', '/me')).body.server_time;
+  assertEqual(inKolkata(morning.due_at, { dateStyle: 'short' }), inKolkata(serverNow + 24 * 3600 * 1000, { dateStyle: 'short' }), "tomorrow on the org's calendar");
+  await ravi.call('POST', `/reminders/${morning.id}/done`);
 });
 
 test('the send guard holds a send when the chat changed, until the agent decides', async () => {

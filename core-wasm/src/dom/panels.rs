@@ -16,7 +16,6 @@ use super::ui::{button, document, el, remove_attr, set_attr, set_text, show, tex
 use super::with_overlay;
 use crate::calls::Call;
 use crate::identity::Doubt;
-use crate::js::now_ms;
 use crate::messages::Connection;
 use crate::views::{header_view, pending_view, Gate, OFFLINE_WARNING};
 
@@ -1427,30 +1426,20 @@ impl Overlay {
         } else {
             text
         };
-        let local_due = match action {
-            "remind-1h" => Some(now_ms() + 3_600_000),
-            "remind-tomorrow" => {
-                let date = js_sys::Date::new_0();
-                date.set_date(date.get_date() + 1);
-                date.set_hours(10);
-                date.set_minutes(0);
-                date.set_seconds(0);
-                date.set_milliseconds(0);
-                Some(date.get_time() as i64)
-            }
-            _ => {
-                let when = self.ui.field(&form, "when");
-                let date = js_sys::Date::new(&when.into());
-                let ms = date.get_time();
-                (!ms.is_nan()).then_some(ms as i64)
-            }
+        // Due times are instants on the server's clock; "tomorrow 10:00" and a picked date and
+        // time are read on the org's clock (its time zone), not the browser's.
+        let times = super::ui::times(self.state.org.as_ref());
+        let wall = |ms| times.wall(ms);
+        let due_at = match action {
+            "remind-1h" => Some(self.now() + 3_600_000),
+            "remind-tomorrow" => crate::clock::tomorrow_at_ten(self.now(), wall),
+            _ => crate::clock::parse_local(&self.ui.field(&form, "when"))
+                .and_then(|picked| crate::clock::instant_of(picked, wall)),
         };
-        let Some(local_due) = local_due else {
+        let Some(due_at) = due_at else {
             self.ui.form_error("remind", "Pick a date and time");
             return;
         };
-        // The server judges due times by its own clock.
-        let due_at = local_due + (self.now() - now_ms());
         self.request(
             Call::Remind {
                 chat_id: chat_id.clone(),

@@ -219,6 +219,8 @@ pub fn child_with_role(
 pub struct Times {
     key: (String, String),
     date_time: Option<(JsValue, js_sys::Function)>,
+    /// Plain numeric parts (en-US digits, 24 h) in the org's zone, to read its wall clock.
+    parts: Option<(JsValue, js_sys::Function)>,
     relative: Option<(JsValue, js_sys::Function)>,
 }
 
@@ -292,6 +294,23 @@ impl Times {
                 &[("dateStyle", "short"), ("timeStyle", "short")],
             )
         });
+        let numeric = [
+            ("year", "numeric"),
+            ("month", "numeric"),
+            ("day", "numeric"),
+            ("hour", "numeric"),
+            ("minute", "numeric"),
+            ("hourCycle", "h23"),
+        ];
+        let mut zoned = numeric.to_vec();
+        zoned.push(("timeZone", zone.as_str()));
+        let parts = intl("DateTimeFormat", "en-US", &zoned)
+            .filter(|_| !zone.is_empty())
+            .or_else(|| intl("DateTimeFormat", "en-US", &numeric))
+            .and_then(|(formatter, _)| {
+                let parts = js_sys::Reflect::get(&formatter, &"formatToParts".into()).ok()?;
+                Some((formatter, parts.dyn_into().ok()?))
+            });
         let relative = intl(
             "RelativeTimeFormat",
             locale,
@@ -300,8 +319,38 @@ impl Times {
         Times {
             key,
             date_time,
+            parts,
             relative,
         }
+    }
+
+    /// The org's wall clock at `ms`: year, month, day, hour, minute.
+    pub fn wall(&self, ms: i64) -> Option<crate::clock::Wall> {
+        let (formatter, format_to_parts) = self.parts.as_ref()?;
+        let date = js_sys::Date::new(&JsValue::from_f64(ms as f64));
+        let parts: js_sys::Array = format_to_parts
+            .call1(formatter, &date)
+            .ok()?
+            .dyn_into()
+            .ok()?;
+        let mut wall: crate::clock::Wall = (0, 0, 0, 0, 0);
+        for part in parts.iter() {
+            let kind = js_sys::Reflect::get(&part, &"type".into())
+                .ok()?
+                .as_string()?;
+            let value = js_sys::Reflect::get(&part, &"value".into())
+                .ok()?
+                .as_string()?;
+            match kind.as_str() {
+                "year" => wall.0 = value.parse().ok()?,
+                "month" => wall.1 = value.parse().ok()?,
+                "day" => wall.2 = value.parse().ok()?,
+                "hour" => wall.3 = value.parse().ok()?,
+                "minute" => wall.4 = value.parse().ok()?,
+                _ => {}
+            }
+        }
+        (wall.1 > 0 && wall.2 > 0).then_some(wall)
     }
 
     /// The date and time: "26/11/2026, 15:43" for an en-GB org.
