@@ -1260,6 +1260,9 @@ test('if both WebAssembly and its fallback fail, the page, the popup and the too
 });
 
 test('logging out from the popup removes the overlay from WhatsApp Web', async () => {
+  // A chat open while logging out: what it showed of the session must go too.
+  await openChat('ravi', named()[4].i);
+  assert(await visible(pages.ravi, '[data-baton="stage"]'), 'the stage picker shows while logged in');
   const popup = await popupOf('ravi');
   await until('the session to show', () => visible(popup, '#logout'));
   await popup.click('#logout');
@@ -1268,11 +1271,10 @@ test('logging out from the popup removes the overlay from WhatsApp Web', async (
   const stored = await browsers.ravi.worker.evaluate(() => chrome.storage.local.get('session'));
   assertEqual(stored, {}, 'the token is forgotten');
   assert(!(await visible(popup, '#session')), 'the session card goes');
-  // Nothing of the session stays on the open chat: no stage, no actions.
-  if (await pages.ravi.evaluate(() => __baton.q('[data-baton="chat-overlay"]') !== null)) {
-    await until('the actions to go', async () =>
-      !(await visible(pages.ravi, '[data-baton="stage"]')) && !(await visible(pages.ravi, '[data-baton="header-bar"] [data-action="notes"]')));
-  }
+  // Nothing of the session stays on the open chat: no stage, no actions, only the line to log in.
+  await until('the actions to go', async () =>
+    !(await visible(pages.ravi, '[data-baton="stage"]')) && !(await visible(pages.ravi, '[data-baton="header-bar"] [data-action="notes"]')));
+  assertEqual(await text(pages.ravi, '[data-baton="owner"]'), 'Baton: log in from the toolbar button', 'the chat says how to log in');
   await popup.close();
   // The address Ravi logged in with is offered again, not the default.
   const again = await popupOf('ravi');

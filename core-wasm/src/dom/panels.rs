@@ -133,6 +133,22 @@ fn append(parent: &Element, children: &[&Element]) {
 const PANELS: &str =
     "[data-baton=\"notes-panel\"], [data-baton=\"handoff-form\"], [data-baton=\"remind-form\"]";
 
+/// A handoff's note as three labelled rows (Done / Promised / Next step), as text.
+fn handoff_rows(handoff: &protocol::api::Handoff) -> HtmlElement {
+    let rows = el("dl", "handoff-rows");
+    for (label, value) in [
+        ("Done", &handoff.done),
+        ("Promised", &handoff.promised),
+        ("Next step", &handoff.next_step),
+    ] {
+        append(
+            &rows,
+            &[&text_el("dt", "", label), &text_el("dd", "", value)],
+        );
+    }
+    rows
+}
+
 /// The accepted handoff at the top of the notes panel: who handed it to whom, the three rows,
 /// and "Remind me about this promise". Rebuilt only when another handoff is accepted.
 fn render_pinned_handoff(card: &HtmlElement, accepted: Option<&protocol::api::Handoff>) {
@@ -151,17 +167,7 @@ fn render_pinned_handoff(card: &HtmlElement, accepted: Option<&protocol::api::Ha
         Some(from) => format!("Handed over by {} to {}", from.name, handoff.to.name),
         None => format!("Taken from the queue by {}", handoff.to.name),
     };
-    let rows = el("dl", "handoff-rows");
-    for (label, value) in [
-        ("Done", &handoff.done),
-        ("Promised", &handoff.promised),
-        ("Next step", &handoff.next_step),
-    ] {
-        append(
-            &rows,
-            &[&text_el("dt", "", label), &text_el("dd", "", value)],
-        );
-    }
+    let rows = handoff_rows(handoff);
     append(
         card,
         &[
@@ -609,18 +615,23 @@ impl ChatUi {
         }));
     }
 
-    fn form(&self, form: &str) -> &HtmlElement {
+    /// The element a form's fields and errors live in; `None` for calls with no form (the stage
+    /// picker, giving a chat back), whose outcome is told in a toast.
+    fn form(&self, form: &str) -> Option<&HtmlElement> {
         match form {
-            "handoff" => &self.handoff_form,
-            "remind" => &self.remind_form,
-            "note" => &self.notes_panel,
-            _ => &self.handoff_banner,
+            "handoff" => Some(&self.handoff_form),
+            "remind" => Some(&self.remind_form),
+            "note" => Some(&self.notes_panel),
+            "accept" | "decline" => Some(&self.handoff_banner),
+            _ => None,
         }
     }
 
     /// A form's request succeeded: clear it.
     pub fn form_done(&mut self, form: &str) {
-        let element = self.form(form).clone();
+        let Some(element) = self.form(form).cloned() else {
+            return;
+        };
         for field in super::ui::all(
             &element,
             "textarea, input[type=\"text\"], input[type=\"datetime-local\"]",
@@ -640,7 +651,9 @@ impl ChatUi {
     /// Shows `message` beside `field` of `form` (and focuses the field), or under the form if it
     /// has no such field.
     pub fn field_error(&mut self, form: &str, field: &str, message: &str) {
-        let element = self.form(form).clone();
+        let Some(element) = self.form(form).cloned() else {
+            return self.toast(message);
+        };
         let input = element
             .query_selector(&format!("[name=\"{field}\"]"))
             .ok()
@@ -668,7 +681,9 @@ impl ChatUi {
 
     /// Clears a form's field errors (before it is checked or sent again).
     pub fn clear_field_errors(&mut self, form: &str) {
-        let element = self.form(form).clone();
+        let Some(element) = self.form(form).cloned() else {
+            return;
+        };
         for line in super::ui::all(&element, "[data-baton=\"field-error\"]") {
             show(&line, false);
         }
@@ -680,11 +695,12 @@ impl ChatUi {
         }
     }
 
+    /// Shows `message` under `form` (in a toast when the call has no form).
     pub fn form_error(&mut self, form: &str, message: &str) {
-        if let Ok(Some(error)) = self
-            .form(form)
-            .query_selector("[data-baton=\"form-error\"]")
-        {
+        let Some(element) = self.form(form).cloned() else {
+            return self.toast(message);
+        };
+        if let Ok(Some(error)) = element.query_selector("[data-baton=\"form-error\"]") {
             set_text(&error, message);
             show(&error, true);
         }
@@ -806,7 +822,10 @@ impl Overlay {
         show(&ui.handoff_pending, header.waiting_for.is_some());
         // What will be refused is not offered as if it would work: disabled, saying why.
         let refused = header.work_refused.as_deref();
-        for control in [&ui.handoff_button, ui.stage.unchecked_ref::<HtmlElement>()] {
+        for (control, name) in [
+            (&ui.handoff_button, "Hand off"),
+            (ui.stage.unchecked_ref::<HtmlElement>(), "Stage"),
+        ] {
             match refused {
                 Some(why) => {
                     set_attr(control, "disabled", "");
@@ -814,15 +833,7 @@ impl Overlay {
                 }
                 None => {
                     remove_attr(control, "disabled");
-                    set_attr(
-                        control,
-                        "title",
-                        if control == &ui.handoff_button {
-                            "Hand off"
-                        } else {
-                            "Stage"
-                        },
-                    );
+                    set_attr(control, "title", name);
                 }
             }
         }
@@ -903,17 +914,7 @@ impl Overlay {
                 if ui.handoff_text.get_attribute("data-handoff").as_deref() != Some(&handoff.id) {
                     super::ui::clear(&ui.handoff_text);
                     let title = format!("{} handed this chat to you", handoff.by.name);
-                    let rows = el("dl", "handoff-rows");
-                    for (label, value) in [
-                        ("Done", &handoff.done),
-                        ("Promised", &handoff.promised),
-                        ("Next step", &handoff.next_step),
-                    ] {
-                        append(
-                            &rows,
-                            &[&text_el("dt", "", label), &text_el("dd", "", value)],
-                        );
-                    }
+                    let rows = handoff_rows(handoff);
                     append(&ui.handoff_text, &[&text_el("strong", "", &title), &rows]);
                     let _ = ui.handoff_text.set_attribute("data-handoff", &handoff.id);
                     set_attr(&ui.handoff_banner, "aria-label", &title);
@@ -1184,6 +1185,9 @@ impl Overlay {
         let Some(chat_id) = self.current_chat() else {
             return;
         };
+        // Why a hand-off would be refused here (the Hand off button is disabled for it; a shortcut
+        // reaches here all the same).
+        let refused = header_view(&self.state, &chat_id, self.now()).work_refused;
         match action {
             "claim" => self.take_lock(false),
             // A take-over stops a colleague mid-reply: asked first, in the chat.
@@ -1206,12 +1210,10 @@ impl Overlay {
             // A shortcut reaches here too: what the server would refuse is refused here, saying why.
             "handoff"
                 if self.chat.as_ref().and_then(|c| c.panel) != Some("handoff")
-                    && header_view(&self.state, &chat_id, self.now())
-                        .work_refused
-                        .is_some() =>
+                    && refused.is_some() =>
             {
-                if let Some(why) = header_view(&self.state, &chat_id, self.now()).work_refused {
-                    self.ui.toast(&why);
+                if let Some(why) = &refused {
+                    self.ui.toast(why);
                 }
             }
             "notes" | "handoff" | "remind" => {

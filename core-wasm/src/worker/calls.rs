@@ -9,7 +9,7 @@ use wasm_bindgen_futures::spawn_local;
 
 use super::api::Api;
 use super::{decode, Core};
-use crate::calls::{interpret, Answer, Call, Decode, Outcome, Reason};
+use crate::calls::{interpret, Answer, Call, Decode, Expect, Outcome, Reason};
 use crate::error::CoreError;
 use crate::js::{from_json, to_json, warn};
 use crate::messages::{Connection, ToTab};
@@ -81,6 +81,15 @@ impl Core {
             .call(route.method.as_str(), &route.path, body, key)
             .await?;
         let outcome = interpret(call, reply.status, &reply.body, &BrowserJson);
+        if outcome == Outcome::Done(Answer::Done) && call.expects() != Expect::Nothing {
+            // Taken by the server, but its answer is not what this version reads (a newer server):
+            // the write stands; say so where it can be seen.
+            warn(&format!(
+                "{} {} succeeded but its answer could not be read",
+                route.method.as_str(),
+                route.path
+            ));
+        }
         if let Outcome::Done(Answer::Conversation(conversation)) = &outcome {
             let fresh = ConversationState::from(conversation);
             core.inner
