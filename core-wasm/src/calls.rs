@@ -8,9 +8,9 @@
 //! tested natively; the worker supplies the JSON decoder ([`Decode`]).
 
 use protocol::api::{
-    AgentRef, Conversation, DeclineRequest, ErrorBody, Handoff, HandoffRequest, LockGrant,
-    MessageReport, Note, NoteRequest, Page, Reminder, ReminderRequest, SnoozeRequest, StageRequest,
-    UpsertConversation,
+    AgentRef, ChatRequest, Conversation, DeclineRequest, ErrorBody, Handoff, HandoffRequest,
+    LockGrant, MessageReport, Note, NoteRequest, Page, Reminder, ReminderRequest, RequestChat,
+    SnoozeRequest, StageRequest, UpsertConversation,
 };
 use protocol::codes;
 use protocol::events::Event;
@@ -76,6 +76,19 @@ pub enum Call {
     GiveBack {
         chat_id: ChatId,
     },
+    /// Ask the chat's owner for it.
+    RequestChat {
+        chat_id: ChatId,
+        request: RequestChat,
+    },
+    /// Hand the chat to the colleague who asked for it (its owner or a lead).
+    GrantRequest {
+        id: String,
+    },
+    /// Keep the chat: answer a colleague's request with no.
+    DeclineRequest {
+        id: String,
+    },
     /// Message metadata (never text), for a chat open or not.
     Message {
         chat_id: ChatId,
@@ -122,6 +135,7 @@ pub enum Body<'a> {
     Snooze(&'a SnoozeRequest),
     Stage(&'a StageRequest),
     Report(&'a MessageReport),
+    RequestChat(&'a RequestChat),
 }
 
 /// A chat id as one path segment (`@` is the only character a chat id has that a path needs
@@ -169,6 +183,11 @@ impl Call {
             Call::Snooze { id, .. } => (Post, format!("/reminders/{}/snooze", id_segment(id))),
             Call::SetStage { chat_id, .. } => (Put, chat(chat_id, "/stage")),
             Call::GiveBack { chat_id } => (Delete, chat(chat_id, "/owner")),
+            Call::RequestChat { chat_id, .. } => (Post, chat(chat_id, "/requests")),
+            Call::GrantRequest { id } => (Post, format!("/chat-requests/{}/grant", id_segment(id))),
+            Call::DeclineRequest { id } => {
+                (Post, format!("/chat-requests/{}/decline", id_segment(id)))
+            }
             Call::Message { chat_id, .. } => (Post, chat(chat_id, "/messages")),
         };
         Route { method, path }
@@ -185,13 +204,16 @@ impl Call {
             Call::Snooze { snooze, .. } => Body::Snooze(snooze),
             Call::SetStage { stage, .. } => Body::Stage(stage),
             Call::Message { report, .. } => Body::Report(report),
+            Call::RequestChat { request, .. } => Body::RequestChat(request),
             Call::Lock { .. }
             | Call::Release { .. }
             | Call::Notes { .. }
             | Call::Timeline { .. }
             | Call::AcceptHandoff { .. }
             | Call::ReminderDone { .. }
-            | Call::GiveBack { .. } => return None,
+            | Call::GiveBack { .. }
+            | Call::GrantRequest { .. }
+            | Call::DeclineRequest { .. } => return None,
         })
     }
 
@@ -228,6 +250,9 @@ impl Call {
                 Expect::Reminder
             }
             Call::Message { .. } => Expect::Nothing,
+            Call::RequestChat { .. } | Call::GrantRequest { .. } | Call::DeclineRequest { .. } => {
+                Expect::ChatRequest
+            }
         }
     }
 }
@@ -242,6 +267,7 @@ pub enum Expect {
     Note,
     Handoff,
     Reminder,
+    ChatRequest,
     /// Nothing the tab reads (`204`, or a record nobody shows).
     Nothing,
 }
@@ -273,6 +299,8 @@ pub enum Answer {
     Handoff(Handoff),
     /// The reminder as it now is (set, done or snoozed).
     Reminder(Reminder),
+    /// The request for a chat as it now is (made, granted or declined).
+    ChatRequest(ChatRequest),
     /// Taken; nothing to show (a lock released, a message recorded).
     Done,
 }
@@ -392,6 +420,7 @@ pub fn interpret(call: &Call, status: u16, body: &str, decode: &impl Decode) -> 
         Expect::Note => decode.value(body).map(Answer::NoteAdded),
         Expect::Handoff => decode.value(body).map(Answer::Handoff),
         Expect::Reminder => decode.value(body).map(Answer::Reminder),
+        Expect::ChatRequest => decode.value(body).map(Answer::ChatRequest),
     };
     match answer {
         Ok(answer) => Outcome::Done(answer),
@@ -538,7 +567,17 @@ mod tests {
                     if_missing: None,
                 },
             },
-            Call::GiveBack { chat_id },
+            Call::GiveBack {
+                chat_id: chat_id.clone(),
+            },
+            Call::RequestChat {
+                chat_id,
+                request: RequestChat {
+                    message: Some("I quoted her".into()),
+                },
+            },
+            Call::GrantRequest { id: "q1".into() },
+            Call::DeclineRequest { id: "q/2".into() },
         ]
     }
 
@@ -569,6 +608,9 @@ mod tests {
             ("PUT", format!("{c}/stage")),
             ("POST", format!("{c}/messages")),
             ("DELETE", format!("{c}/owner")),
+            ("POST", format!("{c}/requests")),
+            ("POST", "/chat-requests/q1/grant".to_owned()),
+            ("POST", "/chat-requests/q%2F2/decline".to_owned()),
         ];
         assert_eq!(routes, expected.map(|(m, p)| (m, p)).to_vec());
     }
@@ -588,6 +630,7 @@ mod tests {
                 Call::Snooze { snooze, .. } => Some(serde_json::to_value(snooze).unwrap()),
                 Call::SetStage { stage, .. } => Some(serde_json::to_value(stage).unwrap()),
                 Call::Message { report, .. } => Some(serde_json::to_value(report).unwrap()),
+                Call::RequestChat { request, .. } => Some(serde_json::to_value(request).unwrap()),
                 _ => None,
             };
             assert_eq!(sent, expected, "{call:?}");
@@ -818,6 +861,7 @@ mod tests {
                 true, true, false, false, // note, handoff; accept, decline answer now
                 true, true, true, true, true,  // reminders, stage, message
                 false, // giving a chat back is meaningful only now
+                false, false, false, // asking for a chat and answering: now or not at all
             ]
         );
     }

@@ -5,7 +5,9 @@
 //! object first, which costs the WASM module dozens of kilobytes. Here the tag picks the payload
 //! type, and each payload decodes as a plain struct straight from the source.
 
-use protocol::api::{AgentRef, Handoff, MessageRecord, Note, Pipeline, Reminder, StageRef};
+use protocol::api::{
+    AgentRef, ChatRequest, Handoff, MessageRecord, Note, Pipeline, Reminder, StageRef,
+};
 use protocol::events::{AssignReason, EventBody};
 use protocol::{ChatId, Millis};
 use serde::{Deserialize, Deserializer};
@@ -98,6 +100,10 @@ pub fn event_body<'de, D: Deserializer<'de>>(kind: &str, data: D) -> Result<Even
         "handoff.created" => EventBody::HandoffCreated(Handoff::deserialize(data).map_err(read)?),
         "handoff.accepted" => EventBody::HandoffAccepted(Handoff::deserialize(data).map_err(read)?),
         "handoff.declined" => EventBody::HandoffDeclined(Handoff::deserialize(data).map_err(read)?),
+        "chat.requested" => EventBody::ChatRequested(ChatRequest::deserialize(data).map_err(read)?),
+        "chat.request_answered" => {
+            EventBody::ChatRequestAnswered(ChatRequest::deserialize(data).map_err(read)?)
+        }
         "note.created" => EventBody::NoteCreated(Note::deserialize(data).map_err(read)?),
         "stage.changed" => {
             let d = Stage::deserialize(data).map_err(read)?;
@@ -136,7 +142,7 @@ pub fn event_body<'de, D: Deserializer<'de>>(kind: &str, data: D) -> Result<Even
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::api::{Direction, HandoffStatus};
+    use protocol::api::{ChatRequestStatus, Direction, HandoffStatus};
     use protocol::events::Event;
 
     fn agent(id: &str) -> AgentRef {
@@ -182,6 +188,16 @@ mod tests {
             pipeline_id: "p".into(),
             pipeline_name: "Sales".into(),
             stage: "Quoted".into(),
+        };
+        let request = ChatRequest {
+            id: "q1".into(),
+            chat_id: chat(),
+            by: agent("a2"),
+            message: Some("I quoted her".into()),
+            status: ChatRequestStatus::Pending,
+            created_at: 5,
+            answered_by: None,
+            answered_at: None,
         };
         let samples = vec![
             EventBody::ConversationCreated {
@@ -266,6 +282,13 @@ mod tests {
                 sent_at: 3,
                 agent: Some(agent("a1")),
             }),
+            EventBody::ChatRequested(request.clone()),
+            EventBody::ChatRequestAnswered(ChatRequest {
+                status: ChatRequestStatus::Granted,
+                answered_by: Some(agent("a1")),
+                answered_at: Some(9),
+                ..request
+            }),
             EventBody::AgentDeactivated(agent("a3")),
             EventBody::AgentReactivated(agent("a3")),
             EventBody::SessionsEnded(agent("a3")),
@@ -282,6 +305,8 @@ mod tests {
                 | EventBody::HandoffCreated(_)
                 | EventBody::HandoffAccepted(_)
                 | EventBody::HandoffDeclined(_)
+                | EventBody::ChatRequested(_)
+                | EventBody::ChatRequestAnswered(_)
                 | EventBody::NoteCreated(_)
                 | EventBody::StageChanged { .. }
                 | EventBody::ReminderCreated(_)

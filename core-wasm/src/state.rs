@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use protocol::api::{
-    Agent, AgentRef, ConversationSummary, Handoff, HandoffStatus, Me, Org, Pipeline, Reminder,
-    Role, StageRef,
+    Agent, AgentRef, ChatRequest, ConversationSummary, Handoff, HandoffStatus, Me, Org, Pipeline,
+    Reminder, Role, StageRef,
 };
 use protocol::events::{Event, EventBody};
 use protocol::{ChatId, Millis};
@@ -42,6 +42,9 @@ pub struct ConversationState {
     pub accepted_handoff: Option<Handoff>,
     /// Reminders that are not done.
     pub reminders: Vec<Reminder>,
+    /// Colleagues' unanswered requests for the chat, oldest first.
+    #[serde(default)]
+    pub requests: Vec<ChatRequest>,
     pub last_event_seq: i64,
 }
 
@@ -57,6 +60,7 @@ impl ConversationState {
             pending_handoff: None,
             accepted_handoff: None,
             reminders: Vec::new(),
+            requests: Vec::new(),
             last_event_seq: 0,
         }
     }
@@ -91,6 +95,7 @@ impl From<&ConversationSummary> for ConversationState {
             pending_handoff: None,
             accepted_handoff: None,
             reminders: Vec::new(),
+            requests: Vec::new(),
             last_event_seq: summary.last_event_seq,
         }
     }
@@ -112,6 +117,7 @@ impl From<&protocol::api::Conversation> for ConversationState {
             pending_handoff: c.pending_handoff.clone(),
             accepted_handoff: c.accepted_handoff.clone(),
             reminders: c.open_reminders.clone(),
+            requests: c.requests.clone(),
             last_event_seq: c.last_event_seq,
         }
     }
@@ -208,7 +214,21 @@ impl TeamState {
                 conversation.title = title.clone();
                 conversation.alias = alias.clone();
             }
-            EventBody::Assigned { owner, .. } => conversation.owner = owner.clone(),
+            EventBody::Assigned { owner, .. } => {
+                // A request is answered once its asker owns the chat, however they came to.
+                if let Some(owner) = owner {
+                    conversation.requests.retain(|r| r.by.id != owner.id);
+                }
+                conversation.owner = owner.clone();
+            }
+            EventBody::ChatRequested(request) => {
+                if !conversation.requests.iter().any(|r| r.id == request.id) {
+                    conversation.requests.push(request.clone());
+                }
+            }
+            EventBody::ChatRequestAnswered(request) => {
+                conversation.requests.retain(|r| r.id != request.id)
+            }
             EventBody::LockAcquired {
                 holder,
                 fence,

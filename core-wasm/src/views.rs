@@ -1,7 +1,7 @@
 //! What the overlay shows, computed from the state without touching the DOM: badge labels, the
 //! header bar, whether the composer is open, what the send guard reports.
 
-use protocol::api::{AgentRef, Direction, Handoff};
+use protocol::api::{AgentRef, ChatRequest, ChatRequestStatus, Direction, Handoff};
 use protocol::events::{Event, EventBody};
 use protocol::{ChatId, Millis};
 
@@ -211,6 +211,21 @@ pub struct HeaderView {
     pub work_refused: Option<String>,
     pub open_reminders: usize,
     pub due_reminders: usize,
+    /// Whether I may ask the owner for this chat, or already did.
+    pub ask: Ask,
+    /// Colleagues' requests for the chat that I may answer (I own it, or I lead), oldest first.
+    pub requests: Vec<ChatRequest>,
+}
+
+/// What an agent can do about a chat a colleague owns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ask {
+    /// Nothing to ask: the chat is mine or nobody's, or I lead (leads take over instead).
+    No,
+    /// "Request this chat" from its owner.
+    May { owner: String },
+    /// I asked; the owner has not answered yet.
+    Asked { owner: String },
 }
 
 pub fn header_view(state: &TeamState, chat_id: &ChatId, now: Millis) -> HeaderView {
@@ -268,6 +283,31 @@ pub fn header_view(state: &TeamState, chat_id: &ChatId, now: Millis) -> HeaderVi
             .iter()
             .filter(|r| r.fired_at.is_some() && Some(r.for_agent.id.as_str()) == me)
             .count(),
+        ask: match owner {
+            Some(o) if Some(o.id.as_str()) != me && !supervisor => {
+                let asked = conversation
+                    .is_some_and(|c| c.requests.iter().any(|r| Some(r.by.id.as_str()) == me));
+                let owner = o.name.clone();
+                if asked {
+                    Ask::Asked { owner }
+                } else {
+                    Ask::May { owner }
+                }
+            }
+            _ => Ask::No,
+        },
+        requests: match owner {
+            Some(o) if Some(o.id.as_str()) == me || supervisor => conversation
+                .map(|c| {
+                    c.requests
+                        .iter()
+                        .filter(|r| r.by.id != o.id)
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        },
     }
 }
 
@@ -449,7 +489,22 @@ pub fn describe_event(event: &Event) -> Option<String> {
             protocol::events::AssignReason::Released => {
                 format!("{actor} gave the chat back to the team")
             }
+            protocol::events::AssignReason::Requested => {
+                format!(
+                    "{actor} handed the chat to {}, who asked for it",
+                    name(owner)
+                )
+            }
         },
+        EventBody::ChatRequested(r) => match &r.message {
+            Some(message) => format!("{} asked for the chat: {message}", r.by.name),
+            None => format!("{} asked for the chat", r.by.name),
+        },
+        // A granted request is told by the assignment that follows it.
+        EventBody::ChatRequestAnswered(r) if r.status == ChatRequestStatus::Granted => return None,
+        EventBody::ChatRequestAnswered(r) => {
+            format!("{actor} kept the chat that {} asked for", r.by.name)
+        }
         EventBody::LockForced {
             holder,
             previous_holder,
@@ -660,9 +715,128 @@ mod tests {
             pending_handoff: None,
             accepted_handoff: None,
             reminders: vec![],
+            requests: vec![],
             last_event_seq: 1,
         });
         c
+    }
+
+    #[test]
+    fn a_colleague_may_ask_for_a_chat_and_its_owner_or_a_lead_answers() {
+        use protocol::events::AssignReason;
+        let request = ChatRequest {
+            id: "q1".into(),
+            chat_id: chat(9),
+            by: agent("r", "Ravi Kumar"),
+            message: Some("I quoted her".into()),
+            status: ChatRequestStatus::Pending,
+            created_at: 1,
+            answered_by: None,
+            answered_at: None,
+        };
+        let views = |me: &str, role: Role, events: &[Event]| {
+            let mut state = state_for(me, role);
+            let c = owned_and_locked(&mut state, agent("a", "Asha Rao"), None);
+            for event in events {
+                state.apply(event);
+            }
+            header_view(&state, &c, 0)
+        };
+        let c = chat(9);
+        let asked = event(2, &c, EventBody::ChatRequested(request.clone()));
+        // Before anyone asks: Ravi may; Asha has nothing to answer; a lead takes over instead.
+        assert_eq!(
+            views("r", Role::Agent, &[]).ask,
+            Ask::May {
+                owner: "Asha Rao".into()
+            }
+        );
+        assert_eq!(views("l", Role::Lead, &[]).ask, Ask::No);
+        assert_eq!(views("a", Role::Agent, &[]).ask, Ask::No);
+        // Once he asked: he waits; Asha and a lead see it to answer; a third agent does not.
+        let ravi = views("r", Role::Agent, std::slice::from_ref(&asked));
+        assert_eq!(
+            ravi.ask,
+            Ask::Asked {
+                owner: "Asha Rao".into()
+            }
+        );
+        assert!(ravi.requests.is_empty());
+        assert_eq!(
+            views("a", Role::Agent, std::slice::from_ref(&asked)).requests,
+            vec![request.clone()]
+        );
+        assert_eq!(
+            views("l", Role::Lead, std::slice::from_ref(&asked)).requests,
+            vec![request.clone()]
+        );
+        assert!(views("m", Role::Agent, std::slice::from_ref(&asked))
+            .requests
+            .is_empty());
+        // Kept: he may ask again.
+        let kept = ChatRequest {
+            status: ChatRequestStatus::Declined,
+            answered_by: Some(agent("a", "Asha Rao")),
+            answered_at: Some(3),
+            ..request.clone()
+        };
+        let declined = event(3, &c, EventBody::ChatRequestAnswered(kept.clone()));
+        assert_eq!(
+            views("r", Role::Agent, &[asked.clone(), declined.clone()]).ask,
+            Ask::May {
+                owner: "Asha Rao".into()
+            }
+        );
+        assert!(views("a", Role::Agent, &[asked.clone(), declined.clone()])
+            .requests
+            .is_empty());
+        // Handed over (by a grant or by a handoff): nothing left to ask or answer.
+        let handed = event(
+            3,
+            &c,
+            EventBody::Assigned {
+                owner: Some(agent("r", "Ravi Kumar")),
+                previous_owner: Some(agent("a", "Asha Rao")),
+                reason: AssignReason::Handoff,
+            },
+        );
+        let ravi = views("r", Role::Agent, &[asked.clone(), handed.clone()]);
+        assert_eq!(ravi.ask, Ask::No);
+        assert_eq!(ravi.owner_label, "Owner: you");
+        assert!(views("a", Role::Agent, &[asked.clone(), handed])
+            .requests
+            .is_empty());
+        // The timeline tells it in words; a grant is told by the assignment that follows.
+        assert_eq!(
+            describe_event(&asked).as_deref(),
+            Some("Ravi Kumar asked for the chat: I quoted her")
+        );
+        assert_eq!(
+            describe_event(&declined).as_deref(),
+            Some("Asha kept the chat that Ravi Kumar asked for")
+        );
+        let granted = event(
+            4,
+            &c,
+            EventBody::ChatRequestAnswered(ChatRequest {
+                status: ChatRequestStatus::Granted,
+                ..kept
+            }),
+        );
+        assert_eq!(describe_event(&granted), None);
+        let assigned = event(
+            5,
+            &c,
+            EventBody::Assigned {
+                owner: Some(agent("r", "Ravi Kumar")),
+                previous_owner: Some(agent("a", "Asha")),
+                reason: AssignReason::Requested,
+            },
+        );
+        assert_eq!(
+            describe_event(&assigned).as_deref(),
+            Some("Asha handed the chat to Ravi Kumar, who asked for it")
+        );
     }
 
     #[test]
@@ -1110,6 +1284,7 @@ mod tests {
             pending_handoff: None,
             accepted_handoff: None,
             reminders: vec![],
+            requests: vec![],
             last_event_seq: 1,
         };
         state.conversations.insert(c.clone(), conversation.clone());

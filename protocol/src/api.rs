@@ -204,6 +204,35 @@ pub struct Handoff {
     pub resolved_at: Option<Millis>,
 }
 
+/// The state of a request for a chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatRequestStatus {
+    /// The owner has not answered yet.
+    Pending,
+    /// The owner (or a lead) handed the chat to the one who asked.
+    Granted,
+    /// The owner (or a lead) kept the chat.
+    Declined,
+}
+
+/// A colleague asking the owner of a chat for it ("Request this chat"): the owner hands it over
+/// in one click or keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatRequest {
+    pub id: String,
+    pub chat_id: ChatId,
+    /// Who asks for the chat.
+    pub by: AgentRef,
+    /// Why they ask, if they said.
+    pub message: Option<String>,
+    pub status: ChatRequestStatus,
+    pub created_at: Millis,
+    /// Who answered, once answered.
+    pub answered_by: Option<AgentRef>,
+    pub answered_at: Option<Millis>,
+}
+
 /// A reminder for an agent about a chat.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reminder {
@@ -239,6 +268,10 @@ pub struct Conversation {
     /// last changed hands, kept in view after the acceptance.
     #[serde(default)]
     pub accepted_handoff: Option<Handoff>,
+    /// Colleagues' unanswered requests for the chat, oldest first (only while someone else owns
+    /// it: an unowned chat is anyone's to claim).
+    #[serde(default)]
+    pub requests: Vec<ChatRequest>,
     pub created_at: Millis,
     pub last_activity_at: Millis,
     /// Sequence number of the latest event about this chat: clients compare it to notice change.
@@ -301,6 +334,15 @@ pub struct HandoffRequest {
 #[serde(deny_unknown_fields)]
 pub struct DeclineRequest {
     pub reason: String,
+}
+
+/// `POST /conversations/{chat_id}/requests`: ask the owner for the chat.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestChat {
+    /// Why, in a few words (optional).
+    #[serde(default)]
+    pub message: Option<String>,
 }
 
 /// `POST /conversations/{chat_id}/notes`.

@@ -5,7 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::{AgentRef, Handoff, MessageRecord, Note, Pipeline, Reminder, StageRef};
+use crate::api::{
+    AgentRef, ChatRequest, Handoff, MessageRecord, Note, Pipeline, Reminder, StageRef,
+};
 use crate::{ChatId, Millis};
 
 /// One change, as stored and as pushed.
@@ -33,6 +35,8 @@ pub enum AssignReason {
     Declined,
     /// Its owner (or a lead) gave the chat back to the team: nobody owns it now.
     Released,
+    /// Its owner (or a lead) handed it to a colleague who asked for it.
+    Requested,
 }
 
 /// What happened, tagged on the wire as `{"kind": "…", "data": {…}}`.
@@ -93,6 +97,12 @@ pub enum EventBody {
     HandoffAccepted(Handoff),
     #[serde(rename = "handoff.declined")]
     HandoffDeclined(Handoff),
+    /// A colleague asked the owner for the chat.
+    #[serde(rename = "chat.requested")]
+    ChatRequested(ChatRequest),
+    /// The owner (or a lead) answered a request: granted (an `Assigned` event follows) or declined.
+    #[serde(rename = "chat.request_answered")]
+    ChatRequestAnswered(ChatRequest),
     #[serde(rename = "note.created")]
     NoteCreated(Note),
     #[serde(rename = "stage.changed")]
@@ -137,6 +147,8 @@ impl EventBody {
             EventBody::HandoffCreated(_) => "handoff.created",
             EventBody::HandoffAccepted(_) => "handoff.accepted",
             EventBody::HandoffDeclined(_) => "handoff.declined",
+            EventBody::ChatRequested(_) => "chat.requested",
+            EventBody::ChatRequestAnswered(_) => "chat.request_answered",
             EventBody::NoteCreated(_) => "note.created",
             EventBody::StageChanged { .. } => "stage.changed",
             EventBody::ReminderCreated(_) => "reminder.created",

@@ -7,7 +7,7 @@ use protocol::events::EventBody;
 use protocol::{codes, ChatId};
 use sqlx::AnyConnection;
 
-use super::{handoffs, reminders, WriteTx};
+use super::{chat_requests, handoffs, reminders, WriteTx};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::AuthAgent;
 
@@ -190,6 +190,10 @@ pub async fn view(
     let open_reminders = reminders::open_for_conversation(conn, &row.id).await?;
     let pending_handoff = handoffs::pending_for_conversation(conn, &row.id).await?;
     let accepted_handoff = handoffs::latest_accepted_for_conversation(conn, &row.id).await?;
+    let requests = match &row.owner_id {
+        Some(owner_id) => chat_requests::pending_for_conversation(conn, &row.id, owner_id).await?,
+        None => Vec::new(),
+    };
     Ok(Conversation {
         chat_id: row.chat_id()?,
         alias: row.alias()?,
@@ -201,6 +205,7 @@ pub async fn view(
         open_reminders,
         pending_handoff,
         accepted_handoff,
+        requests,
         created_at: row.created_at,
         last_activity_at: row.last_activity_at,
         last_event_seq: row.last_event_seq,

@@ -18,6 +18,7 @@
 //!   write gate: [`WriteTx`] and [`Db::write_conn`] hold it for as long as they write.
 
 pub mod agents;
+pub mod chat_requests;
 pub mod conversations;
 pub mod direct;
 pub mod handoffs;

@@ -8,7 +8,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
-use protocol::api::{AgentRef, DeclineRequest, Handoff, HandoffRequest};
+use protocol::api::{
+    AgentRef, ChatRequest, ChatRequestStatus, DeclineRequest, Handoff, HandoffRequest,
+};
 use protocol::codes;
 use protocol::events::{AssignReason, EventBody};
 
@@ -17,7 +19,7 @@ use super::extract::{AppJson, AuthAgent, ChatPath};
 use super::idempotency::{fingerprint, IdempotencyKey};
 use super::{AppState, Routes};
 use crate::db::handoffs::{by_id as handoff_by_id, pending_for_conversation};
-use crate::db::{agents, conversations, locks};
+use crate::db::{agents, chat_requests, conversations, locks};
 
 pub fn router() -> Routes {
     Routes::new()
@@ -127,6 +129,29 @@ async fn create_handoff(
         .execute(tx.conn())
         .await?;
     locks::end_lock(&mut tx, &row, &me).await?;
+    // Handing the chat to a colleague who asked for it (with a note) answers their request.
+    if let Some(asked) = chat_requests::pending_by(tx.conn(), &row.id, &receiver.id).await? {
+        sqlx::query(
+            "UPDATE chat_requests SET status = 'granted', answered_by_id = $1, answered_at = $2
+             WHERE id = $3",
+        )
+        .bind(&auth.id)
+        .bind(now)
+        .bind(&asked.id)
+        .execute(tx.conn())
+        .await?;
+        tx.append(
+            Some(&chat_id),
+            Some(&me),
+            EventBody::ChatRequestAnswered(ChatRequest {
+                status: ChatRequestStatus::Granted,
+                answered_by: Some(me.clone()),
+                answered_at: Some(now),
+                ..asked
+            }),
+        )
+        .await?;
+    }
     let handoff = handoff_by_id(tx.conn(), &handoff_id).await?;
     tx.append(
         Some(&chat_id),

@@ -2,6 +2,7 @@
 
 mod agents;
 pub mod auth;
+mod chat_requests;
 mod conversations;
 pub mod extract;
 mod handoffs;
@@ -133,6 +134,7 @@ fn routes() -> (Routes, Routes) {
         .merge(conversations::router())
         .merge(locks::router())
         .merge(handoffs::router())
+        .merge(chat_requests::router())
         .merge(notes::router())
         .merge(reminders::router())
         .merge(pipelines::router())

@@ -65,8 +65,11 @@ fn row(method: &Method, path: &str) -> Option<(Needs, Foreign)> {
             | "/conversations/{chat_id}/notes"
             | "/conversations/{chat_id}/reminders"
             | "/conversations/{chat_id}/messages"
+            | "/conversations/{chat_id}/requests"
             | "/reminders/{id}/done"
-            | "/reminders/{id}/snooze",
+            | "/reminders/{id}/snooze"
+            | "/chat-requests/{id}/grant"
+            | "/chat-requests/{id}/decline",
         ) => (Agent, NotFound),
         _ => return None,
     })
@@ -111,6 +114,8 @@ struct World {
     login_email: String,
     chat_id: String,
     reminder_id: String,
+    /// The lead's request for the agent's chat.
+    chat_request_id: String,
 }
 
 fn tomorrow() -> i64 {
@@ -162,7 +167,15 @@ async fn world(backend: Backend) -> World {
         )
         .await
         .expect(201);
+    let chat_request = lead
+        .post(
+            &format!("/conversations/{chat_id}/requests"),
+            json!({"message": "Let me have it"}),
+        )
+        .await
+        .expect(201);
     World {
+        chat_request_id: chat_request["id"].as_str().unwrap().to_owned(),
         expired,
         revoked: revoked.token,
         deactivated: leaver.token,
@@ -195,6 +208,8 @@ impl World {
     fn concrete(&self, path: &str) -> String {
         let id = if path.contains("/agents/") {
             &self.target.id
+        } else if path.contains("/chat-requests/") {
+            &self.chat_request_id
         } else {
             &self.reminder_id
         };
@@ -226,6 +241,7 @@ impl World {
                 json!({"message_id": "MSG1", "direction": "in"})
             }
             ("POST", "/reminders/{id}/snooze") => json!({"minutes": 10}),
+            ("POST", "/conversations/{chat_id}/requests") => json!({"message": "May I?"}),
             ("POST", "/pipelines") => json!({"name": "Loans", "stages": ["New", "Won"]}),
             ("PUT", "/agents/{id}/password") => json!({"password": "a brand new password"}),
             _ => return None,
