@@ -18,15 +18,20 @@ const host = {
   storageGet: async (key) => (await chrome.storage.local.get(key))[key],
   storageSet: (key, value) => chrome.storage.local.set({ [key]: value }),
   storageRemove: (key) => chrome.storage.local.remove(key),
-  notify(id, title, message) {
-    chrome.notifications.create(id, {
+  notify(id, title, message, buttons) {
+    const options = {
       type: 'basic',
       iconUrl: chrome.runtime.getURL('extension/icons/baton-128.png'),
       title,
       message,
       priority: 2,
       requireInteraction: true,
-    });
+    };
+    if (buttons.length) options.buttons = buttons.map((button) => ({ title: button }));
+    chrome.notifications.create(id, options);
+  },
+  clearNotification(id) {
+    chrome.notifications.clear(id);
   },
   focusTab(tabId) {
     chrome.tabs.update(tabId, { active: true }).then(
@@ -73,6 +78,12 @@ globalThis.batonNotificationClicked = (id) => {
   whenReady((c) => c.notification_clicked(id));
 };
 chrome.notifications.onClicked.addListener(globalThis.batonNotificationClicked);
+// A notification's button ("Hand it over" on a colleague's request for a chat).
+globalThis.batonNotificationButtonClicked = (id, index) => {
+  chrome.notifications.clear(id);
+  whenReady((c) => c.notification_button_clicked(id, index));
+};
+chrome.notifications.onButtonClicked.addListener(globalThis.batonNotificationButtonClicked);
 
 (async () => {
   const url = chrome.runtime.getURL('extension/dist/worker/baton_core_bg.wasm');

@@ -180,10 +180,8 @@ pub fn composer_gate(state: &TeamState, chat_id: &ChatId, now: Millis) -> Gate {
     }
     match &conversation.owner {
         Some(owner) if Some(owner.id.as_str()) != me && !supervisor => Gate::Blocked(Blocked {
-            text: format!(
-                "{} owns this chat — ask them or a lead to hand it over",
-                owner.name
-            ),
+            // The banner offers "Request this chat" beside it.
+            text: format!("{} owns this chat", owner.name),
             holder: None,
             can_force: false,
             until: None,

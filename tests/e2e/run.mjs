@@ -476,6 +476,64 @@ test('Asha hands a chat to Ravi with a note; he sees it live and accepts', async
   assert(handoff.some((e) => e.kind === 'handoff.accepted'), 'the acceptance is recorded');
 });
 
+test("Ravi asks for Asha's chat: she keeps it, then hands it over from the notification in one click", async () => {
+  const c = named()[12].i;
+  await openChat('asha', c);
+  await pages.asha.click('[data-baton="claim"]');
+  await until('Asha to own the chat', async () => (await text(pages.asha, '[data-baton="owner"]')) === 'Owner: you');
+  await openChat('ravi', c);
+  const asking = '[data-baton="lock-banner"] [data-action="request-chat"]';
+  await until('the way to ask, in the banner that blocks him', () => visible(pages.ravi, asking));
+  await pages.ravi.click(asking);
+  const asked = await until('the banner to say he asked', async () =>
+    (await visible(pages.ravi, '[data-baton="request-asked"]')) && text(pages.ravi, '[data-baton="request-asked"]'));
+  assertEqual(asked, 'Asked — waiting for Asha Rao', 'Ravi sees he is waiting');
+  assert(!(await visible(pages.ravi, asking)), 'no second request offered');
+  await shots(pages.ravi, 'request-asked');
+  // Asha sees who asks, in the chat, and gets a notification with a button that hands it over.
+  const row = await until("the request in Asha's chat", async () =>
+    (await visible(pages.asha, '[data-baton="chat-requests"]')) && text(pages.asha, '[data-baton="chat-request"] strong'));
+  assertEqual(row, 'Ravi Kumar asks for this chat', 'the owner sees who asks');
+  const first = (await (await server.api(people.asha.email, PASSWORDS.asha)).call('GET', `/conversations/${enc(jid(c))}`)).body.requests[0];
+  const notified = await until('the Chrome notification', async () => {
+    const all = await browsers.asha.worker.evaluate(() => new Promise((resolve) => chrome.notifications.getAll(resolve)));
+    return all[`baton-request-${first.id}`] && all;
+  });
+  assert(notified, 'Asha is notified');
+  await shots(pages.asha, 'request-card');
+  // "Hand over with a note" opens the handoff form addressed to Ravi; Escape closes it.
+  await pages.asha.click('[data-baton="chat-request"] [data-action="grant-with-note"]');
+  await until('the handoff form', () => visible(pages.asha, '[data-baton="handoff-form"]'));
+  assertEqual(await pages.asha.evaluate(() => __baton.q('[data-baton="handoff-form"] select[name="to"]').value), people.ravi.id,
+    'the form is addressed to Ravi');
+  await pages.asha.keyboard.press('Escape');
+  await until('the form to close', async () => !(await visible(pages.asha, '[data-baton="handoff-form"]')));
+  // She keeps it: the card goes, Ravi may ask again and is told.
+  await pages.asha.click('[data-baton="chat-request"] [data-action="keep-request"]');
+  await until('the card to go', async () => !(await visible(pages.asha, '[data-baton="chat-requests"]')));
+  await until('Ravi to be offered the request again', () => visible(pages.ravi, asking));
+  await until("Ravi's notification of the answer", async () => {
+    const all = await browsers.ravi.worker.evaluate(() => new Promise((resolve) => chrome.notifications.getAll(resolve)));
+    return all[`baton-answer-${first.id}`];
+  });
+  assertEqual(await text(pages.ravi, '[data-baton="owner"]'), 'Owner: Asha Rao', 'still hers');
+  // He asks again; she hands it over from the notification's button, without opening anything.
+  await pages.ravi.click(asking);
+  const api = await server.api(people.asha.email, PASSWORDS.asha);
+  const second = await until('the second request', async () =>
+    (await api.call('GET', `/conversations/${enc(jid(c))}`)).body.requests.find((r) => r.id !== first.id));
+  await until('the second notification', async () => {
+    const all = await browsers.asha.worker.evaluate(() => new Promise((resolve) => chrome.notifications.getAll(resolve)));
+    return all[`baton-request-${second.id}`];
+  });
+  await browsers.asha.worker.evaluate((nid) => globalThis.batonNotificationButtonClicked(nid, 0), `baton-request-${second.id}`);
+  await until('Ravi to own the chat', async () => (await text(pages.ravi, '[data-baton="owner"]')) === 'Owner: you');
+  await until("Ravi's composer to open", async () => !(await visible(pages.ravi, '[data-baton="lock-banner"]')));
+  await until('Asha to see it is his', async () => (await text(pages.asha, '[data-baton="owner"]')) === 'Owner: Ravi Kumar');
+  const after = (await api.call('GET', `/conversations/${enc(jid(c))}`)).body;
+  assertEqual([after.owner.name, after.lock, after.requests], ['Ravi Kumar', null, []], 'handed over; her lock ended');
+});
+
 test("a note by Ravi appears in Asha's notes panel, live and as text", async () => {
   const c3 = named()[2].i;
   await openChat('asha', c3);

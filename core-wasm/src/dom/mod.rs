@@ -9,6 +9,7 @@ mod chat_identity;
 mod indexed_db;
 mod overlay;
 mod panels;
+mod requests;
 pub mod ui;
 pub mod whatsapp;
 mod whatsapp_bridge;

@@ -580,6 +580,23 @@ impl Overlay {
     }
 
     fn on_form_reply(&mut self, chat_id: ChatId, form: &'static str, outcome: Outcome) {
+        if let Some(words) = self.ui.requests.told(form, &outcome) {
+            // Known at once (the event follows): the banner says "Asked", the card loses the row.
+            if let Outcome::Done(Answer::ChatRequest(request)) = &outcome {
+                if let Some(mut conversation) = self.state.conversation(&request.chat_id).cloned()
+                {
+                    conversation.requests.retain(|r| r.id != request.id);
+                    if request.status == protocol::api::ChatRequestStatus::Pending {
+                        conversation.requests.push(request.clone());
+                    }
+                    self.state
+                        .conversations
+                        .insert(request.chat_id.clone(), conversation);
+                }
+            }
+            self.ui.toast(&words);
+            return;
+        }
         // A reminder set is confirmed with its time, as the org tells time, and can be undone.
         if let Outcome::Done(Answer::Reminder(reminder)) = &outcome {
             if form == "remind" {

@@ -5,13 +5,15 @@
 use gloo_events::{EventListener, EventListenerOptions, EventListenerPhase};
 use gloo_timers::callback::Timeout;
 use protocol::api::{
-    DeclineRequest, HandoffRequest, NoteRequest, ReminderRequest, SnoozeRequest, StageRequest,
+    DeclineRequest, HandoffRequest, NoteRequest, ReminderRequest, RequestChat, SnoozeRequest,
+    StageRequest,
 };
 use protocol::ChatId;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 
 use super::overlay::{Overlay, Pending};
+use super::requests::{self, RequestIntent, RequestsUi};
 use super::ui::{button, document, el, remove_attr, set_attr, set_text, show, text_el};
 use super::with_overlay;
 use crate::calls::Call;
@@ -85,6 +87,8 @@ pub struct ChatUi {
     pub focus_guard: bool,
     /// Stage options and agent lists need re-rendering (pipelines, agents or login changed).
     lists_dirty: bool,
+    /// "Request this chat", both sides.
+    pub requests: RequestsUi,
 }
 
 fn input(kind: &str, name: &str, placeholder: &str) -> HtmlInputElement {
@@ -210,6 +214,7 @@ impl ChatUi {
         );
         let container = el("div", "chat-root");
         let _ = shadow.append_child(&container);
+        let requests = RequestsUi::new();
 
         let header = el("div", "header-bar");
         let owner = el("span", "owner");
@@ -289,6 +294,7 @@ impl ChatUi {
                 &force_confirm,
                 &pending_writes,
                 &handoff_banner,
+                requests.card(),
                 &reminder_banner,
             ],
         );
@@ -378,7 +384,8 @@ impl ChatUi {
         let lock_banner = el("div", "lock-banner");
         let lock_text = el("span", "");
         let lock_force = button("Take over", "force");
-        append(&lock_banner, &[&lock_text, &lock_force]);
+        let [ask, asked] = requests.banner_parts();
+        append(&lock_banner, &[&lock_text, ask, asked, &lock_force]);
 
         let send_guard = el("div", "send-guard");
         let guard_list = el("ul", "");
@@ -480,6 +487,7 @@ impl ChatUi {
             lists_dirty: true,
             focus_panel: None,
             focus_guard: false,
+            requests,
         }
     }
 
@@ -898,8 +906,9 @@ impl Overlay {
             }
             None => show(&self.ui.hold_notice, false),
         }
-        let ui = &self.ui;
-        match self.gate() {
+        let gate = self.gate();
+        let ui = &mut self.ui;
+        match &gate {
             Gate::Blocked(blocked) => {
                 set_text(&ui.lock_text, &blocked.text);
                 show(&ui.lock_force, blocked.can_force);
@@ -907,6 +916,12 @@ impl Overlay {
             }
             Gate::Open => show(&ui.lock_banner, false),
         }
+        ui.requests.render(
+            &header.ask,
+            &header.requests,
+            matches!(gate, Gate::Blocked(_)),
+        );
+        let ui = &self.ui;
 
         match &header.handoff_for_me {
             Some(handoff) => {
@@ -1185,6 +1200,11 @@ impl Overlay {
         let Some(chat_id) = self.current_chat() else {
             return;
         };
+        if let Some(intent) = self.ui.requests.intent(action, id.clone()) {
+            self.on_request_intent(chat_id, intent);
+            self.schedule_refresh();
+            return;
+        }
         // Why a hand-off would be refused here (the Hand off button is disabled for it; a shortcut
         // reaches here all the same).
         let refused = header_view(&self.state, &chat_id, self.now()).work_refused;
@@ -1412,6 +1432,34 @@ impl Overlay {
             _ => {}
         }
         self.schedule_refresh();
+    }
+
+    /// Makes the call a click in the requests component asked for.
+    fn on_request_intent(&mut self, chat_id: ChatId, intent: RequestIntent) {
+        let (call, form) = match intent {
+            RequestIntent::Ask => (
+                Call::RequestChat {
+                    chat_id: chat_id.clone(),
+                    request: RequestChat::default(),
+                },
+                requests::ASK_FORM,
+            ),
+            RequestIntent::Grant { id } => (Call::GrantRequest { id }, requests::GRANT_FORM),
+            RequestIntent::Keep { id } => (Call::DeclineRequest { id }, requests::KEEP_FORM),
+            // The handoff form, addressed to whoever asked: the note carries the context over.
+            RequestIntent::GrantWithNote { to_agent_id } => {
+                if let Some(chat) = self.chat.as_mut() {
+                    chat.panel = Some("handoff");
+                }
+                self.ui.focus_panel = Some("handoff");
+                if self.ui.lists_dirty {
+                    self.render_lists();
+                }
+                self.ui.handoff_to.set_value(&to_agent_id);
+                return;
+            }
+        };
+        self.request(call, Pending::Form { chat_id, form });
     }
 
     fn set_reminder(&mut self, action: &str, chat_id: ChatId) {

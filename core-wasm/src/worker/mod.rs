@@ -51,7 +51,10 @@ extern "C" {
     #[wasm_bindgen(method, js_name = storageRemove)]
     fn storage_remove(this: &Host, key: &str) -> js_sys::Promise;
     #[wasm_bindgen(method)]
-    fn notify(this: &Host, id: &str, title: &str, message: &str);
+    /// A Chrome notification; `buttons` are the titles of its buttons (at most two).
+    fn notify(this: &Host, id: &str, title: &str, message: &str, buttons: Vec<String>);
+    #[wasm_bindgen(method, js_name = clearNotification)]
+    fn clear_notification(this: &Host, id: &str);
     #[wasm_bindgen(method, js_name = focusTab)]
     fn focus_tab(this: &Host, tab_id: i32);
     #[wasm_bindgen(method, js_name = setBadge)]
@@ -223,6 +226,11 @@ impl Worker {
     /// The agent clicked one of Baton's notifications.
     pub fn notification_clicked(&self, id: String) {
         self.core.notification_clicked(&id);
+    }
+
+    /// The agent clicked button `index` of one of Baton's notifications.
+    pub fn notification_button_clicked(&self, id: String, index: u32) {
+        Core::notification_button_clicked(&self.core, &id, index);
     }
 
     /// A loader that could not start the core in a tab reports here (the tab has no core to

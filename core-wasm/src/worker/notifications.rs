@@ -1,10 +1,18 @@
 //! What the worker tells the tabs and the agent about events: the digest each tab draws, and
 //! Chrome notifications for what needs the agent even in another chat (once each).
 
+use std::rc::Rc;
+
+use protocol::api::{ChatRequest, ChatRequestStatus};
 use protocol::events::{Event, EventBody};
+use wasm_bindgen_futures::spawn_local;
 
 use super::Core;
+use crate::calls::{Call, Outcome};
 use crate::messages::ToTab;
+
+/// Notifications about a colleague asking for a chat carry the request's id after this.
+const REQUEST_NOTIFICATION: &str = "baton-request-";
 
 /// Notifications remembered with their chat, for a click to open it (the newest this many).
 const REMEMBERED_NOTIFICATIONS: usize = 100;
@@ -13,6 +21,18 @@ impl Core {
     /// Raises a Chrome notification about a chat, remembering which chat it is about so a click
     /// on it can open that chat (kept in storage: the worker may have restarted by then).
     fn notify_about(&self, chat_id: &protocol::ChatId, id: &str, title: &str, message: &str) {
+        self.notify_with(chat_id, id, title, message, Vec::new());
+    }
+
+    /// [`Core::notify_about`] with buttons.
+    fn notify_with(
+        &self,
+        chat_id: &protocol::ChatId,
+        id: &str,
+        title: &str,
+        message: &str,
+        buttons: Vec<String>,
+    ) {
         {
             let mut inner = self.inner.borrow_mut();
             inner.notification_chats.retain(|(known, _)| known != id);
@@ -29,7 +49,46 @@ impl Core {
             "notification_chats",
             &self.inner.borrow().notification_chats,
         );
-        self.host.notify(id, title, message);
+        self.host.notify(id, title, message, buttons);
+    }
+
+    /// A button of a notification: "Hand it over" on a colleague's request grants it from the
+    /// notification itself, one click, wherever the agent is; a refusal is told the same way.
+    pub(super) fn notification_button_clicked(core: &Rc<Core>, id: &str, index: u32) {
+        let Some(request_id) = id.strip_prefix(REQUEST_NOTIFICATION) else {
+            return core.notification_clicked(id);
+        };
+        if index != 0 {
+            return core.notification_clicked(id);
+        }
+        let core = core.clone();
+        let id = id.to_owned();
+        let request_id = request_id.to_owned();
+        spawn_local(async move {
+            let outcome = Core::perform(&core, Call::GrantRequest { id: request_id }, None).await;
+            let refused = match outcome {
+                Outcome::Done(_) | Outcome::Queued => None,
+                Outcome::Refused(refusal) => Some(refusal.message),
+                Outcome::NotSent { message } => Some(message),
+            };
+            if let Some(message) = refused {
+                let chat_id = core
+                    .inner
+                    .borrow()
+                    .notification_chats
+                    .iter()
+                    .find(|(known, _)| *known == id)
+                    .map(|(_, chat_id)| chat_id.clone());
+                if let Some(chat_id) = chat_id {
+                    core.notify_about(
+                        &chat_id,
+                        &format!("{id}-refused"),
+                        "The chat was not handed over",
+                        &message,
+                    );
+                }
+            }
+        });
     }
 
     /// The agent clicked a notification: bring a WhatsApp Web tab to the front and have it open
@@ -124,6 +183,29 @@ impl Core {
                     handoff: handoff.clone(),
                 });
             }
+            EventBody::ChatRequested(request) => {
+                let owner_is_me = self
+                    .inner
+                    .borrow()
+                    .state
+                    .conversation(&request.chat_id)
+                    .and_then(|c| c.owner.as_ref())
+                    .is_some_and(|o| o.id == me);
+                if owner_is_me
+                    && request.by.id != me
+                    && self.first_time(&format!("request:{}", request.id))
+                {
+                    self.announce_request(request);
+                }
+            }
+            EventBody::ChatRequestAnswered(request) => {
+                // Answered (here or elsewhere): the question is no longer open.
+                self.host
+                    .clear_notification(&format!("{REQUEST_NOTIFICATION}{}", request.id));
+                if request.by.id == me && self.first_time(&format!("answer:{}", request.id)) {
+                    self.announce_answer(request);
+                }
+            }
             EventBody::NoteCreated(note)
                 if note.author.id != me && note.mentions.iter().any(|m| m.id == me) =>
             {
@@ -162,6 +244,47 @@ impl Core {
         self.broadcast(&ToTab::ReminderDue {
             reminder: reminder.clone(),
         });
+    }
+
+    /// "Ravi Kumar asks for Priya", with a button that hands it over.
+    fn announce_request(&self, request: &ChatRequest) {
+        let title = self.chat_title(&request.chat_id);
+        let message = match &request.message {
+            Some(why) => format!("“{}”", crate::views::shorten(why, 120)),
+            None => "Hand it over from here, or open the chat to answer.".to_owned(),
+        };
+        self.notify_with(
+            &request.chat_id,
+            &format!("{REQUEST_NOTIFICATION}{}", request.id),
+            &format!("{} asks for {title}", request.by.name),
+            &message,
+            vec!["Hand it over".to_owned()],
+        );
+    }
+
+    /// The answer to my request: the chat is mine now, or its owner keeps it.
+    fn announce_answer(&self, request: &ChatRequest) {
+        let title = self.chat_title(&request.chat_id);
+        let by = request
+            .answered_by
+            .as_ref()
+            .map_or("Your colleague", |a| a.name.as_str());
+        let (headline, message) = match request.status {
+            ChatRequestStatus::Granted => (
+                format!("{by} handed you {title}"),
+                "It is yours now: you can reply.".to_owned(),
+            ),
+            _ => (
+                format!("{by} is keeping {title}"),
+                "Ask them about it in a note if it matters.".to_owned(),
+            ),
+        };
+        self.notify_about(
+            &request.chat_id,
+            &format!("baton-answer-{}", request.id),
+            &headline,
+            &message,
+        );
     }
 
     pub(super) fn chat_title(&self, chat_id: &protocol::ChatId) -> String {
