@@ -776,6 +776,31 @@ test('a reminder fires: a Chrome notification, a marker on the chat, and done', 
   await ravi.call('POST', `/reminders/${morning.id}/done`);
 });
 
+test("a notification about an archived chat opens it through WhatsApp's search box, which is cleared again", async () => {
+  const c = named()[13].i;
+  await openChat('asha', c);
+  await pages.ravi.evaluate((n) => { __sim.archive(n); window.__notReloaded = true; }, c);
+  await openChat('ravi', named()[4].i);
+  const asha = await server.api(people.asha.email, PASSWORDS.asha);
+  const note = (await asha.call('POST', `/conversations/${enc(jid(c))}/notes`, { body: '@Ravi she asked for you', mentions: [people.ravi.id] })).body;
+  const nid = `baton-mention-${note.id}`;
+  await until("Ravi's notification of the mention", async () => {
+    const all = await browsers.ravi.worker.evaluate(() => new Promise((resolve) => chrome.notifications.getAll(resolve)));
+    return all[nid];
+  });
+  assert(await pages.ravi.evaluate((n) => __sim.position(n) === -1, c), 'the archived chat is not in the list');
+  await browsers.ravi.worker.evaluate((id) => globalThis.batonNotificationClicked(id), nid);
+  await until('the archived chat to open', () => pages.ravi.evaluate((n) => __sim.active() === n, c));
+  const search = await until('the search to be cleared', async () => {
+    const s = await pages.ravi.evaluate(() => __sim.search());
+    return s.query === '' && s.searches.length > 0 && s;
+  });
+  assert(search.searches.includes(CHATS[c].title.toLowerCase()), `its name was searched for: ${JSON.stringify(search.searches)}`);
+  assert(await pages.ravi.evaluate(() => window.__notReloaded === true), 'the page was not reloaded');
+  await until('the overlay on the chat', () => pages.ravi.evaluate((id) => __baton.q(`[data-baton="chat-overlay"][data-chat="${id}"]`) !== null, jid(c)));
+  await pages.ravi.evaluate((n) => __sim.archive(n, false), c);
+});
+
 test('the send guard holds a send when the chat changed, until the agent decides', async () => {
   const c4 = named()[3].i;
   await openChat('asha', c4);

@@ -367,8 +367,10 @@ impl Overlay {
     }
 
     /// Opens `chat_id` as the agent would: clicks its row in the chat list, scrolling the list a
-    /// screen at a time until the row is rendered (WhatsApp renders only the rows in view). Never
-    /// reloads the page. Gives up, saying so, at the end of the list.
+    /// screen at a time until the row is rendered (WhatsApp renders only the rows in view); when
+    /// a dozen screens or the end of the list do not show it (an archived chat, or one far down a
+    /// long list), types its name in WhatsApp's search box and clicks it among the results. Never
+    /// reloads the page. Gives up, saying so, when neither finds it.
     pub(super) fn seek_chat(&mut self, chat_id: ChatId, step: u32) {
         self.seek_step(chat_id, step, None, 0);
     }
@@ -383,7 +385,7 @@ impl Overlay {
         scrolled_from: Option<Vec<Option<u32>>>,
         waited: u32,
     ) {
-        const MAX_STEPS: u32 = 200;
+        const MAX_STEPS: u32 = 12;
         const MAX_WAITS: u32 = 20;
         self.seek = None;
         if self.chat.as_ref().and_then(|c| c.chat_id.as_ref()) == Some(&chat_id) {
@@ -411,14 +413,7 @@ impl Overlay {
         };
         let at_end = pane.scroll_top() + pane.client_height() >= pane.scroll_height();
         if step >= MAX_STEPS || (step > 0 && at_end) {
-            let title = self
-                .state
-                .conversation(&chat_id)
-                .map_or_else(|| chat_id.to_string(), |c| c.title.clone());
-            self.ui.toast(&format!(
-                "Baton could not find “{title}” in the chat list: search for it in WhatsApp."
-            ));
-            return;
+            return self.search_step(chat_id, 0);
         }
         // From the top first, then most of a screen at a time.
         let next = if step == 0 {
@@ -431,6 +426,49 @@ impl Overlay {
         let from = moved.then_some(places);
         self.seek = Some(Timeout::new(100, move || {
             with_overlay(|o| o.seek_step(chat_id, step + 1, from, 0))
+        }));
+    }
+
+    /// One step of finding a chat through WhatsApp's search box: the first types the chat's name,
+    /// the next ones look for its row among the results (they render a moment later). The
+    /// search is cleared afterwards, found or not, so the agent's list is as it was.
+    fn search_step(&mut self, chat_id: ChatId, attempt: u32) {
+        const MAX_ATTEMPTS: u32 = 30;
+        self.seek = None;
+        let title = self
+            .state
+            .conversation(&chat_id)
+            .map(|c| c.title.clone())
+            .filter(|t| !t.trim().is_empty());
+        let not_found = |overlay: &mut Overlay| {
+            let name = title.clone().unwrap_or_else(|| chat_id.to_string());
+            overlay.ui.toast(&format!(
+                "Baton could not find “{name}” in the chat list: search for it in WhatsApp."
+            ));
+        };
+        if attempt == 0 && !title.as_deref().is_some_and(whatsapp::search_for) {
+            return not_found(self);
+        }
+        if self.chat.as_ref().and_then(|c| c.chat_id.as_ref()) == Some(&chat_id) {
+            whatsapp::search_for("");
+            return;
+        }
+        self.refresh();
+        let rows = whatsapp::read_page(false).rows;
+        if let Some(row) = rows
+            .iter()
+            .find(|row| row_chat(&row.element).as_ref() == Some(&chat_id))
+        {
+            whatsapp::click_row(&row.element);
+            whatsapp::search_for("");
+            return;
+        }
+        if attempt >= MAX_ATTEMPTS {
+            whatsapp::search_for("");
+            return not_found(self);
+        }
+        self.seek = Some(Timeout::new(100, move || {
+            with_overlay(|o| o.search_step(chat_id, attempt + 1))
         }));
     }
 
@@ -583,8 +621,7 @@ impl Overlay {
         if let Some(words) = self.ui.requests.told(form, &outcome) {
             // Known at once (the event follows): the banner says "Asked", the card loses the row.
             if let Outcome::Done(Answer::ChatRequest(request)) = &outcome {
-                if let Some(mut conversation) = self.state.conversation(&request.chat_id).cloned()
-                {
+                if let Some(mut conversation) = self.state.conversation(&request.chat_id).cloned() {
                     conversation.requests.retain(|r| r.id != request.id);
                     if request.status == protocol::api::ChatRequestStatus::Pending {
                         conversation.requests.push(request.clone());

@@ -154,9 +154,7 @@ impl RequestsUi {
             _ => None,
         };
         Some(match (form, refused, answered) {
-            (ASK_FORM, None, _) => {
-                "Asked. You will be told as soon as they answer.".to_owned()
-            }
+            (ASK_FORM, None, _) => "Asked. You will be told as soon as they answer.".to_owned(),
             (ASK_FORM, Some(why), _) => format!("The request was not sent: {why}"),
             (GRANT_FORM, None, Some(request)) => format!("Handed over to {}", request.by.name),
             (GRANT_FORM, None, None) => "Handed over".to_owned(),

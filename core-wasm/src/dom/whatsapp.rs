@@ -34,6 +34,11 @@ const COMPOSER: &[&str] = &[
     "footer [data-lexical-editor=\"true\"]",
     "footer [contenteditable=\"true\"]",
 ];
+/// The search box over the chat list (inside `#side`).
+const SEARCH_BOX: &[&str] = &[
+    "[contenteditable=\"true\"][data-tab=\"3\"]",
+    "[contenteditable=\"true\"][role=\"textbox\"]",
+];
 const SEND_BUTTON: &[&str] = &[
     "footer button[aria-label=\"Send\"]",
     "footer [data-icon=\"wds-ic-send-filled\"]",
@@ -266,6 +271,38 @@ pub fn type_into_composer(text: &str) -> bool {
                 .ok()
         })
         .unwrap_or(false)
+}
+
+/// WhatsApp's search box over the chat list.
+fn search_box() -> Option<HtmlElement> {
+    let side = document().get_element_by_id("side")?;
+    first_match(&side, SEARCH_BOX).and_then(|(e, _)| e.dyn_into().ok())
+}
+
+/// Replaces what WhatsApp's search box holds with `text`, as typed (so WhatsApp lists the chats
+/// it matches); an empty `text` clears the search and leaves the box. False when there is no
+/// search box.
+pub fn search_for(text: &str) -> bool {
+    let Some(search) = search_box() else {
+        return false;
+    };
+    let _ = search.focus();
+    if let Some(selection) = web_sys::window().and_then(|w| w.get_selection().ok().flatten()) {
+        let _ = selection.select_all_children(&search);
+    }
+    let Ok(page) = document().dyn_into::<web_sys::HtmlDocument>() else {
+        return false;
+    };
+    let done = if text.is_empty() {
+        page.exec_command("delete").unwrap_or(false)
+    } else {
+        page.exec_command_with_show_ui_and_value("insertText", false, text)
+            .unwrap_or(false)
+    };
+    if text.is_empty() {
+        let _ = search.blur();
+    }
+    done
 }
 
 /// Sends what is in the composer: clicks the send button, or presses Enter when there is none.
