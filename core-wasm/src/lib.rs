@@ -18,6 +18,7 @@ pub mod adapter;
 pub mod calls;
 pub mod clock;
 pub mod event_kinds;
+pub mod filters;
 pub mod held;
 pub mod identity;
 pub mod messages;
@@ -34,3 +35,9 @@ mod error;
 mod js;
 #[cfg(all(target_arch = "wasm32", feature = "worker"))]
 pub mod worker;
+
+// Talc instead of the default dlmalloc: a few kilobytes smaller, which the overlay's size budget
+// needs, and faster (see talc's WebAssembly benchmarks). Single-threaded, as both modules are.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();

@@ -45,6 +45,12 @@ pub struct ConversationState {
     /// Colleagues' unanswered requests for the chat, oldest first.
     #[serde(default)]
     pub requests: Vec<ChatRequest>,
+    /// A handoff waits for its receiver (known from lists, which do not carry the handoff itself).
+    #[serde(default)]
+    pub handoff_waiting: bool,
+    /// When the latest message was sent or received (server clock).
+    #[serde(default)]
+    pub last_activity_at: Millis,
     pub last_event_seq: i64,
 }
 
@@ -61,6 +67,8 @@ impl ConversationState {
             accepted_handoff: None,
             reminders: Vec::new(),
             requests: Vec::new(),
+            handoff_waiting: false,
+            last_activity_at: 0,
             last_event_seq: 0,
         }
     }
@@ -96,6 +104,8 @@ impl From<&ConversationSummary> for ConversationState {
             accepted_handoff: None,
             reminders: Vec::new(),
             requests: Vec::new(),
+            handoff_waiting: summary.has_pending_handoff,
+            last_activity_at: summary.last_activity_at,
             last_event_seq: summary.last_event_seq,
         }
     }
@@ -118,6 +128,8 @@ impl From<&protocol::api::Conversation> for ConversationState {
             accepted_handoff: c.accepted_handoff.clone(),
             reminders: c.open_reminders.clone(),
             requests: c.requests.clone(),
+            handoff_waiting: c.pending_handoff.is_some(),
+            last_activity_at: c.last_activity_at,
             last_event_seq: c.last_event_seq,
         }
     }
@@ -274,6 +286,7 @@ impl TeamState {
             EventBody::HandoffCreated(handoff) => {
                 conversation.pending_handoff =
                     (handoff.status == HandoffStatus::Pending).then(|| handoff.clone());
+                conversation.handoff_waiting = conversation.pending_handoff.is_some();
             }
             EventBody::HandoffAccepted(handoff) | EventBody::HandoffDeclined(handoff) => {
                 if conversation
@@ -286,14 +299,17 @@ impl TeamState {
                 if handoff.status == HandoffStatus::Accepted {
                     conversation.accepted_handoff = Some(handoff.clone());
                 }
+                conversation.handoff_waiting = conversation.pending_handoff.is_some();
             }
             EventBody::StageChanged { stage, .. } => conversation.stage = stage.clone(),
             EventBody::ReminderCreated(reminder)
             | EventBody::ReminderDue(reminder)
             | EventBody::ReminderSnoozed(reminder)
             | EventBody::ReminderDone(reminder) => conversation.upsert_reminder(reminder.clone()),
+            EventBody::MessageRecorded(message) => {
+                conversation.last_activity_at = conversation.last_activity_at.max(message.sent_at)
+            }
             EventBody::NoteCreated(_)
-            | EventBody::MessageRecorded(_)
             | EventBody::PipelineCreated(_)
             | EventBody::AgentDeactivated(_)
             | EventBody::AgentReactivated(_)

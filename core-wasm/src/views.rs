@@ -714,6 +714,8 @@ mod tests {
             accepted_handoff: None,
             reminders: vec![],
             requests: vec![],
+            handoff_waiting: false,
+            last_activity_at: 0,
             last_event_seq: 1,
         });
         c
@@ -1283,6 +1285,8 @@ mod tests {
             accepted_handoff: None,
             reminders: vec![],
             requests: vec![],
+            handoff_waiting: false,
+            last_activity_at: 0,
             last_event_seq: 1,
         };
         state.conversations.insert(c.clone(), conversation.clone());

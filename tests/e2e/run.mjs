@@ -801,6 +801,71 @@ test("a notification about an archived chat opens it through WhatsApp's search b
   await pages.ravi.evaluate((n) => __sim.archive(n, false), c);
 });
 
+test('the filter strip: Mine, Unassigned, Handoffs and Reminders due, each opening its chats in WhatsApp', async () => {
+  const ravi = await server.api(people.ravi.email, PASSWORDS.ravi);
+  const lena = await server.api(people.lena.email, PASSWORDS.lena);
+  const chips = () => pages.ravi.evaluate(() => Object.fromEntries(
+    __baton.qa('[data-baton="chat-filter"]').map((chip) => [chip.dataset.filter, Number(chip.dataset.count)])));
+  // Above WhatsApp's list, with what the server says is his.
+  const mine = (await ravi.call('GET', '/conversations?owner=me&limit=500')).body.items;
+  await until('the strip to count his chats', async () => (await chips()).mine === mine.length);
+  // A handoff to him and a reminder of his that falls due show up live.
+  const handed = named()[14].i;
+  const due = named()[15].i;
+  for (const i of [handed, due]) {
+    await lena.call('PUT', `/conversations/${enc(jid(i))}`, { title: CHATS[i].title });
+  }
+  const handoff = await lena.call('POST', `/conversations/${enc(jid(handed))}/handoff`, {
+    to_agent_id: people.ravi.id, done: 'Sent the brochure', promised: 'A call today', next_step: 'Call about the loan',
+  });
+  assertEqual(handoff.status, 201, 'handed to Ravi');
+  const now = (await ravi.call('GET', '/me')).body.server_time;
+  const reminder = await ravi.call('POST', `/conversations/${enc(jid(due))}/reminders`, { due_at: now + 1500, text: 'Send the price list' });
+  assertEqual(reminder.status, 201, 'reminder set');
+  await until('the reminder to fall due', async () => (await ravi.call('GET', '/reminders')).body
+    .some((r) => r.id === reminder.body.id && r.fired_at));
+  const handoffs = await until('the handoff and the reminder counted', async () => {
+    const c = await chips();
+    return c.handoffs >= 1 && c.reminders >= 1 && c;
+  });
+  // Handoffs: his, with the next step; opening one opens the chat in WhatsApp and keeps the list.
+  await pages.ravi.click('[data-baton="chat-filter"][data-filter="handoffs"]');
+  await until('the handoffs list', () => visible(pages.ravi, '[data-baton="filter-panel"]'));
+  const listed = await pages.ravi.evaluate(() => __baton.qa('[data-baton="filter-item"]').map((b) => [b.dataset.chatId, b.querySelector('[data-baton="filter-item-detail"]').textContent]));
+  assertEqual(listed.length, handoffs.handoffs, 'as many as the chip says');
+  assert(listed.some(([id, detail]) => id === jid(handed) && detail === 'From Lena Lead — next: Call about the loan'), JSON.stringify(listed));
+  const covers = await pages.ravi.evaluate(() => {
+    const panel = __baton.q('[data-baton="filter-panel"]').getBoundingClientRect();
+    const pane = document.querySelector('#pane-side').getBoundingClientRect();
+    return ['top', 'left', 'width', 'height'].every((k) => Math.abs(panel[k] - pane[k]) <= 1);
+  });
+  assert(covers, "the list covers WhatsApp's list exactly");
+  await shots(pages.ravi, 'filter-handoffs');
+  await pages.ravi.click(`[data-baton="filter-item"][data-chat-id="${jid(handed)}"]`);
+  await until('the chat to open', () => pages.ravi.evaluate((n) => __sim.active() === n, handed));
+  await until('its item marked as open', () => pages.ravi.evaluate((id) =>
+    __baton.q(`[data-baton="filter-item"][data-chat-id="${id}"]`)?.getAttribute('aria-current') === 'true', jid(handed)));
+  assert(await visible(pages.ravi, '[data-baton="filter-panel"]'), 'the list stays for the next one');
+  // Reminders due: with the reminder's words.
+  await pages.ravi.click('[data-baton="chat-filter"][data-filter="reminders"]');
+  await until('the reminders list', () => pages.ravi.evaluate((id) =>
+    __baton.q('[data-baton="filter-panel"]')?.dataset.filter === 'reminders' && __baton.q(`[data-baton="filter-item"][data-chat-id="${id}"]`) !== null, jid(due)));
+  const words = await text(pages.ravi, `[data-baton="filter-item"][data-chat-id="${jid(due)}"] [data-baton="filter-item-detail"]`);
+  assert(words.endsWith('· Send the price list'), words);
+  // Mine: the same chats as the server's, and Escape closes the list.
+  await pages.ravi.click('[data-baton="chat-filter"][data-filter="mine"]');
+  const ownedNow = (await ravi.call('GET', '/conversations?owner=me&limit=500')).body.items.map((c) => c.chat_id).sort();
+  await until('his chats listed', async () => JSON.stringify(await pages.ravi.evaluate(() =>
+    __baton.qa('[data-baton="filter-item"]').map((b) => b.dataset.chatId).sort())) === JSON.stringify(ownedNow));
+  await shots(pages.ravi, 'filter-mine');
+  await pages.ravi.focus('[data-baton="filter-item"]');
+  await pages.ravi.keyboard.press('Escape');
+  await until('the list to close', async () => !(await visible(pages.ravi, '[data-baton="filter-panel"]')));
+  assert(await pages.ravi.evaluate((n) => __sim.active() === n, handed), 'Escape closed the list, not the chat');
+  await ravi.call('POST', `/reminders/${reminder.body.id}/done`);
+  await ravi.call('POST', `/conversations/${enc(jid(handed))}/handoff/accept`);
+});
+
 test('the send guard holds a send when the chat changed, until the agent decides', async () => {
   const c4 = named()[3].i;
   await openChat('asha', c4);

@@ -6,6 +6,7 @@
 
 mod chat;
 mod chat_identity;
+mod filters;
 mod indexed_db;
 mod overlay;
 mod panels;

@@ -1,8 +1,6 @@
 //! The overlay's life cycle: talking to the worker, watching the page, and refreshing what it
 //! shows. The open chat's logic is in [`super::chat`], the chat's UI in [`super::panels`].
 
-use std::collections::HashMap;
-
 use gloo_events::{EventListener, EventListenerOptions, EventListenerPhase};
 use gloo_timers::callback::{Interval, Timeout};
 use protocol::api::Note;
@@ -13,6 +11,7 @@ use web_sys::{Element, MutationObserver, MutationObserverInit};
 
 use super::chat::ChatSession;
 use super::chat_identity::ChatIdentity;
+use super::filters::{FilterIntent, FilterStrip};
 use super::panels::ChatUi;
 use super::ui::{self, child_with_role, document, remove_attr, set_attr, set_text, show};
 use super::whatsapp::{self, Row};
@@ -95,7 +94,10 @@ pub struct Overlay {
     pub(super) layout: LayoutState,
     pub(super) chat: Option<ChatSession>,
     pub(super) ui: ChatUi,
-    pending: HashMap<u32, Pending>,
+    /// Mine / Unassigned / Handoffs / Reminders due, over the chat list.
+    filters: FilterStrip,
+    /// Calls the worker has not answered yet, by request id (a handful at most: a list).
+    pending: Vec<(u32, Pending)>,
     next_request: u32,
     observer: Option<Observer>,
     observed: Option<Element>,
@@ -128,7 +130,8 @@ impl Overlay {
             layout: LayoutState::Waiting,
             chat: None,
             ui: ChatUi::new(),
-            pending: HashMap::new(),
+            filters: FilterStrip::new(),
+            pending: Vec::new(),
             next_request: 1,
             observer: None,
             observed: None,
@@ -228,7 +231,7 @@ impl Overlay {
         self.next_request = self.next_request.wrapping_add(1).max(1);
         let sent = self.worker.send(&ToWorker::Request { id, call });
         if sent {
-            self.pending.insert(id, pending);
+            self.pending.push((id, pending));
         }
         sent
     }
@@ -312,7 +315,8 @@ impl Overlay {
                 }
             }
             ToTab::Reply { id, outcome } => {
-                if let Some(pending) = self.pending.remove(&id) {
+                let waiting = self.pending.iter().position(|(known, _)| *known == id);
+                if let Some((_, pending)) = waiting.map(|at| self.pending.swap_remove(at)) {
                     self.on_reply(pending, outcome);
                 }
             }
@@ -470,6 +474,14 @@ impl Overlay {
         self.seek = Some(Timeout::new(100, move || {
             with_overlay(|o| o.search_step(chat_id, attempt + 1))
         }));
+    }
+
+    /// A click in the filter strip: choosing a filter redraws it; a chat in its list opens.
+    pub(super) fn on_filter_click(&mut self, action: &str, value: Option<String>) {
+        if let Some(FilterIntent::Open(chat_id)) = self.filters.click(action, value) {
+            self.seek_chat(chat_id, 0);
+        }
+        self.schedule_refresh();
     }
 
     /// Reads the open chat's notes once it is registered, so the Notes button can say how many
@@ -800,6 +812,9 @@ impl Overlay {
         self.identity.tally = crate::identity::Tally::default();
         self.render_rows(&page.rows);
         self.sync_chat(page.open_chat);
+        let open = self.chat.as_ref().and_then(|c| c.chat_id.clone());
+        let times = ui::times(self.state.org.as_ref());
+        self.filters.render(&self.state, open.as_ref(), &times);
         self.update_health();
         self.report_status();
         self.render_chat();
@@ -984,6 +999,7 @@ impl Overlay {
         self.debounce = None;
         self.deferred.clear();
         self.ui.remove();
+        self.filters.remove();
         if let Some(app) = document().get_element_by_id("app") {
             for element in ui::all(&app, "[data-baton]") {
                 element.remove();
