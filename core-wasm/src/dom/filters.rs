@@ -4,8 +4,10 @@
 //! filter it); a click there opens the chat in WhatsApp, and the list stays for the next one.
 //! Escape or the chosen chip again closes it.
 //!
-//! One component with its own elements, state and listeners: it draws from the team state,
-//! turns clicks into [`FilterIntent`]s, and knows nothing of the overlay.
+//! One component with its own elements, state and listeners: it draws from the team state and
+//! hands each click (its action and the chip's filter or the item's chat) to the callback it was
+//! made with, which turns it into a [`FilterIntent`] through [`FilterStrip::click`]; it knows
+//! nothing of the overlay.
 
 use gloo_events::EventListener;
 use protocol::ChatId;
@@ -13,7 +15,6 @@ use wasm_bindgen::JsCast;
 use web_sys::HtmlElement;
 
 use super::ui::{button, clear, el, set_attr, set_text, show, text_el, Sheet, Times};
-use super::with_overlay;
 use crate::filters::{filter_chats, ChatFilter, FilteredChat};
 use crate::state::TeamState;
 
@@ -40,7 +41,9 @@ pub struct FilterStrip {
 }
 
 impl FilterStrip {
-    pub fn new() -> FilterStrip {
+    /// `on_click(action, value)` receives every click and Escape (as `filter-close`).
+    pub fn new(on_click: impl Fn(&str, Option<String>) + 'static) -> FilterStrip {
+        let on_click = std::rc::Rc::new(on_click);
         let (host, shadow) = super::ui::shadow_host(
             "div",
             "filter-strip",
@@ -76,7 +79,8 @@ impl FilterStrip {
         show(&panel, false);
         let _ = root.append_child(&strip);
         let _ = root.append_child(&panel);
-        let clicks = EventListener::new(&root, "click", |event| {
+        let clicked = on_click.clone();
+        let clicks = EventListener::new(&root, "click", move |event| {
             let target = super::ui::event_origin(event)
                 .and_then(|t| t.closest("[data-action]").ok().flatten());
             if let Some(target) = target {
@@ -84,16 +88,16 @@ impl FilterStrip {
                 let value = target
                     .get_attribute("data-filter")
                     .or_else(|| target.get_attribute("data-chat-id"));
-                with_overlay(|o| o.on_filter_click(&action, value));
+                clicked(&action, value);
             }
         });
-        let keys = EventListener::new(&root, "keydown", |event| {
+        let keys = EventListener::new(&root, "keydown", move |event| {
             let escape = event
                 .dyn_ref::<web_sys::KeyboardEvent>()
                 .is_some_and(|k| k.key() == "Escape");
             if escape {
                 event.stop_propagation();
-                with_overlay(|o| o.on_filter_click("filter-close", None));
+                on_click("filter-close", None);
             }
         });
         FilterStrip {

@@ -3,11 +3,22 @@
 //! [`start_overlay`] is called by `extension/content.js` once the core has loaded (as WebAssembly,
 //! or as its wasm2js twin when the page's CSP forbids WebAssembly). The overlay lives as long as
 //! the page; every listener, observer and timer is owned by it and detached when it is dropped.
+//!
+//! The layout: [`overlay`] is the one stateful root (the team state, the open chat, the calls in
+//! flight) and the only module that acts — `overlay::{render, actions, reply, identity}` draw the
+//! chat overlay, act on its controls, guard the agent's reply and feed chat identity. Everything
+//! else is used by it and never calls it: components that own their elements and state
+//! (`panels` composing `notes`, `forms` and `requests`; the chat list's `filters`), the open
+//! chat's state (`chat`) and identity sources (`chat_identity`), and the page readers (`whatsapp`,
+//! `indexed_db`, `whatsapp_bridge`, `ui`). A component's listeners reach the overlay only through
+//! a callback it was made with, or the delegated listeners the overlay hangs on its root.
 
 mod chat;
 mod chat_identity;
 mod filters;
+mod forms;
 mod indexed_db;
+mod notes;
 mod overlay;
 mod panels;
 mod requests;

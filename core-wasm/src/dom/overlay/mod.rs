@@ -9,6 +9,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, MutationObserver, MutationObserverInit};
 
+mod actions;
+mod identity;
+mod render;
+mod reply;
+
 use super::chat::ChatSession;
 use super::chat_identity::ChatIdentity;
 use super::filters::{FilterIntent, FilterStrip};
@@ -130,7 +135,9 @@ impl Overlay {
             layout: LayoutState::Waiting,
             chat: None,
             ui: ChatUi::new(),
-            filters: FilterStrip::new(),
+            filters: FilterStrip::new(|action, value| {
+                with_overlay(|o| o.on_filter_click(action, value))
+            }),
             pending: Vec::new(),
             next_request: 1,
             observer: None,
@@ -149,10 +156,10 @@ impl Overlay {
         let port = std::mem::replace(&mut self.bridge_port, JsValue::NULL);
         self.connect_whatsapp_bridge(port);
         self.maybe_read_indexed_db();
-        self.listeners = super::chat::composer_listeners();
-        self.listeners.push(self.ui.click_listener());
-        self.listeners.push(self.ui.change_listener());
-        self.listeners.push(self.ui.key_listener());
+        self.listeners = reply::composer_listeners();
+        self.listeners.push(actions::click_listener(&self.ui));
+        self.listeners.push(actions::change_listener(&self.ui));
+        self.listeners.push(actions::key_listener());
         let options = EventListenerOptions {
             phase: EventListenerPhase::Capture,
             passive: true,
@@ -296,7 +303,7 @@ impl Overlay {
             }
             ToTab::Pending { items } => {
                 self.pending_writes = items;
-                self.ui.notes_dirty = true;
+                self.ui.notes.invalidate();
             }
             ToTab::Conversation { conversation } => self.merge(conversation),
             ToTab::Pipelines { pipelines } => {
@@ -487,12 +494,8 @@ impl Overlay {
     /// Reads the open chat's notes once it is registered, so the Notes button can say how many
     /// there are before the panel opens.
     fn load_notes_once(&mut self) {
-        let Some(chat_id) = self
-            .chat
-            .as_ref()
-            .filter(|c| !c.notes_loaded)
-            .and_then(|c| c.chat_id.clone())
-        else {
+        self.notes_follow_chat();
+        let Some(chat_id) = self.ui.notes.to_load().cloned() else {
             return;
         };
         let _ = self.request_quietly(
@@ -504,15 +507,16 @@ impl Overlay {
     }
 
     fn on_note(&mut self, note: Note) {
-        if let Some(chat) = self
-            .chat
-            .as_mut()
-            .filter(|c| c.chat_id.as_ref() == Some(&note.chat_id))
-        {
-            if !chat.notes.iter().any(|n| n.id == note.id) {
-                chat.notes.push(note);
-                self.ui.notes_dirty = true;
-            }
+        self.notes_follow_chat();
+        self.ui.notes.add(note);
+    }
+
+    /// Tells the notes panel which chat (and which visit of it) is open.
+    pub(in crate::dom) fn notes_follow_chat(&mut self) {
+        let visit = self.chat.as_ref().map(|c| (c.serial, c.chat_id.as_ref()));
+        match visit {
+            Some((serial, chat_id)) => self.ui.notes.show_chat(serial, chat_id),
+            None => self.ui.notes.show_chat(0, None),
         }
     }
 
@@ -598,26 +602,12 @@ impl Overlay {
                 outcome,
             ) => self.on_lock_reply(chat_id, then_release, outcome),
             (Pending::Notes { chat_id }, Outcome::Done(Answer::Notes(page))) => {
-                if let Some(chat) = self
-                    .chat
-                    .as_mut()
-                    .filter(|c| c.chat_id.as_ref() == Some(&chat_id))
-                {
-                    chat.notes = page.items;
-                    chat.more_notes = page.next_cursor.is_some();
-                    chat.notes_loaded = true;
-                    self.ui.notes_dirty = true;
-                }
+                self.notes_follow_chat();
+                self.ui.notes.loaded(&chat_id, page);
             }
             (Pending::Timeline { chat_id }, Outcome::Done(Answer::Timeline(lines))) => {
-                if let Some(chat) = self
-                    .chat
-                    .as_mut()
-                    .filter(|c| c.chat_id.as_ref() == Some(&chat_id))
-                {
-                    chat.timeline = lines;
-                    self.ui.notes_dirty = true;
-                }
+                self.notes_follow_chat();
+                self.ui.notes.timeline_read(&chat_id, lines);
             }
             (Pending::Form { chat_id, form }, outcome) => {
                 self.on_form_reply(chat_id, form, outcome)
