@@ -61,6 +61,18 @@ pub fn event_body<'de, D: Deserializer<'de>>(kind: &str, data: D) -> Result<Even
                 }
             }
         }
+        "conversation.closed" | "conversation.reopened" => {
+            #[derive(Deserialize)]
+            struct Owner {
+                owner: Option<AgentRef>,
+            }
+            let owner = Owner::deserialize(data).map_err(read)?.owner;
+            if kind == "conversation.closed" {
+                EventBody::ConversationClosed { owner }
+            } else {
+                EventBody::ConversationReopened { owner }
+            }
+        }
         "conversation.assigned" => {
             let d = Assigned::deserialize(data).map_err(read)?;
             EventBody::Assigned {
@@ -282,6 +294,10 @@ mod tests {
                 sent_at: 3,
                 agent: Some(agent("a1")),
             }),
+            EventBody::ConversationClosed {
+                owner: Some(agent("a1")),
+            },
+            EventBody::ConversationReopened { owner: None },
             EventBody::ChatRequested(request.clone()),
             EventBody::ChatRequestAnswered(ChatRequest {
                 status: ChatRequestStatus::Granted,
@@ -307,6 +323,8 @@ mod tests {
                 | EventBody::HandoffDeclined(_)
                 | EventBody::ChatRequested(_)
                 | EventBody::ChatRequestAnswered(_)
+                | EventBody::ConversationClosed { .. }
+                | EventBody::ConversationReopened { .. }
                 | EventBody::NoteCreated(_)
                 | EventBody::StageChanged { .. }
                 | EventBody::ReminderCreated(_)

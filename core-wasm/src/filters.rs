@@ -190,6 +190,7 @@ mod tests {
             lock: None,
             stage: None,
             has_pending_handoff: handoff,
+            closed_at: None,
             created_at: 1,
             last_activity_at: active,
             last_event_seq: i64::from(n),

@@ -310,6 +310,8 @@ impl TeamState {
                 conversation.last_activity_at = conversation.last_activity_at.max(message.sent_at)
             }
             EventBody::NoteCreated(_)
+            | EventBody::ConversationClosed { .. }
+            | EventBody::ConversationReopened { .. }
             | EventBody::PipelineCreated(_)
             | EventBody::AgentDeactivated(_)
             | EventBody::AgentReactivated(_)

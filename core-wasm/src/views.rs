@@ -494,6 +494,8 @@ pub fn describe_event(event: &Event) -> Option<String> {
                 )
             }
         },
+        EventBody::ConversationClosed { .. } => format!("{actor} closed the chat"),
+        EventBody::ConversationReopened { .. } => format!("{actor} reopened the chat"),
         EventBody::ChatRequested(r) => match &r.message {
             Some(message) => format!("{} asked for the chat: {message}", r.by.name),
             None => format!("{} asked for the chat", r.by.name),

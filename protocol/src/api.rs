@@ -272,6 +272,10 @@ pub struct Conversation {
     /// it: an unowned chat is anyone's to claim).
     #[serde(default)]
     pub requests: Vec<ChatRequest>,
+    /// When it was closed (`POST …/close`), or `None` while open: a closed chat no longer counts
+    /// against its owner's capacity.
+    #[serde(default)]
+    pub closed_at: Option<Millis>,
     pub created_at: Millis,
     pub last_activity_at: Millis,
     /// Sequence number of the latest event about this chat: clients compare it to notice change.
@@ -289,6 +293,8 @@ pub struct ConversationSummary {
     pub lock: Option<LockInfo>,
     pub stage: Option<StageRef>,
     pub has_pending_handoff: bool,
+    #[serde(default)]
+    pub closed_at: Option<Millis>,
     pub created_at: Millis,
     pub last_activity_at: Millis,
     /// Sequence number of the latest event about this chat (events up to it are reflected here).

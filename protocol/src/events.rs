@@ -97,6 +97,12 @@ pub enum EventBody {
     HandoffAccepted(Handoff),
     #[serde(rename = "handoff.declined")]
     HandoffDeclined(Handoff),
+    /// The chat was closed: done for now (it no longer counts against its owner's capacity).
+    #[serde(rename = "conversation.closed")]
+    ConversationClosed { owner: Option<AgentRef> },
+    /// The chat was opened again.
+    #[serde(rename = "conversation.reopened")]
+    ConversationReopened { owner: Option<AgentRef> },
     /// A colleague asked the owner for the chat.
     #[serde(rename = "chat.requested")]
     ChatRequested(ChatRequest),
@@ -147,6 +153,8 @@ impl EventBody {
             EventBody::HandoffCreated(_) => "handoff.created",
             EventBody::HandoffAccepted(_) => "handoff.accepted",
             EventBody::HandoffDeclined(_) => "handoff.declined",
+            EventBody::ConversationClosed { .. } => "conversation.closed",
+            EventBody::ConversationReopened { .. } => "conversation.reopened",
             EventBody::ChatRequested(_) => "chat.requested",
             EventBody::ChatRequestAnswered(_) => "chat.request_answered",
             EventBody::NoteCreated(_) => "note.created",

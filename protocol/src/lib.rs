@@ -11,6 +11,7 @@ pub mod api;
 pub mod chat_id;
 pub mod codes;
 pub mod events;
+pub mod routing;
 pub mod text;
 pub mod ws;
 

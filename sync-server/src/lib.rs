@@ -17,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod metrics;
+pub mod routing;
 pub mod serve;
 pub mod sessions;
 

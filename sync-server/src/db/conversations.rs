@@ -15,7 +15,7 @@ pub const SELECT_CONVERSATION: &str =
     "SELECT c.id, c.chat_id, c.alias, c.title, c.phone, c.owner_id,
         o.name AS owner_name, c.pipeline_id, p.name AS pipeline_name, c.stage,
         c.lock_holder_id, h.name AS lock_holder_name, c.lock_fence, c.lock_expires_at,
-        c.created_at, c.last_activity_at,
+        c.created_at, c.last_activity_at, c.closed_at,
         (SELECT COALESCE(MAX(e.seq), 0) FROM events e
           WHERE e.org_id = c.org_id AND e.chat_id = c.chat_id) AS last_event_seq
     FROM conversations c
@@ -42,6 +42,8 @@ pub struct ConversationRow {
     pub lock_expires_at: i64,
     pub created_at: i64,
     pub last_activity_at: i64,
+    /// When the chat was closed; `None` while open.
+    pub closed_at: Option<i64>,
     /// Sequence number of the latest event about this chat.
     pub last_event_seq: i64,
 }
@@ -133,6 +135,7 @@ impl ConversationRow {
             lock: self.lock(now),
             stage: self.stage(),
             has_pending_handoff,
+            closed_at: self.closed_at,
             created_at: self.created_at,
             last_activity_at: self.last_activity_at,
             last_event_seq: self.last_event_seq,
@@ -206,6 +209,7 @@ pub async fn view(
         pending_handoff,
         accepted_handoff,
         requests,
+        closed_at: row.closed_at,
         created_at: row.created_at,
         last_activity_at: row.last_activity_at,
         last_event_seq: row.last_event_seq,

@@ -287,6 +287,7 @@ pub fn find_conversation(
         lock_expires_at: row.get("lock_expires_at")?,
         created_at: row.get("created_at")?,
         last_activity_at: row.get("last_activity_at")?,
+        closed_at: row.get("closed_at")?,
         last_event_seq: row.get("last_event_seq")?,
     }))
 }

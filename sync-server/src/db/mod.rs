@@ -25,6 +25,7 @@ pub mod handoffs;
 pub mod locks;
 pub mod pipelines;
 pub mod reminders;
+pub mod routing;
 mod write;
 
 use std::borrow::Cow;

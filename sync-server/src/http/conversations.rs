@@ -30,6 +30,8 @@ pub fn router() -> Routes {
         .get("/conversations/{chat_id}", get_conversation)
         .put("/conversations/{chat_id}/stage", set_stage)
         .delete("/conversations/{chat_id}/owner", release_owner)
+        .post("/conversations/{chat_id}/close", close_conversation)
+        .post("/conversations/{chat_id}/reopen", reopen_conversation)
         .get("/conversations/{chat_id}/timeline", timeline)
 }
 
@@ -284,6 +286,59 @@ async fn release_owner(
     let conversation = view_in(&mut tx, &chat_id).await?;
     tx.commit(&state.hub).await?;
     Ok(Json(conversation))
+}
+
+/// Closes the chat (done for now: it no longer counts against its owner's capacity) or opens it
+/// again; the owner, a lead, or anyone while nobody owns it. Closing a closed chat, or opening an
+/// open one, changes nothing and says nothing.
+async fn set_closed(
+    state: &AppState,
+    auth: &AuthAgent,
+    chat_id: &protocol::ChatId,
+    close: bool,
+) -> ApiResult<Json<Conversation>> {
+    let mut tx = state.db.begin_write(&auth.org_id).await?;
+    let row = require(tx.conn(), &auth.org_id, chat_id).await?;
+    let chat_id = row.chat_id()?;
+    row.ensure_may_work(auth, if close { "close it" } else { "reopen it" })?;
+    if row.closed_at.is_some() != close {
+        let now = tx.now();
+        sqlx::query("UPDATE conversations SET closed_at = $1 WHERE id = $2")
+            .bind(close.then_some(now))
+            .bind(&row.id)
+            .execute(tx.conn())
+            .await?;
+        let owner = row.owner();
+        tx.append(
+            Some(&chat_id),
+            Some(&auth.agent_ref()),
+            if close {
+                EventBody::ConversationClosed { owner }
+            } else {
+                EventBody::ConversationReopened { owner }
+            },
+        )
+        .await?;
+    }
+    let conversation = view_in(&mut tx, &chat_id).await?;
+    tx.commit(&state.hub).await?;
+    Ok(Json(conversation))
+}
+
+async fn close_conversation(
+    State(state): State<AppState>,
+    auth: AuthAgent,
+    ChatPath(chat_id): ChatPath,
+) -> ApiResult<Json<Conversation>> {
+    set_closed(&state, &auth, &chat_id, true).await
+}
+
+async fn reopen_conversation(
+    State(state): State<AppState>,
+    auth: AuthAgent,
+    ChatPath(chat_id): ChatPath,
+) -> ApiResult<Json<Conversation>> {
+    set_closed(&state, &auth, &chat_id, false).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,5 +1,6 @@
 //! The HTTP API: one module per resource, each with its own router, merged here under `/api/v1`.
 
+mod agent_routing;
 mod agents;
 pub mod auth;
 mod chat_requests;
@@ -16,6 +17,7 @@ mod notes;
 mod page;
 mod pipelines;
 pub mod reminders;
+mod teams;
 pub mod throttle;
 
 use std::sync::Arc;
@@ -131,6 +133,8 @@ fn routes() -> (Routes, Routes) {
     let api = Routes::new()
         .merge(auth::router())
         .merge(agents::router())
+        .merge(agent_routing::router())
+        .merge(teams::router())
         .merge(conversations::router())
         .merge(locks::router())
         .merge(handoffs::router())

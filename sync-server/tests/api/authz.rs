@@ -46,6 +46,11 @@ fn row(method: &Method, path: &str) -> Option<(Needs, Foreign)> {
         ("POST", "/events/ticket") | ("GET", "/events") => (Agent, OwnOrg),
         ("PUT", "/conversations/{chat_id}") => (Agent, OwnOrg),
         ("POST", "/pipelines") => (Lead, OwnOrg),
+        ("GET", "/teams") => (Agent, OwnOrg),
+        ("POST", "/teams") => (Lead, OwnOrg),
+        ("PUT" | "DELETE", "/teams/{id}") => (Lead, NotFound),
+        // The target agent's own profile is theirs to read; a colleague's is a lead's.
+        ("GET" | "PUT", "/agents/{id}/routing") => (Lead, NotFound),
         ("POST", "/agents/{id}/deactivate" | "/agents/{id}/reactivate")
         | ("PUT", "/agents/{id}/password") => (Admin, NotFound),
         (
@@ -57,6 +62,7 @@ fn row(method: &Method, path: &str) -> Option<(Needs, Foreign)> {
         | ("PUT", "/conversations/{chat_id}/stage")
         | ("POST" | "DELETE", "/conversations/{chat_id}/lock")
         | ("DELETE", "/conversations/{chat_id}/owner")
+        | ("POST", "/conversations/{chat_id}/close" | "/conversations/{chat_id}/reopen")
         | (
             "POST",
             "/conversations/{chat_id}/handoff"
@@ -116,6 +122,8 @@ struct World {
     reminder_id: String,
     /// The lead's request for the agent's chat.
     chat_request_id: String,
+    /// A team the lead made.
+    team_id: String,
 }
 
 fn tomorrow() -> i64 {
@@ -174,7 +182,12 @@ async fn world(backend: Backend) -> World {
         )
         .await
         .expect(201);
+    let team = lead
+        .post("/teams", json!({"name": "Sales", "agent_ids": [agent.id]}))
+        .await
+        .expect(201);
     World {
+        team_id: team["id"].as_str().unwrap().to_owned(),
         chat_request_id: chat_request["id"].as_str().unwrap().to_owned(),
         expired,
         revoked: revoked.token,
@@ -210,6 +223,8 @@ impl World {
             &self.target.id
         } else if path.contains("/chat-requests/") {
             &self.chat_request_id
+        } else if path.contains("/teams/") {
+            &self.team_id
         } else {
             &self.reminder_id
         };
@@ -242,6 +257,12 @@ impl World {
             }
             ("POST", "/reminders/{id}/snooze") => json!({"minutes": 10}),
             ("POST", "/conversations/{chat_id}/requests") => json!({"message": "May I?"}),
+            ("POST", "/teams") => json!({"name": format!("Team of {caller:?}")}),
+            ("PUT", "/teams/{id}") => json!({"name": format!("Renamed by {caller:?}")}),
+            ("PUT", "/agents/{id}/routing") => json!({
+                "skills": ["hindi"], "capacity": 5,
+                "shifts": [{"weekday": "mon", "start": "09:00", "end": "18:00"}],
+            }),
             ("POST", "/pipelines") => json!({"name": "Loans", "stages": ["New", "Won"]}),
             ("PUT", "/agents/{id}/password") => json!({"password": "a brand new password"}),
             _ => return None,

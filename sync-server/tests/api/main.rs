@@ -21,6 +21,7 @@ mod notes;
 mod offboarding;
 mod reminders;
 mod restart;
+mod routing;
 mod sessions;
 mod storage;
 mod tenancy;

@@ -1,0 +1,100 @@
+//! Who can be assigned chats: each agent's routing profile (skills, capacity, weekly shifts with
+//! date exceptions, all on the org's clock) and teams.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Millis;
+
+/// A day of the week.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Weekday {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
+}
+
+impl Weekday {
+    pub const ALL: [Weekday; 7] = [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+        Weekday::Sun,
+    ];
+
+    /// 0 for Monday … 6 for Sunday.
+    pub fn index(self) -> u32 {
+        self as u32
+    }
+}
+
+/// Working hours on a weekday, `"HH:MM"` on the org's clock. An `end` earlier than `start` runs
+/// past midnight into the next day ("22:00"–"06:00"); `"00:00"` as the end means midnight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shift {
+    pub weekday: Weekday,
+    pub start: String,
+    pub end: String,
+}
+
+/// Hours on one date, `"HH:MM"` as in [`Shift`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hours {
+    pub start: String,
+    pub end: String,
+}
+
+/// A date (`"YYYY-MM-DD"`, the org's calendar) that does not follow the weekly shifts: no hours
+/// is a day off, hours replace that day's shifts (extra or different hours).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShiftException {
+    pub date: String,
+    #[serde(default)]
+    pub hours: Vec<Hours>,
+}
+
+/// `GET/PUT /agents/{id}/routing`: what routing needs to know about an agent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingProfile {
+    /// Short lowercase tags (`hindi`, `home-loans`) a rule may require.
+    #[serde(default)]
+    pub skills: Vec<String>,
+    /// The most open conversations (owned and not closed) the agent is given; `None`: no limit.
+    #[serde(default)]
+    pub capacity: Option<u32>,
+    /// The weekly shifts; none at all means the agent is not limited by shifts.
+    #[serde(default)]
+    pub shifts: Vec<Shift>,
+    #[serde(default)]
+    pub exceptions: Vec<ShiftException>,
+}
+
+/// A team: the agents a rule can route to together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Team {
+    pub id: String,
+    pub name: String,
+    /// Its members' ids, sorted.
+    pub agent_ids: Vec<String>,
+    pub created_at: Millis,
+}
+
+/// `POST /teams` and `PUT /teams/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamRequest {
+    pub name: String,
+    #[serde(default)]
+    pub agent_ids: Vec<String>,
+}
