@@ -189,7 +189,7 @@ impl FilterStrip {
                     .append_child(&text_el("li", "filter-empty", active.empty_text()));
             }
             for item in &items {
-                let _ = self.list.append_child(&item_row(item, times));
+                let _ = self.list.append_child(&item_row(item, state.my_id(), times));
             }
             self.shown = items;
         }
@@ -259,15 +259,16 @@ fn fingerprint(state: &TeamState) -> u64 {
         .wrapping_add(state.me.as_ref().map_or(0, |m| m.id.len() as u64 + 1))
 }
 
-/// One chat of a filter: its name, its owner's chip, why it is listed, and when (reminders).
-fn item_row(item: &FilteredChat, times: &Times) -> HtmlElement {
+/// One chat of a filter: its name, its owner's chip (a colleague's: mine go without), why it is
+/// listed, and when (reminders).
+fn item_row(item: &FilteredChat, me: Option<&str>, times: &Times) -> HtmlElement {
     let li = el("li", "");
     let row = button("", "filter-open");
     set_attr(&row, "data-baton", "filter-item");
     set_attr(&row, "data-chat-id", item.chat_id.as_str());
     let top = el("span", "filter-item-top");
     let _ = top.append_child(&text_el("span", "filter-item-title", &item.title));
-    if let Some(owner) = &item.owner {
+    if let Some(owner) = item.owner.as_ref().filter(|o| Some(o.id.as_str()) != me) {
         let chip = text_el("span", "filter-owner", &crate::views::initials(&owner.name));
         set_attr(
             &chip,
