@@ -98,3 +98,95 @@ pub struct TeamRequest {
     #[serde(default)]
     pub agent_ids: Vec<String>,
 }
+
+/// Which chats a routing rule applies to; every condition given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleMatch {
+    /// The chat is in this pipeline…
+    #[serde(default)]
+    pub pipeline_id: Option<String>,
+    /// …at this stage (needs `pipeline_id`).
+    #[serde(default)]
+    pub stage: Option<String>,
+    /// On these days (the org's calendar).
+    #[serde(default)]
+    pub weekdays: Option<Vec<Weekday>>,
+    /// Between these times of day, `"HH:MM"` on the org's clock (`to` before `from` runs past
+    /// midnight); both or neither.
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub to: Option<String>,
+    /// Only agents with this skill are eligible.
+    #[serde(default)]
+    pub skill: Option<String>,
+    /// Only chats that are new (no owner yet, never routed).
+    #[serde(default)]
+    pub new_chat: Option<bool>,
+}
+
+/// Whom a rule sends chats to: one team, or a list of agents.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleTarget {
+    #[serde(default)]
+    pub team_id: Option<String>,
+    #[serde(default)]
+    pub agent_ids: Option<Vec<String>>,
+}
+
+/// How a rule picks among the eligible agents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// In turn, remembering whose turn it is (per rule).
+    RoundRobin,
+    /// The fewest open chats; ties to whoever waited longest.
+    LeastLoaded,
+}
+
+/// `POST /routing/rules` and `PUT /routing/rules/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleRequest {
+    pub name: String,
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    #[serde(default, rename = "match")]
+    pub matches: RuleMatch,
+    pub target: RuleTarget,
+    pub strategy: Strategy,
+    /// Move the chat to the next eligible agent when its assignee has not answered an incoming
+    /// message within this many seconds.
+    #[serde(default)]
+    pub reassign_after_secs: Option<u32>,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+/// A routing rule, in the org's ordered list (the first enabled rule that matches decides).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rule {
+    pub id: String,
+    /// Its place in the list, from 1.
+    pub position: u32,
+    pub name: String,
+    pub enabled: bool,
+    #[serde(rename = "match")]
+    pub matches: RuleMatch,
+    pub target: RuleTarget,
+    pub strategy: Strategy,
+    pub reassign_after_secs: Option<u32>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// `PUT /routing/rules/order`: every rule's id, in the new order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleOrder {
+    pub ids: Vec<String>,
+}

@@ -189,7 +189,9 @@ impl FilterStrip {
                     .append_child(&text_el("li", "filter-empty", active.empty_text()));
             }
             for item in &items {
-                let _ = self.list.append_child(&item_row(item, state.my_id(), times));
+                let _ = self
+                    .list
+                    .append_child(&item_row(item, state.my_id(), times));
             }
             self.shown = items;
         }

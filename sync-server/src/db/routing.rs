@@ -1,7 +1,7 @@
 //! Storing who can be given chats: agents' routing profiles (their lists kept as JSON the server
 //! has checked) and teams with their members.
 
-use protocol::routing::{RoutingProfile, Team};
+use protocol::routing::{RoutingProfile, Rule, Strategy, Team};
 use sqlx::{AnyConnection, Row};
 
 use crate::error::ApiResult;
@@ -103,4 +103,124 @@ pub async fn teams(conn: &mut AnyConnection, org_id: &str) -> ApiResult<Vec<Team
 /// One of the org's teams.
 pub async fn team(conn: &mut AnyConnection, org_id: &str, id: &str) -> ApiResult<Option<Team>> {
     Ok(teams(conn, org_id).await?.into_iter().find(|t| t.id == id))
+}
+
+const SELECT_RULE: &str = "SELECT id, position, name, enabled, conditions, target, strategy,
+        reassign_after_secs, created_at, updated_at
+    FROM routing_rules";
+
+fn rule_from_row(row: &sqlx::any::AnyRow) -> ApiResult<Rule> {
+    fn read<T: serde::de::DeserializeOwned>(row: &sqlx::any::AnyRow, column: &str) -> ApiResult<T> {
+        let text: String = row.try_get(column)?;
+        Ok(serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("stored rule {column} unreadable: {e}"))?)
+    }
+    let strategy: String = row.try_get("strategy")?;
+    let position: i64 = row.try_get("position")?;
+    let enabled: i64 = row.try_get("enabled")?;
+    let reassign: Option<i64> = row.try_get("reassign_after_secs")?;
+    Ok(Rule {
+        id: row.try_get("id")?,
+        position: u32::try_from(position).map_err(anyhow::Error::from)?,
+        name: row.try_get("name")?,
+        enabled: enabled != 0,
+        matches: read(row, "conditions")?,
+        target: read(row, "target")?,
+        strategy: match strategy.as_str() {
+            "round_robin" => Strategy::RoundRobin,
+            "least_loaded" => Strategy::LeastLoaded,
+            other => return Err(anyhow::anyhow!("unknown strategy {other:?}").into()),
+        },
+        reassign_after_secs: reassign
+            .map(u32::try_from)
+            .transpose()
+            .map_err(anyhow::Error::from)?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// The org's rules in order.
+pub async fn rules(conn: &mut AnyConnection, org_id: &str) -> ApiResult<Vec<Rule>> {
+    let rows = sqlx::query(&format!(
+        "{SELECT_RULE} WHERE org_id = $1 ORDER BY position, id"
+    ))
+    .bind(org_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(rule_from_row).collect()
+}
+
+/// One of the org's rules.
+pub async fn rule(conn: &mut AnyConnection, org_id: &str, id: &str) -> ApiResult<Option<Rule>> {
+    let row = sqlx::query(&format!("{SELECT_RULE} WHERE org_id = $1 AND id = $2"))
+        .bind(org_id)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(rule_from_row).transpose()
+}
+
+/// The stored strategy's name.
+pub fn strategy_name(strategy: Strategy) -> &'static str {
+    match strategy {
+        Strategy::RoundRobin => "round_robin",
+        Strategy::LeastLoaded => "least_loaded",
+    }
+}
+
+/// Stores a checked rule: a new one at `position`, or over the one with its id.
+pub async fn store_rule(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    rule: &Rule,
+    create: bool,
+) -> ApiResult<()> {
+    let values = (
+        rule.name.to_lowercase(),
+        i64::from(rule.enabled),
+        json(&rule.matches)?,
+        json(&rule.target)?,
+        rule.reassign_after_secs.map(i64::from),
+    );
+    if create {
+        sqlx::query(
+            "INSERT INTO routing_rules (id, org_id, position, name, name_key, enabled, conditions,
+                target, strategy, reassign_after_secs, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(&rule.id)
+        .bind(org_id)
+        .bind(i64::from(rule.position))
+        .bind(&rule.name)
+        .bind(values.0)
+        .bind(values.1)
+        .bind(values.2)
+        .bind(values.3)
+        .bind(strategy_name(rule.strategy))
+        .bind(values.4)
+        .bind(rule.created_at)
+        .bind(rule.updated_at)
+        .execute(conn)
+        .await?;
+    } else {
+        sqlx::query(
+            "UPDATE routing_rules SET name = $1, name_key = $2, enabled = $3, conditions = $4,
+                target = $5, strategy = $6, reassign_after_secs = $7, updated_at = $8
+             WHERE id = $9 AND org_id = $10",
+        )
+        .bind(&rule.name)
+        .bind(values.0)
+        .bind(values.1)
+        .bind(values.2)
+        .bind(values.3)
+        .bind(strategy_name(rule.strategy))
+        .bind(values.4)
+        .bind(rule.updated_at)
+        .bind(&rule.id)
+        .bind(org_id)
+        .execute(conn)
+        .await?;
+    }
+    Ok(())
 }

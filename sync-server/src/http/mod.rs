@@ -17,6 +17,7 @@ mod notes;
 mod page;
 mod pipelines;
 pub mod reminders;
+mod routing_rules;
 mod teams;
 pub mod throttle;
 
@@ -135,6 +136,7 @@ fn routes() -> (Routes, Routes) {
         .merge(agents::router())
         .merge(agent_routing::router())
         .merge(teams::router())
+        .merge(routing_rules::router())
         .merge(conversations::router())
         .merge(locks::router())
         .merge(handoffs::router())

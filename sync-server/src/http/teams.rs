@@ -164,6 +164,21 @@ async fn delete_team(
         .await?
         .ok_or(ApiError::NotFound("team"))?;
     auth.require_supervisor("delete teams")?;
+    let used_by: Vec<String> = routing::rules(tx.conn(), &auth.org_id)
+        .await?
+        .into_iter()
+        .filter(|r| r.target.team_id.as_deref() == Some(id.as_str()))
+        .map(|r| r.name)
+        .collect();
+    if !used_by.is_empty() {
+        return Err(ApiError::conflict(
+            codes::CONFLICT,
+            format!(
+                "routing rules send chats to this team ({}); change them first",
+                used_by.join(", ")
+            ),
+        ));
+    }
     set_members(&mut tx, &id, &[]).await?;
     sqlx::query("DELETE FROM teams WHERE id = $1")
         .bind(&id)

@@ -31,6 +31,25 @@ pub fn minutes(field: &str, text: &str) -> Result<u32, String> {
     Ok(h * 60 + m)
 }
 
+/// A skill as a tag (trimmed, lower-cased): letters, digits, `-` and `_`, starting with a letter
+/// or digit; `field` names it in the error.
+pub fn skill_tag(field: &str, text: &str) -> Result<String, String> {
+    let skill = text.trim().to_ascii_lowercase();
+    let valid = !skill.is_empty()
+        && skill.len() <= MAX_SKILL_CHARS
+        && skill
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && skill.as_bytes()[0].is_ascii_alphanumeric();
+    if valid {
+        Ok(skill)
+    } else {
+        Err(format!(
+            "{field} must be a short tag of letters, digits, - and _ (up to {MAX_SKILL_CHARS}), not {text:?}"
+        ))
+    }
+}
+
 /// A span of hours as `(start, end)` minutes; `end <= start` runs past midnight.
 fn span(field: &str, start: &str, end: &str) -> Result<(u32, u32), String> {
     let (s, e) = (
@@ -71,20 +90,7 @@ fn date(field: &str, text: &str) -> Result<NaiveDate, String> {
 pub fn check_profile(profile: RoutingProfile) -> Result<RoutingProfile, String> {
     let mut skills = Vec::new();
     for (i, skill) in profile.skills.iter().enumerate() {
-        let skill = skill.trim().to_ascii_lowercase();
-        let valid = !skill.is_empty()
-            && skill.len() <= MAX_SKILL_CHARS
-            && skill
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-            && skill.as_bytes()[0].is_ascii_alphanumeric();
-        if !valid {
-            return Err(format!(
-                "skills[{i}] must be a short tag of letters, digits, - and _ (up to {MAX_SKILL_CHARS}), not {:?}",
-                profile.skills[i]
-            ));
-        }
-        skills.push(skill);
+        skills.push(skill_tag(&format!("skills[{i}]"), skill)?);
     }
     skills.sort();
     skills.dedup();

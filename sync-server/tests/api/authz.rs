@@ -46,7 +46,9 @@ fn row(method: &Method, path: &str) -> Option<(Needs, Foreign)> {
         ("POST", "/events/ticket") | ("GET", "/events") => (Agent, OwnOrg),
         ("PUT", "/conversations/{chat_id}") => (Agent, OwnOrg),
         ("POST", "/pipelines") => (Lead, OwnOrg),
-        ("GET", "/teams") => (Agent, OwnOrg),
+        ("GET", "/teams" | "/routing/rules") => (Agent, OwnOrg),
+        ("POST", "/routing/rules") | ("PUT", "/routing/rules/order") => (Lead, OwnOrg),
+        ("PUT" | "DELETE", "/routing/rules/{id}") => (Lead, NotFound),
         ("POST", "/teams") => (Lead, OwnOrg),
         ("PUT" | "DELETE", "/teams/{id}") => (Lead, NotFound),
         // The target agent's own profile is theirs to read; a colleague's is a lead's.
@@ -124,6 +126,8 @@ struct World {
     chat_request_id: String,
     /// A team the lead made.
     team_id: String,
+    /// A routing rule the lead made.
+    rule_id: String,
 }
 
 fn tomorrow() -> i64 {
@@ -186,7 +190,15 @@ async fn world(backend: Backend) -> World {
         .post("/teams", json!({"name": "Sales", "agent_ids": [agent.id]}))
         .await
         .expect(201);
+    let rule = lead
+        .post(
+            "/routing/rules",
+            json!({"name": "Sales by day", "target": {"team_id": team["id"]}, "strategy": "round_robin"}),
+        )
+        .await
+        .expect(201);
     World {
+        rule_id: rule["id"].as_str().unwrap().to_owned(),
         team_id: team["id"].as_str().unwrap().to_owned(),
         chat_request_id: chat_request["id"].as_str().unwrap().to_owned(),
         expired,
@@ -225,6 +237,8 @@ impl World {
             &self.chat_request_id
         } else if path.contains("/teams/") {
             &self.team_id
+        } else if path.contains("/routing/rules/") {
+            &self.rule_id
         } else {
             &self.reminder_id
         };
@@ -258,6 +272,21 @@ impl World {
             ("POST", "/reminders/{id}/snooze") => json!({"minutes": 10}),
             ("POST", "/conversations/{chat_id}/requests") => json!({"message": "May I?"}),
             ("POST", "/teams") => json!({"name": format!("Team of {caller:?}")}),
+            ("POST", "/routing/rules") | ("PUT", "/routing/rules/{id}") => {
+                // Another org's admin routes to someone of their own org.
+                let target = if caller == Caller::OtherOrg {
+                    &self.outsider.id
+                } else {
+                    &self.agent.id
+                };
+                json!({
+                    "name": format!("Rule of {caller:?} ({method})"),
+                    "target": {"agent_ids": [target]},
+                    "strategy": "least_loaded",
+                })
+            }
+            ("PUT", "/routing/rules/order") if caller == Caller::OtherOrg => json!({"ids": []}),
+            ("PUT", "/routing/rules/order") => json!({"ids": [self.rule_id]}),
             ("PUT", "/teams/{id}") => json!({"name": format!("Renamed by {caller:?}")}),
             ("PUT", "/agents/{id}/routing") => json!({
                 "skills": ["hindi"], "capacity": 5,
@@ -410,11 +439,14 @@ async fn every_route_answers_every_kind_of_caller_as_it_should(backend: Backend)
         routes.len()
     );
     // Answering a handoff before one is made (so nobody is refused for not being its receiver);
+    // reordering the rules before any are added;
     // registering the chat late (after it another org has a conversation of its own under the
     // same WhatsApp id, where this org's chat routes then work); logging out last (it ends the
     // caller's session).
     let order = |(m, p): &(Method, String)| match (m.as_str(), p.as_str()) {
         (_, p) if p.ends_with("/handoff/accept") || p.ends_with("/handoff/decline") => 0,
+        // Before anyone adds rules, so each org's list is known: the setup's one, or none.
+        (_, p) if p.ends_with("/routing/rules/order") => 0,
         ("PUT", p) if p.ends_with("/conversations/{chat_id}") => 2,
         ("POST", p) if p.ends_with("/auth/logout") => 3,
         _ => 1,

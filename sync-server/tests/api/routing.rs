@@ -268,3 +268,193 @@ async fn closing_and_reopening_a_chat_is_recorded(backend: Backend) {
         "{kinds:?}"
     );
 }
+
+on_both_backends!(routing_rules_are_an_ordered_list_checked_against_the_org,);
+
+async fn routing_rules_are_an_ordered_list_checked_against_the_org(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    let lena = app.agent("Lena", Role::Lead).await;
+    let outsider = app.outsider("Olga").await;
+    let pipeline = lena
+        .post(
+            "/pipelines",
+            json!({"name": "Home loans", "stages": ["New", "Qualified", "Won"]}),
+        )
+        .await
+        .expect(201);
+    let qualification = lena
+        .post(
+            "/teams",
+            json!({"name": "Qualification", "agent_ids": [asha.id]}),
+        )
+        .await
+        .expect(201);
+    let by_day = lena
+        .post(
+            "/routing/rules",
+            json!({
+                "name": " Qualification by day ",
+                "match": {"new_chat": true, "weekdays": ["tue", "mon", "mon"], "from": "09:00", "to": "18:00"},
+                "target": {"team_id": qualification["id"]},
+                "strategy": "round_robin",
+                "reassign_after_secs": 600,
+            }),
+        )
+        .await
+        .expect(201);
+    assert_eq!(by_day["name"], "Qualification by day");
+    assert_eq!(by_day["position"], 1);
+    assert_eq!(by_day["enabled"], true, "enabled unless said otherwise");
+    assert_eq!(by_day["match"]["weekdays"], json!(["mon", "tue"]));
+    let sales = lena
+        .post(
+            "/routing/rules",
+            json!({
+                "name": "Sales for qualified leads",
+                "match": {"pipeline_id": pipeline["id"], "stage": "Qualified", "skill": "Hindi"},
+                "target": {"agent_ids": [ravi.id, ravi.id]},
+                "strategy": "least_loaded",
+            }),
+        )
+        .await
+        .expect(201);
+    assert_eq!(sales["position"], 2);
+    assert_eq!(sales["target"]["agent_ids"], json!([ravi.id]));
+    assert_eq!(sales["match"]["skill"], "hindi");
+    // Everyone reads them in order; another org sees none.
+    let listed = asha.get("/routing/rules").await.expect(200);
+    assert_eq!(listed, json!([by_day, sales]));
+    assert_eq!(outsider.get("/routing/rules").await.expect(200), json!([]));
+
+    // Bad input names the field; nothing is written.
+    let rule = |matches: Value, target: Value| json!({"name": "Night", "match": matches, "target": target, "strategy": "round_robin"});
+    let team = json!({"team_id": qualification["id"]});
+    for (body, field) in [
+        (
+            rule(json!({"pipeline_id": "nope"}), team.clone()),
+            "match.pipeline_id",
+        ),
+        (
+            rule(
+                json!({"pipeline_id": pipeline["id"], "stage": "Lost"}),
+                team.clone(),
+            ),
+            "match.stage",
+        ),
+        (rule(json!({"stage": "Won"}), team.clone()), "match.stage"),
+        (
+            rule(json!({"from": "25:00", "to": "06:00"}), team.clone()),
+            "match.from",
+        ),
+        (
+            rule(json!({"from": "22:00"}), team.clone()),
+            "match.from and match.to",
+        ),
+        (
+            rule(json!({}), json!({"team_id": "nope"})),
+            "target.team_id",
+        ),
+        (
+            rule(json!({}), json!({"agent_ids": [outsider.id]})),
+            "target.agent_ids",
+        ),
+        (
+            rule(json!({}), json!({"agent_ids": []})),
+            "target.agent_ids",
+        ),
+        (rule(json!({}), json!({})), "target must name"),
+    ] {
+        let refused = lena
+            .post("/routing/rules", body.clone())
+            .await
+            .expect_error(422, "validation_failed");
+        assert!(message(&refused).starts_with(field), "{body}: {refused}");
+    }
+    let unknown_strategy = lena
+        .post(
+            "/routing/rules",
+            json!({"name": "Night", "target": team, "strategy": "random"}),
+        )
+        .await
+        .expect_error(422, "invalid_body");
+    assert!(
+        message(&unknown_strategy).contains("strategy"),
+        "{unknown_strategy}"
+    );
+    lena.post(
+        "/routing/rules",
+        json!({"name": "qualification BY DAY", "target": team, "strategy": "round_robin"}),
+    )
+    .await
+    .expect_error(409, "conflict");
+    asha.post(
+        "/routing/rules",
+        json!({"name": "Mine", "target": team, "strategy": "round_robin"}),
+    )
+    .await
+    .expect_error(403, "forbidden");
+    assert_eq!(
+        asha.get("/routing/rules")
+            .await
+            .expect(200)
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Changed in place, keeping its place; disabled.
+    let by_day_path = format!("/routing/rules/{}", by_day["id"].as_str().unwrap());
+    let changed = lena
+        .put(
+            &by_day_path,
+            json!({"name": "Qualification by day", "enabled": false, "target": team, "strategy": "least_loaded"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(changed["position"], 1);
+    assert_eq!(changed["enabled"], false);
+    assert_eq!(changed["created_at"], by_day["created_at"]);
+    outsider
+        .put(
+            &by_day_path,
+            json!({"name": "x", "target": team, "strategy": "round_robin"}),
+        )
+        .await
+        .expect_error(404, "not_found");
+
+    // Reordered: every rule once, in one go.
+    let ids = |rules: &[&Value]| json!({"ids": rules.iter().map(|r| r["id"].clone()).collect::<Vec<_>>()});
+    let reordered = lena
+        .put("/routing/rules/order", ids(&[&sales, &by_day]))
+        .await
+        .expect(200);
+    assert_eq!(reordered[0]["id"], sales["id"]);
+    assert_eq!(reordered[0]["position"], 1);
+    assert_eq!(reordered[1]["position"], 2);
+    lena.put("/routing/rules/order", ids(&[&sales]))
+        .await
+        .expect_error(422, "validation_failed");
+    lena.put("/routing/rules/order", ids(&[&sales, &sales]))
+        .await
+        .expect_error(422, "validation_failed");
+    assert_eq!(
+        asha.get("/routing/rules").await.expect(200)[0]["id"],
+        sales["id"]
+    );
+
+    // A team a rule routes to is not deleted from under it.
+    let team_path = format!("/teams/{}", qualification["id"].as_str().unwrap());
+    let refused = lena.delete(&team_path).await.expect_error(409, "conflict");
+    assert!(
+        message(&refused).contains("Qualification by day"),
+        "{refused}"
+    );
+    lena.delete(&by_day_path).await.expect(204);
+    lena.delete(&by_day_path)
+        .await
+        .expect_error(404, "not_found");
+    lena.delete(&team_path).await.expect(204);
+}
