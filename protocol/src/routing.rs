@@ -190,3 +190,50 @@ pub struct Rule {
 pub struct RuleOrder {
     pub ids: Vec<String>,
 }
+
+/// Whether an agent can be given chats now: connected and not away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceStatus {
+    /// One of their browsers holds the event stream and they are not away.
+    Available,
+    /// Connected, but they said they are away.
+    Away,
+    /// None of their browsers is connected.
+    Offline,
+}
+
+/// `PUT /me/presence`: what the agent says of themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceChoice {
+    Available,
+    Away,
+}
+
+/// `PUT /me/presence`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PresenceRequest {
+    pub status: PresenceChoice,
+}
+
+/// An agent's presence as it now is (the answer to `PUT /me/presence`, and the
+/// `agent.presence` event's body).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presence {
+    pub agent: crate::api::AgentRef,
+    pub status: PresenceStatus,
+}
+
+/// An agent in `GET /agents`: who they are, and what routing sees of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentListed {
+    #[serde(flatten)]
+    pub agent: crate::api::Agent,
+    pub presence: PresenceStatus,
+    /// Conversations they own that are not closed.
+    pub open_chats: u32,
+    /// Their routing profile's capacity (`None`: no limit).
+    pub capacity: Option<u32>,
+}

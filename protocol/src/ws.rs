@@ -17,6 +17,10 @@ use crate::Millis;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     Event(Event),
+    /// An agent's presence changed (came online, went away, came back, went offline). Live only:
+    /// not an event, no sequence number, not replayed; a client that reconnects reads everyone's
+    /// presence from `GET /agents`.
+    Presence(crate::routing::Presence),
     /// The backlog has been sent; from here on events are live.
     Ready {
         latest_seq: i64,

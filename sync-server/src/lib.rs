@@ -17,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod metrics;
+pub mod presence;
 pub mod routing;
 pub mod serve;
 pub mod sessions;
@@ -90,11 +91,13 @@ impl Server {
                 &config.allowed_hosts,
                 addr,
             )),
+            presence: Arc::default(),
             config: Arc::new(config),
         };
         let mut background = vec![
             tokio::spawn(http::reminders::run_scheduler(state.clone())),
             tokio::spawn(run_janitor(db.clone(), shutdown.clone())),
+            tokio::spawn(presence::run_keeper(state.clone())),
         ];
         match db.backend() {
             Backend::Postgres => background.push(tokio::spawn(events::listener::run(

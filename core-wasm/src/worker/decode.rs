@@ -53,6 +53,7 @@ pub fn server_message(text: &str) -> Result<ServerMessage, CoreError> {
                 server_time: s.server_time,
             }
         }
+        "presence" => ServerMessage::Presence(from_js(value)?),
         "pong" => ServerMessage::Pong {
             server_time: from_js::<Pong>(value)?.server_time,
         },

@@ -271,6 +271,9 @@ impl Core {
             ServerMessage::Pong { server_time } => {
                 core.inner.borrow_mut().clock_offset_ms = server_time - now_ms();
             }
+            // Colleagues' presence is for the lead's views and routing, which read it from
+            // `GET /agents`; nothing in the overlay shows it yet.
+            ServerMessage::Presence(_) => {}
             ServerMessage::Event(event) => {
                 let applied = {
                     let mut inner = core.inner.borrow_mut();

@@ -35,7 +35,7 @@ use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, Executor};
 
-pub use write::{WriteTx, EVENTS_CHANNEL};
+pub use write::{WriteTx, EVENTS_CHANNEL, PRESENCE_CHANNEL};
 
 /// Which engine a [`Db`] runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

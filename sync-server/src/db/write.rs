@@ -13,6 +13,9 @@ use crate::sessions::{Ended, SESSIONS_CHANNEL};
 
 /// The PostgreSQL NOTIFY channel that tells every server instance an org has new events.
 pub const EVENTS_CHANNEL: &str = "baton_events";
+/// The PostgreSQL NOTIFY channel that carries presence changes (live only: no stored event) to
+/// every server instance, this one included.
+pub const PRESENCE_CHANNEL: &str = "baton_presence";
 
 /// An open write transaction for one org. Dropping it without [`WriteTx::commit`] rolls back.
 #[derive(Debug)]
@@ -24,6 +27,9 @@ pub struct WriteTx {
     appended_events: bool,
     /// Logins this transaction ends, forgotten by this instance's cache once it commits.
     ended: Vec<Ended>,
+    /// SQLite: presence changes to tell this instance's streams once it commits (PostgreSQL
+    /// tells every instance through [`PRESENCE_CHANNEL`]).
+    presence: Vec<protocol::routing::Presence>,
     /// SQLite: the write gate, held until the transaction has ended (declared after `tx`, so it
     /// is dropped after it).
     turn: Turn,
@@ -101,6 +107,7 @@ impl WriteTx {
             now,
             appended_events: false,
             ended: Vec::new(),
+            presence: Vec::new(),
             turn,
         })
     }
@@ -206,13 +213,35 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Commits; then this instance forgets the logins that ended and wakes the org's event feed
-    /// if events were recorded.
+    /// Tells every stream of the org, once this transaction commits, that an agent's presence
+    /// changed (live only: not an event, no sequence number).
+    pub async fn presence_changed(
+        &mut self,
+        presence: protocol::routing::Presence,
+    ) -> Result<(), sqlx::Error> {
+        if self.db.backend == Backend::Postgres {
+            let payload = crate::events::presence_payload(&self.org_id, &presence);
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(PRESENCE_CHANNEL)
+                .bind(payload)
+                .execute(&mut *self.tx)
+                .await?;
+        } else {
+            self.presence.push(presence);
+        }
+        Ok(())
+    }
+
+    /// Commits; then this instance forgets the logins that ended, tells its streams of presence
+    /// changes and wakes the org's event feed if events were recorded.
     pub async fn commit(mut self, hub: &EventHub) -> Result<(), sqlx::Error> {
         self.tx.commit().await?;
         self.turn.committed = true;
         for ended in &self.ended {
             hub.tokens().forget(ended);
+        }
+        for presence in &self.presence {
+            hub.publish_presence(&self.org_id, presence);
         }
         if self.appended_events {
             hub.notify(&self.org_id);

@@ -7,7 +7,7 @@ use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
 use super::EventHub;
-use crate::db::EVENTS_CHANNEL;
+use crate::db::{EVENTS_CHANNEL, PRESENCE_CHANNEL};
 use crate::sessions::{Ended, SESSIONS_CHANNEL};
 
 /// Listens until shutdown, reconnecting with backoff. After any gap in the connection every feed
@@ -42,6 +42,9 @@ pub async fn run(url: String, hub: EventHub, shutdown: CancellationToken) {
                             None => hub.tokens().clear(),
                         }
                     }
+                    Ok(Some(notification)) if notification.channel() == PRESENCE_CHANNEL => {
+                        super::presence_notified(&hub, notification.payload())
+                    }
                     Ok(Some(notification)) => hub.notify(notification.payload()),
                     // The connection dropped; sqlx reconnects on the next call.
                     Ok(None) => {
@@ -62,7 +65,7 @@ pub async fn run(url: String, hub: EventHub, shutdown: CancellationToken) {
 async fn connect(url: &str) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect(url).await?;
     listener
-        .listen_all([EVENTS_CHANNEL, SESSIONS_CHANNEL])
+        .listen_all([EVENTS_CHANNEL, SESSIONS_CHANNEL, PRESENCE_CHANNEL])
         .await?;
     Ok(listener)
 }

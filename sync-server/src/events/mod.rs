@@ -23,6 +23,30 @@ pub use store::{latest_seq, read_after, read_timeline};
 
 use crate::db::Db;
 
+/// A presence change as the PostgreSQL notification carries it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PresenceNotice {
+    org_id: String,
+    presence: protocol::routing::Presence,
+}
+
+/// The notification payload of a presence change.
+pub fn presence_payload(org_id: &str, presence: &protocol::routing::Presence) -> String {
+    serde_json::to_string(&PresenceNotice {
+        org_id: org_id.to_owned(),
+        presence: presence.clone(),
+    })
+    .unwrap_or_default()
+}
+
+/// Reads a presence notification and tells this instance's streams.
+pub fn presence_notified(hub: &EventHub, payload: &str) {
+    match serde_json::from_str::<PresenceNotice>(payload) {
+        Ok(notice) => hub.publish_presence(&notice.org_id, &notice.presence),
+        Err(err) => tracing::warn!(error = %err, "unreadable presence notification"),
+    }
+}
+
 /// Events are read from the database in pages of this size.
 pub const READ_PAGE: i64 = 500;
 
@@ -149,6 +173,23 @@ impl EventHub {
             feeds.remove(org_id);
         }
         unused
+    }
+
+    /// Sends a presence change to this instance's streams of the org (live only: sequence number
+    /// 0, which streams pass straight through).
+    pub fn publish_presence(&self, org_id: &str, presence: &protocol::routing::Presence) {
+        let Some(sender) = self.feeds().get(org_id).map(|feed| feed.sender.clone()) else {
+            return;
+        };
+        let Ok(frame) = serde_json::to_string(&ServerMessage::Presence(presence.clone())) else {
+            return;
+        };
+        let _ = sender.send(Arc::new(LiveEvent {
+            seq: 0,
+            at: crate::db::system_now_ms(),
+            frame: Utf8Bytes::from(frame),
+            ends_sessions_of: None,
+        }));
     }
 
     /// Number of orgs with a live feed on this instance.

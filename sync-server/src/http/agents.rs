@@ -1,9 +1,11 @@
-//! The org's agents, as colleagues see them (for handoff pickers and @mentions).
+//! The org's agents, as colleagues see them (for handoff pickers and @mentions) and as routing
+//! sees them (presence, open chats, capacity); agents' own presence.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use protocol::api::{Agent, Page, PasswordRequest};
+use protocol::api::{Page, PasswordRequest};
+use protocol::routing::{AgentListed, Presence, PresenceChoice, PresenceRequest, PresenceStatus};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{AppJson, AppQuery, AuthAgent, IdPath};
@@ -14,6 +16,7 @@ use crate::admin;
 pub fn router() -> Routes {
     Routes::new()
         .get("/agents", list_agents)
+        .put("/me/presence", set_presence)
         .post("/agents/{id}/deactivate", deactivate)
         .post("/agents/{id}/reactivate", reactivate)
         .put("/agents/{id}/password", set_password)
@@ -89,9 +92,11 @@ async fn list_agents(
     State(state): State<AppState>,
     auth: AuthAgent,
     AppQuery(query): AppQuery<PageQuery>,
-) -> ApiResult<Json<Page<Agent>>> {
+) -> ApiResult<Json<Page<AgentListed>>> {
     let limit = page::limit(query.limit, 500, 1000)?;
-    let items = sqlx::query(
+    let mut conn = state.db.pool().acquire().await?;
+    let now = state.db.now_on(&mut conn).await?;
+    let agents = sqlx::query(
         "SELECT id, name, email, role FROM agents
          WHERE org_id = $1 AND active = 1 AND ($2 IS NULL OR id > $2)
          ORDER BY id LIMIT $3",
@@ -99,12 +104,57 @@ async fn list_agents(
     .bind(&auth.org_id)
     .bind(query.cursor)
     .bind(limit)
-    .fetch_all(state.db.pool())
+    .fetch_all(&mut *conn)
     .await?
     .iter()
     .map(admin::agent_from_row)
     .collect::<Result<Vec<_>, _>>()
     .map_err(anyhow::Error::from)?;
-    let next_cursor = page::next_cursor(&items, limit, |a| a.id.clone());
+    let open: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT owner_id, COUNT(*) FROM conversations
+         WHERE org_id = $1 AND owner_id IS NOT NULL AND closed_at IS NULL GROUP BY owner_id",
+    )
+    .bind(&auth.org_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut items = Vec::with_capacity(agents.len());
+    for agent in agents {
+        let open_chats = open
+            .iter()
+            .find(|(owner, _)| *owner == agent.id)
+            .map_or(0, |(_, n)| u32::try_from(*n).unwrap_or(u32::MAX));
+        let presence = crate::presence::status_of(&mut conn, &agent.id, now).await?;
+        let capacity = crate::db::routing::profile(&mut conn, &agent.id)
+            .await?
+            .capacity;
+        items.push(AgentListed {
+            agent,
+            presence,
+            open_chats,
+            capacity,
+        });
+    }
+    let next_cursor = page::next_cursor(&items, limit, |a| a.agent.id.clone());
     Ok(Json(Page { items, next_cursor }))
+}
+
+/// The agent says they are away or available; connected, they are then away or available at
+/// once, for everyone; offline, they come online with that choice.
+async fn set_presence(
+    State(state): State<AppState>,
+    auth: AuthAgent,
+    AppJson(request): AppJson<PresenceRequest>,
+) -> ApiResult<Json<Presence>> {
+    let status: PresenceStatus = crate::presence::set_away(
+        &state.db,
+        &state.hub,
+        &auth.org_id,
+        &auth.agent_ref(),
+        request.status == PresenceChoice::Away,
+    )
+    .await?;
+    Ok(Json(Presence {
+        agent: auth.agent_ref(),
+        status,
+    }))
 }

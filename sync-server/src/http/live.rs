@@ -255,6 +255,21 @@ async fn connect(
         .max_write_buffer_size(MAX_WRITE_BUFFER)
         .on_upgrade(move |socket| async move {
             let open = state.metrics.socket_opened();
+            let lease = crate::presence::lease(state.config.ws_ping_interval);
+            if let Err(err) = state
+                .presence
+                .stream_opened(
+                    &state.db,
+                    &state.hub,
+                    &auth.org_id,
+                    &auth.agent_ref(),
+                    lease,
+                )
+                .await
+            {
+                tracing::warn!(agent = %auth.id, error = %err, "presence not recorded");
+            }
+            let presence = (state.clone(), auth.id.clone());
             let mut session = Session {
                 state,
                 auth,
@@ -264,6 +279,16 @@ async fn connect(
             let end = session.run().await;
             // Boxed: it owns the session, which the stream's future would otherwise hold twice.
             Box::pin(session.finish(end)).await;
+            let (state, agent_id) = presence;
+            if let Err(err) = Box::pin(
+                state
+                    .presence
+                    .stream_closed(&state.db, &state.hub, &agent_id),
+            )
+            .await
+            {
+                tracing::warn!(agent = %agent_id, error = %err, "presence not cleared");
+            }
             drop(slot);
             drop(open);
             // The connection's place under the server's cap ends with the stream.
@@ -380,6 +405,11 @@ impl Session {
 
     /// Sends a live event unless it was already sent; fills any gap before it from the database.
     async fn deliver(&mut self, event: &LiveEvent) -> Result<(), End> {
+        // Live only (a presence change): outside the sequence, sent as it comes.
+        if event.seq == 0 {
+            self.socket.send(Message::Text(event.frame.clone())).await?;
+            return Ok(());
+        }
         if event.seq <= self.last_sent {
             return Ok(());
         }

@@ -61,6 +61,8 @@ pub struct AppState {
     pub hosts: Arc<hosts::AllowedHosts>,
     /// Counters for `/metrics` (served on a listener of its own).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// This instance's event streams per agent, for presence.
+    pub presence: Arc<crate::presence::Registry>,
 }
 
 /// A set of routes, and the table of them (method and path) that [`route_table`] gives out.

@@ -46,7 +46,7 @@ fn row(method: &Method, path: &str) -> Option<(Needs, Foreign)> {
         ("POST", "/events/ticket") | ("GET", "/events") => (Agent, OwnOrg),
         ("PUT", "/conversations/{chat_id}") => (Agent, OwnOrg),
         ("POST", "/pipelines") => (Lead, OwnOrg),
-        ("GET", "/teams" | "/routing/rules") => (Agent, OwnOrg),
+        ("GET", "/teams" | "/routing/rules") | ("PUT", "/me/presence") => (Agent, OwnOrg),
         ("POST", "/routing/rules") | ("PUT", "/routing/rules/order") => (Lead, OwnOrg),
         ("PUT" | "DELETE", "/routing/rules/{id}") => (Lead, NotFound),
         ("POST", "/teams") => (Lead, OwnOrg),
@@ -272,6 +272,7 @@ impl World {
             ("POST", "/reminders/{id}/snooze") => json!({"minutes": 10}),
             ("POST", "/conversations/{chat_id}/requests") => json!({"message": "May I?"}),
             ("POST", "/teams") => json!({"name": format!("Team of {caller:?}")}),
+            ("PUT", "/me/presence") => json!({"status": "away"}),
             ("POST", "/routing/rules") | ("PUT", "/routing/rules/{id}") => {
                 // Another org's admin routes to someone of their own org.
                 let target = if caller == Caller::OtherOrg {

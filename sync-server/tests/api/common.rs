@@ -533,9 +533,12 @@ impl TestAgent {
 
 type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// A client of the live event WebSocket.
+/// A client of the live event WebSocket. Presence frames are live-only and arrive whenever
+/// anyone connects: [`EventStream::next`] sets them aside for [`EventStream::next_presence`], so
+/// tests of the event sequence see only the sequence.
 pub struct EventStream {
     ws: Ws,
+    presence: std::collections::VecDeque<protocol::routing::Presence>,
 }
 
 impl EventStream {
@@ -556,11 +559,41 @@ impl EventStream {
                 .insert("origin", origin.parse().unwrap());
         }
         let (ws, _) = tokio_tungstenite::connect_async(request).await?;
-        Ok(EventStream { ws })
+        Ok(EventStream {
+            ws,
+            presence: std::collections::VecDeque::new(),
+        })
     }
 
-    /// The next message; fails the test if none comes in time or the stream ends.
+    /// The next presence change told on this stream (set aside by [`EventStream::next`] or read
+    /// now, skipping the events in between).
+    pub async fn next_presence(&mut self) -> protocol::routing::Presence {
+        tokio::time::timeout(PATIENCE, async {
+            if let Some(presence) = self.presence.pop_front() {
+                return presence;
+            }
+            loop {
+                if let ServerMessage::Presence(presence) = self.next_frame().await {
+                    return presence;
+                }
+            }
+        })
+        .await
+        .expect("no presence change on the event stream in time")
+    }
+
+    /// The next message other than a presence frame; fails the test if none comes in time or
+    /// the stream ends.
     pub async fn next(&mut self) -> ServerMessage {
+        loop {
+            match self.next_frame().await {
+                ServerMessage::Presence(presence) => self.presence.push_back(presence),
+                message => return message,
+            }
+        }
+    }
+
+    async fn next_frame(&mut self) -> ServerMessage {
         loop {
             let frame = tokio::time::timeout(PATIENCE, self.ws.next())
                 .await

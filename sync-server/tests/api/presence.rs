@@ -1,0 +1,209 @@
+//! Presence: available while a browser holds the event stream and the agent is not away; told
+//! live to every stream of the org (outside the event sequence); an instance that dies takes its
+//! agents offline by itself; `GET /agents` shows presence, open chats and capacity.
+
+use protocol::api::Role;
+use protocol::routing::{Presence, PresenceStatus};
+use serde_json::{json, Value};
+
+use crate::common::{chat, Backend, EventStream, TestAgent, TestApp};
+use crate::on_both_backends;
+
+on_both_backends!(
+    an_agent_is_available_while_connected_and_not_away,
+    a_dead_instances_agents_go_offline_by_themselves,
+);
+
+async fn listed(viewer: &TestAgent, agent: &TestAgent) -> Value {
+    let page = viewer.get("/agents").await.expect(200);
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == agent.id.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("{} not listed: {page}", agent.id))
+}
+
+/// The next presence change of `agent` told on `stream` (the watcher's own coming online may or
+/// may not reach the watcher: on PostgreSQL it comes back through the notification).
+async fn next_of(stream: &mut EventStream, agent: &TestAgent) -> Presence {
+    loop {
+        let presence = stream.next_presence().await;
+        if presence.agent.id == agent.id {
+            return presence;
+        }
+    }
+}
+
+fn presence(agent: &TestAgent, status: PresenceStatus) -> Presence {
+    Presence {
+        agent: protocol::api::AgentRef {
+            id: agent.id.clone(),
+            name: agent.name.clone(),
+        },
+        status,
+    }
+}
+
+async fn an_agent_is_available_while_connected_and_not_away(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let lena = app.agent("Lena", Role::Lead).await;
+    let fresh = listed(&lena, &asha).await;
+    assert_eq!(fresh["presence"], "offline");
+    assert_eq!(fresh["open_chats"], 0);
+    assert!(fresh["capacity"].is_null());
+    assert_eq!(
+        fresh["email"],
+        asha.email.as_str(),
+        "still the agent as before"
+    );
+
+    let seq = app.latest_seq().await;
+    // Lena watches (her own coming online is told to the others, not to her).
+    let mut watch = lena.events(seq).await;
+    watch.backlog().await;
+    let mut first = asha.events(seq).await;
+    first.backlog().await;
+    assert_eq!(
+        next_of(&mut watch, &asha).await,
+        presence(&asha, PresenceStatus::Available)
+    );
+    assert_eq!(listed(&lena, &asha).await["presence"], "available");
+
+    let away = asha
+        .put("/me/presence", json!({"status": "away"}))
+        .await
+        .expect(200);
+    assert_eq!(away["status"], "away");
+    assert_eq!(
+        next_of(&mut watch, &asha).await,
+        presence(&asha, PresenceStatus::Away)
+    );
+    // A second browser, then the first one gone: still connected, nothing to say.
+    let mut second = asha.events(seq).await;
+    second.backlog().await;
+    drop(first);
+    asha.put("/me/presence", json!({"status": "available"}))
+        .await
+        .expect(200);
+    assert_eq!(
+        next_of(&mut watch, &asha).await,
+        presence(&asha, PresenceStatus::Available),
+        "not offline in between"
+    );
+    drop(second);
+    assert_eq!(
+        next_of(&mut watch, &asha).await,
+        presence(&asha, PresenceStatus::Offline)
+    );
+    assert_eq!(listed(&lena, &asha).await["presence"], "offline");
+    // Away while offline: still offline, and away on coming back.
+    let offline_away = asha
+        .put("/me/presence", json!({"status": "away"}))
+        .await
+        .expect(200);
+    assert_eq!(offline_away["status"], "offline");
+    let mut third = asha.events(seq).await;
+    third.backlog().await;
+    assert_eq!(
+        next_of(&mut watch, &asha).await,
+        presence(&asha, PresenceStatus::Away)
+    );
+    // Presence is not history: none of it took a sequence number.
+    assert_eq!(app.latest_seq().await, seq);
+
+    // Open chats (owned, not closed) and capacity, as routing sees them.
+    let chat_id = chat(900);
+    asha.open_chat(&chat_id, "Priya").await;
+    asha.lock(&chat_id).await.expect(200);
+    asha.release(&chat_id).await.expect(204);
+    lena.put(
+        &format!("/agents/{}/routing", asha.id),
+        json!({"capacity": 3}),
+    )
+    .await
+    .expect(200);
+    let loaded = listed(&lena, &asha).await;
+    assert_eq!(
+        (loaded["open_chats"].clone(), loaded["capacity"].clone()),
+        (json!(1), json!(3))
+    );
+    asha.post_empty(&format!(
+        "/conversations/{}/close",
+        crate::common::enc(&chat_id)
+    ))
+    .await
+    .expect(200);
+    assert_eq!(listed(&lena, &asha).await["open_chats"], 0);
+
+    asha.put("/me/presence", json!({"status": "busy"}))
+        .await
+        .expect_error(422, "invalid_body");
+    drop(third);
+}
+
+async fn a_dead_instances_agents_go_offline_by_themselves(backend: Backend) {
+    // A short lease, so the keeper sweeps every few hundred milliseconds.
+    let app = TestApp::spawn_with(backend, |c| {
+        c.ws_ping_interval = std::time::Duration::from_millis(200)
+    })
+    .await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    let lena = app.agent("Lena", Role::Lead).await;
+    let mut watch = lena.events(app.latest_seq().await).await;
+    watch.backlog().await;
+    // Ravi is connected through another instance, which renews its row…
+    sqlx::query(
+        "INSERT INTO presence (instance_id, agent_id, org_id, expires_at)
+         VALUES ('another-instance', $1, (SELECT org_id FROM agents WHERE id = $1), $2)",
+    )
+    .bind(&ravi.id)
+    .bind(i64::MAX / 2)
+    .execute(app.db.writer())
+    .await
+    .unwrap();
+    assert_eq!(listed(&lena, &ravi).await["presence"], "available");
+    // …until it dies and its row runs out: any instance's keeper ends it.
+    sqlx::query("UPDATE presence SET expires_at = 0 WHERE instance_id = 'another-instance'")
+        .execute(app.db.writer())
+        .await
+        .unwrap();
+    assert_eq!(
+        next_of(&mut watch, &ravi).await,
+        presence(&ravi, PresenceStatus::Offline)
+    );
+    assert_eq!(listed(&lena, &ravi).await["presence"], "offline");
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM presence WHERE agent_id = $1")
+        .bind(&ravi.id)
+        .fetch_one(app.db.writer())
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the dead instance's row is gone");
+}
+
+/// Through any instance: an agent connected to the second instance is available for a lead
+/// watching through the first, and offline once that stream ends (PostgreSQL carries the
+/// changes between instances).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_crosses_server_instances_on_postgres() {
+    let mut app = TestApp::spawn(Backend::Postgres).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let lena = app.agent("Lena", Role::Lead).await;
+    let other = app.second_instance().await;
+    let mut watch = lena.events(app.latest_seq().await).await;
+    watch.backlog().await;
+    let mut elsewhere = asha.via(&other).events(app.latest_seq().await).await;
+    elsewhere.backlog().await;
+    assert_eq!(
+        next_of(&mut watch, &asha).await,
+        presence(&asha, PresenceStatus::Available)
+    );
+    assert_eq!(listed(&lena, &asha).await["presence"], "available");
+    drop(elsewhere);
+    assert_eq!(
+        next_of(&mut watch, &asha).await,
+        presence(&asha, PresenceStatus::Offline)
+    );
+}
