@@ -237,3 +237,14 @@ pub struct AgentListed {
     /// Their routing profile's capacity (`None`: no limit).
     pub capacity: Option<u32>,
 }
+
+/// `GET/PUT /org/business-hours`: when the org answers, in the same form as an agent's shifts
+/// (on the org's clock; none at all: open at all times).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessHours {
+    #[serde(default)]
+    pub shifts: Vec<Shift>,
+    #[serde(default)]
+    pub exceptions: Vec<ShiftException>,
+}

@@ -3,6 +3,7 @@
 mod agent_routing;
 mod agents;
 pub mod auth;
+mod business_hours;
 mod chat_requests;
 mod conversations;
 pub mod extract;
@@ -138,6 +139,7 @@ fn routes() -> (Routes, Routes) {
         .merge(agents::router())
         .merge(agent_routing::router())
         .merge(teams::router())
+        .merge(business_hours::router())
         .merge(routing_rules::router())
         .merge(conversations::router())
         .merge(locks::router())

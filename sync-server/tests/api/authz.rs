@@ -46,7 +46,10 @@ fn row(method: &Method, path: &str) -> Option<(Needs, Foreign)> {
         ("POST", "/events/ticket") | ("GET", "/events") => (Agent, OwnOrg),
         ("PUT", "/conversations/{chat_id}") => (Agent, OwnOrg),
         ("POST", "/pipelines") => (Lead, OwnOrg),
-        ("GET", "/teams" | "/routing/rules") | ("PUT", "/me/presence") => (Agent, OwnOrg),
+        ("GET", "/teams" | "/routing/rules" | "/org/business-hours") | ("PUT", "/me/presence") => {
+            (Agent, OwnOrg)
+        }
+        ("PUT", "/org/business-hours") => (Lead, OwnOrg),
         ("POST", "/routing/rules") | ("PUT", "/routing/rules/order") => (Lead, OwnOrg),
         ("PUT" | "DELETE", "/routing/rules/{id}") => (Lead, NotFound),
         ("POST", "/teams") => (Lead, OwnOrg),
@@ -273,6 +276,9 @@ impl World {
             ("POST", "/conversations/{chat_id}/requests") => json!({"message": "May I?"}),
             ("POST", "/teams") => json!({"name": format!("Team of {caller:?}")}),
             ("PUT", "/me/presence") => json!({"status": "away"}),
+            ("PUT", "/org/business-hours") => {
+                json!({"shifts": [{"weekday": "mon", "start": "09:00", "end": "18:00"}]})
+            }
             ("POST", "/routing/rules") | ("PUT", "/routing/rules/{id}") => {
                 // Another org's admin routes to someone of their own org.
                 let target = if caller == Caller::OtherOrg {

@@ -269,7 +269,59 @@ async fn closing_and_reopening_a_chat_is_recorded(backend: Backend) {
     );
 }
 
-on_both_backends!(routing_rules_are_an_ordered_list_checked_against_the_org,);
+on_both_backends!(
+    routing_rules_are_an_ordered_list_checked_against_the_org,
+    business_hours_are_the_orgs_and_checked_like_shifts,
+);
+
+async fn business_hours_are_the_orgs_and_checked_like_shifts(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let lena = app.agent("Lena", Role::Lead).await;
+    let outsider = app.outsider("Olga").await;
+    let path = "/org/business-hours";
+    // None set: open at all times.
+    assert_eq!(
+        asha.get(path).await.expect(200),
+        json!({"shifts": [], "exceptions": []})
+    );
+    let hours = json!({
+        "shifts": [
+            {"weekday": "sat", "start": "10:00", "end": "14:00"},
+            {"weekday": "mon", "start": "09:00", "end": "18:00"},
+        ],
+        "exceptions": [{"date": "2026-12-25"}],
+    });
+    let saved = lena.put(path, hours.clone()).await.expect(200);
+    assert_eq!(saved["shifts"][0]["weekday"], "mon", "in weekday order");
+    assert_eq!(
+        asha.get(path).await.expect(200),
+        saved,
+        "everyone reads them"
+    );
+    asha.put(path, hours).await.expect_error(403, "forbidden");
+    // Another org has its own (none).
+    assert_eq!(
+        outsider.get(path).await.expect(200),
+        json!({"shifts": [], "exceptions": []})
+    );
+    let refused = lena
+        .put(
+            path,
+            json!({"shifts": [{"weekday": "mon", "start": "18:00", "end": "18:00"}]}),
+        )
+        .await
+        .expect_error(422, "validation_failed");
+    assert!(message(&refused).starts_with("shifts[0]"), "{refused}");
+    lena.put(path, json!({"hours": []}))
+        .await
+        .expect_error(422, "invalid_body");
+    assert_eq!(
+        asha.get(path).await.expect(200),
+        saved,
+        "nothing was written"
+    );
+}
 
 async fn routing_rules_are_an_ordered_list_checked_against_the_org(backend: Backend) {
     let app = TestApp::spawn(backend).await;

@@ -1,0 +1,67 @@
+//! The org's business hours: when it answers, in the same form as an agent's shifts (weekly hours
+//! on the org's clock, date exceptions). Everyone reads them; leads and admins set them.
+
+use axum::extract::State;
+use axum::Json;
+use protocol::routing::{BusinessHours, RoutingProfile};
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{AppJson, AuthAgent};
+use super::{AppState, Routes};
+use crate::routing::schedule::check_profile;
+
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/org/business-hours", get_hours)
+        .put("/org/business-hours", put_hours)
+}
+
+async fn get_hours(
+    State(state): State<AppState>,
+    auth: AuthAgent,
+) -> ApiResult<Json<BusinessHours>> {
+    let mut conn = state.db.pool().acquire().await?;
+    Ok(Json(read(&mut conn, &auth.org_id).await?))
+}
+
+/// The org's business hours; none set: open at all times.
+pub async fn read(conn: &mut sqlx::AnyConnection, org_id: &str) -> ApiResult<BusinessHours> {
+    let stored: Option<Option<String>> =
+        sqlx::query_scalar("SELECT business_hours FROM orgs WHERE id = $1")
+            .bind(org_id)
+            .fetch_optional(conn)
+            .await?;
+    match stored.flatten() {
+        Some(text) => Ok(serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("stored business hours unreadable: {e}"))?),
+        None => Ok(BusinessHours::default()),
+    }
+}
+
+async fn put_hours(
+    State(state): State<AppState>,
+    auth: AuthAgent,
+    AppJson(hours): AppJson<BusinessHours>,
+) -> ApiResult<Json<BusinessHours>> {
+    auth.require_supervisor("set the business hours")?;
+    // The same rules as an agent's shifts, and the same messages naming the field.
+    let checked = check_profile(RoutingProfile {
+        shifts: hours.shifts,
+        exceptions: hours.exceptions,
+        ..RoutingProfile::default()
+    })
+    .map_err(ApiError::validation)?;
+    let hours = BusinessHours {
+        shifts: checked.shifts,
+        exceptions: checked.exceptions,
+    };
+    let text = serde_json::to_string(&hours).map_err(anyhow::Error::from)?;
+    let mut tx = state.db.begin_write(&auth.org_id).await?;
+    sqlx::query("UPDATE orgs SET business_hours = $1 WHERE id = $2")
+        .bind(text)
+        .bind(&auth.org_id)
+        .execute(tx.conn())
+        .await?;
+    tx.commit(&state.hub).await?;
+    Ok(Json(hours))
+}
