@@ -10,11 +10,21 @@ command -v cargo >/dev/null || { echo "error: cargo is missing; install Rust fro
 command -v node >/dev/null || { echo "error: node is missing; install Node.js 20 or newer" >&2; exit 1; }
 scripts/build-extension.sh
 cargo build --release --locked -p sync-server
+# The address the server will listen on: --bind's, if given, else the default.
+address=127.0.0.1:8080
+previous=
+for arg in "$@"; do
+  case "$arg" in
+    --bind=*) address=${arg#--bind=} ;;
+    *) [ "$previous" = --bind ] && address=$arg ;;
+  esac
+  previous=$arg
+done
 cat <<MSG
 
 Extension built. In Chrome or Chromium open chrome://extensions, switch on Developer mode, choose
 "Load unpacked" and pick this folder: $(pwd)
-Then click the Baton toolbar button and log in with a demo login below (server http://127.0.0.1:8080).
+Then click the Baton toolbar button and log in with a demo login below (server http://$address).
 
 MSG
 exec target/release/sync-server serve --demo "$@"

@@ -1,5 +1,8 @@
-//! Routing: who can be given chats (routing profiles, shifts, teams) and, as it grows, which
-//! agent each new chat goes to.
+//! Routing: who can be given chats (routing profiles and their shifts: [`schedule`]), the rules'
+//! shape ([`rules`]), and the decision itself ([`engine`]: whether a rule applies, who is eligible
+//! and why not, whom the strategy picks) — pure, so every edge is tested natively. The server
+//! gathers the facts and acts on the decision in the org's write transaction.
 
+pub mod engine;
 pub mod rules;
 pub mod schedule;
