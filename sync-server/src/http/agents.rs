@@ -117,23 +117,50 @@ async fn list_agents(
     .bind(&auth.org_id)
     .fetch_all(&mut *conn)
     .await?;
-    let mut items = Vec::with_capacity(agents.len());
-    for agent in agents {
-        let open_chats = open
-            .iter()
-            .find(|(owner, _)| *owner == agent.id)
-            .map_or(0, |(_, n)| u32::try_from(*n).unwrap_or(u32::MAX));
-        let presence = crate::presence::status_of(&mut conn, &agent.id, now).await?;
-        let capacity = crate::db::routing::profile(&mut conn, &agent.id)
-            .await?
-            .capacity;
-        items.push(AgentListed {
-            agent,
-            presence,
-            open_chats,
-            capacity,
-        });
-    }
+    // Presence, away flags and capacities of the whole org in three reads, not three per agent.
+    let connected: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT agent_id FROM presence WHERE org_id = $1 AND expires_at > $2",
+    )
+    .bind(&auth.org_id)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    let away: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM agents WHERE org_id = $1 AND away <> 0")
+            .bind(&auth.org_id)
+            .fetch_all(&mut *conn)
+            .await?;
+    let capacities: Vec<(String, Option<i64>)> =
+        sqlx::query_as("SELECT agent_id, capacity FROM agent_routing WHERE org_id = $1")
+            .bind(&auth.org_id)
+            .fetch_all(&mut *conn)
+            .await?;
+    let items: Vec<AgentListed> = agents
+        .into_iter()
+        .map(|agent| {
+            let open_chats = open
+                .iter()
+                .find(|(owner, _)| *owner == agent.id)
+                .map_or(0, |(_, n)| u32::try_from(*n).unwrap_or(u32::MAX));
+            let presence = if !connected.contains(&agent.id) {
+                PresenceStatus::Offline
+            } else if away.contains(&agent.id) {
+                PresenceStatus::Away
+            } else {
+                PresenceStatus::Available
+            };
+            let capacity = capacities
+                .iter()
+                .find(|(id, _)| *id == agent.id)
+                .and_then(|(_, capacity)| capacity.and_then(|c| u32::try_from(c).ok()));
+            AgentListed {
+                agent,
+                presence,
+                open_chats,
+                capacity,
+            }
+        })
+        .collect();
     let next_cursor = page::next_cursor(&items, limit, |a| a.agent.id.clone());
     Ok(Json(Page { items, next_cursor }))
 }
