@@ -1,9 +1,11 @@
 //! Reading requests for a chat: one by id, and a conversation's unanswered ones.
 
 use protocol::api::{AgentRef, ChatRequest, ChatRequestStatus};
+use protocol::events::EventBody;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::WriteTx;
 use crate::error::ApiResult;
 
 const SELECT_CHAT_REQUEST: &str = "SELECT r.id, r.org_id, r.conversation_id, c.chat_id,
@@ -110,4 +112,43 @@ pub async fn pending_by(
     row.as_ref()
         .map(|r| from_row(r).map(|r| r.request))
         .transpose()
+}
+
+/// Records `by`'s answer to a pending request (granted or declined) with its
+/// `chat.request_answered` event, and returns the request as it now stands. The caller moves the
+/// chat when it is granted.
+pub async fn answer(
+    tx: &mut WriteTx,
+    request: ChatRequest,
+    by: &AgentRef,
+    granted: bool,
+) -> ApiResult<ChatRequest> {
+    let now = tx.now();
+    let status = if granted {
+        ChatRequestStatus::Granted
+    } else {
+        ChatRequestStatus::Declined
+    };
+    sqlx::query(
+        "UPDATE chat_requests SET status = $1, answered_by_id = $2, answered_at = $3 WHERE id = $4",
+    )
+    .bind(if granted { "granted" } else { "declined" })
+    .bind(&by.id)
+    .bind(now)
+    .bind(&request.id)
+    .execute(tx.conn())
+    .await?;
+    let answered = ChatRequest {
+        status,
+        answered_by: Some(by.clone()),
+        answered_at: Some(now),
+        ..request
+    };
+    tx.append(
+        Some(&answered.chat_id),
+        Some(by),
+        EventBody::ChatRequestAnswered(answered.clone()),
+    )
+    .await?;
+    Ok(answered)
 }

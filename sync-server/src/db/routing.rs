@@ -18,11 +18,6 @@ pub async fn profile(conn: &mut AnyConnection, agent_id: &str) -> ApiResult<Rout
     let Some(row) = row else {
         return Ok(RoutingProfile::default());
     };
-    fn read<T: serde::de::DeserializeOwned>(row: &sqlx::any::AnyRow, column: &str) -> ApiResult<T> {
-        let text: String = row.try_get(column)?;
-        Ok(serde_json::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("stored {column} unreadable: {e}"))?)
-    }
     let capacity: Option<i64> = row.try_get("capacity")?;
     Ok(RoutingProfile {
         skills: read(&row, "skills")?,
@@ -61,6 +56,13 @@ pub async fn store_profile(
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// A JSON column the server checked before storing it, read back.
+fn read<T: serde::de::DeserializeOwned>(row: &sqlx::any::AnyRow, column: &str) -> ApiResult<T> {
+    let text: String = row.try_get(column)?;
+    Ok(serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("stored {column} unreadable: {e}"))?)
 }
 
 /// A checked list as the JSON text it is stored as.
@@ -110,11 +112,6 @@ const SELECT_RULE: &str = "SELECT id, position, name, enabled, conditions, targe
     FROM routing_rules";
 
 fn rule_from_row(row: &sqlx::any::AnyRow) -> ApiResult<Rule> {
-    fn read<T: serde::de::DeserializeOwned>(row: &sqlx::any::AnyRow, column: &str) -> ApiResult<T> {
-        let text: String = row.try_get(column)?;
-        Ok(serde_json::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("stored rule {column} unreadable: {e}"))?)
-    }
     let strategy: String = row.try_get("strategy")?;
     let position: i64 = row.try_get("position")?;
     let enabled: i64 = row.try_get("enabled")?;

@@ -146,43 +146,6 @@ async fn answerable(
     Ok((request, row))
 }
 
-/// Records the answer and returns the request as it now stands.
-async fn record_answer(
-    tx: &mut WriteTx,
-    auth: &AuthAgent,
-    request: ChatRequest,
-    granted: bool,
-) -> ApiResult<ChatRequest> {
-    let now = tx.now();
-    let status = if granted { "granted" } else { "declined" };
-    sqlx::query(
-        "UPDATE chat_requests SET status = $1, answered_by_id = $2, answered_at = $3 WHERE id = $4",
-    )
-    .bind(status)
-    .bind(&auth.id)
-    .bind(now)
-    .bind(&request.id)
-    .execute(tx.conn())
-    .await?;
-    let answered = ChatRequest {
-        status: if granted {
-            protocol::api::ChatRequestStatus::Granted
-        } else {
-            protocol::api::ChatRequestStatus::Declined
-        },
-        answered_by: Some(auth.agent_ref()),
-        answered_at: Some(now),
-        ..request
-    };
-    tx.append(
-        Some(&answered.chat_id),
-        Some(&auth.agent_ref()),
-        EventBody::ChatRequestAnswered(answered.clone()),
-    )
-    .await?;
-    Ok(answered)
-}
-
 async fn grant_request(
     State(state): State<AppState>,
     auth: AuthAgent,
@@ -215,7 +178,7 @@ async fn grant_request(
     let me = auth.agent_ref();
     // The previous owner may no longer work the chat: their lock ends and its fence goes stale.
     locks::end_lock(&mut tx, &row, &me).await?;
-    let answered = record_answer(&mut tx, &auth, request, true).await?;
+    let answered = chat_requests::answer(&mut tx, request, &auth.agent_ref(), true).await?;
     tx.append(
         Some(&answered.chat_id),
         Some(&me),
@@ -240,7 +203,7 @@ async fn decline_request(
 ) -> ApiResult<Json<ChatRequest>> {
     let mut tx = state.db.begin_write(&auth.org_id).await?;
     let (request, _) = answerable(&mut tx, &auth, &id, "answer a request for it").await?;
-    let answered = record_answer(&mut tx, &auth, request, false).await?;
+    let answered = chat_requests::answer(&mut tx, request, &auth.agent_ref(), false).await?;
     tx.commit(&state.hub).await?;
     Ok(Json(answered))
 }

@@ -8,9 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
-use protocol::api::{
-    AgentRef, ChatRequest, ChatRequestStatus, DeclineRequest, Handoff, HandoffRequest,
-};
+use protocol::api::{AgentRef, DeclineRequest, Handoff, HandoffRequest};
 use protocol::codes;
 use protocol::events::{AssignReason, EventBody};
 
@@ -131,26 +129,7 @@ async fn create_handoff(
     locks::end_lock(&mut tx, &row, &me).await?;
     // Handing the chat to a colleague who asked for it (with a note) answers their request.
     if let Some(asked) = chat_requests::pending_by(tx.conn(), &row.id, &receiver.id).await? {
-        sqlx::query(
-            "UPDATE chat_requests SET status = 'granted', answered_by_id = $1, answered_at = $2
-             WHERE id = $3",
-        )
-        .bind(&auth.id)
-        .bind(now)
-        .bind(&asked.id)
-        .execute(tx.conn())
-        .await?;
-        tx.append(
-            Some(&chat_id),
-            Some(&me),
-            EventBody::ChatRequestAnswered(ChatRequest {
-                status: ChatRequestStatus::Granted,
-                answered_by: Some(me.clone()),
-                answered_at: Some(now),
-                ..asked
-            }),
-        )
-        .await?;
+        chat_requests::answer(&mut tx, asked, &me, true).await?;
     }
     let handoff = handoff_by_id(tx.conn(), &handoff_id).await?;
     tx.append(

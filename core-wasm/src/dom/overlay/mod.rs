@@ -402,16 +402,9 @@ impl Overlay {
         if self.chat.as_ref().and_then(|c| c.chat_id.as_ref()) == Some(&chat_id) {
             return;
         }
-        // Mark the rows as they are now, so each row's chip names its chat.
-        self.refresh();
-        let rows = whatsapp::read_page(false).rows;
-        if let Some(row) = rows
-            .iter()
-            .find(|row| row_chat(&row.element).as_ref() == Some(&chat_id))
-        {
-            whatsapp::click_row(&row.element);
+        let Err(rows) = self.click_rendered_row(&chat_id) else {
             return;
-        }
+        };
         let places: Vec<Option<u32>> = rows.iter().map(|r| r.position).collect();
         if scrolled_from.as_ref() == Some(&places) && waited < MAX_WAITS {
             self.seek = Some(Timeout::new(100, move || {
@@ -440,6 +433,23 @@ impl Overlay {
         }));
     }
 
+    /// Clicks the chat's row if WhatsApp renders it now; otherwise hands back the rows it does
+    /// render. The rows are marked first, so each row's chip names its chat.
+    fn click_rendered_row(&mut self, chat_id: &ChatId) -> Result<(), Vec<Row>> {
+        self.refresh();
+        let rows = whatsapp::read_page(false).rows;
+        match rows
+            .iter()
+            .find(|row| row_chat(&row.element).as_ref() == Some(chat_id))
+        {
+            Some(row) => {
+                whatsapp::click_row(&row.element);
+                Ok(())
+            }
+            None => Err(rows),
+        }
+    }
+
     /// One step of finding a chat through WhatsApp's search box: the first types the chat's name,
     /// the next ones look for its row among the results (they render a moment later). The
     /// search is cleared afterwards, found or not, so the agent's list is as it was.
@@ -464,13 +474,7 @@ impl Overlay {
             whatsapp::search_for("");
             return;
         }
-        self.refresh();
-        let rows = whatsapp::read_page(false).rows;
-        if let Some(row) = rows
-            .iter()
-            .find(|row| row_chat(&row.element).as_ref() == Some(&chat_id))
-        {
-            whatsapp::click_row(&row.element);
+        if self.click_rendered_row(&chat_id).is_ok() {
             whatsapp::search_for("");
             return;
         }
