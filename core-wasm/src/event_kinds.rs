@@ -9,6 +9,7 @@ use protocol::api::{
     AgentRef, ChatRequest, Handoff, MessageRecord, Note, Pipeline, Reminder, StageRef,
 };
 use protocol::events::{AssignReason, EventBody};
+use protocol::routing::RoutingDecision;
 use protocol::{ChatId, Millis};
 use serde::{Deserialize, Deserializer};
 
@@ -144,6 +145,14 @@ pub fn event_body<'de, D: Deserializer<'de>>(kind: &str, data: D) -> Result<Even
         "agent.reactivated" => {
             EventBody::AgentReactivated(AgentRef::deserialize(data).map_err(read)?)
         }
+        "routing.assigned" | "routing.queued" | "routing.reassigned" => {
+            let d = RoutingDecision::deserialize(data).map_err(read)?;
+            match kind {
+                "routing.assigned" => EventBody::RoutingAssigned(d),
+                "routing.queued" => EventBody::RoutingQueued(d),
+                _ => EventBody::RoutingReassigned(d),
+            }
+        }
         "agent.sessions_ended" => {
             EventBody::SessionsEnded(AgentRef::deserialize(data).map_err(read)?)
         }
@@ -156,6 +165,7 @@ mod tests {
     use super::*;
     use protocol::api::{ChatRequestStatus, Direction, HandoffStatus};
     use protocol::events::Event;
+    use protocol::routing::{Refusal, RoutingTrigger, RuleRef, Strategy};
 
     fn agent(id: &str) -> AgentRef {
         AgentRef {
@@ -184,6 +194,23 @@ mod tests {
             decline_reason: None,
             created_at: 1,
             resolved_at: None,
+        };
+        let decision = RoutingDecision {
+            trigger: RoutingTrigger::NewChat,
+            rule: Some(RuleRef {
+                id: "rule1".into(),
+                name: "Qualification by day".into(),
+            }),
+            strategy: Some(Strategy::RoundRobin),
+            owner: Some(agent("a1")),
+            previous_owner: None,
+            eligible: vec![agent("a1")],
+            refused: vec![Refusal {
+                agent: agent("a2"),
+                reason: "away".into(),
+            }],
+            explanation: "Rule “Qualification by day” (round robin) gave the chat to Agent a1."
+                .into(),
         };
         let reminder = Reminder {
             id: "r1".into(),
@@ -308,6 +335,17 @@ mod tests {
             EventBody::AgentDeactivated(agent("a3")),
             EventBody::AgentReactivated(agent("a3")),
             EventBody::SessionsEnded(agent("a3")),
+            EventBody::RoutingAssigned(decision.clone()),
+            EventBody::RoutingQueued(RoutingDecision {
+                owner: None,
+                eligible: Vec::new(),
+                ..decision.clone()
+            }),
+            EventBody::RoutingReassigned(RoutingDecision {
+                trigger: RoutingTrigger::NoReply,
+                previous_owner: Some(agent("a2")),
+                ..decision
+            }),
         ];
         for body in &samples {
             match body {
@@ -335,7 +373,10 @@ mod tests {
                 | EventBody::MessageRecorded(_)
                 | EventBody::AgentDeactivated(_)
                 | EventBody::AgentReactivated(_)
-                | EventBody::SessionsEnded(_) => {}
+                | EventBody::SessionsEnded(_)
+                | EventBody::RoutingAssigned(_)
+                | EventBody::RoutingQueued(_)
+                | EventBody::RoutingReassigned(_) => {}
             }
         }
         samples

@@ -191,6 +191,8 @@ mod tests {
             stage: None,
             has_pending_handoff: handoff,
             closed_at: None,
+            routed_by: None,
+            queued_at: None,
             created_at: 1,
             last_activity_at: active,
             last_event_seq: i64::from(n),

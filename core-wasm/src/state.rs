@@ -315,7 +315,11 @@ impl TeamState {
             | EventBody::PipelineCreated(_)
             | EventBody::AgentDeactivated(_)
             | EventBody::AgentReactivated(_)
-            | EventBody::SessionsEnded(_) => {}
+            | EventBody::SessionsEnded(_)
+            // Routing's decisions move the chat by the `conversation.assigned` that follows.
+            | EventBody::RoutingAssigned(_)
+            | EventBody::RoutingQueued(_)
+            | EventBody::RoutingReassigned(_) => {}
         }
         true
     }

@@ -493,7 +493,12 @@ pub fn describe_event(event: &Event) -> Option<String> {
                     name(owner)
                 )
             }
+            // The routing decision before it says where and why, in the server's words.
+            protocol::events::AssignReason::Routed => return None,
         },
+        EventBody::RoutingAssigned(decision)
+        | EventBody::RoutingQueued(decision)
+        | EventBody::RoutingReassigned(decision) => decision.explanation.clone(),
         EventBody::ConversationClosed { .. } => format!("{actor} closed the chat"),
         EventBody::ConversationReopened { .. } => format!("{actor} reopened the chat"),
         EventBody::ChatRequested(r) => match &r.message {

@@ -276,6 +276,12 @@ pub struct Conversation {
     /// against its owner's capacity.
     #[serde(default)]
     pub closed_at: Option<Millis>,
+    /// Why its owner has it, while routing gave it to them.
+    #[serde(default)]
+    pub routed_by: Option<crate::routing::RoutedBy>,
+    /// Since when it waits in the queue (nobody owns it and routing found nobody).
+    #[serde(default)]
+    pub queued_at: Option<Millis>,
     pub created_at: Millis,
     pub last_activity_at: Millis,
     /// Sequence number of the latest event about this chat: clients compare it to notice change.
@@ -295,6 +301,12 @@ pub struct ConversationSummary {
     pub has_pending_handoff: bool,
     #[serde(default)]
     pub closed_at: Option<Millis>,
+    /// Why its owner has it, while routing gave it to them.
+    #[serde(default)]
+    pub routed_by: Option<crate::routing::RoutedBy>,
+    /// Since when it waits in the queue (nobody owns it and routing found nobody).
+    #[serde(default)]
+    pub queued_at: Option<Millis>,
     pub created_at: Millis,
     pub last_activity_at: Millis,
     /// Sequence number of the latest event about this chat (events up to it are reflected here).

@@ -61,3 +61,7 @@ pub const INVALID_TICKET: &str = "invalid_ticket";
 pub const UNAVAILABLE: &str = "unavailable";
 /// An unexpected server error; details are in the server log.
 pub const INTERNAL: &str = "internal";
+/// 409: nothing waits in the queue.
+pub const QUEUE_EMPTY: &str = "queue_empty";
+/// 409: the agent cannot take a chat now (away, offline or at capacity); the message says which.
+pub const NOT_ELIGIBLE: &str = "not_eligible";

@@ -37,6 +37,8 @@ pub enum AssignReason {
     Released,
     /// Its owner (or a lead) handed it to a colleague who asked for it.
     Requested,
+    /// A routing rule gave it (a `routing.assigned` or `routing.reassigned` event says why).
+    Routed,
 }
 
 /// What happened, tagged on the wire as `{"kind": "…", "data": {…}}`.
@@ -103,6 +105,16 @@ pub enum EventBody {
     /// The chat was opened again.
     #[serde(rename = "conversation.reopened")]
     ConversationReopened { owner: Option<AgentRef> },
+    /// Routing gave the chat to an agent.
+    #[serde(rename = "routing.assigned")]
+    RoutingAssigned(crate::routing::RoutingDecision),
+    /// Routing found nobody eligible (or no rule): the chat waits in the queue.
+    #[serde(rename = "routing.queued")]
+    RoutingQueued(crate::routing::RoutingDecision),
+    /// The assignee did not answer in the rule's time: the chat moved on (or stayed, when nobody
+    /// else was eligible; the explanation says which).
+    #[serde(rename = "routing.reassigned")]
+    RoutingReassigned(crate::routing::RoutingDecision),
     /// A colleague asked the owner for the chat.
     #[serde(rename = "chat.requested")]
     ChatRequested(ChatRequest),
@@ -155,6 +167,9 @@ impl EventBody {
             EventBody::HandoffDeclined(_) => "handoff.declined",
             EventBody::ConversationClosed { .. } => "conversation.closed",
             EventBody::ConversationReopened { .. } => "conversation.reopened",
+            EventBody::RoutingAssigned(_) => "routing.assigned",
+            EventBody::RoutingQueued(_) => "routing.queued",
+            EventBody::RoutingReassigned(_) => "routing.reassigned",
             EventBody::ChatRequested(_) => "chat.requested",
             EventBody::ChatRequestAnswered(_) => "chat.request_answered",
             EventBody::NoteCreated(_) => "note.created",

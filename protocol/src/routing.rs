@@ -33,6 +33,11 @@ impl Weekday {
     pub fn index(self) -> u32 {
         self as u32
     }
+
+    /// Its wire name: `"mon"` … `"sun"`.
+    pub fn as_str(self) -> &'static str {
+        ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][self as usize]
+    }
 }
 
 /// Working hours on a weekday, `"HH:MM"` on the org's clock. An `end` earlier than `start` runs
@@ -247,4 +252,95 @@ pub struct BusinessHours {
     pub shifts: Vec<Shift>,
     #[serde(default)]
     pub exceptions: Vec<ShiftException>,
+}
+
+/// A rule as an event or an answer names it: its id, and its name when it decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// An agent routing passed over, and why (in words: "away", "off shift", "at capacity (5 of 5
+/// chats open)", "without the skill hindi", "had it already").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub agent: crate::api::AgentRef,
+    pub reason: String,
+}
+
+/// What made routing decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoutingTrigger {
+    /// A chat nobody owns received its first incoming message.
+    NewChat,
+    /// The chat's stage changed and a rule names the new stage.
+    StageChanged,
+    /// The chat waited in the queue and someone became eligible.
+    Queue,
+    /// The assignee did not answer an incoming message in the rule's time.
+    NoReply,
+}
+
+/// One automatic routing decision, as the timeline records it (`routing.assigned`,
+/// `routing.queued`, `routing.reassigned`) and as the dry run answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutingDecision {
+    pub trigger: RoutingTrigger,
+    /// The rule that decided; `None` when no enabled rule matches the chat.
+    pub rule: Option<RuleRef>,
+    pub strategy: Option<Strategy>,
+    /// Who gets the chat; `None`: it waits in the queue.
+    pub owner: Option<crate::api::AgentRef>,
+    pub previous_owner: Option<crate::api::AgentRef>,
+    /// Everyone in the rule's target who could have been given it.
+    pub eligible: Vec<crate::api::AgentRef>,
+    /// Everyone else in the target, with the reason.
+    pub refused: Vec<Refusal>,
+    /// The whole decision in one sentence, for the timeline.
+    pub explanation: String,
+}
+
+/// Why the chat's owner has it, while routing gave it to them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutedBy {
+    pub rule: RuleRef,
+    pub at: Millis,
+}
+
+/// `GET /conversations/{chat_id}/routing`: where the chat would go now and why, changing nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutingPreview {
+    /// Why its owner has it now, if routing gave it to them.
+    pub routed_by: Option<RoutedBy>,
+    /// Whether a rule would move it now: `false` when a person assigned or claimed it (rules do
+    /// not take such chats away; only a rule's no-reply fallback does), or it is closed.
+    pub would_route: bool,
+    /// The decision the rules give now (for a chat that would not be routed: what they would
+    /// decide if it were).
+    pub decision: RoutingDecision,
+    /// The enabled rules before the deciding one, each with the first condition it failed.
+    pub skipped: Vec<SkippedRule>,
+    /// When the chat moves on if its owner leaves the waiting incoming message unanswered (on
+    /// routing's clock); `None` while no limit runs.
+    pub reply_due_at: Option<Millis>,
+}
+
+/// A rule the dry run passed over, and the condition the chat did not meet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedRule {
+    pub rule: RuleRef,
+    pub reason: String,
+}
+
+/// One chat waiting in the queue (`GET /queue`, oldest first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedChat {
+    pub chat_id: crate::ChatId,
+    pub title: String,
+    pub stage: Option<crate::api::StageRef>,
+    pub queued_at: Millis,
+    /// How long it has waited, by the server's clock.
+    pub waited_ms: i64,
 }

@@ -327,7 +327,7 @@ pub async fn deactivate(
     revoke_in(&mut tx, &agent.id).await?;
     let by = actor.cloned().unwrap_or_else(|| agent_ref(&agent));
     for row in conversations::lock_held_by(tx.conn(), &org_id, &agent.id).await? {
-        locks::end_lock(&mut tx, &row, &by).await?;
+        locks::end_lock(&mut tx, &row, Some(&by)).await?;
     }
     tx.append(None, actor, EventBody::AgentDeactivated(agent_ref(&agent)))
         .await?;

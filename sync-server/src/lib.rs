@@ -40,6 +40,8 @@ use http::AppState;
 
 /// How often expired idempotency records and WebSocket tickets are purged.
 const JANITOR_INTERVAL: Duration = Duration::from_secs(600);
+/// How often routing looks at queues even unwoken: a shift may have started.
+const ROUTING_TICK: Duration = Duration::from_secs(15);
 
 /// A running server: the HTTP listener plus its background tasks.
 #[derive(Debug)]
@@ -52,6 +54,7 @@ pub struct Server {
     connections: Arc<serve::InFlight>,
     logins: Arc<http::auth::LoginGuard>,
     hub: EventHub,
+    routing: Arc<routing::clock::RoutingClock>,
 }
 
 impl Server {
@@ -92,12 +95,15 @@ impl Server {
                 addr,
             )),
             presence: Arc::default(),
+            routing: Arc::default(),
             config: Arc::new(config),
         };
+        let routing = state.routing.clone();
         let mut background = vec![
             tokio::spawn(http::reminders::run_scheduler(state.clone())),
             tokio::spawn(run_janitor(db.clone(), shutdown.clone())),
             tokio::spawn(presence::run_keeper(state.clone())),
+            tokio::spawn(routing::run::run_timer(state.clone(), ROUTING_TICK)),
         ];
         match db.backend() {
             Backend::Postgres => background.push(tokio::spawn(events::listener::run(
@@ -143,7 +149,13 @@ impl Server {
             connections,
             logins,
             hub,
+            routing,
         })
+    }
+
+    /// Routing's clock: tests move it to step through shifts and no-reply limits.
+    pub fn routing_clock(&self) -> &routing::clock::RoutingClock {
+        &self.routing
     }
 
     /// This instance's cache of live logins.

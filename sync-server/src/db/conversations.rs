@@ -16,12 +16,15 @@ pub const SELECT_CONVERSATION: &str =
         o.name AS owner_name, c.pipeline_id, p.name AS pipeline_name, c.stage,
         c.lock_holder_id, h.name AS lock_holder_name, c.lock_fence, c.lock_expires_at,
         c.created_at, c.last_activity_at, c.closed_at,
+        r.rule_id AS routed_rule_id, r.rule_name AS routed_rule_name, r.routed_owner_id,
+        r.routed_at, r.queued_at,
         (SELECT COALESCE(MAX(e.seq), 0) FROM events e
           WHERE e.org_id = c.org_id AND e.chat_id = c.chat_id) AS last_event_seq
     FROM conversations c
     LEFT JOIN agents o ON o.id = c.owner_id
     LEFT JOIN agents h ON h.id = c.lock_holder_id
-    LEFT JOIN pipelines p ON p.id = c.pipeline_id";
+    LEFT JOIN pipelines p ON p.id = c.pipeline_id
+    LEFT JOIN chat_routing r ON r.conversation_id = c.id";
 
 /// A conversation row with the names it refers to.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -44,6 +47,13 @@ pub struct ConversationRow {
     pub last_activity_at: i64,
     /// When the chat was closed; `None` while open.
     pub closed_at: Option<i64>,
+    /// The rule that last routed the chat (see [`ConversationRow::routed_by`]).
+    pub routed_rule_id: Option<String>,
+    pub routed_rule_name: Option<String>,
+    pub routed_owner_id: Option<String>,
+    pub routed_at: Option<i64>,
+    /// Set while routing found nobody for it (see [`ConversationRow::queued_at`]).
+    pub queued_at: Option<i64>,
     /// Sequence number of the latest event about this chat.
     pub last_event_seq: i64,
 }
@@ -125,6 +135,36 @@ impl ConversationRow {
         }
     }
 
+    /// The rule that gave the chat to its owner, while they still have it from routing (not
+    /// from a person's hand).
+    pub fn routed_by(&self) -> Option<protocol::routing::RoutedBy> {
+        match (&self.routed_rule_id, &self.routed_rule_name, self.routed_at) {
+            (Some(id), Some(name), Some(at))
+                if self.owner_id.is_some() && self.owner_id == self.routed_owner_id =>
+            {
+                Some(protocol::routing::RoutedBy {
+                    rule: protocol::routing::RuleRef {
+                        id: id.clone(),
+                        name: name.clone(),
+                    },
+                    at,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Since when the chat waits in the queue: open, unowned, and routing found nobody.
+    pub fn queued_at(&self) -> Option<i64> {
+        self.queued_at
+            .filter(|_| self.owner_id.is_none() && self.closed_at.is_none())
+    }
+
+    /// Nobody owns it and routing never gave it to anyone: rules with `new_chat` apply.
+    pub fn is_new(&self) -> bool {
+        self.owner_id.is_none() && self.routed_at.is_none()
+    }
+
     pub fn summary(&self, now: i64, has_pending_handoff: bool) -> ApiResult<ConversationSummary> {
         Ok(ConversationSummary {
             chat_id: self.chat_id()?,
@@ -136,6 +176,8 @@ impl ConversationRow {
             stage: self.stage(),
             has_pending_handoff,
             closed_at: self.closed_at,
+            routed_by: self.routed_by(),
+            queued_at: self.queued_at(),
             created_at: self.created_at,
             last_activity_at: self.last_activity_at,
             last_event_seq: self.last_event_seq,
@@ -210,6 +252,8 @@ pub async fn view(
         accepted_handoff,
         requests,
         closed_at: row.closed_at,
+        routed_by: row.routed_by(),
+        queued_at: row.queued_at(),
         created_at: row.created_at,
         last_activity_at: row.last_activity_at,
         last_event_seq: row.last_event_seq,

@@ -288,6 +288,11 @@ pub fn find_conversation(
         created_at: row.get("created_at")?,
         last_activity_at: row.get("last_activity_at")?,
         closed_at: row.get("closed_at")?,
+        routed_rule_id: row.get("routed_rule_id")?,
+        routed_rule_name: row.get("routed_rule_name")?,
+        routed_owner_id: row.get("routed_owner_id")?,
+        routed_at: row.get("routed_at")?,
+        queued_at: row.get("queued_at")?,
         last_event_seq: row.get("last_event_seq")?,
     }))
 }

@@ -232,12 +232,12 @@ async fn change_on_postgres(db: &Db, change: &LockChange<'_>) -> Result<bool, sq
 }
 
 /// Ends the reply lock for good, because whoever holds or last held it may no longer work the
-/// chat (it changed hands): the lease ends and the fence advances with no holder, so no write made
+/// chat (it changed hands; `actor` is `None` when routing moved it): the lease ends and the fence advances with no holder, so no write made
 /// under an earlier fence counts any more. Records the release if the lock was held.
 pub async fn end_lock(
     tx: &mut WriteTx,
     row: &ConversationRow,
-    actor: &protocol::api::AgentRef,
+    actor: Option<&protocol::api::AgentRef>,
 ) -> ApiResult<()> {
     let now = tx.now();
     sqlx::query(
@@ -252,7 +252,7 @@ pub async fn end_lock(
     if let (true, Some(holder)) = (row.lock_is_held(now), row.lock_holder()) {
         tx.append(
             Some(&row.chat_id()?),
-            Some(actor),
+            actor,
             EventBody::LockReleased {
                 holder,
                 fence: row.lock_fence,

@@ -1,7 +1,9 @@
 //! Storing who can be given chats: agents' routing profiles (their lists kept as JSON the server
 //! has checked) and teams with their members.
 
-use protocol::routing::{RoutingProfile, Rule, Strategy, Team};
+use std::collections::HashMap;
+
+use protocol::routing::{BusinessHours, RoutingProfile, Rule, Strategy, Team};
 use sqlx::{AnyConnection, Row};
 
 use crate::error::ApiResult;
@@ -15,18 +17,52 @@ pub async fn profile(conn: &mut AnyConnection, agent_id: &str) -> ApiResult<Rout
     .bind(agent_id)
     .fetch_optional(conn)
     .await?;
-    let Some(row) = row else {
-        return Ok(RoutingProfile::default());
-    };
+    match row {
+        Some(row) => profile_from_row(&row),
+        None => Ok(RoutingProfile::default()),
+    }
+}
+
+/// Every routing profile set in the org, by agent id.
+pub async fn profiles(
+    conn: &mut AnyConnection,
+    org_id: &str,
+) -> ApiResult<HashMap<String, RoutingProfile>> {
+    let rows = sqlx::query(
+        "SELECT agent_id, skills, capacity, shifts, exceptions FROM agent_routing WHERE org_id = $1",
+    )
+    .bind(org_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get("agent_id")?, profile_from_row(row)?)))
+        .collect()
+}
+
+/// The org's business hours; none set: open at all times.
+pub async fn business_hours(conn: &mut AnyConnection, org_id: &str) -> ApiResult<BusinessHours> {
+    let stored: Option<Option<String>> =
+        sqlx::query_scalar("SELECT business_hours FROM orgs WHERE id = $1")
+            .bind(org_id)
+            .fetch_optional(conn)
+            .await?;
+    match stored.flatten() {
+        Some(text) => Ok(serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("stored business hours unreadable: {e}"))?),
+        None => Ok(BusinessHours::default()),
+    }
+}
+
+fn profile_from_row(row: &sqlx::any::AnyRow) -> ApiResult<RoutingProfile> {
     let capacity: Option<i64> = row.try_get("capacity")?;
     Ok(RoutingProfile {
-        skills: read(&row, "skills")?,
+        skills: read(row, "skills")?,
         capacity: capacity
             .map(u32::try_from)
             .transpose()
             .map_err(|e| anyhow::anyhow!("stored capacity out of range: {e}"))?,
-        shifts: read(&row, "shifts")?,
-        exceptions: read(&row, "exceptions")?,
+        shifts: read(row, "shifts")?,
+        exceptions: read(row, "exceptions")?,
     })
 }
 

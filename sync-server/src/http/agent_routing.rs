@@ -58,5 +58,6 @@ async fn put_profile(
     let now = tx.now();
     routing::store_profile(tx.conn(), &auth.org_id, &id, &profile, now).await?;
     tx.commit(&state.hub).await?;
+    state.routing.wake();
     Ok(Json(profile))
 }

@@ -180,6 +180,8 @@ async fn set_presence(
         request.status == PresenceChoice::Away,
     )
     .await?;
+    // Back from away: the queue may have a chat for them.
+    state.routing.wake();
     Ok(Json(Presence {
         agent: auth.agent_ref(),
         status,

@@ -21,21 +21,9 @@ async fn get_hours(
     auth: AuthAgent,
 ) -> ApiResult<Json<BusinessHours>> {
     let mut conn = state.db.pool().acquire().await?;
-    Ok(Json(read(&mut conn, &auth.org_id).await?))
-}
-
-/// The org's business hours; none set: open at all times.
-pub async fn read(conn: &mut sqlx::AnyConnection, org_id: &str) -> ApiResult<BusinessHours> {
-    let stored: Option<Option<String>> =
-        sqlx::query_scalar("SELECT business_hours FROM orgs WHERE id = $1")
-            .bind(org_id)
-            .fetch_optional(conn)
-            .await?;
-    match stored.flatten() {
-        Some(text) => Ok(serde_json::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("stored business hours unreadable: {e}"))?),
-        None => Ok(BusinessHours::default()),
-    }
+    Ok(Json(
+        crate::db::routing::business_hours(&mut conn, &auth.org_id).await?,
+    ))
 }
 
 async fn put_hours(
@@ -63,5 +51,6 @@ async fn put_hours(
         .execute(tx.conn())
         .await?;
     tx.commit(&state.hub).await?;
+    state.routing.wake();
     Ok(Json(hours))
 }

@@ -177,7 +177,7 @@ async fn grant_request(
         .await?;
     let me = auth.agent_ref();
     // The previous owner may no longer work the chat: their lock ends and its fence goes stale.
-    locks::end_lock(&mut tx, &row, &me).await?;
+    locks::end_lock(&mut tx, &row, Some(&me)).await?;
     let answered = chat_requests::answer(&mut tx, request, &auth.agent_ref(), true).await?;
     tx.append(
         Some(&answered.chat_id),
@@ -193,6 +193,7 @@ async fn grant_request(
     )
     .await?;
     tx.commit(&state.hub).await?;
+    state.routing.wake();
     Ok(Json(answered))
 }
 

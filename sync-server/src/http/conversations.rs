@@ -22,6 +22,7 @@ use crate::db::conversations::{
 };
 use crate::db::{handoffs, pipelines};
 use crate::events;
+use crate::routing::run as routing;
 
 pub fn router() -> Routes {
     Routes::new()
@@ -240,9 +241,15 @@ async fn set_stage(
             },
         )
         .await?;
+        // A rule naming the new stage may hand the chat to another team.
+        let moved = require(tx.conn(), &auth.org_id, &chat_id).await?;
+        routing::stage_changed(&mut tx, &state.routing, &moved, &auth.agent_ref()).await?;
     }
     let conversation = view_in(&mut tx, &chat_id).await?;
     tx.commit(&state.hub).await?;
+    if !unchanged {
+        state.routing.wake();
+    }
     Ok(Json(conversation))
 }
 
@@ -285,6 +292,8 @@ async fn release_owner(
     }
     let conversation = view_in(&mut tx, &chat_id).await?;
     tx.commit(&state.hub).await?;
+    // The owner has one chat fewer: they may take a queued one.
+    state.routing.wake();
     Ok(Json(conversation))
 }
 
@@ -322,6 +331,8 @@ async fn set_closed(
     }
     let conversation = view_in(&mut tx, &chat_id).await?;
     tx.commit(&state.hub).await?;
+    // Closing frees a place under the owner's capacity.
+    state.routing.wake();
     Ok(Json(conversation))
 }
 

@@ -126,7 +126,7 @@ async fn create_handoff(
         .bind(&row.id)
         .execute(tx.conn())
         .await?;
-    locks::end_lock(&mut tx, &row, &me).await?;
+    locks::end_lock(&mut tx, &row, Some(&me)).await?;
     // Handing the chat to a colleague who asked for it (with a note) answers their request.
     if let Some(asked) = chat_requests::pending_by(tx.conn(), &row.id, &receiver.id).await? {
         chat_requests::answer(&mut tx, asked, &me, true).await?;
@@ -148,7 +148,7 @@ async fn create_handoff(
         },
     )
     .await?;
-    idempotency
+    let response = idempotency
         .commit(
             tx,
             &state,
@@ -157,7 +157,10 @@ async fn create_handoff(
             StatusCode::CREATED,
             &handoff,
         )
-        .await
+        .await?;
+    // The sender has one chat fewer: they may take a queued one.
+    state.routing.wake();
+    Ok(response)
 }
 
 /// Loads the pending handoff and checks the caller is its receiver.
@@ -245,7 +248,7 @@ async fn decline_handoff(
         .await?;
     let me = auth.agent_ref();
     // The decliner no longer owns the chat: their lock ends, their fence is stale.
-    locks::end_lock(&mut tx, &row, &me).await?;
+    locks::end_lock(&mut tx, &row, Some(&me)).await?;
     let handoff = handoff_by_id(tx.conn(), &handoff.id).await?;
     tx.append(
         Some(&chat_id),
@@ -264,5 +267,6 @@ async fn decline_handoff(
     )
     .await?;
     tx.commit(&state.hub).await?;
+    state.routing.wake();
     Ok(Json(handoff))
 }

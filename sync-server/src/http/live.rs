@@ -269,6 +269,8 @@ async fn connect(
             {
                 tracing::warn!(agent = %auth.id, error = %err, "presence not recorded");
             }
+            // Someone came online: the queue may have a chat for them.
+            state.routing.wake();
             let presence = (state.clone(), auth.id.clone());
             let mut session = Session {
                 state,

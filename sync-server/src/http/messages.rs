@@ -1,7 +1,8 @@
 //! Message metadata reported by the extension: id, direction and time, never the text. It keeps
 //! the conversation's activity time current, feeds response-time metrics, and is where "I replied"
 //! is fenced: an outgoing message reported with a reply-lock fence that is no longer current is
-//! refused, so a reply made after losing the lock is caught.
+//! refused, so a reply made after losing the lock is caught. A new chat's first incoming message
+//! is what routes it.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,6 +17,7 @@ use super::{AppState, Routes};
 use crate::admin::clean_name;
 use crate::db::conversations::{self, Upsert, Upserted};
 use crate::db::locks;
+use crate::routing::run as routing;
 
 pub fn router() -> Routes {
     Routes::new().post("/conversations/{chat_id}/messages", record_message)
@@ -167,7 +169,21 @@ async fn record_message(
         EventBody::MessageRecorded(record.clone()),
     )
     .await?;
+    // A new chat's first incoming message routes it; an owned chat's starts the no-reply limit,
+    // and an answer stops it.
+    let limit_started = match record.direction {
+        Direction::In => {
+            routing::incoming_message(&mut tx, &state.routing, &row, &record.message_id).await?
+        }
+        Direction::Out => {
+            routing::outgoing_message(&mut tx, &row).await?;
+            false
+        }
+    };
     tx.commit(&state.hub).await?;
+    if limit_started {
+        state.routing.wake();
+    }
     Ok((StatusCode::CREATED, Json(record)).into_response())
 }
 

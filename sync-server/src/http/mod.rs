@@ -17,6 +17,7 @@ mod messages;
 mod notes;
 mod page;
 mod pipelines;
+mod queue;
 pub mod reminders;
 mod routing_rules;
 mod teams;
@@ -64,6 +65,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// This instance's event streams per agent, for presence.
     pub presence: Arc<crate::presence::Registry>,
+    /// Routing's clock, and the bell that wakes its timer.
+    pub routing: Arc<crate::routing::clock::RoutingClock>,
 }
 
 /// A set of routes, and the table of them (method and path) that [`route_table`] gives out.
@@ -141,6 +144,7 @@ fn routes() -> (Routes, Routes) {
         .merge(teams::router())
         .merge(business_hours::router())
         .merge(routing_rules::router())
+        .merge(queue::router())
         .merge(conversations::router())
         .merge(locks::router())
         .merge(handoffs::router())

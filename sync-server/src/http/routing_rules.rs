@@ -120,6 +120,7 @@ async fn create_rule(
     };
     routing::store_rule(tx.conn(), &auth.org_id, &rule, true).await?;
     tx.commit(&state.hub).await?;
+    state.routing.wake();
     Ok((StatusCode::CREATED, Json(rule)).into_response())
 }
 
@@ -147,6 +148,7 @@ async fn update_rule(
     };
     routing::store_rule(tx.conn(), &auth.org_id, &rule, false).await?;
     tx.commit(&state.hub).await?;
+    state.routing.wake();
     Ok(Json(rule))
 }
 
@@ -166,6 +168,7 @@ async fn delete_rule(
         .execute(tx.conn())
         .await?;
     tx.commit(&state.hub).await?;
+    state.routing.wake();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -199,5 +202,6 @@ async fn reorder_rules(
     }
     let rules = routing::rules(tx.conn(), &auth.org_id).await?;
     tx.commit(&state.hub).await?;
+    state.routing.wake();
     Ok(Json(rules))
 }

@@ -124,6 +124,7 @@ async fn create_team(
         .await?
         .ok_or_else(|| anyhow::anyhow!("the team just created is missing"))?;
     tx.commit(&state.hub).await?;
+    state.routing.wake();
     Ok((StatusCode::CREATED, Json(team)).into_response())
 }
 
@@ -151,6 +152,7 @@ async fn update_team(
         .await?
         .ok_or_else(|| anyhow::anyhow!("the team just changed is missing"))?;
     tx.commit(&state.hub).await?;
+    state.routing.wake();
     Ok(Json(team))
 }
 
@@ -185,5 +187,6 @@ async fn delete_team(
         .execute(tx.conn())
         .await?;
     tx.commit(&state.hub).await?;
+    state.routing.wake();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -23,39 +23,51 @@ pub struct ChatFacts {
 
 /// Whether every condition the rule gives holds for the chat at `now` on the org's clock.
 pub fn rule_matches(conditions: &RuleMatch, chat: &ChatFacts, tz: Tz, now: Millis) -> bool {
+    mismatch(conditions, chat, tz, now).is_none()
+}
+
+/// The first of the rule's conditions the chat does not meet at `now`, in words (`None`: it
+/// meets them all).
+pub fn mismatch(conditions: &RuleMatch, chat: &ChatFacts, tz: Tz, now: Millis) -> Option<String> {
     if conditions.pipeline_id.is_some() && conditions.pipeline_id != chat.pipeline_id {
-        return false;
+        return Some("the chat is not in the rule's pipeline".into());
     }
-    if conditions.stage.is_some() && conditions.stage != chat.stage {
-        return false;
+    if let Some(stage) = &conditions.stage {
+        if chat.stage.as_ref() != Some(stage) {
+            return Some(format!("the chat is not at stage {stage}"));
+        }
     }
     if conditions.new_chat == Some(true) && !chat.is_new {
-        return false;
+        return Some("the chat is not new".into());
     }
     let Some(local) = tz.timestamp_millis_opt(now).single() else {
-        return false;
+        return Some("the time is not on the org's clock".into());
     };
     if let Some(days) = &conditions.weekdays {
         let today = Weekday::ALL[local.weekday().num_days_from_monday() as usize];
         if !days.contains(&today) {
-            return false;
+            return Some(format!("today ({}) is not one of its days", today.as_str()));
         }
     }
     if let (Some(from), Some(to)) = (&conditions.from, &conditions.to) {
-        let (Ok(from), Ok(to)) = (minutes("from", from), minutes("to", to)) else {
-            return false;
+        let (Ok(start), Ok(end)) = (minutes("from", from), minutes("to", to)) else {
+            return Some("its hours are unreadable".into());
         };
         let now = local.hour() * 60 + local.minute();
-        let within = if from < to {
-            from <= now && now < to
+        let within = if start < end {
+            start <= now && now < end
         } else {
-            now >= from || now < to
+            now >= start || now < end
         };
         if !within {
-            return false;
+            return Some(format!(
+                "{:02}:{:02} is outside its hours ({from} to {to})",
+                local.hour(),
+                local.minute()
+            ));
         }
     }
-    true
+    None
 }
 
 /// An agent a rule could route to, as the database has them now.

@@ -319,6 +319,28 @@ impl TestApp {
             .connections()
     }
 
+    /// Sets routing's clock to a wall-clock time in the org's zone (Asia/Kolkata), on every
+    /// instance; each instance's routing timer then acts on what fell due.
+    pub async fn set_routing_time(&self, y: i32, mo: u32, d: u32, h: u32, mi: u32) {
+        use chrono::TimeZone;
+        let at = chrono_tz::Asia::Kolkata
+            .with_ymd_and_hms(y, mo, d, h, mi, 0)
+            .single()
+            .unwrap()
+            .timestamp_millis();
+        let db_now = self.db.now().await.unwrap();
+        for server in self.server.iter().chain(&self.extra_servers) {
+            server.routing_clock().set(at, db_now);
+        }
+    }
+
+    /// Moves routing's clock on, on every instance.
+    pub fn advance_routing(&self, by: Duration) {
+        for server in self.server.iter().chain(&self.extra_servers) {
+            server.routing_clock().advance(by);
+        }
+    }
+
     /// Raw access for requests the typed helpers cannot make.
     pub fn http(&self) -> &reqwest::Client {
         &self.http

@@ -23,6 +23,7 @@ mod presence;
 mod reminders;
 mod restart;
 mod routing;
+mod routing_flow;
 mod sessions;
 mod storage;
 mod tenancy;

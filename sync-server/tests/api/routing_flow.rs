@@ -1,0 +1,687 @@
+//! Routing at work: new chats reach an eligible agent by the first matching rule (round robin or
+//! least loaded; shifts, capacity, skills, presence), wait in the queue when nobody is free and
+//! leave it when someone is, move on when the assignee does not answer, and follow a stage rule
+//! to another team with a handoff carrying the notes. Every decision is in the timeline, and the
+//! dry run predicts it. Time is routing's clock, set by the test (never waited for).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use protocol::api::Role;
+use serde_json::{json, Value};
+
+use crate::common::{chat, enc, eventually, Backend, EventStream, TestAgent, TestApp};
+use crate::on_both_backends;
+
+on_both_backends!(
+    round_robin_follows_shifts_and_presence_and_the_queue_drains_when_a_shift_starts,
+    least_loaded_keeps_within_capacity_and_skills_and_a_closed_chat_frees_a_place,
+    an_unanswered_chat_moves_on_once_per_message_and_never_back,
+    a_stage_rule_hands_a_qualified_lead_to_sales_with_its_notes,
+    the_dry_run_predicts_the_real_decision,
+    take_next_gives_the_oldest_queued_chat_to_an_available_agent,
+);
+
+/// Reports an incoming message on `chat_id`, creating the chat if the server does not know it,
+/// as any colleague's browser would.
+async fn incoming(reporter: &TestAgent, chat_id: &str, message_id: &str) -> Value {
+    reporter
+        .post(
+            &format!("/conversations/{}/messages", enc(chat_id)),
+            json!({"message_id": message_id, "direction": "in", "if_missing": {"title": format!("Customer {message_id}")}}),
+        )
+        .await
+        .expect(201)
+}
+
+fn owner_of(conversation: &Value) -> Option<String> {
+    conversation["owner"]["id"].as_str().map(str::to_owned)
+}
+
+/// The chat's events of `kind`, as the timeline has them.
+async fn timeline_of(viewer: &TestAgent, chat_id: &str, kind: &str) -> Vec<Value> {
+    let body = viewer
+        .get(&format!("/conversations/{}/timeline", enc(chat_id)))
+        .await
+        .expect(200);
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .map(|e| e["data"].clone())
+        .collect()
+}
+
+/// Waits until the chat's owner is `agent` (routing's timer acts after the test moved its clock).
+async fn owned_by(viewer: &TestAgent, chat_id: &str, agent: &TestAgent) -> Value {
+    eventually(&format!("{chat_id} to reach {}", agent.name), || async {
+        let conversation = viewer.conversation(chat_id).await;
+        (owner_of(&conversation).as_deref() == Some(agent.id.as_str())).then_some(conversation)
+    })
+    .await
+}
+
+/// Opens the agent's event stream: they are available while it is open.
+async fn online(app: &TestApp, agent: &TestAgent) -> EventStream {
+    let mut stream = agent.events(app.latest_seq().await).await;
+    stream.backlog().await;
+    stream
+}
+
+async fn team(lead: &TestAgent, name: &str, members: &[&TestAgent]) -> String {
+    let ids: Vec<&str> = members.iter().map(|a| a.id.as_str()).collect();
+    let team = lead
+        .post("/teams", json!({"name": name, "agent_ids": ids}))
+        .await
+        .expect(201);
+    team["id"].as_str().unwrap().to_owned()
+}
+
+async fn profile(lead: &TestAgent, agent: &TestAgent, profile: Value) {
+    lead.put(&format!("/agents/{}/routing", agent.id), profile)
+        .await
+        .expect(200);
+}
+
+async fn queue_ids(viewer: &TestAgent) -> Vec<String> {
+    let queue = viewer.get("/queue").await.expect(200);
+    queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["chat_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn round_robin_follows_shifts_and_presence_and_the_queue_drains_when_a_shift_starts(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    let lena = app.agent("Lena", Role::Lead).await;
+    let day_shift = json!({"shifts": [{"weekday": "thu", "start": "09:00", "end": "18:00"}]});
+    profile(&lena, &asha, day_shift.clone()).await;
+    profile(&lena, &ravi, day_shift).await;
+    let qualification = team(&lena, "Qualification", &[&asha, &ravi]).await;
+    lena.post(
+        "/routing/rules",
+        json!({"name": "Qualification by day", "match": {"new_chat": true},
+               "target": {"team_id": qualification}, "strategy": "round_robin"}),
+    )
+    .await
+    .expect(201);
+    // Thursday 26 November 2026, 10:00 in Kolkata; both on shift and online.
+    app.set_routing_time(2026, 11, 26, 10, 0).await;
+    let _asha_online = online(&app, &asha).await;
+    let _ravi_online = online(&app, &ravi).await;
+
+    incoming(&lena, &chat(1), "M1").await;
+    incoming(&lena, &chat(2), "M2").await;
+    let first = owner_of(&lena.conversation(&chat(1)).await).expect("routed at once");
+    let second = owner_of(&lena.conversation(&chat(2)).await).expect("routed at once");
+    assert_ne!(first, second, "round robin takes turns");
+    let assigned = timeline_of(&lena, &chat(1), "routing.assigned").await;
+    assert_eq!(assigned.len(), 1);
+    assert_eq!(assigned[0]["rule"]["name"], "Qualification by day");
+    assert_eq!(assigned[0]["strategy"], "round_robin");
+    assert_eq!(assigned[0]["trigger"], "new_chat");
+    assert_eq!(assigned[0]["eligible"].as_array().unwrap().len(), 2);
+    assert!(
+        assigned[0]["explanation"]
+            .as_str()
+            .unwrap()
+            .starts_with("Rule “Qualification by day” (round robin) gave the chat to "),
+        "{}",
+        assigned[0]["explanation"]
+    );
+    let reason = lena.conversation(&chat(1)).await["routed_by"].clone();
+    assert_eq!(reason["rule"]["name"], "Qualification by day");
+    // A chat the server knows already is not routed again by a later message.
+    incoming(&lena, &chat(1), "M1b").await;
+    assert_eq!(
+        timeline_of(&lena, &chat(1), "routing.assigned").await.len(),
+        1
+    );
+
+    // Asha steps away: the next chat goes to Ravi, and the timeline says why not Asha.
+    asha.put("/me/presence", json!({"status": "away"}))
+        .await
+        .expect(200);
+    incoming(&lena, &chat(3), "M3").await;
+    assert_eq!(
+        owner_of(&lena.conversation(&chat(3)).await).as_deref(),
+        Some(ravi.id.as_str())
+    );
+    let why = &timeline_of(&lena, &chat(3), "routing.assigned").await[0];
+    assert_eq!(
+        why["refused"],
+        json!([{"agent": {"id": asha.id, "name": "Asha"}, "reason": "away"}])
+    );
+
+    // 18:00 ends the shift (the end is not part of it): nobody is eligible, the chat waits.
+    app.set_routing_time(2026, 11, 26, 18, 0).await;
+    incoming(&lena, &chat(4), "M4").await;
+    assert_eq!(owner_of(&lena.conversation(&chat(4)).await), None);
+    let queued = timeline_of(&lena, &chat(4), "routing.queued").await;
+    assert_eq!(queued.len(), 1);
+    let explanation = queued[0]["explanation"].as_str().unwrap();
+    assert!(
+        explanation.contains("found nobody eligible") && explanation.contains("Ravi (off shift)"),
+        "{explanation}"
+    );
+    assert_eq!(queue_ids(&asha).await, [chat(4)]);
+    let listed = &asha.get("/queue").await.expect(200)[0];
+    assert!(listed["waited_ms"].as_i64().unwrap() >= 0);
+    assert_eq!(
+        lena.conversation(&chat(4)).await["queued_at"],
+        listed["queued_at"]
+    );
+
+    // Next Thursday 09:00 the shift starts and the queue drains to whoever is eligible: Ravi
+    // (Asha is still away).
+    app.set_routing_time(2026, 12, 3, 9, 0).await;
+    owned_by(&lena, &chat(4), &ravi).await;
+    let drained = timeline_of(&lena, &chat(4), "routing.assigned").await;
+    assert_eq!(drained.len(), 1);
+    assert_eq!(drained[0]["trigger"], "queue");
+    assert!(queue_ids(&asha).await.is_empty());
+}
+
+async fn least_loaded_keeps_within_capacity_and_skills_and_a_closed_chat_frees_a_place(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    let meena = app.agent("Meena", Role::Agent).await;
+    let lena = app.agent("Lena", Role::Lead).await;
+    profile(&lena, &asha, json!({"skills": ["hindi"], "capacity": 1})).await;
+    profile(&lena, &ravi, json!({"skills": ["hindi"], "capacity": 2})).await;
+    let support = team(&lena, "Support", &[&asha, &ravi, &meena]).await;
+    lena.post(
+        "/routing/rules",
+        json!({"name": "Hindi support", "match": {"skill": "hindi"},
+               "target": {"team_id": support}, "strategy": "least_loaded"}),
+    )
+    .await
+    .expect(201);
+    let _online: Vec<EventStream> = vec![
+        online(&app, &asha).await,
+        online(&app, &ravi).await,
+        online(&app, &meena).await,
+    ];
+
+    incoming(&lena, &chat(1), "M1").await;
+    incoming(&lena, &chat(2), "M2").await;
+    let owners: Vec<String> = [
+        owner_of(&lena.conversation(&chat(1)).await).unwrap(),
+        owner_of(&lena.conversation(&chat(2)).await).unwrap(),
+    ]
+    .into();
+    assert!(
+        owners.contains(&asha.id) && owners.contains(&ravi.id),
+        "both start with none open: one each ({owners:?})"
+    );
+    let decision = &timeline_of(&lena, &chat(2), "routing.assigned").await[0];
+    let refusals: Vec<&str> = decision["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert!(refusals.contains(&"without the skill hindi"), "{decision}");
+    // Asha is full (1 of 1): the third goes to Ravi.
+    incoming(&lena, &chat(3), "M3").await;
+    assert_eq!(
+        owner_of(&lena.conversation(&chat(3)).await).as_deref(),
+        Some(ravi.id.as_str())
+    );
+    let full = &timeline_of(&lena, &chat(3), "routing.assigned").await[0];
+    assert!(
+        full["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("Asha (at capacity (1 of 1 chats open))"),
+        "{full}"
+    );
+    // Now both are full: the fourth waits.
+    incoming(&lena, &chat(4), "M4").await;
+    assert_eq!(owner_of(&lena.conversation(&chat(4)).await), None);
+    assert_eq!(queue_ids(&lena).await, [chat(4)]);
+    // Asha closes her chat: a place frees and the queue gives it to her.
+    let asha_chat = if owners[0] == asha.id {
+        chat(1)
+    } else {
+        chat(2)
+    };
+    asha.post_empty(&format!("/conversations/{}/close", enc(&asha_chat)))
+        .await
+        .expect(200);
+    owned_by(&lena, &chat(4), &asha).await;
+    let listed = lena.get("/agents").await.expect(200);
+    for agent in listed["items"].as_array().unwrap() {
+        if let Some(capacity) = agent["capacity"].as_u64() {
+            assert!(agent["open_chats"].as_u64().unwrap() <= capacity, "{agent}");
+        }
+    }
+}
+
+async fn an_unanswered_chat_moves_on_once_per_message_and_never_back(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    let lena = app.agent("Lena", Role::Lead).await;
+    let support = team(&lena, "Support", &[&asha, &ravi]).await;
+    lena.post(
+        "/routing/rules",
+        json!({"name": "Support", "target": {"team_id": support},
+               "strategy": "round_robin", "reassign_after_secs": 300}),
+    )
+    .await
+    .expect(201);
+    let _online = [online(&app, &asha).await, online(&app, &ravi).await];
+    let chat_id = chat(1);
+    let routing = format!("/conversations/{}/routing", enc(&chat_id));
+
+    incoming(&lena, &chat_id, "M1").await;
+    let first = owner_of(&lena.conversation(&chat_id).await).unwrap();
+    let (first_agent, other) = if first == asha.id {
+        (&asha, &ravi)
+    } else {
+        (&ravi, &asha)
+    };
+    assert!(
+        lena.get(&routing).await.expect(200)["reply_due_at"].is_null(),
+        "the message that routed the chat starts no limit: its new owner just got it"
+    );
+    // The owner takes the reply lock and starts typing; a colleague's fence goes stale later.
+    let lock = first_agent.lock(&chat_id).await.expect(200);
+    // The customer writes again and nobody answers: five minutes on, the chat moves to the
+    // other agent.
+    incoming(&lena, &chat_id, "M2").await;
+    let due = lena.get(&routing).await.expect(200)["reply_due_at"]
+        .as_i64()
+        .expect("the limit runs");
+    app.advance_routing(Duration::from_secs(300));
+    owned_by(&lena, &chat_id, other).await;
+    let moved = timeline_of(&lena, &chat_id, "routing.reassigned").await;
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0]["trigger"], "no_reply");
+    assert_eq!(moved[0]["previous_owner"]["id"], first_agent.id.as_str());
+    assert!(
+        moved[0]["explanation"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!(
+                "{} did not answer within 5 min: rule “Support”",
+                first_agent.name
+            )),
+        "{}",
+        moved[0]
+    );
+    assert_eq!(
+        moved[0]["refused"][0]["reason"], "did not answer in time",
+        "never back to the one who did not answer"
+    );
+    assert!(due > 0);
+    let stale = first_agent
+        .post(
+            &format!("/conversations/{}/messages", enc(&chat_id)),
+            json!({"message_id": "LATE", "direction": "out", "fence": lock["fence"]}),
+        )
+        .await;
+    stale.expect_error(409, "stale_fence");
+    // Once per message: no limit runs any more for M2.
+    assert!(lena.get(&routing).await.expect(200)["reply_due_at"].is_null());
+
+    // A new message starts a new limit for the new owner; their answer stops it.
+    incoming(&lena, &chat_id, "M3").await;
+    assert!(lena.get(&routing).await.expect(200)["reply_due_at"].is_i64());
+    let lock = other.lock(&chat_id).await.expect(200);
+    other
+        .post(
+            &format!("/conversations/{}/messages", enc(&chat_id)),
+            json!({"message_id": "R3", "direction": "out", "fence": lock["fence"]}),
+        )
+        .await
+        .expect(201);
+    assert!(lena.get(&routing).await.expect(200)["reply_due_at"].is_null());
+
+    // Nobody else eligible: the chat stays, and the timeline says so.
+    incoming(&lena, &chat_id, "M4").await;
+    first_agent
+        .put("/me/presence", json!({"status": "away"}))
+        .await
+        .expect(200);
+    app.advance_routing(Duration::from_secs(301));
+    let kept = eventually("the no-reply decision", || async {
+        let moved = timeline_of(&lena, &chat_id, "routing.reassigned").await;
+        (moved.len() == 2).then(|| moved[1].clone())
+    })
+    .await;
+    assert!(kept["owner"].is_null(), "{kept}");
+    assert!(
+        kept["explanation"].as_str().unwrap().contains(&format!(
+            "nobody else was eligible under rule “Support”: the chat stays with {}",
+            other.name
+        )),
+        "{kept}"
+    );
+    assert_eq!(
+        owner_of(&lena.conversation(&chat_id).await).as_deref(),
+        Some(other.id.as_str())
+    );
+}
+
+async fn a_stage_rule_hands_a_qualified_lead_to_sales_with_its_notes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    let meena = app.agent("Meena", Role::Agent).await;
+    let lena = app.agent("Lena", Role::Lead).await;
+    let pipeline = lena
+        .post(
+            "/pipelines",
+            json!({"name": "Home loans", "stages": ["New", "Qualified", "Won"]}),
+        )
+        .await
+        .expect(201);
+    let qualification = team(&lena, "Qualification", &[&asha]).await;
+    let sales = team(&lena, "Sales", &[&ravi]).await;
+    lena.post(
+        "/routing/rules",
+        json!({"name": "Qualification", "match": {"new_chat": true},
+               "target": {"team_id": qualification}, "strategy": "round_robin"}),
+    )
+    .await
+    .expect(201);
+    lena.post(
+        "/routing/rules",
+        json!({"name": "Sales for qualified leads",
+               "match": {"pipeline_id": pipeline["id"], "stage": "Qualified"},
+               "target": {"team_id": sales}, "strategy": "least_loaded"}),
+    )
+    .await
+    .expect(201);
+    let _asha_online = online(&app, &asha).await;
+    let ravi_online = online(&app, &ravi).await;
+    let qualified = json!({"pipeline_id": pipeline["id"], "stage": "Qualified"});
+
+    let chat_id = chat(1);
+    incoming(&lena, &chat_id, "M1").await;
+    owned_by(&lena, &chat_id, &asha).await;
+    asha.post(
+        &format!("/conversations/{}/notes", enc(&chat_id)),
+        json!({"body": "Wants a 20-year loan; salary slips sent"}),
+    )
+    .await
+    .expect(201);
+    // At "New" the sales rule does not apply; at "Qualified" it hands the lead over, live.
+    asha.put(
+        &format!("/conversations/{}/stage", enc(&chat_id)),
+        json!({"pipeline_id": pipeline["id"], "stage": "New"}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        owner_of(&lena.conversation(&chat_id).await).as_deref(),
+        Some(asha.id.as_str())
+    );
+    let moved = asha
+        .put(
+            &format!("/conversations/{}/stage", enc(&chat_id)),
+            qualified.clone(),
+        )
+        .await
+        .expect(200);
+    assert_eq!(owner_of(&moved).as_deref(), Some(ravi.id.as_str()));
+    assert_eq!(
+        moved["routed_by"]["rule"]["name"],
+        "Sales for qualified leads"
+    );
+    let handoff = &moved["pending_handoff"];
+    assert_eq!(handoff["to"]["id"], ravi.id.as_str());
+    assert_eq!(handoff["from"]["id"], asha.id.as_str());
+    assert_eq!(handoff["by"]["id"], asha.id.as_str());
+    let done = handoff["done"].as_str().unwrap();
+    assert!(
+        done.contains("Moved to Qualified by Asha")
+            && done.contains("Asha: Wants a 20-year loan; salary slips sent"),
+        "{done}"
+    );
+    let assigned = timeline_of(&lena, &chat_id, "routing.assigned").await;
+    assert_eq!(assigned.last().unwrap()["trigger"], "stage_changed");
+    drop(ravi_online);
+
+    // A chat someone claimed by hand stays with them whatever its stage.
+    let claimed = chat(2);
+    meena.open_chat(&claimed, "Walk-in").await;
+    meena.lock(&claimed).await.expect(200);
+    meena
+        .put(
+            &format!("/conversations/{}/stage", enc(&claimed)),
+            qualified.clone(),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        owner_of(&lena.conversation(&claimed).await).as_deref(),
+        Some(meena.id.as_str())
+    );
+    let preview = lena
+        .get(&format!("/conversations/{}/routing", enc(&claimed)))
+        .await
+        .expect(200);
+    assert_eq!(preview["would_route"], false);
+
+    // Nobody in sales is online: the qualified lead waits in the queue, then reaches sales
+    // with its handoff when Ravi comes online.
+    eventually("Ravi to be offline", || async {
+        let agents = lena.get("/agents").await.expect(200);
+        agents["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["id"] == ravi.id.as_str() && a["presence"] == "offline")
+            .then_some(())
+    })
+    .await;
+    let waiting = chat(3);
+    incoming(&lena, &waiting, "M3").await;
+    owned_by(&lena, &waiting, &asha).await;
+    let queued = asha
+        .put(
+            &format!("/conversations/{}/stage", enc(&waiting)),
+            qualified,
+        )
+        .await
+        .expect(200);
+    assert!(queued["owner"].is_null(), "{queued}");
+    assert!(queued["queued_at"].is_i64());
+    let _ravi_back = online(&app, &ravi).await;
+    let reached = owned_by(&lena, &waiting, &ravi).await;
+    assert_eq!(reached["pending_handoff"]["from"]["id"], asha.id.as_str());
+    assert_eq!(reached["pending_handoff"]["to"]["id"], ravi.id.as_str());
+}
+
+async fn the_dry_run_predicts_the_real_decision(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    let lena = app.agent("Lena", Role::Lead).await;
+    let pipeline = lena
+        .post(
+            "/pipelines",
+            json!({"name": "Loans", "stages": ["New", "Won"]}),
+        )
+        .await
+        .expect(201);
+    lena.post(
+        "/routing/rules",
+        json!({"name": "Won deals", "match": {"pipeline_id": pipeline["id"], "stage": "Won"},
+               "target": {"agent_ids": [asha.id]}, "strategy": "round_robin"}),
+    )
+    .await
+    .expect(201);
+    lena.post(
+        "/routing/rules",
+        json!({"name": "Evenings", "match": {"from": "18:00", "to": "23:00"},
+               "target": {"agent_ids": [asha.id]}, "strategy": "round_robin"}),
+    )
+    .await
+    .expect(201);
+    lena.post(
+        "/routing/rules",
+        json!({"name": "Everyone", "target": {"agent_ids": [asha.id, ravi.id]},
+               "strategy": "least_loaded"}),
+    )
+    .await
+    .expect(201);
+    app.set_routing_time(2026, 11, 26, 11, 30).await;
+    let _ravi_online = online(&app, &ravi).await;
+    let chat_id = chat(1);
+    lena.open_chat(&chat_id, "Priya").await;
+    let path = format!("/conversations/{}/routing", enc(&chat_id));
+    asha.get(&path).await.expect_error(403, "forbidden");
+    let preview = lena.get(&path).await.expect(200);
+    assert_eq!(preview["would_route"], true);
+    assert_eq!(
+        preview["skipped"],
+        json!([
+            {"rule": preview["skipped"][0]["rule"], "reason": "the chat is not in the rule's pipeline"},
+            {"rule": preview["skipped"][1]["rule"], "reason": "11:30 is outside its hours (18:00 to 23:00)"},
+        ])
+    );
+    assert_eq!(preview["decision"]["rule"]["name"], "Everyone");
+    assert_eq!(preview["decision"]["owner"]["id"], ravi.id.as_str());
+    // Nothing changed.
+    assert_eq!(owner_of(&lena.conversation(&chat_id).await), None);
+    assert!(timeline_of(&lena, &chat_id, "routing.assigned")
+        .await
+        .is_empty());
+    // The real decision is the one predicted, word for word.
+    incoming(&lena, &chat_id, "M1").await;
+    let real = &timeline_of(&lena, &chat_id, "routing.assigned").await[0];
+    assert_eq!(real, &preview["decision"]);
+}
+
+async fn take_next_gives_the_oldest_queued_chat_to_an_available_agent(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let lena = app.agent("Lena", Role::Lead).await;
+    // No rules: every new chat waits in the queue, oldest first.
+    for n in 1..=3 {
+        incoming(&lena, &chat(n), &format!("M{n}")).await;
+        let queued = timeline_of(&lena, &chat(n), "routing.queued").await;
+        assert_eq!(
+            queued[0]["explanation"],
+            "No routing rule matches this chat: it waits in the queue."
+        );
+    }
+    assert_eq!(queue_ids(&lena).await, [chat(1), chat(2), chat(3)]);
+    asha.post_empty("/queue/take")
+        .await
+        .expect_error(409, "not_eligible");
+    let _online = online(&app, &asha).await;
+    asha.put("/me/presence", json!({"status": "away"}))
+        .await
+        .expect(200);
+    let away = asha
+        .post_empty("/queue/take")
+        .await
+        .expect_error(409, "not_eligible");
+    assert!(away["message"].as_str().unwrap().contains("away"), "{away}");
+    asha.put("/me/presence", json!({"status": "available"}))
+        .await
+        .expect(200);
+    let taken = asha.post_empty("/queue/take").await.expect(200);
+    assert_eq!(taken["chat_id"], chat(1).as_str());
+    assert_eq!(owner_of(&taken).as_deref(), Some(asha.id.as_str()));
+    assert_eq!(queue_ids(&lena).await, [chat(2), chat(3)]);
+    profile(&lena, &asha, json!({"capacity": 1})).await;
+    let full = asha
+        .post_empty("/queue/take")
+        .await
+        .expect_error(409, "not_eligible");
+    assert!(
+        full["message"].as_str().unwrap().contains("capacity"),
+        "{full}"
+    );
+    profile(&lena, &asha, json!({})).await;
+    asha.post_empty("/queue/take").await.expect(200);
+    asha.post_empty("/queue/take").await.expect(200);
+    asha.post_empty("/queue/take")
+        .await
+        .expect_error(409, "queue_empty");
+}
+
+/// Two server instances on one PostgreSQL database, 200 new chats arriving at once through
+/// both: each is assigned exactly once, nobody goes over capacity, and round robin's shares
+/// differ by at most one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_route_200_simultaneous_chats_exactly_once() {
+    let mut app = TestApp::spawn(Backend::Postgres).await;
+    let second = app.second_instance().await;
+    let lena = app.agent("Lena", Role::Lead).await;
+    let agents = [
+        app.agent("Asha", Role::Agent).await,
+        app.agent("Ravi", Role::Agent).await,
+        app.agent("Meena", Role::Agent).await,
+    ];
+    for agent in &agents {
+        profile(&lena, agent, json!({"capacity": 70})).await;
+    }
+    let everyone = team(&lena, "Everyone", &[&agents[0], &agents[1], &agents[2]]).await;
+    lena.post(
+        "/routing/rules",
+        json!({"name": "Round", "target": {"team_id": everyone}, "strategy": "round_robin"}),
+    )
+    .await
+    .expect(201);
+    let mut streams = Vec::new();
+    for agent in &agents {
+        streams.push(online(&app, agent).await);
+    }
+    let reporters = [lena.via(&app.base), lena.via(&second)];
+    let reporters = &reporters;
+    let reports = (0..200u64).map(|n| {
+        let reporter = &reporters[(n % 2) as usize];
+        async move {
+            // Every browser sees every chat: both report it, through different instances.
+            let id = chat(1000 + n);
+            let body = json!({"message_id": format!("M{n}"), "direction": "in", "if_missing": {"title": "Lead"}});
+            let path = format!("/conversations/{}/messages", enc(&id));
+            let (a, b) = tokio::join!(
+                reporter.post(&path, body.clone()),
+                reporters[1 - (n % 2) as usize].post(&path, body)
+            );
+            assert!(a.status.is_success() && b.status.is_success(), "{a:?} {b:?}");
+        }
+    });
+    futures_util::stream::iter(reports)
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
+    let mut shares: BTreeMap<String, u32> = BTreeMap::new();
+    for n in 0..200u64 {
+        let id = chat(1000 + n);
+        let owner = owner_of(&lena.conversation(&id).await).expect("every chat is assigned");
+        *shares.entry(owner).or_default() += 1;
+        assert_eq!(
+            timeline_of(&lena, &id, "routing.assigned").await.len(),
+            1,
+            "{id} assigned exactly once"
+        );
+    }
+    let counts: Vec<u32> = shares.values().copied().collect();
+    assert_eq!(counts.iter().sum::<u32>(), 200);
+    assert_eq!(counts.len(), 3);
+    assert!(
+        counts.iter().max().unwrap() - counts.iter().min().unwrap() <= 1,
+        "{shares:?}"
+    );
+    assert!(counts.iter().all(|&c| c <= 70), "{shares:?}");
+}
