@@ -322,8 +322,22 @@ impl TestApp {
     /// Sets routing's clock to a wall-clock time in the org's zone (Asia/Kolkata), on every
     /// instance; each instance's routing timer then acts on what fell due.
     pub async fn set_routing_time(&self, y: i32, mo: u32, d: u32, h: u32, mi: u32) {
+        self.set_routing_time_in(chrono_tz::Asia::Kolkata, y, mo, d, h, mi)
+            .await;
+    }
+
+    /// [`TestApp::set_routing_time`] in the zone `tz`.
+    pub async fn set_routing_time_in(
+        &self,
+        tz: chrono_tz::Tz,
+        y: i32,
+        mo: u32,
+        d: u32,
+        h: u32,
+        mi: u32,
+    ) {
         use chrono::TimeZone;
-        let at = chrono_tz::Asia::Kolkata
+        let at = tz
             .with_ymd_and_hms(y, mo, d, h, mi, 0)
             .single()
             .unwrap()

@@ -21,6 +21,7 @@ on_both_backends!(
     a_stage_rule_hands_a_qualified_lead_to_sales_with_its_notes,
     the_dry_run_predicts_the_real_decision,
     take_next_gives_the_oldest_queued_chat_to_an_available_agent,
+    shifts_follow_the_orgs_clock_across_edges_nights_exceptions_and_daylight_saving,
 );
 
 /// Reports an incoming message on `chat_id`, creating the chat if the server does not know it,
@@ -684,4 +685,78 @@ async fn two_instances_route_200_simultaneous_chats_exactly_once() {
         "{shares:?}"
     );
     assert!(counts.iter().all(|&c| c <= 70), "{shares:?}");
+}
+
+/// Year, month, day, hour, minute.
+type WallTime = (i32, u32, u32, u32, u32);
+
+/// Whether Ravi is on shift, as routing decides it, at each time: shift edges, an overnight
+/// shift, a day off and extra hours, in Kolkata and then in Berlin across daylight saving. Read
+/// through the dry run, which is the real decision without acting on it.
+async fn shifts_follow_the_orgs_clock_across_edges_nights_exceptions_and_daylight_saving(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    let lena = app.agent("Lena", Role::Lead).await;
+    profile(
+        &lena,
+        &ravi,
+        json!({
+            "shifts": [
+                {"weekday": "thu", "start": "09:00", "end": "18:00"},
+                {"weekday": "fri", "start": "22:00", "end": "06:00"},
+            ],
+            "exceptions": [
+                {"date": "2026-12-03", "hours": []},
+                {"date": "2026-12-05", "hours": [{"start": "10:00", "end": "12:00"}]},
+            ],
+        }),
+    )
+    .await;
+    lena.post(
+        "/routing/rules",
+        json!({"name": "Ravi", "target": {"agent_ids": [ravi.id]}, "strategy": "round_robin"}),
+    )
+    .await
+    .expect(201);
+    let _online = online(&app, &ravi).await;
+    lena.open_chat(&chat(1), "Priya").await;
+    let path = format!("/conversations/{}/routing", enc(&chat(1)));
+    let kolkata = chrono_tz::Asia::Kolkata;
+    let berlin = chrono_tz::Europe::Berlin;
+    let table: [(&str, chrono_tz::Tz, WallTime, bool); 12] = [
+        ("before the shift", kolkata, (2026, 11, 26, 8, 59), false),
+        ("its first minute", kolkata, (2026, 11, 26, 9, 0), true),
+        ("its last minute", kolkata, (2026, 11, 26, 17, 59), true),
+        ("its end", kolkata, (2026, 11, 26, 18, 0), false),
+        ("a night shift", kolkata, (2026, 11, 27, 23, 30), true),
+        ("past midnight", kolkata, (2026, 11, 28, 5, 59), true),
+        ("the night's end", kolkata, (2026, 11, 28, 6, 0), false),
+        ("a day off", kolkata, (2026, 12, 3, 10, 0), false),
+        ("extra hours", kolkata, (2026, 12, 5, 11, 0), true),
+        ("winter time", berlin, (2026, 3, 26, 9, 0), true),
+        ("summer time", berlin, (2026, 4, 2, 9, 0), true),
+        ("summer time, early", berlin, (2026, 4, 2, 8, 59), false),
+    ];
+    for (what, tz, (y, mo, d, h, mi), on_shift) in table {
+        sqlx::query("UPDATE orgs SET timezone = $1 WHERE id = $2")
+            .bind(tz.name())
+            .bind(&app.org_id)
+            .execute(app.db.writer())
+            .await
+            .unwrap();
+        app.set_routing_time_in(tz, y, mo, d, h, mi).await;
+        let decision = lena.get(&path).await.expect(200)["decision"].clone();
+        if on_shift {
+            assert_eq!(
+                decision["owner"]["id"],
+                ravi.id.as_str(),
+                "{what}: {decision}"
+            );
+        } else {
+            assert!(decision["owner"].is_null(), "{what}: {decision}");
+            assert_eq!(decision["refused"][0]["reason"], "off shift", "{what}");
+        }
+    }
 }
