@@ -156,6 +156,10 @@ enum AdminCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Show or set an org's routing as JSON: business hours, agents' routing profiles (by
+    /// email), teams (members by email) and the ordered rules (teams and pipelines by name).
+    #[command(subcommand)]
+    Routing(RoutingCommand),
     /// Set an agent's password (read from standard input); their current logins end.
     SetPassword {
         #[arg(long)]
@@ -163,6 +167,30 @@ enum AdminCommand {
         /// Read the password from standard input (required: passwords never go on the command line).
         #[arg(long, required = true)]
         password_stdin: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RoutingCommand {
+    /// Print the org's routing: the JSON document `apply` takes.
+    Show {
+        #[arg(long)]
+        org: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Make the org's routing what a JSON document says, in one transaction, with the checks of
+    /// the HTTP API (any mistake changes nothing), then print it. Given business hours, profiles
+    /// and teams are set (others are left alone); given rules become the whole ordered list
+    /// (matched by name; unlisted rules are deleted).
+    Apply {
+        #[arg(long)]
+        org: String,
+        /// The document's file; standard input when not given.
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -359,6 +387,25 @@ async fn admin_command(command: AdminCommand) -> anyhow::Result<()> {
                 admin::reactivate(&db, &offline_hub(&db), admin::Who::Email(&email), None).await?;
             println!("reactivated {} ({})", agent.name, agent.email);
         }
+        AdminCommand::Routing(RoutingCommand::Show { org, database }) => {
+            let db = Db::connect(&database.database_url, 2).await?;
+            print_routing(&db, &org).await?;
+        }
+        AdminCommand::Routing(RoutingCommand::Apply {
+            org,
+            file,
+            database,
+        }) => {
+            let text = match &file {
+                Some(path) => std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?,
+                None => std::io::read_to_string(std::io::stdin())
+                    .context("cannot read the routing document from standard input")?,
+            };
+            let db = Db::connect(&database.database_url, 2).await?;
+            crate::routing::setup::apply_text(&db, &offline_hub(&db), &org, &text).await?;
+            print_routing(&db, &org).await?;
+        }
         AdminCommand::SetPassword {
             email,
             password_stdin: _,
@@ -372,6 +419,14 @@ async fn admin_command(command: AdminCommand) -> anyhow::Result<()> {
             println!("set the password of {} ({})", agent.name, agent.email);
         }
     }
+    Ok(())
+}
+
+async fn print_routing(db: &Db, org_id: &str) -> anyhow::Result<()> {
+    let setup = crate::routing::setup::show(db, org_id)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", crate::routing::setup::api_message(&e)))?;
+    println!("{}", serde_json::to_string_pretty(&setup)?);
     Ok(())
 }
 

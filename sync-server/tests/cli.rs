@@ -265,6 +265,149 @@ fn admin_commands_provision_an_org() {
 }
 
 #[test]
+fn the_readme_routing_example_applies_to_the_demo_org_and_shows_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("routing.db").display());
+    let demo = stdout(&run(&["demo", "--database-url", &url], None));
+    let org = demo
+        .split("(id ")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap()
+        .to_owned();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/routing.json");
+    let applied = run(
+        &[
+            "admin",
+            "routing",
+            "apply",
+            "--org",
+            &org,
+            "--file",
+            example,
+            "--database-url",
+            &url,
+        ],
+        None,
+    );
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&applied)).unwrap();
+    let mut wanted: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(example).unwrap()).unwrap();
+    // Shown with what the document left to its default.
+    for rule in wanted["rules"].as_array_mut().unwrap() {
+        rule["enabled"] = true.into();
+    }
+    let names = |doc: &serde_json::Value, list: &str| -> Vec<String> {
+        doc[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&shown, "rules"), names(&wanted, "rules"), "in order");
+    assert_eq!(shown["rules"], wanted["rules"], "as written, names kept");
+    assert_eq!(
+        shown["profiles"]["ravi@demo.baton"]["skills"],
+        serde_json::json!(["hindi"])
+    );
+    assert_eq!(
+        shown["teams"].as_array().unwrap().len(),
+        3,
+        "{}",
+        shown["teams"]
+    );
+    // Applying it again changes nothing.
+    let again = run(
+        &[
+            "admin",
+            "routing",
+            "apply",
+            "--org",
+            &org,
+            "--file",
+            example,
+            "--database-url",
+            &url,
+        ],
+        None,
+    );
+    assert_eq!(stdout(&again), stdout(&applied));
+
+    // A mistake anywhere is one line naming the place, and nothing is written.
+    let mut broken = wanted.clone();
+    broken["teams"][0]["members"][0] = "ravi@demo.baton".into();
+    broken["rules"][2]["target"]["team"] = "Night shift".into();
+    broken["rules"][0]["name"] = "Renamed".into();
+    let refused = run(
+        &[
+            "admin",
+            "routing",
+            "apply",
+            "--org",
+            &org,
+            "--database-url",
+            &url,
+        ],
+        Some(&broken.to_string()),
+    );
+    assert_one_line_error(&refused, "rules[2].target.team");
+    let unchanged = run(
+        &[
+            "admin",
+            "routing",
+            "show",
+            "--org",
+            &org,
+            "--database-url",
+            &url,
+        ],
+        None,
+    );
+    assert_eq!(stdout(&unchanged), stdout(&applied));
+    let bad_time = wanted["business_hours"].clone();
+    let mut late = serde_json::json!({"business_hours": bad_time});
+    late["business_hours"]["shifts"][0]["end"] = "25:00".into();
+    assert_one_line_error(
+        &run(
+            &[
+                "admin",
+                "routing",
+                "apply",
+                "--org",
+                &org,
+                "--database-url",
+                &url,
+            ],
+            Some(&late.to_string()),
+        ),
+        "shifts[0].end",
+    );
+    assert_one_line_error(
+        &run(
+            &[
+                "admin",
+                "routing",
+                "show",
+                "--org",
+                "nope",
+                "--database-url",
+                &url,
+            ],
+            None,
+        ),
+        "no such org",
+    );
+}
+
+#[test]
 fn demo_seeds_once_and_prints_logins() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("demo.db").display());

@@ -32,6 +32,20 @@ async fn put_hours(
     AppJson(hours): AppJson<BusinessHours>,
 ) -> ApiResult<Json<BusinessHours>> {
     auth.require_supervisor("set the business hours")?;
+    let mut tx = state.db.begin_write(&auth.org_id).await?;
+    let hours = save_hours(&mut tx, &auth.org_id, hours).await?;
+    tx.commit(&state.hub).await?;
+    state.routing.wake();
+    Ok(Json(hours))
+}
+
+/// Checks and stores the org's business hours in the caller's transaction (the admin command
+/// line's `routing apply` uses it too).
+pub(crate) async fn save_hours(
+    tx: &mut crate::db::WriteTx,
+    org_id: &str,
+    hours: BusinessHours,
+) -> ApiResult<BusinessHours> {
     // The same rules as an agent's shifts, and the same messages naming the field.
     let checked = check_profile(RoutingProfile {
         shifts: hours.shifts,
@@ -44,13 +58,10 @@ async fn put_hours(
         exceptions: checked.exceptions,
     };
     let text = serde_json::to_string(&hours).map_err(anyhow::Error::from)?;
-    let mut tx = state.db.begin_write(&auth.org_id).await?;
     sqlx::query("UPDATE orgs SET business_hours = $1 WHERE id = $2")
         .bind(text)
-        .bind(&auth.org_id)
+        .bind(org_id)
         .execute(tx.conn())
         .await?;
-    tx.commit(&state.hub).await?;
-    state.routing.wake();
-    Ok(Json(hours))
+    Ok(hours)
 }

@@ -3,7 +3,7 @@
 mod agent_routing;
 mod agents;
 pub mod auth;
-mod business_hours;
+pub(crate) mod business_hours;
 mod chat_requests;
 mod conversations;
 pub mod extract;
@@ -19,8 +19,8 @@ mod page;
 mod pipelines;
 mod queue;
 pub mod reminders;
-mod routing_rules;
-mod teams;
+pub(crate) mod routing_rules;
+pub(crate) mod teams;
 pub mod throttle;
 
 use std::sync::Arc;

@@ -98,30 +98,62 @@ async fn create_rule(
 ) -> ApiResult<Response> {
     auth.require_supervisor("write routing rules")?;
     let mut tx = state.db.begin_write(&auth.org_id).await?;
-    let request = checked(&mut tx, &auth.org_id, request, None).await?;
-    let existing = routing::rules(tx.conn(), &auth.org_id).await?;
-    if existing.len() >= MAX_RULES {
-        return Err(ApiError::validation(format!(
-            "an org may have at most {MAX_RULES} rules"
-        )));
-    }
-    let now = tx.now();
-    let rule = Rule {
-        id: uuid::Uuid::new_v4().to_string(),
-        position: existing.last().map_or(1, |r| r.position + 1),
-        name: request.name,
-        enabled: request.enabled,
-        matches: request.matches,
-        target: request.target,
-        strategy: request.strategy,
-        reassign_after_secs: request.reassign_after_secs,
-        created_at: now,
-        updated_at: now,
-    };
-    routing::store_rule(tx.conn(), &auth.org_id, &rule, true).await?;
+    let rule = save_rule(&mut tx, &auth.org_id, None, request).await?;
     tx.commit(&state.hub).await?;
     state.routing.wake();
     Ok((StatusCode::CREATED, Json(rule)).into_response())
+}
+
+/// Checks and stores a rule in the caller's transaction: a new one (`id` `None`, added last) or
+/// over the org's rule `id`, in its place. The admin command line's `routing apply` uses it too.
+pub(crate) async fn save_rule(
+    tx: &mut WriteTx,
+    org_id: &str,
+    id: Option<&str>,
+    request: RuleRequest,
+) -> ApiResult<Rule> {
+    let request = checked(tx, org_id, request, id).await?;
+    let now = tx.now();
+    let existing = routing::rules(tx.conn(), org_id).await?;
+    let rule = match id {
+        Some(id) => {
+            let known = existing
+                .into_iter()
+                .find(|r| r.id == id)
+                .ok_or(ApiError::NotFound("routing rule"))?;
+            Rule {
+                name: request.name,
+                enabled: request.enabled,
+                matches: request.matches,
+                target: request.target,
+                strategy: request.strategy,
+                reassign_after_secs: request.reassign_after_secs,
+                updated_at: now,
+                ..known
+            }
+        }
+        None => {
+            if existing.len() >= MAX_RULES {
+                return Err(ApiError::validation(format!(
+                    "an org may have at most {MAX_RULES} rules"
+                )));
+            }
+            Rule {
+                id: uuid::Uuid::new_v4().to_string(),
+                position: existing.last().map_or(1, |r| r.position + 1),
+                name: request.name,
+                enabled: request.enabled,
+                matches: request.matches,
+                target: request.target,
+                strategy: request.strategy,
+                reassign_after_secs: request.reassign_after_secs,
+                created_at: now,
+                updated_at: now,
+            }
+        }
+    };
+    routing::store_rule(tx.conn(), org_id, &rule, id.is_none()).await?;
+    Ok(rule)
 }
 
 async fn update_rule(
@@ -131,22 +163,11 @@ async fn update_rule(
     AppJson(request): AppJson<RuleRequest>,
 ) -> ApiResult<Json<Rule>> {
     let mut tx = state.db.begin_write(&auth.org_id).await?;
-    let known = routing::rule(tx.conn(), &auth.org_id, &id)
+    routing::rule(tx.conn(), &auth.org_id, &id)
         .await?
         .ok_or(ApiError::NotFound("routing rule"))?;
     auth.require_supervisor("write routing rules")?;
-    let request = checked(&mut tx, &auth.org_id, request, Some(&id)).await?;
-    let rule = Rule {
-        name: request.name,
-        enabled: request.enabled,
-        matches: request.matches,
-        target: request.target,
-        strategy: request.strategy,
-        reassign_after_secs: request.reassign_after_secs,
-        updated_at: tx.now(),
-        ..known
-    };
-    routing::store_rule(tx.conn(), &auth.org_id, &rule, false).await?;
+    let rule = save_rule(&mut tx, &auth.org_id, Some(&id), request).await?;
     tx.commit(&state.hub).await?;
     state.routing.wake();
     Ok(Json(rule))
@@ -162,14 +183,20 @@ async fn delete_rule(
         .await?
         .ok_or(ApiError::NotFound("routing rule"))?;
     auth.require_supervisor("write routing rules")?;
-    sqlx::query("DELETE FROM routing_rules WHERE id = $1 AND org_id = $2")
-        .bind(&id)
-        .bind(&auth.org_id)
-        .execute(tx.conn())
-        .await?;
+    remove_rule(&mut tx, &auth.org_id, &id).await?;
     tx.commit(&state.hub).await?;
     state.routing.wake();
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes the org's rule `id`.
+pub(crate) async fn remove_rule(tx: &mut WriteTx, org_id: &str, id: &str) -> ApiResult<()> {
+    sqlx::query("DELETE FROM routing_rules WHERE id = $1 AND org_id = $2")
+        .bind(id)
+        .bind(org_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
 }
 
 /// Puts the rules in the given order: the ids must be every rule of the org, once each.
@@ -180,8 +207,20 @@ async fn reorder_rules(
 ) -> ApiResult<Json<Vec<Rule>>> {
     auth.require_supervisor("reorder routing rules")?;
     let mut tx = state.db.begin_write(&auth.org_id).await?;
-    let existing = routing::rules(tx.conn(), &auth.org_id).await?;
-    let mut given = order.ids.clone();
+    let rules = put_in_order(&mut tx, &auth.org_id, &order.ids).await?;
+    tx.commit(&state.hub).await?;
+    state.routing.wake();
+    Ok(Json(rules))
+}
+
+/// [`reorder_rules`] in the caller's transaction.
+pub(crate) async fn put_in_order(
+    tx: &mut WriteTx,
+    org_id: &str,
+    ids: &[String],
+) -> ApiResult<Vec<Rule>> {
+    let existing = routing::rules(tx.conn(), org_id).await?;
+    let mut given = ids.to_vec();
     given.sort();
     let mut known: Vec<String> = existing.iter().map(|r| r.id.clone()).collect();
     known.sort();
@@ -189,19 +228,16 @@ async fn reorder_rules(
         return Err(ApiError::validation(format!(
             "ids must list every rule of your org once, in the new order ({} rules; {} ids given)",
             known.len(),
-            order.ids.len()
+            ids.len()
         )));
     }
-    for (place, id) in order.ids.iter().enumerate() {
+    for (place, id) in ids.iter().enumerate() {
         sqlx::query("UPDATE routing_rules SET position = $1 WHERE id = $2 AND org_id = $3")
             .bind(i64::try_from(place + 1).map_err(anyhow::Error::from)?)
             .bind(id)
-            .bind(&auth.org_id)
+            .bind(org_id)
             .execute(tx.conn())
             .await?;
     }
-    let rules = routing::rules(tx.conn(), &auth.org_id).await?;
-    tx.commit(&state.hub).await?;
-    state.routing.wake();
-    Ok(Json(rules))
+    routing::rules(tx.conn(), org_id).await
 }

@@ -105,24 +105,7 @@ async fn create_team(
 ) -> ApiResult<Response> {
     auth.require_supervisor("create teams")?;
     let mut tx = state.db.begin_write(&auth.org_id).await?;
-    let (name, members) = checked(&mut tx, &auth.org_id, request).await?;
-    ensure_name_free(&mut tx, &auth.org_id, &name, None).await?;
-    let id = uuid::Uuid::new_v4().to_string();
-    let now = tx.now();
-    sqlx::query(
-        "INSERT INTO teams (id, org_id, name, name_key, created_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&id)
-    .bind(&auth.org_id)
-    .bind(&name)
-    .bind(name.to_lowercase())
-    .bind(now)
-    .execute(tx.conn())
-    .await?;
-    set_members(&mut tx, &id, &members).await?;
-    let team = routing::team(tx.conn(), &auth.org_id, &id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the team just created is missing"))?;
+    let team = save_team(&mut tx, &auth.org_id, None, request).await?;
     tx.commit(&state.hub).await?;
     state.routing.wake();
     Ok((StatusCode::CREATED, Json(team)).into_response())
@@ -139,21 +122,54 @@ async fn update_team(
         .await?
         .ok_or(ApiError::NotFound("team"))?;
     auth.require_supervisor("change teams")?;
-    let (name, members) = checked(&mut tx, &auth.org_id, request).await?;
-    ensure_name_free(&mut tx, &auth.org_id, &name, Some(&id)).await?;
-    sqlx::query("UPDATE teams SET name = $1, name_key = $2 WHERE id = $3")
-        .bind(&name)
-        .bind(name.to_lowercase())
-        .bind(&id)
-        .execute(tx.conn())
-        .await?;
-    set_members(&mut tx, &id, &members).await?;
-    let team = routing::team(tx.conn(), &auth.org_id, &id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the team just changed is missing"))?;
+    let team = save_team(&mut tx, &auth.org_id, Some(&id), request).await?;
     tx.commit(&state.hub).await?;
     state.routing.wake();
     Ok(Json(team))
+}
+
+/// Checks and stores a team in the caller's transaction: a new one (`id` `None`) or the org's
+/// team `id`, renamed and with these members. The admin command line's `routing apply` uses it
+/// too.
+pub(crate) async fn save_team(
+    tx: &mut WriteTx,
+    org_id: &str,
+    id: Option<&str>,
+    request: TeamRequest,
+) -> ApiResult<Team> {
+    let (name, members) = checked(tx, org_id, request).await?;
+    ensure_name_free(tx, org_id, &name, id).await?;
+    let id = match id {
+        Some(id) => {
+            sqlx::query("UPDATE teams SET name = $1, name_key = $2 WHERE id = $3 AND org_id = $4")
+                .bind(&name)
+                .bind(name.to_lowercase())
+                .bind(id)
+                .bind(org_id)
+                .execute(tx.conn())
+                .await?;
+            id.to_owned()
+        }
+        None => {
+            let id = uuid::Uuid::new_v4().to_string();
+            let now = tx.now();
+            sqlx::query(
+                "INSERT INTO teams (id, org_id, name, name_key, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&id)
+            .bind(org_id)
+            .bind(&name)
+            .bind(name.to_lowercase())
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+            id
+        }
+    };
+    set_members(tx, &id, &members).await?;
+    Ok(routing::team(tx.conn(), org_id, &id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the team just saved is missing"))?)
 }
 
 async fn delete_team(

@@ -9,3 +9,4 @@ pub mod engine;
 pub mod rules;
 pub mod run;
 pub mod schedule;
+pub mod setup;
