@@ -145,8 +145,25 @@ function render(state) {
   $('queued').hidden = !state.queued_writes;
   $('queued').textContent =
     state.queued_writes === 1 ? '1 change is waiting to be sent.' : `${state.queued_writes} changes are waiting to be sent.`;
+  renderAvailability(state.availability);
   $('error').hidden = !state.error;
   $('error').textContent = state.error || '';
+}
+
+/** Available or away (routing gives new chats only to available agents), and my load. */
+function renderAvailability(availability) {
+  $('availability').hidden = !availability;
+  if (!availability) return;
+  const choice = $('availability-choice');
+  choice.dataset.status = availability.status;
+  // Not while the agent is choosing.
+  if (document.activeElement !== choice) choice.value = availability.status === 'away' ? 'away' : 'available';
+  $('availability-note').textContent =
+    availability.status === 'offline' ? 'Not connected: open WhatsApp Web to receive chats' : '';
+  const open = availability.open_chats;
+  $('load').textContent = availability.capacity === null || availability.capacity === undefined
+    ? `${open} open ${open === 1 ? 'chat' : 'chats'}`
+    : `${open} of ${availability.capacity} chats open`;
 }
 
 const ROLES = { agent: 'Agent', lead: 'Team lead', admin: 'Admin' };
@@ -175,6 +192,9 @@ $('login').addEventListener('submit', async (event) => {
   }
 });
 
+$('availability-choice').addEventListener('change', async (event) => {
+  render(await chrome.runtime.sendMessage({ set_availability: { away: event.target.value === 'away' } }));
+});
 $('logout').addEventListener('click', async () => render(await chrome.runtime.sendMessage('logout')));
 $('dismiss-refused').addEventListener('click', async () => render(await chrome.runtime.sendMessage('dismiss_refused')));
 

@@ -14,6 +14,7 @@ use protocol::api::{
 };
 use protocol::codes;
 use protocol::events::Event;
+use protocol::routing::PresenceRequest;
 use protocol::{ChatId, Millis};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -94,6 +95,12 @@ pub enum Call {
         chat_id: ChatId,
         report: MessageReport,
     },
+    /// "Take next": the oldest chat waiting in the queue becomes mine.
+    TakeNext,
+    /// Say I am available or away.
+    SetPresence {
+        presence: PresenceRequest,
+    },
 }
 
 /// An HTTP method.
@@ -136,6 +143,7 @@ pub enum Body<'a> {
     Stage(&'a StageRequest),
     Report(&'a MessageReport),
     RequestChat(&'a RequestChat),
+    Presence(&'a PresenceRequest),
 }
 
 /// A chat id as one path segment (`@` is the only character a chat id has that a path needs
@@ -189,6 +197,8 @@ impl Call {
                 (Post, format!("/chat-requests/{}/decline", id_segment(id)))
             }
             Call::Message { chat_id, .. } => (Post, chat(chat_id, "/messages")),
+            Call::TakeNext => (Post, "/queue/take".to_owned()),
+            Call::SetPresence { .. } => (Put, "/me/presence".to_owned()),
         };
         Route { method, path }
     }
@@ -205,7 +215,9 @@ impl Call {
             Call::SetStage { stage, .. } => Body::Stage(stage),
             Call::Message { report, .. } => Body::Report(report),
             Call::RequestChat { request, .. } => Body::RequestChat(request),
-            Call::Lock { .. }
+            Call::SetPresence { presence } => Body::Presence(presence),
+            Call::TakeNext
+            | Call::Lock { .. }
             | Call::Release { .. }
             | Call::Notes { .. }
             | Call::Timeline { .. }
@@ -235,9 +247,10 @@ impl Call {
     /// What a successful answer to this call carries.
     pub fn expects(&self) -> Expect {
         match self {
-            Call::OpenChat { .. } | Call::SetStage { .. } | Call::GiveBack { .. } => {
-                Expect::Conversation
-            }
+            Call::OpenChat { .. }
+            | Call::SetStage { .. }
+            | Call::GiveBack { .. }
+            | Call::TakeNext => Expect::Conversation,
             Call::Lock { .. } => Expect::LockGrant,
             Call::Release { .. } => Expect::Nothing,
             Call::Notes { .. } => Expect::Notes,
@@ -249,7 +262,7 @@ impl Call {
             Call::Remind { .. } | Call::ReminderDone { .. } | Call::Snooze { .. } => {
                 Expect::Reminder
             }
-            Call::Message { .. } => Expect::Nothing,
+            Call::Message { .. } | Call::SetPresence { .. } => Expect::Nothing,
             Call::RequestChat { .. } | Call::GrantRequest { .. } | Call::DeclineRequest { .. } => {
                 Expect::ChatRequest
             }
@@ -578,6 +591,12 @@ mod tests {
             },
             Call::GrantRequest { id: "q1".into() },
             Call::DeclineRequest { id: "q/2".into() },
+            Call::TakeNext,
+            Call::SetPresence {
+                presence: PresenceRequest {
+                    status: protocol::routing::PresenceChoice::Away,
+                },
+            },
         ]
     }
 
@@ -611,6 +630,8 @@ mod tests {
             ("POST", format!("{c}/requests")),
             ("POST", "/chat-requests/q1/grant".to_owned()),
             ("POST", "/chat-requests/q%2F2/decline".to_owned()),
+            ("POST", "/queue/take".to_owned()),
+            ("PUT", "/me/presence".to_owned()),
         ];
         assert_eq!(routes, expected.map(|(m, p)| (m, p)).to_vec());
     }
@@ -631,6 +652,7 @@ mod tests {
                 Call::SetStage { stage, .. } => Some(serde_json::to_value(stage).unwrap()),
                 Call::Message { report, .. } => Some(serde_json::to_value(report).unwrap()),
                 Call::RequestChat { request, .. } => Some(serde_json::to_value(request).unwrap()),
+                Call::SetPresence { presence } => Some(serde_json::to_value(presence).unwrap()),
                 _ => None,
             };
             assert_eq!(sent, expected, "{call:?}");
@@ -862,6 +884,7 @@ mod tests {
                 true, true, true, true, true,  // reminders, stage, message
                 false, // giving a chat back is meaningful only now
                 false, false, false, // asking for a chat and answering: now or not at all
+                false, false, // taking the next chat and saying I am away: now or not at all
             ]
         );
     }

@@ -198,6 +198,10 @@ pub enum PopupRequest {
     Logout,
     /// The agent has seen the refused writes.
     DismissRefused,
+    /// The agent says they are away (no new chats routed to them) or available again.
+    SetAvailability {
+        away: bool,
+    },
 }
 
 /// Checks and tidies the server address an agent typed in the popup. It must be `https://`: the
@@ -253,6 +257,19 @@ pub struct PopupState {
     /// Queued writes the server refused for good, until dismissed.
     #[serde(default)]
     pub refused_writes: Vec<RefusedWrite>,
+    /// My presence and load, while logged in and known.
+    #[serde(default)]
+    pub availability: Option<Availability>,
+}
+
+/// The popup's availability line: "Available · 3 of 8 chats open".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Availability {
+    pub status: protocol::routing::PresenceStatus,
+    /// Chats I own that are not closed (as this worker knows them).
+    pub open_chats: usize,
+    /// My routing profile's capacity (`None`: no limit).
+    pub capacity: Option<u32>,
 }
 
 /// The queue's format before calls wrapped the protocol's request types (2026-11).

@@ -11,7 +11,8 @@ use protocol::api::{
     Agent, AgentRef, ChatRequest, ConversationSummary, Handoff, HandoffStatus, Me, Org, Pipeline,
     Reminder, Role, StageRef,
 };
-use protocol::events::{Event, EventBody};
+use protocol::events::{AssignReason, Event, EventBody};
+use protocol::routing::RoutedBy;
 use protocol::{ChatId, Millis};
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +52,15 @@ pub struct ConversationState {
     /// When the latest message was sent or received (server clock).
     #[serde(default)]
     pub last_activity_at: Millis,
+    /// The rule that gave the chat to its owner, while they have it from routing.
+    #[serde(default)]
+    pub routed_by: Option<RoutedBy>,
+    /// Since when it waits in the queue (while nobody owns it).
+    #[serde(default)]
+    pub queued_at: Option<Millis>,
+    /// Closed chats do not count against their owner's capacity.
+    #[serde(default)]
+    pub closed: bool,
     pub last_event_seq: i64,
 }
 
@@ -69,6 +79,9 @@ impl ConversationState {
             requests: Vec::new(),
             handoff_waiting: false,
             last_activity_at: 0,
+            routed_by: None,
+            queued_at: None,
+            closed: false,
             last_event_seq: 0,
         }
     }
@@ -106,6 +119,9 @@ impl From<&ConversationSummary> for ConversationState {
             requests: Vec::new(),
             handoff_waiting: summary.has_pending_handoff,
             last_activity_at: summary.last_activity_at,
+            routed_by: summary.routed_by.clone(),
+            queued_at: summary.queued_at,
+            closed: summary.closed_at.is_some(),
             last_event_seq: summary.last_event_seq,
         }
     }
@@ -130,6 +146,9 @@ impl From<&protocol::api::Conversation> for ConversationState {
             requests: c.requests.clone(),
             handoff_waiting: c.pending_handoff.is_some(),
             last_activity_at: c.last_activity_at,
+            routed_by: c.routed_by.clone(),
+            queued_at: c.queued_at,
+            closed: c.closed_at.is_some(),
             last_event_seq: c.last_event_seq,
         }
     }
@@ -150,6 +169,23 @@ pub struct TeamState {
 }
 
 impl TeamState {
+    /// How many chats wait in the queue: open, nobody's, and routing found nobody for them.
+    pub fn queue_len(&self) -> usize {
+        self.conversations
+            .values()
+            .filter(|c| c.owner.is_none() && c.queued_at.is_some() && !c.closed)
+            .count()
+    }
+
+    /// My open chats (owned, not closed): my load against my capacity.
+    pub fn my_open_chats(&self) -> usize {
+        let me = self.my_id();
+        self.conversations
+            .values()
+            .filter(|c| !c.closed && c.owner.as_ref().map(|o| o.id.as_str()) == me && me.is_some())
+            .count()
+    }
+
     /// A fresh state from `/me`, `/agents`, `/pipelines` and the conversation list.
     pub fn from_snapshot(
         me: &Me,
@@ -226,13 +262,30 @@ impl TeamState {
                 conversation.title = title.clone();
                 conversation.alias = alias.clone();
             }
-            EventBody::Assigned { owner, .. } => {
+            EventBody::Assigned { owner, reason, .. } => {
                 // A request is answered once its asker owns the chat, however they came to.
                 if let Some(owner) = owner {
                     conversation.requests.retain(|r| r.by.id != owner.id);
+                    conversation.queued_at = None;
+                }
+                // Routing's reason holds while the owner has the chat from routing.
+                if *reason != AssignReason::Routed {
+                    conversation.routed_by = None;
                 }
                 conversation.owner = owner.clone();
             }
+            EventBody::RoutingAssigned(decision) | EventBody::RoutingReassigned(decision) => {
+                if let (Some(_), Some(rule)) = (&decision.owner, &decision.rule) {
+                    conversation.routed_by = Some(RoutedBy {
+                        rule: rule.clone(),
+                        at: event.at,
+                    });
+                    conversation.queued_at = None;
+                }
+            }
+            EventBody::RoutingQueued(_) => conversation.queued_at = Some(event.at),
+            EventBody::ConversationClosed { .. } => conversation.closed = true,
+            EventBody::ConversationReopened { .. } => conversation.closed = false,
             EventBody::ChatRequested(request) => {
                 if !conversation.requests.iter().any(|r| r.id == request.id) {
                     conversation.requests.push(request.clone());
@@ -310,16 +363,10 @@ impl TeamState {
                 conversation.last_activity_at = conversation.last_activity_at.max(message.sent_at)
             }
             EventBody::NoteCreated(_)
-            | EventBody::ConversationClosed { .. }
-            | EventBody::ConversationReopened { .. }
             | EventBody::PipelineCreated(_)
             | EventBody::AgentDeactivated(_)
             | EventBody::AgentReactivated(_)
-            | EventBody::SessionsEnded(_)
-            // Routing's decisions move the chat by the `conversation.assigned` that follows.
-            | EventBody::RoutingAssigned(_)
-            | EventBody::RoutingQueued(_)
-            | EventBody::RoutingReassigned(_) => {}
+            | EventBody::SessionsEnded(_) => {}
         }
         true
     }

@@ -213,6 +213,12 @@ pub struct HeaderView {
     pub ask: Ask,
     /// Colleagues' requests for the chat that I may answer (I own it, or I lead), oldest first.
     pub requests: Vec<ChatRequest>,
+    /// Why routing gave the chat to its owner: "Routed: Qualification by day".
+    pub routing_reason: Option<String>,
+    /// How many chats wait in the queue, for leads and admins: "Queue: 3".
+    pub queue_count: Option<String>,
+    /// Chats wait in the queue: "Take next" is offered.
+    pub take_next: bool,
 }
 
 /// What an agent can do about a chat a colleague owns.
@@ -294,6 +300,12 @@ pub fn header_view(state: &TeamState, chat_id: &ChatId, now: Millis) -> HeaderVi
             }
             _ => Ask::No,
         },
+        routing_reason: conversation
+            .filter(|c| c.owner.is_some())
+            .and_then(|c| c.routed_by.as_ref())
+            .map(|r| format!("Routed: {}", r.rule.name)),
+        queue_count: supervisor.then(|| format!("Queue: {}", state.queue_len())),
+        take_next: state.queue_len() > 0,
         requests: match owner {
             Some(o) if Some(o.id.as_str()) == me || supervisor => conversation
                 .map(|c| {
@@ -723,6 +735,9 @@ mod tests {
             requests: vec![],
             handoff_waiting: false,
             last_activity_at: 0,
+            routed_by: None,
+            queued_at: None,
+            closed: false,
             last_event_seq: 1,
         });
         c
@@ -844,6 +859,92 @@ mod tests {
             describe_event(&assigned).as_deref(),
             Some("Asha handed the chat to Ravi Kumar, who asked for it")
         );
+    }
+
+    #[test]
+    fn the_header_says_why_routing_chose_the_owner_and_how_long_the_queue_is() {
+        use protocol::events::AssignReason;
+        use protocol::routing::{RoutingDecision, RoutingTrigger, RuleRef, Strategy};
+        let c = chat(9);
+        let decision = |owner: Option<AgentRef>| RoutingDecision {
+            trigger: RoutingTrigger::NewChat,
+            rule: Some(RuleRef {
+                id: "rule1".into(),
+                name: "Qualification by day".into(),
+            }),
+            strategy: Some(Strategy::RoundRobin),
+            owner,
+            previous_owner: None,
+            eligible: Vec::new(),
+            refused: Vec::new(),
+            explanation: "Rule “Qualification by day” (round robin) gave the chat to Ravi Kumar."
+                .into(),
+        };
+        let assigned = |seq, owner: Option<AgentRef>, reason| {
+            event(
+                seq,
+                &c,
+                EventBody::Assigned {
+                    owner,
+                    previous_owner: None,
+                    reason,
+                },
+            )
+        };
+        let ravi = agent("r", "Ravi Kumar");
+        let views = |me: &str, role: Role, events: &[Event]| {
+            let mut state = state_for(me, role);
+            owned_and_locked(&mut state, agent("a", "Asha Rao"), None);
+            for event in events {
+                state.apply(event);
+            }
+            header_view(&state, &c, 0)
+        };
+        let queued = [
+            assigned(2, None, AssignReason::Released),
+            event(3, &c, EventBody::RoutingQueued(decision(None))),
+        ];
+        let lead = views("l", Role::Lead, &queued);
+        assert_eq!(lead.queue_count.as_deref(), Some("Queue: 1"));
+        assert!(lead.take_next);
+        let agent_view = views("r", Role::Agent, &queued);
+        assert_eq!(agent_view.queue_count, None, "the count is for leads");
+        assert!(agent_view.take_next);
+        assert_eq!(agent_view.routing_reason, None);
+
+        let mut routed = queued.to_vec();
+        routed.push(event(
+            4,
+            &c,
+            EventBody::RoutingAssigned(decision(Some(ravi.clone()))),
+        ));
+        routed.push(assigned(5, Some(ravi.clone()), AssignReason::Routed));
+        let view = views("r", Role::Agent, &routed);
+        assert_eq!(
+            view.routing_reason.as_deref(),
+            Some("Routed: Qualification by day")
+        );
+        assert!(!view.take_next, "nothing waits any more");
+        assert_eq!(
+            views("l", Role::Lead, &routed).queue_count.as_deref(),
+            Some("Queue: 0")
+        );
+        assert_eq!(
+            describe_event(&routed[2]).as_deref(),
+            Some("Rule “Qualification by day” (round robin) gave the chat to Ravi Kumar.")
+        );
+        assert_eq!(
+            describe_event(&routed[3]),
+            None,
+            "told by the decision before it"
+        );
+        // Handed on by a person: routing's reason no longer holds.
+        routed.push(assigned(
+            6,
+            Some(agent("m", "Meena")),
+            AssignReason::Handoff,
+        ));
+        assert_eq!(views("r", Role::Agent, &routed).routing_reason, None);
     }
 
     #[test]
@@ -1294,6 +1395,9 @@ mod tests {
             requests: vec![],
             handoff_waiting: false,
             last_activity_at: 0,
+            routed_by: None,
+            queued_at: None,
+            closed: false,
             last_event_seq: 1,
         };
         state.conversations.insert(c.clone(), conversation.clone());

@@ -1125,6 +1125,109 @@ test("a new message in a chat nobody has open reaches the server, with WhatsApp'
   assertEqual(list.filter((c) => c.chat_id === chat.jid).length, 1, 'one conversation though three browsers saw it');
 });
 
+test('routing: a new chat reaches the agent on shift, away sends the next to a colleague, a qualified lead goes to sales live, Take next opens the queue', async () => {
+  const lena = await server.api(people.lena.email, PASSWORDS.lena);
+  const [first, second, third] = [named()[21], named()[22], named()[23]];
+  for (const c of [first, second, third]) {
+    assertEqual((await lena.call('GET', `/conversations/${enc(c.jid)}`)).status, 404, `${c.title} is new to the team`);
+  }
+  const listed = (await lena.call('GET', '/agents')).body.items;
+  const openChats = (key) => listed.find((a) => a.id === people[key].id).open_chats;
+  // Ravi works another day of the week (in the org's zone); Asha has no hours: always on.
+  const today = new Intl.DateTimeFormat('en-US', { timeZone: 'Asia/Kolkata', weekday: 'short' }).format(new Date()).toLowerCase();
+  const days = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+  const otherDay = days[(days.indexOf(today) + 3) % 7];
+  const ravisCapacity = openChats('ravi') + 2;
+  const profile = (shifts) => lena.call('PUT', `/agents/${people.ravi.id}/routing`, { capacity: ravisCapacity, shifts });
+  assertEqual((await profile([{ weekday: otherDay, start: '09:00', end: '10:00' }])).status, 200, "Ravi's profile");
+  const pipeline = (await lena.call('POST', '/pipelines', { name: 'Home loans', stages: ['New', 'Qualified', 'Won'] })).body;
+  const rules = [];
+  const rule = async (body) => {
+    const created = await lena.call('POST', '/routing/rules', body);
+    assertEqual(created.status, 201, `rule ${body.name}`);
+    rules.push(created.body.id);
+  };
+  try {
+    await rule({ name: 'Sales for qualified leads', match: { pipeline_id: pipeline.id, stage: 'Qualified' }, target: { agent_ids: [people.ravi.id] }, strategy: 'least_loaded' });
+    await rule({ name: 'Qualification by day', match: { new_chat: true }, target: { agent_ids: [people.asha.id, people.ravi.id] }, strategy: 'round_robin' });
+
+    // 1. A customer writes from a new number: the chat goes to the agent on shift, at once.
+    fixture.incoming(first.i, 'Hello, I would like a home loan');
+    const routed = await until('the first chat to be routed', async () => {
+      const r = await lena.call('GET', `/conversations/${enc(first.jid)}`);
+      return r.status === 200 && r.body.owner && r.body;
+    });
+    assertEqual([routed.owner.id, routed.routed_by.rule.name], [people.asha.id, 'Qualification by day'], 'to Asha, by the rule');
+    const notification = await until("Asha's notification", async () => {
+      const all = await browsers.asha.worker.evaluate(() => new Promise((resolve) => chrome.notifications.getAll(resolve)));
+      return Object.keys(all).find((id) => id.startsWith('baton-routed-'));
+    });
+    // Her badge says it is hers; the others see her as its owner.
+    const badge = async (key) => {
+      // The chat moved to the top of the list: look there (earlier scenarios scrolled it).
+      await pages[key].evaluate(() => { document.getElementById('pane-side').scrollTop = 0; });
+      const row = (await pages[key].evaluate(() => __sim.rowReport())).find((r) => r.jid === first.jid);
+      return row ? row.badge : null;
+    };
+    await until("Asha's row to say it is hers", async () => (await badge('asha')) === 'You');
+    await until("Ravi's row to show Asha", async () => (await badge('ravi')) === 'AR');
+    await until("Lena's row to show Asha", async () => (await badge('lena')) === 'AR');
+    // A click on the notification opens the chat in WhatsApp Web, where the header says why.
+    await browsers.asha.worker.evaluate((id) => globalThis.batonNotificationClicked(id), notification);
+    await until('the chat to open for Asha', () =>
+      pages.asha.evaluate((id) => __baton.q(`[data-baton="chat-overlay"][data-chat="${id}"]`) !== null, first.jid));
+    await until('the routing reason in her header', async () =>
+      (await text(pages.asha, '[data-baton="routing-reason"]')) === 'Routed: Qualification by day');
+
+    // 2. Ravi's shift starts; Asha steps away from the popup: the next new chat goes to Ravi.
+    assertEqual((await profile([])).status, 200, "Ravi's shift starts");
+    const popup = await popupOf('asha');
+    await until('the availability control', () => popup.evaluate(() => !document.getElementById('availability').hidden));
+    const load = await popup.evaluate(() => document.getElementById('load').textContent);
+    assert(/^\d+ open chats?$/.test(load), `her load, with no capacity set: ${load}`);
+    assertEqual(await popup.evaluate(() => document.querySelector('[data-baton="availability"]').value), 'available', 'available to begin with');
+    await popup.selectOption('[data-baton="availability"]', 'away');
+    await until('Asha to be away', async () =>
+      (await lena.call('GET', '/agents')).body.items.find((a) => a.id === people.asha.id).presence === 'away');
+    await popup.close();
+    fixture.incoming(second.i, 'Is the 2BHK still available?');
+    const toRavi = await until('the second chat to be routed', async () => {
+      const r = await lena.call('GET', `/conversations/${enc(second.jid)}`);
+      return r.status === 200 && r.body.owner && r.body;
+    });
+    assertEqual(toRavi.owner.id, people.ravi.id, 'Asha is away: to Ravi');
+    const why = (await lena.call('GET', `/conversations/${enc(second.jid)}/timeline`)).body.items.find((e) => e.kind === 'routing.assigned');
+    assert(why.data.explanation.includes('Asha Rao (away)'), `the timeline says why not Asha: ${why.data.explanation}`);
+
+    // 3. Lena moves Asha's chat to "Qualified": it is handed to sales (Ravi) live, with a handoff.
+    await openChat('ravi', first.i);
+    await openChat('lena', first.i);
+    await pages.lena.selectOption('[data-baton="stage"]', `${pipeline.id}|Qualified`);
+    await until('Ravi to own the qualified lead', async () => (await text(pages.ravi, '[data-baton="owner"]')) === 'Owner: you');
+    await until("Ravi's handoff banner", () => visible(pages.ravi, '[data-baton="handoff-banner"]'));
+    assertEqual(await text(pages.ravi, '[data-baton="routing-reason"]'), 'Routed: Sales for qualified leads', 'the header says why');
+
+    // 4. Nobody is free (Asha away, Ravi at capacity): the next chat waits; Lena takes it.
+    fixture.incoming(third.i, 'Please call me back');
+    await until('the third chat to be queued', async () => {
+      const r = await lena.call('GET', '/queue');
+      return r.body.some((q) => q.chat_id === third.jid);
+    });
+    await until("Lena's queue count", async () => /^Queue: [1-9]/.test((await text(pages.lena, '[data-baton="queue-count"]')) || ''));
+    assertEqual(await visible(pages.ravi, '[data-baton="queue-count"]'), false, 'the count is for leads');
+    await pages.lena.click('[data-baton="take-next"]');
+    await until('the oldest queued chat to open for Lena', () =>
+      pages.lena.evaluate((id) => __baton.q(`[data-baton="chat-overlay"][data-chat="${id}"]`) !== null, third.jid));
+    await until('Lena to own it', async () => (await text(pages.lena, '[data-baton="owner"]')) === 'Owner: you');
+  } finally {
+    // Later scenarios expect new chats to stay unassigned: routing off again, everyone available.
+    for (const id of rules) await lena.call('DELETE', `/routing/rules/${id}`);
+    await lena.call('PUT', `/agents/${people.ravi.id}/routing`, {});
+    const asha = await server.api(people.asha.email, PASSWORDS.asha);
+    await asha.call('PUT', '/me/presence', { status: 'available' });
+  }
+});
+
 test('a page script cannot reach the bridge, plant its own, or relabel chats with forged reports', async () => {
   // Lena owns one chat, Asha another.
   const lenasChat = named()[25];

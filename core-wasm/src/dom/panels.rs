@@ -27,6 +27,12 @@ pub struct ChatUi {
     pub(in crate::dom) owner: HtmlElement,
     pub(in crate::dom) identity: HtmlElement,
     pub(in crate::dom) lock_status: HtmlElement,
+    /// "Routed: Qualification by day" while the owner has the chat from routing.
+    pub(in crate::dom) routing_reason: HtmlElement,
+    /// "Queue: 3", for leads.
+    pub(in crate::dom) queue_count: HtmlElement,
+    /// "Take next", while chats wait in the queue.
+    pub(in crate::dom) take_next: HtmlElement,
     pub(in crate::dom) connection: HtmlElement,
     pub(in crate::dom) stage: HtmlSelectElement,
     pub(in crate::dom) claim: HtmlElement,
@@ -206,6 +212,14 @@ impl ChatUi {
         let owner = el("span", "owner");
         let identity = el("span", "identity");
         let lock_status = el("span", "lock-status");
+        let routing_reason = el("span", "routing-reason");
+        let queue_count = el("span", "queue-count");
+        let take_next = button("Take next", "take-next");
+        let _ = take_next.set_attribute("data-baton", "take-next");
+        let _ = take_next.set_attribute(
+            "title",
+            "Take the chat that has waited longest in the queue",
+        );
         let connection = el("span", "connection");
         let stage: HtmlSelectElement = el("select", "stage").unchecked_into();
         let notes_button = icon_button("notes", "Notes", "notes");
@@ -230,6 +244,7 @@ impl ChatUi {
             &header,
             &[
                 &owner,
+                &routing_reason,
                 &handoff_pending,
                 &lock_status,
                 &stage,
@@ -238,6 +253,8 @@ impl ChatUi {
                 &handoff_button,
                 &notes_button,
                 &icon_button("remind", "Remind me", "remind"),
+                &queue_count,
+                &take_next,
                 &connection,
                 &identity,
             ],
@@ -357,6 +374,9 @@ impl ChatUi {
             owner,
             identity,
             lock_status,
+            routing_reason,
+            queue_count,
+            take_next,
             connection,
             stage,
             claim,

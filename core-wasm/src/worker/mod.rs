@@ -25,15 +25,17 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
 
+use crate::calls::{Call, Outcome};
 use crate::error::CoreError;
 use crate::js::{from_js, to_js, warn};
 pub use crate::messages::normalise_server;
 use crate::messages::{
-    Connection, CoreMode, LayoutState, PendingWrite, PopupRequest, PopupState, RefusedWrite,
-    TabStatus, ToTab, ToWorker,
+    Availability, Connection, CoreMode, LayoutState, PendingWrite, PopupRequest, PopupState,
+    RefusedWrite, TabStatus, ToTab, ToWorker,
 };
 use crate::state::TeamState;
 use api::Api;
+use protocol::routing::{PresenceChoice, PresenceRequest, PresenceStatus};
 use socket::Socket;
 
 #[wasm_bindgen]
@@ -113,6 +115,9 @@ struct Inner {
     last_server: Option<String>,
     /// The last event sequence number received, persisted so a restarted worker resumes from it.
     last_seq: i64,
+    /// My presence as the server last said it, and my capacity (the popup shows them).
+    my_presence: Option<protocol::routing::PresenceStatus>,
+    my_capacity: Option<u32>,
 }
 
 /// The worker, created once by `background.js`.
@@ -155,6 +160,8 @@ impl Worker {
                     last_server: None,
                     notification_chats: Vec::new(),
                     last_seq: 0,
+                    my_presence: None,
+                    my_capacity: None,
                 }),
             }),
         }
@@ -264,6 +271,33 @@ impl Worker {
                     password,
                 } => Core::login(&core, &server, &email, &password).await,
                 PopupRequest::Logout => Core::logout(&core, None).await,
+                PopupRequest::SetAvailability { away } => {
+                    let choice = if away {
+                        PresenceChoice::Away
+                    } else {
+                        PresenceChoice::Available
+                    };
+                    let call = Call::SetPresence {
+                        presence: PresenceRequest { status: choice },
+                    };
+                    let error = match Core::perform(&core, call, None).await {
+                        Outcome::Done(_) | Outcome::Queued => {
+                            let mut inner = core.inner.borrow_mut();
+                            // Offline agents stay offline; their choice shows when they connect.
+                            if inner.my_presence != Some(PresenceStatus::Offline) {
+                                inner.my_presence = Some(if away {
+                                    PresenceStatus::Away
+                                } else {
+                                    PresenceStatus::Available
+                                });
+                            }
+                            None
+                        }
+                        Outcome::Refused(refusal) => Some(refusal.message),
+                        Outcome::NotSent { message } => Some(message),
+                    };
+                    core.inner.borrow_mut().popup_error = error;
+                }
                 PopupRequest::DismissRefused => {
                     core.inner.borrow_mut().refused.clear();
                     core.save("refused", &Vec::<RefusedWrite>::new());
@@ -397,6 +431,13 @@ impl Core {
             error: inner.popup_error.clone(),
             queued_writes: inner.queue.len(),
             refused_writes: inner.refused.clone(),
+            availability: inner.session.as_ref().and(inner.my_presence).map(|status| {
+                Availability {
+                    status,
+                    open_chats: inner.state.my_open_chats(),
+                    capacity: inner.my_capacity,
+                }
+            }),
         }
     }
 

@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use protocol::api::{ChatRequest, ChatRequestStatus};
 use protocol::events::{Event, EventBody};
+use protocol::routing::RoutingTrigger;
 use wasm_bindgen_futures::spawn_local;
 
 use super::Core;
@@ -205,6 +206,34 @@ impl Core {
                 if request.by.id == me && self.first_time(&format!("answer:{}", request.id)) {
                     self.announce_answer(request);
                 }
+            }
+            // A chat routing gives me; one a stage rule hands over is announced by its handoff.
+            EventBody::RoutingAssigned(decision) | EventBody::RoutingReassigned(decision)
+                if decision.owner.as_ref().is_some_and(|o| o.id == me)
+                    && decision.trigger != RoutingTrigger::StageChanged =>
+            {
+                let Some(chat_id) = &event.chat_id else {
+                    return;
+                };
+                if !self.first_time(&format!("routed:{}", event.seq)) {
+                    return;
+                }
+                let title = self.chat_title(chat_id);
+                let rule = decision
+                    .rule
+                    .as_ref()
+                    .map_or_else(String::new, |r| format!(" — rule {}", r.name));
+                let headline = if decision.trigger == RoutingTrigger::NoReply {
+                    format!("Chat moved to you: {title}{rule}")
+                } else {
+                    format!("New chat assigned: {title}{rule}")
+                };
+                self.notify_about(
+                    chat_id,
+                    &format!("baton-routed-{}", event.seq),
+                    &headline,
+                    &decision.explanation,
+                );
             }
             EventBody::NoteCreated(note)
                 if note.author.id != me && note.mentions.iter().any(|m| m.id == me) =>

@@ -5,9 +5,10 @@ use std::rc::Rc;
 
 use gloo_timers::callback::{Interval, Timeout};
 use protocol::api::{
-    Agent, ConversationSummary, EventTicket, LoginRequest, LoginResponse, Me, Page, Pipeline,
+    Agent, ConversationSummary, EventTicket, LoginRequest, LoginResponse, Me, Page, Pipeline, Role,
 };
 use protocol::events::EventBody;
+use protocol::routing::PresenceStatus;
 use protocol::ws::{ClientMessage, ServerMessage};
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
@@ -178,7 +179,7 @@ impl Core {
         };
         {
             let mut inner = core.inner.borrow_mut();
-            let mut state = TeamState::from_snapshot(&me, agents, pipelines, &conversations);
+            let mut state = TeamState::from_snapshot(&me, Vec::new(), pipelines, &conversations);
             // Keep full reads (handoffs, reminders) of conversations tabs opened meanwhile.
             for (chat_id, known) in &inner.state.conversations {
                 if known.last_event_seq
@@ -189,6 +190,9 @@ impl Core {
             }
             inner.state = state;
             inner.clock_offset_ms = offset;
+            drop(inner);
+            core.take_team(agents);
+            let mut inner = core.inner.borrow_mut();
             if let Some(session) = inner.session.as_mut() {
                 session.agent = Some(me.agent.clone());
                 session.org = Some(me.org.clone());
@@ -271,9 +275,14 @@ impl Core {
             ServerMessage::Pong { server_time } => {
                 core.inner.borrow_mut().clock_offset_ms = server_time - now_ms();
             }
-            // Colleagues' presence is for the lead's views and routing, which read it from
-            // `GET /agents`; nothing in the overlay shows it yet.
-            ServerMessage::Presence(_) => {}
+            // My own shows in the popup; colleagues' are for the lead's views, which read them
+            // from `GET /agents`.
+            ServerMessage::Presence(presence) => {
+                let mut inner = core.inner.borrow_mut();
+                if inner.state.my_id() == Some(presence.agent.id.as_str()) {
+                    inner.my_presence = Some(presence.status);
+                }
+            }
             ServerMessage::Event(event) => {
                 let applied = {
                     let mut inner = core.inner.borrow_mut();
@@ -304,7 +313,7 @@ impl Core {
             };
             match load_agents(&api).await {
                 Ok(agents) => {
-                    core.inner.borrow_mut().state.agents = agents;
+                    core.take_team(agents);
                     core.send_snapshot(None);
                 }
                 Err(err) => warn(&format!("cannot reload the team: {err}")),
@@ -379,11 +388,44 @@ impl Core {
     }
 }
 
-/// The org's active agents, by name.
-async fn load_agents(api: &Api) -> Result<Vec<Agent>, String> {
-    let mut agents: Vec<Agent> = every_page(api, "/agents", usize::MAX).await?;
+/// An agent as `GET /agents` lists them: [`protocol::routing::AgentListed`] read field by field
+/// (serde's `flatten` would cost the worker kilobytes).
+#[derive(serde::Deserialize)]
+struct Listed {
+    id: String,
+    name: String,
+    email: String,
+    role: Role,
+    presence: PresenceStatus,
+    capacity: Option<u32>,
+}
+
+/// The org's active agents, by name, with their presence and capacity.
+async fn load_agents(api: &Api) -> Result<Vec<Listed>, String> {
+    let mut agents: Vec<Listed> = every_page(api, "/agents", usize::MAX).await?;
     agents.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(agents)
+}
+
+impl Core {
+    /// Keeps the team, and my own presence and capacity (the popup shows them), from a listing.
+    fn take_team(&self, listed: Vec<Listed>) {
+        let mut inner = self.inner.borrow_mut();
+        let me = inner.state.my_id().map(str::to_owned);
+        if let Some(mine) = listed.iter().find(|a| Some(&a.id) == me.as_ref()) {
+            inner.my_presence = Some(mine.presence);
+            inner.my_capacity = mine.capacity;
+        }
+        inner.state.agents = listed
+            .into_iter()
+            .map(|a| Agent {
+                id: a.id,
+                name: a.name,
+                email: a.email,
+                role: a.role,
+            })
+            .collect();
+    }
 }
 
 /// The items of a paged list (`{items, next_cursor}`) at `path` (which may carry a query),

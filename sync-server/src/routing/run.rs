@@ -671,7 +671,11 @@ pub async fn incoming_message(
     if row.owner_id.is_none() {
         if row.is_new() && row.queued_at.is_none() {
             let mut view = OrgView::load_in(tx, clock).await?;
-            route_unowned(tx, &mut view, row, RoutingTrigger::NewChat).await?;
+            // An org without rules works by hand: new chats wait for someone to claim them,
+            // with no queue and nothing in the timeline.
+            if view.rules.iter().any(|rule| rule.enabled) {
+                route_unowned(tx, &mut view, row, RoutingTrigger::NewChat).await?;
+            }
         }
         return Ok(false);
     }

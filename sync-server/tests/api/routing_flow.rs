@@ -573,13 +573,33 @@ async fn take_next_gives_the_oldest_queued_chat_to_an_available_agent(backend: B
     let app = TestApp::spawn(backend).await;
     let asha = app.agent("Asha", Role::Agent).await;
     let lena = app.agent("Lena", Role::Lead).await;
-    // No rules: every new chat waits in the queue, oldest first.
+    // Without rules an org works by hand: a new chat is nobody's, and not queued.
+    incoming(&lena, &chat(99), "M99").await;
+    assert!(lena.conversation(&chat(99)).await["queued_at"].is_null());
+    assert!(timeline_of(&lena, &chat(99), "routing.queued")
+        .await
+        .is_empty());
+    // A rule for won deals only: every new chat waits in the queue, oldest first.
+    let pipeline = lena
+        .post(
+            "/pipelines",
+            json!({"name": "Loans", "stages": ["New", "Won"]}),
+        )
+        .await
+        .expect(201);
+    lena.post(
+        "/routing/rules",
+        json!({"name": "Won deals", "match": {"pipeline_id": pipeline["id"], "stage": "Won"},
+               "target": {"agent_ids": [asha.id]}, "strategy": "round_robin"}),
+    )
+    .await
+    .expect(201);
     for n in 1..=3 {
         incoming(&lena, &chat(n), &format!("M{n}")).await;
         let queued = timeline_of(&lena, &chat(n), "routing.queued").await;
         assert_eq!(
-            queued[0]["explanation"],
-            "No routing rule matches this chat: it waits in the queue."
+            queued[0]["explanation"], "No routing rule matches this chat: it waits in the queue.",
+            "chat {n}"
         );
     }
     assert_eq!(queue_ids(&lena).await, [chat(1), chat(2), chat(3)]);

@@ -37,6 +37,9 @@ impl Overlay {
         let refused = header_view(&self.state, &chat_id, self.now()).work_refused;
         match action {
             "claim" => self.take_lock(false),
+            "take-next" => {
+                self.request(Call::TakeNext, Pending::TakeNext);
+            }
             // A take-over stops a colleague mid-reply: asked first, in the chat.
             "force" => {
                 if let Some(chat) = self.chat.as_mut() {

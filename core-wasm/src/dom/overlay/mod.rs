@@ -61,6 +61,8 @@ pub enum Pending {
     },
     /// Fire and forget (message reports).
     Report,
+    /// "Take next": the chat given is opened.
+    TakeNext,
 }
 
 /// Counters for the benchmark and for tests.
@@ -616,6 +618,17 @@ impl Overlay {
             (Pending::Form { chat_id, form }, outcome) => {
                 self.on_form_reply(chat_id, form, outcome)
             }
+            (Pending::TakeNext, Outcome::Done(Answer::Conversation(conversation))) => {
+                self.ui.toast(&format!(
+                    "From the queue: {} is yours now",
+                    conversation.title
+                ));
+                let chat_id = conversation.chat_id.clone();
+                self.merge(ConversationState::from(&conversation));
+                self.seek_chat(chat_id, 0);
+            }
+            (Pending::TakeNext, Outcome::Refused(refusal)) => self.ui.toast(&refusal.message),
+            (Pending::TakeNext, Outcome::NotSent { message }) => self.ui.toast(&message),
             (_, Outcome::Refused(refusal)) => {
                 warn(&format!("the server refused: {}", refusal.message));
             }

@@ -57,7 +57,13 @@ impl Overlay {
             remove_attr(&ui.host, "data-chat");
             let doubt = self.chat.as_ref().and_then(|c| c.doubt);
             set_text(&ui.owner, unidentified_text(doubt));
-            for part in [&ui.lock_status, &ui.claim, &ui.force, &ui.lock_banner] {
+            for part in [
+                &ui.lock_status,
+                &ui.claim,
+                &ui.force,
+                &ui.lock_banner,
+                &ui.take_next,
+            ] {
                 show(part, false);
             }
             return;
@@ -66,7 +72,15 @@ impl Overlay {
             // Nothing of the last session stays: no stage, no actions, no banners or panels.
             set_attr(&ui.container, "data-logged-out", "");
             set_text(&ui.owner, "Baton: log in from the toolbar button");
-            for part in [&ui.lock_status, &ui.claim, &ui.force, &ui.lock_banner] {
+            for part in [
+                &ui.lock_status,
+                &ui.claim,
+                &ui.force,
+                &ui.lock_banner,
+                &ui.take_next,
+                &ui.routing_reason,
+                &ui.queue_count,
+            ] {
                 show(part, false);
             }
             return;
@@ -78,6 +92,14 @@ impl Overlay {
         let now = self.now();
         let header = header_view(&self.state, &chat_id, now);
         set_text(&ui.owner, &header.owner_label);
+        set_text(
+            &ui.routing_reason,
+            header.routing_reason.as_deref().unwrap_or(""),
+        );
+        show(&ui.routing_reason, header.routing_reason.is_some());
+        set_text(&ui.queue_count, header.queue_count.as_deref().unwrap_or(""));
+        show(&ui.queue_count, header.queue_count.is_some());
+        show(&ui.take_next, header.take_next);
         set_text(&ui.lock_status, header.lock_text.as_deref().unwrap_or(""));
         show(&ui.lock_status, header.lock_text.is_some());
         show(&ui.claim, header.can_claim);
