@@ -22,6 +22,7 @@ on_both_backends!(
     the_dry_run_predicts_the_real_decision,
     take_next_gives_the_oldest_queued_chat_to_an_available_agent,
     shifts_follow_the_orgs_clock_across_edges_nights_exceptions_and_daylight_saving,
+    the_readme_example_routes_a_monday_by_itself,
 );
 
 /// Reports an incoming message on `chat_id`, creating the chat if the server does not know it,
@@ -777,6 +778,142 @@ async fn shifts_follow_the_orgs_clock_across_edges_nights_exceptions_and_dayligh
         } else {
             assert!(decision["owner"].is_null(), "{what}: {decision}");
             assert_eq!(decision["refused"][0]["reason"], "off shift", "{what}");
+        }
+    }
+}
+
+/// The README's example setup (`examples/routing.json`, applied as the admin command line does)
+/// and a Monday of new chats: before hours they wait, at nine the queue drains to the agent on
+/// shift, round robin shares them once a second shift starts, an unanswered chat moves on, a
+/// qualified lead goes to sales and a customer to support, and after hours they wait again —
+/// every decision in the timeline, in words.
+async fn the_readme_example_routes_a_monday_by_itself(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha Rao", Role::Lead).await;
+    let ravi = app.agent("Ravi Kumar", Role::Agent).await;
+    let meera = app.agent("Meera Iyer", Role::Agent).await;
+    let pipeline = asha
+        .post(
+            "/pipelines",
+            json!({"name": "Sales", "stages": ["New", "Qualified", "Proposal", "Won", "Lost"]}),
+        )
+        .await
+        .expect(201);
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/routing.json"
+    ))
+    .unwrap()
+    .replace("asha@demo.baton", &asha.email)
+    .replace("ravi@demo.baton", &ravi.email)
+    .replace("meera@demo.baton", &meera.email);
+    let setup = serde_json::from_str(&example).unwrap();
+    sync_server::routing::setup::apply(&app.db, &app.cli_hub(), &app.org_id, setup)
+        .await
+        .unwrap();
+    let rules = asha.get("/routing/rules").await.expect(200);
+    assert_eq!(rules.as_array().unwrap().len(), 3);
+    let _online = [
+        online(&app, &asha).await,
+        online(&app, &ravi).await,
+        online(&app, &meera).await,
+    ];
+    let owner = |chat_id: String| {
+        let asha = &asha;
+        async move { owner_of(&asha.conversation(&chat_id).await) }
+    };
+
+    // Monday 30 November 2026, 08:30: before the rule's hours, the first chat waits.
+    app.set_routing_time(2026, 11, 30, 8, 30).await;
+    incoming(&asha, &chat(1), "M1").await;
+    assert_eq!(owner(chat(1)).await, None);
+    assert_eq!(queue_ids(&asha).await, [chat(1)]);
+    // 09:00: the rule applies and Ravi's shift starts (Meera's at 11): the queue drains to him.
+    app.set_routing_time(2026, 11, 30, 9, 0).await;
+    owned_by(&asha, &chat(1), &ravi).await;
+    incoming(&asha, &chat(2), "M2").await;
+    incoming(&asha, &chat(3), "M3").await;
+    assert_eq!(owner(chat(2)).await.as_deref(), Some(ravi.id.as_str()));
+    assert_eq!(owner(chat(3)).await.as_deref(), Some(ravi.id.as_str()));
+    let why = &timeline_of(&asha, &chat(2), "routing.assigned").await[0];
+    assert!(
+        why["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("Meera Iyer (off shift)"),
+        "{why}"
+    );
+    // 11:30: Meera is on too; round robin takes turns.
+    app.set_routing_time(2026, 11, 30, 11, 30).await;
+    incoming(&asha, &chat(4), "M4").await;
+    incoming(&asha, &chat(5), "M5").await;
+    let (four, five) = (owner(chat(4)).await.unwrap(), owner(chat(5)).await.unwrap());
+    assert_ne!(four, five, "turns");
+    // Chat 4's customer writes again and nobody answers for five minutes: it moves on.
+    incoming(&asha, &chat(4), "M4b").await;
+    app.advance_routing(Duration::from_secs(300));
+    let moved = eventually("chat 4 to move on", || async {
+        let now = owner(chat(4)).await?;
+        (now != four).then_some(now)
+    })
+    .await;
+    assert_eq!(moved, five, "to the other one on shift");
+    // Ravi qualifies chat 2: it goes to sales (Asha) with the notes.
+    ravi.post(
+        &format!("/conversations/{}/notes", enc(&chat(2))),
+        json!({"body": "Budget 80 lakh, wants Whitefield"}),
+    )
+    .await
+    .expect(201);
+    let moved = ravi
+        .put(
+            &format!("/conversations/{}/stage", enc(&chat(2))),
+            json!({"pipeline_id": pipeline["id"], "stage": "Qualified"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(owner_of(&moved).as_deref(), Some(asha.id.as_str()));
+    assert!(moved["pending_handoff"]["done"]
+        .as_str()
+        .unwrap()
+        .contains("Budget 80 lakh, wants Whitefield"));
+    // Chat 3 is won: a customer now, for support (Meera or Asha, whoever has fewer open).
+    let won = ravi
+        .put(
+            &format!("/conversations/{}/stage", enc(&chat(3))),
+            json!({"pipeline_id": pipeline["id"], "stage": "Won"}),
+        )
+        .await
+        .expect(200);
+    let support = owner_of(&won).unwrap();
+    assert!(support == meera.id || support == asha.id, "{won}");
+    assert_eq!(won["routed_by"]["rule"]["name"], "Support for customers");
+    // 19:00: the day is over; a new chat waits for the morning.
+    app.set_routing_time(2026, 11, 30, 19, 0).await;
+    incoming(&asha, &chat(6), "M6").await;
+    assert_eq!(owner(chat(6)).await, None);
+    assert_eq!(
+        timeline_of(&asha, &chat(6), "routing.queued").await[0]["explanation"],
+        "No routing rule matches this chat: it waits in the queue."
+    );
+    // Every chat's routing explains itself.
+    for n in 1..=6 {
+        let body = asha
+            .get(&format!("/conversations/{}/timeline", enc(&chat(n))))
+            .await
+            .expect(200);
+        let decisions: Vec<&Value> = body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"].as_str().unwrap().starts_with("routing."))
+            .collect();
+        assert!(!decisions.is_empty(), "chat {n}");
+        for decision in decisions {
+            assert!(
+                !decision["data"]["explanation"].as_str().unwrap().is_empty(),
+                "{decision}"
+            );
         }
     }
 }
