@@ -279,6 +279,11 @@ async fn release_owner(
             .bind(&row.id)
             .execute(tx.conn())
             .await?;
+        // Given back to the team, not to routing: a chat claimed from the queue stays out of it.
+        sqlx::query("UPDATE chat_routing SET queued_at = NULL WHERE conversation_id = $1")
+            .bind(&row.id)
+            .execute(tx.conn())
+            .await?;
         tx.append(
             Some(&chat_id),
             Some(&auth.agent_ref()),

@@ -1082,6 +1082,17 @@ pub async fn sweep(state: &crate::http::AppState) -> ApiResult<()> {
     .await?;
     for org_id in orgs {
         let mut tx = state.db.begin_write(&org_id).await?;
+        // Queued chats someone claimed by typing, or closed, left the queue: forget they were in
+        // it, so the org is not looked at again for them.
+        sqlx::query(
+            "UPDATE chat_routing SET queued_at = NULL
+             WHERE org_id = $1 AND queued_at IS NOT NULL AND conversation_id IN (
+                 SELECT id FROM conversations
+                 WHERE org_id = $1 AND (owner_id IS NOT NULL OR closed_at IS NOT NULL))",
+        )
+        .bind(&org_id)
+        .execute(tx.conn())
+        .await?;
         drain(&mut tx, &state.routing).await?;
         reassign_overdue(&mut tx, &state.routing).await?;
         tx.commit(&state.hub).await?;

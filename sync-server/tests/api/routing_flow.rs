@@ -638,6 +638,23 @@ async fn take_next_gives_the_oldest_queued_chat_to_an_available_agent(backend: B
     asha.post_empty("/queue/take")
         .await
         .expect_error(409, "queue_empty");
+    // A queued chat claimed by typing leaves the queue for good, even if given back later.
+    incoming(&lena, &chat(4), "M4").await;
+    assert_eq!(queue_ids(&lena).await, [chat(4)]);
+    let lock = asha.lock(&chat(4)).await.expect(200);
+    assert_eq!(lock["claimed"], true);
+    assert!(queue_ids(&lena).await.is_empty());
+    asha.delete(&format!("/conversations/{}/owner", enc(&chat(4))))
+        .await
+        .expect(200);
+    app.advance_routing(Duration::ZERO);
+    eventually("the given-back chat to stay out of the queue", || async {
+        queue_ids(&lena).await.is_empty().then_some(())
+    })
+    .await;
+    asha.post_empty("/queue/take")
+        .await
+        .expect_error(409, "queue_empty");
 }
 
 /// Two server instances on one PostgreSQL database, 200 new chats arriving at once through
