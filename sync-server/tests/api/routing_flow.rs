@@ -23,6 +23,7 @@ on_both_backends!(
     take_next_gives_the_oldest_queued_chat_to_an_available_agent,
     shifts_follow_the_orgs_clock_across_edges_nights_exceptions_and_daylight_saving,
     the_readme_example_routes_a_monday_by_itself,
+    round_robin_gives_three_agents_100_each_of_300_chats,
 );
 
 /// Reports an incoming message on `chat_id`, creating the chat if the server does not know it,
@@ -933,4 +934,50 @@ async fn the_readme_example_routes_a_monday_by_itself(backend: Backend) {
             );
         }
     }
+}
+
+/// Round robin's turn lives in the database: 300 new chats, eight arriving at a time, give three
+/// agents exactly 100 each.
+async fn round_robin_gives_three_agents_100_each_of_300_chats(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let lena = app.agent("Lena", Role::Lead).await;
+    let agents = [
+        app.agent("Asha", Role::Agent).await,
+        app.agent("Ravi", Role::Agent).await,
+        app.agent("Meena", Role::Agent).await,
+    ];
+    let everyone = team(&lena, "Everyone", &[&agents[0], &agents[1], &agents[2]]).await;
+    lena.post(
+        "/routing/rules",
+        json!({"name": "Round", "target": {"team_id": everyone}, "strategy": "round_robin"}),
+    )
+    .await
+    .expect(201);
+    let mut streams = Vec::new();
+    for agent in &agents {
+        streams.push(online(&app, agent).await);
+    }
+    let lena = &lena;
+    futures_util::stream::iter((0..300u64).map(|n| async move {
+        incoming(lena, &chat(2000 + n), &format!("M{n}")).await;
+    }))
+    .buffer_unordered(8)
+    .collect::<Vec<()>>()
+    .await;
+    let listed = lena.get("/agents").await.expect(200);
+    let mut shares: Vec<u64> = agents
+        .iter()
+        .map(|agent| {
+            listed["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["id"] == agent.id.as_str())
+                .unwrap()["open_chats"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    shares.sort_unstable();
+    assert_eq!(shares, [100, 100, 100]);
 }
