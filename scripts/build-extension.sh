@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 WASM_BINDGEN_VERSION=0.2.130   # must equal the wasm-bindgen crate version in Cargo.lock
-MAX_WASM_GZIP_BYTES=153600     # 150 kB: the budget of the content script's WASM, gzipped
+MAX_WASM_GZIP_BYTES=153600     # 150 kB: the budget of each WASM module (overlay and worker), gzipped
 OUT=extension/dist
 WORK=target/wasm-build
 FEATURES="--enable-bulk-memory --enable-bulk-memory-opt --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals"
@@ -25,7 +25,7 @@ rm -rf "$OUT" "$WORK"
 mkdir -p "$OUT" "$WORK"
 
 # build_module NAME: the core with cargo feature NAME into $OUT/NAME/. The overlay (content script)
-# also gets its wasm2js twin and must fit the size budget.
+# also gets its wasm2js twin. Each must fit the size budget.
 build_module() {
   local name=$1 work="$WORK/$1" out="$OUT/$1"
   mkdir -p "$work" "$out"
@@ -56,9 +56,9 @@ build_module() {
       echo "error: wasm2js output changed; re-check the memory-growth patch" >&2; exit 1; }
     sed -i "s/var newBuffer = new ArrayBuffer(newPages << 16);/var newBuffer = buffer.transfer(newPages << 16);/; /newHEAP8.set(HEAP8);/d" \
       "$out/baton_core_bg.wasm.js"
-    if [ "$size" -gt "$MAX_WASM_GZIP_BYTES" ]; then
-      echo "error: the overlay's WASM is over its budget of $MAX_WASM_GZIP_BYTES bytes gzipped" >&2; exit 1
-    fi
+  fi
+  if [ "$size" -gt "$MAX_WASM_GZIP_BYTES" ]; then
+    echo "error: the $name's WASM is over its budget of $MAX_WASM_GZIP_BYTES bytes gzipped" >&2; exit 1
   fi
 }
 
