@@ -257,3 +257,17 @@ pub async fn store_rule(
     }
     Ok(())
 }
+
+/// A person moved the chat (a handoff, a granted request, a give-back, "Take next"): routing's
+/// reason no longer holds, and the no-reply limit, which ran for the previous owner, stops.
+pub async fn moved_by_hand(conn: &mut AnyConnection, conversation_id: &str) -> ApiResult<()> {
+    sqlx::query(
+        "UPDATE chat_routing SET routed_owner_id = NULL, reply_due_at = NULL,
+             reply_due_message_id = NULL
+         WHERE conversation_id = $1",
+    )
+    .bind(conversation_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

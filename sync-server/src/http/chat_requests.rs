@@ -175,6 +175,7 @@ async fn grant_request(
         .bind(&row.id)
         .execute(tx.conn())
         .await?;
+    crate::db::routing::moved_by_hand(tx.conn(), &row.id).await?;
     let me = auth.agent_ref();
     // The previous owner may no longer work the chat: their lock ends and its fence goes stale.
     locks::end_lock(&mut tx, &row, Some(&me)).await?;

@@ -284,6 +284,7 @@ async fn release_owner(
             .bind(&row.id)
             .execute(tx.conn())
             .await?;
+        crate::db::routing::moved_by_hand(tx.conn(), &row.id).await?;
         tx.append(
             Some(&chat_id),
             Some(&auth.agent_ref()),

@@ -126,6 +126,7 @@ async fn create_handoff(
         .bind(&row.id)
         .execute(tx.conn())
         .await?;
+    crate::db::routing::moved_by_hand(tx.conn(), &row.id).await?;
     locks::end_lock(&mut tx, &row, Some(&me)).await?;
     // Handing the chat to a colleague who asked for it (with a note) answers their request.
     if let Some(asked) = chat_requests::pending_by(tx.conn(), &row.id, &receiver.id).await? {
@@ -246,16 +247,22 @@ async fn decline_handoff(
         .bind(&row.id)
         .execute(tx.conn())
         .await?;
+    crate::db::routing::moved_by_hand(tx.conn(), &row.id).await?;
     let me = auth.agent_ref();
     // The decliner no longer owns the chat: their lock ends, their fence is stale.
     locks::end_lock(&mut tx, &row, Some(&me)).await?;
     let handoff = handoff_by_id(tx.conn(), &handoff.id).await?;
-    tx.append(
-        Some(&chat_id),
-        Some(&me),
-        EventBody::HandoffDeclined(handoff.clone()),
-    )
-    .await?;
+    let declined = tx
+        .append(
+            Some(&chat_id),
+            Some(&me),
+            EventBody::HandoffDeclined(handoff.clone()),
+        )
+        .await?;
+    // Nobody to return it to (it came from the queue, or its sender left): back to the queue.
+    if returned_to.is_none() {
+        crate::routing::run::requeue(&mut tx, &row, declined.seq).await?;
+    }
     tx.append(
         Some(&chat_id),
         Some(&me),

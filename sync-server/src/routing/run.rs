@@ -198,19 +198,19 @@ impl OrgView {
         self.target(rule).iter().any(|agent| agent.id == agent_id)
     }
 
-    /// The rule's decision for a chat now; `had_it`: the assignee who did not answer (never
-    /// given the chat back).
+    /// The rule's decision for a chat now; `had_it`: someone never given the chat back (the
+    /// assignee who did not answer, or who declined it), and why.
     fn decide(
         &self,
         rule: &Rule,
         trigger: RoutingTrigger,
         previous_owner: Option<AgentRef>,
-        had_it: Option<&str>,
+        had_it: Option<(&str, &str)>,
     ) -> RoutingDecision {
         let (excluded, rest): (Vec<&Candidate>, Vec<&Candidate>) = self
             .target(rule)
             .into_iter()
-            .partition(|agent| Some(agent.id.as_str()) == had_it);
+            .partition(|agent| had_it.is_some_and(|(id, _)| agent.id == id));
         let rest: Vec<Candidate> = rest.into_iter().cloned().collect();
         let decision = engine::decide(
             &rest,
@@ -224,7 +224,7 @@ impl OrgView {
             .iter()
             .map(|agent| Refusal {
                 agent: self.agent_ref(&agent.id),
-                reason: "did not answer in time".into(),
+                reason: had_it.map_or("", |(_, why)| why).to_owned(),
             })
             .collect();
         refused.extend(decision.refused.iter().map(|(id, why)| Refusal {
@@ -267,10 +267,13 @@ impl OrgView {
 
     /// The agent was given a chat: their load and the rule's turn move on for the next decision
     /// in the same transaction.
-    fn picked(&mut self, rule: &Rule, agent_id: &str) {
+    fn picked(&mut self, rule: &Rule, agent_id: &str, from: Option<&str>) {
         if let Some(agent) = self.agents.iter_mut().find(|a| a.id == agent_id) {
             agent.open_chats = agent.open_chats.saturating_add(1);
             agent.last_assigned_at = Some(self.db_now);
+        }
+        if let Some(previous) = self.agents.iter_mut().find(|a| Some(a.id.as_str()) == from) {
+            previous.open_chats = previous.open_chats.saturating_sub(1);
         }
         if rule.strategy == Strategy::RoundRobin {
             self.last_picks.insert(rule.id.clone(), agent_id.to_owned());
@@ -286,7 +289,7 @@ impl OrgView {
                 .iter()
                 .find(|rule| rule.id == routed.rule.id && rule.enabled);
         }
-        self.first_rule(&facts(row), false).0
+        self.first_rule(&facts(row, false), false).0
     }
 }
 
@@ -297,12 +300,32 @@ fn rule_ref(rule: &Rule) -> RuleRef {
     }
 }
 
-fn facts(row: &ConversationRow) -> ChatFacts {
+/// What rules see of the chat; `is_new`: nobody ever owned it (see [`is_new`]).
+fn facts(row: &ConversationRow, is_new: bool) -> ChatFacts {
     ChatFacts {
         pipeline_id: row.pipeline_id.clone(),
         stage: row.stage.clone(),
-        is_new: row.is_new(),
+        is_new,
     }
+}
+
+/// Whether the chat is new to the team: nobody owns it and nobody ever did (no one claimed it,
+/// was handed it or was given it by routing). A chat someone gave back is not new.
+async fn is_new(conn: &mut AnyConnection, row: &ConversationRow) -> ApiResult<bool> {
+    if !row.is_new() {
+        return Ok(false);
+    }
+    let owned_once: Option<i64> = sqlx::query_scalar(
+        "SELECT seq FROM events
+         WHERE org_id = (SELECT org_id FROM conversations WHERE id = $1) AND chat_id = $2
+           AND kind = 'conversation.assigned'
+         LIMIT 1",
+    )
+    .bind(&row.id)
+    .bind(&row.chat_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(owned_once.is_none())
 }
 
 fn strategy_words(strategy: Strategy) -> &'static str {
@@ -497,7 +520,32 @@ async fn give(
             .execute(tx.conn())
             .await?;
     }
-    view.picked(rule, &owner.id);
+    view.picked(rule, &owner.id, row.owner_id.as_deref());
+    // The new owner answers what waits: the latest message, if the customer wrote it. A chat
+    // that moved on because nobody answered starts no new limit: the customer's next message
+    // does (so it never comes back to the one who did not answer).
+    if let (Some(secs), None) = (rule.reassign_after_secs, reassigned_for) {
+        let latest: Option<(String, String)> = sqlx::query_as(
+            "SELECT message_id, direction FROM messages WHERE conversation_id = $1
+             ORDER BY sent_at DESC, recorded_at DESC LIMIT 1",
+        )
+        .bind(&row.id)
+        .fetch_optional(tx.conn())
+        .await?;
+        if let Some((message_id, direction)) = latest {
+            if direction == "in" {
+                sqlx::query(
+                    "UPDATE chat_routing SET reply_due_at = $1, reply_due_message_id = $2
+                     WHERE conversation_id = $3",
+                )
+                .bind(view.now + i64::from(secs) * 1000)
+                .bind(&message_id)
+                .bind(&row.id)
+                .execute(tx.conn())
+                .await?;
+            }
+        }
+    }
     let previous_owner = row.owner();
     tx.append(
         Some(&chat_id),
@@ -622,12 +670,13 @@ async fn enqueue(
             .await?;
     }
     ensure_row(tx, row).await?;
+    // A chat already waiting keeps its place in line.
+    let waiting = row.queued_at().is_some();
     sqlx::query(
-        "UPDATE chat_routing SET queued_at = $1, queued_from_id = $2, queued_by_id = $3,
+        "UPDATE chat_routing SET queued_from_id = $1, queued_by_id = $2, routed_owner_id = NULL,
              reply_due_at = NULL, reply_due_message_id = NULL
-         WHERE conversation_id = $4",
+         WHERE conversation_id = $3",
     )
-    .bind(now)
     .bind(previous_owner.as_ref().map(|a| a.id.clone()))
     .bind(moved_by.map(|a| a.id.clone()))
     .bind(&row.id)
@@ -636,11 +685,9 @@ async fn enqueue(
     let queued = tx
         .append(Some(&chat_id), None, EventBody::RoutingQueued(decision))
         .await?;
-    sqlx::query("UPDATE chat_routing SET queue_seq = $1 WHERE conversation_id = $2")
-        .bind(queued.seq)
-        .bind(&row.id)
-        .execute(tx.conn())
-        .await?;
+    if !waiting {
+        place_in_queue(tx, row, now, queued.seq).await?;
+    }
     if previous_owner.is_some() {
         tx.append(
             Some(&chat_id),
@@ -656,6 +703,42 @@ async fn enqueue(
     Ok(())
 }
 
+/// Puts the chat at the end of the queue (its place: the sequence number of the event that
+/// queued it).
+async fn place_in_queue(
+    tx: &mut WriteTx,
+    row: &ConversationRow,
+    now: i64,
+    seq: i64,
+) -> ApiResult<()> {
+    sqlx::query(
+        "UPDATE chat_routing SET queued_at = $1, queue_seq = $2 WHERE conversation_id = $3",
+    )
+    .bind(now)
+    .bind(seq)
+    .bind(&row.id)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The receiver (`row`'s owner) declined a handoff nobody can take back (the chat came from the
+/// queue, or its sender left): it waits in the queue again, placed by the decline's event `seq`.
+pub async fn requeue(tx: &mut WriteTx, row: &ConversationRow, seq: i64) -> ApiResult<()> {
+    ensure_row(tx, row).await?;
+    // Remembered as the one it came from (and by nobody's stage move): the queue does not give
+    // it back to them.
+    sqlx::query(
+        "UPDATE chat_routing SET queued_from_id = $1, queued_by_id = NULL WHERE conversation_id = $2",
+    )
+    .bind(&row.owner_id)
+    .bind(&row.id)
+    .execute(tx.conn())
+    .await?;
+    let now = tx.now();
+    place_in_queue(tx, row, now, seq).await
+}
+
 /// Routing after an incoming message was recorded on the chat (in the same transaction): a new
 /// chat nobody owns is routed; an owned chat starts its no-reply limit, if a rule sets one and
 /// none runs yet. Returns whether the timer should look again (a limit started).
@@ -669,12 +752,14 @@ pub async fn incoming_message(
         return Ok(false);
     }
     if row.owner_id.is_none() {
-        if row.is_new() && row.queued_at.is_none() {
+        // Only a chat new to the team is routed by its message; one given back is the team's.
+        if row.queued_at.is_none() && is_new(tx.conn(), row).await? {
             let mut view = OrgView::load_in(tx, clock).await?;
             // An org without rules works by hand: new chats wait for someone to claim them,
             // with no queue and nothing in the timeline.
             if view.rules.iter().any(|rule| rule.enabled) {
                 route_unowned(tx, &mut view, row, RoutingTrigger::NewChat).await?;
+                return Ok(true);
             }
         }
         return Ok(false);
@@ -738,7 +823,7 @@ async fn route_unowned(
     row: &ConversationRow,
     trigger: RoutingTrigger,
 ) -> ApiResult<bool> {
-    let decided = match view.first_rule(&facts(row), false).0 {
+    let decided = match view.first_rule(&facts(row, true), false).0 {
         Some(rule) => {
             let rule = rule.clone();
             let decision = view.decide(&rule, trigger, None, None);
@@ -767,8 +852,9 @@ pub async fn stage_changed(
     if row.closed_at.is_some() || (row.owner_id.is_some() && row.routed_by().is_none()) {
         return Ok(false);
     }
+    let new = is_new(tx.conn(), row).await?;
     let mut view = OrgView::load_in(tx, clock).await?;
-    let Some(rule) = view.first_rule(&facts(row), true).0.cloned() else {
+    let Some(rule) = view.first_rule(&facts(row, new), true).0.cloned() else {
         return Ok(false);
     };
     if let Some(owner) = &row.owner_id {
@@ -813,16 +899,24 @@ pub async fn drain(tx: &mut WriteTx, clock: &RoutingClock) -> ApiResult<usize> {
         let Some(row) = find_stored(tx, &chat_id).await? else {
             continue;
         };
-        let Some(rule) = view.first_rule(&facts(&row), false).0.cloned() else {
+        // A chat a stage rule queued goes where the stage rules say, as it would have then.
+        let new = is_new(tx.conn(), &row).await?;
+        let stage_only = by_id.is_some();
+        let Some(rule) = view.first_rule(&facts(&row, new), stage_only).0.cloned() else {
             continue;
         };
-        let decision = view.decide(&rule, RoutingTrigger::Queue, None, None);
+        // Not back to whoever declined it.
+        let declined_by = match (&by_id, &from_id) {
+            (None, Some(from)) => Some((from.as_str(), "declined it")),
+            _ => None,
+        };
+        let decision = view.decide(&rule, RoutingTrigger::Queue, None, declined_by);
         if decision.owner.is_none() {
             continue;
         }
         // A chat a stage rule took from its owner arrives with the handoff it would have had.
         let handoff = by_id.map(|by| SystemHandoff {
-            from: from_id.map(|id| view.agent_ref(&id)),
+            from: from_id.as_ref().map(|id| view.agent_ref(id)),
             by: view.agent_ref(&by),
         });
         give(tx, &mut view, &row, &rule, decision, handoff, None).await?;
@@ -853,6 +947,16 @@ pub async fn reassign_overdue(tx: &mut WriteTx, clock: &RoutingClock) -> ApiResu
     let mut view = OrgView::load_in(tx, clock).await?;
     for (chat_id, message_id) in &due {
         let Some(row) = find_stored(tx, chat_id).await? else {
+            // Not to be found (it cannot be, but a deadline left set would wake the timer for
+            // ever): forget it.
+            sqlx::query(
+                "UPDATE chat_routing SET reply_due_at = NULL WHERE org_id = $1 AND conversation_id IN
+                     (SELECT id FROM conversations WHERE org_id = $1 AND chat_id = $2)",
+            )
+            .bind(&org_id)
+            .bind(chat_id)
+            .execute(tx.conn())
+            .await?;
             continue;
         };
         let rule = view.reply_rule(&row).cloned();
@@ -865,7 +969,7 @@ pub async fn reassign_overdue(tx: &mut WriteTx, clock: &RoutingClock) -> ApiResu
             &rule,
             RoutingTrigger::NoReply,
             Some(owner.clone()),
-            Some(&owner.id),
+            Some((&owner.id, "did not answer in time")),
         );
         let message_id = message_id.clone().unwrap_or_default();
         if decision.owner.is_some() {
@@ -911,12 +1015,19 @@ pub async fn preview(
     let view = OrgView::load(conn, org_id, db_now, clock).await?;
     let routed_by = row.routed_by();
     let would_route = row.closed_at.is_none() && (row.owner_id.is_none() || routed_by.is_some());
-    let trigger = match (&row.owner_id, row.is_new()) {
+    let new = is_new(conn, row).await?;
+    let trigger = match (&row.owner_id, new) {
         (None, true) => RoutingTrigger::NewChat,
         (None, false) => RoutingTrigger::Queue,
         (Some(_), _) => RoutingTrigger::StageChanged,
     };
-    let (rule, skipped) = view.first_rule(&facts(row), false);
+    let queued_by_stage: Option<Option<String>> =
+        sqlx::query_scalar("SELECT queued_by_id FROM chat_routing WHERE conversation_id = $1")
+            .bind(&row.id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let stage_only = row.queued_at().is_some() && queued_by_stage.flatten().is_some();
+    let (rule, skipped) = view.first_rule(&facts(row, new), stage_only);
     let decision = match rule {
         Some(rule) => view.decide(rule, trigger, row.owner(), None),
         None => OrgView::no_rule(trigger, row.owner()),
@@ -1003,6 +1114,7 @@ pub async fn take_next(
         .bind(&row.id)
         .execute(tx.conn())
         .await?;
+    stored::moved_by_hand(tx.conn(), &row.id).await?;
     let chat_id = row.chat_id()?;
     tx.append(
         Some(&chat_id),
@@ -1036,7 +1148,8 @@ pub async fn queue(conn: &mut AnyConnection, org_id: &str) -> ApiResult<Vec<Conv
 pub async fn run_timer(state: crate::http::AppState, tick: std::time::Duration) {
     loop {
         let wait = match next_wait(&state, tick).await {
-            Ok(wait) => wait,
+            // Never a busy loop, whatever stays due.
+            Ok(wait) => wait.max(MIN_WAIT),
             Err(err) => {
                 tracing::warn!(error = %err, "routing timer could not read its schedule");
                 tick
@@ -1052,6 +1165,9 @@ pub async fn run_timer(state: crate::http::AppState, tick: std::time::Duration) 
         }
     }
 }
+
+/// The shortest pause between two sweeps the timer wakes itself for.
+const MIN_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// How long until the earliest no-reply limit (at most `tick`).
 async fn next_wait(
@@ -1081,7 +1197,18 @@ pub async fn sweep(state: &crate::http::AppState) -> ApiResult<()> {
     .fetch_all(state.db.pool())
     .await?;
     for org_id in orgs {
-        let mut tx = state.db.begin_write(&org_id).await?;
+        // One org's trouble does not hold up the others.
+        if let Err(err) = sweep_org(state, &org_id).await {
+            tracing::warn!(org = %org_id, error = %err, "routing could not look at an org");
+        }
+    }
+    Ok(())
+}
+
+/// Drains the org's queue and moves on its overdue chats, in one write transaction.
+async fn sweep_org(state: &crate::http::AppState, org_id: &str) -> ApiResult<()> {
+    {
+        let mut tx = state.db.begin_write(org_id).await?;
         // Queued chats someone claimed by typing, or closed, left the queue: forget they were in
         // it, so the org is not looked at again for them.
         sqlx::query(
@@ -1090,7 +1217,7 @@ pub async fn sweep(state: &crate::http::AppState) -> ApiResult<()> {
                  SELECT id FROM conversations
                  WHERE org_id = $1 AND (owner_id IS NOT NULL OR closed_at IS NOT NULL))",
         )
-        .bind(&org_id)
+        .bind(org_id)
         .execute(tx.conn())
         .await?;
         drain(&mut tx, &state.routing).await?;

@@ -175,7 +175,13 @@ pub async fn show(db: &Db, org_id: &str) -> ApiResult<RoutingSetup> {
             .into_iter()
             .map(|team| SetupTeam {
                 name: team.name,
-                members: team.agent_ids.iter().map(|id| names.email(id)).collect(),
+                // Deactivated members stay in their teams but route nothing: not shown.
+                members: team
+                    .agent_ids
+                    .iter()
+                    .map(|id| names.email(id))
+                    .filter(|email| !email.is_empty())
+                    .collect(),
             })
             .collect(),
         rules: Some(
@@ -201,10 +207,12 @@ pub async fn show(db: &Db, org_id: &str) -> ApiResult<RoutingSetup> {
                             .target
                             .team_id
                             .map(|id| team_names.get(&id).cloned().unwrap_or(id)),
-                        agents: rule
-                            .target
-                            .agent_ids
-                            .map(|ids| ids.iter().map(|id| names.email(id)).collect()),
+                        agents: rule.target.agent_ids.map(|ids| {
+                            ids.iter()
+                                .map(|id| names.email(id))
+                                .filter(|email| !email.is_empty())
+                                .collect()
+                        }),
                     },
                     strategy: rule.strategy,
                     reassign_after_secs: rule.reassign_after_secs,

@@ -24,6 +24,7 @@ on_both_backends!(
     shifts_follow_the_orgs_clock_across_edges_nights_exceptions_and_daylight_saving,
     the_readme_example_routes_a_monday_by_itself,
     round_robin_gives_three_agents_100_each_of_300_chats,
+    hands_and_declines_after_routing_keep_the_queue_and_the_reason_true,
 );
 
 /// Reports an incoming message on `chat_id`, creating the chat if the server does not know it,
@@ -36,6 +37,17 @@ async fn incoming(reporter: &TestAgent, chat_id: &str, message_id: &str) -> Valu
         )
         .await
         .expect(201)
+}
+
+/// Reports the agent's reply on `chat_id` (an outgoing message): the chat is answered.
+async fn answer(agent: &TestAgent, chat_id: &str, message_id: &str) {
+    agent
+        .post(
+            &format!("/conversations/{}/messages", enc(chat_id)),
+            json!({"message_id": message_id, "direction": "out"}),
+        )
+        .await
+        .expect(201);
 }
 
 fn owner_of(conversation: &Value) -> Option<String> {
@@ -296,18 +308,19 @@ async fn an_unanswered_chat_moves_on_once_per_message_and_never_back(backend: Ba
     } else {
         (&ravi, &asha)
     };
-    assert!(
-        lena.get(&routing).await.expect(200)["reply_due_at"].is_null(),
-        "the message that routed the chat starts no limit: its new owner just got it"
-    );
-    // The owner takes the reply lock and starts typing; a colleague's fence goes stale later.
-    let lock = first_agent.lock(&chat_id).await.expect(200);
-    // The customer writes again and nobody answers: five minutes on, the chat moves to the
-    // other agent.
-    incoming(&lena, &chat_id, "M2").await;
+    // The message that routed the chat waits for its new owner's answer.
     let due = lena.get(&routing).await.expect(200)["reply_due_at"]
         .as_i64()
         .expect("the limit runs");
+    // The owner takes the reply lock and starts typing; the fence goes stale later.
+    let lock = first_agent.lock(&chat_id).await.expect(200);
+    // The customer writes again: the limit runs on from the first message, not restarted.
+    incoming(&lena, &chat_id, "M2").await;
+    assert_eq!(
+        lena.get(&routing).await.expect(200)["reply_due_at"].as_i64(),
+        Some(due)
+    );
+    // Nobody answers: five minutes on, the chat moves to the other agent.
     app.advance_routing(Duration::from_secs(300));
     owned_by(&lena, &chat_id, other).await;
     let moved = timeline_of(&lena, &chat_id, "routing.reassigned").await;
@@ -329,7 +342,6 @@ async fn an_unanswered_chat_moves_on_once_per_message_and_never_back(backend: Ba
         moved[0]["refused"][0]["reason"], "did not answer in time",
         "never back to the one who did not answer"
     );
-    assert!(due > 0);
     let stale = first_agent
         .post(
             &format!("/conversations/{}/messages", enc(&chat_id)),
@@ -337,7 +349,7 @@ async fn an_unanswered_chat_moves_on_once_per_message_and_never_back(backend: Ba
         )
         .await;
     stale.expect_error(409, "stale_fence");
-    // Once per message: no limit runs any more for M2.
+    // Once per message: no limit runs for what waited; the customer's next message starts one.
     assert!(lena.get(&routing).await.expect(200)["reply_due_at"].is_null());
 
     // A new message starts a new limit for the new owner; their answer stops it.
@@ -853,6 +865,10 @@ async fn the_readme_example_routes_a_monday_by_itself(backend: Backend) {
     incoming(&asha, &chat(3), "M3").await;
     assert_eq!(owner(chat(2)).await.as_deref(), Some(ravi.id.as_str()));
     assert_eq!(owner(chat(3)).await.as_deref(), Some(ravi.id.as_str()));
+    // Ravi answers each (within the rule's five minutes, so they stay his).
+    for n in 1..=3 {
+        answer(&ravi, &chat(n), &format!("R{n}")).await;
+    }
     let why = &timeline_of(&asha, &chat(2), "routing.assigned").await[0];
     assert!(
         why["explanation"]
@@ -867,6 +883,8 @@ async fn the_readme_example_routes_a_monday_by_itself(backend: Backend) {
     incoming(&asha, &chat(5), "M5").await;
     let (four, five) = (owner(chat(4)).await.unwrap(), owner(chat(5)).await.unwrap());
     assert_ne!(four, five, "turns");
+    let fifth_owner = if five == ravi.id { &ravi } else { &meera };
+    answer(fifth_owner, &chat(5), "R5").await;
     // Chat 4's customer writes again and nobody answers for five minutes: it moves on.
     incoming(&asha, &chat(4), "M4b").await;
     app.advance_routing(Duration::from_secs(300));
@@ -980,4 +998,119 @@ async fn round_robin_gives_three_agents_100_each_of_300_chats(backend: Backend) 
         .collect();
     shares.sort_unstable();
     assert_eq!(shares, [100, 100, 100]);
+}
+
+/// What people do after routing keeps routing's record true: a chat a stage rule queued waits
+/// for that stage's team even when a catch-all rule comes first; a chat handed on by hand no
+/// longer claims to be routed; a declined handoff nobody can take back returns to the queue.
+async fn hands_and_declines_after_routing_keep_the_queue_and_the_reason_true(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    let lena = app.agent("Lena", Role::Lead).await;
+    let pipeline = lena
+        .post(
+            "/pipelines",
+            json!({"name": "Loans", "stages": ["New", "Qualified"]}),
+        )
+        .await
+        .expect(201);
+    lena.post(
+        "/routing/rules",
+        json!({"name": "Support", "target": {"agent_ids": [asha.id]}, "strategy": "round_robin"}),
+    )
+    .await
+    .expect(201);
+    lena.post(
+        "/routing/rules",
+        json!({"name": "Sales", "match": {"pipeline_id": pipeline["id"], "stage": "Qualified"},
+               "target": {"agent_ids": [ravi.id]}, "strategy": "round_robin"}),
+    )
+    .await
+    .expect(201);
+    let _asha_online = online(&app, &asha).await;
+    let qualified = json!({"pipeline_id": pipeline["id"], "stage": "Qualified"});
+
+    // Routed to Asha by the catch-all; qualified while sales is offline: it waits for sales, and
+    // the catch-all does not take it back.
+    incoming(&lena, &chat(1), "M1").await;
+    owned_by(&lena, &chat(1), &asha).await;
+    let queued = asha
+        .put(
+            &format!("/conversations/{}/stage", enc(&chat(1))),
+            qualified.clone(),
+        )
+        .await
+        .expect(200);
+    assert!(queued["owner"].is_null());
+    let preview = lena
+        .get(&format!("/conversations/{}/routing", enc(&chat(1))))
+        .await
+        .expect(200);
+    assert_eq!(preview["decision"]["rule"]["name"], "Sales", "{preview}");
+    let _ravi_online = online(&app, &ravi).await;
+    owned_by(&lena, &chat(1), &ravi).await;
+    assert_eq!(
+        timeline_of(&lena, &chat(1), "routing.assigned").await.len(),
+        2,
+        "once by Support, once by Sales; never back to Support"
+    );
+
+    // Handed on by hand and back: it is Asha's by a person's choice now, not routing's.
+    incoming(&lena, &chat(2), "M2").await;
+    owned_by(&lena, &chat(2), &asha).await;
+    let handoff = json!({"done": "Quoted", "promised": "A call", "next_step": "Call her"});
+    let mut to_ravi = handoff.clone();
+    to_ravi["to_agent_id"] = ravi.id.clone().into();
+    asha.post(
+        &format!("/conversations/{}/handoff", enc(&chat(2))),
+        to_ravi,
+    )
+    .await
+    .expect(201);
+    let mut to_asha = handoff;
+    to_asha["to_agent_id"] = asha.id.clone().into();
+    ravi.post(
+        &format!("/conversations/{}/handoff", enc(&chat(2))),
+        to_asha,
+    )
+    .await
+    .expect(201);
+    let back = lena.conversation(&chat(2)).await;
+    assert_eq!(owner_of(&back).as_deref(), Some(asha.id.as_str()));
+    assert!(back["routed_by"].is_null(), "{back}");
+    // So a stage change does not take it from her.
+    asha.put(
+        &format!("/conversations/{}/stage", enc(&chat(2))),
+        qualified.clone(),
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        owner_of(&lena.conversation(&chat(2)).await).as_deref(),
+        Some(asha.id.as_str())
+    );
+
+    // A lead qualifies a chat nobody owned: routing hands it to sales; Ravi declines, and with
+    // nobody to give it back to, it waits in the queue again.
+    lena.open_chat(&chat(3), "Walk-in").await;
+    let handed = lena
+        .put(
+            &format!("/conversations/{}/stage", enc(&chat(3))),
+            qualified,
+        )
+        .await
+        .expect(200);
+    assert_eq!(owner_of(&handed).as_deref(), Some(ravi.id.as_str()));
+    assert!(handed["pending_handoff"]["from"].is_null());
+    ravi.post(
+        &format!("/conversations/{}/handoff/decline", enc(&chat(3))),
+        json!({"reason": "Not my area"}),
+    )
+    .await
+    .expect(200);
+    assert!(
+        queue_ids(&lena).await.contains(&chat(3)),
+        "back in the queue"
+    );
 }
