@@ -319,8 +319,8 @@ impl TestApp {
             .connections()
     }
 
-    /// Sets routing's clock to a wall-clock time in the org's zone (Asia/Kolkata), on every
-    /// instance; each instance's routing timer then acts on what fell due.
+    /// Sets routing's clock to a wall-clock time in the org's zone (Asia/Kolkata), half a minute
+    /// past `h:mi`, on every instance; each instance's routing timer then acts on what fell due.
     pub async fn set_routing_time(&self, y: i32, mo: u32, d: u32, h: u32, mi: u32) {
         self.set_routing_time_in(chrono_tz::Asia::Kolkata, y, mo, d, h, mi)
             .await;
@@ -337,8 +337,10 @@ impl TestApp {
         mi: u32,
     ) {
         use chrono::TimeZone;
+        // Half a minute in: the server reads its clock a few milliseconds apart from ours, and a
+        // time set on the minute could be read in the minute before.
         let at = tz
-            .with_ymd_and_hms(y, mo, d, h, mi, 0)
+            .with_ymd_and_hms(y, mo, d, h, mi, 30)
             .single()
             .unwrap()
             .timestamp_millis();
