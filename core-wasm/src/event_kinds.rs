@@ -10,6 +10,7 @@ use protocol::api::{
 };
 use protocol::events::{AssignReason, EventBody};
 use protocol::routing::RoutingDecision;
+use protocol::templates::Template;
 use protocol::{ChatId, Millis};
 use serde::{Deserialize, Deserializer};
 
@@ -151,6 +152,16 @@ pub fn event_body<'de, D: Deserializer<'de>>(kind: &str, data: D) -> Result<Even
                 "routing.assigned" => EventBody::RoutingAssigned(d),
                 "routing.queued" => EventBody::RoutingQueued(d),
                 _ => EventBody::RoutingReassigned(d),
+            }
+        }
+        "template.saved" => EventBody::TemplateSaved(Template::deserialize(data).map_err(read)?),
+        "template.deleted" => {
+            #[derive(Deserialize)]
+            struct Id {
+                id: String,
+            }
+            EventBody::TemplateDeleted {
+                id: Id::deserialize(data).map_err(read)?.id,
             }
         }
         "agent.sessions_ended" => {
@@ -346,6 +357,18 @@ mod tests {
                 previous_owner: Some(agent("a2")),
                 ..decision
             }),
+            EventBody::TemplateSaved(Template {
+                id: "t1".into(),
+                name: "Greeting".into(),
+                body: "Hi {{first_name}}, plot {{plot_no}}".into(),
+                pipeline_id: Some("p".into()),
+                stage: None,
+                custom_variables: vec!["plot_no".into()],
+                use_count: 3,
+                created_at: 1,
+                updated_at: 2,
+            }),
+            EventBody::TemplateDeleted { id: "t1".into() },
         ];
         for body in &samples {
             match body {
@@ -376,7 +399,9 @@ mod tests {
                 | EventBody::SessionsEnded(_)
                 | EventBody::RoutingAssigned(_)
                 | EventBody::RoutingQueued(_)
-                | EventBody::RoutingReassigned(_) => {}
+                | EventBody::RoutingReassigned(_)
+                | EventBody::TemplateSaved(_)
+                | EventBody::TemplateDeleted { .. } => {}
             }
         }
         samples

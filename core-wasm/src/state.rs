@@ -366,7 +366,9 @@ impl TeamState {
             | EventBody::PipelineCreated(_)
             | EventBody::AgentDeactivated(_)
             | EventBody::AgentReactivated(_)
-            | EventBody::SessionsEnded(_) => {}
+            | EventBody::SessionsEnded(_)
+            | EventBody::TemplateSaved(_)
+            | EventBody::TemplateDeleted { .. } => {}
         }
         true
     }

@@ -573,7 +573,9 @@ pub fn describe_event(event: &Event) -> Option<String> {
         | EventBody::MessageRecorded(_)
         | EventBody::AgentDeactivated(_)
         | EventBody::AgentReactivated(_)
-        | EventBody::SessionsEnded(_) => return None,
+        | EventBody::SessionsEnded(_)
+        | EventBody::TemplateSaved(_)
+        | EventBody::TemplateDeleted { .. } => return None,
     })
 }
 

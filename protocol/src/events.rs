@@ -115,6 +115,11 @@ pub enum EventBody {
     /// else was eligible; the explanation says which).
     #[serde(rename = "routing.reassigned")]
     RoutingReassigned(crate::routing::RoutingDecision),
+    /// A lead created or changed a template.
+    #[serde(rename = "template.saved")]
+    TemplateSaved(crate::templates::Template),
+    #[serde(rename = "template.deleted")]
+    TemplateDeleted { id: String },
     /// A colleague asked the owner for the chat.
     #[serde(rename = "chat.requested")]
     ChatRequested(ChatRequest),
@@ -170,6 +175,8 @@ impl EventBody {
             EventBody::RoutingAssigned(_) => "routing.assigned",
             EventBody::RoutingQueued(_) => "routing.queued",
             EventBody::RoutingReassigned(_) => "routing.reassigned",
+            EventBody::TemplateSaved(_) => "template.saved",
+            EventBody::TemplateDeleted { .. } => "template.deleted",
             EventBody::ChatRequested(_) => "chat.requested",
             EventBody::ChatRequestAnswered(_) => "chat.request_answered",
             EventBody::NoteCreated(_) => "note.created",
@@ -210,6 +217,8 @@ impl EventBody {
                 | EventBody::AgentDeactivated(_)
                 | EventBody::AgentReactivated(_)
                 | EventBody::SessionsEnded(_)
+                | EventBody::TemplateSaved(_)
+                | EventBody::TemplateDeleted { .. }
         )
     }
 }

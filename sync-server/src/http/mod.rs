@@ -21,6 +21,7 @@ mod queue;
 pub mod reminders;
 pub(crate) mod routing_rules;
 pub(crate) mod teams;
+mod templates;
 pub mod throttle;
 
 use std::sync::Arc;
@@ -145,6 +146,7 @@ fn routes() -> (Routes, Routes) {
         .merge(business_hours::router())
         .merge(routing_rules::router())
         .merge(queue::router())
+        .merge(templates::router())
         .merge(conversations::router())
         .merge(locks::router())
         .merge(handoffs::router())

@@ -53,7 +53,10 @@ fn row(method: &Method, path: &str) -> Option<(Needs, Foreign)> {
             (Agent, OwnOrg)
         }
         ("PUT", "/org/business-hours") => (Lead, OwnOrg),
-        ("GET", "/queue") => (Agent, OwnOrg),
+        ("GET", "/queue" | "/templates") => (Agent, OwnOrg),
+        ("POST", "/templates") => (Lead, OwnOrg),
+        ("PUT" | "DELETE", "/templates/{id}") => (Lead, NotFound),
+        ("POST", "/templates/{id}/used") => (Agent, NotFound),
         ("POST", "/queue/take") => (Agent, OwnOrgState),
         ("GET", "/conversations/{chat_id}/routing") => (Lead, NotFound),
         ("POST", "/routing/rules") | ("PUT", "/routing/rules/order") => (Lead, OwnOrg),
@@ -137,6 +140,7 @@ struct World {
     team_id: String,
     /// A routing rule the lead made.
     rule_id: String,
+    template_id: String,
 }
 
 fn tomorrow() -> i64 {
@@ -206,7 +210,15 @@ async fn world(backend: Backend) -> World {
         )
         .await
         .expect(201);
+    let template = lead
+        .post(
+            "/templates",
+            json!({"name": "Greeting", "body": "Hi {{first_name}}"}),
+        )
+        .await
+        .expect(201);
     World {
+        template_id: template["id"].as_str().unwrap().to_owned(),
         rule_id: rule["id"].as_str().unwrap().to_owned(),
         team_id: team["id"].as_str().unwrap().to_owned(),
         chat_request_id: chat_request["id"].as_str().unwrap().to_owned(),
@@ -248,6 +260,8 @@ impl World {
             &self.team_id
         } else if path.contains("/routing/rules/") {
             &self.rule_id
+        } else if path.contains("/templates/") {
+            &self.template_id
         } else {
             &self.reminder_id
         };
@@ -301,6 +315,10 @@ impl World {
             ("PUT", "/routing/rules/order") if caller == Caller::OtherOrg => json!({"ids": []}),
             ("PUT", "/routing/rules/order") => json!({"ids": [self.rule_id]}),
             ("PUT", "/teams/{id}") => json!({"name": format!("Renamed by {caller:?}")}),
+            ("POST", "/templates") | ("PUT", "/templates/{id}") => json!({
+                "name": format!("Template of {caller:?} ({method})"),
+                "body": "Hello {{name}}",
+            }),
             ("PUT", "/agents/{id}/routing") => json!({
                 "skills": ["hindi"], "capacity": 5,
                 "shifts": [{"weekday": "mon", "start": "09:00", "end": "18:00"}],

@@ -26,4 +26,5 @@ mod routing;
 mod routing_flow;
 mod sessions;
 mod storage;
+mod templates;
 mod tenancy;
