@@ -154,6 +154,19 @@ pub fn event_body<'de, D: Deserializer<'de>>(kind: &str, data: D) -> Result<Even
                 _ => EventBody::RoutingReassigned(d),
             }
         }
+        "pipeline.updated" => {
+            #[derive(Deserialize)]
+            struct Updated {
+                pipeline: Pipeline,
+                #[serde(default)]
+                renamed: std::collections::BTreeMap<String, String>,
+            }
+            let d = Updated::deserialize(data).map_err(read)?;
+            EventBody::PipelineUpdated {
+                pipeline: d.pipeline,
+                renamed: d.renamed,
+            }
+        }
         "template.saved" => EventBody::TemplateSaved(Template::deserialize(data).map_err(read)?),
         "template.deleted" => {
             #[derive(Deserialize)]
@@ -323,6 +336,7 @@ mod tests {
                 id: "p".into(),
                 name: "Sales".into(),
                 stages: vec!["New".into(), "Quoted".into()],
+                sla: Default::default(),
                 created_at: 1,
             }),
             EventBody::MessageRecorded(MessageRecord {
@@ -369,6 +383,23 @@ mod tests {
                 updated_at: 2,
             }),
             EventBody::TemplateDeleted { id: "t1".into() },
+            EventBody::PipelineUpdated {
+                pipeline: Pipeline {
+                    id: "p".into(),
+                    name: "Sales".into(),
+                    stages: vec!["New".into(), "Quoted lead".into()],
+                    sla: [(
+                        "New".to_owned(),
+                        protocol::api::StageSla {
+                            first_response_mins: Some(15),
+                            response_mins: None,
+                        },
+                    )]
+                    .into(),
+                    created_at: 1,
+                },
+                renamed: [("Quoted".to_owned(), "Quoted lead".to_owned())].into(),
+            },
         ];
         for body in &samples {
             match body {
@@ -401,7 +432,8 @@ mod tests {
                 | EventBody::RoutingQueued(_)
                 | EventBody::RoutingReassigned(_)
                 | EventBody::TemplateSaved(_)
-                | EventBody::TemplateDeleted { .. } => {}
+                | EventBody::TemplateDeleted { .. }
+                | EventBody::PipelineUpdated { .. } => {}
             }
         }
         samples

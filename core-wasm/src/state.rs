@@ -238,6 +238,26 @@ impl TeamState {
                 }
                 return true;
             }
+            // Renamed stages keep their chats; a renamed pipeline's chats show the new name.
+            EventBody::PipelineUpdated { pipeline, renamed } => {
+                match self.pipelines.iter_mut().find(|p| p.id == pipeline.id) {
+                    Some(known) => *known = pipeline.clone(),
+                    None => self.pipelines.push(pipeline.clone()),
+                }
+                for conversation in self.conversations.values_mut() {
+                    if let Some(stage) = conversation
+                        .stage
+                        .as_mut()
+                        .filter(|s| s.pipeline_id == pipeline.id)
+                    {
+                        stage.pipeline_name.clone_from(&pipeline.name);
+                        if let Some(to) = renamed.get(&stage.stage) {
+                            stage.stage.clone_from(to);
+                        }
+                    }
+                }
+                return true;
+            }
             // A deactivated colleague is no longer someone to hand chats to or mention.
             EventBody::AgentDeactivated(agent) => {
                 self.agents.retain(|a| a.id != agent.id);
@@ -368,7 +388,8 @@ impl TeamState {
             | EventBody::AgentReactivated(_)
             | EventBody::SessionsEnded(_)
             | EventBody::TemplateSaved(_)
-            | EventBody::TemplateDeleted { .. } => {}
+            | EventBody::TemplateDeleted { .. }
+            | EventBody::PipelineUpdated { .. } => {}
         }
         true
     }
@@ -456,6 +477,62 @@ pub(crate) mod tests {
             }),
             ..TeamState::default()
         }
+    }
+
+    #[test]
+    fn a_pipeline_change_renames_stages_on_every_chat_in_it() {
+        use protocol::api::{Pipeline, StageRef};
+        let mut state = state_for("r", Role::Agent);
+        let stage = |pipeline: &str, stage: &str| StageRef {
+            pipeline_id: pipeline.into(),
+            pipeline_name: "Loans".into(),
+            stage: stage.into(),
+        };
+        for (n, at) in [
+            (1, stage("p", "Quoted")),
+            (2, stage("p", "New")),
+            (3, stage("q", "Quoted")),
+        ] {
+            state.apply(&event(
+                n,
+                &chat(n as u32),
+                EventBody::StageChanged {
+                    stage: Some(at),
+                    previous: None,
+                },
+            ));
+        }
+        let updated = Event {
+            chat_id: None,
+            ..event(
+                9,
+                &chat(1),
+                EventBody::PipelineUpdated {
+                    pipeline: Pipeline {
+                        id: "p".into(),
+                        name: "Home loans".into(),
+                        stages: vec!["New".into(), "Quote sent".into()],
+                        sla: Default::default(),
+                        created_at: 1,
+                    },
+                    renamed: [("Quoted".to_owned(), "Quote sent".to_owned())].into(),
+                },
+            )
+        };
+        assert!(state.apply(&updated));
+        let at = |n: u32| state.conversation(&chat(n)).unwrap().stage.clone().unwrap();
+        assert_eq!(
+            (at(1).pipeline_name.as_str(), at(1).stage.as_str()),
+            ("Home loans", "Quote sent")
+        );
+        assert_eq!(at(2).stage, "New");
+        assert_eq!(
+            (at(3).pipeline_name.as_str(), at(3).stage.as_str()),
+            ("Loans", "Quoted"),
+            "another pipeline"
+        );
+        assert_eq!(state.pipelines.len(), 1);
+        assert_eq!(state.pipelines[0].name, "Home loans");
     }
 
     #[test]

@@ -575,7 +575,8 @@ pub fn describe_event(event: &Event) -> Option<String> {
         | EventBody::AgentReactivated(_)
         | EventBody::SessionsEnded(_)
         | EventBody::TemplateSaved(_)
-        | EventBody::TemplateDeleted { .. } => return None,
+        | EventBody::TemplateDeleted { .. }
+        | EventBody::PipelineUpdated { .. } => return None,
     })
 }
 

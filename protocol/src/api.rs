@@ -421,7 +421,39 @@ pub struct Pipeline {
     pub id: String,
     pub name: String,
     pub stages: Vec<String>,
+    /// Response-time targets by stage name (stages without targets are left out).
+    #[serde(default)]
+    pub sla: std::collections::BTreeMap<String, StageSla>,
     pub created_at: Millis,
+}
+
+/// A stage's response-time targets, in minutes of the org's business hours.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageSla {
+    /// From a chat's first incoming message to the team's first reply.
+    #[serde(default)]
+    pub first_response_mins: Option<u32>,
+    /// From any incoming message left unanswered to the next reply.
+    #[serde(default)]
+    pub response_mins: Option<u32>,
+}
+
+/// `PUT /pipelines/{id}`: the pipeline as it should be. A stage named in `renamed` (old → new)
+/// keeps its conversations under the new name; a removed stage that holds conversations needs
+/// an entry in `moved` (old → a stage of the new list, or `null` to take them out of the
+/// pipeline).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineUpdate {
+    pub name: String,
+    pub stages: Vec<String>,
+    #[serde(default)]
+    pub renamed: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub moved: std::collections::BTreeMap<String, Option<String>>,
+    #[serde(default)]
+    pub sla: std::collections::BTreeMap<String, StageSla>,
 }
 
 /// `PUT /conversations/{chat_id}/stage`; both `null` takes the chat out of any pipeline.

@@ -65,3 +65,5 @@ pub const INTERNAL: &str = "internal";
 pub const QUEUE_EMPTY: &str = "queue_empty";
 /// 409: the agent cannot take a chat now (away, offline or at capacity); the message says which.
 pub const NOT_ELIGIBLE: &str = "not_eligible";
+/// 409: a stage to be removed holds conversations; the message says how many and how to move them.
+pub const STAGE_NOT_EMPTY: &str = "stage_not_empty";

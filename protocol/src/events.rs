@@ -115,6 +115,15 @@ pub enum EventBody {
     /// else was eligible; the explanation says which).
     #[serde(rename = "routing.reassigned")]
     RoutingReassigned(crate::routing::RoutingDecision),
+    /// A lead changed a pipeline: its name, stages (`renamed`: old → new names, whose
+    /// conversations followed) or targets. Conversations moved out of removed stages have their
+    /// own `stage.changed` events.
+    #[serde(rename = "pipeline.updated")]
+    PipelineUpdated {
+        pipeline: Pipeline,
+        #[serde(default)]
+        renamed: std::collections::BTreeMap<String, String>,
+    },
     /// A lead created or changed a template.
     #[serde(rename = "template.saved")]
     TemplateSaved(crate::templates::Template),
@@ -175,6 +184,7 @@ impl EventBody {
             EventBody::RoutingAssigned(_) => "routing.assigned",
             EventBody::RoutingQueued(_) => "routing.queued",
             EventBody::RoutingReassigned(_) => "routing.reassigned",
+            EventBody::PipelineUpdated { .. } => "pipeline.updated",
             EventBody::TemplateSaved(_) => "template.saved",
             EventBody::TemplateDeleted { .. } => "template.deleted",
             EventBody::ChatRequested(_) => "chat.requested",
@@ -219,6 +229,7 @@ impl EventBody {
                 | EventBody::SessionsEnded(_)
                 | EventBody::TemplateSaved(_)
                 | EventBody::TemplateDeleted { .. }
+                | EventBody::PipelineUpdated { .. }
         )
     }
 }

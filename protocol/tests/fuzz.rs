@@ -34,6 +34,26 @@ fn chat_like() -> impl Strategy<Value = String> {
 proptest! {
     #![proptest_config(config())]
 
+    /// Template bodies: parsing never panics; a body that parses fills back to itself when each
+    /// variable is given as `{{name}}`, and every variable it reports is in the body.
+    #[test]
+    fn templates_parse_without_panicking_and_fill_back(raw in prop_oneof![
+        any::<String>(),
+        "([a-z ]{0,5}(\\{\\{ ?[a-z_0-9]{0,6} ?\\}\\}|\\{|\\}|é|🙂)){0,6}",
+    ]) {
+        use protocol::templates::{custom_variables, fill, parse};
+        if let Ok(pieces) = parse(&raw) {
+            for name in custom_variables(&pieces) {
+                prop_assert!(raw.contains(&name));
+            }
+            let canonical = fill(&raw, |name| Some(format!("{{{{{name}}}}}"))).unwrap();
+            prop_assert_eq!(fill(&canonical, |name| Some(format!("{{{{{name}}}}}"))).unwrap(), canonical.clone());
+            if !raw.contains("{{") {
+                prop_assert_eq!(canonical, raw);
+            }
+        }
+    }
+
     #[test]
     fn chat_ids_parse_without_panicking_and_round_trip(raw in chat_like()) {
         if let Ok(id) = ChatId::parse(&raw) {

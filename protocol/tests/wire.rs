@@ -115,6 +115,7 @@ fn every_body() -> Vec<EventBody> {
             id: "p1".into(),
             name: "Sales".into(),
             stages: vec!["New".into()],
+            sla: Default::default(),
             created_at: 1,
         }),
         EventBody::MessageRecorded(MessageRecord {
@@ -133,6 +134,45 @@ fn every_body() -> Vec<EventBody> {
         EventBody::AgentDeactivated(asha()),
         EventBody::AgentReactivated(asha()),
         EventBody::SessionsEnded(asha()),
+        EventBody::RoutingQueued(protocol::routing::RoutingDecision {
+            trigger: protocol::routing::RoutingTrigger::NewChat,
+            rule: None,
+            strategy: None,
+            owner: None,
+            previous_owner: None,
+            eligible: Vec::new(),
+            refused: Vec::new(),
+            explanation: "No routing rule matches this chat: it waits in the queue.".into(),
+        }),
+        EventBody::PipelineUpdated {
+            pipeline: Pipeline {
+                id: "p1".into(),
+                name: "Sales".into(),
+                stages: vec!["New".into(), "Quote sent".into()],
+                sla: [(
+                    "New".to_owned(),
+                    protocol::api::StageSla {
+                        first_response_mins: Some(15),
+                        response_mins: Some(60),
+                    },
+                )]
+                .into(),
+                created_at: 1,
+            },
+            renamed: [("Quoted".to_owned(), "Quote sent".to_owned())].into(),
+        },
+        EventBody::TemplateSaved(protocol::templates::Template {
+            id: "t1".into(),
+            name: "Greeting".into(),
+            body: "Hi {{first_name}}".into(),
+            pipeline_id: None,
+            stage: None,
+            custom_variables: Vec::new(),
+            use_count: 0,
+            created_at: 1,
+            updated_at: 1,
+        }),
+        EventBody::TemplateDeleted { id: "t1".into() },
     ]
 }
 
@@ -216,7 +256,10 @@ fn only_history_goes_into_the_timeline() {
             "lock.renewed",
             "agent.deactivated",
             "agent.reactivated",
-            "agent.sessions_ended"
+            "agent.sessions_ended",
+            "pipeline.updated",
+            "template.saved",
+            "template.deleted"
         ]
     );
 }

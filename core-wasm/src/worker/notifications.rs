@@ -142,6 +142,11 @@ impl Core {
         };
         match &event.body {
             EventBody::PipelineCreated(_) => self.broadcast(&ToTab::Pipelines { pipelines }),
+            // Stage names changed on chats everywhere: the tabs take the whole state again.
+            EventBody::PipelineUpdated { renamed, .. } if !renamed.is_empty() => {
+                self.send_snapshot(None)
+            }
+            EventBody::PipelineUpdated { .. } => self.broadcast(&ToTab::Pipelines { pipelines }),
             EventBody::NoteCreated(note) => self.broadcast(&ToTab::Note { note: note.clone() }),
             _ => {}
         }

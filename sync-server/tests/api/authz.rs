@@ -49,6 +49,7 @@ fn row(method: &Method, path: &str) -> Option<(Needs, Foreign)> {
         ("POST", "/events/ticket") | ("GET", "/events") => (Agent, OwnOrg),
         ("PUT", "/conversations/{chat_id}") => (Agent, OwnOrg),
         ("POST", "/pipelines") => (Lead, OwnOrg),
+        ("PUT", "/pipelines/{id}") => (Lead, NotFound),
         ("GET", "/teams" | "/routing/rules" | "/org/business-hours") | ("PUT", "/me/presence") => {
             (Agent, OwnOrg)
         }
@@ -141,6 +142,7 @@ struct World {
     /// A routing rule the lead made.
     rule_id: String,
     template_id: String,
+    pipeline_id: String,
 }
 
 fn tomorrow() -> i64 {
@@ -217,7 +219,15 @@ async fn world(backend: Backend) -> World {
         )
         .await
         .expect(201);
+    let pipeline = lead
+        .post(
+            "/pipelines",
+            json!({"name": "Home loans", "stages": ["New", "Won"]}),
+        )
+        .await
+        .expect(201);
     World {
+        pipeline_id: pipeline["id"].as_str().unwrap().to_owned(),
         template_id: template["id"].as_str().unwrap().to_owned(),
         rule_id: rule["id"].as_str().unwrap().to_owned(),
         team_id: team["id"].as_str().unwrap().to_owned(),
@@ -262,6 +272,8 @@ impl World {
             &self.rule_id
         } else if path.contains("/templates/") {
             &self.template_id
+        } else if path.contains("/pipelines/") {
+            &self.pipeline_id
         } else {
             &self.reminder_id
         };
@@ -324,6 +336,9 @@ impl World {
                 "shifts": [{"weekday": "mon", "start": "09:00", "end": "18:00"}],
             }),
             ("POST", "/pipelines") => json!({"name": "Loans", "stages": ["New", "Won"]}),
+            ("PUT", "/pipelines/{id}") => json!({
+                "name": format!("Home loans ({caller:?})"), "stages": ["New", "Won"],
+            }),
             ("PUT", "/agents/{id}/password") => json!({"password": "a brand new password"}),
             _ => return None,
         })

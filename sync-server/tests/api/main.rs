@@ -19,6 +19,7 @@ mod locks;
 mod model;
 mod notes;
 mod offboarding;
+mod pipelines;
 mod presence;
 mod reminders;
 mod restart;
