@@ -159,7 +159,7 @@ pub fn event_body<'de, D: Deserializer<'de>>(kind: &str, data: D) -> Result<Even
             struct Updated {
                 pipeline: Pipeline,
                 #[serde(default)]
-                renamed: std::collections::BTreeMap<String, String>,
+                renamed: Vec<protocol::api::StageRename>,
             }
             let d = Updated::deserialize(data).map_err(read)?;
             EventBody::PipelineUpdated {
@@ -180,7 +180,7 @@ pub fn event_body<'de, D: Deserializer<'de>>(kind: &str, data: D) -> Result<Even
         "agent.sessions_ended" => {
             EventBody::SessionsEnded(AgentRef::deserialize(data).map_err(read)?)
         }
-        other => return Err(format!("unknown event kind {other:?}")),
+        other => return Err(format!("unknown event kind “{other}”")),
     })
 }
 
@@ -388,17 +388,17 @@ mod tests {
                     id: "p".into(),
                     name: "Sales".into(),
                     stages: vec!["New".into(), "Quoted lead".into()],
-                    sla: [(
-                        "New".to_owned(),
-                        protocol::api::StageSla {
-                            first_response_mins: Some(15),
-                            response_mins: None,
-                        },
-                    )]
-                    .into(),
+                    sla: vec![protocol::api::StageSla {
+                        stage: "New".into(),
+                        first_response_mins: Some(15),
+                        response_mins: None,
+                    }],
                     created_at: 1,
                 },
-                renamed: [("Quoted".to_owned(), "Quoted lead".to_owned())].into(),
+                renamed: vec![protocol::api::StageRename {
+                    from: "Quoted".into(),
+                    to: "Quoted lead".into(),
+                }],
             },
         ];
         for body in &samples {

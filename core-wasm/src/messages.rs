@@ -210,7 +210,7 @@ pub enum PopupRequest {
 pub fn normalise_server(server: &str) -> Result<String, String> {
     let server = server.trim().trim_end_matches('/');
     let malformed = || {
-        format!("{server:?} is not a server address; write it like https://baton.example.com or http://127.0.0.1:8080")
+        format!("“{server}” is not a server address; write it like https://baton.example.com or http://127.0.0.1:8080")
     };
     let (secure, rest) = match server.split_once("://") {
         Some(("https", rest)) => (true, rest),

@@ -251,8 +251,8 @@ impl TeamState {
                         .filter(|s| s.pipeline_id == pipeline.id)
                     {
                         stage.pipeline_name.clone_from(&pipeline.name);
-                        if let Some(to) = renamed.get(&stage.stage) {
-                            stage.stage.clone_from(to);
+                        if let Some(rename) = renamed.iter().find(|r| r.from == stage.stage) {
+                            stage.stage.clone_from(&rename.to);
                         }
                     }
                 }
@@ -515,7 +515,10 @@ pub(crate) mod tests {
                         sla: Default::default(),
                         created_at: 1,
                     },
-                    renamed: [("Quoted".to_owned(), "Quote sent".to_owned())].into(),
+                    renamed: vec![protocol::api::StageRename {
+                        from: "Quoted".into(),
+                        to: "Quote sent".into(),
+                    }],
                 },
             )
         };

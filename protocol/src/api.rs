@@ -421,16 +421,18 @@ pub struct Pipeline {
     pub id: String,
     pub name: String,
     pub stages: Vec<String>,
-    /// Response-time targets by stage name (stages without targets are left out).
+    /// Response-time targets, one entry per stage that has any (lists, not maps: each map type
+    /// costs the extension's WASM its own copy of the B-tree code).
     #[serde(default)]
-    pub sla: std::collections::BTreeMap<String, StageSla>,
+    pub sla: Vec<StageSla>,
     pub created_at: Millis,
 }
 
 /// A stage's response-time targets, in minutes of the org's business hours.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StageSla {
+    pub stage: String,
     /// From a chat's first incoming message to the team's first reply.
     #[serde(default)]
     pub first_response_mins: Option<u32>,
@@ -439,21 +441,36 @@ pub struct StageSla {
     pub response_mins: Option<u32>,
 }
 
-/// `PUT /pipelines/{id}`: the pipeline as it should be. A stage named in `renamed` (old → new)
-/// keeps its conversations under the new name; a removed stage that holds conversations needs
-/// an entry in `moved` (old → a stage of the new list, or `null` to take them out of the
-/// pipeline).
+/// A stage renamed: its conversations keep it under the new name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageRename {
+    pub from: String,
+    pub to: String,
+}
+
+/// Where a removed stage's conversations go: another stage, or `None` (out of the pipeline).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageMove {
+    pub from: String,
+    pub to: Option<String>,
+}
+
+/// `PUT /pipelines/{id}`: the pipeline as it should be. A stage in `renamed` keeps its
+/// conversations under the new name; a removed stage that holds conversations needs an entry in
+/// `moved`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineUpdate {
     pub name: String,
     pub stages: Vec<String>,
     #[serde(default)]
-    pub renamed: std::collections::BTreeMap<String, String>,
+    pub renamed: Vec<StageRename>,
     #[serde(default)]
-    pub moved: std::collections::BTreeMap<String, Option<String>>,
+    pub moved: Vec<StageMove>,
     #[serde(default)]
-    pub sla: std::collections::BTreeMap<String, StageSla>,
+    pub sla: Vec<StageSla>,
 }
 
 /// `PUT /conversations/{chat_id}/stage`; both `null` takes the chat out of any pipeline.

@@ -115,14 +115,14 @@ pub enum EventBody {
     /// else was eligible; the explanation says which).
     #[serde(rename = "routing.reassigned")]
     RoutingReassigned(crate::routing::RoutingDecision),
-    /// A lead changed a pipeline: its name, stages (`renamed`: old → new names, whose
+    /// A lead changed a pipeline: its name, stages (`renamed`: the stages whose
     /// conversations followed) or targets. Conversations moved out of removed stages have their
     /// own `stage.changed` events.
     #[serde(rename = "pipeline.updated")]
     PipelineUpdated {
         pipeline: Pipeline,
         #[serde(default)]
-        renamed: std::collections::BTreeMap<String, String>,
+        renamed: Vec<crate::api::StageRename>,
     },
     /// A lead created or changed a template.
     #[serde(rename = "template.saved")]

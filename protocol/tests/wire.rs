@@ -149,17 +149,17 @@ fn every_body() -> Vec<EventBody> {
                 id: "p1".into(),
                 name: "Sales".into(),
                 stages: vec!["New".into(), "Quote sent".into()],
-                sla: [(
-                    "New".to_owned(),
-                    protocol::api::StageSla {
-                        first_response_mins: Some(15),
-                        response_mins: Some(60),
-                    },
-                )]
-                .into(),
+                sla: vec![protocol::api::StageSla {
+                    stage: "New".into(),
+                    first_response_mins: Some(15),
+                    response_mins: Some(60),
+                }],
                 created_at: 1,
             },
-            renamed: [("Quoted".to_owned(), "Quote sent".to_owned())].into(),
+            renamed: vec![protocol::api::StageRename {
+                from: "Quoted".into(),
+                to: "Quote sent".into(),
+            }],
         },
         EventBody::TemplateSaved(protocol::templates::Template {
             id: "t1".into(),

@@ -57,7 +57,7 @@ pub fn server_message(text: &str) -> Result<ServerMessage, CoreError> {
         "pong" => ServerMessage::Pong {
             server_time: from_js::<Pong>(value)?.server_time,
         },
-        other => return Err(CoreError::Decode(format!("unknown message type {other:?}"))),
+        other => return Err(CoreError::Decode(format!("unknown message type “{other}”"))),
     })
 }
 

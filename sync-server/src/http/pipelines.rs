@@ -5,7 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
-use protocol::api::{Page, Pipeline, PipelineRequest, PipelineUpdate, StageRef};
+use protocol::api::{
+    Page, Pipeline, PipelineRequest, PipelineUpdate, StageMove, StageRef, StageSla,
+};
 use protocol::codes;
 use protocol::events::EventBody;
 
@@ -155,7 +157,25 @@ async fn update_pipeline(
     auth.require_supervisor("change pipelines")?;
     let name = clean_name("pipeline name", &update.name, 100).map_err(ApiError::validation)?;
     let stages = clean_stages(&update.stages)?;
-    for (from, to) in &update.renamed {
+    // Old name → new name, each old stage once.
+    let mut renamed: Vec<(String, String)> = Vec::new();
+    for rename in &update.renamed {
+        if renamed.iter().any(|(from, _)| *from == rename.from) {
+            return Err(ApiError::validation(format!(
+                "renamed: {:?} is renamed twice",
+                rename.from
+            )));
+        }
+        renamed.push((rename.from.clone(), rename.to.clone()));
+    }
+    let renamed_from = |stage: &str| renamed.iter().any(|(from, _)| from == stage);
+    let renamed_to = |stage: &str| {
+        renamed
+            .iter()
+            .find(|(from, _)| from == stage)
+            .map(|(_, to)| to.clone())
+    };
+    for (from, to) in &renamed {
         if !old.stages.contains(from) {
             return Err(ApiError::validation(format!(
                 "renamed: {from:?} is not a stage of {}",
@@ -168,11 +188,8 @@ async fn update_pipeline(
             )));
         }
         // Two old stages under one name would merge their chats unasked.
-        let kept_elsewhere = old
-            .stages
-            .iter()
-            .any(|s| s == to && !update.renamed.contains_key(s));
-        if kept_elsewhere || update.renamed.values().filter(|v| *v == to).count() > 1 {
+        let kept_elsewhere = old.stages.iter().any(|s| s == to && !renamed_from(s));
+        if kept_elsewhere || renamed.iter().filter(|(_, v)| v == to).count() > 1 {
             return Err(ApiError::validation(format!(
                 "renamed: {to:?} would be two stages; to merge stages, remove one and move its conversations (moved)"
             )));
@@ -181,10 +198,11 @@ async fn update_pipeline(
     let removed: Vec<&String> = old
         .stages
         .iter()
-        .filter(|s| !update.renamed.contains_key(*s) && !stages.contains(s))
+        .filter(|s| !renamed_from(s) && !stages.contains(s))
         .collect();
-    for (from, to) in &update.moved {
-        if !removed.contains(&from) {
+    let mut moved: Vec<(String, Option<String>)> = Vec::new();
+    for StageMove { from, to } in &update.moved {
+        if !removed.contains(&from) || moved.iter().any(|(f, _)| f == from) {
             return Err(ApiError::validation(format!(
                 "moved: {from:?} is not a stage this change removes"
             )));
@@ -196,11 +214,14 @@ async fn update_pipeline(
                 )));
             }
         }
+        moved.push((from.clone(), to.clone()));
     }
-    for (stage, target) in &update.sla {
-        if !stages.contains(stage) {
+    let mut sla: Vec<StageSla> = Vec::new();
+    for target in &update.sla {
+        let stage = &target.stage;
+        if !stages.contains(stage) || sla.iter().any(|t| t.stage == *stage) {
             return Err(ApiError::validation(format!(
-                "sla: {stage:?} is not in stages"
+                "sla: {stage:?} is not in stages, or is there twice"
             )));
         }
         for (field, mins) in [
@@ -212,6 +233,9 @@ async fn update_pipeline(
                     "sla.{stage}.{field}: 1 to {MAX_SLA_MINS} minutes"
                 )));
             }
+        }
+        if target.first_response_mins.is_some() || target.response_mins.is_some() {
+            sla.push(target.clone());
         }
     }
     let clash: Option<String> =
@@ -237,11 +261,11 @@ async fn update_pipeline(
         .bind(stage.as_str())
         .fetch_one(tx.conn())
         .await?;
-        if held > 0 && !update.moved.contains_key(*stage) {
+        if held > 0 && !moved.iter().any(|(from, _)| from == *stage) {
             return Err(ApiError::conflict(
                 codes::STAGE_NOT_EMPTY,
                 format!(
-                    "{stage:?} holds {held} conversation{}: say where they go (moved: {{{stage:?}: \"another stage\"}}, or null to take them out of the pipeline)",
+                    "{stage:?} holds {held} conversation{}: say where they go (moved: [{{\"from\": {stage:?}, \"to\": \"another stage\"}}], or \"to\": null to take them out of the pipeline)",
                     if held == 1 { "" } else { "s" }
                 ),
             ));
@@ -265,13 +289,13 @@ async fn update_pipeline(
                 ),
             ));
         }
-        if let Some(to) = update.renamed.get(&stage) {
-            rule.matches.stage = Some(to.clone());
+        if let Some(to) = renamed_to(&stage) {
+            rule.matches.stage = Some(to);
             routing::store_rule(tx.conn(), &auth.org_id, rule, false).await?;
         }
     }
     // Renames go through names nobody uses, so swapping two stages' names works.
-    for (step, (from, _)) in update.renamed.iter().enumerate() {
+    for (step, (from, _)) in renamed.iter().enumerate() {
         rename_stage(
             &mut tx,
             &auth.org_id,
@@ -281,7 +305,7 @@ async fn update_pipeline(
         )
         .await?;
     }
-    for (step, (_, to)) in update.renamed.iter().enumerate() {
+    for (step, (_, to)) in renamed.iter().enumerate() {
         rename_stage(
             &mut tx,
             &auth.org_id,
@@ -295,11 +319,7 @@ async fn update_pipeline(
         id: id.clone(),
         name,
         stages,
-        sla: update
-            .sla
-            .into_iter()
-            .filter(|(_, t)| t.first_response_mins.is_some() || t.response_mins.is_some())
-            .collect(),
+        sla,
         created_at: old.created_at,
     };
     sqlx::query("UPDATE pipelines SET name = $1, stages = $2, sla = $3 WHERE id = $4")
@@ -311,7 +331,7 @@ async fn update_pipeline(
         .await?;
     // Conversations leave removed stages as the lead said, each told in its timeline.
     let me = auth.agent_ref();
-    for (from, to) in &update.moved {
+    for (from, to) in &moved {
         let chats: Vec<String> = sqlx::query_scalar(
             "SELECT chat_id FROM conversations WHERE org_id = $1 AND pipeline_id = $2 AND stage = $3",
         )
@@ -362,7 +382,7 @@ async fn update_pipeline(
             .execute(tx.conn())
             .await?;
     }
-    for (from, to) in &update.renamed {
+    for (from, to) in &renamed {
         sqlx::query(
             "UPDATE templates SET stage = $1 WHERE org_id = $2 AND pipeline_id = $3 AND stage = $4",
         )

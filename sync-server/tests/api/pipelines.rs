@@ -73,7 +73,7 @@ async fn a_pipeline_changes_in_one_step_keeping_its_conversations(backend: Backe
         .put(
             &path,
             json!({"name": "Home loans", "stages": ["New", "Quote sent", "Closed"],
-                   "renamed": {"Quoted": "Quote sent"}, "moved": {"Won": "Closed", "Lost": "New"}}),
+                   "renamed": [{"from": "Quoted", "to": "Quote sent"}], "moved": [{"from": "Won", "to": "Closed"}, {"from": "Lost", "to": "New"}]}),
         )
         .await
         .expect_error(409, "conflict");
@@ -94,7 +94,7 @@ async fn a_pipeline_changes_in_one_step_keeping_its_conversations(backend: Backe
         .put(
             &path,
             json!({"name": "Home loans", "stages": ["New", "Quote sent", "Closed"],
-                   "renamed": {"Quoted": "Quote sent", "Won": "Closed"}}),
+                   "renamed": [{"from": "Quoted", "to": "Quote sent"}, {"from": "Won", "to": "Closed"}]}),
         )
         .await
         .expect_error(409, "stage_not_empty");
@@ -116,23 +116,23 @@ async fn a_pipeline_changes_in_one_step_keeping_its_conversations(backend: Backe
             "appears twice",
         ),
         (
-            json!({"name": "Home loans", "stages": ["New"], "renamed": {"Nope": "New"}}),
+            json!({"name": "Home loans", "stages": ["New"], "renamed": [{"from": "Nope", "to": "New"}]}),
             "renamed",
         ),
         (
-            json!({"name": "Home loans", "stages": ["New", "Quoted", "Won", "Lost"], "renamed": {"Won": "Lost"}}),
+            json!({"name": "Home loans", "stages": ["New", "Quoted", "Won", "Lost"], "renamed": [{"from": "Won", "to": "Lost"}]}),
             "two stages",
         ),
         (
-            json!({"name": "Home loans", "stages": ["New", "Quoted", "Won", "Lost"], "moved": {"New": null}}),
+            json!({"name": "Home loans", "stages": ["New", "Quoted", "Won", "Lost"], "moved": [{"from": "New", "to": null}]}),
             "moved",
         ),
         (
-            json!({"name": "Home loans", "stages": ["New", "Quoted", "Won", "Lost"], "sla": {"Gone": {"response_mins": 5}}}),
+            json!({"name": "Home loans", "stages": ["New", "Quoted", "Won", "Lost"], "sla": [{"stage": "Gone", "response_mins": 5}]}),
             "sla",
         ),
         (
-            json!({"name": "Home loans", "stages": ["New", "Quoted", "Won", "Lost"], "sla": {"New": {"response_mins": 0}}}),
+            json!({"name": "Home loans", "stages": ["New", "Quoted", "Won", "Lost"], "sla": [{"stage": "New", "response_mins": 0}]}),
             "sla.New.response_mins",
         ),
     ] {
@@ -155,9 +155,9 @@ async fn a_pipeline_changes_in_one_step_keeping_its_conversations(backend: Backe
             json!({
                 "name": "Housing loans",
                 "stages": ["New", "Quote sent", "Closed"],
-                "renamed": {"Quoted": "Quote sent", "Won": "Closed"},
-                "moved": {"Lost": "New"},
-                "sla": {"New": {"first_response_mins": 15}, "Closed": {}},
+                "renamed": [{"from": "Quoted", "to": "Quote sent"}, {"from": "Won", "to": "Closed"}],
+                "moved": [{"from": "Lost", "to": "New"}],
+                "sla": [{"stage": "New", "first_response_mins": 15}, {"stage": "Closed"}],
             }),
         )
         .await
@@ -165,7 +165,7 @@ async fn a_pipeline_changes_in_one_step_keeping_its_conversations(backend: Backe
     assert_eq!(changed["stages"], json!(["New", "Quote sent", "Closed"]));
     assert_eq!(
         changed["sla"],
-        json!({"New": {"first_response_mins": 15, "response_mins": null}})
+        json!([{"stage": "New", "first_response_mins": 15, "response_mins": null}])
     );
     let stage_of = |n: u64| {
         let lena = &lena;
@@ -204,14 +204,14 @@ async fn a_pipeline_changes_in_one_step_keeping_its_conversations(backend: Backe
     assert_eq!(data["pipeline"], changed);
     assert_eq!(
         data["renamed"],
-        json!({"Quoted": "Quote sent", "Won": "Closed"})
+        json!([{"from": "Quoted", "to": "Quote sent"}, {"from": "Won", "to": "Closed"}])
     );
 
     // Two stages can swap names.
     lena.put(
         &path,
         json!({"name": "Housing loans", "stages": ["Closed", "Quote sent", "New"],
-               "renamed": {"New": "Closed", "Closed": "New"}}),
+               "renamed": [{"from": "New", "to": "Closed"}, {"from": "Closed", "to": "New"}]}),
     )
     .await
     .expect(200);
