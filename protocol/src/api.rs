@@ -135,6 +135,17 @@ pub struct EventTicket {
 }
 
 /// `PUT /agents/{id}/password` (admins): the agent's new password.
+/// `POST /agents` (admins): a new agent of the caller's org.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAgentRequest {
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    /// At least 8 characters; sent once, stored only as an Argon2id hash.
+    pub password: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordRequest {

@@ -329,6 +329,21 @@ pub async fn deactivate(
     for row in conversations::lock_held_by(tx.conn(), &org_id, &agent.id).await? {
         locks::end_lock(&mut tx, &row, Some(&by)).await?;
     }
+    // Their chats go back to the team: nobody's, and waiting for routing when the org routes.
+    let owned: Vec<String> = sqlx::query_scalar(
+        "SELECT chat_id FROM conversations WHERE org_id = $1 AND owner_id = $2 AND closed_at IS NULL",
+    )
+    .bind(&org_id)
+    .bind(&agent.id)
+    .fetch_all(tx.conn())
+    .await?;
+    for chat in owned {
+        let chat_id = protocol::ChatId::parse(&chat)
+            .map_err(|e| anyhow::anyhow!("stored chat id {chat:?} is invalid: {e}"))?;
+        if let Some(row) = conversations::find(tx.conn(), &org_id, &chat_id).await? {
+            crate::routing::run::return_to_team(&mut tx, &row, actor).await?;
+        }
+    }
     tx.append(None, actor, EventBody::AgentDeactivated(agent_ref(&agent)))
         .await?;
     tx.commit(hub).await?;

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use protocol::api::{Page, PasswordRequest};
+use protocol::api::{Agent, NewAgentRequest, Page, PasswordRequest};
 use protocol::routing::{AgentListed, Presence, PresenceChoice, PresenceRequest, PresenceStatus};
 
 use super::error::{ApiError, ApiResult};
@@ -16,6 +16,7 @@ use crate::admin;
 pub fn router() -> Routes {
     Routes::new()
         .get("/agents", list_agents)
+        .post("/agents", create_agent)
         .put("/me/presence", set_presence)
         .post("/agents/{id}/deactivate", deactivate)
         .post("/agents/{id}/reactivate", reactivate)
@@ -28,6 +29,27 @@ fn colleague<'a>(auth: &'a AuthAgent, id: &'a str) -> admin::Who<'a> {
         org_id: &auth.org_id,
         id,
     }
+}
+
+/// Adds an agent to the caller's org (admins), with the password they will log in with.
+async fn create_agent(
+    State(state): State<AppState>,
+    auth: AuthAgent,
+    AppJson(request): AppJson<NewAgentRequest>,
+) -> ApiResult<(StatusCode, Json<Agent>)> {
+    auth.require_admin("add agents")?;
+    let agent = admin::create_agent(
+        &state.db,
+        admin::NewAgent {
+            org_id: &auth.org_id,
+            name: &request.name,
+            email: &request.email,
+            role: request.role,
+            password: &request.password,
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(agent)))
 }
 
 /// Stops an agent working (admins): their logins, event streams and reply locks end at once.
@@ -49,6 +71,8 @@ async fn deactivate(
         Some(&auth.agent_ref()),
     )
     .await?;
+    // Their chats wait for routing now.
+    state.routing.wake();
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -739,6 +739,49 @@ pub async fn requeue(tx: &mut WriteTx, row: &ConversationRow, seq: i64) -> ApiRe
     place_in_queue(tx, row, now, seq).await
 }
 
+/// The chat's owner left the team (deactivated): nobody owns it now, and it waits in the queue
+/// when the org has rules (the queue then gives it to someone eligible, never as a new chat).
+pub async fn return_to_team(
+    tx: &mut WriteTx,
+    row: &ConversationRow,
+    actor: Option<&AgentRef>,
+) -> ApiResult<()> {
+    let chat_id = row.chat_id()?;
+    sqlx::query("UPDATE conversations SET owner_id = NULL WHERE id = $1")
+        .bind(&row.id)
+        .execute(tx.conn())
+        .await?;
+    stored::moved_by_hand(tx.conn(), &row.id).await?;
+    let assigned = tx
+        .append(
+            Some(&chat_id),
+            actor,
+            EventBody::Assigned {
+                owner: None,
+                previous_owner: row.owner(),
+                reason: AssignReason::Released,
+            },
+        )
+        .await?;
+    let routes: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM routing_rules WHERE org_id = $1 AND enabled = 1")
+            .bind(tx.org_id().to_owned())
+            .fetch_one(tx.conn())
+            .await?;
+    if routes > 0 {
+        ensure_row(tx, row).await?;
+        sqlx::query(
+            "UPDATE chat_routing SET queued_from_id = NULL, queued_by_id = NULL WHERE conversation_id = $1",
+        )
+        .bind(&row.id)
+        .execute(tx.conn())
+        .await?;
+        let now = tx.now();
+        place_in_queue(tx, row, now, assigned.seq).await?;
+    }
+    Ok(())
+}
+
 /// Routing after an incoming message was recorded on the chat (in the same transaction): a new
 /// chat nobody owns is routed; an owned chat starts its no-reply limit, if a rule sets one and
 /// none runs yet. Returns whether the timer should look again (a limit started).

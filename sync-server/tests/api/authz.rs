@@ -49,6 +49,7 @@ fn row(method: &Method, path: &str) -> Option<(Needs, Foreign)> {
         ("POST", "/events/ticket") | ("GET", "/events") => (Agent, OwnOrg),
         ("PUT", "/conversations/{chat_id}") => (Agent, OwnOrg),
         ("POST", "/pipelines") => (Lead, OwnOrg),
+        ("POST", "/agents") => (Admin, OwnOrg),
         ("PUT", "/pipelines/{id}") => (Lead, NotFound),
         ("GET", "/teams" | "/routing/rules" | "/org/business-hours") | ("PUT", "/me/presence") => {
             (Agent, OwnOrg)
@@ -336,6 +337,10 @@ impl World {
                 "shifts": [{"weekday": "mon", "start": "09:00", "end": "18:00"}],
             }),
             ("POST", "/pipelines") => json!({"name": "Loans", "stages": ["New", "Won"]}),
+            ("POST", "/agents") => json!({
+                "name": "New Hire", "email": format!("new-{caller:?}@example.test"),
+                "role": "agent", "password": "a long new password",
+            }),
             ("PUT", "/pipelines/{id}") => json!({
                 "name": format!("Home loans ({caller:?})"), "stages": ["New", "Won"],
             }),

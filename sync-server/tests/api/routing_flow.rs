@@ -25,6 +25,7 @@ on_both_backends!(
     the_readme_example_routes_a_monday_by_itself,
     round_robin_gives_three_agents_100_each_of_300_chats,
     hands_and_declines_after_routing_keep_the_queue_and_the_reason_true,
+    a_deactivated_agents_chats_go_back_to_routing,
 );
 
 /// Reports an incoming message on `chat_id`, creating the chat if the server does not know it,
@@ -1113,4 +1114,71 @@ async fn hands_and_declines_after_routing_keep_the_queue_and_the_reason_true(bac
         queue_ids(&lena).await.contains(&chat(3)),
         "back in the queue"
     );
+}
+
+/// An admin adds an agent and deactivates another: the leaver's open chats are nobody's at once
+/// and routing gives them to whoever is eligible.
+async fn a_deactivated_agents_chats_go_back_to_routing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    let admin = app.agent("Ada", Role::Admin).await;
+    let lena = app.agent("Lena", Role::Lead).await;
+    // A new hire, added from the API and able to log in.
+    let hire = json!({"name": "Asha Rao", "email": "asha.rao@example.test", "role": "agent",
+                      "password": "a long new password"});
+    lena.post("/agents", hire.clone())
+        .await
+        .expect_error(403, "forbidden");
+    let added = admin.post("/agents", hire.clone()).await.expect(201);
+    assert_eq!(added["role"], "agent");
+    admin
+        .post("/agents", hire)
+        .await
+        .expect_error(409, "conflict");
+    admin
+        .post(
+            "/agents",
+            json!({"name": "X", "email": "x@example.test", "role": "agent", "password": "short"}),
+        )
+        .await
+        .expect(422);
+    let login = app
+        .login("asha.rao@example.test", "a long new password")
+        .await;
+    assert_eq!(login.status(), reqwest::StatusCode::OK);
+    let asha_token = login.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut asha = ravi.with_token(&asha_token);
+    asha.id = added["id"].as_str().unwrap().to_owned();
+    asha.name = "Asha Rao".into();
+    asha.email = "asha.rao@example.test".into();
+
+    lena.post(
+        "/routing/rules",
+        json!({"name": "Everyone", "target": {"agent_ids": [ravi.id, asha.id]}, "strategy": "least_loaded"}),
+    )
+    .await
+    .expect(201);
+    let ravi_online = online(&app, &ravi).await;
+    incoming(&lena, &chat(1), "M1").await;
+    incoming(&lena, &chat(2), "M2").await;
+    owned_by(&lena, &chat(1), &ravi).await;
+    owned_by(&lena, &chat(2), &ravi).await;
+    let _asha_online = online(&app, &asha).await;
+    admin
+        .post_empty(&format!("/agents/{}/deactivate", ravi.id))
+        .await
+        .expect(204);
+    drop(ravi_online);
+    for n in [1, 2] {
+        owned_by(&lena, &chat(n), &asha).await;
+        let kinds: Vec<String> = timeline_of(&lena, &chat(n), "routing.assigned")
+            .await
+            .iter()
+            .map(|d| d["trigger"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(kinds, ["new_chat", "queue"], "chat {n}");
+    }
 }
