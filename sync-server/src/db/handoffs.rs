@@ -1,4 +1,5 @@
-//! Reading handoffs: one by id, a conversation's unanswered one, the chats that have one.
+//! Handoffs: recording a new one (a person's or routing's), and reading one by id, a
+//! conversation's unanswered one, the chats that have one.
 
 use protocol::api::{AgentRef, Handoff, HandoffStatus};
 use sqlx::any::AnyRow;
@@ -101,4 +102,66 @@ pub async fn by_id(conn: &mut AnyConnection, id: &str) -> ApiResult<Handoff> {
         .fetch_one(conn)
         .await?;
     handoff_from_row(&row)
+}
+
+/// A handoff to record: who hands the chat (`from`, `None` when nobody owned it), to whom, who
+/// made it, and the three things the receiver needs.
+pub struct NewHandoff<'a> {
+    pub org_id: &'a str,
+    pub conversation_id: &'a str,
+    pub from_agent_id: Option<&'a str>,
+    pub to_agent_id: &'a str,
+    pub by_agent_id: &'a str,
+    pub done: &'a str,
+    pub promised: &'a str,
+    pub next_step: &'a str,
+    pub at: i64,
+}
+
+/// Records a pending handoff, overtaking any the chat still had waiting; returns its id.
+pub async fn insert(conn: &mut AnyConnection, new: NewHandoff<'_>) -> ApiResult<String> {
+    sqlx::query(
+        "UPDATE handoffs SET status = 'superseded', resolved_at = $1
+         WHERE conversation_id = $2 AND status = 'pending'",
+    )
+    .bind(new.at)
+    .bind(new.conversation_id)
+    .execute(&mut *conn)
+    .await?;
+    let id = uuid::Uuid::new_v4().to_string();
+    sqlx::query(
+        "INSERT INTO handoffs (id, org_id, conversation_id, from_agent_id, to_agent_id, by_agent_id,
+                               done, promised, next_step, status, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10)",
+    )
+    .bind(&id)
+    .bind(new.org_id)
+    .bind(new.conversation_id)
+    .bind(new.from_agent_id)
+    .bind(new.to_agent_id)
+    .bind(new.by_agent_id)
+    .bind(new.done)
+    .bind(new.promised)
+    .bind(new.next_step)
+    .bind(new.at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// Marks the chat's waiting handoff (if any) overtaken: the chat changed hands another way.
+pub async fn supersede_pending(
+    conn: &mut AnyConnection,
+    conversation_id: &str,
+    at: i64,
+) -> ApiResult<()> {
+    sqlx::query(
+        "UPDATE handoffs SET status = 'superseded', resolved_at = $1
+         WHERE conversation_id = $2 AND status = 'pending'",
+    )
+    .bind(at)
+    .bind(conversation_id)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

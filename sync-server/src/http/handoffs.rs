@@ -89,31 +89,20 @@ async fn create_handoff(
         )));
     }
 
-    sqlx::query(
-        "UPDATE handoffs SET status = 'superseded', resolved_at = $1
-         WHERE conversation_id = $2 AND status = 'pending'",
+    let handoff_id = crate::db::handoffs::insert(
+        tx.conn(),
+        crate::db::handoffs::NewHandoff {
+            org_id: &auth.org_id,
+            conversation_id: &row.id,
+            from_agent_id: row.owner_id.as_deref(),
+            to_agent_id: &receiver.id,
+            by_agent_id: &auth.id,
+            done: &done,
+            promised: &promised,
+            next_step: &next_step,
+            at: now,
+        },
     )
-    .bind(now)
-    .bind(&row.id)
-    .execute(tx.conn())
-    .await?;
-    let handoff_id = uuid::Uuid::new_v4().to_string();
-    sqlx::query(
-        "INSERT INTO handoffs (id, org_id, conversation_id, from_agent_id, to_agent_id, by_agent_id,
-                               done, promised, next_step, status, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10)",
-    )
-    .bind(&handoff_id)
-    .bind(&auth.org_id)
-    .bind(&row.id)
-    .bind(&row.owner_id)
-    .bind(&receiver.id)
-    .bind(&auth.id)
-    .bind(&done)
-    .bind(&promised)
-    .bind(&next_step)
-    .bind(now)
-    .execute(tx.conn())
     .await?;
     let me = auth.agent_ref();
     let receiver_ref = AgentRef {

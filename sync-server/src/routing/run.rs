@@ -454,14 +454,7 @@ async fn chat_changes_hands(tx: &mut WriteTx, row: &ConversationRow) -> ApiResul
     if row.owner_id.is_some() || row.lock_holder_id.is_some() {
         locks::end_lock(tx, row, None).await?;
     }
-    sqlx::query(
-        "UPDATE handoffs SET status = 'superseded', resolved_at = $1
-         WHERE conversation_id = $2 AND status = 'pending'",
-    )
-    .bind(now)
-    .bind(&row.id)
-    .execute(tx.conn())
-    .await?;
+    crate::db::handoffs::supersede_pending(tx.conn(), &row.id, now).await?;
     Ok(())
 }
 
@@ -599,23 +592,21 @@ async fn system_handoff(
         "Take it on at {stage}: rule “{}” gives such chats to you.",
         rule.name
     );
-    let id = uuid::Uuid::new_v4().to_string();
-    sqlx::query(
-        "INSERT INTO handoffs (id, org_id, conversation_id, from_agent_id, to_agent_id, by_agent_id,
-                               done, promised, next_step, status, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10)",
+    let org_id = tx.org_id().to_owned();
+    let id = crate::db::handoffs::insert(
+        tx.conn(),
+        crate::db::handoffs::NewHandoff {
+            org_id: &org_id,
+            conversation_id: &row.id,
+            from_agent_id: handoff.from.as_ref().map(|a| a.id.as_str()),
+            to_agent_id: &to.id,
+            by_agent_id: &handoff.by.id,
+            done: &done,
+            promised: &promised,
+            next_step: &next_step,
+            at: now,
+        },
     )
-    .bind(&id)
-    .bind(tx.org_id().to_owned())
-    .bind(&row.id)
-    .bind(handoff.from.as_ref().map(|a| a.id.clone()))
-    .bind(&to.id)
-    .bind(&handoff.by.id)
-    .bind(&done)
-    .bind(&promised)
-    .bind(&next_step)
-    .bind(now)
-    .execute(tx.conn())
     .await?;
     let created = crate::db::handoffs::by_id(tx.conn(), &id).await?;
     tx.append(
