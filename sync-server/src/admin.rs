@@ -388,6 +388,42 @@ pub async fn set_password(
     Ok(agent)
 }
 
+/// Gives an agent another role. Their logins end, so every instance and their browser take the
+/// new role at once (they log in again); an org keeps at least one active admin.
+pub async fn set_role(
+    db: &Db,
+    hub: &EventHub,
+    who: Who<'_>,
+    role: Role,
+) -> Result<Agent, AdminError> {
+    let (agent, org_id) = find_agent(db, who).await?;
+    if agent.role == role {
+        return Ok(agent);
+    }
+    let mut tx = db.begin_write(&org_id).await?;
+    sqlx::query("UPDATE agents SET role = $1 WHERE id = $2")
+        .bind(role.as_str())
+        .bind(&agent.id)
+        .execute(tx.conn())
+        .await?;
+    // Counted after the change; returning drops `tx`, which rolls the change back.
+    let admins_left: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM agents WHERE org_id = $1 AND role = 'admin' AND active = 1",
+    )
+    .bind(&org_id)
+    .fetch_one(tx.conn())
+    .await?;
+    if admins_left == 0 {
+        return Err(AdminError::Invalid(format!(
+            "{} is the org's only admin; make someone else admin first",
+            agent.name
+        )));
+    }
+    end_sessions(&mut tx, &agent).await?;
+    tx.commit(hub).await?;
+    Ok(Agent { role, ..agent })
+}
+
 /// The demo org's logins; the password is the same for all three and printed by `demo`.
 pub const DEMO_PASSWORD: &str = "baton-demo";
 /// (name, email, role) of the demo team.

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use protocol::api::{Agent, NewAgentRequest, Page, PasswordRequest};
+use protocol::api::{Agent, NewAgentRequest, Page, PasswordRequest, RoleRequest};
 use protocol::routing::{AgentListed, Presence, PresenceChoice, PresenceRequest, PresenceStatus};
 
 use super::error::{ApiError, ApiResult};
@@ -21,6 +21,7 @@ pub fn router() -> Routes {
         .post("/agents/{id}/deactivate", deactivate)
         .post("/agents/{id}/reactivate", reactivate)
         .put("/agents/{id}/password", set_password)
+        .put("/agents/{id}/role", set_role)
 }
 
 /// The agent with this id in the caller's org (another org's id is simply not found).
@@ -91,6 +92,18 @@ async fn reactivate(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Gives an agent another role (admins); their logins end so the new role holds at once.
+async fn set_role(
+    State(state): State<AppState>,
+    auth: AuthAgent,
+    IdPath(id): IdPath,
+    AppJson(request): AppJson<RoleRequest>,
+) -> ApiResult<Json<Agent>> {
+    auth.require_admin("change roles")?;
+    let agent = admin::set_role(&state.db, &state.hub, colleague(&auth, &id), request.role).await?;
+    Ok(Json(agent))
 }
 
 /// Sets an agent's password (admins); the agent's current logins end.

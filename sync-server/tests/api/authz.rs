@@ -68,7 +68,7 @@ fn row(method: &Method, path: &str) -> Option<(Needs, Foreign)> {
         // The target agent's own profile is theirs to read; a colleague's is a lead's.
         ("GET" | "PUT", "/agents/{id}/routing") => (Lead, NotFound),
         ("POST", "/agents/{id}/deactivate" | "/agents/{id}/reactivate")
-        | ("PUT", "/agents/{id}/password") => (Admin, NotFound),
+        | ("PUT", "/agents/{id}/password" | "/agents/{id}/role") => (Admin, NotFound),
         (
             "GET",
             "/conversations/{chat_id}"
@@ -345,6 +345,7 @@ impl World {
                 "name": format!("Home loans ({caller:?})"), "stages": ["New", "Won"],
             }),
             ("PUT", "/agents/{id}/password") => json!({"password": "a brand new password"}),
+            ("PUT", "/agents/{id}/role") => json!({"role": "agent"}),
             _ => return None,
         })
     }

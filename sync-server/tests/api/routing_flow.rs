@@ -1116,8 +1116,8 @@ async fn hands_and_declines_after_routing_keep_the_queue_and_the_reason_true(bac
     );
 }
 
-/// An admin adds an agent and deactivates another: the leaver's open chats are nobody's at once
-/// and routing gives them to whoever is eligible.
+/// An admin adds an agent, gives her a role, and deactivates another: the leaver's open chats
+/// are nobody's at once and routing gives them to whoever is eligible.
 async fn a_deactivated_agents_chats_go_back_to_routing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let ravi = app.agent("Ravi", Role::Agent).await;
@@ -1142,6 +1142,29 @@ async fn a_deactivated_agents_chats_go_back_to_routing(backend: Backend) {
         )
         .await
         .expect(422);
+    // Roles: the last admin stays an admin; a new role ends the agent's logins so it holds at
+    // once.
+    admin
+        .put(
+            &format!("/agents/{}/role", admin.id),
+            json!({"role": "lead"}),
+        )
+        .await
+        .expect_error(422, "validation_failed");
+    let promoted = admin
+        .put(
+            &format!("/agents/{}/role", added["id"].as_str().unwrap()),
+            json!({"role": "lead"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(promoted["role"], "lead");
+    lena.put(
+        &format!("/agents/{}/role", ravi.id),
+        json!({"role": "lead"}),
+    )
+    .await
+    .expect_error(403, "forbidden");
     let login = app
         .login("asha.rao@example.test", "a long new password")
         .await;
@@ -1150,6 +1173,8 @@ async fn a_deactivated_agents_chats_go_back_to_routing(backend: Backend) {
         .as_str()
         .unwrap()
         .to_owned();
+    let me = ravi.with_token(&asha_token).get("/me").await.expect(200);
+    assert_eq!(me["agent"]["role"], "lead", "logged in with the new role");
     let mut asha = ravi.with_token(&asha_token);
     asha.id = added["id"].as_str().unwrap().to_owned();
     asha.name = "Asha Rao".into();
