@@ -310,19 +310,7 @@ pub async fn deactivate(
         return Ok(agent);
     }
     if agent.role == Role::Admin {
-        // Counted after the change; returning drops `tx`, which rolls the change back.
-        let admins_left: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM agents WHERE org_id = $1 AND role = 'admin' AND active = 1",
-        )
-        .bind(&org_id)
-        .fetch_one(tx.conn())
-        .await?;
-        if admins_left == 0 {
-            return Err(AdminError::Invalid(format!(
-                "{} is the org's only admin; make someone else admin first",
-                agent.name
-            )));
-        }
+        ensure_an_admin_left(&mut tx, &org_id, &agent).await?;
     }
     revoke_in(&mut tx, &agent.id).await?;
     let by = actor.cloned().unwrap_or_else(|| agent_ref(&agent));
@@ -388,6 +376,28 @@ pub async fn set_password(
     Ok(agent)
 }
 
+/// Refuses a change that leaves the org without an active admin. Counted after the change;
+/// the error drops `tx`, which rolls the change back.
+async fn ensure_an_admin_left(
+    tx: &mut WriteTx,
+    org_id: &str,
+    agent: &Agent,
+) -> Result<(), AdminError> {
+    let admins_left: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM agents WHERE org_id = $1 AND role = 'admin' AND active = 1",
+    )
+    .bind(org_id)
+    .fetch_one(tx.conn())
+    .await?;
+    if admins_left == 0 {
+        return Err(AdminError::Invalid(format!(
+            "{} is the org's only admin; make someone else admin first",
+            agent.name
+        )));
+    }
+    Ok(())
+}
+
 /// Gives an agent another role. Their logins end, so every instance and their browser take the
 /// new role at once (they log in again); an org keeps at least one active admin.
 pub async fn set_role(
@@ -406,19 +416,7 @@ pub async fn set_role(
         .bind(&agent.id)
         .execute(tx.conn())
         .await?;
-    // Counted after the change; returning drops `tx`, which rolls the change back.
-    let admins_left: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM agents WHERE org_id = $1 AND role = 'admin' AND active = 1",
-    )
-    .bind(&org_id)
-    .fetch_one(tx.conn())
-    .await?;
-    if admins_left == 0 {
-        return Err(AdminError::Invalid(format!(
-            "{} is the org's only admin; make someone else admin first",
-            agent.name
-        )));
-    }
+    ensure_an_admin_left(&mut tx, &org_id, &agent).await?;
     end_sessions(&mut tx, &agent).await?;
     tx.commit(hub).await?;
     Ok(Agent { role, ..agent })

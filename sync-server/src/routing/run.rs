@@ -716,13 +716,23 @@ async fn place_in_queue(
 /// The receiver (`row`'s owner) declined a handoff nobody can take back (the chat came from the
 /// queue, or its sender left): it waits in the queue again, placed by the decline's event `seq`.
 pub async fn requeue(tx: &mut WriteTx, row: &ConversationRow, seq: i64) -> ApiResult<()> {
+    // Remembered as the one it came from: the queue does not give it back to them.
+    queue_again(tx, row, row.owner_id.as_deref(), seq).await
+}
+
+/// Puts a chat nobody owns at the end of the queue, by no stage move (`from`: someone the queue
+/// must not give it back to).
+async fn queue_again(
+    tx: &mut WriteTx,
+    row: &ConversationRow,
+    from: Option<&str>,
+    seq: i64,
+) -> ApiResult<()> {
     ensure_row(tx, row).await?;
-    // Remembered as the one it came from (and by nobody's stage move): the queue does not give
-    // it back to them.
     sqlx::query(
         "UPDATE chat_routing SET queued_from_id = $1, queued_by_id = NULL WHERE conversation_id = $2",
     )
-    .bind(&row.owner_id)
+    .bind(from)
     .bind(&row.id)
     .execute(tx.conn())
     .await?;
@@ -760,15 +770,7 @@ pub async fn return_to_team(
             .fetch_one(tx.conn())
             .await?;
     if routes > 0 {
-        ensure_row(tx, row).await?;
-        sqlx::query(
-            "UPDATE chat_routing SET queued_from_id = NULL, queued_by_id = NULL WHERE conversation_id = $1",
-        )
-        .bind(&row.id)
-        .execute(tx.conn())
-        .await?;
-        let now = tx.now();
-        place_in_queue(tx, row, now, assigned.seq).await?;
+        queue_again(tx, row, None, assigned.seq).await?;
     }
     Ok(())
 }
@@ -1120,24 +1122,12 @@ pub async fn take_next(
             ));
         }
     }
-    let oldest: Option<String> = sqlx::query_scalar(
-        "SELECT c.chat_id FROM chat_routing r JOIN conversations c ON c.id = r.conversation_id
-         WHERE r.org_id = $1 AND r.queued_at IS NOT NULL
-           AND c.owner_id IS NULL AND c.closed_at IS NULL
-         ORDER BY r.queue_seq LIMIT 1",
-    )
-    .bind(&org_id)
-    .fetch_optional(tx.conn())
-    .await?;
-    let Some(chat_id) = oldest else {
+    let Some(row) = queue(tx.conn(), &org_id).await?.into_iter().next() else {
         return Err(ApiError::conflict(
             codes::QUEUE_EMPTY,
             "no chat waits in the queue",
         ));
     };
-    let row = find_stored(tx, &chat_id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("a queued chat vanished"))?;
     chat_changes_hands(tx, &row).await?;
     sqlx::query("UPDATE conversations SET owner_id = $1 WHERE id = $2")
         .bind(&agent.id)
@@ -1241,23 +1231,21 @@ pub async fn sweep(state: &crate::http::AppState) -> ApiResult<()> {
 
 /// Drains the org's queue and moves on its overdue chats, in one write transaction.
 async fn sweep_org(state: &crate::http::AppState, org_id: &str) -> ApiResult<()> {
-    {
-        let mut tx = state.db.begin_write(org_id).await?;
-        // Queued chats someone claimed by typing, or closed, left the queue: forget they were in
-        // it, so the org is not looked at again for them.
-        sqlx::query(
-            "UPDATE chat_routing SET queued_at = NULL
+    let mut tx = state.db.begin_write(org_id).await?;
+    // Queued chats someone claimed by typing, or closed, left the queue: forget they were in
+    // it, so the org is not looked at again for them.
+    sqlx::query(
+        "UPDATE chat_routing SET queued_at = NULL
              WHERE org_id = $1 AND queued_at IS NOT NULL AND conversation_id IN (
                  SELECT id FROM conversations
                  WHERE org_id = $1 AND (owner_id IS NOT NULL OR closed_at IS NOT NULL))",
-        )
-        .bind(org_id)
-        .execute(tx.conn())
-        .await?;
-        drain(&mut tx, &state.routing).await?;
-        reassign_overdue(&mut tx, &state.routing).await?;
-        tx.commit(&state.hub).await?;
-    }
+    )
+    .bind(org_id)
+    .execute(tx.conn())
+    .await?;
+    drain(&mut tx, &state.routing).await?;
+    reassign_overdue(&mut tx, &state.routing).await?;
+    tx.commit(&state.hub).await?;
     Ok(())
 }
 
