@@ -544,6 +544,31 @@ pub struct MessageReport {
     pub if_missing: Option<NewConversation>,
 }
 
+/// `POST /conversations/{chat_id}/messages/history`: the messages a chat already held when it
+/// was opened (their times from WhatsApp's own per-message timestamps, to the minute), so
+/// response-time reports count history, not only what happened live. Recorded once each; they
+/// route nothing and start no reply limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryReport {
+    pub messages: Vec<HistoryMessage>,
+}
+
+/// One message of a chat's history: id, direction and time, never text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryMessage {
+    pub message_id: String,
+    pub direction: Direction,
+    pub sent_at: Millis,
+}
+
+/// The answer to a [`HistoryReport`]: how many messages were new to the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryRecorded {
+    pub recorded: u32,
+}
+
 /// A conversation to create along with its first reported message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

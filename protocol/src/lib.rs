@@ -11,6 +11,7 @@ pub mod api;
 pub mod chat_id;
 pub mod codes;
 pub mod events;
+pub mod reports;
 pub mod routing;
 pub mod templates;
 pub mod text;

@@ -18,6 +18,7 @@ pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod presence;
+pub mod reports;
 pub mod routing;
 pub mod serve;
 pub mod sessions;

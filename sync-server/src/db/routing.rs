@@ -39,6 +39,21 @@ pub async fn profiles(
         .collect()
 }
 
+/// The org's time zone: its name as stored and as a zone (the org's clock for shifts and days).
+pub async fn time_zone(
+    conn: &mut AnyConnection,
+    org_id: &str,
+) -> ApiResult<(String, chrono_tz::Tz)> {
+    let zone: String = sqlx::query_scalar("SELECT timezone FROM orgs WHERE id = $1")
+        .bind(org_id)
+        .fetch_one(conn)
+        .await?;
+    let tz = zone
+        .parse()
+        .map_err(|_| anyhow::anyhow!("stored time zone {zone:?} is unknown"))?;
+    Ok((zone, tz))
+}
+
 /// The org's business hours; none set: open at all times.
 pub async fn business_hours(conn: &mut AnyConnection, org_id: &str) -> ApiResult<BusinessHours> {
     let stored: Option<Option<String>> =

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use protocol::api::{Direction, MessageRecord, MessageReport};
+use protocol::api::{Direction, HistoryRecorded, HistoryReport, MessageRecord, MessageReport};
 use protocol::events::EventBody;
 
 use super::error::{ApiError, ApiResult};
@@ -20,7 +20,9 @@ use crate::db::locks;
 use crate::routing::run as routing;
 
 pub fn router() -> Routes {
-    Routes::new().post("/conversations/{chat_id}/messages", record_message)
+    Routes::new()
+        .post("/conversations/{chat_id}/messages", record_message)
+        .post("/conversations/{chat_id}/messages/history", record_history)
 }
 
 /// 2009-01-01, before any WhatsApp message.
@@ -31,6 +33,81 @@ fn valid_message_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_-.@:".contains(&b))
+}
+
+/// Most messages one history report may carry.
+const MAX_HISTORY: usize = 500;
+
+/// A message's time (`field` names it): a day ahead of the server allows for a phone's clock.
+fn check_sent_at(field: &str, sent_at: i64, now: i64) -> ApiResult<()> {
+    // WhatsApp did not exist before 2009.
+    if (EARLIEST_SENT_AT..=now + 24 * 3600 * 1000).contains(&sent_at) {
+        Ok(())
+    } else {
+        Err(ApiError::validation(format!(
+            "{field} must be the message's time in milliseconds since the Unix epoch, not in the future"
+        )))
+    }
+}
+
+/// Records the messages a chat already held when it was opened, each once (any browser may
+/// report the same history; a message already known, live or from history, is left as it is).
+/// No events: history is not news, and it routes nothing.
+async fn record_history(
+    State(state): State<AppState>,
+    auth: AuthAgent,
+    ChatPath(chat_id): ChatPath,
+    AppJson(report): AppJson<HistoryReport>,
+) -> ApiResult<Json<HistoryRecorded>> {
+    if report.messages.len() > MAX_HISTORY {
+        return Err(ApiError::validation(format!(
+            "a history report carries at most {MAX_HISTORY} messages; send the rest in another"
+        )));
+    }
+    if let Some((i, _)) = report
+        .messages
+        .iter()
+        .enumerate()
+        .find(|(_, m)| !valid_message_id(&m.message_id))
+    {
+        return Err(ApiError::validation(format!(
+            "messages[{i}].message_id must be WhatsApp's message id (1 to 128 letters, digits or _-.@:)"
+        )));
+    }
+    let mut tx = state.db.begin_write(&auth.org_id).await?;
+    let now = tx.now();
+    for (i, message) in report.messages.iter().enumerate() {
+        check_sent_at(&format!("messages[{i}].sent_at"), message.sent_at, now)?;
+    }
+    let row = conversations::require(tx.conn(), &auth.org_id, &chat_id).await?;
+    let mut recorded = 0u32;
+    for message in &report.messages {
+        let done = sqlx::query(
+            "INSERT INTO messages (conversation_id, message_id, org_id, direction, agent_id, sent_at, recorded_at)
+             VALUES ($1, $2, $3, $4, NULL, $5, $6)
+             ON CONFLICT (conversation_id, message_id) DO NOTHING",
+        )
+        .bind(&row.id)
+        .bind(&message.message_id)
+        .bind(&auth.org_id)
+        .bind(message.direction.as_str())
+        .bind(message.sent_at)
+        .bind(now)
+        .execute(tx.conn())
+        .await?;
+        recorded += u32::try_from(done.rows_affected()).unwrap_or(0);
+    }
+    if let Some(latest) = report.messages.iter().map(|m| m.sent_at.min(now)).max() {
+        sqlx::query(
+            "UPDATE conversations SET last_activity_at = $1 WHERE id = $2 AND last_activity_at < $1",
+        )
+        .bind(latest)
+        .bind(&row.id)
+        .execute(tx.conn())
+        .await?;
+    }
+    tx.commit(&state.hub).await?;
+    Ok(Json(HistoryRecorded { recorded }))
 }
 
 /// Records a message once; every agent's browser may report the same message, and only the first
@@ -82,12 +159,7 @@ async fn record_message(
         locks::check_fence(&row, &auth, fence)?;
     }
     let sent_at = report.sent_at.unwrap_or(now);
-    // WhatsApp did not exist before 2009; a day ahead allows for a phone's clock.
-    if !(EARLIEST_SENT_AT..=now + 24 * 3600 * 1000).contains(&sent_at) {
-        return Err(ApiError::validation(
-            "sent_at must be the message's time in milliseconds since the Unix epoch, not in the future",
-        ));
-    }
+    check_sent_at("sent_at", sent_at, now)?;
     let existing: Option<(String, i64, Option<String>, Option<String>)> = sqlx::query_as(
         "SELECT m.direction, m.sent_at, m.agent_id, a.name FROM messages m
          LEFT JOIN agents a ON a.id = m.agent_id

@@ -19,6 +19,7 @@ mod page;
 mod pipelines;
 mod queue;
 pub mod reminders;
+mod reports;
 pub(crate) mod routing_rules;
 pub(crate) mod teams;
 mod templates;
@@ -155,6 +156,7 @@ fn routes() -> (Routes, Routes) {
         .merge(reminders::router())
         .merge(pipelines::router())
         .merge(messages::router())
+        .merge(reports::router())
         .merge(live::router());
     (api, health::router())
 }

@@ -53,13 +53,7 @@ impl OrgView {
         db_now: i64,
         clock: &RoutingClock,
     ) -> ApiResult<OrgView> {
-        let zone: String = sqlx::query_scalar("SELECT timezone FROM orgs WHERE id = $1")
-            .bind(org_id)
-            .fetch_one(&mut *conn)
-            .await?;
-        let tz: Tz = zone
-            .parse()
-            .map_err(|_| anyhow::anyhow!("stored time zone {zone:?} is unknown"))?;
+        let (_, tz) = stored::time_zone(conn, org_id).await?;
         let rules = stored::rules(conn, org_id).await?;
         let last_picks: Vec<(String, Option<String>)> =
             sqlx::query_as("SELECT id, last_agent_id FROM routing_rules WHERE org_id = $1")

@@ -212,6 +212,54 @@ pub fn on_shift(profile: &RoutingProfile, tz: Tz, at_ms: i64) -> bool {
     today_hit || spill
 }
 
+/// How many milliseconds of `[from_ms, to_ms)` fall within the profile's hours on the org's clock
+/// in `tz` (for business hours: how long something took counting only the hours the org works).
+/// A day with no shifts and no exception is open all day, so no hours at all is the wall clock.
+/// A local time that does not exist (a daylight-saving gap) counts from the first instant after.
+pub fn within_hours(profile: &RoutingProfile, tz: Tz, from_ms: i64, to_ms: i64) -> i64 {
+    if to_ms <= from_ms {
+        return 0;
+    }
+    if profile.shifts.is_empty() && profile.exceptions.is_empty() {
+        return to_ms - from_ms;
+    }
+    let local_date = |ms: i64| tz.timestamp_millis_opt(ms).single().map(|t| t.date_naive());
+    let (Some(first), Some(last)) = (local_date(from_ms), local_date(to_ms)) else {
+        return 0;
+    };
+    // An overnight span of the day before may reach into the first day.
+    let mut day = first.pred_opt().unwrap_or(first);
+    let instant = |local: chrono::NaiveDateTime| -> i64 {
+        tz.from_local_datetime(&local)
+            .earliest()
+            .or_else(|| {
+                tz.from_local_datetime(&(local + chrono::Duration::hours(1)))
+                    .earliest()
+            })
+            .map_or(i64::MIN, |t| t.timestamp_millis())
+    };
+    let mut total = 0;
+    while day <= last {
+        let spans: Vec<(u32, u32)> = match spans_on(profile, day) {
+            Some(spans) => spans.into_iter().map(|s| (s.0, length(s))).collect(),
+            None => vec![(0, DAY)],
+        };
+        for (start, minutes) in spans {
+            let Some(begin) = day.and_hms_opt(start / 60, start % 60, 0) else {
+                continue;
+            };
+            let end = begin + chrono::Duration::minutes(i64::from(minutes));
+            let (a, b) = (instant(begin).max(from_ms), instant(end).min(to_ms));
+            if b > a {
+                total += b - a;
+            }
+        }
+        let Some(next) = day.succ_opt() else { break };
+        day = next;
+    }
+    total
+}
+
 /// The local time of day of `at_ms` in `tz`, for messages.
 pub fn local_time(tz: Tz, at_ms: i64) -> Option<NaiveTime> {
     tz.timestamp_millis_opt(at_ms).single().map(|t| t.time())
@@ -444,5 +492,82 @@ mod tests {
         };
         assert!(!on_shift(&holiday, tz, at(tz, 2026, 12, 25, 12, 0)));
         assert!(on_shift(&holiday, tz, at(tz, 2026, 12, 26, 12, 0)));
+    }
+
+    #[test]
+    fn business_time_counts_only_open_hours_across_nights_and_weekends() {
+        let tz: Tz = "Asia/Kolkata".parse().unwrap();
+        let weekdays: Vec<Shift> = [
+            Weekday::Mon,
+            Weekday::Tue,
+            Weekday::Wed,
+            Weekday::Thu,
+            Weekday::Fri,
+        ]
+        .into_iter()
+        .map(|d| shift(d, "09:00", "18:00"))
+        .collect();
+        let hours = RoutingProfile {
+            shifts: weekdays,
+            ..RoutingProfile::default()
+        };
+        let mins = |from: i64, to: i64| within_hours(&hours, tz, from, to) / 60_000;
+        // Friday 2026-11-27 17:30 to Monday 09:15: 30 minutes on Friday, 15 on Monday.
+        assert_eq!(
+            mins(at(tz, 2026, 11, 27, 17, 30), at(tz, 2026, 11, 30, 9, 15)),
+            45
+        );
+        // Wholly at night: nothing.
+        assert_eq!(
+            mins(at(tz, 2026, 11, 26, 20, 0), at(tz, 2026, 11, 27, 8, 0)),
+            0
+        );
+        // Within one day: the wall clock.
+        assert_eq!(
+            mins(at(tz, 2026, 11, 26, 10, 0), at(tz, 2026, 11, 26, 11, 7)),
+            67
+        );
+        // Backwards or empty: nothing.
+        assert_eq!(
+            mins(at(tz, 2026, 11, 26, 11, 0), at(tz, 2026, 11, 26, 10, 0)),
+            0
+        );
+        // No hours at all: the wall clock, weekends included.
+        let open = RoutingProfile::default();
+        let (a, b) = (at(tz, 2026, 11, 28, 1, 0), at(tz, 2026, 11, 29, 2, 0));
+        assert_eq!(within_hours(&open, tz, a, b), b - a);
+    }
+
+    #[test]
+    fn business_time_follows_overnight_hours_days_off_and_daylight_saving() {
+        let tz: Tz = "Asia/Kolkata".parse().unwrap();
+        // A night desk: Sunday 22:00 to Monday 06:00.
+        let night = RoutingProfile {
+            shifts: vec![shift(Weekday::Sun, "22:00", "06:00")],
+            ..RoutingProfile::default()
+        };
+        let (a, b) = (at(tz, 2026, 11, 29, 23, 0), at(tz, 2026, 11, 30, 12, 0));
+        assert_eq!(within_hours(&night, tz, a, b) / 60_000, 7 * 60);
+        // A holiday on an otherwise open-all-day calendar takes its 24 hours out.
+        let holiday = RoutingProfile {
+            exceptions: vec![ShiftException {
+                date: "2026-12-25".into(),
+                hours: vec![],
+            }],
+            ..RoutingProfile::default()
+        };
+        let (a, b) = (at(tz, 2026, 12, 24, 12, 0), at(tz, 2026, 12, 26, 12, 0));
+        assert_eq!(within_hours(&holiday, tz, a, b) / 3_600_000, 24);
+        // Berlin springs forward on 2026-03-29 at 02:00: the 00:00–06:00 shift is 5 hours long.
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        let early = RoutingProfile {
+            shifts: vec![shift(Weekday::Sun, "00:00", "06:00")],
+            ..RoutingProfile::default()
+        };
+        let (a, b) = (
+            at(berlin, 2026, 3, 28, 12, 0),
+            at(berlin, 2026, 3, 30, 12, 0),
+        );
+        assert_eq!(within_hours(&early, berlin, a, b) / 3_600_000, 5);
     }
 }

@@ -56,6 +56,8 @@ fn row(method: &Method, path: &str) -> Option<(Needs, Foreign)> {
         }
         ("PUT", "/org/business-hours") => (Lead, OwnOrg),
         ("GET", "/queue" | "/templates") => (Agent, OwnOrg),
+        // An agent's report is their own figures; a lead's and an admin's, everyone's.
+        ("GET", "/reports/agents" | "/reports/stages" | "/reports/daily") => (Agent, OwnOrg),
         ("POST", "/templates") => (Lead, OwnOrg),
         ("PUT" | "DELETE", "/templates/{id}") => (Lead, NotFound),
         ("POST", "/templates/{id}/used") => (Agent, NotFound),
@@ -87,6 +89,7 @@ fn row(method: &Method, path: &str) -> Option<(Needs, Foreign)> {
             | "/conversations/{chat_id}/notes"
             | "/conversations/{chat_id}/reminders"
             | "/conversations/{chat_id}/messages"
+            | "/conversations/{chat_id}/messages/history"
             | "/conversations/{chat_id}/requests"
             | "/reminders/{id}/done"
             | "/reminders/{id}/snooze"
@@ -305,6 +308,9 @@ impl World {
             ("POST", "/conversations/{chat_id}/messages") => {
                 json!({"message_id": "MSG1", "direction": "in"})
             }
+            ("POST", "/conversations/{chat_id}/messages/history") => json!({"messages": [
+                {"message_id": "OLD1", "direction": "in", "sent_at": 1_700_000_000_000_i64},
+            ]}),
             ("POST", "/reminders/{id}/snooze") => json!({"minutes": 10}),
             ("POST", "/conversations/{chat_id}/requests") => json!({"message": "May I?"}),
             ("POST", "/teams") => json!({"name": format!("Team of {caller:?}")}),

@@ -22,6 +22,7 @@ mod offboarding;
 mod pipelines;
 mod presence;
 mod reminders;
+mod reports;
 mod restart;
 mod routing;
 mod routing_flow;

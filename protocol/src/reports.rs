@@ -1,0 +1,105 @@
+//! Response-time and workload reports (`GET /reports/agents|stages|daily`): the figures a lead
+//! reads per agent, team, pipeline stage and day. Every figure is defined in the README
+//! ("Reports: what each figure means"); the server computes them from message metadata (never
+//! text) and the event log.
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::AgentRef;
+
+/// How long something took, over a set of responses: nearest-rank median and 90th percentile
+/// and the mean, in whole seconds, both on the wall clock and counting only the org's business
+/// hours. `None` when there was nothing to measure.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Durations {
+    pub count: u32,
+    pub median_secs: Option<i64>,
+    pub p90_secs: Option<i64>,
+    pub mean_secs: Option<i64>,
+    pub business_median_secs: Option<i64>,
+    pub business_p90_secs: Option<i64>,
+    pub business_mean_secs: Option<i64>,
+}
+
+/// The figures of one row of a report (or its total).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Figures {
+    /// Conversations with at least one outgoing message in the range.
+    pub conversations: u32,
+    pub first_response: Durations,
+    pub response: Durations,
+    pub messages_in: u32,
+    pub messages_out: u32,
+    pub handoffs_given: u32,
+    pub handoffs_received: u32,
+    pub handoffs_declined: u32,
+    /// Responses in the range slower than their stage's target (business hours).
+    pub sla_breaches: u32,
+    /// Open conversations whose last message is an unanswered incoming one.
+    pub waiting_now: u32,
+    /// Of those, the ones already past their stage's target.
+    pub waiting_breached: u32,
+}
+
+/// The range and zone a report covers: `from` to `to` inclusive, dates on the org's calendar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportRange {
+    pub from: String,
+    pub to: String,
+    pub time_zone: String,
+}
+
+/// One agent's row; `agent: None` collects what no agent can be credited with (messages sent
+/// before Baton knew who owned the chat).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentRow {
+    pub agent: Option<AgentRef>,
+    pub figures: Figures,
+}
+
+/// A team's row: its members' figures together (each response once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamRow {
+    pub team: AgentRef,
+    pub figures: Figures,
+}
+
+/// `GET /reports/agents`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentsReport {
+    pub range: ReportRange,
+    pub agents: Vec<AgentRow>,
+    pub teams: Vec<TeamRow>,
+    pub total: Figures,
+}
+
+/// A pipeline stage's row; no pipeline: conversations in no stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageRow {
+    pub pipeline: Option<AgentRef>,
+    pub stage: Option<String>,
+    pub figures: Figures,
+}
+
+/// `GET /reports/stages`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StagesReport {
+    pub range: ReportRange,
+    pub stages: Vec<StageRow>,
+    pub total: Figures,
+}
+
+/// A day's row (`YYYY-MM-DD` on the org's calendar); every day of the range has one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayRow {
+    pub date: String,
+    pub figures: Figures,
+}
+
+/// `GET /reports/daily`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DailyReport {
+    pub range: ReportRange,
+    pub days: Vec<DayRow>,
+    pub total: Figures,
+}
