@@ -54,6 +54,9 @@ pub struct DomMessage {
     pub from_me: bool,
     /// Only builds from before April 2026 put the chat's id in the `data-id`.
     pub chat_id: Option<ChatId>,
+    /// When it was sent (to the minute, from its `data-pre-plain-text`); media and stickers
+    /// usually have none.
+    pub sent_at: Option<protocol::Millis>,
 }
 
 /// A message row from its `data-id` and, for today's bare ids, its direction class
@@ -66,12 +69,14 @@ pub fn dom_message(data_id: &str, outgoing: impl FnOnce() -> Option<bool>) -> Op
             message_id: key.message_id,
             from_me: key.from_me,
             chat_id: Some(key.chat_id),
+            sent_at: None,
         });
     }
     Some(DomMessage {
         message_id: is_bare_message_id(data_id).then(|| data_id.to_owned())?,
         from_me: outgoing()?,
         chat_id: None,
+        sent_at: None,
     })
 }
 
@@ -127,12 +132,13 @@ pub fn parse_pre_plain_text(text: &str) -> Option<PrePlainText> {
     let (stamp, rest) = rest.split_once(']')?;
     let author = rest.trim().strip_suffix(':')?.trim().to_owned();
     let (time, date) = stamp.split_once(',')?;
-    let time = time.trim();
+    // Chrome writes "8:19 PM" with a narrow no-break space.
+    let time = time.trim().replace(['\u{202f}', '\u{a0}'], " ");
     let (clock, meridiem) = match time.rsplit_once(' ') {
         Some((clock, m)) if m.eq_ignore_ascii_case("am") || m.eq_ignore_ascii_case("pm") => {
             (clock.trim(), Some(m.eq_ignore_ascii_case("pm")))
         }
-        _ => (time, None),
+        _ => (time.as_str(), None),
     };
     let (hour, minute) = clock.split_once([':', '.'])?;
     let mut hour: u32 = hour.trim().parse().ok()?;
@@ -156,8 +162,14 @@ pub fn parse_pre_plain_text(text: &str) -> Option<PrePlainText> {
     };
     let (a, b): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
     let year: i32 = year.parse().ok()?;
-    // The 12-hour clock is the US locale, which writes month first; everyone else day first.
-    let (month, day) = if meridiem.is_some() { (a, b) } else { (b, a) };
+    // A day past 12 says the order; otherwise the 12-hour clock is the US locale, which writes
+    // month first, and everyone else writes the day first.
+    let month_first = match (a > 12, b > 12) {
+        (true, _) => false,
+        (_, true) => true,
+        _ => meridiem.is_some(),
+    };
+    let (month, day) = if month_first { (a, b) } else { (b, a) };
     let at = LocalMinute {
         year: if year < 100 { 2000 + year } else { year },
         month,
@@ -246,7 +258,8 @@ mod tests {
             Some(DomMessage {
                 message_id: "3EB0C431C4B9A1F2E5D7".into(),
                 from_me: true,
-                chat_id: None
+                chat_id: None,
+                sent_at: None,
             })
         );
         let legacy = dom_message("false_179950657237125@lid_ACCFD0B5", || {
@@ -293,6 +306,17 @@ mod tests {
             row_position("transform: translateY(2em); height: 72px", || 0),
             None
         );
+    }
+
+    #[test]
+    fn pre_plain_text_as_chrome_writes_it_and_dates_only_one_way_readable() {
+        let us = parse_pre_plain_text("[8:19\u{202f}PM, 6/13/2026] Demo Team: ").unwrap();
+        assert_eq!((us.at.hour, us.at.month, us.at.day), (20, 6, 13));
+        // A 24-hour clock with a month-first date whose day is past 12.
+        let odd = parse_pre_plain_text("[20:19, 6/13/2026] A: ").unwrap();
+        assert_eq!((odd.at.month, odd.at.day), (6, 13));
+        let gb = parse_pre_plain_text("[9:05\u{a0}am, 25/11/2026] A: ").unwrap();
+        assert_eq!((gb.at.hour, gb.at.month, gb.at.day), (9, 11, 25));
     }
 
     #[test]

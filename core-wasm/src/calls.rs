@@ -103,6 +103,19 @@ pub enum Call {
     },
 }
 
+/// Whether a tab may have the worker make this request as it is: one of the four methods, on an
+/// absolute path of the API that does not climb, and never login or the event stream (the
+/// worker keeps the session to itself).
+pub fn relay_allowed(method: &str, path: &str) -> bool {
+    matches!(method, "GET" | "POST" | "PUT" | "DELETE")
+        && path.starts_with('/')
+        && !path.contains("..")
+        && !path.contains("//")
+        && !path.contains('#')
+        && !path.starts_with("/auth")
+        && !path.starts_with("/events")
+}
+
 /// An HTTP method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -489,6 +502,29 @@ mod tests {
         AgentRef {
             id: id.into(),
             name: name.into(),
+        }
+    }
+
+    #[test]
+    fn a_tab_may_relay_the_apis_resources_but_not_the_session() {
+        assert!(relay_allowed("GET", "/reports/agents?from=2026-11-01"));
+        assert!(relay_allowed(
+            "POST",
+            "/conversations/91%40c.us/messages/history"
+        ));
+        assert!(relay_allowed("DELETE", "/templates/t1"));
+        for (method, path) in [
+            ("GET", "/auth/logout"),
+            ("POST", "/auth/login"),
+            ("GET", "/events?ticket=x"),
+            ("POST", "/events/ticket"),
+            ("GET", "reports/agents"),
+            ("GET", "/templates/../auth/login"),
+            ("GET", "//evil.example/x"),
+            ("PATCH", "/templates/t1"),
+            ("get", "/templates"),
+        ] {
+            assert!(!relay_allowed(method, path), "{method} {path}");
         }
     }
 

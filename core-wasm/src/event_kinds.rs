@@ -9,7 +9,7 @@ use protocol::api::{
     AgentRef, ChatRequest, Handoff, MessageRecord, Note, Pipeline, Reminder, StageRef,
 };
 use protocol::events::{AssignReason, EventBody};
-use protocol::routing::RoutingDecision;
+use protocol::routing::{RoutingDecision, RoutingTrigger, RuleRef};
 use protocol::templates::Template;
 use protocol::{ChatId, Millis};
 use serde::{Deserialize, Deserializer};
@@ -147,7 +147,26 @@ pub fn event_body<'de, D: Deserializer<'de>>(kind: &str, data: D) -> Result<Even
             EventBody::AgentReactivated(AgentRef::deserialize(data).map_err(read)?)
         }
         "routing.assigned" | "routing.queued" | "routing.reassigned" => {
-            let d = RoutingDecision::deserialize(data).map_err(read)?;
+            // What the worker shows of a decision (its notification and timeline line); who else
+            // was eligible or refused and why is for the lead's dry run, read from the server.
+            #[derive(Deserialize)]
+            struct Decision {
+                trigger: RoutingTrigger,
+                rule: Option<RuleRef>,
+                owner: Option<AgentRef>,
+                explanation: String,
+            }
+            let d = Decision::deserialize(data).map_err(read)?;
+            let d = RoutingDecision {
+                trigger: d.trigger,
+                rule: d.rule,
+                strategy: None,
+                owner: d.owner,
+                previous_owner: None,
+                eligible: Vec::new(),
+                refused: Vec::new(),
+                explanation: d.explanation,
+            };
             match kind {
                 "routing.assigned" => EventBody::RoutingAssigned(d),
                 "routing.queued" => EventBody::RoutingQueued(d),
@@ -167,14 +186,28 @@ pub fn event_body<'de, D: Deserializer<'de>>(kind: &str, data: D) -> Result<Even
                 renamed: d.renamed,
             }
         }
-        "template.saved" => EventBody::TemplateSaved(Template::deserialize(data).map_err(read)?),
-        "template.deleted" => {
+        // Only which template changed: tabs read the templates themselves when the picker opens,
+        // so the worker carries no decoder for them.
+        "template.saved" | "template.deleted" => {
             #[derive(Deserialize)]
             struct Id {
                 id: String,
             }
-            EventBody::TemplateDeleted {
-                id: Id::deserialize(data).map_err(read)?.id,
+            let id = Id::deserialize(data).map_err(read)?.id;
+            if kind == "template.deleted" {
+                EventBody::TemplateDeleted { id }
+            } else {
+                EventBody::TemplateSaved(Template {
+                    id,
+                    name: String::new(),
+                    body: String::new(),
+                    pipeline_id: None,
+                    stage: None,
+                    custom_variables: Vec::new(),
+                    use_count: 0,
+                    created_at: 0,
+                    updated_at: 0,
+                })
             }
         }
         "agent.sessions_ended" => {
@@ -456,7 +489,30 @@ mod tests {
             .unwrap();
             assert_eq!(wire["kind"], body.kind(), "the kind on the wire");
             let decoded = event_body(body.kind(), wire["data"].clone()).unwrap();
-            assert_eq!(decoded, body, "{}", body.kind());
+            match (&decoded, &body) {
+                // The worker reads only which template changed.
+                (EventBody::TemplateSaved(got), EventBody::TemplateSaved(sent)) => {
+                    assert_eq!(got.id, sent.id);
+                    assert!(got.name.is_empty() && got.body.is_empty());
+                }
+                // Of a routing decision, what it shows: trigger, rule, owner, explanation.
+                (
+                    EventBody::RoutingAssigned(got)
+                    | EventBody::RoutingQueued(got)
+                    | EventBody::RoutingReassigned(got),
+                    EventBody::RoutingAssigned(sent)
+                    | EventBody::RoutingQueued(sent)
+                    | EventBody::RoutingReassigned(sent),
+                ) => {
+                    assert_eq!(decoded.kind(), body.kind());
+                    assert_eq!(
+                        (&got.trigger, &got.rule, &got.owner, &got.explanation),
+                        (&sent.trigger, &sent.rule, &sent.owner, &sent.explanation)
+                    );
+                    assert!(got.refused.is_empty() && got.eligible.is_empty());
+                }
+                _ => assert_eq!(decoded, body, "{}", body.kind()),
+            }
         }
     }
 

@@ -18,7 +18,6 @@ pub fn from_js<T: DeserializeOwned>(value: JsValue) -> Result<T, CoreError> {
 }
 
 /// JSON text of a value.
-#[cfg(feature = "worker")]
 pub fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String, CoreError> {
     js_sys::JSON::stringify(&to_js(value)?)
         .map(String::from)

@@ -196,7 +196,7 @@ export class SyncServer {
       const text = await response.text();
       return { status: response.status, body: text ? JSON.parse(text) : null };
     };
-    return { agent: login.agent, call };
+    return { agent: login.agent, token: login.token, call };
   }
 }
 

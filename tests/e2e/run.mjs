@@ -1365,6 +1365,51 @@ test('renamed modules are found by their shape; the pre-April-2026 DOM still ide
   await legacy.close();
 });
 
+test("a chat's history counts in the reports, from WhatsApp's own stamps, once however many browsers report it", async () => {
+  const lena = await server.api(people.lena.email, PASSWORDS.lena);
+  const day = (ms) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Kolkata' }).format(new Date(ms));
+  // A chat nobody opened yet, whose history has a stamp on every message (no image).
+  const chat = named().slice(45).find((c) => c.i % 5 !== 0);
+  const query = `from=${day(Date.now() - 2 * 86400000)}&to=${day(Date.now())}&chat_id=${enc(chat.jid)}`;
+  const historyReports = async (key) => (await debugOf(key)).stats.history_reports;
+  const lenasBefore = await historyReports('lena');
+  await openChat('lena', chat.i);
+  await until("Lena's browser to report the chat's history", async () => (await historyReports('lena')) > lenasBefore);
+  const figures = async () => {
+    const report = await lena.call('GET', `/reports/agents?${query}`);
+    assertEqual(report.status, 200, 'the report');
+    return report.body;
+  };
+  const first = await figures();
+  // The fixture's history: a question, the team's answer a minute later, a second question. It
+  // came before anyone owned the chat, so nobody is credited; the second question still waits.
+  const nobody = first.agents.find((row) => row.agent === null);
+  assert(nobody, `a row for what nobody is credited with: ${JSON.stringify(first.agents)}`);
+  assertEqual(
+    [nobody.figures.messages_in, nobody.figures.messages_out, nobody.figures.waiting_now],
+    [2, 1, 1],
+    'the history, counted',
+  );
+  const fr = nobody.figures.first_response;
+  assertEqual([fr.count, fr.median_secs, fr.p90_secs, fr.mean_secs], [1, 60, 60, 60], 'first response a minute after the question');
+  assertEqual(first.total, nobody.figures, 'all of the chat is history');
+
+  // Ravi's browser reports the same history: nothing changes.
+  const ravisBefore = await historyReports('ravi');
+  await openChat('ravi', chat.i);
+  await until("Ravi's browser to report the chat's history", async () => (await historyReports('ravi')) > ravisBefore);
+  assertEqual((await figures()).total, first.total, 'the same messages counted once');
+
+  // The CSV says the same.
+  const csv = await fetch(`${base}/api/v1/reports/agents?${query}&format=csv`, { headers: { authorization: `Bearer ${lena.token}` } });
+  assertEqual(csv.headers.get('content-type'), 'text/csv; charset=utf-8', 'a CSV');
+  const lines = (await csv.text()).replace(/^\uFEFF/, '').split('\r\n');
+  const header = lines[0].split(',');
+  const row = lines.find((l) => l.startsWith('agent,,,')).split(',');
+  const cell = (name) => row[header.indexOf(name)];
+  assertEqual([cell('first_response_median_secs'), cell('messages_in'), cell('waiting_now')], ['60', '2', '1'], "the CSV's nobody row");
+});
+
 test('the server restarts: nothing is lost, writes made offline are sent or shown as refused, the overlay recovers', async () => {
   const c1 = named()[1].i;
   // Asha owns the chat (she claimed it in the first scenario; claim it here if that did not run).

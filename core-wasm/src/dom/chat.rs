@@ -54,6 +54,8 @@ pub struct ChatSession {
     /// Message ids already seen; the first batch is history, later ones are new.
     pub known_messages: HashSet<String>,
     pub history_loaded: bool,
+    /// History not yet reported (the chat must be registered first).
+    pub pending_history: Vec<protocol::api::HistoryMessage>,
     pub held: Option<Held>,
     pub acquiring: bool,
     pub last_input_at: i64,
@@ -88,6 +90,7 @@ impl ChatSession {
             title,
             known_messages: HashSet::new(),
             history_loaded: false,
+            pending_history: Vec::new(),
             held: None,
             acquiring: false,
             last_input_at: 0,

@@ -172,7 +172,11 @@ fn read_main(main: Element) -> OpenChat {
     let title = header_title(&main);
     let messages: Vec<DomMessage> = all(&main, "[data-id]")
         .iter()
-        .filter_map(|m| dom_message(&m.get_attribute("data-id")?, || direction_of(m)))
+        .filter_map(|m| {
+            let mut message = dom_message(&m.get_attribute("data-id")?, || direction_of(m))?;
+            message.sent_at = sent_at(m);
+            Some(message)
+        })
         .collect();
     let chat_id_from_messages = match messages.first().and_then(|m| m.chat_id.as_ref()) {
         Some(first) if messages.iter().all(|m| m.chat_id.as_ref() == Some(first)) => {
@@ -187,6 +191,26 @@ fn read_main(main: Element) -> OpenChat {
         messages,
         composer,
     }
+}
+
+/// When a message row's message was sent, from its `data-pre-plain-text` stamp (the browser's
+/// clock, to the minute); media rows usually have none.
+fn sent_at(message: &Element) -> Option<protocol::Millis> {
+    let stamp = message
+        .query_selector("[data-pre-plain-text]")
+        .ok()
+        .flatten()?
+        .get_attribute("data-pre-plain-text")?;
+    let at = crate::adapter::parse_pre_plain_text(&stamp)?.at;
+    let date = js_sys::Date::new_with_year_month_day_hr_min(
+        u32::try_from(at.year).ok()?,
+        at.month as i32 - 1,
+        at.day as i32,
+        at.hour as i32,
+        at.minute as i32,
+    );
+    let ms = date.get_time();
+    ms.is_finite().then_some(ms as protocol::Millis)
 }
 
 /// A message row's direction from the semantic classes WhatsApp puts on it or around it.

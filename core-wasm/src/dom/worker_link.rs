@@ -81,6 +81,13 @@ impl WorkerLink {
         self._on_disconnect = None;
     }
 
+    /// Sends a message made field by field (a relayed request); false if there is no port.
+    pub fn send_value(&self, message: &JsValue) -> bool {
+        self.port
+            .as_ref()
+            .is_some_and(|port| port.post_message(message).is_ok())
+    }
+
     /// Sends a message; false if there is no port (the caller reports the failure).
     pub fn send(&self, message: &ToWorker) -> bool {
         let Some(port) = &self.port else {

@@ -12,6 +12,7 @@ mod calls;
 mod decode;
 mod notifications;
 mod queue;
+mod relay;
 mod session;
 mod socket;
 
@@ -217,6 +218,10 @@ impl Worker {
 
     /// A message from a tab.
     pub fn port_message(&self, port: u32, message: JsValue) {
+        if let Some(id) = relay::request_id(&message) {
+            Core::relay_request(&self.core, port, id, &message);
+            return;
+        }
         match from_js::<ToWorker>(message) {
             Ok(ToWorker::Status(status)) => self.core.tab_reported(port, status),
             Ok(ToWorker::Request { id, call }) => {

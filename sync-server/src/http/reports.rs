@@ -10,16 +10,17 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::NaiveDate;
 use protocol::api::AgentRef;
-use protocol::codes;
 use protocol::reports::{
     AgentRow, AgentsReport, DailyReport, DayRow, Figures, ReportRange, StageRow, StagesReport,
     TeamRow,
 };
+use protocol::{codes, ChatId};
 use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{AppQuery, AuthAgent};
 use super::{AppState, Routes};
+use crate::db::conversations;
 use crate::reports::calc::{self, Fact, Stage};
 use crate::reports::{csv, load, Loaded};
 
@@ -48,6 +49,8 @@ pub struct ReportQuery {
     team: Option<String>,
     /// Only what happened in this pipeline's stages.
     pipeline: Option<String>,
+    /// Only what happened in this conversation (its WhatsApp chat id or alias).
+    chat_id: Option<String>,
     /// `json` (the default) or `csv`.
     format: Option<String>,
 }
@@ -121,6 +124,18 @@ async fn prepare(state: &AppState, auth: &AuthAgent, query: ReportQuery) -> ApiR
     let start =
         |d: NaiveDate| calc::day_start(tz, d).ok_or_else(|| bad_parameter("date out of range"));
     let (from_ms, to_ms) = (start(from)?, start(to + chrono::Duration::days(1))?);
+    let conversation = match &query.chat_id {
+        Some(text) => {
+            let chat_id = ChatId::parse(text)
+                .map_err(|e| bad_parameter(format!("chat_id is not a WhatsApp chat id: {e}")))?;
+            Some(
+                conversations::require(&mut tx, &auth.org_id, &chat_id)
+                    .await?
+                    .id,
+            )
+        }
+        None => None,
+    };
     let loaded = load(&mut tx, &auth.org_id, tz, from_ms, to_ms).await?;
     drop(tx);
 
@@ -149,6 +164,11 @@ async fn prepare(state: &AppState, auth: &AuthAgent, query: ReportQuery) -> ApiR
         .facts(from_ms, to_ms, now)
         .into_iter()
         .filter(|f| agent.is_none() || f.agent == agent)
+        .filter(|f| {
+            conversation
+                .as_ref()
+                .is_none_or(|id| loaded.conversation_ids.get(f.chat) == Some(id))
+        })
         .filter(|f| {
             team_members
                 .as_ref()

@@ -24,6 +24,8 @@ pub struct Loaded {
     pub hours: RoutingProfile,
     pub targets: Targets,
     pub chats: Vec<Chat>,
+    /// Each chat's conversation id (as `chats`).
+    pub conversation_ids: Vec<String>,
     pub handoffs: Vec<Handoff>,
     /// Every agent of the org, inactive ones included: `(id, name, active)`.
     pub agents: Vec<(String, String, bool)>,
@@ -240,6 +242,7 @@ pub async fn load(
         hours,
         targets,
         chats,
+        conversation_ids: conversations.into_iter().map(|(id, _, _)| id).collect(),
         handoffs,
         agents: agents
             .into_iter()

@@ -244,6 +244,23 @@ async fn reports_give_the_figures_of_a_scripted_day(backend: Backend) {
         .await
         .expect(200);
     assert_eq!(team["total"], asha_f);
+    // One conversation: B is Ravi's, all of it (the handoff he declined was A's).
+    let only_b = lena
+        .get(&format!("/reports/agents?{range}&chat_id={}", enc(&b)))
+        .await
+        .expect(200);
+    let mut ravi_in_b = ravi_f.clone();
+    ravi_in_b["handoffs_declined"] = json!(0);
+    assert_eq!(only_b["total"], ravi_in_b);
+    lena.get(&format!("/reports/agents?{range}&chat_id=not-a-chat"))
+        .await
+        .expect_error(400, "invalid_parameter");
+    lena.get(&format!(
+        "/reports/agents?{range}&chat_id={}",
+        enc(&chat(99))
+    ))
+    .await
+    .expect_error(404, "not_found");
     let stages = lena
         .get(&format!("/reports/stages?{range}"))
         .await

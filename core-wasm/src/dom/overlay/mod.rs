@@ -63,6 +63,8 @@ pub enum Pending {
     Report,
     /// "Take next": the chat given is opened.
     TakeNext,
+    /// A chat's history report (a relayed request).
+    History,
 }
 
 /// Counters for the benchmark and for tests.
@@ -76,6 +78,8 @@ pub struct Stats {
     pub callbacks: u32,
     pub busy_ms_total: f64,
     pub busy_ms_max: f64,
+    /// History reports the server took.
+    pub history_reports: u32,
 }
 
 pub struct Overlay {
@@ -234,6 +238,44 @@ impl Overlay {
         sent
     }
 
+    /// Has the worker make a request as it is ([`crate::calls::relay_allowed`]): `{relay: id,
+    /// method, path, body}`, answered `{relay: id, status, body}`; false if it cannot be sent.
+    pub(super) fn relay(
+        &mut self,
+        method: &str,
+        path: String,
+        body: Option<String>,
+        pending: Pending,
+    ) -> bool {
+        let id = self.next_request;
+        self.next_request = self.next_request.wrapping_add(1).max(1);
+        let message = js_sys::Object::new();
+        let mut fields = vec![
+            ("relay", JsValue::from(id)),
+            ("method", JsValue::from_str(method)),
+            ("path", JsValue::from_str(&path)),
+        ];
+        if let Some(body) = body {
+            fields.push(("body", JsValue::from_str(&body)));
+        }
+        for (name, value) in fields {
+            let _ = js_sys::Reflect::set(&message, &JsValue::from_str(name), &value);
+        }
+        let sent = self.worker.send_value(&message);
+        if sent {
+            self.pending.push((id, pending));
+        }
+        sent
+    }
+
+    /// The answer to a relayed request, if the message is one: `(id, status, body)`.
+    fn relay_answer(message: &JsValue) -> Option<(u32, u16, String)> {
+        let get = |name: &str| js_sys::Reflect::get(message, &JsValue::from_str(name)).ok();
+        let id = get("relay")?.as_f64()? as u32;
+        let status = get("status")?.as_f64()? as u16;
+        Some((id, status, get("body")?.as_string().unwrap_or_default()))
+    }
+
     /// Like [`Overlay::request`], without telling the agent if it cannot (background reports).
     pub(super) fn request_quietly(&mut self, call: Call, pending: Pending) -> bool {
         let id = self.next_request;
@@ -269,6 +311,13 @@ impl Overlay {
     }
 
     fn on_worker_message(&mut self, message: JsValue) {
+        if let Some((id, status, body)) = Overlay::relay_answer(&message) {
+            if let Some(i) = self.pending.iter().position(|(p, _)| *p == id) {
+                let (_, pending) = self.pending.remove(i);
+                self.on_relayed(pending, status, &body);
+            }
+            return;
+        }
         let message: ToTab = match from_js(message) {
             Ok(message) => message,
             Err(err) => {
@@ -573,6 +622,17 @@ impl Overlay {
         };
         chat.registering = false;
         self.lock_if_typed();
+    }
+
+    /// A relayed request's answer (status 0: it was not sent).
+    fn on_relayed(&mut self, pending: Pending, status: u16, body: &str) {
+        if !(200..300).contains(&status) {
+            warn(&format!(
+                "a request Baton relayed failed ({status}): {body}"
+            ));
+        } else if let Pending::History = pending {
+            self.stats.history_reports += 1;
+        }
     }
 
     fn on_reply(&mut self, pending: Pending, outcome: Outcome) {

@@ -4,7 +4,7 @@
 //! [`ChatSession`]'s (`dom::chat`).
 
 use gloo_events::{EventListener, EventListenerOptions, EventListenerPhase};
-use protocol::api::{Direction, MessageReport, NewConversation};
+use protocol::api::{Direction, HistoryMessage, HistoryReport, MessageReport, NewConversation};
 use protocol::{ChatId, Millis};
 use wasm_bindgen::JsCast;
 use web_sys::{Element, Event, KeyboardEvent};
@@ -17,7 +17,7 @@ use crate::dom::whatsapp::{self, OpenChat};
 use crate::dom::with_overlay;
 use crate::held::{HeldInput, Turn, TurnFacts};
 use crate::identity::{Doubt, Verdict};
-use crate::js::now_ms;
+use crate::js::{now_ms, to_json};
 use crate::messages::Connection;
 use crate::views::{composer_gate, Change, Gate};
 
@@ -25,6 +25,11 @@ use crate::views::{composer_gate, Change, Gate};
 const SEND_SETTLE_MS: i64 = 10_000;
 /// Typing keeps the lock; this long without input (and an empty composer) releases it.
 const IDLE_RELEASE_MS: i64 = 15_000;
+/// A message stamped this long before now is history WhatsApp loaded, not news (stamps are to
+/// the minute; a phone's clock may be a little off).
+const HISTORY_AGE_MS: i64 = 5 * 60_000;
+/// Most messages one history report carries (the server's limit).
+const MAX_HISTORY_REPORT: usize = 500;
 
 /// The capture-phase listeners that guard the composer: they run before WhatsApp's own handlers,
 /// so a blocked keystroke, paste, drop or send never reaches it.
@@ -590,9 +595,10 @@ impl Overlay {
             }
             chat.source = source.or(chat.source);
         }
-        if !self.identity.bridge.answers_messages() {
-            self.note_messages(&open);
-        }
+        // History is read from the DOM either way; news from it only when WhatsApp's modules do
+        // not report it.
+        let news = !self.identity.bridge.answers_messages();
+        self.note_messages(&open, news);
     }
 
     /// The other id of the chat's person, from whichever source knows it.
@@ -628,9 +634,10 @@ impl Overlay {
         }
     }
 
-    /// Reports the open chat's new messages as the DOM shows them (when WhatsApp's modules do not
-    /// report them). The first batch of a chat is its history, not news.
-    fn note_messages(&mut self, open: &OpenChat) {
+    /// Reports the open chat's messages as the DOM shows them: its history for the reports, and
+    /// (`news`: when WhatsApp's modules do not report them) its new messages. The first batch of
+    /// a chat is its history, not news.
+    fn note_messages(&mut self, open: &OpenChat, news: bool) {
         let Some(chat) = self.chat.as_mut() else {
             return;
         };
@@ -652,15 +659,56 @@ impl Overlay {
         for message in &fresh {
             chat.known_messages.insert(message.message_id.clone());
         }
-        if !chat.history_loaded {
-            chat.history_loaded = !chat.known_messages.is_empty();
+        // Messages stamped minutes before now are history — the first batch, or older ones
+        // WhatsApp loads as the agent scrolls up: they go to the reports, never as news. The rest
+        // of the first batch is neither (its live reports come from whoever saw it arrive).
+        let first_batch = !chat.history_loaded;
+        chat.history_loaded = !chat.known_messages.is_empty();
+        let now = now_ms();
+        let (history, recent): (Vec<_>, Vec<_>) = fresh
+            .into_iter()
+            .partition(|m| m.sent_at.is_some_and(|at| now - at > HISTORY_AGE_MS));
+        let fresh_news = if first_batch { Vec::new() } else { recent };
+        chat.pending_history
+            .extend(history.into_iter().filter_map(|m| {
+                Some(HistoryMessage {
+                    message_id: m.message_id,
+                    direction: Direction::from_me(m.from_me),
+                    sent_at: m.sent_at?,
+                })
+            }));
+        self.send_history();
+        if !news {
             return;
         }
-        for message in fresh {
+        for message in fresh_news {
             if self.identity.first_report(&message.message_id) {
                 self.open_chat_message(message.message_id, message.from_me, None);
             }
         }
+    }
+
+    /// Reports the open chat's history once the server knows the chat, 500 messages at a time.
+    fn send_history(&mut self) {
+        let Some(chat) = self.chat.as_mut() else {
+            return;
+        };
+        let Some(chat_id) = chat.chat_id.clone() else {
+            return;
+        };
+        if chat.registering || chat.pending_history.is_empty() {
+            return;
+        }
+        let take = chat.pending_history.len().min(MAX_HISTORY_REPORT);
+        let messages: Vec<HistoryMessage> = chat.pending_history.drain(..take).collect();
+        let Ok(body) = to_json(&HistoryReport { messages }) else {
+            return;
+        };
+        let path = format!(
+            "/conversations/{}/messages/history",
+            chat_id.as_str().replace('@', "%40")
+        );
+        let _ = self.relay("POST", path, Some(body), Pending::History);
     }
 
     /// A new message in the open chat: reported; an outgoing one after the agent pressed send is
