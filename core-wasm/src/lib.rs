@@ -7,7 +7,9 @@
 //!   the offline queue, and relaying state to the tabs.
 //!
 //! The two halves are built as two modules (cargo features `overlay` and `worker`), so the content
-//! script loads only what it runs; only the overlay needs the wasm2js fallback.
+//! script loads only what it runs. A third, the **lead** module (feature `lead`: the stats panel,
+//! and the lead's tools to come), is loaded into WhatsApp Web only when first opened, so it costs
+//! the overlay nothing. The content script's modules have wasm2js twins.
 //!
 //! Pure logic (parsing WhatsApp's DOM facts, the state reducer, what to show, the messages between
 //! the halves) compiles natively and is tested with plain `cargo test`. Browser code lives in
@@ -22,6 +24,7 @@ pub mod filters;
 pub mod held;
 pub mod identity;
 pub mod messages;
+pub mod reports_view;
 pub mod state;
 pub mod views;
 
@@ -33,6 +36,10 @@ pub mod dom;
 mod error;
 #[cfg(target_arch = "wasm32")]
 mod js;
+#[cfg(all(target_arch = "wasm32", feature = "lead"))]
+pub mod lead;
+#[cfg(all(target_arch = "wasm32", any(feature = "overlay", feature = "lead")))]
+pub mod ui;
 #[cfg(all(target_arch = "wasm32", feature = "worker"))]
 pub mod worker;
 

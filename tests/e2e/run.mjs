@@ -1410,6 +1410,73 @@ test("a chat's history counts in the reports, from WhatsApp's own stamps, once h
   assertEqual([cell('first_response_median_secs'), cell('messages_in'), cell('waiting_now')], ['60', '2', '1'], "the CSV's nobody row");
 });
 
+test('the stats panel shows the reports as the server computes them, with a chart and the CSV', async () => {
+  const lena = await server.api(people.lena.email, PASSWORDS.lena);
+  // The panel's words for a duration (core-wasm/src/reports_view.rs), to compare with the API.
+  const words = (secs) => {
+    if (secs === null) return '–';
+    if (secs < 60) return `${secs} s`;
+    const mins = Math.floor((secs + 30) / 60);
+    if (mins < 60) return `${mins} min`;
+    const hours = Math.floor(mins / 60);
+    if (hours < 24) return `${hours} h ${String(mins % 60).padStart(2, '0')} min`;
+    return `${Math.floor(hours / 24)} d ${hours % 24} h`;
+  };
+  const page = pages.lena;
+  await page.evaluate(() => __baton.q('[data-baton="stats-button"]').click());
+  await until('the stats panel to load', () => page.evaluate(() => __baton.q('[data-baton="agent-stats"]')?.getAttribute('data-state') === 'ready'));
+  assertEqual(await page.evaluate(() => document.documentElement.getAttribute('data-baton-lead')), 'wasm', 'the lead module runs as WebAssembly');
+  const report = (await lena.call('GET', '/reports/agents')).body;
+  const daily = (await lena.call('GET', '/reports/daily')).body;
+  const shown = await page.evaluate(() =>
+    __baton.qa('[data-baton="stats-row"]').map((tr) => ({
+      id: tr.getAttribute('data-agent-id'),
+      name: tr.querySelector('th').textContent,
+      cells: Object.fromEntries([...tr.querySelectorAll('td')].map((td) => [td.dataset.field, td.textContent])),
+    })));
+  // Every agent row, then what nobody is credited with, then everyone.
+  const expected = report.agents.map((row) => ({ id: row.agent?.id ?? '', name: row.agent?.name ?? 'Not credited', f: row.figures }));
+  expected.push({ id: '', name: 'Everyone', f: report.total });
+  assertEqual(shown.map((r) => r.name), expected.map((r) => r.name), 'one row per agent, in the report\'s order');
+  for (const [i, want] of expected.entries()) {
+    const got = shown[i];
+    assertEqual(got.id, want.id, `${want.name}'s row`);
+    assertEqual(
+      [got.cells.conversations, got.cells.first_response, got.cells.response, got.cells.messages, got.cells.waiting_now],
+      [String(want.f.conversations), words(want.f.first_response.median_secs), words(want.f.response.median_secs),
+        `${want.f.messages_in} / ${want.f.messages_out}`, String(want.f.waiting_now)],
+      `${want.name}'s figures`,
+    );
+  }
+  const withReplies = daily.days.filter((d) => d.figures.response.median_secs !== null).length;
+  assert(withReplies > 0, 'replies were made today');
+  assertEqual(await page.evaluate(() => __baton.qa('[data-baton="chart-point"]').length), withReplies, 'a chart point per day with replies');
+  await shots(page, 'stats-panel');
+
+  // The CSV download is the server's CSV of the same range.
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.evaluate(() => __baton.q('[data-baton="stats-download"]').click()),
+  ]);
+  assertEqual(download.suggestedFilename(), `baton-agents-${report.range.from}-to-${report.range.to}.csv`, 'the file name');
+  const saved = fs.readFileSync(await download.path(), 'utf8');
+  const csv = await fetch(`${base}/api/v1/reports/agents?from=${report.range.from}&to=${report.range.to}&format=csv`, {
+    headers: { authorization: `Bearer ${lena.token}` },
+  }).then((r) => r.text());
+  assertEqual(saved, csv, 'the downloaded CSV');
+
+  // Escape closes it; an agent sees their own row only.
+  await page.evaluate(() => __baton.q('[data-baton="agent-stats"]').shadowRoot.querySelector('[data-action="close"]').focus());
+  await page.keyboard.press('Escape');
+  await until('the panel to close', () => page.evaluate(() => __baton.q('[data-baton="agent-stats"]') === null));
+  await pages.asha.evaluate(() => __baton.q('[data-baton="stats-button"]').click());
+  await until("Asha's panel to load", () => pages.asha.evaluate(() => __baton.q('[data-baton="agent-stats"]')?.getAttribute('data-state') === 'ready'));
+  const own = await pages.asha.evaluate(() => __baton.qa('[data-baton="stats-row"]').map((tr) => tr.getAttribute('data-agent-id')));
+  assertEqual(own, [people.asha.id], 'an agent sees their own figures');
+  await pages.asha.evaluate(() => __baton.q('[data-baton="agent-stats"]').shadowRoot.querySelector('[data-action="close"]').click());
+  await until("Asha's panel to close", () => pages.asha.evaluate(() => __baton.q('[data-baton="agent-stats"]') === null));
+});
+
 test('the server restarts: nothing is lost, writes made offline are sent or shown as refused, the overlay recovers', async () => {
   const c1 = named()[1].i;
   // Asha owns the chat (she claimed it in the first scenario; claim it here if that did not run).

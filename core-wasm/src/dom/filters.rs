@@ -23,6 +23,8 @@ use crate::state::TeamState;
 pub enum FilterIntent {
     /// Open this chat in WhatsApp.
     Open(ChatId),
+    /// Open one of the lead module's tools (`stats`).
+    Tool(String),
 }
 
 pub struct FilterStrip {
@@ -66,6 +68,12 @@ impl FilterStrip {
                 (filter, chip)
             })
             .collect();
+        // The stats panel opens from here, wherever the agent is (the lead module draws it).
+        let stats = button("Stats", "open-tool");
+        set_attr(&stats, "data-baton", "stats-button");
+        set_attr(&stats, "data-tool", "stats");
+        set_attr(&stats, "title", "Response times and workload");
+        let _ = strip.append_child(&stats);
         let panel = el("div", "filter-panel");
         set_attr(&panel, "role", "region");
         let heading = el("strong", "filter-heading");
@@ -87,7 +95,8 @@ impl FilterStrip {
                 let action = target.get_attribute("data-action").unwrap_or_default();
                 let value = target
                     .get_attribute("data-filter")
-                    .or_else(|| target.get_attribute("data-chat-id"));
+                    .or_else(|| target.get_attribute("data-chat-id"))
+                    .or_else(|| target.get_attribute("data-tool"));
                 clicked(&action, value);
             }
         });
@@ -128,6 +137,7 @@ impl FilterStrip {
             "filter-open" => value
                 .and_then(|id| ChatId::parse(&id).ok())
                 .map(FilterIntent::Open),
+            "open-tool" => value.map(FilterIntent::Tool),
             _ => None,
         }
     }

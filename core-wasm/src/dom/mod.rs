@@ -22,7 +22,7 @@ mod notes;
 mod overlay;
 mod panels;
 mod requests;
-pub mod ui;
+pub use crate::ui;
 pub mod whatsapp;
 mod whatsapp_bridge;
 mod worker_link;

@@ -540,8 +540,19 @@ impl Overlay {
 
     /// A click in the filter strip: choosing a filter redraws it; a chat in its list opens.
     pub(super) fn on_filter_click(&mut self, action: &str, value: Option<String>) {
-        if let Some(FilterIntent::Open(chat_id)) = self.filters.click(action, value) {
-            self.seek_chat(chat_id, 0);
+        match self.filters.click(action, value) {
+            Some(FilterIntent::Open(chat_id)) => self.seek_chat(chat_id, 0),
+            // The loader loads the lead module on first use and hands it the tool.
+            Some(FilterIntent::Tool(tool)) => {
+                let init = web_sys::CustomEventInit::new();
+                init.set_detail(&JsValue::from_str(&tool));
+                if let Ok(event) =
+                    web_sys::CustomEvent::new_with_event_init_dict("baton:open-tool", &init)
+                {
+                    let _ = super::ui::document().dispatch_event(&event);
+                }
+            }
+            None => {}
         }
         self.schedule_refresh();
     }

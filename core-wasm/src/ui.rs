@@ -1,5 +1,5 @@
-//! Small DOM building blocks for the overlay. Text always goes in as text (`textContent`), never
-//! as HTML: notes and names are user input.
+//! Small DOM building blocks for the overlay and the lead module. Text always goes in as text
+//! (`textContent`), never as HTML: notes and names are user input.
 
 use std::cell::RefCell;
 
@@ -26,13 +26,16 @@ pub enum Sheet {
     Chat,
     /// The marks on a chat-list row: owner chip, replying mark, reminder.
     Rows,
+    /// The lead module's panels (stats).
+    Lead,
 }
 
 thread_local! {
     /// The stylesheets' text, as the loader read it from the extension's files.
-    static CSS: RefCell<[String; 2]> = const { RefCell::new([String::new(), String::new()]) };
+    static CSS: RefCell<[String; 3]> =
+        const { RefCell::new([String::new(), String::new(), String::new()]) };
     /// Parsed once per page and adopted by every shadow root that uses them.
-    static SHEETS: RefCell<[Option<CssStyleSheet>; 2]> = const { RefCell::new([None, None]) };
+    static SHEETS: RefCell<[Option<CssStyleSheet>; 3]> = const { RefCell::new([None, None, None]) };
 }
 
 impl Sheet {
@@ -40,6 +43,7 @@ impl Sheet {
         match self {
             Sheet::Chat => 0,
             Sheet::Rows => 1,
+            Sheet::Lead => 2,
         }
     }
 
@@ -51,8 +55,14 @@ impl Sheet {
 /// Gives the overlay its stylesheets (`core-wasm/src/dom/css/chat.css` and `rows.css`): the
 /// loader reads them from the extension, so they are not carried inside the WASM.
 pub fn set_stylesheets(chat: String, rows: String) {
-    CSS.with(|css| *css.borrow_mut() = [chat, rows]);
-    SHEETS.with(|sheets| *sheets.borrow_mut() = [None, None]);
+    set_sheet(Sheet::Chat, chat);
+    set_sheet(Sheet::Rows, rows);
+}
+
+/// Gives one stylesheet its text (the lead module's, `core-wasm/src/lead/lead.css`).
+pub fn set_sheet(sheet: Sheet, text: String) {
+    CSS.with(|css| css.borrow_mut()[sheet.slot()] = text);
+    SHEETS.with(|sheets| sheets.borrow_mut()[sheet.slot()] = None);
 }
 
 /// The parsed stylesheet, or `None` if the browser cannot construct stylesheets.

@@ -1,0 +1,194 @@
+//! The lead module's line to the service worker: a port of its own, over which it makes relayed
+//! requests (`{relay: id, method, path, body}` → `{relay: id, status, body}`, see
+//! [`crate::calls::relay_allowed`]) and awaits their answers. Everything else the worker sends
+//! (the team state it gives every tab) is not for this module and is ignored. The listeners are
+//! owned here and removed with the link.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::chrome::{runtime_connect, Port};
+
+/// Requests waiting for their answers: id and the function that resolves their promise.
+type Waiting = Rc<RefCell<Vec<(u32, js_sys::Function)>>>;
+
+pub struct Link {
+    port: Option<Port>,
+    waiting: Waiting,
+    next_id: u32,
+    on_message: Option<Closure<dyn FnMut(JsValue)>>,
+    on_disconnect: Option<Closure<dyn FnMut(JsValue)>>,
+}
+
+fn get(value: &JsValue, name: &str) -> Option<JsValue> {
+    js_sys::Reflect::get(value, &JsValue::from_str(name)).ok()
+}
+
+impl Link {
+    pub fn new() -> Link {
+        Link {
+            port: None,
+            waiting: Rc::new(RefCell::new(Vec::new())),
+            next_id: 1,
+            on_message: None,
+            on_disconnect: None,
+        }
+    }
+
+    /// The port, opened (again, after the worker restarted) when needed.
+    fn port(&mut self) -> Option<Port> {
+        if let Some(port) = &self.port {
+            return Some(port.clone());
+        }
+        let info = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&info, &"name".into(), &"baton-tab".into());
+        let port = runtime_connect(&info).ok()?;
+        let waiting = self.waiting.clone();
+        let on_message = Closure::<dyn FnMut(JsValue)>::new(move |message: JsValue| {
+            let Some(id) = get(&message, "relay").and_then(|v| v.as_f64()) else {
+                return;
+            };
+            let resolve = {
+                let mut waiting = waiting.borrow_mut();
+                let at = waiting.iter().position(|(w, _)| f64::from(*w) == id);
+                at.map(|i| waiting.remove(i).1)
+            };
+            if let Some(resolve) = resolve {
+                let _ = resolve.call1(&JsValue::NULL, &message);
+            }
+        });
+        let waiting = self.waiting.clone();
+        let on_disconnect = Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| {
+            // The worker went away: every waiting request is answered "not sent".
+            for (_, resolve) in waiting.borrow_mut().drain(..) {
+                let _ = resolve.call1(&JsValue::NULL, &JsValue::NULL);
+            }
+        });
+        port.on_message()
+            .add_listener(on_message.as_ref().unchecked_ref());
+        port.on_disconnect()
+            .add_listener(on_disconnect.as_ref().unchecked_ref());
+        self.on_message = Some(on_message);
+        self.on_disconnect = Some(on_disconnect);
+        self.port = Some(port.clone());
+        Some(port)
+    }
+
+    /// Posts a request; the promise resolves to the answer (`null`: the worker went away).
+    fn post(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Result<js_sys::Promise, String> {
+        let port = self
+            .port()
+            .ok_or("Baton's extension is not reachable; reload the page.")?;
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        let mut resolve_fn = None;
+        let promise = js_sys::Promise::new(&mut |resolve, _| resolve_fn = Some(resolve));
+        let message = js_sys::Object::new();
+        let mut fields = vec![
+            ("relay", JsValue::from(id)),
+            ("method", JsValue::from_str(method)),
+            ("path", JsValue::from_str(path)),
+        ];
+        if let Some(body) = body {
+            fields.push(("body", JsValue::from_str(body)));
+        }
+        for (name, value) in fields {
+            let _ = js_sys::Reflect::set(&message, &JsValue::from_str(name), &value);
+        }
+        if let Some(resolve) = resolve_fn {
+            self.waiting.borrow_mut().push((id, resolve));
+        }
+        if port.post_message(&message).is_err() {
+            self.forget_port();
+            return Err("Baton's extension is not reachable; reload the page.".to_owned());
+        }
+        Ok(promise)
+    }
+
+    fn forget_port(&mut self) {
+        if let Some(port) = self.port.take() {
+            if let Some(listener) = &self.on_message {
+                port.on_message()
+                    .remove_listener(listener.as_ref().unchecked_ref());
+            }
+            if let Some(listener) = &self.on_disconnect {
+                port.on_disconnect()
+                    .remove_listener(listener.as_ref().unchecked_ref());
+            }
+            port.disconnect();
+        }
+        self.on_message = None;
+        self.on_disconnect = None;
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.forget_port();
+    }
+}
+
+/// The server's answer to a relayed request.
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The error's message (the API's `message`, or what the status means).
+    pub fn message(&self) -> String {
+        #[derive(serde::Deserialize)]
+        struct Error {
+            message: String,
+        }
+        if self.status == 0 {
+            return self.body.clone();
+        }
+        crate::js::from_json::<Error>(&self.body)
+            .map(|e| e.message)
+            .unwrap_or_else(|_| format!("The Baton server answered {}.", self.status))
+    }
+}
+
+/// Makes a request through the link held in `link` (borrowed only to post, never across the
+/// wait).
+pub async fn request(link: &RefCell<Link>, method: &str, path: &str, body: Option<&str>) -> Answer {
+    let posted = link.borrow_mut().post(method, path, body);
+    let promise = match posted {
+        Ok(promise) => promise,
+        Err(message) => {
+            return Answer {
+                status: 0,
+                body: message,
+            }
+        }
+    };
+    let message = JsFuture::from(promise).await.unwrap_or(JsValue::NULL);
+    if message.is_null() {
+        link.borrow_mut().forget_port();
+        return Answer {
+            status: 0,
+            body: "Baton's extension restarted; try again.".to_owned(),
+        };
+    }
+    Answer {
+        status: get(&message, "status")
+            .and_then(|v| v.as_f64())
+            .map_or(0, |s| s as u16),
+        body: get(&message, "body")
+            .and_then(|v| v.as_string())
+            .unwrap_or_default(),
+    }
+}
