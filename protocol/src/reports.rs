@@ -5,7 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::AgentRef;
+use crate::api::{AgentRef, Pipeline};
+use crate::{ChatId, Millis};
 
 /// How long something took, over a set of responses: nearest-rank median and 90th percentile
 /// and the mean, in whole seconds, both on the wall clock and counting only the org's business
@@ -102,4 +103,36 @@ pub struct DailyReport {
     pub range: ReportRange,
     pub days: Vec<DayRow>,
     pub total: Figures,
+}
+
+/// `GET /pipelines/{id}/board`: the pipeline's open conversations as cards, for the lead's board.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Board {
+    pub pipeline: Pipeline,
+    /// The server's clock when the board was read: waits are measured to it.
+    pub now: Millis,
+    /// By stage (the pipeline's order), then longest waiting first, then title.
+    pub cards: Vec<BoardCard>,
+}
+
+/// One open conversation on the board.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoardCard {
+    pub chat_id: ChatId,
+    pub title: String,
+    pub owner: Option<AgentRef>,
+    pub stage: String,
+    /// The first incoming message not answered yet (a wait runs since): `None` when the team
+    /// spoke last.
+    pub waiting_since: Option<Millis>,
+    /// The stage's target for this wait (first response or response), in minutes of business
+    /// hours, when the stage has one.
+    pub sla_target_mins: Option<u32>,
+    /// The wait is already longer than the target (in business hours).
+    pub sla_breached: bool,
+    /// The earliest open reminder's due time.
+    pub reminder_due_at: Option<Millis>,
+    /// A handoff waits for its receiver to accept it.
+    pub handoff_waiting: bool,
+    pub last_activity_at: Millis,
 }

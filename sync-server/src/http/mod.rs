@@ -3,6 +3,7 @@
 mod agent_routing;
 mod agents;
 pub mod auth;
+mod board;
 pub(crate) mod business_hours;
 mod chat_requests;
 mod conversations;
@@ -157,6 +158,7 @@ fn routes() -> (Routes, Routes) {
         .merge(pipelines::router())
         .merge(messages::router())
         .merge(reports::router())
+        .merge(board::router())
         .merge(live::router());
     (api, health::router())
 }

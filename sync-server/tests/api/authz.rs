@@ -50,7 +50,7 @@ fn row(method: &Method, path: &str) -> Option<(Needs, Foreign)> {
         ("PUT", "/conversations/{chat_id}") => (Agent, OwnOrg),
         ("POST", "/pipelines") => (Lead, OwnOrg),
         ("POST", "/agents") => (Admin, OwnOrg),
-        ("PUT", "/pipelines/{id}") => (Lead, NotFound),
+        ("PUT", "/pipelines/{id}") | ("GET", "/pipelines/{id}/board") => (Lead, NotFound),
         ("GET", "/teams" | "/routing/rules" | "/org/business-hours") | ("PUT", "/me/presence") => {
             (Agent, OwnOrg)
         }

@@ -8,6 +8,7 @@ mod common;
 mod aliases;
 mod auth;
 mod authz;
+mod board;
 mod chat_requests;
 mod conversations;
 mod errors;
