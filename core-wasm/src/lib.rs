@@ -17,6 +17,7 @@
 //! compiles only for `wasm32`.
 
 pub mod adapter;
+pub mod board_view;
 pub mod calls;
 pub mod clock;
 pub mod event_kinds;

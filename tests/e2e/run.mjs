@@ -1477,6 +1477,77 @@ test('the stats panel shows the reports as the server computes them, with a char
   await until("Asha's panel to close", () => pages.asha.evaluate(() => __baton.q('[data-baton="agent-stats"]') === null));
 });
 
+test('the lead\'s board: cards by stage, moved by drag and by menu, reassigned with a note, live, filtered, opened in WhatsApp', async () => {
+  const lena = await server.api(people.lena.email, PASSWORDS.lena);
+  const asha = await server.api(people.asha.email, PASSWORDS.asha);
+  const pipeline = (await lena.call('POST', '/pipelines', { name: 'Board test', stages: ['New', 'Qualified', 'Won'] })).body;
+  const [x, y, z] = named().slice(50, 53);
+  for (const c of [x, y, z]) {
+    assertEqual((await lena.call('PUT', `/conversations/${enc(c.jid)}`, { title: c.title })).status >= 200, true, `${c.title} registered`);
+    const staged = await lena.call('PUT', `/conversations/${enc(c.jid)}/stage`, { pipeline_id: pipeline.id, stage: 'New' });
+    assertEqual(staged.status, 200, `${c.title} in New`);
+  }
+  // Asha owns x (claimed by taking its lock) and has it open.
+  assertEqual((await asha.call('POST', `/conversations/${enc(x.jid)}/lock`)).status, 200, 'Asha claims x');
+  await asha.call('DELETE', `/conversations/${enc(x.jid)}/lock`);
+  await openChat('asha', x.i);
+
+  const page = pages.lena;
+  // Only leads and admins have the board.
+  assert(!(await visible(pages.asha, '[data-baton="pipeline-button"]')), 'agents have no Pipeline button');
+  await page.evaluate(() => __baton.q('[data-baton="pipeline-button"]').click());
+  await until('the board to load', () => page.evaluate(() => __baton.q('[data-baton="pipeline-board"]')?.getAttribute('data-state') === 'ready'));
+  await page.locator('[data-baton="board-pipeline"]').selectOption(pipeline.id);
+  const column = (stage) => `[data-baton="board-column"][data-stage="${stage}"]`;
+  const card = (c) => `[data-baton="board-card"][data-chat-id="${c.jid}"]`;
+  const stageOf = (c) => page.evaluate((sel) => __baton.q(sel)?.closest('[data-baton="board-column"]')?.getAttribute('data-stage') ?? null, card(c));
+  await until('the test pipeline\'s cards', async () => (await stageOf(z)) === 'New');
+  const counts = () => page.evaluate(() => __baton.qa('[data-baton="board-column"]').map((c) => [c.dataset.stage, c.querySelector('[data-baton="column-count"]').textContent]));
+  assertEqual(await counts(), [['New', '3'], ['Qualified', '0'], ['Won', '0']], 'one column per stage with its count');
+  assertEqual(await text(page, `${card(x)} [data-baton="card-owner"]`), people.asha.name, "x's owner");
+  await shots(page, 'pipeline-board');
+
+  // Drag x to Qualified: Asha's header shows the new stage live.
+  await page.locator(card(x)).dragTo(page.locator(`${column('Qualified')} [data-baton="board-cards"]`));
+  await until('x to be in Qualified', async () => (await stageOf(x)) === 'Qualified');
+  await until("Asha's header to show Qualified", () =>
+    pages.asha.evaluate(() => { const s = __baton.q('[data-baton="stage"]'); return s?.selectedOptions[0]?.textContent.includes('Qualified'); }));
+  // From the keyboard: y's "Move to…" menu.
+  await page.locator(`${card(y)} [data-baton="board-move"]`).selectOption('Won');
+  await until('y to be in Won', async () => (await stageOf(y)) === 'Won');
+  assertEqual((await lena.call('GET', `/conversations/${enc(y.jid)}`)).body.stage.stage, 'Won', 'the server has y in Won');
+
+  // Live: someone else moves z; Lena's board follows without a reload.
+  await asha.call('PUT', `/conversations/${enc(z.jid)}/stage`, { pipeline_id: pipeline.id, stage: 'Qualified' });
+  await until('z to follow live', async () => (await stageOf(z)) === 'Qualified');
+
+  // Reassign x to Ravi with a note: a handoff.
+  await page.locator(`${card(x)} [data-action="reassign"]`).click();
+  await page.locator(`${card(x)} [data-baton="reassign-form"] select[name="to"]`).selectOption(people.ravi.id);
+  await page.locator(`${card(x)} textarea[name="done"]`).fill('Sent the brochure');
+  await page.locator(`${card(x)} textarea[name="promised"]`).fill('A call at 5');
+  await page.locator(`${card(x)} textarea[name="next_step"]`).fill('Call her');
+  await page.locator(`${card(x)} [data-action="send-reassign"]`).click();
+  await until("x's card to show Ravi", async () => (await text(page, `${card(x)} [data-baton="card-owner"]`)) === people.ravi.name);
+  const handoff = (await lena.call('GET', `/conversations/${enc(x.jid)}`)).body.pending_handoff;
+  assertEqual([handoff.to.name, handoff.done, handoff.promised, handoff.next_step], [people.ravi.name, 'Sent the brochure', 'A call at 5', 'Call her'], 'the handoff and its note');
+  assert(await visible(page, `${card(x)} [data-baton="card-handoff"]`), 'the card says a handoff waits');
+
+  // Filters: an agent, a search.
+  await page.locator('[data-baton="board-filter"][data-filter="agent"]').selectOption(people.ravi.id);
+  await until('only Ravi\'s card', async () => JSON.stringify(await page.evaluate(() => __baton.qa('[data-baton="board-card"]').map((c) => c.dataset.chatId))) === JSON.stringify([x.jid]));
+  await page.locator('[data-baton="board-filter"][data-filter="agent"]').selectOption('*');
+  await page.locator('[data-baton="board-filter"][data-filter="search"]').fill(z.title.slice(0, 4).toUpperCase());
+  await until('the search to find z', () => page.evaluate((id) => __baton.qa('[data-baton="board-card"]').some((c) => c.dataset.chatId === id), z.jid));
+  const found = await page.evaluate(() => __baton.qa('[data-baton="board-card"]').map((c) => c.querySelector('[data-baton="card-title"]').textContent));
+  assert(found.every((t) => t.toLowerCase().includes(z.title.slice(0, 4).toLowerCase())), `only matching titles: ${found}`);
+
+  // A card's title opens the chat in WhatsApp and closes the board.
+  await page.locator(`${card(z)} [data-baton="card-title"]`).click();
+  await until('the board to close', () => page.evaluate(() => __baton.q('[data-baton="pipeline-board"]') === null));
+  await until('z open in WhatsApp', () => page.evaluate((id) => __baton.q(`[data-baton="chat-overlay"][data-chat="${id}"]`) !== null, z.jid));
+});
+
 test('the server restarts: nothing is lost, writes made offline are sent or shown as refused, the overlay recovers', async () => {
   const c1 = named()[1].i;
   // Asha owns the chat (she claimed it in the first scenario; claim it here if that did not run).

@@ -30,6 +30,8 @@ pub enum FilterIntent {
 pub struct FilterStrip {
     /// On the page, just above WhatsApp's chat list (`data-baton="filter-strip"`).
     host: HtmlElement,
+    /// Opens the pipeline board; shown to leads and admins.
+    board_button: HtmlElement,
     chips: Vec<(ChatFilter, HtmlElement)>,
     /// The chosen filter's chats, over WhatsApp's list.
     panel: HtmlElement,
@@ -68,12 +70,29 @@ impl FilterStrip {
                 (filter, chip)
             })
             .collect();
-        // The stats panel opens from here, wherever the agent is (the lead module draws it).
-        let stats = button("Stats", "open-tool");
-        set_attr(&stats, "data-baton", "stats-button");
-        set_attr(&stats, "data-tool", "stats");
-        set_attr(&stats, "title", "Response times and workload");
-        let _ = strip.append_child(&stats);
+        // The stats panel and the board open from here, wherever the agent is (the lead module
+        // draws them).
+        let tool = |label: &str, role: &str, tool: &str, title: &str| {
+            let b = button(label, "open-tool");
+            set_attr(&b, "data-baton", role);
+            set_attr(&b, "data-tool", tool);
+            set_attr(&b, "title", title);
+            let _ = strip.append_child(&b);
+            b
+        };
+        let board_button = tool(
+            "Pipeline",
+            "pipeline-button",
+            "board",
+            "Every conversation by stage",
+        );
+        show(&board_button, false);
+        tool(
+            "Stats",
+            "stats-button",
+            "stats",
+            "Response times and workload",
+        );
         let panel = el("div", "filter-panel");
         set_attr(&panel, "role", "region");
         let heading = el("strong", "filter-heading");
@@ -111,6 +130,7 @@ impl FilterStrip {
         });
         FilterStrip {
             host,
+            board_button,
             chips,
             panel,
             heading,
@@ -145,6 +165,10 @@ impl FilterStrip {
     /// Brings the strip up to date: placed over the list, counts, and the chosen filter's chats.
     /// Redrawn only when the state, the open chat or the filter changed.
     pub fn render(&mut self, state: &TeamState, open: Option<&ChatId>, times: &Times) {
+        show(
+            &self.board_button,
+            state.my_role().is_some_and(|r| r.supervises()),
+        );
         if !self.place() {
             return;
         }

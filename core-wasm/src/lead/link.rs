@@ -1,8 +1,8 @@
 //! The lead module's line to the service worker: a port of its own, over which it makes relayed
 //! requests (`{relay: id, method, path, body}` → `{relay: id, status, body}`, see
 //! [`crate::calls::relay_allowed`]) and awaits their answers. Everything else the worker sends
-//! (the team state it gives every tab) is not for this module and is ignored. The listeners are
-//! owned here and removed with the link.
+//! is the team changing: the module is only told that it did (an open board reloads). The
+//! listeners are owned here and removed with the link.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -18,6 +18,8 @@ type Waiting = Rc<RefCell<Vec<(u32, js_sys::Function)>>>;
 pub struct Link {
     port: Option<Port>,
     waiting: Waiting,
+    /// Called for everything else the worker sends (the team changed).
+    on_push: Rc<dyn Fn()>,
     next_id: u32,
     on_message: Option<Closure<dyn FnMut(JsValue)>>,
     on_disconnect: Option<Closure<dyn FnMut(JsValue)>>,
@@ -28,10 +30,12 @@ fn get(value: &JsValue, name: &str) -> Option<JsValue> {
 }
 
 impl Link {
-    pub fn new() -> Link {
+    /// `on_push` hears of every change the worker passes on to tabs.
+    pub fn new(on_push: impl Fn() + 'static) -> Link {
         Link {
             port: None,
             waiting: Rc::new(RefCell::new(Vec::new())),
+            on_push: Rc::new(on_push),
             next_id: 1,
             on_message: None,
             on_disconnect: None,
@@ -47,8 +51,10 @@ impl Link {
         let _ = js_sys::Reflect::set(&info, &"name".into(), &"baton-tab".into());
         let port = runtime_connect(&info).ok()?;
         let waiting = self.waiting.clone();
+        let on_push = self.on_push.clone();
         let on_message = Closure::<dyn FnMut(JsValue)>::new(move |message: JsValue| {
             let Some(id) = get(&message, "relay").and_then(|v| v.as_f64()) else {
+                on_push();
                 return;
             };
             let resolve = {

@@ -179,6 +179,21 @@ impl Overlay {
             options,
             |_| with_overlay(|o| o.leave_chat()),
         ));
+        // The lead's board asks for a chat to be opened (it knows the chat, WhatsApp's list
+        // has the row).
+        self.listeners.push(EventListener::new(
+            &super::ui::document(),
+            "baton:open-chat",
+            |event| {
+                let chat = event
+                    .dyn_ref::<web_sys::CustomEvent>()
+                    .and_then(|e| e.detail().as_string())
+                    .and_then(|id| ChatId::parse(&id).ok());
+                if let Some(chat) = chat {
+                    with_overlay(|o| o.seek_chat(chat, 0));
+                }
+            },
+        ));
         self.ticker = Some(Interval::new(1_000, || with_overlay(Overlay::tick)));
         self.refresh();
     }

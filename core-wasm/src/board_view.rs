@@ -1,0 +1,258 @@
+//! What the lead's pipeline board shows, pure: the board's cards filtered (agent, team, waiting
+//! for us, past target, a title search) and laid out in one column per stage, each card in words.
+//! The lead module draws it ([`crate::lead`]); tested natively.
+
+use protocol::reports::{Board, BoardCard};
+use protocol::ChatId;
+
+use crate::reports_view::duration;
+
+/// The board's filters; the default shows everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BoardFilters {
+    /// Only this agent's chats (`Some("")`: only chats nobody owns).
+    pub agent: Option<String>,
+    /// Only chats owned by these agents (a team's members).
+    pub members: Option<Vec<String>>,
+    /// Only chats whose customer waits for a reply.
+    pub waiting: bool,
+    /// Only chats already past their stage's target.
+    pub breached: bool,
+    /// Only chats whose title contains this (any case).
+    pub search: String,
+}
+
+impl BoardFilters {
+    pub fn admits(&self, card: &BoardCard) -> bool {
+        let owner = card.owner.as_ref().map(|o| o.id.as_str());
+        if let Some(agent) = &self.agent {
+            if owner.unwrap_or("") != agent {
+                return false;
+            }
+        }
+        if let Some(members) = &self.members {
+            if !owner.is_some_and(|o| members.iter().any(|m| m == o)) {
+                return false;
+            }
+        }
+        if self.waiting && card.waiting_since.is_none() {
+            return false;
+        }
+        if self.breached && !card.sla_breached {
+            return false;
+        }
+        let search = self.search.trim();
+        search.is_empty() || card.title.to_lowercase().contains(&search.to_lowercase())
+    }
+}
+
+/// Whether a card's wait is within its target, past it, or has none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sla {
+    None,
+    Within,
+    Breached,
+}
+
+impl Sla {
+    pub fn key(self) -> &'static str {
+        match self {
+            Sla::None => "none",
+            Sla::Within => "within",
+            Sla::Breached => "breached",
+        }
+    }
+}
+
+/// A card as words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardView {
+    pub chat_id: ChatId,
+    pub title: String,
+    /// `Unassigned` when nobody owns it.
+    pub owner: String,
+    pub owner_id: Option<String>,
+    /// `Waiting 12 min`, or empty when the team spoke last.
+    pub waiting: String,
+    pub sla: Sla,
+    /// `Target 30 min`, or empty without one.
+    pub target: String,
+    pub reminder: bool,
+    pub handoff_waiting: bool,
+}
+
+/// One stage's column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub stage: String,
+    pub cards: Vec<CardView>,
+}
+
+/// The board as columns, in the pipeline's stage order (a stage the pipeline no longer has, still
+/// on cards read before the change, gets a column after them); `now` is the server's clock.
+pub fn columns(board: &Board, filters: &BoardFilters, now: i64) -> Vec<Column> {
+    let mut columns: Vec<Column> = board
+        .pipeline
+        .stages
+        .iter()
+        .map(|stage| Column {
+            stage: stage.clone(),
+            cards: Vec::new(),
+        })
+        .collect();
+    for card in board.cards.iter().filter(|c| filters.admits(c)) {
+        let at = match columns.iter().position(|c| c.stage == card.stage) {
+            Some(at) => at,
+            None => {
+                columns.push(Column {
+                    stage: card.stage.clone(),
+                    cards: Vec::new(),
+                });
+                columns.len() - 1
+            }
+        };
+        columns[at].cards.push(card_view(card, now));
+    }
+    columns
+}
+
+pub fn card_view(card: &BoardCard, now: i64) -> CardView {
+    let sla = match (card.sla_target_mins, card.sla_breached) {
+        (_, true) => Sla::Breached,
+        (Some(_), false) => Sla::Within,
+        (None, false) => Sla::None,
+    };
+    CardView {
+        chat_id: card.chat_id.clone(),
+        title: card.title.clone(),
+        owner: card
+            .owner
+            .as_ref()
+            .map_or_else(|| "Unassigned".to_owned(), |o| o.name.clone()),
+        owner_id: card.owner.as_ref().map(|o| o.id.clone()),
+        waiting: card
+            .waiting_since
+            .map(|since| format!("Waiting {}", duration(Some((now - since) / 1000))))
+            .unwrap_or_default(),
+        sla,
+        target: card
+            .sla_target_mins
+            .map(|mins| format!("Target {}", duration(Some(i64::from(mins) * 60))))
+            .unwrap_or_default(),
+        reminder: card.reminder_due_at.is_some(),
+        handoff_waiting: card.handoff_waiting,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::api::{AgentRef, Pipeline};
+
+    const MIN: i64 = 60_000;
+
+    fn card(n: u64, title: &str, owner: Option<&str>, stage: &str) -> BoardCard {
+        BoardCard {
+            chat_id: ChatId::parse(&format!("9198765{n:05}@c.us")).unwrap(),
+            title: title.into(),
+            owner: owner.map(|o| AgentRef {
+                id: o.to_lowercase(),
+                name: o.into(),
+            }),
+            stage: stage.into(),
+            waiting_since: None,
+            sla_target_mins: None,
+            sla_breached: false,
+            reminder_due_at: None,
+            handoff_waiting: false,
+            last_activity_at: 0,
+        }
+    }
+
+    fn board(cards: Vec<BoardCard>) -> Board {
+        Board {
+            pipeline: Pipeline {
+                id: "p".into(),
+                name: "Loans".into(),
+                stages: vec!["New".into(), "Qualified".into(), "Won".into()],
+                sla: vec![],
+                created_at: 0,
+            },
+            now: 100 * MIN,
+            cards,
+        }
+    }
+
+    #[test]
+    fn every_stage_has_a_column_in_order_with_its_cards() {
+        let mut waiting = card(1, "Priya Sharma", Some("Asha"), "Won");
+        waiting.waiting_since = Some(88 * MIN);
+        waiting.sla_target_mins = Some(30);
+        let cards = vec![
+            card(2, "Rahul", None, "New"),
+            waiting,
+            card(3, "Old stage", None, "Gone"),
+        ];
+        let b = board(cards);
+        let cols = columns(&b, &BoardFilters::default(), b.now);
+        let stages: Vec<&str> = cols.iter().map(|c| c.stage.as_str()).collect();
+        assert_eq!(stages, ["New", "Qualified", "Won", "Gone"]);
+        assert_eq!(cols[1].cards.len(), 0);
+        let priya = &cols[2].cards[0];
+        assert_eq!(priya.owner, "Asha");
+        assert_eq!(priya.waiting, "Waiting 12 min");
+        assert_eq!(priya.sla, Sla::Within);
+        assert_eq!(priya.target, "Target 30 min");
+        assert_eq!(cols[0].cards[0].owner, "Unassigned");
+        assert_eq!(cols[0].cards[0].waiting, "");
+        assert_eq!(cols[0].cards[0].sla, Sla::None);
+    }
+
+    #[test]
+    fn filters_combine() {
+        let mut late = card(1, "Priya Sharma", Some("Asha"), "New");
+        late.waiting_since = Some(10 * MIN);
+        late.sla_target_mins = Some(30);
+        late.sla_breached = true;
+        let mut waiting = card(2, "Prakash", Some("Ravi"), "New");
+        waiting.waiting_since = Some(90 * MIN);
+        let idle = card(3, "Zoya ज़ोया", None, "New");
+        let b = board(vec![late, waiting, idle]);
+        let titles = |f: BoardFilters| -> Vec<String> {
+            columns(&b, &f, b.now)
+                .into_iter()
+                .flat_map(|c| c.cards)
+                .map(|c| c.title)
+                .collect()
+        };
+        assert_eq!(titles(BoardFilters::default()).len(), 3);
+        let only = |agent: &str| BoardFilters {
+            agent: Some(agent.into()),
+            ..BoardFilters::default()
+        };
+        assert_eq!(titles(only("asha")), ["Priya Sharma"]);
+        assert_eq!(titles(only("")), ["Zoya ज़ोया"], "nobody's chats");
+        let team = BoardFilters {
+            members: Some(vec!["asha".into(), "ravi".into()]),
+            ..BoardFilters::default()
+        };
+        assert_eq!(titles(team), ["Priya Sharma", "Prakash"]);
+        let waiting_only = BoardFilters {
+            waiting: true,
+            ..BoardFilters::default()
+        };
+        assert_eq!(titles(waiting_only), ["Priya Sharma", "Prakash"]);
+        let breached = BoardFilters {
+            breached: true,
+            ..BoardFilters::default()
+        };
+        assert_eq!(titles(breached), ["Priya Sharma"]);
+        let search = |text: &str| BoardFilters {
+            search: text.into(),
+            ..BoardFilters::default()
+        };
+        assert_eq!(titles(search("  PR ")), ["Priya Sharma", "Prakash"]);
+        assert_eq!(titles(search("ज़ोया")), ["Zoya ज़ोया"]);
+        assert!(titles(search("nobody")).is_empty());
+    }
+}

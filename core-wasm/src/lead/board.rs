@@ -1,0 +1,707 @@
+//! The pipeline board (`data-baton="pipeline-board"`), over the whole of WhatsApp Web: a
+//! pipeline picker, filters (agent, team, waiting for us, past target, a title search), one
+//! column per stage with its count and one card per open conversation. A card moves to another
+//! stage by dragging it there or with its "Move to…" menu (keyboard), goes to another agent with
+//! a handoff and its note ("Reassign"), and its title opens the chat in WhatsApp Web (the overlay
+//! does that, without a reload) and closes the board. The board follows the team live: whatever
+//! changes a conversation reloads it (debounced), and cards are updated in place, keyed by chat.
+//! What it shows is [`crate::board_view`]; the data is `GET /pipelines/{id}/board`.
+
+use std::collections::HashMap;
+
+use gloo_events::{EventListener, EventListenerOptions};
+use protocol::api::{Agent, HandoffRequest, Page, Pipeline, StageRequest};
+use protocol::reports::Board;
+use protocol::routing::Team;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Element, HtmlElement, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
+
+use super::link::request;
+use super::{with_board, with_lead};
+use crate::board_view::{columns, BoardFilters, CardView};
+use crate::js::{from_json, to_json};
+use crate::ui::{
+    button, clear, document, el, set_attr, set_text, shadow_host, show, text_el, Sheet,
+};
+
+/// A card's elements, kept while it is on the board.
+struct CardEls {
+    card: HtmlElement,
+    title: HtmlElement,
+    owner: HtmlElement,
+    waiting: HtmlElement,
+    target: HtmlElement,
+    reminder: HtmlElement,
+    handoff: HtmlElement,
+    move_to: HtmlSelectElement,
+    /// The stage its "Move to…" menu was built for.
+    menu_for: String,
+}
+
+struct ColumnEls {
+    stage: String,
+    column: HtmlElement,
+    count: HtmlElement,
+    list: HtmlElement,
+}
+
+pub struct BoardPanel {
+    host: HtmlElement,
+    pipeline_select: HtmlSelectElement,
+    agent_select: HtmlSelectElement,
+    team_select: HtmlSelectElement,
+    waiting: HtmlInputElement,
+    breached: HtmlInputElement,
+    search: HtmlInputElement,
+    status: HtmlElement,
+    grid: HtmlElement,
+    columns: Vec<ColumnEls>,
+    cards: HashMap<String, CardEls>,
+    reassign: HtmlElement,
+    reassign_to: HtmlSelectElement,
+    /// The chat whose reassign form is open.
+    reassigning: Option<String>,
+    pipelines: Vec<Pipeline>,
+    agents: Vec<Agent>,
+    teams: Vec<Team>,
+    data: Option<Board>,
+    reload: Option<gloo_timers::callback::Timeout>,
+    _listeners: Vec<EventListener>,
+}
+
+fn select(role: &str, label: &str) -> HtmlSelectElement {
+    let s: HtmlSelectElement = el("select", role).unchecked_into();
+    set_attr(&s, "aria-label", label);
+    s
+}
+
+fn option(select: &HtmlSelectElement, value: &str, text: &str) {
+    let o = text_el("option", "", text);
+    set_attr(&o, "value", value);
+    let _ = select.append_child(&o);
+}
+
+fn checkbox(filter: &str, label: &str) -> (HtmlElement, HtmlInputElement) {
+    let wrap = el("label", "board-filter-check");
+    let input: HtmlInputElement = el("input", "board-filter").unchecked_into();
+    set_attr(&input, "type", "checkbox");
+    set_attr(&input, "data-filter", filter);
+    let _ = wrap.append_child(&input);
+    let _ = wrap.append_child(&text_el("span", "", label));
+    (wrap, input)
+}
+
+fn textarea(name: &str, label: &str) -> HtmlElement {
+    let wrap = el("label", "reassign-field");
+    let _ = wrap.append_child(&text_el("span", "", label));
+    let area = el("textarea", "");
+    set_attr(&area, "name", name);
+    set_attr(&area, "rows", "2");
+    let _ = wrap.append_child(&area);
+    wrap
+}
+
+/// The `data-action` of the control an event came from, and that control.
+fn action_of(event: &web_sys::Event) -> Option<(String, Element)> {
+    let target = crate::ui::event_origin(event)?
+        .closest("[data-action]")
+        .ok()
+        .flatten()?;
+    Some((target.get_attribute("data-action")?, target))
+}
+
+fn chat_of(element: &Element) -> Option<String> {
+    element
+        .closest("[data-baton=\"board-card\"]")
+        .ok()
+        .flatten()?
+        .get_attribute("data-chat-id")
+}
+
+impl BoardPanel {
+    /// Draws the board (empty until [`open`] loads it); `on_close` runs once it should go.
+    pub fn new(on_close: impl Fn() + 'static) -> BoardPanel {
+        let (host, shadow) = shadow_host(
+            "div",
+            "pipeline-board",
+            "display: block; position: fixed; inset: 0; z-index: 2000",
+            Sheet::Lead,
+        );
+        let root = el("section", "board-root");
+        set_attr(&root, "role", "dialog");
+        set_attr(&root, "aria-label", "Pipeline board");
+        let top = el("header", "board-top");
+        let pipeline_select = select("board-pipeline", "Pipeline");
+        let agent_select = select("board-filter", "Agent");
+        set_attr(&agent_select, "data-filter", "agent");
+        let team_select = select("board-filter", "Team");
+        set_attr(&team_select, "data-filter", "team");
+        let (waiting_label, waiting) = checkbox("waiting", "Waiting for us");
+        let (breached_label, breached) = checkbox("breached", "Past target");
+        let search: HtmlInputElement = el("input", "board-filter").unchecked_into();
+        set_attr(&search, "type", "search");
+        set_attr(&search, "data-filter", "search");
+        set_attr(&search, "placeholder", "Search by name");
+        set_attr(&search, "aria-label", "Search by name");
+        let close = button("Close", "close");
+        let heading = text_el("h2", "board-heading", "Pipeline");
+        for part in [
+            heading.as_ref(),
+            pipeline_select.as_ref(),
+            agent_select.as_ref(),
+            team_select.as_ref(),
+            waiting_label.as_ref(),
+            breached_label.as_ref(),
+            search.as_ref(),
+            close.as_ref(),
+        ] {
+            let _ = top.append_child(part);
+        }
+        let status = text_el("p", "board-status", "Loading…");
+        set_attr(&status, "role", "status");
+        let grid = el("div", "board-columns");
+        // One reassign form, moved into the card it is for.
+        let reassign = el("form", "reassign-form");
+        let reassign_to = select("", "Hand it to");
+        set_attr(&reassign_to, "name", "to");
+        let to_label = el("label", "reassign-field");
+        let _ = to_label.append_child(&text_el("span", "", "Hand it to"));
+        let _ = to_label.append_child(&reassign_to);
+        let actions = el("div", "reassign-actions");
+        let send = button("Hand over", "send-reassign");
+        set_attr(&send, "data-primary", "");
+        let _ = actions.append_child(&send);
+        let _ = actions.append_child(&button("Cancel", "cancel-reassign"));
+        for part in [
+            to_label,
+            textarea("done", "Done so far"),
+            textarea("promised", "Promised to the customer"),
+            textarea("next_step", "Next step"),
+            actions,
+        ] {
+            let _ = reassign.append_child(&part);
+        }
+        show(&reassign, false);
+        for part in [&top, &status, &grid] {
+            let _ = root.append_child(part);
+        }
+        let _ = shadow.append_child(&root);
+        let _ = document().body().map(|b| b.append_child(&host));
+
+        let on_close = std::rc::Rc::new(on_close);
+        let closing = on_close.clone();
+        let clicks = EventListener::new(&root, "click", move |event| {
+            let Some((action, target)) = action_of(event) else {
+                return;
+            };
+            match action.as_str() {
+                "close" => closing(),
+                "open" => {
+                    if let Some(chat) = chat_of(&target) {
+                        open_in_whatsapp(&chat);
+                        closing();
+                    }
+                }
+                "reassign" => with_board(|b| b.toggle_reassign(chat_of(&target))),
+                "cancel-reassign" => with_board(|b| b.toggle_reassign(None)),
+                "send-reassign" => {
+                    event.prevent_default();
+                    send_reassign();
+                }
+                _ => {}
+            }
+        });
+        let changes = EventListener::new(&root, "change", move |event| {
+            let Some(target) = crate::ui::event_origin(event) else {
+                return;
+            };
+            match target.get_attribute("data-baton").as_deref() {
+                Some("board-pipeline") => {
+                    let id = target.unchecked_ref::<HtmlSelectElement>().value();
+                    wasm_bindgen_futures::spawn_local(load_board(Some(id)));
+                }
+                Some("board-filter") => with_board(BoardPanel::render),
+                Some("board-move") => {
+                    let menu = target.unchecked_ref::<HtmlSelectElement>();
+                    let stage = menu.value();
+                    menu.set_value("");
+                    if let (Some(chat), false) = (chat_of(&target), stage.is_empty()) {
+                        wasm_bindgen_futures::spawn_local(move_card(chat, stage));
+                    }
+                }
+                _ => {}
+            }
+        });
+        let typing = EventListener::new(&root, "input", move |event| {
+            let is_search = crate::ui::event_origin(event)
+                .is_some_and(|t| t.get_attribute("data-filter").as_deref() == Some("search"));
+            if is_search {
+                with_board(BoardPanel::render);
+            }
+        });
+        let keys = EventListener::new(&root, "keydown", move |event| {
+            let escape = event
+                .dyn_ref::<web_sys::KeyboardEvent>()
+                .is_some_and(|k| k.key() == "Escape");
+            if !escape {
+                return;
+            }
+            let mut form_open = false;
+            with_board(|b| form_open = b.reassigning.is_some());
+            if form_open {
+                with_board(|b| b.toggle_reassign(None));
+            } else {
+                on_close();
+            }
+        });
+        let drag_start = EventListener::new(&root, "dragstart", |event| {
+            let chat = crate::ui::event_origin(event).and_then(|t| chat_of(&t));
+            if let (Some(chat), Some(drag)) = (chat, event.dyn_ref::<web_sys::DragEvent>()) {
+                if let Some(data) = drag.data_transfer() {
+                    let _ = data.set_data("text/plain", &chat);
+                    data.set_effect_allowed("move");
+                }
+            }
+        });
+        let passive = EventListenerOptions::enable_prevent_default();
+        let drag_over = EventListener::new_with_options(&root, "dragover", passive, |event| {
+            let over_column = crate::ui::event_origin(event)
+                .and_then(|t| t.closest("[data-baton=\"board-column\"]").ok().flatten())
+                .is_some();
+            if over_column {
+                event.prevent_default();
+            }
+        });
+        let drop = EventListener::new_with_options(&root, "drop", passive, |event| {
+            let column = crate::ui::event_origin(event)
+                .and_then(|t| t.closest("[data-baton=\"board-column\"]").ok().flatten());
+            let chat = event
+                .dyn_ref::<web_sys::DragEvent>()
+                .and_then(|d| d.data_transfer())
+                .and_then(|d| d.get_data("text/plain").ok());
+            if let (Some(column), Some(chat)) = (column, chat) {
+                event.prevent_default();
+                if let Some(stage) = column.get_attribute("data-stage") {
+                    wasm_bindgen_futures::spawn_local(move_card(chat, stage));
+                }
+            }
+        });
+        let _ = close.focus();
+        BoardPanel {
+            host,
+            pipeline_select,
+            agent_select,
+            team_select,
+            waiting,
+            breached,
+            search,
+            status,
+            grid,
+            columns: Vec::new(),
+            cards: HashMap::new(),
+            reassign,
+            reassign_to,
+            reassigning: None,
+            pipelines: Vec::new(),
+            agents: Vec::new(),
+            teams: Vec::new(),
+            data: None,
+            reload: None,
+            _listeners: vec![clicks, changes, typing, keys, drag_start, drag_over, drop],
+        }
+    }
+
+    fn say(&self, text: &str) {
+        set_text(&self.status, text);
+        show(&self.status, !text.is_empty());
+    }
+
+    /// The filters as the controls say.
+    fn filters(&self) -> BoardFilters {
+        let agent = self.agent_select.value();
+        let team = self.team_select.value();
+        BoardFilters {
+            agent: (agent != "*").then_some(agent),
+            members: self
+                .teams
+                .iter()
+                .find(|t| !team.is_empty() && t.id == team)
+                .map(|t| t.agent_ids.clone()),
+            waiting: self.waiting.checked(),
+            breached: self.breached.checked(),
+            search: self.search.value(),
+        }
+    }
+
+    fn set_lists(&mut self, pipelines: Vec<Pipeline>, agents: Vec<Agent>, teams: Vec<Team>) {
+        clear(&self.pipeline_select);
+        for p in &pipelines {
+            option(&self.pipeline_select, &p.id, &p.name);
+        }
+        clear(&self.agent_select);
+        option(&self.agent_select, "*", "Everyone");
+        option(&self.agent_select, "", "Unassigned");
+        clear(&self.reassign_to);
+        for a in &agents {
+            option(&self.agent_select, &a.id, &a.name);
+            option(&self.reassign_to, &a.id, &a.name);
+        }
+        clear(&self.team_select);
+        option(&self.team_select, "", "All teams");
+        for t in &teams {
+            option(&self.team_select, &t.id, &t.name);
+        }
+        self.pipelines = pipelines;
+        self.agents = agents;
+        self.teams = teams;
+    }
+
+    fn show_board(&mut self, board: Board) {
+        self.pipeline_select.set_value(&board.pipeline.id);
+        self.data = Some(board);
+        self.say("");
+        self.render();
+        set_attr(&self.host, "data-state", "ready");
+    }
+
+    /// Brings the columns and cards in line with the data and the filters, reusing every element
+    /// that is still wanted (a live update changes a few cards, not the board).
+    fn render(&mut self) {
+        let Some(board) = &self.data else {
+            return;
+        };
+        let filters = self.filters();
+        let wanted = columns(board, &filters, board.now);
+        let stages: Vec<&str> = wanted.iter().map(|c| c.stage.as_str()).collect();
+        let current: Vec<&str> = self.columns.iter().map(|c| c.stage.as_str()).collect();
+        if stages != current {
+            clear(&self.grid);
+            self.columns = wanted.iter().map(|c| new_column(&c.stage)).collect();
+            for c in &self.columns {
+                let _ = self.grid.append_child(&c.column);
+            }
+        }
+        let mut shown = std::collections::HashSet::new();
+        for (column, els) in wanted.iter().zip(&self.columns) {
+            set_text(&els.count, &column.cards.len().to_string());
+            let children = els.list.children();
+            for (i, view) in column.cards.iter().enumerate() {
+                let key = view.chat_id.as_str().to_owned();
+                let card = self
+                    .cards
+                    .entry(key.clone())
+                    .or_insert_with(|| new_card(&key));
+                update_card(card, view, &column.stage, &board.pipeline.stages);
+                let in_place = children
+                    .item(i as u32)
+                    .is_some_and(|child| child == *card.card.unchecked_ref::<Element>());
+                if !in_place {
+                    let before = children.item(i as u32);
+                    let _ = els
+                        .list
+                        .insert_before(&card.card, before.as_ref().map(|e| e.as_ref()));
+                }
+                shown.insert(key);
+            }
+            while els.list.children().length() as usize > column.cards.len() {
+                if let Some(last) = els.list.last_element_child() {
+                    last.remove();
+                }
+            }
+        }
+        self.cards.retain(|chat, els| {
+            let keep = shown.contains(chat);
+            if !keep {
+                els.card.remove();
+            }
+            keep
+        });
+        if self
+            .reassigning
+            .as_ref()
+            .is_some_and(|c| !shown.contains(c))
+        {
+            self.toggle_reassign(None);
+        }
+    }
+
+    /// Opens the reassign form in a card (or closes it: `None`, or the same card again).
+    fn toggle_reassign(&mut self, chat: Option<String>) {
+        let chat = chat.filter(|c| self.reassigning.as_ref() != Some(c));
+        match chat.as_ref().and_then(|c| self.cards.get(c)) {
+            Some(card) => {
+                let _ = card.card.append_child(&self.reassign);
+                for area in crate::ui::all(&self.reassign, "textarea") {
+                    area.unchecked_ref::<HtmlTextAreaElement>().set_value("");
+                }
+                show(&self.reassign, true);
+                let _ = self.reassign_to.focus();
+                self.reassigning = chat;
+            }
+            None => {
+                show(&self.reassign, false);
+                self.reassigning = None;
+            }
+        }
+    }
+
+    /// Reloads the board soon: changes come in bursts.
+    pub fn reload_soon(&mut self) {
+        if self.reload.is_some() || self.data.is_none() {
+            return;
+        }
+        self.reload = Some(gloo_timers::callback::Timeout::new(300, || {
+            with_board(|b| b.reload = None);
+            wasm_bindgen_futures::spawn_local(load_board(None));
+        }));
+    }
+}
+
+impl Drop for BoardPanel {
+    fn drop(&mut self) {
+        self.host.remove();
+    }
+}
+
+fn new_column(stage: &str) -> ColumnEls {
+    let column = el("section", "board-column");
+    set_attr(&column, "data-stage", stage);
+    set_attr(&column, "aria-label", stage);
+    let head = el("header", "column-head");
+    let _ = head.append_child(&text_el("span", "column-name", stage));
+    let count = text_el("span", "column-count", "0");
+    let _ = head.append_child(&count);
+    let list = el("div", "board-cards");
+    let _ = column.append_child(&head);
+    let _ = column.append_child(&list);
+    ColumnEls {
+        stage: stage.to_owned(),
+        column,
+        count,
+        list,
+    }
+}
+
+fn new_card(chat: &str) -> CardEls {
+    let card = el("article", "board-card");
+    set_attr(&card, "data-chat-id", chat);
+    set_attr(&card, "draggable", "true");
+    set_attr(&card, "tabindex", "0");
+    let title = button("", "open");
+    set_attr(&title, "data-baton", "card-title");
+    set_attr(&title, "title", "Open in WhatsApp");
+    let owner = el("div", "card-owner");
+    let meta = el("div", "card-meta");
+    let waiting = el("span", "card-waiting");
+    let target = el("span", "card-target");
+    let reminder = text_el("span", "card-reminder", "Reminder");
+    let handoff = text_el("span", "card-handoff", "Handoff waiting");
+    for part in [&waiting, &target, &reminder, &handoff] {
+        let _ = meta.append_child(part);
+    }
+    let actions = el("div", "card-actions");
+    let move_to = select("board-move", "Move to…");
+    let _ = actions.append_child(&move_to);
+    let _ = actions.append_child(&button("Reassign", "reassign"));
+    for part in [&title, &owner, &meta, &actions] {
+        let _ = card.append_child(part);
+    }
+    CardEls {
+        card,
+        title,
+        owner,
+        waiting,
+        target,
+        reminder,
+        handoff,
+        move_to,
+        menu_for: String::new(),
+    }
+}
+
+fn update_card(els: &mut CardEls, view: &CardView, stage: &str, stages: &[String]) {
+    set_text(&els.title, &view.title);
+    set_text(&els.owner, &view.owner);
+    set_attr(
+        &els.card,
+        "data-owner",
+        view.owner_id.as_deref().unwrap_or(""),
+    );
+    set_text(&els.waiting, &view.waiting);
+    show(&els.waiting, !view.waiting.is_empty());
+    set_text(&els.target, &view.target);
+    show(&els.target, !view.target.is_empty());
+    set_attr(&els.card, "data-sla", view.sla.key());
+    show(&els.reminder, view.reminder);
+    show(&els.handoff, view.handoff_waiting);
+    if els.menu_for != stage {
+        clear(&els.move_to);
+        option(&els.move_to, "", "Move to…");
+        for other in stages.iter().filter(|s| s.as_str() != stage) {
+            option(&els.move_to, other, other);
+        }
+        els.menu_for = stage.to_owned();
+    }
+}
+
+/// Asks the overlay to open the chat in WhatsApp Web.
+fn open_in_whatsapp(chat: &str) {
+    let init = web_sys::CustomEventInit::new();
+    init.set_detail(&JsValue::from_str(chat));
+    if let Ok(event) = web_sys::CustomEvent::new_with_event_init_dict("baton:open-chat", &init) {
+        let _ = document().dispatch_event(&event);
+    }
+}
+
+fn chat_path(chat: &str, rest: &str) -> String {
+    format!("/conversations/{}{rest}", chat.replace('@', "%40"))
+}
+
+fn say(text: &str) {
+    with_board(|b| b.say(text));
+}
+
+/// Loads the lists and the board (`pipeline`: which one; `None`: the one shown, or the first).
+pub async fn open() {
+    let Some(link) = with_lead(|lead| lead.link.clone()) else {
+        return;
+    };
+    let pipelines = request(&link, "GET", "/pipelines?limit=1000", None).await;
+    let agents = request(&link, "GET", "/agents?limit=1000", None).await;
+    let teams = request(&link, "GET", "/teams", None).await;
+    for answer in [&pipelines, &agents, &teams] {
+        if !answer.ok() {
+            say(&answer.message());
+            return;
+        }
+    }
+    let read = (|| {
+        Ok::<_, crate::error::CoreError>((
+            from_json::<Page<Pipeline>>(&pipelines.body)?.items,
+            from_json::<Page<Agent>>(&agents.body)?.items,
+            from_json::<Vec<Team>>(&teams.body)?,
+        ))
+    })();
+    match read {
+        Ok((mut pipelines, mut agents, teams)) => {
+            if pipelines.is_empty() {
+                say("No pipelines yet: create one in Baton's settings.");
+                return;
+            }
+            pipelines.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.name.cmp(&b.name)));
+            agents.sort_by(|a, b| a.name.cmp(&b.name));
+            with_board(|b| b.set_lists(pipelines, agents, teams));
+            load_board(None).await;
+        }
+        Err(err) => say(&format!("Unreadable answer: {err}")),
+    }
+}
+
+/// Reads one pipeline's board and shows it.
+async fn load_board(pipeline: Option<String>) {
+    let Some(link) = with_lead(|lead| lead.link.clone()) else {
+        return;
+    };
+    let mut id = pipeline;
+    if id.is_none() {
+        with_board(|b| {
+            id = b
+                .data
+                .as_ref()
+                .map(|d| d.pipeline.id.clone())
+                .or_else(|| b.pipelines.first().map(|p| p.id.clone()));
+        });
+    }
+    let Some(id) = id else {
+        return;
+    };
+    let answer = request(&link, "GET", &format!("/pipelines/{id}/board"), None).await;
+    if !answer.ok() {
+        say(&answer.message());
+        return;
+    }
+    match from_json::<Board>(&answer.body) {
+        Ok(board) => with_board(|b| b.show_board(board)),
+        Err(err) => say(&format!("Unreadable board: {err}")),
+    }
+}
+
+/// Moves a card to a stage of the board's pipeline (routing's stage rules then run).
+async fn move_card(chat: String, stage: String) {
+    let Some(link) = with_lead(|lead| lead.link.clone()) else {
+        return;
+    };
+    let mut pipeline = None;
+    with_board(|b| {
+        pipeline = b.data.as_ref().and_then(|d| {
+            let card = d.cards.iter().find(|c| c.chat_id.as_str() == chat)?;
+            (card.stage != stage).then(|| d.pipeline.id.clone())
+        });
+    });
+    let Some(pipeline_id) = pipeline else {
+        return;
+    };
+    let body = to_json(&StageRequest {
+        pipeline_id: Some(pipeline_id),
+        stage: Some(stage.clone()),
+    });
+    let Ok(body) = body else {
+        return;
+    };
+    say(&format!("Moving to {stage}…"));
+    let answer = request(&link, "PUT", &chat_path(&chat, "/stage"), Some(&body)).await;
+    if answer.ok() {
+        say("");
+    } else {
+        say(&answer.message());
+    }
+    load_board(None).await;
+}
+
+/// Sends the open reassign form: a handoff with its note.
+fn send_reassign() {
+    let mut form = None;
+    with_board(|b| {
+        let Some(chat) = b.reassigning.clone() else {
+            return;
+        };
+        let field = |name: &str| {
+            b.reassign
+                .query_selector(&format!("textarea[name=\"{name}\"]"))
+                .ok()
+                .flatten()
+                .map(|t| t.unchecked_into::<HtmlTextAreaElement>().value())
+                .unwrap_or_default()
+        };
+        form = Some((
+            chat,
+            HandoffRequest {
+                to_agent_id: b.reassign_to.value(),
+                done: field("done"),
+                promised: field("promised"),
+                next_step: field("next_step"),
+                fence: None,
+            },
+        ));
+    });
+    let Some((chat, handoff)) = form else {
+        return;
+    };
+    wasm_bindgen_futures::spawn_local(async move {
+        let Some(link) = with_lead(|lead| lead.link.clone()) else {
+            return;
+        };
+        let Ok(body) = to_json(&handoff) else {
+            return;
+        };
+        let answer = request(&link, "POST", &chat_path(&chat, "/handoff"), Some(&body)).await;
+        if answer.ok() {
+            with_board(|b| b.toggle_reassign(None));
+            say("");
+            load_board(None).await;
+        } else {
+            // The form stays open with what was typed, and says why.
+            say(&answer.message());
+        }
+    });
+}
