@@ -1512,8 +1512,12 @@ test('the lead\'s board: cards by stage, moved by drag and by menu, reassigned w
   await until('x to be in Qualified', async () => (await stageOf(x)) === 'Qualified');
   await until("Asha's header to show Qualified", () =>
     pages.asha.evaluate(() => { const s = __baton.q('[data-baton="stage"]'); return s?.selectedOptions[0]?.textContent.includes('Qualified'); }));
-  // From the keyboard: y's "Move to…" menu.
-  await page.locator(`${card(y)} [data-baton="board-move"]`).selectOption('Won');
+  // From the keyboard: y's "Move to…" menu (its items are the other stages, the first focused).
+  await page.locator(`${card(y)} [data-action="move-menu"]`).focus();
+  await page.keyboard.press('Enter');
+  await until('the menu to open', () => page.evaluate((sel) => __baton.q(`${sel} [data-baton="move-menu"]`)?.hidden === false, card(y)));
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Enter');
   await until('y to be in Won', async () => (await stageOf(y)) === 'Won');
   assertEqual((await lena.call('GET', `/conversations/${enc(y.jid)}`)).body.stage.stage, 'Won', 'the server has y in Won');
 

@@ -16,13 +16,21 @@ use protocol::routing::Team;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Element, HtmlElement, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 
-use super::link::request;
+use super::link::{request, send};
 use super::{with_board, with_lead};
 use crate::board_view::{columns, BoardFilters, CardView};
 use crate::js::{from_json, to_json};
 use crate::ui::{
     button, clear, document, el, set_attr, set_text, shadow_host, show, text_el, Sheet,
 };
+
+thread_local! {
+    /// The pipeline the board showed last, opened first next time.
+    static LAST_PIPELINE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// New cards drawn per task at most (a card is about a dozen elements).
+const CARDS_PER_TASK: usize = 200;
 
 /// A card's elements, kept while it is on the board.
 struct CardEls {
@@ -33,9 +41,6 @@ struct CardEls {
     target: HtmlElement,
     reminder: HtmlElement,
     handoff: HtmlElement,
-    move_to: HtmlSelectElement,
-    /// The stage its "Move to…" menu was built for.
-    menu_for: String,
 }
 
 struct ColumnEls {
@@ -61,6 +66,13 @@ pub struct BoardPanel {
     reassign_to: HtmlSelectElement,
     /// The chat whose reassign form is open.
     reassigning: Option<String>,
+    /// One "Move to…" menu, moved into the card it is for.
+    move_menu: HtmlElement,
+    /// The chat whose menu is open.
+    moving: Option<String>,
+    /// More cards to draw in the next task (a big board is drawn a few hundred cards a task, so
+    /// the page stays responsive between).
+    more: Option<gloo_timers::callback::Timeout>,
     pipelines: Vec<Pipeline>,
     agents: Vec<Agent>,
     teams: Vec<Team>,
@@ -182,6 +194,10 @@ impl BoardPanel {
             let _ = reassign.append_child(&part);
         }
         show(&reassign, false);
+        let move_menu = el("div", "move-menu");
+        set_attr(&move_menu, "role", "menu");
+        set_attr(&move_menu, "aria-label", "Move to");
+        show(&move_menu, false);
         for part in [&top, &status, &grid] {
             let _ = root.append_child(part);
         }
@@ -203,6 +219,15 @@ impl BoardPanel {
                     }
                 }
                 "reassign" => with_board(|b| b.toggle_reassign(chat_of(&target))),
+                "move-menu" => with_board(|b| b.toggle_move_menu(chat_of(&target))),
+                "move-to" => {
+                    let stage = target.get_attribute("data-stage");
+                    let chat = chat_of(&target);
+                    with_board(|b| b.toggle_move_menu(None));
+                    if let (Some(chat), Some(stage)) = (chat, stage) {
+                        wasm_bindgen_futures::spawn_local(move_card(chat, stage));
+                    }
+                }
                 "cancel-reassign" => with_board(|b| b.toggle_reassign(None)),
                 "send-reassign" => {
                     event.prevent_default();
@@ -221,14 +246,6 @@ impl BoardPanel {
                     wasm_bindgen_futures::spawn_local(load_board(Some(id)));
                 }
                 Some("board-filter") => with_board(BoardPanel::render),
-                Some("board-move") => {
-                    let menu = target.unchecked_ref::<HtmlSelectElement>();
-                    let stage = menu.value();
-                    menu.set_value("");
-                    if let (Some(chat), false) = (chat_of(&target), stage.is_empty()) {
-                        wasm_bindgen_futures::spawn_local(move_card(chat, stage));
-                    }
-                }
                 _ => {}
             }
         });
@@ -239,21 +256,31 @@ impl BoardPanel {
                 with_board(BoardPanel::render);
             }
         });
-        let keys = EventListener::new(&root, "keydown", move |event| {
-            let escape = event
-                .dyn_ref::<web_sys::KeyboardEvent>()
-                .is_some_and(|k| k.key() == "Escape");
-            if !escape {
-                return;
-            }
-            let mut form_open = false;
-            with_board(|b| form_open = b.reassigning.is_some());
-            if form_open {
-                with_board(|b| b.toggle_reassign(None));
-            } else {
-                on_close();
-            }
-        });
+        let keys = EventListener::new_with_options(
+            &root,
+            "keydown",
+            EventListenerOptions::enable_prevent_default(),
+            move |event| {
+                let Some(key) = event.dyn_ref::<web_sys::KeyboardEvent>().map(|k| k.key()) else {
+                    return;
+                };
+                let (mut menu_open, mut form_open) = (false, false);
+                with_board(|b| {
+                    menu_open = b.moving.is_some();
+                    form_open = b.reassigning.is_some();
+                });
+                match key.as_str() {
+                    "ArrowDown" | "ArrowUp" if menu_open => {
+                        event.prevent_default();
+                        with_board(|b| b.step_menu(key == "ArrowDown"));
+                    }
+                    "Escape" if menu_open => with_board(|b| b.toggle_move_menu(None)),
+                    "Escape" if form_open => with_board(|b| b.toggle_reassign(None)),
+                    "Escape" => on_close(),
+                    _ => {}
+                }
+            },
+        );
         let drag_start = EventListener::new(&root, "dragstart", |event| {
             let chat = crate::ui::event_origin(event).and_then(|t| chat_of(&t));
             if let (Some(chat), Some(drag)) = (chat, event.dyn_ref::<web_sys::DragEvent>()) {
@@ -302,6 +329,9 @@ impl BoardPanel {
             reassign,
             reassign_to,
             reassigning: None,
+            move_menu,
+            moving: None,
+            more: None,
             pipelines: Vec::new(),
             agents: Vec::new(),
             teams: Vec::new(),
@@ -361,12 +391,14 @@ impl BoardPanel {
         self.data = Some(board);
         self.say("");
         self.render();
-        set_attr(&self.host, "data-state", "ready");
     }
 
     /// Brings the columns and cards in line with the data and the filters, reusing every element
-    /// that is still wanted (a live update changes a few cards, not the board).
+    /// that is still wanted (a live update changes a few cards, not the board). New cards are
+    /// drawn at most [`CARDS_PER_TASK`] at a time, each column's first ones first, so opening a
+    /// big board never holds the page for long; the rest follow in the next tasks.
     fn render(&mut self) {
+        self.more = None;
         let Some(board) = &self.data else {
             return;
         };
@@ -381,48 +413,132 @@ impl BoardPanel {
                 let _ = self.grid.append_child(&c.column);
             }
         }
-        let mut shown = std::collections::HashSet::new();
-        for (column, els) in wanted.iter().zip(&self.columns) {
-            set_text(&els.count, &column.cards.len().to_string());
-            let children = els.list.children();
-            for (i, view) in column.cards.iter().enumerate() {
-                let key = view.chat_id.as_str().to_owned();
-                let card = self
-                    .cards
-                    .entry(key.clone())
-                    .or_insert_with(|| new_card(&key));
-                update_card(card, view, &column.stage, &board.pipeline.stages);
-                let in_place = children
-                    .item(i as u32)
-                    .is_some_and(|child| child == *card.card.unchecked_ref::<Element>());
-                if !in_place {
-                    let before = children.item(i as u32);
-                    let _ = els
-                        .list
-                        .insert_before(&card.card, before.as_ref().map(|e| e.as_ref()));
-                }
-                shown.insert(key);
-            }
-            while els.list.children().length() as usize > column.cards.len() {
-                if let Some(last) = els.list.last_element_child() {
-                    last.remove();
-                }
-            }
-        }
+        let wanted_keys: std::collections::HashSet<&str> = wanted
+            .iter()
+            .flat_map(|c| c.cards.iter().map(|v| v.chat_id.as_str()))
+            .collect();
         self.cards.retain(|chat, els| {
-            let keep = shown.contains(chat);
+            let keep = wanted_keys.contains(chat.as_str());
             if !keep {
                 els.card.remove();
             }
             keep
         });
+        let per_column = CARDS_PER_TASK / wanted.len().max(1);
+        let mut unfinished = false;
+        for (column, els) in wanted.iter().zip(&self.columns) {
+            set_text(&els.count, &column.cards.len().to_string());
+            let children = els.list.children();
+            let mut created = 0;
+            let mut placed = 0;
+            for view in &column.cards {
+                let key = view.chat_id.as_str();
+                if !self.cards.contains_key(key) {
+                    if created == per_column {
+                        unfinished = true;
+                        break;
+                    }
+                    created += 1;
+                    self.cards.insert(key.to_owned(), new_card(key));
+                }
+                let Some(card) = self.cards.get(key) else {
+                    continue;
+                };
+                update_card(card, view);
+                let here = children.item(placed);
+                if here.as_ref() != Some(card.card.unchecked_ref::<Element>()) {
+                    let _ = els
+                        .list
+                        .insert_before(&card.card, here.as_ref().map(|e| e.as_ref()));
+                }
+                placed += 1;
+            }
+            if placed as usize == column.cards.len() {
+                while els.list.children().length() > placed {
+                    if let Some(last) = els.list.last_element_child() {
+                        last.remove();
+                    }
+                }
+            }
+        }
+        if unfinished {
+            set_attr(&self.host, "data-state", "drawing");
+            self.more = Some(gloo_timers::callback::Timeout::new(0, || {
+                with_board(BoardPanel::render);
+            }));
+        } else {
+            set_attr(&self.host, "data-state", "ready");
+        }
         if self
             .reassigning
             .as_ref()
-            .is_some_and(|c| !shown.contains(c))
+            .is_some_and(|c| !self.cards.contains_key(c))
         {
             self.toggle_reassign(None);
         }
+        if self
+            .moving
+            .as_ref()
+            .is_some_and(|c| !self.cards.contains_key(c))
+        {
+            self.toggle_move_menu(None);
+        }
+    }
+
+    /// Opens the "Move to…" menu in a card, one item per other stage, the first focused (or closes
+    /// it: `None`, or the same card again).
+    fn toggle_move_menu(&mut self, chat: Option<String>) {
+        let chat = chat.filter(|c| self.moving.as_ref() != Some(c));
+        let (Some(chat), Some(board)) = (chat, &self.data) else {
+            show(&self.move_menu, false);
+            self.moving = None;
+            return;
+        };
+        let current = board
+            .cards
+            .iter()
+            .find(|c| c.chat_id.as_str() == chat)
+            .map(|c| c.stage.clone());
+        let Some(card) = self.cards.get(&chat) else {
+            return;
+        };
+        clear(&self.move_menu);
+        for stage in board
+            .pipeline
+            .stages
+            .iter()
+            .filter(|s| Some(*s) != current.as_ref())
+        {
+            let item = button(stage, "move-to");
+            set_attr(&item, "role", "menuitem");
+            set_attr(&item, "data-stage", stage);
+            let _ = self.move_menu.append_child(&item);
+        }
+        let _ = card.card.append_child(&self.move_menu);
+        show(&self.move_menu, true);
+        if let Some(first) = self.move_menu.first_element_child() {
+            let _ = first.unchecked_ref::<HtmlElement>().focus();
+        }
+        self.moving = Some(chat);
+    }
+
+    /// Moves the focus to the menu's next (or previous) item, round the end.
+    fn step_menu(&self, down: bool) {
+        let items = crate::ui::all(&self.move_menu, "[data-action=\"move-to\"]");
+        if items.is_empty() {
+            return;
+        }
+        let focused = self
+            .host
+            .shadow_root()
+            .and_then(|root| root.active_element());
+        let at = items.iter().position(|i| Some(i) == focused.as_ref());
+        let next = match (at, down) {
+            (Some(i), true) => (i + 1) % items.len(),
+            (Some(i), false) => (i + items.len() - 1) % items.len(),
+            (None, _) => 0,
+        };
+        let _ = items[next].unchecked_ref::<HtmlElement>().focus();
     }
 
     /// Opens the reassign form in a card (or closes it: `None`, or the same card again).
@@ -450,7 +566,7 @@ impl BoardPanel {
         if self.reload.is_some() || self.data.is_none() {
             return;
         }
-        self.reload = Some(gloo_timers::callback::Timeout::new(300, || {
+        self.reload = Some(gloo_timers::callback::Timeout::new(150, || {
             with_board(|b| b.reload = None);
             wasm_bindgen_futures::spawn_local(load_board(None));
         }));
@@ -500,7 +616,8 @@ fn new_card(chat: &str) -> CardEls {
         let _ = meta.append_child(part);
     }
     let actions = el("div", "card-actions");
-    let move_to = select("board-move", "Move to…");
+    let move_to = button("Move to…", "move-menu");
+    set_attr(&move_to, "aria-haspopup", "menu");
     let _ = actions.append_child(&move_to);
     let _ = actions.append_child(&button("Reassign", "reassign"));
     for part in [&title, &owner, &meta, &actions] {
@@ -514,12 +631,10 @@ fn new_card(chat: &str) -> CardEls {
         target,
         reminder,
         handoff,
-        move_to,
-        menu_for: String::new(),
     }
 }
 
-fn update_card(els: &mut CardEls, view: &CardView, stage: &str, stages: &[String]) {
+fn update_card(els: &CardEls, view: &CardView) {
     set_text(&els.title, &view.title);
     set_text(&els.owner, &view.owner);
     set_attr(
@@ -534,14 +649,6 @@ fn update_card(els: &mut CardEls, view: &CardView, stage: &str, stages: &[String
     set_attr(&els.card, "data-sla", view.sla.key());
     show(&els.reminder, view.reminder);
     show(&els.handoff, view.handoff_waiting);
-    if els.menu_for != stage {
-        clear(&els.move_to);
-        option(&els.move_to, "", "Move to…");
-        for other in stages.iter().filter(|s| s.as_str() != stage) {
-            option(&els.move_to, other, other);
-        }
-        els.menu_for = stage.to_owned();
-    }
 }
 
 /// Asks the overlay to open the chat in WhatsApp Web.
@@ -561,14 +668,29 @@ fn say(text: &str) {
     with_board(|b| b.say(text));
 }
 
+fn performance_now() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now())
+}
+
 /// Loads the lists and the board (`pipeline`: which one; `None`: the one shown, or the first).
 pub async fn open() {
     let Some(link) = with_lead(|lead| lead.link.clone()) else {
         return;
     };
-    let pipelines = request(&link, "GET", "/pipelines?limit=1000", None).await;
-    let agents = request(&link, "GET", "/agents?limit=1000", None).await;
-    let teams = request(&link, "GET", "/teams", None).await;
+    // All at once: the lists are small; the board shown last time is asked for with them, any
+    // other waits only for the pipelines.
+    let started = performance_now();
+    let early = LAST_PIPELINE
+        .with(|last| last.borrow().clone())
+        .map(|id| send(&link, "GET", &format!("/pipelines/{id}/board"), None));
+    let pipelines = send(&link, "GET", "/pipelines?limit=1000", None);
+    let agents = send(&link, "GET", "/agents?limit=1000", None);
+    let teams = send(&link, "GET", "/teams", None);
+    let pipelines = pipelines.answer(&link).await;
+    let agents = agents.answer(&link).await;
+    let teams = teams.answer(&link).await;
     for answer in [&pipelines, &agents, &teams] {
         if !answer.ok() {
             say(&answer.message());
@@ -591,7 +713,19 @@ pub async fn open() {
             pipelines.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.name.cmp(&b.name)));
             agents.sort_by(|a, b| a.name.cmp(&b.name));
             with_board(|b| b.set_lists(pipelines, agents, teams));
-            load_board(None).await;
+            let early = match early {
+                Some(sent) => Some(sent.answer(&link).await),
+                None => None,
+            };
+            match early {
+                // Gone since (deleted, or another login): the first pipeline instead.
+                Some(answer) if answer.status == 404 => {
+                    LAST_PIPELINE.with(|last| *last.borrow_mut() = None);
+                    load_board(None).await;
+                }
+                Some(answer) => show_answer(answer, started),
+                None => load_board(None).await,
+            }
         }
         Err(err) => say(&format!("Unreadable answer: {err}")),
     }
@@ -615,13 +749,32 @@ async fn load_board(pipeline: Option<String>) {
     let Some(id) = id else {
         return;
     };
+    let started = performance_now();
     let answer = request(&link, "GET", &format!("/pipelines/{id}/board"), None).await;
+    show_answer(answer, started);
+}
+
+/// Shows a board as read from the server (or says why it cannot).
+fn show_answer(answer: super::link::Answer, started: f64) {
     if !answer.ok() {
         say(&answer.message());
         return;
     }
+    let fetched = performance_now();
     match from_json::<Board>(&answer.body) {
-        Ok(board) => with_board(|b| b.show_board(board)),
+        Ok(board) => with_board(|b| {
+            let decoded = performance_now();
+            LAST_PIPELINE.with(|last| *last.borrow_mut() = Some(board.pipeline.id.clone()));
+            b.show_board(board);
+            // How long each part took, for the benchmark and for support.
+            let timing = format!(
+                "fetch {:.1} ms, decode {:.1} ms, render {:.1} ms",
+                fetched - started,
+                decoded - fetched,
+                performance_now() - decoded
+            );
+            set_attr(&b.host, "data-timing", &timing);
+        }),
         Err(err) => say(&format!("Unreadable board: {err}")),
     }
 }

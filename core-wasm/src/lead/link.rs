@@ -168,33 +168,45 @@ impl Answer {
     }
 }
 
-/// Makes a request through the link held in `link` (borrowed only to post, never across the
-/// wait).
-pub async fn request(link: &RefCell<Link>, method: &str, path: &str, body: Option<&str>) -> Answer {
-    let posted = link.borrow_mut().post(method, path, body);
-    let promise = match posted {
-        Ok(promise) => promise,
-        Err(message) => {
+/// A request on its way (several can be, at once): [`Sent::answer`] waits for its answer.
+pub struct Sent(Result<js_sys::Promise, String>);
+
+/// Sends a request through the link held in `link` (borrowed only to post).
+pub fn send(link: &RefCell<Link>, method: &str, path: &str, body: Option<&str>) -> Sent {
+    Sent(link.borrow_mut().post(method, path, body))
+}
+
+impl Sent {
+    pub async fn answer(self, link: &RefCell<Link>) -> Answer {
+        let promise = match self.0 {
+            Ok(promise) => promise,
+            Err(message) => {
+                return Answer {
+                    status: 0,
+                    body: message,
+                }
+            }
+        };
+        let message = JsFuture::from(promise).await.unwrap_or(JsValue::NULL);
+        if message.is_null() {
+            link.borrow_mut().forget_port();
             return Answer {
                 status: 0,
-                body: message,
-            }
+                body: "Baton's extension restarted; try again.".to_owned(),
+            };
         }
-    };
-    let message = JsFuture::from(promise).await.unwrap_or(JsValue::NULL);
-    if message.is_null() {
-        link.borrow_mut().forget_port();
-        return Answer {
-            status: 0,
-            body: "Baton's extension restarted; try again.".to_owned(),
-        };
+        Answer {
+            status: get(&message, "status")
+                .and_then(|v| v.as_f64())
+                .map_or(0, |s| s as u16),
+            body: get(&message, "body")
+                .and_then(|v| v.as_string())
+                .unwrap_or_default(),
+        }
     }
-    Answer {
-        status: get(&message, "status")
-            .and_then(|v| v.as_f64())
-            .map_or(0, |s| s as u16),
-        body: get(&message, "body")
-            .and_then(|v| v.as_string())
-            .unwrap_or_default(),
-    }
+}
+
+/// Makes one request and waits for its answer.
+pub async fn request(link: &RefCell<Link>, method: &str, path: &str, body: Option<&str>) -> Answer {
+    send(link, method, path, body).answer(link).await
 }
