@@ -53,13 +53,15 @@ async function loadCore(dir) {
     return;
   }
   let lead = null;
+  // The overlay names the tool, and for some gives context (the template picker: the chat).
   document.addEventListener('baton:open-tool', (event) => {
-    const tool = String(event.detail);
+    const tool = typeof event.detail === 'string' ? event.detail : String(event.detail?.tool);
+    const context = typeof event.detail === 'object' ? event.detail?.context ?? null : null;
     lead ??= loadCore('lead').then(async ({ glue, mode, sheet }) => {
       glue.start_lead(mode, await sheet('lead.css'));
       return glue;
     });
-    lead.then((glue) => glue.open_tool(tool)).catch((error) => {
+    lead.then((glue) => glue.open_tool(tool, context)).catch((error) => {
       console.error('[baton] the lead tools could not start:', error);
       lead = null;
     });

@@ -27,6 +27,7 @@ pub mod identity;
 pub mod messages;
 pub mod reports_view;
 pub mod state;
+pub mod template_view;
 pub mod views;
 
 #[cfg(target_arch = "wasm32")]

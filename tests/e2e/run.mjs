@@ -1552,6 +1552,53 @@ test('the lead\'s board: cards by stage, moved by drag and by menu, reassigned w
   await until('z open in WhatsApp', () => page.evaluate((id) => __baton.q(`[data-baton="chat-overlay"][data-chat="${id}"]`) !== null, z.jid));
 });
 
+test('a template is typed into the composer with its variables filled and the reply lock taken, and refused while a colleague holds the chat', async () => {
+  const lena = await server.api(people.lena.email, PASSWORDS.lena);
+  const visit = (await lena.call('POST', '/templates', {
+    name: 'Site visit', body: 'Hi {{first_name}}, {{agent}} from {{business}} here: your visit to plot {{plot}} is confirmed.',
+  })).body;
+  const address = (await lena.call('POST', '/templates', { name: 'Our address', body: 'We are at {{business}}, MG Road.' })).body;
+  const c = named()[55];
+  const first = c.title.split(' ')[0];
+  await openChat('asha', c.i);
+  const sentBefore = await pages.asha.evaluate(() => __sim.sent.length);
+  const picker = (page) => page.evaluate(() => __baton.q('[data-baton="template-picker"]')?.getAttribute('data-state') ?? null);
+  // Typing "/" at the start of the composer opens the picker.
+  await typeInComposer('asha', '/');
+  await until('the picker to open', async () => (await picker(pages.asha)) === 'ready');
+  await pages.asha.keyboard.type('site');
+  await until('the search to narrow', () => pages.asha.evaluate(() =>
+    __baton.qa('[data-baton="template-option"]').map((o) => o.querySelector('strong').textContent).join('|') === 'Site visit'));
+  await pages.asha.keyboard.press('Enter');
+  // Its custom variable is asked for first.
+  await until('the plot to be asked for', () => pages.asha.evaluate(() =>
+    __baton.q('[data-baton="template-picker"]').shadowRoot.activeElement?.getAttribute('name') === 'plot'));
+  await pages.asha.keyboard.type('14B');
+  await pages.asha.keyboard.press('Enter');
+  const expected = `Hi ${first}, Asha from Acme Realty here: your visit to plot 14B is confirmed.`;
+  await until('the template in the composer', async () => (await composerText('asha')) === expected);
+  assertEqual(await pages.asha.evaluate(() => __sim.editorState()), expected, "WhatsApp's editor state has it, not just the DOM");
+  assertEqual(await picker(pages.asha), null, 'the picker closes');
+  await until('Asha to hold the lock', async () => (await text(pages.asha, '[data-baton="lock-status"]')) === 'You are replying');
+  assertEqual(await pages.asha.evaluate(() => __sim.sent.length), sentBefore, 'nothing was sent');
+  await until('the use to be counted', async () =>
+    (await lena.call('GET', '/templates')).body.find((t) => t.id === visit.id).use_count === 1);
+
+  // Ravi, in the same chat while Asha replies: the button opens the picker, the text is refused.
+  await openChat('ravi', c.i);
+  await pages.ravi.evaluate(() => __baton.q('[data-baton="template-button"]').click());
+  await until("Ravi's picker", async () => (await picker(pages.ravi)) === 'ready');
+  await pages.ravi.keyboard.type('address');
+  await pages.ravi.keyboard.press('Enter');
+  await until('the refusal to show', () => pages.ravi.evaluate(() => __baton.q('[data-baton="template-picker"]')?.hasAttribute('data-refused')));
+  assertEqual(await composerText('ravi'), '', "Ravi's composer stays empty");
+  assertEqual((await lena.call('GET', '/templates')).body.find((t) => t.id === address.id).use_count, 0, 'a refused insert is not a use');
+  await pages.ravi.keyboard.press('Escape');
+  await until("Ravi's picker to close", async () => (await picker(pages.ravi)) === null);
+  // Asha's draft goes, so later tests start clean.
+  await pages.asha.evaluate(() => { const e = document.querySelector('#main [data-lexical-editor]'); e.focus(); document.execCommand('selectAll'); document.execCommand('delete'); });
+});
+
 test('the server restarts: nothing is lost, writes made offline are sent or shown as refused, the overlay recovers', async () => {
   const c1 = named()[1].i;
   // Asha owns the chat (she claimed it in the first scenario; claim it here if that did not run).

@@ -336,7 +336,14 @@ impl ChatUi {
         // Notices just above the composer; the column runs from under WhatsApp's chat header to
         // above its composer, and everything in it stacks in normal flow.
         let bottom_stack = el("div", "bottom-stack");
-        append(&bottom_stack, &[&send_guard, &hold_notice, &toast]);
+        // Templates, beside the composer (typing `/` at its start opens them too).
+        let templates = button("/ Templates", "templates");
+        let _ = templates.set_attribute("data-baton", "template-button");
+        let _ = templates.set_attribute("title", "Insert one of the team's templates");
+        append(
+            &bottom_stack,
+            &[&send_guard, &hold_notice, &toast, &templates],
+        );
         let column = el("div", "column");
         append(
             &column,

@@ -1,10 +1,11 @@
 //! The lead module: tools loaded into WhatsApp Web only when first opened, so they cost the
-//! overlay nothing — the stats panel and the pipeline board. Each tool is drawn over WhatsApp Web in its own shadow
+//! overlay nothing — the stats panel, the pipeline board and the template picker. Each tool is drawn over WhatsApp Web in its own shadow
 //! root and talks to the server only through the worker's relay ([`link`]). The loader
 //! (`extension/content.js`) starts it once and hands it each tool the overlay asks for.
 
 mod board;
 mod link;
+mod picker;
 mod stats;
 
 use std::cell::RefCell;
@@ -15,12 +16,14 @@ use wasm_bindgen::prelude::*;
 use crate::ui::{set_sheet, Sheet};
 use board::BoardPanel;
 use link::Link;
+use picker::TemplatePicker;
 use stats::StatsPanel;
 
 struct Lead {
     link: Rc<RefCell<Link>>,
     stats: Option<StatsPanel>,
     board: Option<BoardPanel>,
+    picker: Option<TemplatePicker>,
 }
 
 thread_local! {
@@ -45,6 +48,7 @@ pub fn start_lead(mode: String, css: String) {
             }))),
             stats: None,
             board: None,
+            picker: None,
         });
     });
     let _ = crate::ui::document()
@@ -52,26 +56,41 @@ pub fn start_lead(mode: String, css: String) {
         .map(|root| root.set_attribute("data-baton-lead", &mode));
 }
 
-/// Opens a tool (`stats`, `board`); opening it again brings it up to date.
+/// Opens a tool (`stats`, `board`, `templates`); opening it again brings it up to date.
+/// `context` is the tool's JSON context from the overlay (the template picker's chat).
 #[wasm_bindgen]
-pub fn open_tool(name: String) {
+pub fn open_tool(name: String, context: Option<String>) {
     // Each panel is closed after the click or key that closes it has been handled: its listeners
     // go with it.
+    let closer = |close: fn(&mut Lead)| {
+        move || {
+            wasm_bindgen_futures::spawn_local(async move {
+                with_lead(close);
+            });
+        }
+    };
     let link = with_lead(|lead| {
         match name.as_str() {
             "stats" if lead.stats.is_none() => {
-                lead.stats = Some(StatsPanel::new(|| {
-                    wasm_bindgen_futures::spawn_local(async {
-                        with_lead(|lead| lead.stats = None);
-                    });
-                }));
+                lead.stats = Some(StatsPanel::new(closer(|lead| lead.stats = None)));
             }
             "board" if lead.board.is_none() => {
-                lead.board = Some(BoardPanel::new(|| {
-                    wasm_bindgen_futures::spawn_local(async {
-                        with_lead(|lead| lead.board = None);
-                    });
-                }));
+                lead.board = Some(BoardPanel::new(closer(|lead| lead.board = None)));
+            }
+            "templates" => {
+                let context = context
+                    .as_deref()
+                    .and_then(|c| crate::js::from_json(c).ok())
+                    .unwrap_or_default();
+                match lead.picker.as_mut() {
+                    Some(picker) => picker.reopen(context),
+                    None => {
+                        lead.picker = Some(TemplatePicker::new(
+                            context,
+                            closer(|lead| lead.picker = None),
+                        ));
+                    }
+                }
             }
             _ => {}
         }
@@ -80,8 +99,14 @@ pub fn open_tool(name: String) {
     match (name.as_str(), link) {
         ("stats", Some(link)) => wasm_bindgen_futures::spawn_local(stats::load(link)),
         ("board", Some(_)) => wasm_bindgen_futures::spawn_local(board::open()),
+        ("templates", Some(_)) => wasm_bindgen_futures::spawn_local(picker::load()),
         _ => crate::js::warn(&format!("no tool called {name:?}")),
     }
+}
+
+/// Runs `f` on the open template picker, if any.
+fn with_picker(f: impl FnOnce(&mut TemplatePicker)) {
+    with_lead(|lead| lead.picker.as_mut().map(f));
 }
 
 /// Runs `f` on the open board, if any.

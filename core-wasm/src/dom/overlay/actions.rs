@@ -40,6 +40,7 @@ impl Overlay {
             "take-next" => {
                 self.request(Call::TakeNext, Pending::TakeNext);
             }
+            "templates" => self.open_templates(false),
             // A take-over stops a colleague mid-reply: asked first, in the chat.
             "force" => {
                 if let Some(chat) = self.chat.as_mut() {

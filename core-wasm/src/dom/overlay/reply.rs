@@ -47,6 +47,7 @@ pub fn composer_listeners() -> Vec<EventListener> {
         "drop",
         "click",
         "mousedown",
+        "input",
     ] {
         listeners.push(EventListener::new_with_options(
             &document,
@@ -81,6 +82,16 @@ pub fn composer_listeners() -> Vec<EventListener> {
                     }
                     "beforeinput" | "paste" | "drop" if whatsapp::in_composer(&target) => {
                         with_overlay(|o| o.on_type_attempt(event))
+                    }
+                    // A `/` that went in (typed, or typed in for the agent once the lock came).
+                    "input" if whatsapp::in_composer(&target) => {
+                        let slash = event
+                            .dyn_ref::<web_sys::InputEvent>()
+                            .and_then(|i| i.data())
+                            .is_some_and(|d| d == "/");
+                        if slash {
+                            with_overlay(Overlay::after_slash);
+                        }
                     }
                     _ => {}
                 }
@@ -631,6 +642,55 @@ impl Overlay {
             if let Gate::Open = self.gate() {
                 self.ensure_lock();
             }
+        }
+    }
+
+    /// A `/` typed into the composer: once it is in, alone, the template picker opens.
+    fn after_slash(&mut self) {
+        self.defer_dom(|| {
+            let alone = whatsapp::composer()
+                .and_then(|c| c.text_content())
+                .is_some_and(|t| t.trim() == "/");
+            if alone {
+                with_overlay(|o| o.open_templates(true));
+            }
+        });
+    }
+
+    /// Asks the lead module for the template picker, with what it needs to fill templates for
+    /// this chat (`slash`: opened by typing `/`, which the template replaces).
+    pub(in crate::dom) fn open_templates(&mut self, slash: bool) {
+        #[derive(serde::Serialize)]
+        struct Context<'a> {
+            title: &'a str,
+            pipeline_id: Option<&'a str>,
+            stage: Option<&'a str>,
+            slash: bool,
+        }
+        let Some(chat) = self.chat.as_ref() else {
+            return;
+        };
+        let stage = chat
+            .chat_id
+            .as_ref()
+            .and_then(|id| self.state.conversations.get(id))
+            .and_then(|c| c.stage.as_ref());
+        let context = to_json(&Context {
+            title: &chat.title,
+            pipeline_id: stage.map(|s| s.pipeline_id.as_str()),
+            stage: stage.map(|s| s.stage.as_str()),
+            slash,
+        });
+        let detail = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&detail, &"tool".into(), &"templates".into());
+        if let Ok(context) = context {
+            let _ = js_sys::Reflect::set(&detail, &"context".into(), &context.into());
+        }
+        let init = web_sys::CustomEventInit::new();
+        init.set_detail(&detail);
+        if let Ok(event) = web_sys::CustomEvent::new_with_event_init_dict("baton:open-tool", &init)
+        {
+            let _ = document().dispatch_event(&event);
         }
     }
 
