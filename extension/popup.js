@@ -200,3 +200,6 @@ $('dismiss-refused').addEventListener('click', async () => render(await chrome.r
 
 refresh();
 setInterval(refresh, 1000);
+
+// The team's settings open in the extension's options page.
+document.getElementById('settings').addEventListener('click', () => chrome.runtime.openOptionsPage());

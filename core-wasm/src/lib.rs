@@ -26,6 +26,7 @@ pub mod held;
 pub mod identity;
 pub mod messages;
 pub mod reports_view;
+pub mod settings_view;
 pub mod state;
 pub mod template_view;
 pub mod views;

@@ -1,11 +1,13 @@
 //! The lead module: tools loaded into WhatsApp Web only when first opened, so they cost the
-//! overlay nothing — the stats panel, the pipeline board and the template picker. Each tool is drawn over WhatsApp Web in its own shadow
+//! overlay nothing — the stats panel, the pipeline board and the template picker — and the
+//! team's settings on the extension's options page. Each tool is drawn over WhatsApp Web in its own shadow
 //! root and talks to the server only through the worker's relay ([`link`]). The loader
 //! (`extension/content.js`) starts it once and hands it each tool the overlay asks for.
 
 mod board;
 mod link;
 mod picker;
+mod settings;
 mod stats;
 
 use std::cell::RefCell;
@@ -17,6 +19,7 @@ use crate::ui::{set_sheet, Sheet};
 use board::BoardPanel;
 use link::Link;
 use picker::TemplatePicker;
+use settings::Settings;
 use stats::StatsPanel;
 
 struct Lead {
@@ -24,6 +27,7 @@ struct Lead {
     stats: Option<StatsPanel>,
     board: Option<BoardPanel>,
     picker: Option<TemplatePicker>,
+    settings: Option<Settings>,
 }
 
 thread_local! {
@@ -49,6 +53,7 @@ pub fn start_lead(mode: String, css: String) {
             stats: None,
             board: None,
             picker: None,
+            settings: None,
         });
     });
     let _ = crate::ui::document()
@@ -102,6 +107,23 @@ pub fn open_tool(name: String, context: Option<String>) {
         ("templates", Some(_)) => wasm_bindgen_futures::spawn_local(picker::load()),
         _ => crate::js::warn(&format!("no tool called {name:?}")),
     }
+}
+
+/// Draws the team's settings on the extension's options page (started there with
+/// [`start_lead`]).
+#[wasm_bindgen]
+pub fn start_settings() {
+    with_lead(|lead| {
+        if lead.settings.is_none() {
+            lead.settings = Some(Settings::new());
+        }
+    });
+    wasm_bindgen_futures::spawn_local(settings::load());
+}
+
+/// Runs `f` on the settings page, if it is one.
+fn with_settings(f: impl FnOnce(&mut Settings)) {
+    with_lead(|lead| lead.settings.as_mut().map(f));
 }
 
 /// Runs `f` on the open template picker, if any.

@@ -1,0 +1,990 @@
+//! The team's settings (the extension's options page, `data-baton="settings"`): pipelines with
+//! their stages and targets, templates, and the routing rules with a "where would this chat go?"
+//! tester. Leads and admins change them; agents read them. Every form is sent as the API's
+//! request through the worker's relay, and a refusal shows the server's own message beside the
+//! form; whatever is saved reaches open WhatsApp tabs live through the server's events. The
+//! forms' data is [`crate::settings_view`].
+
+use gloo_events::{EventListener, EventListenerOptions};
+use protocol::api::{Agent, Page, Pipeline, PipelineRequest, Role};
+use protocol::routing::{Rule, RuleMatch, RuleRequest, RuleTarget, Strategy, Team};
+use protocol::templates::{Template, TemplateRequest};
+use serde::Serialize;
+use wasm_bindgen::JsCast;
+use web_sys::{Element, HtmlElement, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
+
+use super::link::{request, send, Answer};
+use super::{with_lead, with_settings};
+use crate::js::{from_json, to_json};
+use crate::settings_view::{lines, minutes, pipeline_update, removed, StageRow};
+use crate::ui::{button, clear, document, el, set_attr, set_text, show, text_el};
+
+#[derive(Default)]
+struct Data {
+    me: Option<Agent>,
+    pipelines: Vec<Pipeline>,
+    templates: Vec<Template>,
+    rules: Vec<Rule>,
+    teams: Vec<Team>,
+    agents: Vec<Agent>,
+}
+
+pub struct Settings {
+    notice: HtmlElement,
+    /// "Saved." after a change the server took (the forms are drawn afresh).
+    saved: HtmlElement,
+    pipelines: HtmlElement,
+    templates: HtmlElement,
+    rules: HtmlElement,
+    data: Data,
+    /// The rule being dragged to a new place.
+    dragging: Option<String>,
+    _listeners: Vec<EventListener>,
+}
+
+fn section(root: &HtmlElement, key: &str, title: &str, about: &str) -> HtmlElement {
+    let s = el("section", &format!("settings-{key}"));
+    let _ = s.append_child(&text_el("h2", "", title));
+    let _ = s.append_child(&text_el("p", "settings-about", about));
+    let body = el("fieldset", "settings-body");
+    let _ = s.append_child(&body);
+    let _ = root.append_child(&s);
+    body
+}
+
+fn input(field: &str, value: &str, label: &str) -> HtmlElement {
+    let wrap = el("label", "field");
+    let _ = wrap.append_child(&text_el("span", "", label));
+    let i = el("input", "");
+    set_attr(&i, "data-field", field);
+    set_attr(&i, "value", value);
+    let _ = wrap.append_child(&i);
+    wrap
+}
+
+fn area(field: &str, value: &str, label: &str) -> HtmlElement {
+    let wrap = el("label", "field");
+    let _ = wrap.append_child(&text_el("span", "", label));
+    let a = el("textarea", "");
+    set_attr(&a, "data-field", field);
+    set_attr(&a, "rows", "3");
+    a.set_text_content(Some(value));
+    let _ = wrap.append_child(&a);
+    wrap
+}
+
+fn choice(field: &str, label: &str, options: &[(String, String)], selected: &str) -> HtmlElement {
+    let wrap = el("label", "field");
+    let _ = wrap.append_child(&text_el("span", "", label));
+    let s = el("select", "");
+    set_attr(&s, "data-field", field);
+    for (value, text) in options {
+        let o = text_el("option", "", text);
+        set_attr(&o, "value", value);
+        if value == selected {
+            set_attr(&o, "selected", "");
+        }
+        let _ = s.append_child(&o);
+    }
+    let _ = wrap.append_child(&s);
+    wrap
+}
+
+fn checkbox(field: &str, label: &str, checked: bool) -> HtmlElement {
+    let wrap = el("label", "check");
+    let i = el("input", "");
+    set_attr(&i, "type", "checkbox");
+    set_attr(&i, "data-field", field);
+    if checked {
+        set_attr(&i, "checked", "");
+    }
+    let _ = wrap.append_child(&i);
+    let _ = wrap.append_child(&text_el("span", "", label));
+    wrap
+}
+
+fn form(role: &str, id: &str) -> HtmlElement {
+    let f = el("form", role);
+    set_attr(&f, "data-id", id);
+    f
+}
+
+fn status() -> HtmlElement {
+    let s = el("p", "settings-status");
+    set_attr(&s, "role", "status");
+    s
+}
+
+/// A field's value in a form (text inputs, text areas and selects; checkboxes: "on" or "").
+fn field(form: &Element, name: &str) -> String {
+    let Some(found) = form
+        .query_selector(&format!("[data-field=\"{name}\"]"))
+        .ok()
+        .flatten()
+    else {
+        return String::new();
+    };
+    if let Some(i) = found.dyn_ref::<HtmlInputElement>() {
+        if i.type_() == "checkbox" {
+            return if i.checked() {
+                "on".into()
+            } else {
+                String::new()
+            };
+        }
+        return i.value();
+    }
+    if let Some(a) = found.dyn_ref::<HtmlTextAreaElement>() {
+        return a.value();
+    }
+    found
+        .dyn_ref::<HtmlSelectElement>()
+        .map(HtmlSelectElement::value)
+        .unwrap_or_default()
+}
+
+fn say(form: &Element, text: &str) {
+    if let Ok(Some(s)) = form.query_selector("[data-baton=\"settings-status\"]") {
+        set_text(&s, text);
+    }
+}
+
+fn some(text: String) -> Option<String> {
+    let t = text.trim().to_owned();
+    (!t.is_empty()).then_some(t)
+}
+
+fn pipeline_options(data: &Data, none: &str) -> Vec<(String, String)> {
+    std::iter::once((String::new(), none.to_owned()))
+        .chain(
+            data.pipelines
+                .iter()
+                .map(|p| (p.id.clone(), p.name.clone())),
+        )
+        .collect()
+}
+
+impl Settings {
+    pub fn new() -> Settings {
+        let root = el("main", "settings");
+        let _ = root.append_child(&text_el("h1", "", "Baton: team settings"));
+        let notice = text_el("p", "settings-notice", "Loading…");
+        let _ = root.append_child(&notice);
+        let saved = el("p", "settings-saved");
+        set_attr(&saved, "role", "status");
+        let _ = root.append_child(&saved);
+        let pipelines = section(
+            &root,
+            "pipelines",
+            "Pipelines",
+            "Each pipeline is a product's stages. A renamed stage keeps its conversations; a removed one asks where they go. Targets are minutes of business hours.",
+        );
+        let templates = section(
+            &root,
+            "templates",
+            "Templates",
+            "Replies agents insert with / in the composer. Variables: {{first_name}}, {{name}}, {{agent}}, {{business}}, and your own, asked for on inserting.",
+        );
+        let rules = section(
+            &root,
+            "rules",
+            "Routing rules",
+            "Tried in order; the first enabled rule that matches a chat gives it to an agent. Drag a rule, or use its arrows, to change the order.",
+        );
+        let _ = document().body().map(|b| b.append_child(&root));
+        let clicks = EventListener::new_with_options(
+            &root,
+            "click",
+            EventListenerOptions::enable_prevent_default(),
+            |event| {
+                let Some(target) = crate::ui::event_origin(event)
+                    .and_then(|t| t.closest("[data-action]").ok().flatten())
+                else {
+                    return;
+                };
+                event.prevent_default();
+                let action = target.get_attribute("data-action").unwrap_or_default();
+                let form = target.closest("form").ok().flatten();
+                act(&action, &target, form);
+            },
+        );
+        let changes = EventListener::new(&root, "change", |event| {
+            let Some(target) = crate::ui::event_origin(event) else {
+                return;
+            };
+            if target.get_attribute("data-field").as_deref() == Some("enabled") {
+                if let Some(id) = target
+                    .closest("[data-rule-id]")
+                    .ok()
+                    .flatten()
+                    .and_then(|r| r.get_attribute("data-rule-id"))
+                {
+                    wasm_bindgen_futures::spawn_local(toggle_rule(id));
+                }
+            }
+        });
+        let drag_start = EventListener::new(&root, "dragstart", |event| {
+            let id = crate::ui::event_origin(event)
+                .and_then(|t| t.closest("[data-rule-id]").ok().flatten())
+                .and_then(|r| r.get_attribute("data-rule-id"));
+            if let (Some(id), Some(drag)) = (id, event.dyn_ref::<web_sys::DragEvent>()) {
+                if let Some(data) = drag.data_transfer() {
+                    let _ = data.set_data("text/plain", &id);
+                }
+                with_settings(|s| s.dragging = Some(id));
+            }
+        });
+        let options = EventListenerOptions::enable_prevent_default();
+        let drag_over = EventListener::new_with_options(&root, "dragover", options, |event| {
+            let over_rule = crate::ui::event_origin(event)
+                .and_then(|t| t.closest("[data-rule-id]").ok().flatten())
+                .is_some();
+            if over_rule {
+                event.prevent_default();
+            }
+        });
+        let drop = EventListener::new_with_options(&root, "drop", options, |event| {
+            let onto = crate::ui::event_origin(event)
+                .and_then(|t| t.closest("[data-rule-id]").ok().flatten())
+                .and_then(|r| r.get_attribute("data-rule-id"));
+            let mut dragged = None;
+            with_settings(|s| dragged = s.dragging.take());
+            if let (Some(onto), Some(dragged)) = (onto, dragged) {
+                event.prevent_default();
+                wasm_bindgen_futures::spawn_local(reorder(dragged, onto));
+            }
+        });
+        Settings {
+            notice,
+            saved,
+            pipelines,
+            templates,
+            rules,
+            data: Data::default(),
+            dragging: None,
+            _listeners: vec![clicks, changes, drag_start, drag_over, drop],
+        }
+    }
+
+    fn supervises(&self) -> bool {
+        self.data.me.as_ref().is_some_and(|m| m.role.supervises())
+    }
+
+    fn render(&mut self) {
+        let me = self.data.me.as_ref();
+        set_text(
+            &self.notice,
+            &match me {
+                Some(m) if m.role == Role::Agent => format!(
+                    "Signed in as {}. These are your team's settings; only leads and admins change them.",
+                    m.name
+                ),
+                Some(m) => format!("Signed in as {}. Changes reach every WhatsApp tab at once.", m.name),
+                None => String::new(),
+            },
+        );
+        let read_only = !self.supervises();
+        for body in [&self.pipelines, &self.templates, &self.rules] {
+            if read_only {
+                set_attr(body, "disabled", "");
+            } else {
+                let _ = body.remove_attribute("disabled");
+            }
+        }
+        self.render_pipelines();
+        self.render_templates();
+        self.render_rules();
+    }
+
+    fn render_pipelines(&self) {
+        let body = &self.pipelines;
+        clear(body);
+        for p in &self.data.pipelines {
+            let f = form("pipeline-form", &p.id);
+            let _ = f.append_child(&input("name", &p.name, "Name"));
+            let rows = el("div", "stage-rows");
+            for stage in &p.stages {
+                let sla = p.sla.iter().find(|s| &s.stage == stage);
+                let mins = |m: Option<u32>| m.map(|m| m.to_string()).unwrap_or_default();
+                let _ = rows.append_child(&stage_row(
+                    Some(stage),
+                    stage,
+                    &mins(sla.and_then(|s| s.first_response_mins)),
+                    &mins(sla.and_then(|s| s.response_mins)),
+                ));
+            }
+            let _ = f.append_child(&rows);
+            let moves = el("div", "move-prompt");
+            show(&moves, false);
+            let _ = f.append_child(&moves);
+            let actions = el("div", "actions");
+            let _ = actions.append_child(&button("Add a stage", "add-stage"));
+            let _ = actions.append_child(&primary(button("Save", "save-pipeline")));
+            let _ = f.append_child(&actions);
+            let _ = f.append_child(&status());
+            let _ = body.append_child(&f);
+        }
+        let f = form("pipeline-new", "");
+        let _ = f.append_child(&text_el("h3", "", "New pipeline"));
+        let _ = f.append_child(&input("name", "", "Name"));
+        let _ = f.append_child(&area("stages", "", "Stages, one per line"));
+        let _ = f.append_child(&primary(button("Create pipeline", "create-pipeline")));
+        let _ = f.append_child(&status());
+        let _ = body.append_child(&f);
+    }
+
+    fn render_templates(&self) {
+        let body = &self.templates;
+        clear(body);
+        let list = el("ul", "template-rows");
+        for t in &self.data.templates {
+            let li = el("li", "template-row");
+            set_attr(&li, "data-id", &t.id);
+            let _ = li.append_child(&text_el("strong", "", &t.name));
+            let scope = match (&t.pipeline_id, &t.stage) {
+                (Some(p), stage) => {
+                    let name = self
+                        .data
+                        .pipelines
+                        .iter()
+                        .find(|x| &x.id == p)
+                        .map_or("a pipeline", |x| x.name.as_str());
+                    match stage {
+                        Some(s) => format!("{name} · {s}"),
+                        None => name.to_owned(),
+                    }
+                }
+                (None, _) => "every chat".to_owned(),
+            };
+            let _ = li.append_child(&text_el(
+                "span",
+                "",
+                &format!("{scope} · used {} times", t.use_count),
+            ));
+            let _ = li.append_child(&text_el("p", "", &t.body));
+            let _ = li.append_child(&button("Edit", "edit-template"));
+            let _ = li.append_child(&button("Delete", "delete-template"));
+            let _ = list.append_child(&li);
+        }
+        let _ = body.append_child(&list);
+        let _ = body.append_child(&self.template_form(None));
+    }
+
+    fn template_form(&self, editing: Option<&Template>) -> HtmlElement {
+        let f = form("template-form", editing.map_or("", |t| t.id.as_str()));
+        let _ = f.append_child(&text_el(
+            "h3",
+            "",
+            if editing.is_some() {
+                "Edit template"
+            } else {
+                "New template"
+            },
+        ));
+        let _ = f.append_child(&input(
+            "name",
+            editing.map_or("", |t| t.name.as_str()),
+            "Name",
+        ));
+        let _ = f.append_child(&area(
+            "body",
+            editing.map_or("", |t| t.body.as_str()),
+            "Text",
+        ));
+        let _ = f.append_child(&choice(
+            "pipeline_id",
+            "Shown first in",
+            &pipeline_options(&self.data, "every chat"),
+            editing.and_then(|t| t.pipeline_id.as_deref()).unwrap_or(""),
+        ));
+        let _ = f.append_child(&input(
+            "stage",
+            editing.and_then(|t| t.stage.as_deref()).unwrap_or(""),
+            "…at stage (optional)",
+        ));
+        let _ = f.append_child(&primary(button(
+            if editing.is_some() {
+                "Save template"
+            } else {
+                "Create template"
+            },
+            "save-template",
+        )));
+        let _ = f.append_child(&status());
+        f
+    }
+
+    fn render_rules(&self) {
+        let body = &self.rules;
+        clear(body);
+        let list = el("ol", "rule-rows");
+        let n = self.data.rules.len();
+        for (i, r) in self.data.rules.iter().enumerate() {
+            let li = el("li", "rule-row");
+            set_attr(&li, "data-rule-id", &r.id);
+            set_attr(&li, "draggable", "true");
+            let _ = li.append_child(&checkbox("enabled", "", r.enabled));
+            let _ = li.append_child(&text_el("strong", "", &r.name));
+            let _ = li.append_child(&text_el("span", "", &self.rule_summary(r)));
+            let up = button("↑", "rule-up");
+            set_attr(&up, "aria-label", &format!("Move {} up", r.name));
+            if i == 0 {
+                set_attr(&up, "disabled", "");
+            }
+            let down = button("↓", "rule-down");
+            set_attr(&down, "aria-label", &format!("Move {} down", r.name));
+            if i + 1 == n {
+                set_attr(&down, "disabled", "");
+            }
+            let _ = li.append_child(&up);
+            let _ = li.append_child(&down);
+            let _ = li.append_child(&button("Delete", "delete-rule"));
+            let _ = list.append_child(&li);
+        }
+        let _ = body.append_child(&list);
+        let f = form("rule-form", "");
+        let _ = f.append_child(&text_el("h3", "", "New rule"));
+        let _ = f.append_child(&input("name", "", "Name"));
+        let _ = f.append_child(&choice(
+            "pipeline_id",
+            "For chats in",
+            &pipeline_options(&self.data, "any pipeline"),
+            "",
+        ));
+        let _ = f.append_child(&input("stage", "", "…at stage (optional)"));
+        let _ = f.append_child(&checkbox("new_chat", "Only new chats", false));
+        let teams: Vec<(String, String)> =
+            std::iter::once((String::new(), "agents ticked below".to_owned()))
+                .chain(
+                    self.data
+                        .teams
+                        .iter()
+                        .map(|t| (t.id.clone(), t.name.clone())),
+                )
+                .collect();
+        let _ = f.append_child(&choice("team_id", "Give them to the team", &teams, ""));
+        let agents = el("div", "rule-agents");
+        for a in &self.data.agents {
+            let c = checkbox("agent", &a.name, false);
+            if let Ok(Some(i)) = c.query_selector("input") {
+                set_attr(&i, "value", &a.id);
+                set_attr(&i, "data-field", &format!("agent:{}", a.id));
+            }
+            let _ = agents.append_child(&c);
+        }
+        let _ = f.append_child(&agents);
+        let _ = f.append_child(&choice(
+            "strategy",
+            "Picking",
+            &[
+                ("round_robin".to_owned(), "in turn".to_owned()),
+                ("least_loaded".to_owned(), "the least busy".to_owned()),
+            ],
+            "round_robin",
+        ));
+        let _ = f.append_child(&input(
+            "reassign_mins",
+            "",
+            "Move it on if unanswered after (minutes, optional)",
+        ));
+        let _ = f.append_child(&primary(button("Create rule", "create-rule")));
+        let _ = f.append_child(&status());
+        let _ = body.append_child(&f);
+        let tester = form("rule-tester", "");
+        let _ = tester.append_child(&text_el("h3", "", "Where would this chat go?"));
+        let _ = tester.append_child(&input("chat_id", "", "Chat id (919876543210@c.us)"));
+        let _ = tester.append_child(&button("Try it", "test-rule"));
+        let _ = tester.append_child(&el("p", "tester-answer"));
+        let _ = tester.append_child(&status());
+        let _ = body.append_child(&tester);
+    }
+
+    fn rule_summary(&self, r: &Rule) -> String {
+        let pipeline = r
+            .matches
+            .pipeline_id
+            .as_ref()
+            .and_then(|id| self.data.pipelines.iter().find(|p| &p.id == id))
+            .map(|p| match &r.matches.stage {
+                Some(s) => format!("{} · {s}", p.name),
+                None => p.name.clone(),
+            })
+            .unwrap_or_else(|| "any chat".to_owned());
+        let target = match (&r.target.team_id, &r.target.agent_ids) {
+            (Some(team), _) => self
+                .data
+                .teams
+                .iter()
+                .find(|t| &t.id == team)
+                .map_or_else(|| "a team".to_owned(), |t| format!("team {}", t.name)),
+            (None, Some(ids)) => {
+                let names: Vec<&str> = ids
+                    .iter()
+                    .filter_map(|id| self.data.agents.iter().find(|a| &a.id == id))
+                    .map(|a| a.name.as_str())
+                    .collect();
+                names.join(", ")
+            }
+            (None, None) => "nobody".to_owned(),
+        };
+        let new = if r.matches.new_chat == Some(true) {
+            " (new chats)"
+        } else {
+            ""
+        };
+        format!("{pipeline}{new} → {target}")
+    }
+}
+
+fn primary(b: HtmlElement) -> HtmlElement {
+    set_attr(&b, "data-primary", "");
+    b
+}
+
+fn stage_row(original: Option<&str>, name: &str, first: &str, response: &str) -> HtmlElement {
+    let row = el("div", "stage-row");
+    if let Some(o) = original {
+        set_attr(&row, "data-original", o);
+    }
+    let _ = row.append_child(&input("stage", name, "Stage"));
+    let _ = row.append_child(&input("first", first, "First reply within (min)"));
+    let _ = row.append_child(&input("response", response, "Replies within (min)"));
+    for (label, action) in [
+        ("↑", "stage-up"),
+        ("↓", "stage-down"),
+        ("Remove", "stage-remove"),
+    ] {
+        let _ = row.append_child(&button(label, action));
+    }
+    row
+}
+
+fn rows_of(form: &Element) -> Vec<StageRow> {
+    crate::ui::all(form, "[data-baton=\"stage-row\"]")
+        .iter()
+        .map(|row| StageRow {
+            original: row.get_attribute("data-original"),
+            name: field(row, "stage"),
+            first_response: field(row, "first"),
+            response: field(row, "response"),
+        })
+        .collect()
+}
+
+/// A click on a control with `data-action`, in `form` if it is in one.
+fn act(action: &str, target: &Element, form: Option<Element>) {
+    let row = target.closest("[data-baton=\"stage-row\"]").ok().flatten();
+    match (action, form, row) {
+        ("add-stage", Some(form), _) => {
+            if let Ok(Some(rows)) = form.query_selector("[data-baton=\"stage-rows\"]") {
+                let _ = rows.append_child(&stage_row(None, "", "", ""));
+            }
+        }
+        ("stage-up", _, Some(row)) => {
+            if let (Some(prev), Some(parent)) = (row.previous_element_sibling(), row.parent_node())
+            {
+                let _ = parent.insert_before(&row, Some(&prev));
+            }
+        }
+        ("stage-down", _, Some(row)) => {
+            if let (Some(next), Some(parent)) = (row.next_element_sibling(), row.parent_node()) {
+                let _ = parent.insert_before(&next, Some(&row));
+            }
+        }
+        ("stage-remove", _, Some(row)) => row.remove(),
+        ("save-pipeline", Some(form), _) => wasm_bindgen_futures::spawn_local(save_pipeline(form)),
+        ("create-pipeline", Some(form), _) => {
+            wasm_bindgen_futures::spawn_local(create_pipeline(form));
+        }
+        ("save-template", Some(form), _) => wasm_bindgen_futures::spawn_local(save_template(form)),
+        ("edit-template", _, _) => {
+            let id = target
+                .closest("[data-baton=\"template-row\"]")
+                .ok()
+                .flatten()
+                .and_then(|r| r.get_attribute("data-id"));
+            with_settings(|s| {
+                let editing = s.data.templates.iter().find(|t| Some(&t.id) == id.as_ref());
+                let fresh = s.template_form(editing);
+                if let Ok(Some(old)) = s.templates.query_selector("[data-baton=\"template-form\"]")
+                {
+                    let _ = old.replace_with_with_node_1(&fresh);
+                }
+                if let Ok(Some(name)) = fresh.query_selector("[data-field=\"name\"]") {
+                    let _ = name.unchecked_ref::<HtmlElement>().focus();
+                }
+            });
+        }
+        ("delete-template", _, _) => {
+            if let Some(id) = target
+                .closest("[data-baton=\"template-row\"]")
+                .ok()
+                .flatten()
+                .and_then(|r| r.get_attribute("data-id"))
+            {
+                wasm_bindgen_futures::spawn_local(delete(format!("/templates/{id}")));
+            }
+        }
+        ("create-rule", Some(form), _) => wasm_bindgen_futures::spawn_local(create_rule(form)),
+        ("rule-up" | "rule-down" | "delete-rule", _, _) => {
+            let Some(id) = target
+                .closest("[data-rule-id]")
+                .ok()
+                .flatten()
+                .and_then(|r| r.get_attribute("data-rule-id"))
+            else {
+                return;
+            };
+            if action == "delete-rule" {
+                wasm_bindgen_futures::spawn_local(delete(format!("/routing/rules/{id}")));
+            } else {
+                wasm_bindgen_futures::spawn_local(step_rule(id, action == "rule-up"));
+            }
+        }
+        ("test-rule", Some(form), _) => wasm_bindgen_futures::spawn_local(test_rule(form)),
+        _ => {}
+    }
+}
+
+fn link() -> Option<std::rc::Rc<std::cell::RefCell<super::link::Link>>> {
+    with_lead(|lead| lead.link.clone())
+}
+
+/// Sends `body` to `path`; on success reloads everything, on refusal says why in `form`.
+async fn submit<T: Serialize>(
+    form: &Element,
+    method: &str,
+    path: &str,
+    body: &T,
+) -> Option<Answer> {
+    let link = link()?;
+    let text = match to_json(body) {
+        Ok(text) => text,
+        Err(err) => {
+            say(form, &err.to_string());
+            return None;
+        }
+    };
+    say(form, "Saving…");
+    let answer = request(&link, method, path, Some(&text)).await;
+    if answer.ok() {
+        load().await;
+        with_settings(|s| set_text(&s.saved, "Saved."));
+        Some(answer)
+    } else {
+        say(form, &answer.message());
+        None
+    }
+}
+
+async fn create_pipeline(form: Element) {
+    let body = PipelineRequest {
+        name: field(&form, "name").trim().to_owned(),
+        stages: lines(&field(&form, "stages")),
+    };
+    submit(&form, "POST", "/pipelines", &body).await;
+}
+
+async fn save_pipeline(form: Element) {
+    let Some(id) = form.get_attribute("data-id") else {
+        return;
+    };
+    let rows = rows_of(&form);
+    let mut loaded = Vec::new();
+    with_settings(|s| {
+        loaded = s
+            .data
+            .pipelines
+            .iter()
+            .find(|p| p.id == id)
+            .map(|p| p.stages.clone())
+            .unwrap_or_default();
+    });
+    let gone = removed(&loaded, &rows);
+    // Removed stages: where their conversations go is asked first.
+    let prompt = form
+        .query_selector("[data-baton=\"move-prompt\"]")
+        .ok()
+        .flatten();
+    let mut moved = Vec::new();
+    if let Some(prompt) = &prompt {
+        let answered: Vec<String> = crate::ui::all(prompt, "select")
+            .iter()
+            .filter_map(|s| s.get_attribute("data-from"))
+            .collect();
+        if !gone.is_empty() && gone.iter().any(|g| !answered.contains(g)) {
+            clear(prompt);
+            let names: Vec<String> = rows.iter().map(|r| r.name.trim().to_owned()).collect();
+            for stage in &gone {
+                let options: Vec<(String, String)> = names
+                    .iter()
+                    .map(|n| (n.clone(), n.clone()))
+                    .chain(std::iter::once((
+                        String::new(),
+                        "out of the pipeline".to_owned(),
+                    )))
+                    .collect();
+                let c = choice(
+                    "moved",
+                    &format!("Conversations in {stage} go to"),
+                    &options,
+                    "",
+                );
+                if let Ok(Some(s)) = c.query_selector("select") {
+                    set_attr(&s, "data-from", stage);
+                }
+                let _ = prompt.append_child(&c);
+            }
+            show(prompt, true);
+            say(
+                &form,
+                "Say where the removed stages' conversations go, then Save again.",
+            );
+            return;
+        }
+        for select in crate::ui::all(prompt, "select") {
+            if let Some(from) = select.get_attribute("data-from") {
+                let to = select.unchecked_ref::<HtmlSelectElement>().value();
+                moved.push((from, some(to)));
+            }
+        }
+    }
+    match pipeline_update(&field(&form, "name"), &rows, &moved) {
+        Ok(update) => {
+            submit(&form, "PUT", &format!("/pipelines/{id}"), &update).await;
+        }
+        Err(message) => say(&form, &message),
+    }
+}
+
+async fn save_template(form: Element) {
+    let id = form.get_attribute("data-id").unwrap_or_default();
+    let body = TemplateRequest {
+        name: field(&form, "name"),
+        body: field(&form, "body"),
+        pipeline_id: some(field(&form, "pipeline_id")),
+        stage: some(field(&form, "stage")),
+    };
+    if id.is_empty() {
+        submit(&form, "POST", "/templates", &body).await;
+    } else {
+        submit(&form, "PUT", &format!("/templates/{id}"), &body).await;
+    }
+}
+
+async fn create_rule(form: Element) {
+    let reassign = match minutes("Move it on after", &field(&form, "reassign_mins")) {
+        Ok(m) => m.map(|m| m * 60),
+        Err(message) => return say(&form, &message),
+    };
+    let agent_ids: Vec<String> = crate::ui::all(&form, "[data-baton=\"rule-agents\"] input")
+        .iter()
+        .filter(|i| i.unchecked_ref::<HtmlInputElement>().checked())
+        .filter_map(|i| i.get_attribute("value"))
+        .collect();
+    let team_id = some(field(&form, "team_id"));
+    let body = RuleRequest {
+        name: field(&form, "name"),
+        enabled: true,
+        matches: RuleMatch {
+            pipeline_id: some(field(&form, "pipeline_id")),
+            stage: some(field(&form, "stage")),
+            new_chat: (field(&form, "new_chat") == "on").then_some(true),
+            ..RuleMatch::default()
+        },
+        target: RuleTarget {
+            agent_ids: team_id.is_none().then_some(agent_ids),
+            team_id,
+        },
+        strategy: if field(&form, "strategy") == "least_loaded" {
+            Strategy::LeastLoaded
+        } else {
+            Strategy::RoundRobin
+        },
+        reassign_after_secs: reassign,
+    };
+    submit(&form, "POST", "/routing/rules", &body).await;
+}
+
+fn request_of(r: &Rule, enabled: bool) -> RuleRequest {
+    RuleRequest {
+        name: r.name.clone(),
+        enabled,
+        matches: r.matches.clone(),
+        target: r.target.clone(),
+        strategy: r.strategy,
+        reassign_after_secs: r.reassign_after_secs,
+    }
+}
+
+async fn toggle_rule(id: String) {
+    let mut body = None;
+    with_settings(|s| {
+        body = s
+            .data
+            .rules
+            .iter()
+            .find(|r| r.id == id)
+            .map(|r| request_of(r, !r.enabled));
+    });
+    let (Some(body), Some(form)) = (body, rules_status_form()) else {
+        return;
+    };
+    submit(&form, "PUT", &format!("/routing/rules/{id}"), &body).await;
+}
+
+/// The rules' own form, where their list's refusals are said.
+fn rules_status_form() -> Option<Element> {
+    let mut form = None;
+    with_settings(|s| {
+        form = s
+            .rules
+            .query_selector("[data-baton=\"rule-form\"]")
+            .ok()
+            .flatten();
+    });
+    form
+}
+
+async fn put_order(ids: Vec<String>) {
+    #[derive(Serialize)]
+    struct Order {
+        ids: Vec<String>,
+    }
+    if let Some(form) = rules_status_form() {
+        submit(&form, "PUT", "/routing/rules/order", &Order { ids }).await;
+    }
+}
+
+async fn step_rule(id: String, up: bool) {
+    let mut ids: Vec<String> = Vec::new();
+    with_settings(|s| ids = s.data.rules.iter().map(|r| r.id.clone()).collect());
+    let Some(at) = ids.iter().position(|i| *i == id) else {
+        return;
+    };
+    let other = if up { at.checked_sub(1) } else { Some(at + 1) };
+    if let Some(other) = other.filter(|o| *o < ids.len()) {
+        ids.swap(at, other);
+        put_order(ids).await;
+    }
+}
+
+async fn reorder(dragged: String, onto: String) {
+    let mut ids: Vec<String> = Vec::new();
+    with_settings(|s| ids = s.data.rules.iter().map(|r| r.id.clone()).collect());
+    let (Some(from), Some(to)) = (
+        ids.iter().position(|i| *i == dragged),
+        ids.iter().position(|i| *i == onto),
+    ) else {
+        return;
+    };
+    if from != to {
+        let moving = ids.remove(from);
+        ids.insert(to, moving);
+        put_order(ids).await;
+    }
+}
+
+async fn delete(path: String) {
+    let Some(link) = link() else {
+        return;
+    };
+    let answer = request(&link, "DELETE", &path, None).await;
+    if answer.ok() {
+        load().await;
+    } else {
+        let message = answer.message();
+        with_settings(|s| set_text(&s.notice, &message));
+    }
+}
+
+async fn test_rule(form: Element) {
+    let Some(link) = link() else {
+        return;
+    };
+    let chat = field(&form, "chat_id").trim().replace('@', "%40");
+    let answer = request(
+        &link,
+        "GET",
+        &format!("/conversations/{chat}/routing"),
+        None,
+    )
+    .await;
+    let text = if answer.ok() {
+        #[derive(serde::Deserialize)]
+        struct Decision {
+            explanation: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct Preview {
+            decision: Option<Decision>,
+        }
+        from_json::<Preview>(&answer.body)
+            .ok()
+            .and_then(|p| p.decision)
+            .map_or_else(
+                || "No rule would decide for it now.".to_owned(),
+                |d| d.explanation,
+            )
+    } else {
+        answer.message()
+    };
+    if let Ok(Some(out)) = form.query_selector("[data-baton=\"tester-answer\"]") {
+        set_text(&out, &text);
+    }
+    say(&form, "");
+}
+
+/// Reads everything the page shows and draws it.
+pub async fn load() {
+    let Some(link) = link() else {
+        return;
+    };
+    let me = send(&link, "GET", "/me", None);
+    let pipelines = send(&link, "GET", "/pipelines?limit=1000", None);
+    let templates = send(&link, "GET", "/templates", None);
+    let rules = send(&link, "GET", "/routing/rules", None);
+    let teams = send(&link, "GET", "/teams", None);
+    let agents = send(&link, "GET", "/agents?limit=1000", None);
+    let answers = [
+        me.answer(&link).await,
+        pipelines.answer(&link).await,
+        templates.answer(&link).await,
+        rules.answer(&link).await,
+        teams.answer(&link).await,
+        agents.answer(&link).await,
+    ];
+    if let Some(refused) = answers.iter().find(|a| !a.ok()) {
+        let message = refused.message();
+        with_settings(|s| set_text(&s.notice, &message));
+        return;
+    }
+    #[derive(serde::Deserialize)]
+    struct Me {
+        agent: Agent,
+    }
+    let read = (|| {
+        Ok::<_, crate::error::CoreError>(Data {
+            me: Some(from_json::<Me>(&answers[0].body)?.agent),
+            pipelines: from_json::<Page<Pipeline>>(&answers[1].body)?.items,
+            templates: from_json::<Vec<Template>>(&answers[2].body)?,
+            rules: from_json::<Vec<Rule>>(&answers[3].body)?,
+            teams: from_json::<Vec<Team>>(&answers[4].body)?,
+            agents: from_json::<Page<Agent>>(&answers[5].body)?.items,
+        })
+    })();
+    match read {
+        Ok(mut data) => with_settings(|s| {
+            data.pipelines
+                .sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.name.cmp(&b.name)));
+            data.agents.sort_by(|a, b| a.name.cmp(&b.name));
+            s.data = data;
+            s.render();
+            set_text(&s.saved, "");
+            if let Some(body) = document().body() {
+                set_attr(&body, "data-state", "ready");
+            }
+        }),
+        Err(err) => with_settings(|s| set_text(&s.notice, &format!("Unreadable answer: {err}"))),
+    }
+}
