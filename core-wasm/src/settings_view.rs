@@ -4,6 +4,7 @@
 //! natively; the lead module draws the page.
 
 use protocol::api::{PipelineUpdate, StageMove, StageRename, StageSla};
+use protocol::routing::{Hours, Shift, ShiftException, Weekday};
 
 /// One stage as the editor shows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -97,6 +98,112 @@ pub fn lines(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Weekly hours and date exceptions as written on the page, one per line: `mon 09:00-18:00`,
+/// `2026-12-25 closed`, `2026-12-24 10:00-14:00, 16:00-18:00`.
+pub fn format_hours(shifts: &[Shift], exceptions: &[ShiftException]) -> String {
+    let mut lines: Vec<String> = shifts
+        .iter()
+        .map(|s| format!("{} {}-{}", weekday_key(s.weekday), s.start, s.end))
+        .collect();
+    for e in exceptions {
+        if e.hours.is_empty() {
+            lines.push(format!("{} closed", e.date));
+        } else {
+            let spans: Vec<String> = e
+                .hours
+                .iter()
+                .map(|h| format!("{}-{}", h.start, h.end))
+                .collect();
+            lines.push(format!("{} {}", e.date, spans.join(", ")));
+        }
+    }
+    lines.join("\n")
+}
+
+fn weekday_key(day: Weekday) -> &'static str {
+    match day {
+        Weekday::Mon => "mon",
+        Weekday::Tue => "tue",
+        Weekday::Wed => "wed",
+        Weekday::Thu => "thu",
+        Weekday::Fri => "fri",
+        Weekday::Sat => "sat",
+        Weekday::Sun => "sun",
+    }
+}
+
+fn span(line: usize, text: &str) -> Result<Hours, String> {
+    let (start, end) = text.trim().split_once('-').ok_or_else(|| {
+        format!(
+            "line {line}: hours are written 09:00-18:00, not {:?}",
+            text.trim()
+        )
+    })?;
+    Ok(Hours {
+        start: start.trim().to_owned(),
+        end: end.trim().to_owned(),
+    })
+}
+
+/// Reads hours written as [`format_hours`] writes them (the server checks the times themselves).
+pub fn parse_hours(text: &str) -> Result<(Vec<Shift>, Vec<ShiftException>), String> {
+    let mut shifts = Vec::new();
+    let mut exceptions = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let n = i + 1;
+        let (head, rest) = line
+            .split_once(char::is_whitespace)
+            .ok_or_else(|| format!("line {n}: write a day and its hours, like mon 09:00-18:00"))?;
+        let day = Weekday::ALL
+            .into_iter()
+            .find(|d| weekday_key(*d) == head.to_ascii_lowercase().get(..3).unwrap_or(""));
+        match day {
+            Some(weekday) if head.chars().all(char::is_alphabetic) => {
+                for part in rest.split(',') {
+                    let h = span(n, part)?;
+                    shifts.push(Shift {
+                        weekday,
+                        start: h.start,
+                        end: h.end,
+                    });
+                }
+            }
+            _ if head.len() == 10 && head.as_bytes()[4] == b'-' => {
+                let hours = if rest.trim().eq_ignore_ascii_case("closed") {
+                    Vec::new()
+                } else {
+                    rest.split(',')
+                        .map(|p| span(n, p))
+                        .collect::<Result<_, _>>()?
+                };
+                exceptions.push(ShiftException {
+                    date: head.to_owned(),
+                    hours,
+                });
+            }
+            _ => {
+                return Err(format!(
+                    "line {n}: {head:?} is neither a weekday (mon…sun) nor a date (YYYY-MM-DD)"
+                ))
+            }
+        }
+    }
+    Ok((shifts, exceptions))
+}
+
+/// Skills typed as a list (`hindi, home-loans`).
+pub fn skills(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +242,28 @@ mod tests {
         assert_eq!(update.moved[0].to, None);
         let loaded = vec!["New".to_owned(), "Qualified".to_owned(), "Lost".to_owned()];
         assert_eq!(removed(&loaded, &rows), ["Lost"]);
+    }
+
+    #[test]
+    fn hours_are_written_and_read_one_per_line() {
+        let text = "Mon 09:00-18:00\nsat 10:00-13:00, 14:00-16:00\n\n2026-12-25 closed\n2026-12-24 10:00-14:00";
+        let (shifts, exceptions) = parse_hours(text).unwrap();
+        assert_eq!(shifts.len(), 3);
+        assert_eq!(shifts[1].weekday, Weekday::Sat);
+        assert_eq!(
+            (shifts[2].start.as_str(), shifts[2].end.as_str()),
+            ("14:00", "16:00")
+        );
+        assert!(exceptions[0].hours.is_empty());
+        assert_eq!(exceptions[1].hours[0].end, "14:00");
+        let written = format_hours(&shifts, &exceptions);
+        assert_eq!(parse_hours(&written).unwrap(), (shifts, exceptions));
+        assert!(parse_hours("someday 09:00-10:00")
+            .unwrap_err()
+            .starts_with("line 1:"));
+        assert!(parse_hours("mon\n").unwrap_err().starts_with("line 1:"));
+        assert!(parse_hours("tue 0900").unwrap_err().contains("09:00-18:00"));
+        assert_eq!(skills(" hindi, ,home-loans "), ["hindi", "home-loans"]);
     }
 
     #[test]

@@ -1,13 +1,19 @@
 //! The team's settings (the extension's options page, `data-baton="settings"`): pipelines with
-//! their stages and targets, templates, and the routing rules with a "where would this chat go?"
-//! tester. Leads and admins change them; agents read them. Every form is sent as the API's
+//! their stages and targets, templates, the routing rules with a "where would this chat go?"
+//! tester, business hours, agents (admins: add, roles, passwords, deactivation; leads: skills,
+//! capacity, hours) and teams. Leads and admins change them; agents read them. Every form is sent as the API's
 //! request through the worker's relay, and a refusal shows the server's own message beside the
 //! form; whatever is saved reaches open WhatsApp tabs live through the server's events. The
 //! forms' data is [`crate::settings_view`].
 
 use gloo_events::{EventListener, EventListenerOptions};
-use protocol::api::{Agent, Page, Pipeline, PipelineRequest, Role};
-use protocol::routing::{Rule, RuleMatch, RuleRequest, RuleTarget, Strategy, Team};
+use protocol::api::{
+    Agent, NewAgentRequest, Page, PasswordRequest, Pipeline, PipelineRequest, Role, RoleRequest,
+};
+use protocol::routing::{
+    BusinessHours, RoutingProfile, Rule, RuleMatch, RuleRequest, RuleTarget, Strategy, Team,
+    TeamRequest,
+};
 use protocol::templates::{Template, TemplateRequest};
 use serde::Serialize;
 use wasm_bindgen::JsCast;
@@ -16,7 +22,9 @@ use web_sys::{Element, HtmlElement, HtmlInputElement, HtmlSelectElement, HtmlTex
 use super::link::{request, send, Answer};
 use super::{with_lead, with_settings};
 use crate::js::{from_json, to_json};
-use crate::settings_view::{lines, minutes, pipeline_update, removed, StageRow};
+use crate::settings_view::{
+    format_hours, lines, minutes, parse_hours, pipeline_update, removed, skills, StageRow,
+};
 use crate::ui::{button, clear, document, el, set_attr, set_text, show, text_el};
 
 #[derive(Default)]
@@ -27,6 +35,9 @@ struct Data {
     rules: Vec<Rule>,
     teams: Vec<Team>,
     agents: Vec<Agent>,
+    hours: BusinessHours,
+    /// Routing profiles by agent id (an agent reads only their own).
+    profiles: Vec<(String, RoutingProfile)>,
 }
 
 pub struct Settings {
@@ -36,6 +47,9 @@ pub struct Settings {
     pipelines: HtmlElement,
     templates: HtmlElement,
     rules: HtmlElement,
+    hours: HtmlElement,
+    agents: HtmlElement,
+    teams: HtmlElement,
     data: Data,
     /// The rule being dragged to a new place.
     dragging: Option<String>,
@@ -191,6 +205,24 @@ impl Settings {
             "Routing rules",
             "Tried in order; the first enabled rule that matches a chat gives it to an agent. Drag a rule, or use its arrows, to change the order.",
         );
+        let hours = section(
+            &root,
+            "hours",
+            "Business hours",
+            "When the team answers, one line each: mon 09:00-18:00; a date that differs: 2026-12-25 closed, or 2026-12-24 10:00-14:00. Targets count only these hours; none at all: always open.",
+        );
+        let agents = section(
+            &root,
+            "agents",
+            "Agents",
+            "Admins add agents, change roles and passwords, and deactivate leavers (their chats go back to routing). Leads set each agent's skills, how many open chats they take, and their hours (same form as the business hours; none: the business hours).",
+        );
+        let teams = section(
+            &root,
+            "teams",
+            "Teams",
+            "The agents a routing rule can give chats to together.",
+        );
         let _ = document().body().map(|b| b.append_child(&root));
         let clicks = EventListener::new_with_options(
             &root,
@@ -219,6 +251,7 @@ impl Settings {
                     .flatten()
                     .and_then(|r| r.get_attribute("data-rule-id"))
                 {
+                    with_settings(|s| set_text(&s.saved, ""));
                     wasm_bindgen_futures::spawn_local(toggle_rule(id));
                 }
             }
@@ -260,6 +293,9 @@ impl Settings {
             pipelines,
             templates,
             rules,
+            hours,
+            agents,
+            teams,
             data: Data::default(),
             dragging: None,
             _listeners: vec![clicks, changes, drag_start, drag_over, drop],
@@ -284,7 +320,14 @@ impl Settings {
             },
         );
         let read_only = !self.supervises();
-        for body in [&self.pipelines, &self.templates, &self.rules] {
+        for body in [
+            &self.pipelines,
+            &self.templates,
+            &self.rules,
+            &self.hours,
+            &self.agents,
+            &self.teams,
+        ] {
             if read_only {
                 set_attr(body, "disabled", "");
             } else {
@@ -294,6 +337,137 @@ impl Settings {
         self.render_pipelines();
         self.render_templates();
         self.render_rules();
+        self.render_hours();
+        self.render_agents();
+        self.render_teams();
+    }
+
+    fn is_admin(&self) -> bool {
+        self.data.me.as_ref().is_some_and(|m| m.role == Role::Admin)
+    }
+
+    fn render_hours(&self) {
+        clear(&self.hours);
+        let f = form("hours-form", "");
+        let _ = f.append_child(&area(
+            "hours",
+            &format_hours(&self.data.hours.shifts, &self.data.hours.exceptions),
+            "Hours",
+        ));
+        let _ = f.append_child(&primary(button("Save hours", "save-hours")));
+        let _ = f.append_child(&status());
+        let _ = self.hours.append_child(&f);
+    }
+
+    fn render_agents(&self) {
+        clear(&self.agents);
+        let admin = self.is_admin();
+        let me = self.data.me.as_ref().map(|m| m.id.as_str());
+        let roles = [
+            ("agent".to_owned(), "Agent".to_owned()),
+            ("lead".to_owned(), "Lead".to_owned()),
+            ("admin".to_owned(), "Admin".to_owned()),
+        ];
+        for a in &self.data.agents {
+            let profile = self
+                .data
+                .profiles
+                .iter()
+                .find(|(id, _)| *id == a.id)
+                .map(|(_, p)| p);
+            // An agent sees their own profile only; a lead everyone's.
+            if profile.is_none() && !self.supervises() {
+                continue;
+            }
+            let f = form("agent-form", &a.id);
+            let _ = f.append_child(&text_el("h3", "", &format!("{} · {}", a.name, a.email)));
+            let admin_part = el("fieldset", "agent-admin");
+            if !admin {
+                set_attr(&admin_part, "disabled", "");
+            }
+            let role_key = match a.role {
+                Role::Agent => "agent",
+                Role::Lead => "lead",
+                Role::Admin => "admin",
+            };
+            let _ = admin_part.append_child(&choice("role", "Role", &roles, role_key));
+            let _ = admin_part.append_child(&button("Change role", "save-role"));
+            let _ = admin_part.append_child(&input("password", "", "New password (8+ characters)"));
+            let _ = admin_part.append_child(&button("Set password", "save-password"));
+            if Some(a.id.as_str()) != me {
+                let _ = admin_part.append_child(&button("Deactivate", "deactivate"));
+            }
+            let _ = f.append_child(&admin_part);
+            let profile_part = el("fieldset", "agent-profile");
+            // Never a blank form over a profile that could not be read.
+            if !self.supervises() || profile.is_none() {
+                set_attr(&profile_part, "disabled", "");
+            }
+            let p = profile.cloned().unwrap_or_default();
+            let _ = profile_part.append_child(&input(
+                "skills",
+                &p.skills.join(", "),
+                "Skills (hindi, home-loans)",
+            ));
+            let _ = profile_part.append_child(&input(
+                "capacity",
+                &p.capacity.map(|c| c.to_string()).unwrap_or_default(),
+                "Open chats at most (empty: no limit)",
+            ));
+            let _ = profile_part.append_child(&area(
+                "hours",
+                &format_hours(&p.shifts, &p.exceptions),
+                "Hours",
+            ));
+            let _ = profile_part.append_child(&button("Save profile", "save-profile"));
+            let _ = f.append_child(&profile_part);
+            let _ = f.append_child(&status());
+            let _ = self.agents.append_child(&f);
+        }
+        if admin {
+            let f = form("agent-new", "");
+            let _ = f.append_child(&text_el("h3", "", "New agent"));
+            let _ = f.append_child(&input("name", "", "Name"));
+            let _ = f.append_child(&input("email", "", "Email"));
+            let _ = f.append_child(&choice("role", "Role", &roles, "agent"));
+            let _ = f.append_child(&input("password", "", "First password (8+ characters)"));
+            let _ = f.append_child(&primary(button("Add agent", "create-agent")));
+            let _ = f.append_child(&status());
+            let _ = self.agents.append_child(&f);
+        }
+    }
+
+    fn render_teams(&self) {
+        clear(&self.teams);
+        let members = |f: &HtmlElement, chosen: &[String]| {
+            let box_ = el("div", "team-members");
+            for a in &self.data.agents {
+                let c = checkbox(&format!("member:{}", a.id), &a.name, chosen.contains(&a.id));
+                if let Ok(Some(i)) = c.query_selector("input") {
+                    set_attr(&i, "value", &a.id);
+                }
+                let _ = box_.append_child(&c);
+            }
+            let _ = f.append_child(&box_);
+        };
+        for t in &self.data.teams {
+            let f = form("team-form", &t.id);
+            let _ = f.append_child(&input("name", &t.name, "Name"));
+            members(&f, &t.agent_ids);
+            let actions = el("div", "actions");
+            let _ = actions.append_child(&primary(button("Save team", "save-team")));
+            let _ = actions.append_child(&button("Delete", "delete-team"));
+            let _ = f.append_child(&actions);
+            let _ = f.append_child(&status());
+            let _ = self.teams.append_child(&f);
+        }
+        let f = form("team-form", "");
+        let _ = f.append_child(&text_el("h3", "", "New team"));
+        let _ = f.append_child(&input("name", "", "Name"));
+        members(&f, &[]);
+        let _ = f.append_child(&primary(button("Create team", "save-team")));
+        let _ = f.append_child(&status());
+        let _ = self.teams.append_child(&f);
     }
 
     fn render_pipelines(&self) {
@@ -573,6 +747,7 @@ fn rows_of(form: &Element) -> Vec<StageRow> {
 
 /// A click on a control with `data-action`, in `form` if it is in one.
 fn act(action: &str, target: &Element, form: Option<Element>) {
+    with_settings(|s| set_text(&s.saved, ""));
     let row = target.closest("[data-baton=\"stage-row\"]").ok().flatten();
     match (action, form, row) {
         ("add-stage", Some(form), _) => {
@@ -642,6 +817,17 @@ fn act(action: &str, target: &Element, form: Option<Element>) {
             }
         }
         ("test-rule", Some(form), _) => wasm_bindgen_futures::spawn_local(test_rule(form)),
+        ("save-hours", Some(form), _) => wasm_bindgen_futures::spawn_local(save_hours(form)),
+        ("save-team", Some(form), _) => wasm_bindgen_futures::spawn_local(save_team(form)),
+        ("delete-team", Some(form), _) => {
+            if let Some(id) = form.get_attribute("data-id") {
+                wasm_bindgen_futures::spawn_local(delete(format!("/teams/{id}")));
+            }
+        }
+        ("create-agent", Some(form), _) => wasm_bindgen_futures::spawn_local(create_agent(form)),
+        ("save-role" | "save-password" | "deactivate" | "save-profile", Some(form), _) => {
+            wasm_bindgen_futures::spawn_local(agent_action(action.to_owned(), form));
+        }
         _ => {}
     }
 }
@@ -668,7 +854,12 @@ async fn submit<T: Serialize>(
     say(form, "Saving…");
     let answer = request(&link, method, path, Some(&text)).await;
     if answer.ok() {
-        load().await;
+        let section = form
+            .closest("section")
+            .ok()
+            .flatten()
+            .and_then(|s| s.get_attribute("data-baton"));
+        load_into(section.as_deref()).await;
         with_settings(|s| set_text(&s.saved, "Saved."));
         Some(answer)
     } else {
@@ -806,6 +997,115 @@ async fn create_rule(form: Element) {
     submit(&form, "POST", "/routing/rules", &body).await;
 }
 
+async fn save_hours(form: Element) {
+    match parse_hours(&field(&form, "hours")) {
+        Ok((shifts, exceptions)) => {
+            submit(
+                &form,
+                "PUT",
+                "/org/business-hours",
+                &BusinessHours { shifts, exceptions },
+            )
+            .await;
+        }
+        Err(message) => say(&form, &message),
+    }
+}
+
+async fn save_team(form: Element) {
+    let id = form.get_attribute("data-id").unwrap_or_default();
+    let agent_ids: Vec<String> = crate::ui::all(&form, "[data-baton=\"team-members\"] input")
+        .iter()
+        .filter(|i| i.unchecked_ref::<HtmlInputElement>().checked())
+        .filter_map(|i| i.get_attribute("value"))
+        .collect();
+    let body = TeamRequest {
+        name: field(&form, "name"),
+        agent_ids,
+    };
+    if id.is_empty() {
+        submit(&form, "POST", "/teams", &body).await;
+    } else {
+        submit(&form, "PUT", &format!("/teams/{id}"), &body).await;
+    }
+}
+
+fn role_of(key: &str) -> Role {
+    match key {
+        "admin" => Role::Admin,
+        "lead" => Role::Lead,
+        _ => Role::Agent,
+    }
+}
+
+async fn create_agent(form: Element) {
+    let body = NewAgentRequest {
+        name: field(&form, "name"),
+        email: field(&form, "email"),
+        role: role_of(&field(&form, "role")),
+        password: field(&form, "password"),
+    };
+    submit(&form, "POST", "/agents", &body).await;
+}
+
+async fn agent_action(action: String, form: Element) {
+    let Some(id) = form.get_attribute("data-id") else {
+        return;
+    };
+    match action.as_str() {
+        "save-role" => {
+            let body = RoleRequest {
+                role: role_of(&field(&form, "role")),
+            };
+            submit(&form, "PUT", &format!("/agents/{id}/role"), &body).await;
+        }
+        "save-password" => {
+            let body = PasswordRequest {
+                password: field(&form, "password"),
+            };
+            submit(&form, "PUT", &format!("/agents/{id}/password"), &body).await;
+        }
+        "deactivate" => {
+            #[derive(Serialize)]
+            struct Nothing {}
+            submit(
+                &form,
+                "POST",
+                &format!("/agents/{id}/deactivate"),
+                &Nothing {},
+            )
+            .await;
+        }
+        _ => {
+            let capacity = field(&form, "capacity");
+            let capacity = match capacity.trim() {
+                "" => None,
+                text => match text.parse::<u32>() {
+                    Ok(n) => Some(n),
+                    Err(_) => {
+                        return say(
+                            &form,
+                            &format!("Open chats at most must be a whole number, not {text:?}"),
+                        );
+                    }
+                },
+            };
+            match parse_hours(&field(&form, "hours")) {
+                Ok((shifts, exceptions)) => {
+                    let body = RoutingProfile {
+                        skills: skills(&field(&form, "skills")),
+                        capacity,
+                        shifts,
+                        exceptions,
+                    };
+                    submit(&form, "PUT", &format!("/agents/{id}/routing"), &body).await;
+                }
+                Err(message) => say(&form, &message),
+            }
+        }
+    }
+}
+
 fn request_of(r: &Rule, enabled: bool) -> RuleRequest {
     RuleRequest {
         name: r.name.clone(),
@@ -891,7 +1191,15 @@ async fn delete(path: String) {
     };
     let answer = request(&link, "DELETE", &path, None).await;
     if answer.ok() {
-        load().await;
+        let section = if path.starts_with("/templates") {
+            "settings-templates"
+        } else if path.starts_with("/teams") {
+            "settings-teams"
+        } else {
+            "settings-rules"
+        };
+        load_into(Some(section)).await;
+        with_settings(|s| set_text(&s.saved, "Saved."));
     } else {
         let message = answer.message();
         with_settings(|s| set_text(&s.notice, &message));
@@ -937,6 +1245,13 @@ async fn test_rule(form: Element) {
 
 /// Reads everything the page shows and draws it.
 pub async fn load() {
+    load_into(None).await;
+}
+
+/// Reads everything and draws `only` that section (`settings-…`) and those that list what it
+/// holds (a new pipeline is a choice in the templates' and rules' forms), so a save never wipes
+/// what is being typed elsewhere on the page; `None`: the whole page.
+async fn load_into(only: Option<&str>) {
     let Some(link) = link() else {
         return;
     };
@@ -946,6 +1261,7 @@ pub async fn load() {
     let rules = send(&link, "GET", "/routing/rules", None);
     let teams = send(&link, "GET", "/teams", None);
     let agents = send(&link, "GET", "/agents?limit=1000", None);
+    let hours = send(&link, "GET", "/org/business-hours", None);
     let answers = [
         me.answer(&link).await,
         pipelines.answer(&link).await,
@@ -953,6 +1269,7 @@ pub async fn load() {
         rules.answer(&link).await,
         teams.answer(&link).await,
         agents.answer(&link).await,
+        hours.answer(&link).await,
     ];
     if let Some(refused) = answers.iter().find(|a| !a.ok()) {
         let message = refused.message();
@@ -971,15 +1288,55 @@ pub async fn load() {
             rules: from_json::<Vec<Rule>>(&answers[3].body)?,
             teams: from_json::<Vec<Team>>(&answers[4].body)?,
             agents: from_json::<Page<Agent>>(&answers[5].body)?.items,
+            hours: from_json::<BusinessHours>(&answers[6].body)?,
+            profiles: Vec::new(),
         })
     })();
+    // Routing profiles: everyone's for a lead, an agent's own (all at once).
+    let mut read = read;
+    if let Ok(data) = read.as_mut() {
+        let wanted: Vec<String> = match &data.me {
+            Some(me) if me.role.supervises() => data.agents.iter().map(|a| a.id.clone()).collect(),
+            Some(me) => vec![me.id.clone()],
+            None => Vec::new(),
+        };
+        let sent: Vec<_> = wanted
+            .iter()
+            .map(|id| send(&link, "GET", &format!("/agents/{id}/routing"), None))
+            .collect();
+        for (id, sent) in wanted.into_iter().zip(sent) {
+            let answer = sent.answer(&link).await;
+            if let (true, Ok(profile)) = (answer.ok(), from_json::<RoutingProfile>(&answer.body)) {
+                data.profiles.push((id, profile));
+            }
+        }
+    }
     match read {
         Ok(mut data) => with_settings(|s| {
             data.pipelines
                 .sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.name.cmp(&b.name)));
             data.agents.sort_by(|a, b| a.name.cmp(&b.name));
             s.data = data;
-            s.render();
+            match only {
+                Some("settings-pipelines") => {
+                    s.render_pipelines();
+                    s.render_templates();
+                    s.render_rules();
+                }
+                Some("settings-templates") => s.render_templates(),
+                Some("settings-rules") => s.render_rules(),
+                Some("settings-hours") => s.render_hours(),
+                Some("settings-agents") => {
+                    s.render_agents();
+                    s.render_teams();
+                    s.render_rules();
+                }
+                Some("settings-teams") => {
+                    s.render_teams();
+                    s.render_rules();
+                }
+                _ => s.render(),
+            }
             set_text(&s.saved, "");
             if let Some(body) = document().body() {
                 set_attr(&body, "data-state", "ready");

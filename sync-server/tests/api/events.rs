@@ -274,7 +274,14 @@ async fn the_stream_guards_its_tickets_message_sizes_and_socket_count(backend: B
             "x".repeat(sync_server::MAX_CLIENT_MESSAGE + 1 - envelope)
         ))
         .await;
-    assert_eq!(stream.closed().await, Some(1009), "message too big");
+    // The server ends the stream with 1009. It does so without reading the rest of the oversized
+    // frame, so the kernel may answer that unread data with a reset, which can reach the client
+    // before the close frame does (how often depends on timing): either way the stream is over.
+    let ended = stream.closed().await;
+    assert!(
+        matches!(ended, Some(1009) | None),
+        "message too big: closed with {ended:?}"
+    );
 
     let mut open = Vec::new();
     for _ in 0..sync_server::MAX_SOCKETS_PER_TOKEN {
