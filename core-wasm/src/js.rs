@@ -2,7 +2,12 @@
 //! logging.
 
 use serde::de::DeserializeOwned;
-#[cfg(any(feature = "overlay", feature = "worker", feature = "lead"))]
+#[cfg(any(
+    feature = "overlay",
+    feature = "worker",
+    feature = "lead",
+    feature = "settings"
+))]
 use serde::Serialize;
 use wasm_bindgen::JsValue;
 
@@ -10,7 +15,12 @@ use crate::error::CoreError;
 
 /// A plain JSON-compatible JS value (objects, not Maps; `null`, not `undefined`), as
 /// `chrome.runtime` messaging and `JSON.stringify` need.
-#[cfg(any(feature = "overlay", feature = "worker", feature = "lead"))]
+#[cfg(any(
+    feature = "overlay",
+    feature = "worker",
+    feature = "lead",
+    feature = "settings"
+))]
 pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, CoreError> {
     Ok(value.serialize(&serde_wasm_bindgen::Serializer::json_compatible())?)
 }
@@ -20,7 +30,12 @@ pub fn from_js<T: DeserializeOwned>(value: JsValue) -> Result<T, CoreError> {
 }
 
 /// JSON text of a value.
-#[cfg(any(feature = "overlay", feature = "worker", feature = "lead"))]
+#[cfg(any(
+    feature = "overlay",
+    feature = "worker",
+    feature = "lead",
+    feature = "settings"
+))]
 pub fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String, CoreError> {
     js_sys::JSON::stringify(&to_js(value)?)
         .map(String::from)
@@ -44,6 +59,7 @@ pub fn log(message: &str) {
     web_sys::console::log_1(&JsValue::from_str(&format!("[baton] {message}")));
 }
 
+#[cfg(any(feature = "overlay", feature = "worker", feature = "lead"))]
 pub fn warn(message: &str) {
     web_sys::console::warn_1(&JsValue::from_str(&format!("[baton] {message}")));
 }

@@ -8,8 +8,9 @@
 //!
 //! The two halves are built as two modules (cargo features `overlay` and `worker`), so the content
 //! script loads only what it runs. A third, the **lead** module (feature `lead`: the stats panel,
-//! and the lead's tools to come), is loaded into WhatsApp Web only when first opened, so it costs
-//! the overlay nothing. The content script's modules have wasm2js twins.
+//! the pipeline board, the template picker), is loaded into WhatsApp Web only when first opened,
+//! so it costs the overlay nothing; a fourth, **settings**, draws the extension's options page.
+//! The content script's modules have wasm2js twins.
 //!
 //! Pure logic (parsing WhatsApp's DOM facts, the state reducer, what to show, the messages between
 //! the halves) compiles natively and is tested with plain `cargo test`. Browser code lives in
@@ -39,9 +40,12 @@ pub mod dom;
 mod error;
 #[cfg(target_arch = "wasm32")]
 mod js;
-#[cfg(all(target_arch = "wasm32", feature = "lead"))]
+#[cfg(all(target_arch = "wasm32", any(feature = "lead", feature = "settings")))]
 pub mod lead;
-#[cfg(all(target_arch = "wasm32", any(feature = "overlay", feature = "lead")))]
+#[cfg(all(
+    target_arch = "wasm32",
+    any(feature = "overlay", feature = "lead", feature = "settings")
+))]
 pub mod ui;
 #[cfg(all(target_arch = "wasm32", feature = "worker"))]
 pub mod worker;

@@ -20,9 +20,7 @@ use super::link::{request, send};
 use super::{with_board, with_lead};
 use crate::board_view::{columns, BoardFilters, CardView};
 use crate::js::{from_json, to_json};
-use crate::ui::{
-    button, clear, document, el, set_attr, set_text, shadow_host, show, text_el, Sheet,
-};
+use crate::ui::{button, clear, document, el, set_attr, set_text, show, text_el};
 
 thread_local! {
     /// The pipeline the board showed last, opened first next time.
@@ -133,15 +131,12 @@ fn chat_of(element: &Element) -> Option<String> {
 impl BoardPanel {
     /// Draws the board (empty until [`open`] loads it); `on_close` runs once it should go.
     pub fn new(on_close: impl Fn() + 'static) -> BoardPanel {
-        let (host, shadow) = shadow_host(
-            "div",
+        let (host, root) = super::dialog(
             "pipeline-board",
             "display: block; position: fixed; inset: 0; z-index: 2000",
-            Sheet::Lead,
+            "board-root",
+            "Pipeline board",
         );
-        let root = el("section", "board-root");
-        set_attr(&root, "role", "dialog");
-        set_attr(&root, "aria-label", "Pipeline board");
         let top = el("header", "board-top");
         let pipeline_select = select("board-pipeline", "Pipeline");
         let agent_select = select("board-filter", "Agent");
@@ -201,8 +196,6 @@ impl BoardPanel {
         for part in [&top, &status, &grid] {
             let _ = root.append_child(part);
         }
-        let _ = shadow.append_child(&root);
-        let _ = document().body().map(|b| b.append_child(&host));
 
         let on_close = std::rc::Rc::new(on_close);
         let closing = on_close.clone();

@@ -1,13 +1,18 @@
-//! The lead module: tools loaded into WhatsApp Web only when first opened, so they cost the
-//! overlay nothing — the stats panel, the pipeline board and the template picker — and the
-//! team's settings on the extension's options page. Each tool is drawn over WhatsApp Web in its own shadow
-//! root and talks to the server only through the worker's relay ([`link`]). The loader
-//! (`extension/content.js`) starts it once and hands it each tool the overlay asks for.
+//! Two builds share this module. The **lead** build (feature `lead`): tools loaded into WhatsApp
+//! Web only when first opened, so they cost the overlay nothing — the stats panel, the pipeline
+//! board and the template picker, each drawn over WhatsApp Web in its own shadow root; the loader
+//! (`extension/content.js`) starts it once and hands it each tool the overlay asks for. The
+//! **settings** build (feature `settings`): the team's settings on the extension's options page
+//! (`extension/settings.js`). Both talk to the server only through the worker's relay ([`link`]).
 
+#[cfg(feature = "lead")]
 mod board;
 mod link;
+#[cfg(feature = "lead")]
 mod picker;
+#[cfg(feature = "settings")]
 mod settings;
+#[cfg(feature = "lead")]
 mod stats;
 
 use std::cell::RefCell;
@@ -15,18 +20,27 @@ use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 
+#[cfg(feature = "lead")]
 use crate::ui::{set_sheet, Sheet};
+#[cfg(feature = "lead")]
 use board::BoardPanel;
 use link::Link;
+#[cfg(feature = "lead")]
 use picker::TemplatePicker;
+#[cfg(feature = "settings")]
 use settings::Settings;
+#[cfg(feature = "lead")]
 use stats::StatsPanel;
 
 struct Lead {
     link: Rc<RefCell<Link>>,
+    #[cfg(feature = "lead")]
     stats: Option<StatsPanel>,
+    #[cfg(feature = "lead")]
     board: Option<BoardPanel>,
+    #[cfg(feature = "lead")]
     picker: Option<TemplatePicker>,
+    #[cfg(feature = "settings")]
     settings: Option<Settings>,
 }
 
@@ -34,27 +48,57 @@ thread_local! {
     static LEAD: RefCell<Option<Lead>> = const { RefCell::new(None) };
 }
 
+/// A panel over WhatsApp Web: a page element (`data-baton` = `role`) placed by `placement`,
+/// holding in its shadow root a dialog (`data-baton` = `root_role`) labelled `label`, which the
+/// caller fills. The host is on the page already.
+#[cfg(feature = "lead")]
+fn dialog(
+    role: &str,
+    placement: &str,
+    root_role: &str,
+    label: &str,
+) -> (web_sys::HtmlElement, web_sys::HtmlElement) {
+    let (host, shadow) = crate::ui::shadow_host("div", role, placement, Sheet::Lead);
+    let root = crate::ui::el("section", root_role);
+    crate::ui::set_attr(&root, "role", "dialog");
+    crate::ui::set_attr(&root, "aria-label", label);
+    let _ = shadow.append_child(&root);
+    let _ = crate::ui::document().body().map(|b| b.append_child(&host));
+    (host, root)
+}
+
 /// Runs `f` on the module's state, if started (never re-entered: callbacks come one at a time).
 fn with_lead<R>(f: impl FnOnce(&mut Lead) -> R) -> Option<R> {
     LEAD.with(|lead| lead.try_borrow_mut().ok()?.as_mut().map(f))
 }
 
-/// Starts the module with its stylesheet (`core-wasm/src/lead/lead.css`). `mode` says how it
-/// runs (`wasm` or `wasm2js`), for diagnostics.
+impl Lead {
+    fn new(on_push: impl Fn() + 'static) -> Lead {
+        Lead {
+            link: Rc::new(RefCell::new(Link::new(on_push))),
+            #[cfg(feature = "lead")]
+            stats: None,
+            #[cfg(feature = "lead")]
+            board: None,
+            #[cfg(feature = "lead")]
+            picker: None,
+            #[cfg(feature = "settings")]
+            settings: None,
+        }
+    }
+}
+
+/// Starts the lead tools with their stylesheet (`core-wasm/src/lead/lead.css`). `mode` says how
+/// they run (`wasm` or `wasm2js`), for diagnostics.
+#[cfg(feature = "lead")]
 #[wasm_bindgen]
 pub fn start_lead(mode: String, css: String) {
     set_sheet(Sheet::Lead, css);
     LEAD.with(|lead| {
-        *lead.borrow_mut() = Some(Lead {
-            // The team changed: an open board reloads (deferred: this runs inside a callback).
-            link: Rc::new(RefCell::new(Link::new(|| {
-                wasm_bindgen_futures::spawn_local(async { with_board(BoardPanel::reload_soon) });
-            }))),
-            stats: None,
-            board: None,
-            picker: None,
-            settings: None,
-        });
+        // The team changed: an open board reloads (deferred: this runs inside a callback).
+        *lead.borrow_mut() = Some(Lead::new(|| {
+            wasm_bindgen_futures::spawn_local(async { with_board(BoardPanel::reload_soon) });
+        }));
     });
     let _ = crate::ui::document()
         .document_element()
@@ -63,6 +107,7 @@ pub fn start_lead(mode: String, css: String) {
 
 /// Opens a tool (`stats`, `board`, `templates`); opening it again brings it up to date.
 /// `context` is the tool's JSON context from the overlay (the template picker's chat).
+#[cfg(feature = "lead")]
 #[wasm_bindgen]
 pub fn open_tool(name: String, context: Option<String>) {
     // Each panel is closed after the click or key that closes it has been handled: its listeners
@@ -109,11 +154,13 @@ pub fn open_tool(name: String, context: Option<String>) {
     }
 }
 
-/// Draws the team's settings on the extension's options page (started there with
-/// [`start_lead`]).
+/// Draws the team's settings on the extension's options page.
+#[cfg(feature = "settings")]
 #[wasm_bindgen]
 pub fn start_settings() {
-    with_lead(|lead| {
+    LEAD.with(|lead| {
+        let mut lead = lead.borrow_mut();
+        let lead = lead.get_or_insert_with(|| Lead::new(|| {}));
         if lead.settings.is_none() {
             lead.settings = Some(Settings::new());
         }
@@ -122,21 +169,25 @@ pub fn start_settings() {
 }
 
 /// Runs `f` on the settings page, if it is one.
+#[cfg(feature = "settings")]
 fn with_settings(f: impl FnOnce(&mut Settings)) {
     with_lead(|lead| lead.settings.as_mut().map(f));
 }
 
 /// Runs `f` on the open template picker, if any.
+#[cfg(feature = "lead")]
 fn with_picker(f: impl FnOnce(&mut TemplatePicker)) {
     with_lead(|lead| lead.picker.as_mut().map(f));
 }
 
 /// Runs `f` on the open board, if any.
+#[cfg(feature = "lead")]
 fn with_board(f: impl FnOnce(&mut BoardPanel)) {
     with_lead(|lead| lead.board.as_mut().map(f));
 }
 
 /// Runs `f` on the open stats panel, if any.
+#[cfg(feature = "lead")]
 fn with_stats(f: impl FnOnce(&mut StatsPanel)) {
     with_lead(|lead| lead.stats.as_mut().map(f));
 }

@@ -16,9 +16,7 @@ use super::link::{request, send};
 use super::{with_lead, with_picker};
 use crate::js::from_json;
 use crate::template_view::{filled, matching, Known, PickerContext};
-use crate::ui::{
-    button, clear, document, el, set_attr, set_text, shadow_host, show, text_el, Sheet,
-};
+use crate::ui::{button, clear, document, el, set_attr, set_text, show, text_el};
 
 pub struct TemplatePicker {
     host: HtmlElement,
@@ -52,15 +50,12 @@ fn without_spaces(text: &str) -> String {
 
 impl TemplatePicker {
     pub fn new(context: PickerContext, on_close: impl Fn() + 'static) -> TemplatePicker {
-        let (host, shadow) = shadow_host(
-            "div",
+        let (host, root) = super::dialog(
             "template-picker",
             "display: block; position: fixed; z-index: 2000",
-            Sheet::Lead,
+            "picker-root",
+            "Templates",
         );
-        let root = el("section", "picker-root");
-        set_attr(&root, "role", "dialog");
-        set_attr(&root, "aria-label", "Templates");
         let search: HtmlInputElement = el("input", "template-search").unchecked_into();
         set_attr(&search, "type", "search");
         set_attr(&search, "placeholder", "Find a template");
@@ -82,8 +77,6 @@ impl TemplatePicker {
         for part in [&search, &status, &list, &variables, &preview, &actions] {
             let _ = root.append_child(part.as_ref());
         }
-        let _ = shadow.append_child(&root);
-        let _ = document().body().map(|b| b.append_child(&host));
 
         let on_close = std::rc::Rc::new(on_close);
         let closing = on_close.clone();

@@ -15,9 +15,7 @@ use web_sys::{Element, HtmlElement};
 use super::link::{request, Link};
 use super::with_stats;
 use crate::reports_view::{self, COLUMNS};
-use crate::ui::{
-    button, clear, document, el, set_attr, set_text, shadow_host, show, text_el, Sheet,
-};
+use crate::ui::{button, clear, document, el, set_attr, set_text, show, text_el};
 
 const SVG: &str = "http://www.w3.org/2000/svg";
 const CHART_WIDTH: f64 = 480.0;
@@ -38,15 +36,12 @@ pub struct StatsPanel {
 impl StatsPanel {
     /// Draws the panel (empty until [`load`] fills it); `on_close` runs once it should go.
     pub fn new(on_close: impl Fn() + 'static) -> StatsPanel {
-        let (host, shadow) = shadow_host(
-            "div",
+        let (host, root) = super::dialog(
             "agent-stats",
             "display: block; position: fixed; top: 0; right: 0; bottom: 0; z-index: 2000",
-            Sheet::Lead,
+            "stats-root",
+            "Response times",
         );
-        let root = el("section", "stats-root");
-        set_attr(&root, "role", "dialog");
-        set_attr(&root, "aria-label", "Response times");
         let top = el("header", "stats-top");
         let heading = text_el("h2", "stats-heading", "Response times");
         let range = el("span", "stats-range");
@@ -64,8 +59,6 @@ impl StatsPanel {
         for part in [&top, &status, &chart, &table] {
             let _ = root.append_child(part);
         }
-        let _ = shadow.append_child(&root);
-        let _ = document().body().map(|b| b.append_child(&host));
         let on_close = Rc::new(on_close);
         let closing = on_close.clone();
         let clicks = EventListener::new(&root, "click", move |event| {

@@ -8,6 +8,7 @@ use crate::common::{chat, enc, Backend, TestApp};
 use crate::on_both_backends;
 
 on_both_backends!(the_board_shows_each_open_chat_with_its_wait_and_target);
+on_both_backends!(two_leads_moving_one_card_at_once_end_in_one_outcome);
 
 const MIN: i64 = 60_000;
 
@@ -153,4 +154,59 @@ async fn the_board_shows_each_open_chat_with_its_wait_and_target(backend: Backen
     lena.get("/pipelines/nope/board")
         .await
         .expect_error(404, "not_found");
+}
+
+async fn two_leads_moving_one_card_at_once_end_in_one_outcome(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let lena = app.agent("Lena", Role::Lead).await;
+    let lara = app.agent("Lara", Role::Lead).await;
+    let loans = lena
+        .post(
+            "/pipelines",
+            json!({"name": "Loans", "stages": ["New", "Won", "Lost"]}),
+        )
+        .await
+        .expect(201);
+    let id = loans["id"].as_str().unwrap().to_owned();
+    let chat_id = chat(1);
+    lena.open_chat(&chat_id, "Anil").await;
+    let path = format!("/conversations/{}/stage", enc(&chat_id));
+    lena.put(&path, json!({"pipeline_id": id, "stage": "New"}))
+        .await
+        .expect(200);
+    for _ in 0..5 {
+        // Both at once, to different stages: both writes are taken, one after the other.
+        let (a, b) = tokio::join!(
+            lena.put(&path, json!({"pipeline_id": id, "stage": "Won"})),
+            lara.put(&path, json!({"pipeline_id": id, "stage": "Lost"})),
+        );
+        a.expect(200);
+        b.expect(200);
+        // The outcome is the later move, as the timeline orders them, and the board says so.
+        let timeline = lena
+            .get(&format!(
+                "/conversations/{}/timeline?limit=500",
+                enc(&chat_id)
+            ))
+            .await
+            .expect(200);
+        let last = timeline["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|e| e["kind"] == "stage.changed")
+            .unwrap()["data"]["stage"]["stage"]
+            .clone();
+        assert_eq!(lena.conversation(&chat_id).await["stage"]["stage"], last);
+        let board = lara
+            .get(&format!("/pipelines/{id}/board"))
+            .await
+            .expect(200);
+        assert_eq!(board["cards"][0]["stage"], last);
+        // Back to New for the next round.
+        lena.put(&path, json!({"pipeline_id": id, "stage": "New"}))
+            .await
+            .expect(200);
+    }
 }
