@@ -25,6 +25,22 @@ pub fn duration(secs: Option<i64>) -> String {
     format!("{} d {} h", hours / 24, hours % 24)
 }
 
+/// The ranges the stats panel offers, in days up to and including today.
+pub const RANGES: [u32; 4] = [7, 14, 30, 90];
+
+/// The first day of a range of `days` days ending on `to` (`YYYY-MM-DD`), in the same form.
+pub fn range_start(to: &str, days: u32) -> Option<String> {
+    let mut parts = to.splitn(3, '-').map(|p| p.parse::<u32>().ok());
+    let (year, month, day) = (parts.next()??, parts.next()??, parts.next()??);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let first =
+        crate::clock::days_from_civil(i64::from(year), month, day) - i64::from(days.max(1)) + 1;
+    let (y, m, d) = crate::clock::civil_from_days(first);
+    Some(format!("{y:04}-{m:02}-{d:02}"))
+}
+
 /// One row of the stats table, as text, with the raw figures kept for tests and tooltips.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatsRow {
@@ -183,6 +199,17 @@ mod tests {
         f.response.median_secs = secs;
         f.response.count = u32::from(secs.is_some());
         f
+    }
+
+    #[test]
+    fn a_range_ends_today_and_spans_its_days() {
+        assert_eq!(range_start("2026-11-27", 14).as_deref(), Some("2026-11-14"));
+        assert_eq!(range_start("2026-03-01", 7).as_deref(), Some("2026-02-23"));
+        assert_eq!(range_start("2024-03-01", 2).as_deref(), Some("2024-02-29"));
+        assert_eq!(range_start("2026-01-05", 90).as_deref(), Some("2025-10-08"));
+        assert_eq!(range_start("2026-11-27", 1).as_deref(), Some("2026-11-27"));
+        assert_eq!(range_start("27/11/2026", 7), None);
+        assert_eq!(range_start("2026-13-01", 7), None);
     }
 
     #[test]

@@ -1466,6 +1466,14 @@ test('the stats panel shows the reports as the server computes them, with a char
   }).then((r) => r.text());
   assertEqual(saved, csv, 'the downloaded CSV');
 
+  // Another range: the last 7 days, ending on the server's today.
+  const from7 = new Date(Date.parse(`${report.range.to}T00:00:00Z`) - 6 * 86400000).toISOString().slice(0, 10);
+  await page.locator('[data-baton="stats-days"]').selectOption('7');
+  await until('the 7-day range', async () => (await text(page, '[data-baton="stats-range"]')) === `${from7} to ${report.range.to}`);
+  const week = (await lena.call('GET', `/reports/agents?from=${from7}&to=${report.range.to}`)).body;
+  const everyone = await page.evaluate(() => __baton.qa('[data-baton="stats-row"]').at(-1).querySelector('[data-field="messages"]').textContent);
+  assertEqual(everyone, `${week.total.messages_in} / ${week.total.messages_out}`, "the week's figures");
+
   // Escape closes it; an agent sees their own row only.
   await page.evaluate(() => __baton.q('[data-baton="agent-stats"]').shadowRoot.querySelector('[data-action="close"]').focus());
   await page.keyboard.press('Escape');

@@ -75,6 +75,10 @@ pub struct BoardPanel {
     agents: Vec<Agent>,
     teams: Vec<Team>,
     data: Option<Board>,
+    /// When the data was read (the page's clock): waits on cards grow from the server's `now`.
+    read_at: f64,
+    /// Redraws every minute, so waits keep counting between reloads.
+    _ticker: gloo_timers::callback::Interval,
     reload: Option<gloo_timers::callback::Timeout>,
     _listeners: Vec<EventListener>,
 }
@@ -329,6 +333,10 @@ impl BoardPanel {
             agents: Vec::new(),
             teams: Vec::new(),
             data: None,
+            read_at: 0.0,
+            _ticker: gloo_timers::callback::Interval::new(60_000, || {
+                with_board(BoardPanel::render);
+            }),
             reload: None,
             _listeners: vec![clicks, changes, typing, keys, drag_start, drag_over, drop],
         }
@@ -382,6 +390,7 @@ impl BoardPanel {
     fn show_board(&mut self, board: Board) {
         self.pipeline_select.set_value(&board.pipeline.id);
         self.data = Some(board);
+        self.read_at = performance_now();
         self.say("");
         self.render();
     }
@@ -396,7 +405,8 @@ impl BoardPanel {
             return;
         };
         let filters = self.filters();
-        let wanted = columns(board, &filters, board.now);
+        let now = board.now + (performance_now() - self.read_at).max(0.0) as i64;
+        let wanted = columns(board, &filters, now);
         let stages: Vec<&str> = wanted.iter().map(|c| c.stage.as_str()).collect();
         let current: Vec<&str> = self.columns.iter().map(|c| c.stage.as_str()).collect();
         if stages != current {

@@ -45,11 +45,23 @@ impl StatsPanel {
         let top = el("header", "stats-top");
         let heading = text_el("h2", "stats-heading", "Response times");
         let range = el("span", "stats-range");
+        // The range: days up to and including today (the server's today, in the org's zone).
+        let days = el("select", "stats-days");
+        set_attr(&days, "aria-label", "Range");
+        for n in crate::reports_view::RANGES {
+            let option = text_el("option", "", &format!("Last {n} days"));
+            set_attr(&option, "value", &n.to_string());
+            if n == 14 {
+                set_attr(&option, "selected", "");
+            }
+            let _ = days.append_child(&option);
+        }
         let download = button("Download CSV", "download");
         set_attr(&download, "data-baton", "stats-download");
         let close = button("Close", "close");
         let _ = top.append_child(&heading);
         let _ = top.append_child(&range);
+        let _ = top.append_child(&days);
         let _ = top.append_child(&download);
         let _ = top.append_child(&close);
         let status = text_el("p", "stats-status", "Loading…");
@@ -75,6 +87,19 @@ impl StatsPanel {
                 _ => {}
             }
         });
+        let picked = EventListener::new(&root, "change", |event| {
+            let days = crate::ui::event_origin(event)
+                .filter(|t| t.get_attribute("data-baton").as_deref() == Some("stats-days"))
+                .and_then(|t| {
+                    t.unchecked_into::<web_sys::HtmlSelectElement>()
+                        .value()
+                        .parse()
+                        .ok()
+                });
+            if let (Some(days), Some(link)) = (days, link()) {
+                wasm_bindgen_futures::spawn_local(load_days(link, days));
+            }
+        });
         let keys = EventListener::new(&root, "keydown", move |event| {
             let escape = event
                 .dyn_ref::<web_sys::KeyboardEvent>()
@@ -92,7 +117,7 @@ impl StatsPanel {
             table,
             download,
             range: None,
-            _listeners: vec![clicks, keys],
+            _listeners: vec![clicks, picked, keys],
         }
     }
 
@@ -218,11 +243,30 @@ fn link() -> Option<Rc<RefCell<Link>>> {
     super::with_lead(|lead| lead.link.clone())
 }
 
-/// Reads the two reports and fills the panel (or says what went wrong).
+/// Reads the two reports for the server's default range and fills the panel.
 pub async fn load(link: Rc<RefCell<Link>>) {
+    load_range(link, String::new()).await;
+}
+
+/// Reads the reports for the last `days` days, ending on the last range's end (the server's
+/// today).
+async fn load_days(link: Rc<RefCell<Link>>, days: u32) {
+    let mut to = None;
+    with_stats(|panel| to = panel.range.as_ref().map(|(_, to)| to.clone()));
+    let query = to
+        .and_then(|to| {
+            crate::reports_view::range_start(&to, days).map(|from| format!("?from={from}&to={to}"))
+        })
+        .unwrap_or_default();
+    load_range(link, query).await;
+}
+
+/// Reads the two reports (`query`: their range, or empty for the default) and fills the panel
+/// (or says what went wrong).
+async fn load_range(link: Rc<RefCell<Link>>, query: String) {
     with_stats(|panel| panel.say("Loading…"));
-    let agents = request(&link, "GET", "/reports/agents", None).await;
-    let daily = request(&link, "GET", "/reports/daily", None).await;
+    let agents = request(&link, "GET", &format!("/reports/agents{query}"), None).await;
+    let daily = request(&link, "GET", &format!("/reports/daily{query}"), None).await;
     for answer in [&agents, &daily] {
         if !answer.ok() {
             let message = answer.message();
