@@ -63,3 +63,35 @@ pub fn log(message: &str) {
 pub fn warn(message: &str) {
     web_sys::console::warn_1(&JsValue::from_str(&format!("[baton] {message}")));
 }
+
+/// A tab's relayed request as the worker reads it: `{relay: id, method, path, body?}` (see
+/// [`crate::calls::relay_allowed`]).
+#[cfg(any(feature = "overlay", feature = "lead", feature = "settings"))]
+pub fn relay_request(id: u32, method: &str, path: &str, body: Option<&str>) -> JsValue {
+    let message = js_sys::Object::new();
+    let mut fields = vec![
+        ("relay", JsValue::from(id)),
+        ("method", JsValue::from_str(method)),
+        ("path", JsValue::from_str(path)),
+    ];
+    if let Some(body) = body {
+        fields.push(("body", JsValue::from_str(body)));
+    }
+    for (name, value) in fields {
+        let _ = js_sys::Reflect::set(&message, &JsValue::from_str(name), &value);
+    }
+    message.into()
+}
+
+/// The worker's answer to a relayed request, if the message is one: `(id, status, body)`
+/// (status 0: not sent, the body says why).
+#[cfg(any(feature = "overlay", feature = "lead", feature = "settings"))]
+pub fn relay_answer(message: &JsValue) -> Option<(u32, u16, String)> {
+    let get = |name: &str| js_sys::Reflect::get(message, &JsValue::from_str(name)).ok();
+    let id = get("relay")?.as_f64()? as u32;
+    let status = get("status")
+        .and_then(|s| s.as_f64())
+        .map_or(0, |s| s as u16);
+    let body = get("body").and_then(|b| b.as_string()).unwrap_or_default();
+    Some((id, status, body))
+}

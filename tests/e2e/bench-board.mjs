@@ -8,7 +8,7 @@
 // peer, measured in the same page and run: the fixture opening a chat (WhatsApp's own UI work).
 //
 // Usage: node tests/e2e/bench-board.mjs   (after scripts/build-extension.sh and cargo build -p sync-server)
-import { SyncServer, extensionId, launchBrowser, startFixture, until } from './harness.mjs';
+import { SyncServer, launchBrowser, loginThroughPopup, startFixture, until } from './harness.mjs';
 
 const CARDS = Number(process.env.BOARD_CARDS || 1000);
 const ROUNDS = 3;
@@ -45,15 +45,9 @@ for (let n = 0; n < CARDS; n++) {
 }
 console.error(`seeded ${CARDS} conversations in ${Date.now() - seedStarted} ms`);
 
-const { context, worker } = await launchBrowser(fixture.port);
-const popup = await context.newPage();
-await popup.goto(`chrome-extension://${extensionId(worker)}/extension/popup.html`);
-await popup.fill('input[name=server]', base);
-await popup.fill('input[name=email]', 'lena@bench.test');
-await popup.fill('input[name=password]', 'bench-password');
-await popup.click('#login-button');
-await until('login', () => popup.evaluate(() => document.getElementById('connection').textContent === 'Connected'));
-await popup.close();
+const browser = await launchBrowser(fixture.port);
+const { context } = browser;
+await loginThroughPopup(browser, base, 'lena@bench.test', 'bench-password');
 const page = await context.newPage();
 await page.addInitScript(() => {
   window.__longTasks = [];

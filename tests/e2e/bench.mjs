@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { ROOT, SyncServer, extensionId, launchBrowser, sleep, startFixture, until } from './harness.mjs';
+import { ROOT, SyncServer, launchBrowser, loginThroughPopup, sleep, startFixture, until } from './harness.mjs';
 
 const BURSTS = 5;
 const MESSAGES_PER_BURST = 40;
@@ -31,17 +31,9 @@ const debug = (page) =>
   });
 
 async function run(withExtension) {
-  const { context, worker } = await launchBrowser(fixture.port, { extension: withExtension });
-  if (withExtension) {
-    const popup = await context.newPage();
-    await popup.goto(`chrome-extension://${extensionId(worker)}/extension/popup.html`);
-    await popup.fill('input[name=server]', base);
-    await popup.fill('input[name=email]', 'asha@bench.test');
-    await popup.fill('input[name=password]', 'bench-password');
-    await popup.click('#login-button');
-    await until('login', () => popup.evaluate(() => document.getElementById('connection').textContent === 'Connected'));
-    await popup.close();
-  }
+  const browser = await launchBrowser(fixture.port, { extension: withExtension });
+  const { context } = browser;
+  if (withExtension) await loginThroughPopup(browser, base, 'asha@bench.test', 'bench-password');
   const page = await context.newPage();
   await page.addInitScript(() => {
     window.__longTasks = [];

@@ -266,3 +266,15 @@ export async function launchBrowser(fixturePort, { extension = true, extensionPa
 }
 
 export const extensionId = (worker) => new URL(worker.url()).host;
+
+/** Logs a browser's extension in through its popup and waits until it is connected. */
+export async function loginThroughPopup({ context, worker }, server, email, password) {
+  const popup = await context.newPage();
+  await popup.goto(`chrome-extension://${extensionId(worker)}/extension/popup.html`);
+  await popup.fill('input[name=server]', server);
+  await popup.fill('input[name=email]', email);
+  await popup.fill('input[name=password]', password);
+  await popup.click('#login-button');
+  await until('login', () => popup.evaluate(() => document.getElementById('connection').textContent === 'Connected'));
+  await popup.close();
+}

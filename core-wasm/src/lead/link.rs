@@ -25,10 +25,6 @@ pub struct Link {
     on_disconnect: Option<Closure<dyn FnMut(JsValue)>>,
 }
 
-fn get(value: &JsValue, name: &str) -> Option<JsValue> {
-    js_sys::Reflect::get(value, &JsValue::from_str(name)).ok()
-}
-
 impl Link {
     /// `on_push` hears of every change the worker passes on to tabs.
     pub fn new(on_push: impl Fn() + 'static) -> Link {
@@ -53,13 +49,13 @@ impl Link {
         let waiting = self.waiting.clone();
         let on_push = self.on_push.clone();
         let on_message = Closure::<dyn FnMut(JsValue)>::new(move |message: JsValue| {
-            let Some(id) = get(&message, "relay").and_then(|v| v.as_f64()) else {
+            let Some((id, _, _)) = crate::js::relay_answer(&message) else {
                 on_push();
                 return;
             };
             let resolve = {
                 let mut waiting = waiting.borrow_mut();
-                let at = waiting.iter().position(|(w, _)| f64::from(*w) == id);
+                let at = waiting.iter().position(|(w, _)| *w == id);
                 at.map(|i| waiting.remove(i).1)
             };
             if let Some(resolve) = resolve {
@@ -97,18 +93,7 @@ impl Link {
         self.next_id = self.next_id.wrapping_add(1).max(1);
         let mut resolve_fn = None;
         let promise = js_sys::Promise::new(&mut |resolve, _| resolve_fn = Some(resolve));
-        let message = js_sys::Object::new();
-        let mut fields = vec![
-            ("relay", JsValue::from(id)),
-            ("method", JsValue::from_str(method)),
-            ("path", JsValue::from_str(path)),
-        ];
-        if let Some(body) = body {
-            fields.push(("body", JsValue::from_str(body)));
-        }
-        for (name, value) in fields {
-            let _ = js_sys::Reflect::set(&message, &JsValue::from_str(name), &value);
-        }
+        let message = crate::js::relay_request(id, method, path, body);
         if let Some(resolve) = resolve_fn {
             self.waiting.borrow_mut().push((id, resolve));
         }
@@ -195,14 +180,8 @@ impl Sent {
                 body: "Baton's extension restarted; try again.".to_owned(),
             };
         }
-        Answer {
-            status: get(&message, "status")
-                .and_then(|v| v.as_f64())
-                .map_or(0, |s| s as u16),
-            body: get(&message, "body")
-                .and_then(|v| v.as_string())
-                .unwrap_or_default(),
-        }
+        let (_, status, body) = crate::js::relay_answer(&message).unwrap_or_default();
+        Answer { status, body }
     }
 }
 

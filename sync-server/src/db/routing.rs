@@ -68,6 +68,20 @@ pub async fn business_hours(conn: &mut AnyConnection, org_id: &str) -> ApiResult
     }
 }
 
+/// The org's business hours in the form of a routing profile (its shifts and exceptions), for
+/// the shift arithmetic of [`crate::routing::schedule`] (business-time durations).
+pub async fn business_hours_profile(
+    conn: &mut AnyConnection,
+    org_id: &str,
+) -> ApiResult<RoutingProfile> {
+    let hours = business_hours(conn, org_id).await?;
+    Ok(RoutingProfile {
+        shifts: hours.shifts,
+        exceptions: hours.exceptions,
+        ..RoutingProfile::default()
+    })
+}
+
 fn profile_from_row(row: &sqlx::any::AnyRow) -> ApiResult<RoutingProfile> {
     let capacity: Option<i64> = row.try_get("capacity")?;
     Ok(RoutingProfile {

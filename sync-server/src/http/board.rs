@@ -11,7 +11,6 @@ use axum::extract::State;
 use axum::Json;
 use protocol::api::AgentRef;
 use protocol::reports::{Board, BoardCard};
-use protocol::routing::RoutingProfile;
 use protocol::ChatId;
 
 use super::error::{ApiError, ApiResult};
@@ -50,12 +49,7 @@ async fn board(
         .ok_or(ApiError::NotFound("pipeline"))?;
     let now = state.routing.at(state.db.now_on(&mut tx).await?);
     let (_, tz) = stored::time_zone(&mut tx, &auth.org_id).await?;
-    let business = stored::business_hours(&mut tx, &auth.org_id).await?;
-    let hours = RoutingProfile {
-        shifts: business.shifts,
-        exceptions: business.exceptions,
-        ..RoutingProfile::default()
-    };
+    let hours = stored::business_hours_profile(&mut tx, &auth.org_id).await?;
     let rows: Vec<CardRow> = sqlx::query_as(
         "SELECT c.chat_id, c.title, c.owner_id, a.name, c.stage, c.last_activity_at,
                 (SELECT MAX(m.sent_at) FROM messages m

@@ -51,6 +51,29 @@ fn clean_stages(given: &[String]) -> ApiResult<Vec<String>> {
     Ok(stages)
 }
 
+/// Refuses a name another pipeline of the org has (`except`: the one being renamed).
+async fn name_free(
+    tx: &mut crate::db::WriteTx,
+    org_id: &str,
+    name: &str,
+    except: Option<&str>,
+) -> ApiResult<()> {
+    let taken: Option<String> =
+        sqlx::query_scalar("SELECT id FROM pipelines WHERE org_id = $1 AND name = $2 AND id <> $3")
+            .bind(org_id)
+            .bind(name)
+            .bind(except.unwrap_or(""))
+            .fetch_optional(tx.conn())
+            .await?;
+    match taken {
+        Some(_) => Err(ApiError::conflict(
+            codes::PIPELINE_EXISTS,
+            format!("a pipeline named {name:?} exists already"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The org's pipelines, a page at a time (by id; clients sort as they show them).
 async fn list_pipelines(
     State(state): State<AppState>,
@@ -92,18 +115,7 @@ async fn create_pipeline(
     {
         return Ok(replay);
     }
-    let exists: Option<String> =
-        sqlx::query_scalar("SELECT id FROM pipelines WHERE org_id = $1 AND name = $2")
-            .bind(&auth.org_id)
-            .bind(&name)
-            .fetch_optional(tx.conn())
-            .await?;
-    if exists.is_some() {
-        return Err(ApiError::conflict(
-            codes::PIPELINE_EXISTS,
-            format!("a pipeline named {name:?} exists already"),
-        ));
-    }
+    name_free(&mut tx, &auth.org_id, &name, None).await?;
     let pipeline = Pipeline {
         id: uuid::Uuid::new_v4().to_string(),
         name,
@@ -238,19 +250,7 @@ async fn update_pipeline(
             sla.push(target.clone());
         }
     }
-    let clash: Option<String> =
-        sqlx::query_scalar("SELECT id FROM pipelines WHERE org_id = $1 AND name = $2 AND id <> $3")
-            .bind(&auth.org_id)
-            .bind(&name)
-            .bind(&id)
-            .fetch_optional(tx.conn())
-            .await?;
-    if clash.is_some() {
-        return Err(ApiError::conflict(
-            codes::PIPELINE_EXISTS,
-            format!("a pipeline named {name:?} exists already"),
-        ));
-    }
+    name_free(&mut tx, &auth.org_id, &name, Some(&id)).await?;
     // A removed stage that holds conversations needs a destination.
     for stage in &removed {
         let held: i64 = sqlx::query_scalar(

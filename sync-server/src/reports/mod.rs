@@ -46,12 +46,7 @@ pub async fn load(
     from_ms: i64,
     to_ms: i64,
 ) -> ApiResult<Loaded> {
-    let business = crate::db::routing::business_hours(conn, org_id).await?;
-    let hours = RoutingProfile {
-        shifts: business.shifts,
-        exceptions: business.exceptions,
-        ..RoutingProfile::default()
-    };
+    let hours = crate::db::routing::business_hours_profile(conn, org_id).await?;
     let pipelines = sqlx::query(
         "SELECT id, name, stages, sla, created_at FROM pipelines WHERE org_id = $1
          ORDER BY created_at, id",

@@ -264,31 +264,12 @@ impl Overlay {
     ) -> bool {
         let id = self.next_request;
         self.next_request = self.next_request.wrapping_add(1).max(1);
-        let message = js_sys::Object::new();
-        let mut fields = vec![
-            ("relay", JsValue::from(id)),
-            ("method", JsValue::from_str(method)),
-            ("path", JsValue::from_str(&path)),
-        ];
-        if let Some(body) = body {
-            fields.push(("body", JsValue::from_str(&body)));
-        }
-        for (name, value) in fields {
-            let _ = js_sys::Reflect::set(&message, &JsValue::from_str(name), &value);
-        }
+        let message = crate::js::relay_request(id, method, &path, body.as_deref());
         let sent = self.worker.send_value(&message);
         if sent {
             self.pending.push((id, pending));
         }
         sent
-    }
-
-    /// The answer to a relayed request, if the message is one: `(id, status, body)`.
-    fn relay_answer(message: &JsValue) -> Option<(u32, u16, String)> {
-        let get = |name: &str| js_sys::Reflect::get(message, &JsValue::from_str(name)).ok();
-        let id = get("relay")?.as_f64()? as u32;
-        let status = get("status")?.as_f64()? as u16;
-        Some((id, status, get("body")?.as_string().unwrap_or_default()))
     }
 
     /// Like [`Overlay::request`], without telling the agent if it cannot (background reports).
@@ -326,7 +307,7 @@ impl Overlay {
     }
 
     fn on_worker_message(&mut self, message: JsValue) {
-        if let Some((id, status, body)) = Overlay::relay_answer(&message) {
+        if let Some((id, status, body)) = crate::js::relay_answer(&message) {
             if let Some(i) = self.pending.iter().position(|(p, _)| *p == id) {
                 let (_, pending) = self.pending.remove(i);
                 self.on_relayed(pending, status, &body);
