@@ -23,7 +23,8 @@ pub struct BoardFilters {
 }
 
 impl BoardFilters {
-    pub fn admits(&self, card: &BoardCard) -> bool {
+    /// Whether the card shows under these filters at `now` (the server's clock).
+    pub fn admits(&self, card: &BoardCard, now: i64) -> bool {
         let owner = card.owner.as_ref().map(|o| o.id.as_str());
         if let Some(agent) = &self.agent {
             if owner.unwrap_or("") != agent {
@@ -38,7 +39,7 @@ impl BoardFilters {
         if self.waiting && card.waiting_since.is_none() {
             return false;
         }
-        if self.breached && !card.sla_breached {
+        if self.breached && sla(card, now) != Sla::Breached {
             return false;
         }
         let search = self.search.trim();
@@ -46,12 +47,29 @@ impl BoardFilters {
     }
 }
 
-/// Whether a card's wait is within its target, past it, or has none.
+/// Whether a card's wait is within its target, close to it, past it, or has none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sla {
     None,
     Within,
+    /// Within, but a quarter of the target or less is left (on the wall clock).
+    DueSoon,
     Breached,
+}
+
+/// The card's target state at `now`: from its deadline when the server gave one, so the state
+/// moves on between reads (a wait turns "due soon", then "past target", as the clock runs).
+pub fn sla(card: &BoardCard, now: i64) -> Sla {
+    let Some(mins) = card.sla_target_mins else {
+        return Sla::None;
+    };
+    match card.sla_due_at {
+        Some(due) if now > due => Sla::Breached,
+        Some(due) if (due - now) * 4 <= i64::from(mins) * 60_000 => Sla::DueSoon,
+        Some(_) => Sla::Within,
+        None if card.sla_breached => Sla::Breached,
+        None => Sla::Within,
+    }
 }
 
 impl Sla {
@@ -59,6 +77,7 @@ impl Sla {
         match self {
             Sla::None => "none",
             Sla::Within => "within",
+            Sla::DueSoon => "due-soon",
             Sla::Breached => "breached",
         }
     }
@@ -100,7 +119,7 @@ pub fn columns(board: &Board, filters: &BoardFilters, now: i64) -> Vec<Column> {
             cards: Vec::new(),
         })
         .collect();
-    for card in board.cards.iter().filter(|c| filters.admits(c)) {
+    for card in board.cards.iter().filter(|c| filters.admits(c, now)) {
         let at = match columns.iter().position(|c| c.stage == card.stage) {
             Some(at) => at,
             None => {
@@ -116,12 +135,20 @@ pub fn columns(board: &Board, filters: &BoardFilters, now: i64) -> Vec<Column> {
     columns
 }
 
-pub fn card_view(card: &BoardCard, now: i64) -> CardView {
-    let sla = match (card.sla_target_mins, card.sla_breached) {
-        (_, true) => Sla::Breached,
-        (Some(_), false) => Sla::Within,
-        (None, false) => Sla::None,
+/// The target in words for its state: `Target 30 min`, `Due in 6 min`, `Past the 30 min target`.
+fn target_words(card: &BoardCard, now: i64) -> String {
+    let Some(mins) = card.sla_target_mins else {
+        return String::new();
     };
+    let target = duration(Some(i64::from(mins) * 60));
+    match (sla(card, now), card.sla_due_at) {
+        (Sla::DueSoon, Some(due)) => format!("Due in {}", duration(Some((due - now) / 1000))),
+        (Sla::Breached, _) => format!("Past the {target} target"),
+        _ => format!("Target {target}"),
+    }
+}
+
+pub fn card_view(card: &BoardCard, now: i64) -> CardView {
     CardView {
         chat_id: card.chat_id.clone(),
         title: card.title.clone(),
@@ -134,11 +161,8 @@ pub fn card_view(card: &BoardCard, now: i64) -> CardView {
             .waiting_since
             .map(|since| format!("Waiting {}", duration(Some((now - since) / 1000))))
             .unwrap_or_default(),
-        sla,
-        target: card
-            .sla_target_mins
-            .map(|mins| format!("Target {}", duration(Some(i64::from(mins) * 60))))
-            .unwrap_or_default(),
+        sla: sla(card, now),
+        target: target_words(card, now),
         reminder: card.reminder_due_at.is_some(),
         handoff_waiting: card.handoff_waiting,
     }
@@ -163,6 +187,7 @@ mod tests {
             waiting_since: None,
             sla_target_mins: None,
             sla_breached: false,
+            sla_due_at: None,
             reminder_due_at: None,
             handoff_waiting: false,
             last_activity_at: 0,
@@ -206,6 +231,51 @@ mod tests {
         assert_eq!(cols[0].cards[0].owner, "Unassigned");
         assert_eq!(cols[0].cards[0].waiting, "");
         assert_eq!(cols[0].cards[0].sla, Sla::None);
+    }
+
+    #[test]
+    fn a_wait_turns_due_soon_then_past_target_as_the_clock_runs() {
+        let mut wait = card(1, "Priya Sharma", Some("Asha"), "New");
+        wait.waiting_since = Some(0);
+        wait.sla_target_mins = Some(60);
+        // The org closed overnight: the deadline is later than since + target.
+        wait.sla_due_at = Some(600 * MIN);
+        assert_eq!(sla(&wait, 100 * MIN), Sla::Within);
+        assert_eq!(sla(&wait, 584 * MIN), Sla::Within);
+        assert_eq!(
+            sla(&wait, 585 * MIN),
+            Sla::DueSoon,
+            "15 minutes (a quarter) left"
+        );
+        assert_eq!(card_view(&wait, 100 * MIN).target, "Target 1 h 00 min");
+        assert_eq!(card_view(&wait, 592 * MIN).target, "Due in 8 min");
+        assert_eq!(
+            card_view(&wait, 700 * MIN).target,
+            "Past the 1 h 00 min target"
+        );
+        assert_eq!(
+            sla(&wait, 600 * MIN),
+            Sla::DueSoon,
+            "the deadline itself is within"
+        );
+        assert_eq!(sla(&wait, 600 * MIN + 1), Sla::Breached);
+        let b = board(vec![wait.clone()]);
+        let past = BoardFilters {
+            breached: true,
+            ..BoardFilters::default()
+        };
+        assert!(columns(&b, &past, 590 * MIN)
+            .iter()
+            .all(|c| c.cards.is_empty()));
+        assert_eq!(columns(&b, &past, 601 * MIN)[0].cards[0].sla, Sla::Breached);
+        // Without a deadline (an old server, a year closed) the server's word stands.
+        wait.sla_due_at = None;
+        assert_eq!(sla(&wait, 10_000 * MIN), Sla::Within);
+        wait.sla_breached = true;
+        assert_eq!(sla(&wait, 0), Sla::Breached);
+        wait.sla_target_mins = None;
+        assert_eq!(sla(&wait, 0), Sla::None, "no target, no state");
+        assert_eq!(Sla::DueSoon.key(), "due-soon");
     }
 
     #[test]

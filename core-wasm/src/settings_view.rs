@@ -98,101 +98,110 @@ pub fn lines(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Weekly hours and date exceptions as written on the page, one per line: `mon 09:00-18:00`,
-/// `2026-12-25 closed`, `2026-12-24 10:00-14:00, 16:00-18:00`.
-pub fn format_hours(shifts: &[Shift], exceptions: &[ShiftException]) -> String {
-    let mut lines: Vec<String> = shifts
-        .iter()
-        .map(|s| format!("{} {}-{}", weekday_key(s.weekday), s.start, s.end))
-        .collect();
-    for e in exceptions {
-        if e.hours.is_empty() {
-            lines.push(format!("{} closed", e.date));
-        } else {
-            let spans: Vec<String> = e
-                .hours
+/// The weekly shifts as the hours picker shows them: one row per weekday, Monday first, each
+/// with its spans `(start, end)` in order (none: closed that day).
+pub fn week(shifts: &[Shift]) -> Vec<(Weekday, Vec<(String, String)>)> {
+    Weekday::ALL
+        .into_iter()
+        .map(|day| {
+            let mut spans: Vec<(String, String)> = shifts
                 .iter()
-                .map(|h| format!("{}-{}", h.start, h.end))
+                .filter(|s| s.weekday == day)
+                .map(|s| (s.start.clone(), s.end.clone()))
                 .collect();
-            lines.push(format!("{} {}", e.date, spans.join(", ")));
-        }
-    }
-    lines.join("\n")
+            spans.sort();
+            (day, spans)
+        })
+        .collect()
 }
 
-fn weekday_key(day: Weekday) -> &'static str {
+/// The weekday's name as the picker writes it.
+pub fn weekday_name(day: Weekday) -> &'static str {
     match day {
-        Weekday::Mon => "mon",
-        Weekday::Tue => "tue",
-        Weekday::Wed => "wed",
-        Weekday::Thu => "thu",
-        Weekday::Fri => "fri",
-        Weekday::Sat => "sat",
-        Weekday::Sun => "sun",
+        Weekday::Mon => "Monday",
+        Weekday::Tue => "Tuesday",
+        Weekday::Wed => "Wednesday",
+        Weekday::Thu => "Thursday",
+        Weekday::Fri => "Friday",
+        Weekday::Sat => "Saturday",
+        Weekday::Sun => "Sunday",
     }
 }
 
-fn span(line: usize, text: &str) -> Result<Hours, String> {
-    let (start, end) = text.trim().split_once('-').ok_or_else(|| {
-        format!(
-            "line {line}: hours are written 09:00-18:00, not {:?}",
-            text.trim()
-        )
-    })?;
+/// One span read from the picker, both times given (`row` names it in the error).
+fn picked(row: &str, (start, end): &(String, String)) -> Result<Hours, String> {
+    let (start, end) = (start.trim(), end.trim());
+    if start.is_empty() || end.is_empty() {
+        return Err(format!("{row}: give each span a start and an end"));
+    }
     Ok(Hours {
-        start: start.trim().to_owned(),
-        end: end.trim().to_owned(),
+        start: start.to_owned(),
+        end: end.to_owned(),
     })
 }
 
-/// Reads hours written as [`format_hours`] writes them (the server checks the times themselves).
-pub fn parse_hours(text: &str) -> Result<(Vec<Shift>, Vec<ShiftException>), String> {
+/// The picker's rows read back as the API's hours: the weekdays' spans, and each date's (no
+/// spans: closed that day). Times themselves are the server's to check; a half-filled span or a
+/// date row without its date is refused here, naming the row.
+pub fn hours_from_rows(
+    week: &[(Weekday, Vec<(String, String)>)],
+    dates: &[(String, Vec<(String, String)>)],
+) -> Result<(Vec<Shift>, Vec<ShiftException>), String> {
     let mut shifts = Vec::new();
-    let mut exceptions = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let n = i + 1;
-        let (head, rest) = line
-            .split_once(char::is_whitespace)
-            .ok_or_else(|| format!("line {n}: write a day and its hours, like mon 09:00-18:00"))?;
-        let day = Weekday::ALL
-            .into_iter()
-            .find(|d| weekday_key(*d) == head.to_ascii_lowercase().get(..3).unwrap_or(""));
-        match day {
-            Some(weekday) if head.chars().all(char::is_alphabetic) => {
-                for part in rest.split(',') {
-                    let h = span(n, part)?;
-                    shifts.push(Shift {
-                        weekday,
-                        start: h.start,
-                        end: h.end,
-                    });
-                }
-            }
-            _ if head.len() == 10 && head.as_bytes()[4] == b'-' => {
-                let hours = if rest.trim().eq_ignore_ascii_case("closed") {
-                    Vec::new()
-                } else {
-                    rest.split(',')
-                        .map(|p| span(n, p))
-                        .collect::<Result<_, _>>()?
-                };
-                exceptions.push(ShiftException {
-                    date: head.to_owned(),
-                    hours,
-                });
-            }
-            _ => {
-                return Err(format!(
-                    "line {n}: {head:?} is neither a weekday (mon…sun) nor a date (YYYY-MM-DD)"
-                ))
-            }
+    for (day, spans) in week {
+        for span in spans {
+            let h = picked(weekday_name(*day), span)?;
+            shifts.push(Shift {
+                weekday: *day,
+                start: h.start,
+                end: h.end,
+            });
         }
     }
+    let mut exceptions = Vec::new();
+    for (n, (date, spans)) in dates.iter().enumerate() {
+        let date = date.trim();
+        if date.is_empty() {
+            return Err(format!("date {}: pick its date", n + 1));
+        }
+        exceptions.push(ShiftException {
+            date: date.to_owned(),
+            hours: spans
+                .iter()
+                .map(|span| picked(date, span))
+                .collect::<Result<_, _>>()?,
+        });
+    }
     Ok((shifts, exceptions))
+}
+
+/// The server names a bad span by its place in the request (`shifts[2]`, `exceptions[0]`); the
+/// picker has no such numbers, so they are said as the page shows them (`Tuesday 09:00–18:00`,
+/// `2026-12-24`).
+pub fn explain_hours(message: &str, shifts: &[Shift], exceptions: &[ShiftException]) -> String {
+    let mut said = message.to_owned();
+    // Highest first, so `shifts[1]` is not taken for the start of `shifts[12]`'s name (the `]`
+    // keeps them apart anyway; this also keeps the replacements from meeting each other).
+    for (i, s) in shifts.iter().enumerate().rev() {
+        said = said.replace(
+            &format!("shifts[{i}]"),
+            &format!("{} {}–{}", weekday_name(s.weekday), s.start, s.end),
+        );
+    }
+    for (i, e) in exceptions.iter().enumerate().rev() {
+        for (k, h) in e.hours.iter().enumerate().rev() {
+            said = said.replace(
+                &format!("exceptions[{i}].hours[{k}]"),
+                &format!("{} {}–{}", e.date, h.start, h.end),
+            );
+        }
+        said = said.replace(
+            &format!("exceptions[{i}].date"),
+            &format!("the date {}", e.date),
+        );
+        said = said.replace(&format!("exceptions[{i}]"), &e.date);
+    }
+    said
 }
 
 /// Skills typed as a list (`hindi, home-loans`).
@@ -245,25 +254,105 @@ mod tests {
     }
 
     #[test]
-    fn hours_are_written_and_read_one_per_line() {
-        let text = "Mon 09:00-18:00\nsat 10:00-13:00, 14:00-16:00\n\n2026-12-25 closed\n2026-12-24 10:00-14:00";
-        let (shifts, exceptions) = parse_hours(text).unwrap();
-        assert_eq!(shifts.len(), 3);
-        assert_eq!(shifts[1].weekday, Weekday::Sat);
+    fn the_picker_shows_a_week_and_reads_it_back() {
+        let shift = |weekday, start: &str, end: &str| Shift {
+            weekday,
+            start: start.into(),
+            end: end.into(),
+        };
+        let shifts = vec![
+            shift(Weekday::Sat, "14:00", "16:00"),
+            shift(Weekday::Mon, "09:00", "18:00"),
+            shift(Weekday::Sat, "10:00", "13:00"),
+        ];
+        let rows = week(&shifts);
+        assert_eq!(rows.len(), 7);
+        assert_eq!(rows[0].0, Weekday::Mon);
+        assert_eq!(rows[0].1, [("09:00".to_owned(), "18:00".to_owned())]);
+        assert!(rows[1].1.is_empty(), "Tuesday closed");
         assert_eq!(
-            (shifts[2].start.as_str(), shifts[2].end.as_str()),
-            ("14:00", "16:00")
+            rows[5].1,
+            [
+                ("10:00".to_owned(), "13:00".to_owned()),
+                ("14:00".to_owned(), "16:00".to_owned())
+            ],
+            "in order of the day"
         );
-        assert!(exceptions[0].hours.is_empty());
+        assert_eq!(weekday_name(rows[6].0), "Sunday");
+        let dates = vec![
+            ("2026-12-25".to_owned(), vec![]),
+            (
+                " 2026-12-24 ".to_owned(),
+                vec![("10:00".to_owned(), "14:00".to_owned())],
+            ),
+        ];
+        let (read, exceptions) = hours_from_rows(&rows, &dates).unwrap();
+        assert_eq!(read.len(), 3);
+        assert_eq!(week(&read), rows, "what is shown is what is read");
+        assert_eq!(exceptions[0].date, "2026-12-25");
+        assert!(
+            exceptions[0].hours.is_empty(),
+            "a date without hours: closed"
+        );
+        assert_eq!(exceptions[1].date, "2026-12-24");
         assert_eq!(exceptions[1].hours[0].end, "14:00");
-        let written = format_hours(&shifts, &exceptions);
-        assert_eq!(parse_hours(&written).unwrap(), (shifts, exceptions));
-        assert!(parse_hours("someday 09:00-10:00")
-            .unwrap_err()
-            .starts_with("line 1:"));
-        assert!(parse_hours("mon\n").unwrap_err().starts_with("line 1:"));
-        assert!(parse_hours("tue 0900").unwrap_err().contains("09:00-18:00"));
+
+        let mut half = rows.clone();
+        half[1].1.push(("09:00".into(), " ".into()));
+        assert_eq!(
+            hours_from_rows(&half, &[]).unwrap_err(),
+            "Tuesday: give each span a start and an end"
+        );
+        let undated = vec![(String::new(), vec![])];
+        assert_eq!(
+            hours_from_rows(&rows, &undated).unwrap_err(),
+            "date 1: pick its date"
+        );
         assert_eq!(skills(" hindi, ,home-loans "), ["hindi", "home-loans"]);
+    }
+
+    #[test]
+    fn the_servers_word_for_a_span_is_the_pickers() {
+        let shifts: Vec<Shift> = (0..12)
+            .map(|i| Shift {
+                weekday: Weekday::ALL[i % 7],
+                start: format!("{:02}:00", i + 1),
+                end: format!("{:02}:30", i + 1),
+            })
+            .collect();
+        let exceptions = vec![ShiftException {
+            date: "2026-12-24".into(),
+            hours: vec![
+                Hours {
+                    start: "10:00".into(),
+                    end: "14:00".into(),
+                },
+                Hours {
+                    start: "12:00".into(),
+                    end: "16:00".into(),
+                },
+            ],
+        }];
+        assert_eq!(
+            explain_hours("shifts[11] overlaps shifts[1]", &shifts, &exceptions),
+            "Friday 12:00–12:30 overlaps Tuesday 02:00–02:30"
+        );
+        assert_eq!(
+            explain_hours(
+                "exceptions[0].hours[1] overlaps exceptions[0].hours[0]",
+                &shifts,
+                &exceptions
+            ),
+            "2026-12-24 12:00–16:00 overlaps 2026-12-24 10:00–14:00"
+        );
+        assert_eq!(
+            explain_hours("exceptions[0].date must be a date", &shifts, &exceptions),
+            "the date 2026-12-24 must be a date"
+        );
+        assert_eq!(
+            explain_hours("capacity too big", &[], &[]),
+            "capacity too big"
+        );
     }
 
     #[test]

@@ -130,6 +130,11 @@ pub struct BoardCard {
     pub sla_target_mins: Option<u32>,
     /// The wait is already longer than the target (in business hours).
     pub sla_breached: bool,
+    /// The instant after which this wait is past its target (business hours on the org's clock
+    /// turned back into the wall clock), so a board can tell "due soon" and see a breach come
+    /// without asking again. `None` without a wait or a target, or beyond a year of closures.
+    #[serde(default)]
+    pub sla_due_at: Option<Millis>,
     /// The earliest open reminder's due time.
     pub reminder_due_at: Option<Millis>,
     /// A handoff waits for its receiver to accept it.

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  EXTENSION_ID, ROOT, SyncServer, extensionId, launchBrowser, startFixture, tempDir, until,
+  EXTENSION_ID, ROOT, SyncServer, extensionId, launchBrowser, loginThroughPopup, startFixture, tempDir, until,
 } from './harness.mjs';
 
 const ARTIFACTS = path.join(ROOT, 'target/e2e');
@@ -1496,6 +1496,23 @@ test('the lead\'s board: cards by stage, moved by drag and by menu, reassigned w
     const staged = await lena.call('PUT', `/conversations/${enc(c.jid)}/stage`, { pipeline_id: pipeline.id, stage: 'New' });
     assertEqual(staged.status, 200, `${c.title} in New`);
   }
+  // New has 40-minute targets. The team answered each customer a minute before they wrote again:
+  // x's has waited 50 minutes (past the target), y's 32 (due soon: a quarter or less left), z's 3
+  // (within). Later than anything in the fixture's own history (an hour old or more), and
+  // reported as history, so nothing routes. These states hold for the next 8 minutes (then y's
+  // wait is past its target too); the checks below come within seconds.
+  const sla = [{ stage: 'New', first_response_mins: 40, response_mins: 40 }];
+  assertEqual((await lena.call('PUT', `/pipelines/${pipeline.id}`, { name: 'Board test', stages: pipeline.stages, sla })).status, 200, 'the target');
+  const asked = Date.now();
+  for (const [c, ago] of [[x, 50], [y, 32], [z, 3]]) {
+    const messages = [
+      { message_id: `BOARDSLA${c.i}A`, direction: 'out', sent_at: asked - (ago + 1) * 60000 },
+      { message_id: `BOARDSLA${c.i}Q`, direction: 'in', sent_at: asked - ago * 60000 },
+    ];
+    assertEqual((await lena.call('POST', `/conversations/${enc(c.jid)}/messages/history`, { messages })).status, 200, `${c.title}'s messages`);
+  }
+  const dueAt = Object.fromEntries((await lena.call('GET', `/pipelines/${pipeline.id}/board`)).body.cards.map((c) => [c.chat_id, c.sla_due_at]));
+  assertEqual(dueAt[y.jid], asked - 32 * 60000 + 40 * 60000, "y's deadline: 40 minutes after the question (the org is always open)");
   // Asha owns x (claimed by taking its lock) and has it open.
   assertEqual((await asha.call('POST', `/conversations/${enc(x.jid)}/lock`)).status, 200, 'Asha claims x');
   await asha.call('DELETE', `/conversations/${enc(x.jid)}/lock`);
@@ -1514,6 +1531,11 @@ test('the lead\'s board: cards by stage, moved by drag and by menu, reassigned w
   const counts = () => page.evaluate(() => __baton.qa('[data-baton="board-column"]').map((c) => [c.dataset.stage, c.querySelector('[data-baton="column-count"]').textContent]));
   assertEqual(await counts(), [['New', '3'], ['Qualified', '0'], ['Won', '0']], 'one column per stage with its count');
   assertEqual(await text(page, `${card(x)} [data-baton="card-owner"]`), people.asha.name, "x's owner");
+  const slaOf = (c) => page.evaluate((sel) => [__baton.q(sel).dataset.sla, __baton.q(`${sel} [data-baton="card-target"]`).textContent], card(c));
+  assertEqual(await slaOf(x), ['breached', 'Past the 40 min target'], "x's wait");
+  const [ySla, yTarget] = await slaOf(y);
+  assert(ySla === 'due-soon' && /^Due in \d+ min$/.test(yTarget) && parseInt(yTarget.slice(7), 10) <= 8, `y's wait is due soon: ${ySla}, ${yTarget}`);
+  assertEqual(await slaOf(z), ['within', 'Target 40 min'], "z's wait");
   await shots(page, 'pipeline-board');
 
   // Drag x to Qualified: Asha's header shows the new stage live.
@@ -1681,13 +1703,32 @@ test('the lead sets up a pipeline, a template and a rule on the settings page, a
   await until('the rule disabled', async () => (await lena.call('GET', '/routing/rules')).body.find((r) => r.id === rule.id).enabled === false);
 
   // Business hours, a team, an agent's routing profile.
-  await settings.fill('[data-baton="hours-form"] [data-field="hours"]', 'someday 09:00');
+  // Hours are picked: Monday with two spans that overlap is refused in the page's own words.
+  const monday = '[data-baton="hours-form"] [data-baton="hours-day"][data-day="mon"]';
+  assertEqual(await settings.evaluate((sel) => getComputedStyle(document.querySelector(`${sel} [data-baton="hours-spans"]`), '::before').content, monday), '"Closed"', 'no hours yet: closed');
+  await settings.click(`${monday} [data-action="add-span"]`);
+  await settings.click(`${monday} [data-action="add-span"]`);
+  const span = (n, which) => `${monday} [data-baton="hours-span"]:nth-child(${n}) [data-hours="${which}"]`;
+  await settings.fill(span(1, 'end'), '13:00');
+  await settings.fill(span(2, 'start'), '12:00');
+  await settings.fill(span(2, 'end'), '16:00');
   await settings.click('[data-baton="hours-form"] [data-action="save-hours"]');
-  await until('the hours refused', () => settings.evaluate(() => document.querySelector('[data-baton="hours-form"] [data-baton="settings-status"]').textContent.startsWith('line 1:')));
-  await settings.fill('[data-baton="hours-form"] [data-field="hours"]', 'mon 09:00-18:00\n2026-12-25 closed');
+  const overlap = await until('the hours refused', () => settings.evaluate(() => {
+    const said = document.querySelector('[data-baton="hours-form"] [data-baton="settings-status"]').textContent;
+    return said.includes('overlaps') && said;
+  }));
+  assert(overlap.includes('Monday 12:00–16:00 overlaps Monday 09:00–13:00'), `the spans as the page shows them: ${overlap}`);
+  // One span then, and Christmas off.
+  await settings.click(`${monday} [data-baton="hours-span"]:nth-child(2) [data-action="remove-span"]`);
+  await settings.click('[data-baton="hours-form"] [data-action="add-date"]');
+  await settings.fill('[data-baton="hours-form"] [data-baton="hours-date"] [data-hours="date"]', '2026-12-25');
   await save('[data-baton="hours-form"] [data-action="save-hours"]');
   await until('the hours saved', async () => (await lena.call('GET', '/org/business-hours')).body.shifts.length === 1);
-  assertEqual((await lena.call('GET', '/org/business-hours')).body.exceptions, [{ date: '2026-12-25', hours: [] }], 'the day off');
+  const hours = (await lena.call('GET', '/org/business-hours')).body;
+  assertEqual([hours.shifts, hours.exceptions], [[{ weekday: 'mon', start: '09:00', end: '13:00' }], [{ date: '2026-12-25', hours: [] }]], 'Monday mornings, and the day off');
+  assertEqual(await settings.evaluate((sel) => [...document.querySelectorAll(`${sel} [data-hours]`)].map((i) => i.value), monday), ['09:00', '13:00'], 'the page redrawn from the saved hours');
+  await settings.locator('[data-baton="settings-hours"]').scrollIntoViewIfNeeded();
+  await shots(settings, 'settings-hours');
   const newTeam = '[data-baton="team-form"][data-id=""]';
   await settings.fill(`${newTeam} [data-field="name"]`, 'Settings team');
   await settings.check(`${newTeam} [data-field="member:${people.asha.id}"]`);
@@ -1714,6 +1755,45 @@ test('the lead sets up a pipeline, a template and a rule on the settings page, a
   await until("Asha's settings page", () => own.evaluate(() => document.body.dataset.state === 'ready'));
   assert(await own.evaluate(() => [...document.querySelectorAll('[data-baton="settings-body"]')].every((f) => f.disabled)), 'read-only for an agent');
   await own.close();
+});
+
+test('an admin deactivates a leaver on the settings page (their chat goes back to the team) and reactivates them', async () => {
+  const password = 'ada-password-1';
+  server.cli(['admin', 'create-agent', '--org', orgId, '--name', 'Ada Admin', '--email', 'ada@acme.test', '--role', 'admin', '--password-stdin'], `${password}\n`);
+  const taraId = server.cli(['admin', 'create-agent', '--org', orgId, '--name', 'Tara Temp', '--email', 'tara@acme.test', '--role', 'agent', '--password-stdin'], `${password}\n`);
+  const tara = await server.api('tara@acme.test', password);
+  const chat = named()[58];
+  await tara.call('PUT', `/conversations/${enc(chat.jid)}`, { title: chat.title });
+  assertEqual((await tara.call('POST', `/conversations/${enc(chat.jid)}/lock`)).status, 200, "Tara's lock");
+  await tara.call('DELETE', `/conversations/${enc(chat.jid)}/lock`);
+  const lena = await server.api(people.lena.email, PASSWORDS.lena);
+  const owner = async () => (await lena.call('GET', `/conversations/${enc(chat.jid)}`)).body.owner?.id ?? null;
+  assertEqual(await owner(), taraId, 'Tara owns the chat');
+
+  const browser = await launchBrowser(fixture.port);
+  try {
+    await loginThroughPopup(browser, base, 'ada@acme.test', password);
+    const settings = await browser.context.newPage();
+    await settings.goto(`chrome-extension://${extensionId(browser.worker)}/extension/settings.html`);
+    await until("Ada's settings page", () => settings.evaluate(() => document.body.dataset.state === 'ready'));
+    const saved = () => until('the page to say Saved', () => settings.evaluate(() => document.querySelector('[data-baton="settings-saved"]').textContent === 'Saved.'));
+    assertEqual(await settings.evaluate(() => document.querySelectorAll('[data-baton="agent-deactivated"]').length), 0, 'nobody deactivated yet');
+    await settings.click(`[data-baton="agent-form"][data-id="${taraId}"] [data-action="deactivate"]`);
+    await saved();
+    await until('the chat back with the team', async () => (await owner()) === null);
+    assertEqual((await tara.call('GET', '/me')).status, 401, "Tara's login ended");
+    const row = `[data-baton="agent-deactivated"][data-id="${taraId}"]`;
+    await until('Tara listed as deactivated', () => settings.evaluate((sel) => document.querySelector(sel)?.textContent.includes('Tara Temp · tara@acme.test'), row));
+    assert(await settings.evaluate((id) => !document.querySelector(`[data-baton="agent-form"][data-id="${id}"]`), taraId), 'no longer among the agents');
+    await settings.click(`${row} [data-action="reactivate"]`);
+    await saved();
+    await until('Tara back among the agents', () => settings.evaluate((id) =>
+      !!document.querySelector(`[data-baton="agent-form"][data-id="${id}"]`) && !document.querySelector(`[data-baton="agent-deactivated"][data-id="${id}"]`), taraId));
+    const back = await server.api('tara@acme.test', password);
+    assertEqual((await back.call('GET', '/me')).status, 200, 'Tara can log in again');
+  } finally {
+    await browser.context.close();
+  }
 });
 
 test('the server restarts: nothing is lost, writes made offline are sent or shown as refused, the overlay recovers', async () => {

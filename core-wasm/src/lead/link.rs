@@ -1,8 +1,10 @@
 //! The lead module's line to the service worker: a port of its own, over which it makes relayed
 //! requests (`{relay: id, method, path, body}` → `{relay: id, status, body}`, see
 //! [`crate::calls::relay_allowed`]) and awaits their answers. Everything else the worker sends
-//! is the team changing: the module is only told that it did (an open board reloads). The
-//! listeners are owned here and removed with the link.
+//! that says the team changed (a conversation, the pipelines, the whole state) only tells the
+//! module that it did (an open board reloads); presence, guard changes, notes and the write
+//! queue's news are not the board's business. The listeners are owned here and removed with the
+//! link.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -18,7 +20,7 @@ type Waiting = Rc<RefCell<Vec<(u32, js_sys::Function)>>>;
 pub struct Link {
     port: Option<Port>,
     waiting: Waiting,
-    /// Called for everything else the worker sends (the team changed).
+    /// Called when the worker says the team changed.
     on_push: Rc<dyn Fn()>,
     next_id: u32,
     on_message: Option<Closure<dyn FnMut(JsValue)>>,
@@ -26,7 +28,7 @@ pub struct Link {
 }
 
 impl Link {
-    /// `on_push` hears of every change the worker passes on to tabs.
+    /// `on_push` hears of every change to the team the worker passes on to tabs.
     pub fn new(on_push: impl Fn() + 'static) -> Link {
         Link {
             port: None,
@@ -50,7 +52,9 @@ impl Link {
         let on_push = self.on_push.clone();
         let on_message = Closure::<dyn FnMut(JsValue)>::new(move |message: JsValue| {
             let Some((id, _, _)) = crate::js::relay_answer(&message) else {
-                on_push();
+                if changes_the_team(&message) {
+                    on_push();
+                }
                 return;
             };
             let resolve = {
@@ -188,4 +192,12 @@ impl Sent {
 /// Makes one request and waits for its answer.
 pub async fn request(link: &RefCell<Link>, method: &str, path: &str, body: Option<&str>) -> Answer {
     send(link, method, path, body).answer(link).await
+}
+
+/// Whether a worker message (`{kind: {...}}`, see [`crate::messages::ToTab`]) says something the
+/// board shows may have changed.
+fn changes_the_team(message: &JsValue) -> bool {
+    ["conversation", "pipelines", "snapshot"]
+        .iter()
+        .any(|key| js_sys::Reflect::has(message, &JsValue::from_str(key)).unwrap_or(false))
 }

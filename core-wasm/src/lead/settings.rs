@@ -11,8 +11,8 @@ use protocol::api::{
     Agent, NewAgentRequest, Page, PasswordRequest, Pipeline, PipelineRequest, Role, RoleRequest,
 };
 use protocol::routing::{
-    BusinessHours, RoutingProfile, Rule, RuleMatch, RuleRequest, RuleTarget, Strategy, Team,
-    TeamRequest,
+    BusinessHours, RoutingProfile, Rule, RuleMatch, RuleRequest, RuleTarget, Shift, ShiftException,
+    Strategy, Team, TeamRequest, Weekday,
 };
 use protocol::templates::{Template, TemplateRequest};
 use serde::Serialize;
@@ -23,7 +23,8 @@ use super::link::{request, send, Answer};
 use super::{with_lead, with_settings};
 use crate::js::{from_json, to_json};
 use crate::settings_view::{
-    format_hours, lines, minutes, parse_hours, pipeline_update, removed, skills, StageRow,
+    explain_hours, hours_from_rows, lines, minutes, pipeline_update, removed, skills, week,
+    weekday_name, StageRow,
 };
 use crate::ui::{button, clear, document, el, set_attr, set_text, show, text_el};
 
@@ -35,6 +36,8 @@ struct Data {
     rules: Vec<Rule>,
     teams: Vec<Team>,
     agents: Vec<Agent>,
+    /// Deactivated agents (read by admins, who may bring them back).
+    deactivated: Vec<Agent>,
     hours: BusinessHours,
     /// Routing profiles by agent id (an agent reads only their own).
     profiles: Vec<(String, RoutingProfile)>,
@@ -209,13 +212,13 @@ impl Settings {
             &root,
             "hours",
             "Business hours",
-            "When the team answers, one line each: mon 09:00-18:00; a date that differs: 2026-12-25 closed, or 2026-12-24 10:00-14:00. Targets count only these hours; none at all: always open.",
+            "When the team answers: each weekday's hours (none: closed), and dates that differ (a date without hours: closed that day). Targets count only these hours; no hours on any day and no dates: always open. Times are the org's clock.",
         );
         let agents = section(
             &root,
             "agents",
             "Agents",
-            "Admins add agents, change roles and passwords, and deactivate leavers (their chats go back to routing). Leads set each agent's skills, how many open chats they take, and their hours (same form as the business hours; none: the business hours).",
+            "Admins add agents, change roles and passwords, and deactivate leavers (their chats go back to routing; Reactivate brings one back). Leads set each agent's skills, how many open chats they take, and their hours (same form as the business hours; none: the business hours).",
         );
         let teams = section(
             &root,
@@ -349,10 +352,9 @@ impl Settings {
     fn render_hours(&self) {
         clear(&self.hours);
         let f = form("hours-form", "");
-        let _ = f.append_child(&area(
-            "hours",
-            &format_hours(&self.data.hours.shifts, &self.data.hours.exceptions),
-            "Hours",
+        let _ = f.append_child(&hours_picker(
+            &self.data.hours.shifts,
+            &self.data.hours.exceptions,
         ));
         let _ = f.append_child(&primary(button("Save hours", "save-hours")));
         let _ = f.append_child(&status());
@@ -414,15 +416,28 @@ impl Settings {
                 &p.capacity.map(|c| c.to_string()).unwrap_or_default(),
                 "Open chats at most (empty: no limit)",
             ));
-            let _ = profile_part.append_child(&area(
-                "hours",
-                &format_hours(&p.shifts, &p.exceptions),
-                "Hours",
+            let _ = profile_part.append_child(&text_el(
+                "span",
+                "field",
+                "Hours (none on any day: the business hours)",
             ));
+            let _ = profile_part.append_child(&hours_picker(&p.shifts, &p.exceptions));
             let _ = profile_part.append_child(&button("Save profile", "save-profile"));
             let _ = f.append_child(&profile_part);
             let _ = f.append_child(&status());
             let _ = self.agents.append_child(&f);
+        }
+        if admin && !self.data.deactivated.is_empty() {
+            let _ = self
+                .agents
+                .append_child(&text_el("h3", "", "Deactivated (cannot log in)"));
+            for a in &self.data.deactivated {
+                let f = form("agent-deactivated", &a.id);
+                let _ = f.append_child(&text_el("span", "", &format!("{} · {}", a.name, a.email)));
+                let _ = f.append_child(&button("Reactivate", "reactivate"));
+                let _ = f.append_child(&status());
+                let _ = self.agents.append_child(&f);
+            }
         }
         if admin {
             let f = form("agent-new", "");
@@ -710,6 +725,12 @@ impl Settings {
     }
 }
 
+fn focus_first(root: &Element, selector: &str) {
+    if let Ok(Some(found)) = root.query_selector(selector) {
+        let _ = found.unchecked_ref::<HtmlElement>().focus();
+    }
+}
+
 fn primary(b: HtmlElement) -> HtmlElement {
     set_attr(&b, "data-primary", "");
     b
@@ -767,6 +788,48 @@ fn act(action: &str, target: &Element, form: Option<Element>) {
             }
         }
         ("stage-remove", _, Some(row)) => row.remove(),
+        ("add-span", _, _) => {
+            let list = target
+                .closest("[data-baton=\"hours-day\"], [data-baton=\"hours-date\"]")
+                .ok()
+                .flatten()
+                .and_then(|row| {
+                    row.query_selector("[data-baton=\"hours-spans\"]")
+                        .ok()
+                        .flatten()
+                });
+            if let Some(list) = list {
+                let span = span_el("09:00", "18:00");
+                let _ = list.append_child(&span);
+                focus_first(&span, "input");
+            }
+        }
+        ("remove-span" | "remove-date", _, _) => {
+            let which = if action == "remove-span" {
+                "hours-span"
+            } else {
+                "hours-date"
+            };
+            if let Ok(Some(gone)) = target.closest(&format!("[data-baton=\"{which}\"]")) {
+                gone.remove();
+            }
+        }
+        ("add-date", _, _) => {
+            let dates = target
+                .closest("[data-baton=\"hours-picker\"]")
+                .ok()
+                .flatten()
+                .and_then(|p| {
+                    p.query_selector("[data-baton=\"hours-dates\"]")
+                        .ok()
+                        .flatten()
+                });
+            if let Some(dates) = dates {
+                let row = date_row("", &[]);
+                let _ = dates.append_child(&row);
+                focus_first(&row, "input");
+            }
+        }
         ("save-pipeline", Some(form), _) => wasm_bindgen_futures::spawn_local(save_pipeline(form)),
         ("create-pipeline", Some(form), _) => {
             wasm_bindgen_futures::spawn_local(create_pipeline(form));
@@ -825,7 +888,11 @@ fn act(action: &str, target: &Element, form: Option<Element>) {
             }
         }
         ("create-agent", Some(form), _) => wasm_bindgen_futures::spawn_local(create_agent(form)),
-        ("save-role" | "save-password" | "deactivate" | "save-profile", Some(form), _) => {
+        (
+            "save-role" | "save-password" | "deactivate" | "reactivate" | "save-profile",
+            Some(form),
+            _,
+        ) => {
             wasm_bindgen_futures::spawn_local(agent_action(action.to_owned(), form));
         }
         _ => {}
@@ -998,13 +1065,15 @@ async fn create_rule(form: Element) {
 }
 
 async fn save_hours(form: Element) {
-    match parse_hours(&field(&form, "hours")) {
+    match read_picker(&form) {
         Ok((shifts, exceptions)) => {
-            submit(
+            let body = BusinessHours { shifts, exceptions };
+            submit_hours(
                 &form,
-                "PUT",
                 "/org/business-hours",
-                &BusinessHours { shifts, exceptions },
+                &body.shifts,
+                &body.exceptions,
+                &body,
             )
             .await;
         }
@@ -1028,6 +1097,143 @@ async fn save_team(form: Element) {
     } else {
         submit(&form, "PUT", &format!("/teams/{id}"), &body).await;
     }
+}
+
+/// [`submit`] for hours: a refusal naming a span by its place in the request is said as the
+/// picker shows it.
+async fn submit_hours<T: Serialize>(
+    form: &Element,
+    path: &str,
+    shifts: &[Shift],
+    exceptions: &[ShiftException],
+    body: &T,
+) {
+    if submit(form, "PUT", path, body).await.is_none() {
+        let said = form
+            .query_selector("[data-baton=\"settings-status\"]")
+            .ok()
+            .flatten()
+            .and_then(|s| s.text_content())
+            .unwrap_or_default();
+        say(form, &explain_hours(&said, shifts, exceptions));
+    }
+}
+
+/// The weekly hours and the dates that differ, as rows of time pickers: a weekday with no spans
+/// is closed (none on any day and no dates: always open), a date with none is a day off.
+fn hours_picker(shifts: &[Shift], exceptions: &[ShiftException]) -> HtmlElement {
+    let picker = el("div", "hours-picker");
+    for (day, spans) in week(shifts) {
+        let row = el("div", "hours-day");
+        set_attr(&row, "data-day", day.as_str());
+        let _ = row.append_child(&text_el("span", "hours-label", weekday_name(day)));
+        let _ = row.append_child(&spans_el(&spans));
+        let _ = row.append_child(&button("+ Hours", "add-span"));
+        let _ = picker.append_child(&row);
+    }
+    let dates = el("div", "hours-dates");
+    for e in exceptions {
+        let spans: Vec<(String, String)> = e
+            .hours
+            .iter()
+            .map(|h| (h.start.clone(), h.end.clone()))
+            .collect();
+        let _ = dates.append_child(&date_row(&e.date, &spans));
+    }
+    let _ = picker.append_child(&dates);
+    let _ = picker.append_child(&button("+ A date that differs", "add-date"));
+    picker
+}
+
+fn spans_el(spans: &[(String, String)]) -> HtmlElement {
+    let list = el("span", "hours-spans");
+    for (start, end) in spans {
+        let _ = list.append_child(&span_el(start, end));
+    }
+    list
+}
+
+fn time_input(which: &str, value: &str, label: &str) -> HtmlElement {
+    let i = el("input", "");
+    set_attr(&i, "type", "time");
+    set_attr(&i, "data-hours", which);
+    set_attr(&i, "value", value);
+    set_attr(&i, "aria-label", label);
+    i
+}
+
+fn span_el(start: &str, end: &str) -> HtmlElement {
+    let span = el("span", "hours-span");
+    let _ = span.append_child(&time_input("start", start, "From"));
+    let _ = span.append_child(&text_el("span", "", "–"));
+    let _ = span.append_child(&time_input("end", end, "To"));
+    let remove = button("×", "remove-span");
+    set_attr(&remove, "aria-label", "Remove these hours");
+    let _ = span.append_child(&remove);
+    span
+}
+
+fn date_row(date: &str, spans: &[(String, String)]) -> HtmlElement {
+    let row = el("div", "hours-date");
+    let day = el("input", "");
+    set_attr(&day, "type", "date");
+    set_attr(&day, "data-hours", "date");
+    set_attr(&day, "value", date);
+    set_attr(&day, "aria-label", "Date");
+    let _ = row.append_child(&day);
+    let _ = row.append_child(&spans_el(spans));
+    let _ = row.append_child(&button("+ Hours", "add-span"));
+    let _ = row.append_child(&button("Remove date", "remove-date"));
+    row
+}
+
+/// The spans of one picker row as typed.
+fn row_spans(row: &Element) -> Vec<(String, String)> {
+    let value = |span: &Element, which: &str| {
+        span.query_selector(&format!("[data-hours=\"{which}\"]"))
+            .ok()
+            .flatten()
+            .and_then(|i| i.dyn_into::<HtmlInputElement>().ok())
+            .map(|i| i.value())
+            .unwrap_or_default()
+    };
+    elements(row, "[data-baton=\"hours-span\"]")
+        .iter()
+        .map(|span| (value(span, "start"), value(span, "end")))
+        .collect()
+}
+
+fn elements(root: &Element, selector: &str) -> Vec<Element> {
+    let Ok(found) = root.query_selector_all(selector) else {
+        return Vec::new();
+    };
+    (0..found.length())
+        .filter_map(|i| found.item(i))
+        .filter_map(|n| n.dyn_into::<Element>().ok())
+        .collect()
+}
+
+/// The form's hours picker read back (see [`hours_from_rows`]).
+fn read_picker(form: &Element) -> Result<(Vec<Shift>, Vec<ShiftException>), String> {
+    let days: Vec<(Weekday, Vec<(String, String)>)> = Weekday::ALL
+        .into_iter()
+        .zip(elements(form, "[data-baton=\"hours-day\"]"))
+        .map(|(day, row)| (day, row_spans(&row)))
+        .collect();
+    let dates: Vec<(String, Vec<(String, String)>)> = elements(form, "[data-baton=\"hours-date\"]")
+        .iter()
+        .map(|row| {
+            let date = row
+                .query_selector("[data-hours=\"date\"]")
+                .ok()
+                .flatten()
+                .and_then(|i| i.dyn_into::<HtmlInputElement>().ok())
+                .map(|i| i.value())
+                .unwrap_or_default();
+            (date, row_spans(row))
+        })
+        .collect();
+    hours_from_rows(&days, &dates)
 }
 
 fn role_of(key: &str) -> Role {
@@ -1065,13 +1271,13 @@ async fn agent_action(action: String, form: Element) {
             };
             submit(&form, "PUT", &format!("/agents/{id}/password"), &body).await;
         }
-        "deactivate" => {
+        "deactivate" | "reactivate" => {
             #[derive(Serialize)]
             struct Nothing {}
             submit(
                 &form,
                 "POST",
-                &format!("/agents/{id}/deactivate"),
+                &format!("/agents/{id}/{action}"),
                 &Nothing {},
             )
             .await;
@@ -1090,7 +1296,7 @@ async fn agent_action(action: String, form: Element) {
                     }
                 },
             };
-            match parse_hours(&field(&form, "hours")) {
+            match read_picker(&form) {
                 Ok((shifts, exceptions)) => {
                     let body = RoutingProfile {
                         skills: skills(&field(&form, "skills")),
@@ -1098,7 +1304,8 @@ async fn agent_action(action: String, form: Element) {
                         shifts,
                         exceptions,
                     };
-                    submit(&form, "PUT", &format!("/agents/{id}/routing"), &body).await;
+                    let path = format!("/agents/{id}/routing");
+                    submit_hours(&form, &path, &body.shifts, &body.exceptions, &body).await;
                 }
                 Err(message) => say(&form, &message),
             }
@@ -1262,6 +1469,14 @@ async fn load_into(only: Option<&str>) {
     let teams = send(&link, "GET", "/teams", None);
     let agents = send(&link, "GET", "/agents?limit=1000", None);
     let hours = send(&link, "GET", "/org/business-hours", None);
+    // Admins only: anyone else is refused, and sees no such list.
+    let deactivated = send(&link, "GET", "/agents/deactivated?limit=1000", None);
+    let deactivated = deactivated.answer(&link).await;
+    let deactivated = if deactivated.ok() {
+        from_json::<Page<Agent>>(&deactivated.body).map(|p| p.items)
+    } else {
+        Ok(Vec::new())
+    };
     let answers = [
         me.answer(&link).await,
         pipelines.answer(&link).await,
@@ -1288,6 +1503,7 @@ async fn load_into(only: Option<&str>) {
             rules: from_json::<Vec<Rule>>(&answers[3].body)?,
             teams: from_json::<Vec<Team>>(&answers[4].body)?,
             agents: from_json::<Page<Agent>>(&answers[5].body)?.items,
+            deactivated: deactivated?,
             hours: from_json::<BusinessHours>(&answers[6].body)?,
             profiles: Vec::new(),
         })
@@ -1316,6 +1532,7 @@ async fn load_into(only: Option<&str>) {
             data.pipelines
                 .sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.name.cmp(&b.name)));
             data.agents.sort_by(|a, b| a.name.cmp(&b.name));
+            data.deactivated.sort_by(|a, b| a.name.cmp(&b.name));
             s.data = data;
             match only {
                 Some("settings-pipelines") => {

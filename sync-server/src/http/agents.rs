@@ -16,6 +16,7 @@ use crate::admin;
 pub fn router() -> Routes {
     Routes::new()
         .get("/agents", list_agents)
+        .get("/agents/deactivated", list_deactivated)
         .post("/agents", create_agent)
         .put("/me/presence", set_presence)
         .post("/agents/{id}/deactivate", deactivate)
@@ -199,6 +200,32 @@ async fn list_agents(
         })
         .collect();
     let next_cursor = page::next_cursor(&items, limit, |a| a.agent.id.clone());
+    Ok(Json(Page { items, next_cursor }))
+}
+
+/// The org's deactivated agents (admins, who may reactivate them), a page at a time by id.
+async fn list_deactivated(
+    State(state): State<AppState>,
+    auth: AuthAgent,
+    AppQuery(query): AppQuery<PageQuery>,
+) -> ApiResult<Json<Page<Agent>>> {
+    auth.require_admin("see deactivated agents")?;
+    let limit = page::limit(query.limit, 500, 1000)?;
+    let items = sqlx::query(
+        "SELECT id, name, email, role FROM agents
+         WHERE org_id = $1 AND active = 0 AND ($2 IS NULL OR id > $2)
+         ORDER BY id LIMIT $3",
+    )
+    .bind(&auth.org_id)
+    .bind(query.cursor)
+    .bind(limit)
+    .fetch_all(state.db.pool())
+    .await?
+    .iter()
+    .map(admin::agent_from_row)
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(anyhow::Error::from)?;
+    let next_cursor = page::next_cursor(&items, limit, |a| a.id.clone());
     Ok(Json(Page { items, next_cursor }))
 }
 

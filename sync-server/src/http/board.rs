@@ -17,7 +17,10 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{AuthAgent, IdPath};
 use super::{AppState, Routes};
 use crate::db::{pipelines, routing as stored};
-use crate::routing::schedule::within_hours;
+use crate::routing::schedule::{deadline, within_hours};
+
+/// How far ahead a target's deadline is looked for: a year of closures is no deadline.
+const DEADLINE_HORIZON_DAYS: u32 = 366;
 
 pub fn router() -> Routes {
     Routes::new().get("/pipelines/{id}/board", board)
@@ -107,11 +110,15 @@ async fn board(
                 },
             );
         let target = waiting_since.and(target);
-        let sla_breached = match (waiting_since, target) {
+        let (sla_breached, sla_due_at) = match (waiting_since, target) {
             (Some(since), Some(mins)) => {
-                within_hours(&hours, tz, since, now) > i64::from(mins) * 60_000
+                let target_ms = i64::from(mins) * 60_000;
+                (
+                    within_hours(&hours, tz, since, now) > target_ms,
+                    deadline(&hours, tz, since, target_ms, DEADLINE_HORIZON_DAYS),
+                )
             }
-            _ => false,
+            _ => (false, None),
         };
         cards.push(BoardCard {
             chat_id: ChatId::parse(&chat_id)
@@ -125,6 +132,7 @@ async fn board(
             waiting_since,
             sla_target_mins: target,
             sla_breached,
+            sla_due_at,
             reminder_due_at,
             handoff_waiting: pending > 0,
             last_activity_at,

@@ -223,12 +223,75 @@ pub fn within_hours(profile: &RoutingProfile, tz: Tz, from_ms: i64, to_ms: i64) 
     if profile.shifts.is_empty() && profile.exceptions.is_empty() {
         return to_ms - from_ms;
     }
-    let local_date = |ms: i64| tz.timestamp_millis_opt(ms).single().map(|t| t.date_naive());
-    let (Some(first), Some(last)) = (local_date(from_ms), local_date(to_ms)) else {
+    let Some(last) = local_date(tz, to_ms) else {
         return 0;
     };
-    // An overnight span of the day before may reach into the first day.
-    let mut day = first.pred_opt().unwrap_or(first);
+    let mut total = 0;
+    walk_hours(profile, tz, from_ms, |day, a, b| {
+        if day > last {
+            return false;
+        }
+        let (a, b) = (a.max(from_ms), b.min(to_ms));
+        if b > a {
+            total += b - a;
+        }
+        true
+    });
+    total
+}
+
+/// The last instant at which no more than `business_ms` of the profile's hours have passed since
+/// `from_ms` (the inverse of [`within_hours`]: after it, a wait is past its target), or `None`
+/// when the hours within the next `horizon_days` days do not add up to it (a long closure).
+pub fn deadline(
+    profile: &RoutingProfile,
+    tz: Tz,
+    from_ms: i64,
+    business_ms: i64,
+    horizon_days: u32,
+) -> Option<i64> {
+    if profile.shifts.is_empty() && profile.exceptions.is_empty() {
+        return Some(from_ms + business_ms.max(0));
+    }
+    let last = local_date(tz, from_ms)?.checked_add_days(chrono::Days::new(horizon_days.into()))?;
+    let mut left = business_ms.max(0);
+    let mut found = None;
+    walk_hours(profile, tz, from_ms, |day, a, b| {
+        if day > last {
+            return false;
+        }
+        let a = a.max(from_ms);
+        if b > a {
+            // Strictly more: a wait that used up its target as the day closed is past it only
+            // when the next span begins (as `within_hours` counts it).
+            if b - a > left {
+                found = Some(a + left);
+                return false;
+            }
+            left -= b - a;
+        }
+        true
+    });
+    found
+}
+
+fn local_date(tz: Tz, ms: i64) -> Option<NaiveDate> {
+    tz.timestamp_millis_opt(ms).single().map(|t| t.date_naive())
+}
+
+/// Calls `visit(day, begin_ms, end_ms)` for each span of hours from the day before `from_ms`'s
+/// local date on (an overnight span of that day may reach into it), in time order — the profile's
+/// spans never overlap ([`check_profile`]) — until `visit` says stop. Days with no shifts and no
+/// exception are one span, the whole day.
+fn walk_hours(
+    profile: &RoutingProfile,
+    tz: Tz,
+    from_ms: i64,
+    mut visit: impl FnMut(NaiveDate, i64, i64) -> bool,
+) {
+    let Some(first) = local_date(tz, from_ms) else {
+        return;
+    };
     let instant = |local: chrono::NaiveDateTime| -> i64 {
         tz.from_local_datetime(&local)
             .earliest()
@@ -238,26 +301,25 @@ pub fn within_hours(profile: &RoutingProfile, tz: Tz, from_ms: i64, to_ms: i64) 
             })
             .map_or(i64::MIN, |t| t.timestamp_millis())
     };
-    let mut total = 0;
-    while day <= last {
-        let spans: Vec<(u32, u32)> = match spans_on(profile, day) {
+    let mut day = first.pred_opt().unwrap_or(first);
+    loop {
+        let mut spans: Vec<(u32, u32)> = match spans_on(profile, day) {
             Some(spans) => spans.into_iter().map(|s| (s.0, length(s))).collect(),
             None => vec![(0, DAY)],
         };
+        spans.sort_unstable();
         for (start, minutes) in spans {
             let Some(begin) = day.and_hms_opt(start / 60, start % 60, 0) else {
                 continue;
             };
             let end = begin + chrono::Duration::minutes(i64::from(minutes));
-            let (a, b) = (instant(begin).max(from_ms), instant(end).min(to_ms));
-            if b > a {
-                total += b - a;
+            if !visit(day, instant(begin), instant(end)) {
+                return;
             }
         }
-        let Some(next) = day.succ_opt() else { break };
+        let Some(next) = day.succ_opt() else { return };
         day = next;
     }
-    total
 }
 
 /// The local time of day of `at_ms` in `tz`, for messages.
@@ -536,6 +598,105 @@ mod tests {
         let open = RoutingProfile::default();
         let (a, b) = (at(tz, 2026, 11, 28, 1, 0), at(tz, 2026, 11, 29, 2, 0));
         assert_eq!(within_hours(&open, tz, a, b), b - a);
+    }
+
+    #[test]
+    fn a_deadline_is_where_business_time_reaches_the_target() {
+        let tz: Tz = "Asia/Kolkata".parse().unwrap();
+        let weekdays: Vec<Shift> = [
+            Weekday::Mon,
+            Weekday::Tue,
+            Weekday::Wed,
+            Weekday::Thu,
+            Weekday::Fri,
+        ]
+        .into_iter()
+        .map(|d| shift(d, "09:00", "18:00"))
+        .collect();
+        let hours = RoutingProfile {
+            shifts: weekdays,
+            ..RoutingProfile::default()
+        };
+        // Friday 17:30 with a 45-minute target: 30 minutes on Friday, so Monday 09:15.
+        let friday = at(tz, 2026, 11, 27, 17, 30);
+        assert_eq!(
+            deadline(&hours, tz, friday, 45 * 60_000, 30),
+            Some(at(tz, 2026, 11, 30, 9, 15))
+        );
+        // A target used up as Friday closes is past only when Monday begins.
+        assert_eq!(
+            deadline(&hours, tz, friday, 30 * 60_000, 30),
+            Some(at(tz, 2026, 11, 30, 9, 0))
+        );
+        // Saturday night: Monday 09:00 plus the target.
+        let saturday = at(tz, 2026, 11, 28, 22, 0);
+        assert_eq!(
+            deadline(&hours, tz, saturday, 10 * 60_000, 30),
+            Some(at(tz, 2026, 11, 30, 9, 10))
+        );
+        // Within the day: the wall clock.
+        let morning = at(tz, 2026, 11, 26, 10, 0);
+        assert_eq!(
+            deadline(&hours, tz, morning, 30 * 60_000, 30),
+            Some(at(tz, 2026, 11, 26, 10, 30))
+        );
+        // No hours: the wall clock; closed for longer than the horizon: none.
+        let open = RoutingProfile::default();
+        assert_eq!(
+            deadline(&open, tz, saturday, 60_000, 1),
+            Some(saturday + 60_000)
+        );
+        let closed = RoutingProfile {
+            exceptions: (1..=20)
+                .map(|d| ShiftException {
+                    date: format!("2026-12-{d:02}"),
+                    hours: vec![],
+                })
+                .collect(),
+            ..RoutingProfile::default()
+        };
+        assert_eq!(
+            deadline(&closed, tz, at(tz, 2026, 12, 1, 0, 0), 60_000, 10),
+            None
+        );
+    }
+
+    #[test]
+    fn a_deadline_inverts_business_time_over_nights_holidays_and_daylight_saving() {
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        let profile = RoutingProfile {
+            shifts: vec![
+                shift(Weekday::Sun, "01:00", "06:00"),
+                shift(Weekday::Sat, "22:00", "01:00"),
+                shift(Weekday::Mon, "09:00", "12:00"),
+                shift(Weekday::Mon, "13:00", "17:00"),
+            ],
+            exceptions: vec![ShiftException {
+                date: "2026-03-30".into(),
+                hours: vec![Hours {
+                    start: "14:00".into(),
+                    end: "15:00".into(),
+                }],
+            }],
+            ..RoutingProfile::default()
+        };
+        let profile = check_profile(profile).unwrap();
+        // Across Berlin's spring-forward night, from every quarter hour of a week, for targets
+        // of a minute to two days: business time up to the deadline is the target exactly.
+        let start = at(berlin, 2026, 3, 26, 0, 0);
+        for step in 0..(7 * 24 * 4) {
+            let from = start + step * 15 * 60_000;
+            for target_mins in [1, 45, 90, 300, 2 * 24 * 60] {
+                let target = target_mins * 60_000;
+                let due = deadline(&profile, berlin, from, target, 60).unwrap();
+                assert_eq!(
+                    within_hours(&profile, berlin, from, due),
+                    target,
+                    "from {from}, {target_mins} min"
+                );
+                assert!(within_hours(&profile, berlin, from, due + 1) > target);
+            }
+        }
     }
 
     #[test]

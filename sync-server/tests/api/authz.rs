@@ -49,7 +49,7 @@ fn row(method: &Method, path: &str) -> Option<(Needs, Foreign)> {
         ("POST", "/events/ticket") | ("GET", "/events") => (Agent, OwnOrg),
         ("PUT", "/conversations/{chat_id}") => (Agent, OwnOrg),
         ("POST", "/pipelines") => (Lead, OwnOrg),
-        ("POST", "/agents") => (Admin, OwnOrg),
+        ("POST", "/agents") | ("GET", "/agents/deactivated") => (Admin, OwnOrg),
         ("PUT", "/pipelines/{id}") | ("GET", "/pipelines/{id}/board") => (Lead, NotFound),
         ("GET", "/teams" | "/routing/rules" | "/org/business-hours") | ("PUT", "/me/presence") => {
             (Agent, OwnOrg)

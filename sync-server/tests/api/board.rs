@@ -118,11 +118,17 @@ async fn the_board_shows_each_open_chat_with_its_wait_and_target(backend: Backen
     assert_eq!(anil["waiting_since"], now - 90 * MIN);
     assert_eq!(anil["sla_target_mins"], 30);
     assert_eq!(anil["sla_breached"], true);
+    assert_eq!(
+        anil["sla_due_at"],
+        now - 60 * MIN,
+        "no business hours: the wall clock"
+    );
     assert_eq!(anil["handoff_waiting"], true);
     let chetan = &cards[1];
     assert_eq!(chetan["waiting_since"], Value::Null);
     assert_eq!(chetan["sla_target_mins"], Value::Null);
     assert_eq!(chetan["sla_breached"], false);
+    assert_eq!(chetan["sla_due_at"], Value::Null);
     assert_eq!(chetan["owner"], Value::Null);
     assert_eq!(chetan["reminder_due_at"], now + 60 * MIN);
     let bela = &cards[2];
@@ -142,6 +148,7 @@ async fn the_board_shows_each_open_chat_with_its_wait_and_target(backend: Backen
     assert_eq!(anil["waiting_since"], now - 20 * MIN);
     assert_eq!(anil["sla_target_mins"], 60);
     assert_eq!(anil["sla_breached"], false);
+    assert_eq!(anil["sla_due_at"], now + 40 * MIN);
 
     // Leads and admins only; another org's pipeline is not there.
     asha.get(&format!("/pipelines/{id}/board"))

@@ -60,11 +60,39 @@ async fn a_deactivated_agent_is_out_at_once_and_their_locks_end(backend: Backend
         .unwrap()
         .iter()
         .any(|a| a["id"] == ravi.id.as_str()));
+    // Admins see who was deactivated, to bring them back; nobody else does.
+    let gone = ada.get("/agents/deactivated").await.expect(200);
+    let ids: Vec<&str> = gone["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [ravi.id.as_str()], "{gone}");
+    assert_eq!(gone["items"][0]["email"], ravi.email.as_str());
+    lena.get("/agents/deactivated")
+        .await
+        .expect_error(403, "forbidden");
+    ada.get("/agents/deactivated?limit=0")
+        .await
+        .expect_error(400, "invalid_parameter");
 
     ada.post_empty(&format!("/agents/{}/reactivate", ravi.id))
         .await
         .expect(204);
     login(&app, &ravi.email, PASSWORD).await.expect(200);
+    let gone = ada.get("/agents/deactivated").await.expect(200);
+    assert_eq!(
+        gone["items"],
+        serde_json::json!([]),
+        "back among the active"
+    );
+    let agents = ada.get("/agents").await.expect(200);
+    assert!(agents["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["id"] == ravi.id.as_str()));
 }
 
 async fn a_new_password_or_logging_out_everywhere_ends_every_session(backend: Backend) {
