@@ -9,6 +9,7 @@
 mod fanout;
 mod lock;
 mod report;
+mod reports;
 mod server;
 mod stats;
 
@@ -40,7 +41,8 @@ struct Cli {
     #[arg(long, default_value_t = 20)]
     fanout_seconds: u64,
     /// Which benchmarks: `lock` (cycles, rates, notes on both stores), `sqlite` or `pg` (the same on
-    /// one store), `fanout`, `fanout-baton` (Baton alone at 1,000 agents, to profile), or `all`.
+    /// one store), `fanout`, `fanout-baton` (Baton alone at 1,000 agents, to profile), `reports`
+    /// (the lead's reports on a large org), or `all`.
     #[arg(long, default_value = "all")]
     only: String,
     /// Where to write the report (`BENCHMARKS.md` and `bench/results.json` under it).
@@ -89,6 +91,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Err(err) => notes.push(format!("PostgreSQL skipped: {err:#}")),
             }
         }
+    }
+    if matches!(cli.only.as_str(), "reports" | "all") {
+        reports::suite(&binary, &mut figures).await?;
     }
     if cli.only == "fanout-baton" {
         // For profiling: Baton alone, 1,000 agents on SQLite.
