@@ -248,6 +248,7 @@ mod tests {
             ],
             teams: vec![],
             total: Figures::default(),
+            days: None,
         };
         let rows = rows(&report);
         assert_eq!(rows.len(), 3);

@@ -72,6 +72,10 @@ pub struct AgentsReport {
     pub agents: Vec<AgentRow>,
     pub teams: Vec<TeamRow>,
     pub total: Figures,
+    /// Each day's figures too, when asked for (`?daily=true`): what `/reports/daily` would say
+    /// of the same facts, so a panel showing both reads them once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<Vec<DayRow>>,
 }
 
 /// A pipeline stage's row; no pipeline: conversations in no stage.

@@ -261,21 +261,26 @@ async fn load_days(link: Rc<RefCell<Link>>, days: u32) {
     load_range(link, query).await;
 }
 
-/// Reads the two reports (`query`: their range, or empty for the default) and fills the panel
+/// Reads the report (`query`: its range, or empty for the default) and fills the panel
 /// (or says what went wrong).
 async fn load_range(link: Rc<RefCell<Link>>, query: String) {
     with_stats(|panel| panel.say("Loading…"));
-    let agents = request(&link, "GET", &format!("/reports/agents{query}"), None).await;
-    let daily = request(&link, "GET", &format!("/reports/daily{query}"), None).await;
-    for answer in [&agents, &daily] {
-        if !answer.ok() {
-            let message = answer.message();
-            with_stats(|panel| panel.say(&message));
-            return;
-        }
+    // One read for both: the agents' figures with each day's.
+    let joiner = if query.is_empty() { '?' } else { '&' };
+    let path = format!("/reports/agents{query}{joiner}daily=true");
+    let agents = request(&link, "GET", &path, None).await;
+    if !agents.ok() {
+        let message = agents.message();
+        with_stats(|panel| panel.say(&message));
+        return;
     }
-    let parsed = crate::js::from_json::<AgentsReport>(&agents.body).and_then(|agents| {
-        crate::js::from_json::<DailyReport>(&daily.body).map(|daily| (agents, daily))
+    let parsed = crate::js::from_json::<AgentsReport>(&agents.body).map(|mut agents| {
+        let daily = DailyReport {
+            range: agents.range.clone(),
+            days: agents.days.take().unwrap_or_default(),
+            total: agents.total.clone(),
+        };
+        (agents, daily)
     });
     match parsed {
         Ok((agents, daily)) => with_stats(|panel| panel.fill(&agents, &daily)),

@@ -53,6 +53,8 @@ pub struct ReportQuery {
     chat_id: Option<String>,
     /// `json` (the default) or `csv`.
     format: Option<String>,
+    /// `/reports/agents` only: each day's figures as well (JSON).
+    daily: Option<bool>,
 }
 
 fn bad_parameter(message: impl Into<String>) -> ApiError {
@@ -79,6 +81,9 @@ struct Prepared {
 }
 
 async fn prepare(state: &AppState, auth: &AuthAgent, query: ReportQuery) -> ApiResult<Prepared> {
+    if query.daily.is_some() {
+        return Err(bad_parameter("daily is a choice of /reports/agents only"));
+    }
     let csv = match query.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,
@@ -235,7 +240,16 @@ async fn agents_report(
     } else {
         Some(auth.id.clone())
     };
-    let p = prepare(&state, &auth, query).await?;
+    let with_days = query.daily == Some(true);
+    let p = prepare(
+        &state,
+        &auth,
+        ReportQuery {
+            daily: None,
+            ..query
+        },
+    )
+    .await?;
     let mut by_agent = calc::group(&p.facts, |f| vec![f.agent.clone()]);
     let mut agents = Vec::new();
     // Every active agent has a row (a quiet day is a figure too), a former agent one with
@@ -310,11 +324,13 @@ async fn agents_report(
         let header = vec!["row".into(), "id".into(), "name".into()];
         return Ok(csv_response("agents", &p.range, header, rows));
     }
+    let days = with_days.then(|| day_rows(&p));
     Ok(Json(AgentsReport {
         range: p.range,
         agents,
         teams,
         total,
+        days,
     })
     .into_response())
 }
@@ -393,24 +409,28 @@ async fn stages_report(
     .into_response())
 }
 
+/// Every day of the range with what happened on it (on the org's calendar).
+fn day_rows(p: &Prepared) -> Vec<DayRow> {
+    let tz = p.loaded.tz;
+    let mut by_day = calc::group(&p.facts, |f| {
+        calc::local_date(tz, f.at).into_iter().collect()
+    });
+    p.days
+        .iter()
+        .map(|d| DayRow {
+            date: d.format("%Y-%m-%d").to_string(),
+            figures: by_day.remove(d).unwrap_or_default(),
+        })
+        .collect()
+}
+
 async fn daily_report(
     State(state): State<AppState>,
     auth: AuthAgent,
     AppQuery(query): AppQuery<ReportQuery>,
 ) -> ApiResult<Response> {
     let p = prepare(&state, &auth, query).await?;
-    let tz = p.loaded.tz;
-    let mut by_day = calc::group(&p.facts, |f| {
-        calc::local_date(tz, f.at).into_iter().collect()
-    });
-    let days: Vec<DayRow> = p
-        .days
-        .iter()
-        .map(|d| DayRow {
-            date: d.format("%Y-%m-%d").to_string(),
-            figures: by_day.remove(d).unwrap_or_default(),
-        })
-        .collect();
+    let days = day_rows(&p);
     let total = calc::figures(&p.facts);
     if p.csv {
         let mut rows: Vec<Vec<String>> = days

@@ -311,6 +311,18 @@ async fn reports_give_the_figures_of_a_scripted_day(backend: Backend) {
         .find(|d| d["date"] == ist_date(t0 + 100 * MIN).as_str())
         .unwrap();
     assert!(m4_day["figures"]["sla_breaches"].as_i64().unwrap() >= 1);
+    // The agents' report with each day's figures: the same days, read once.
+    let both = lena
+        .get(&format!("/reports/agents?{range}&daily=true"))
+        .await
+        .expect(200);
+    assert_eq!(both["days"], daily["days"]);
+    assert_eq!(both["total"], daily["total"]);
+    let plain = lena
+        .get(&format!("/reports/agents?{range}"))
+        .await
+        .expect(200);
+    assert!(plain.get("days").is_none(), "days only when asked for");
 
     // An agent sees their own row only, and no colleague's.
     let own = asha
@@ -374,6 +386,8 @@ async fn reports_give_the_figures_of_a_scripted_day(backend: Backend) {
         ("from=2024-01-01&to=2026-01-01", 400),
         ("format=xml", 400),
         ("colour=red", 400),
+        ("daily=true", 400),
+        ("daily=maybe", 400),
     ] {
         lena.get(&format!("/reports/daily?{query}"))
             .await
