@@ -18,6 +18,7 @@
 //! compiles only for `wasm32`.
 
 pub mod adapter;
+pub mod answers;
 pub mod board_view;
 pub mod calls;
 pub mod clock;

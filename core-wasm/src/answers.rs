@@ -1,0 +1,391 @@
+//! The first responder's answer parsers (issue 11), pure: what a customer's reply means for a
+//! question of a given type — an amount ("60 lakh", "1.2 cr", "80k", "₹45,00,000"), yes or no
+//! (English, Hindi and Hinglish: "haan", "nahi", "ji"), or one of numbered options (by number or
+//! by words). The responder seat runs them in the browser, so a reply's text never leaves it:
+//! only the value found is sent. `None` means "not understood" (the flow asks again once).
+//!
+//! Lower-casing is ASCII only: Devanagari has no case, and Unicode case tables would cost the
+//! WASM build kilobytes for nothing.
+
+/// Rupees in a reply: the first number with a unit ("2BHK under 80 lakh" is 80 lakh; a range
+/// "60-70 lakh" or "60 to 70 lakh" gives its lower end), else the first number alone. Units:
+/// `k`/`thousand`/`hazar`, `l`/`lakh`/`lac`, `cr`/`crore`, `m`/`mn`/`million`; digits may carry
+/// Indian or Western grouping commas and a decimal part; `₹`, `rs`, `inr` are skipped.
+pub fn amount(reply: &str) -> Option<u64> {
+    let text = reply.to_ascii_lowercase();
+    let numbers = numbers_in(&text);
+    let rupees = |(whole, fraction, scale): (u128, u128, u128), multiplier: u128| {
+        u64::try_from((whole.checked_mul(scale)? + fraction).checked_mul(multiplier)? / scale).ok()
+    };
+    for (i, n) in numbers.iter().enumerate() {
+        if let Some(multiplier) = n.unit {
+            return rupees(n.value, multiplier);
+        }
+        if let Some(next) = numbers.get(i + 1).filter(|_| n.range_to_next) {
+            if let Some(multiplier) = next.unit {
+                return rupees(n.value, multiplier);
+            }
+        }
+    }
+    numbers.first().and_then(|n| rupees(n.value, 1))
+}
+
+/// A number found in a reply: `(whole, fraction, scale)` (1.25 is `(1, 25, 100)`), its unit's
+/// multiplier if one follows, and whether a range runs from it to the next ("60-70", "60 to 70").
+struct Number {
+    value: (u128, u128, u128),
+    unit: Option<u128>,
+    range_to_next: bool,
+}
+
+fn numbers_in(text: &str) -> Vec<Number> {
+    let bytes = text.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let mut whole: u128 = 0;
+        let mut overflow = false;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b.is_ascii_digit() {
+                match whole
+                    .checked_mul(10)
+                    .and_then(|w| w.checked_add(u128::from(b - b'0')))
+                {
+                    Some(w) => whole = w,
+                    None => overflow = true,
+                }
+                i += 1;
+            } else if b == b',' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        let (mut fraction, mut scale): (u128, u128) = (0, 1);
+        if bytes.get(i) == Some(&b'.') && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+            while let Some(b) = bytes.get(i).filter(|b| b.is_ascii_digit()) {
+                if scale < 1_000_000 {
+                    fraction = fraction * 10 + u128::from(b - b'0');
+                    scale *= 10;
+                }
+                i += 1;
+            }
+        }
+        let rest = text[i..].trim_start_matches(' ');
+        let word: String = rest.chars().take_while(char::is_ascii_alphabetic).collect();
+        let unit = match word.as_str() {
+            "k" | "thousand" | "thousands" | "hazar" | "hazaar" => Some(1_000),
+            "l" | "lakh" | "lakhs" | "lac" | "lacs" | "lk" => Some(100_000),
+            "cr" | "crore" | "crores" | "crs" => Some(10_000_000),
+            "m" | "mn" | "million" | "millions" => Some(1_000_000),
+            _ => None,
+        };
+        let after = rest.trim_start_matches(|c: char| c.is_ascii_alphabetic() && unit.is_some());
+        let after = after.trim_start_matches(' ');
+        let range_to_next = unit.is_none()
+            && (after.starts_with('-') || after.starts_with("to ") || after.starts_with('–'));
+        if !overflow {
+            found.push(Number {
+                value: (whole, fraction, scale),
+                unit,
+                range_to_next,
+            });
+        }
+    }
+    found
+}
+
+/// Words that say yes or no, in English, Hinglish and Hindi.
+const YES: &[&str] = &[
+    "yes",
+    "y",
+    "yeah",
+    "yea",
+    "yep",
+    "yup",
+    "sure",
+    "ok",
+    "okay",
+    "correct",
+    "right",
+    "haan",
+    "han",
+    "haa",
+    "ha",
+    "haanji",
+    "hanji",
+    "ji",
+    "jee",
+    "bilkul",
+    "zaroor",
+    "jaroor",
+    "theek",
+    "thik",
+    "हाँ",
+    "हां",
+    "जी",
+    "हाँजी",
+    "बिल्कुल",
+    "ज़रूर",
+    "जरूर",
+];
+const NO: &[&str] = &[
+    "no",
+    "n",
+    "nope",
+    "nah",
+    "not",
+    "nahi",
+    "nahin",
+    "nai",
+    "nhi",
+    "na",
+    "naa",
+    "mat",
+    "never",
+    "नहीं",
+    "नही",
+    "ना",
+    "मत",
+];
+
+/// Yes or no in a reply; a reply with a "no" word is no ("ji nahi", "not really"), one with only
+/// "yes" words is yes; neither (or a question back) is not understood.
+pub fn yes_no(reply: &str) -> Option<bool> {
+    let text = reply.to_ascii_lowercase();
+    let words: Vec<&str> = text
+        .split(|c: char| !(c.is_alphanumeric() || is_devanagari_mark(c)))
+        .filter(|w| !w.is_empty())
+        .collect();
+    if words.iter().any(|w| NO.contains(w)) {
+        return Some(false);
+    }
+    if words.iter().any(|w| YES.contains(w)) {
+        return Some(true);
+    }
+    None
+}
+
+/// Devanagari vowel signs and the nukta are not "alphanumeric" to Rust but are part of a word.
+fn is_devanagari_mark(c: char) -> bool {
+    matches!(c, '\u{0900}'..='\u{0903}' | '\u{093A}'..='\u{094F}' | '\u{0951}'..='\u{0957}' | '\u{0962}'..='\u{0963}')
+}
+
+/// Letters and digits only, ASCII lower-cased: "3 BHK" and "3bhk" are the same answer.
+fn squeeze(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_alphanumeric() || is_devanagari_mark(*c))
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// Which of the options (0-based) a reply picks: an option named in full ("3 bhk" for "3BHK"),
+/// else its number as the question listed it ("2", "option 2", "2."), else the one option whose
+/// words the reply contains ("the villa please"). Nothing, or more than one: not understood.
+pub fn choice(reply: &str, options: &[String]) -> Option<usize> {
+    let said = squeeze(reply);
+    if said.is_empty() {
+        return None;
+    }
+    if let Some(i) = options.iter().position(|o| squeeze(o) == said) {
+        return Some(i);
+    }
+    // A number alone, or with "option"/"no" around it.
+    let digits: Vec<u32> = reply
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|d| !d.is_empty())
+        .filter_map(|d| d.parse().ok())
+        .collect();
+    let other_words = reply
+        .to_ascii_lowercase()
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| {
+            !w.is_empty() && !matches!(*w, "option" | "no" | "number" | "st" | "nd" | "rd" | "th")
+        })
+        .count();
+    if let ([n], 0) = (digits.as_slice(), other_words) {
+        let n = usize::try_from(*n).ok()?;
+        return (1..=options.len()).contains(&n).then(|| n - 1);
+    }
+    // Words: the options whose every word (of three letters or more, or any digit) the reply holds.
+    let reply_words = words_of(reply);
+    let matching: Vec<usize> = options
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| {
+            let wanted: Vec<String> = words_of(o)
+                .into_iter()
+                .filter(|w| w.len() >= 3 || w.chars().any(|c| c.is_ascii_digit()))
+                .collect();
+            !wanted.is_empty() && wanted.iter().all(|w| reply_words.contains(w))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    match matching.as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    }
+}
+
+fn words_of(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_alphanumeric() || is_devanagari_mark(c)))
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect()
+}
+
+/// Whether a reply asks for a person ("agent", "human", "call me", "insaan se baat"): any of
+/// `phrases` (the org's words, lower-case) found as whole words in it.
+pub fn asks_for_person(reply: &str, phrases: &[String]) -> bool {
+    let words = words_of(reply);
+    phrases.iter().any(|phrase| {
+        let wanted = words_of(phrase);
+        !wanted.is_empty() && words.windows(wanted.len()).any(|w| w == wanted.as_slice())
+    })
+}
+
+/// The words that ask for a person when the org has not set its own.
+pub const PERSON_WORDS: &[&str] = &[
+    "agent",
+    "human",
+    "person",
+    "call me",
+    "talk to someone",
+    "real person",
+    "executive",
+    "insaan",
+    "kisi se baat",
+    "baat karni hai",
+    "phone karo",
+    "call karo",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_in_lakh_crore_and_thousands_with_and_without_rupee_signs_and_commas() {
+        let cases: &[(&str, u64)] = &[
+            ("around 60 lakh", 6_000_000),
+            ("60 Lakhs", 6_000_000),
+            ("60L", 6_000_000),
+            ("60 lac", 6_000_000),
+            ("1.2 cr", 12_000_000),
+            ("1.25 Crore", 12_500_000),
+            ("₹1.2cr", 12_000_000),
+            ("80k", 80_000),
+            ("80 K per month", 80_000),
+            ("₹45,00,000", 4_500_000),
+            ("Rs. 45,00,000/-", 4_500_000),
+            ("INR 4500000", 4_500_000),
+            ("4,500,000", 4_500_000),
+            ("budget is 60-70 lakh", 6_000_000),
+            ("2 million", 2_000_000),
+            ("0.5 cr", 5_000_000),
+            ("50 hazar", 50_000),
+        ];
+        for (reply, rupees) in cases {
+            assert_eq!(amount(reply), Some(*rupees), "{reply}");
+        }
+        for garbage in [
+            "not sure",
+            "",
+            "lakh",
+            "₹",
+            "a lot",
+            "99999999999999999999999999 cr",
+        ] {
+            assert_eq!(amount(garbage), None, "{garbage}");
+        }
+        // The first number with a unit, or the first number alone.
+        assert_eq!(amount("60, maybe 70 lakh"), Some(7_000_000));
+        assert_eq!(amount("2BHK under 80 lakh"), Some(8_000_000));
+        assert_eq!(amount("60 to 70 lakh"), Some(6_000_000));
+        assert_eq!(amount("4500000"), Some(4_500_000));
+    }
+
+    #[test]
+    fn yes_and_no_in_english_hinglish_and_hindi() {
+        for yes in [
+            "Yes",
+            "haan",
+            "Haan ji",
+            "ji",
+            "hanji!",
+            "sure, go ahead",
+            "हाँ",
+            "जी हां",
+            "bilkul",
+            "ok",
+        ] {
+            assert_eq!(yes_no(yes), Some(true), "{yes}");
+        }
+        for no in [
+            "No",
+            "nahi",
+            "ji nahi",
+            "nahin chahiye",
+            "not really",
+            "नहीं",
+            "nope",
+            "na",
+        ] {
+            assert_eq!(yes_no(no), Some(false), "{no}");
+        }
+        for neither in ["maybe", "what is the price?", "", "🙂", "kab tak?"] {
+            assert_eq!(yes_no(neither), None, "{neither}");
+        }
+    }
+
+    #[test]
+    fn options_by_number_by_name_or_by_words() {
+        let options: Vec<String> = ["2BHK", "3BHK", "Villa with garden"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        assert_eq!(choice("1", &options), Some(0));
+        assert_eq!(choice(" 2. ", &options), Some(1));
+        assert_eq!(choice("option 3", &options), Some(2));
+        assert_eq!(
+            choice("3 bhk", &options),
+            Some(1),
+            "the name beats the number"
+        );
+        assert_eq!(choice("3BHK", &options), Some(1));
+        assert_eq!(
+            choice("I'd like the villa with a garden", &options),
+            Some(2)
+        );
+        assert_eq!(choice("4", &options), None, "no fourth option");
+        assert_eq!(choice("0", &options), None);
+        assert_eq!(choice("1 or 2", &options), None, "two numbers: unclear");
+        assert_eq!(choice("anything", &options), None);
+        assert_eq!(choice("", &options), None);
+        let hindi: Vec<String> = vec!["हाँ, अभी".into(), "बाद में".into()];
+        assert_eq!(choice("बाद में", &hindi), Some(1));
+    }
+
+    #[test]
+    fn a_customer_asking_for_a_person_is_heard() {
+        let words: Vec<String> = PERSON_WORDS.iter().map(|w| (*w).to_owned()).collect();
+        for asks in [
+            "talk to a HUMAN please",
+            "Agent",
+            "pls call me",
+            "kisi se baat karni hai",
+            "Call karo",
+        ] {
+            assert!(asks_for_person(asks, &words), "{asks}");
+        }
+        for not in ["60 lakh", "recall", "humane", "agency", "personal loan"] {
+            assert!(!asks_for_person(not, &words), "{not}");
+        }
+    }
+}
