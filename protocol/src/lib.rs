@@ -12,6 +12,7 @@ pub mod chat_id;
 pub mod codes;
 pub mod events;
 pub mod reports;
+pub mod responder;
 pub mod routing;
 pub mod templates;
 pub mod text;

@@ -19,6 +19,7 @@ pub mod http;
 pub mod metrics;
 pub mod presence;
 pub mod reports;
+pub mod responder;
 pub mod routing;
 pub mod serve;
 pub mod sessions;

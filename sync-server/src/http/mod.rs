@@ -8,6 +8,7 @@ pub(crate) mod business_hours;
 mod chat_requests;
 mod conversations;
 pub mod extract;
+mod flows;
 mod handoffs;
 mod health;
 pub mod hosts;
@@ -149,6 +150,7 @@ fn routes() -> (Routes, Routes) {
         .merge(routing_rules::router())
         .merge(queue::router())
         .merge(templates::router())
+        .merge(flows::router())
         .merge(conversations::router())
         .merge(locks::router())
         .merge(handoffs::router())

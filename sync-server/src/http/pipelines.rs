@@ -271,6 +271,9 @@ async fn update_pipeline(
             ));
         }
     }
+    // The responder's flow follows a renamed stage; one exiting to a removed stage must change
+    // first.
+    super::flows::stages_changed(&mut tx, &auth.org_id, &id, &stages, &renamed).await?;
     // Routing rules follow a renamed stage; one matching a removed stage must change first.
     let mut rules = routing::rules(tx.conn(), &auth.org_id).await?;
     for rule in &mut rules {

@@ -55,7 +55,9 @@ fn row(method: &Method, path: &str) -> Option<(Needs, Foreign)> {
             (Agent, OwnOrg)
         }
         ("PUT", "/org/business-hours") => (Lead, OwnOrg),
-        ("GET", "/queue" | "/templates") => (Agent, OwnOrg),
+        ("GET", "/queue" | "/templates" | "/flows") => (Agent, OwnOrg),
+        ("POST", "/flows") => (Lead, OwnOrg),
+        ("PUT" | "DELETE", "/flows/{id}") => (Lead, NotFound),
         // An agent's report is their own figures; a lead's and an admin's, everyone's.
         ("GET", "/reports/agents" | "/reports/stages" | "/reports/daily") => (Agent, OwnOrg),
         ("POST", "/templates") => (Lead, OwnOrg),
@@ -147,6 +149,9 @@ struct World {
     rule_id: String,
     template_id: String,
     pipeline_id: String,
+    /// The other org's own pipeline (its admin writes a flow for it).
+    outsider_pipeline_id: String,
+    flow_id: String,
 }
 
 fn tomorrow() -> i64 {
@@ -154,6 +159,15 @@ fn tomorrow() -> i64 {
 }
 
 const SECRET_TITLE: &str = "Secret title of the first org";
+
+/// A flow for a pipeline with the stages New and Won.
+fn flow_body(pipeline_id: &str) -> Value {
+    json!({
+        "name": "First answer", "pipeline_id": pipeline_id, "greeting": "Hello!",
+        "done_stage": "Won",
+        "questions": [{"key": "budget", "label": "Budget", "text": "Your budget?", "kind": "amount"}],
+    })
+}
 
 async fn world(backend: Backend) -> World {
     let app = TestApp::spawn(backend).await;
@@ -230,8 +244,22 @@ async fn world(backend: Backend) -> World {
         )
         .await
         .expect(201);
+    let pipeline_id = pipeline["id"].as_str().unwrap().to_owned();
+    let flow = lead
+        .post("/flows", flow_body(&pipeline_id))
+        .await
+        .expect(201);
+    let outsider_pipeline = outsider
+        .post(
+            "/pipelines",
+            json!({"name": "Their loans", "stages": ["New", "Won"]}),
+        )
+        .await
+        .expect(201);
     World {
-        pipeline_id: pipeline["id"].as_str().unwrap().to_owned(),
+        outsider_pipeline_id: outsider_pipeline["id"].as_str().unwrap().to_owned(),
+        flow_id: flow["id"].as_str().unwrap().to_owned(),
+        pipeline_id,
         template_id: template["id"].as_str().unwrap().to_owned(),
         rule_id: rule["id"].as_str().unwrap().to_owned(),
         team_id: team["id"].as_str().unwrap().to_owned(),
@@ -276,6 +304,8 @@ impl World {
             &self.rule_id
         } else if path.contains("/templates/") {
             &self.template_id
+        } else if path.contains("/flows/") {
+            &self.flow_id
         } else if path.contains("/pipelines/") {
             &self.pipeline_id
         } else {
@@ -343,6 +373,10 @@ impl World {
                 "shifts": [{"weekday": "mon", "start": "09:00", "end": "18:00"}],
             }),
             ("POST", "/pipelines") => json!({"name": "Loans", "stages": ["New", "Won"]}),
+            ("POST", "/flows") if caller == Caller::OtherOrg => {
+                flow_body(&self.outsider_pipeline_id)
+            }
+            ("POST", "/flows") | ("PUT", "/flows/{id}") => flow_body(&self.pipeline_id),
             ("POST", "/agents") => json!({
                 "name": "New Hire", "email": format!("new-{caller:?}@example.test"),
                 "role": "agent", "password": "a long new password",

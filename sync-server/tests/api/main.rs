@@ -13,6 +13,7 @@ mod chat_requests;
 mod conversations;
 mod errors;
 mod events;
+mod flows;
 mod handoffs;
 mod idempotency;
 mod limits;

@@ -1,0 +1,246 @@
+//! The first responder's qualification flows (issue 11), as the API gives and takes them: a
+//! greeting, questions with an answer type, branches on answers, and where a chat goes at the
+//! end. The server checks a flow when a lead saves it and decides each step; the responder seat
+//! (the extension in responder mode) sends what it is told and reports the answer values it read.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Millis;
+
+/// Longest greeting, question or closing text, in characters.
+pub const MAX_TEXT_CHARS: usize = 1000;
+/// Most questions in a flow.
+pub const MAX_QUESTIONS: usize = 20;
+/// Most options of a choice question.
+pub const MAX_OPTIONS: usize = 10;
+
+/// A flow as the API gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flow {
+    pub id: String,
+    #[serde(flatten)]
+    pub definition: FlowRequest,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// A flow as a lead writes it (`POST /flows`, `PUT /flows/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowRequest {
+    pub name: String,
+    /// The pipeline whose new chats this flow answers (one flow per pipeline).
+    pub pipeline_id: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The first message, sent with the first question.
+    pub greeting: String,
+    pub questions: Vec<Question>,
+    /// The stage a chat goes to when every question is answered and no branch ended it sooner.
+    pub done_stage: String,
+    /// Sent when the flow ends (empty: nothing).
+    #[serde(default)]
+    pub closing: String,
+    /// Words or phrases that ask for a person (empty: the defaults, English and Hinglish).
+    #[serde(default)]
+    pub person_words: Vec<String>,
+    /// At most this many responder messages in a row without a customer reply.
+    #[serde(default = "three")]
+    pub max_unanswered: u32,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn three() -> u32 {
+    3
+}
+
+/// One question.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Question {
+    /// Its name among the conversation's qualification fields: `budget` (lowercase letters,
+    /// digits and `_`, starting with a letter, at most 32).
+    pub key: String,
+    /// How the handoff note names the answer ("Budget").
+    pub label: String,
+    /// What the customer is asked.
+    pub text: String,
+    pub kind: AnswerKind,
+    /// A choice's options, listed under the question numbered from 1.
+    #[serde(default)]
+    pub options: Vec<String>,
+    /// Tried in order after a valid answer; the first that holds decides what comes next.
+    #[serde(default)]
+    pub branches: Vec<Branch>,
+}
+
+/// What kind of answer a question takes (and which parser reads it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerKind {
+    /// One of the options, by number or words.
+    Choice,
+    /// Rupees: "60 lakh", "1.2 cr", "80k", "₹45,00,000".
+    Amount,
+    /// Yes or no, in English, Hindi or Hinglish.
+    YesNo,
+    /// A day: "tomorrow", "kal", "15 Dec".
+    Date,
+    /// Anything the customer writes.
+    Text,
+}
+
+impl AnswerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnswerKind::Choice => "choice",
+            AnswerKind::Amount => "amount",
+            AnswerKind::YesNo => "yes_no",
+            AnswerKind::Date => "date",
+            AnswerKind::Text => "text",
+        }
+    }
+}
+
+/// A branch: when its condition holds for the answer, `then` happens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Branch {
+    pub when: Condition,
+    pub then: Then,
+}
+
+/// A condition on an answer (of the kind it names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    /// An amount below this many rupees.
+    Below(u64),
+    /// An amount of at least this many rupees.
+    AtLeast(u64),
+    /// A choice of this option (1-based, as the customer sees it).
+    Option(u32),
+    /// A yes.
+    Yes,
+    /// A no.
+    No,
+}
+
+/// What a branch does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Then {
+    /// End the flow, the chat going to this stage of the pipeline.
+    Exit(String),
+    /// Go on with this later question (skipping those between).
+    Ask(String),
+}
+
+/// An answer's value, as the seat read it from the customer's reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerValue {
+    /// The option's 1-based number.
+    Choice(u32),
+    Amount(u64),
+    YesNo(bool),
+    /// `YYYY-MM-DD` on the org's calendar.
+    Date(String),
+    Text(String),
+}
+
+impl AnswerValue {
+    pub fn kind(&self) -> AnswerKind {
+        match self {
+            AnswerValue::Choice(_) => AnswerKind::Choice,
+            AnswerValue::Amount(_) => AnswerKind::Amount,
+            AnswerValue::YesNo(_) => AnswerKind::YesNo,
+            AnswerValue::Date(_) => AnswerKind::Date,
+            AnswerValue::Text(_) => AnswerKind::Text,
+        }
+    }
+}
+
+/// Rupees the way India writes them: `₹60,00,000`, `₹1,20,00,000`, `₹80,000`.
+pub fn rupees(amount: u64) -> String {
+    let digits = amount.to_string();
+    if digits.len() <= 3 {
+        return format!("₹{digits}");
+    }
+    let (head, last3) = digits.split_at(digits.len() - 3);
+    let mut groups: Vec<&str> = Vec::new();
+    let mut rest = head;
+    while rest.len() > 2 {
+        let (a, b) = rest.split_at(rest.len() - 2);
+        groups.push(b);
+        rest = a;
+    }
+    if !rest.is_empty() {
+        groups.push(rest);
+    }
+    groups.reverse();
+    format!("₹{},{last3}", groups.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rupees_are_grouped_the_indian_way() {
+        assert_eq!(rupees(0), "₹0");
+        assert_eq!(rupees(999), "₹999");
+        assert_eq!(rupees(80_000), "₹80,000");
+        assert_eq!(rupees(6_000_000), "₹60,00,000");
+        assert_eq!(rupees(12_000_000), "₹1,20,00,000");
+        assert_eq!(rupees(100_000), "₹1,00,000");
+    }
+
+    #[test]
+    fn flows_read_as_a_lead_writes_them() {
+        let json = r#"{
+            "name": "Home loans", "pipeline_id": "p1", "greeting": "Hi! This is Acme Realty.",
+            "done_stage": "Qualified",
+            "questions": [
+                {"key": "budget", "label": "Budget", "text": "What is your budget?", "kind": "amount",
+                 "branches": [{"when": {"below": 5000000}, "then": {"exit": "Nurture"}}]},
+                {"key": "type", "label": "Type", "text": "Which home?", "kind": "choice",
+                 "options": ["2BHK", "3BHK"], "branches": [{"when": {"option": 2}, "then": {"ask": "visit"}}]},
+                {"key": "visit", "label": "Site visit", "text": "A visit this week?", "kind": "yes_no",
+                 "branches": [{"when": "no", "then": {"exit": "Nurture"}}]}
+            ]
+        }"#;
+        let flow: FlowRequest = serde_json::from_str(json).unwrap();
+        assert!(flow.enabled);
+        assert_eq!(flow.max_unanswered, 3);
+        assert_eq!(
+            flow.questions[0].branches[0].when,
+            Condition::Below(5_000_000)
+        );
+        assert_eq!(
+            flow.questions[1].branches[0].then,
+            Then::Ask("visit".into())
+        );
+        assert_eq!(flow.questions[2].kind, AnswerKind::YesNo);
+        assert_eq!(flow.questions[2].branches[0].when, Condition::No);
+        let value: AnswerValue = serde_json::from_str(r#"{"amount": 6000000}"#).unwrap();
+        assert_eq!(value.kind(), AnswerKind::Amount);
+        assert!(serde_json::from_str::<FlowRequest>(r#"{"name": "x", "colour": 1}"#).is_err());
+        // As the API gives it back: the same fields beside its id and times.
+        let stored = Flow {
+            id: "f1".into(),
+            definition: flow,
+            created_at: 1,
+            updated_at: 2,
+        };
+        let text = serde_json::to_string(&stored).unwrap();
+        assert!(
+            text.starts_with(r#"{"id":"f1","name":"Home loans""#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<Flow>(&text).unwrap(), stored);
+    }
+}
