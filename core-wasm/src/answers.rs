@@ -101,6 +101,207 @@ fn numbers_in(text: &str) -> Vec<Number> {
     found
 }
 
+/// A calendar day, `(year, month, day)`.
+pub type Day = (i32, u32, u32);
+
+/// The day a reply names, on the org's calendar, given `today` there: "today"/"aaj",
+/// "tomorrow"/"kal" (in a reply about when, *kal* is tomorrow), "day after tomorrow"/"parson",
+/// a weekday ("monday", "next friday", "somvar": the next one after today), "in 3 days"/"3 din
+/// mein", or a date — "15 Dec", "Dec 15", "15 December 2026", "15/12", "15/12/2026", "15-12-26"
+/// (day first, as India writes it). A date without a year is the next one from today.
+/// Impossible dates ("31 Feb") and garbage are not understood.
+pub fn date(reply: &str, today: Day) -> Option<Day> {
+    let text = reply.to_ascii_lowercase();
+    let words = words_of(&text);
+    let has = |w: &str| words.iter().any(|x| x == w);
+    let has_phrase = |phrase: &[&str]| {
+        words
+            .windows(phrase.len())
+            .any(|w| w.iter().zip(phrase).all(|(a, b)| a == b))
+    };
+    let later = |n: i64| from_days(to_days(today) + n);
+    if has_phrase(&["day", "after", "tomorrow"]) || has("parson") || has("parso") || has("parsoon")
+    {
+        return Some(later(2));
+    }
+    if has("tomorrow") || has("tmrw") || has("kal") || has("कल") {
+        return Some(later(1));
+    }
+    if has("today") || has("aaj") || has("आज") || has("tonight") {
+        return Some(today);
+    }
+    // "in 3 days", "3 din mein", "3 days later".
+    for (i, w) in words.iter().enumerate() {
+        if let Ok(n) = w.parse::<i64>() {
+            if matches!(
+                words.get(i + 1).map(String::as_str),
+                Some("days" | "day" | "din")
+            ) && n <= 366
+            {
+                return Some(later(n));
+            }
+        }
+    }
+    // A weekday: the next one after today.
+    let weekdays: [&[&str]; 7] = [
+        &["monday", "mon", "somvar", "somwar"],
+        &["tuesday", "tue", "tues", "mangalvar", "mangalwar"],
+        &["wednesday", "wed", "budhvar", "budhwar"],
+        &[
+            "thursday",
+            "thu",
+            "thurs",
+            "guruvar",
+            "guruwar",
+            "brihaspativar",
+        ],
+        &["friday", "fri", "shukravar", "shukrawar"],
+        &["saturday", "sat", "shanivar", "shaniwar"],
+        &["sunday", "sun", "ravivar", "raviwar", "itvar"],
+    ];
+    if let Some(target) = weekdays
+        .iter()
+        .position(|names| names.iter().any(|n| has(n)))
+    {
+        let now = weekday(today);
+        let ahead = (target as i64 - now as i64).rem_euclid(7);
+        return Some(later(if ahead == 0 { 7 } else { ahead }));
+    }
+    numeric_or_named_date(&text, &words, today)
+}
+
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
+
+fn month_of(word: &str) -> Option<u32> {
+    if word.len() < 3 {
+        return None;
+    }
+    let head = word.get(..3)?;
+    let index = MONTHS.iter().position(|m| *m == head)?;
+    // "march", "mar", but not "marriage".
+    let full = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ][index];
+    (full.starts_with(word) || word == "sept").then_some(index as u32 + 1)
+}
+
+fn numeric_or_named_date(text: &str, words: &[String], today: Day) -> Option<Day> {
+    // 15/12, 15/12/2026, 15-12-26, 15.12.2026
+    for token in text.split(|c: char| c.is_whitespace() || c == ',') {
+        let parts: Vec<&str> = token
+            .trim_matches(|c: char| !c.is_ascii_digit())
+            .split(['/', '-', '.'])
+            .collect();
+        if parts.len() < 2
+            || parts.len() > 3
+            || parts
+                .iter()
+                .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+        {
+            continue;
+        }
+        let day: u32 = parts[0].parse().ok()?;
+        let month: u32 = parts[1].parse().ok()?;
+        let year = match parts.get(2) {
+            Some(y) if y.len() == 2 => Some(2000 + y.parse::<i32>().ok()?),
+            Some(y) if y.len() == 4 => Some(y.parse::<i32>().ok()?),
+            Some(_) => return None,
+            None => None,
+        };
+        return resolve(day, month, year, today);
+    }
+    // 15 Dec, Dec 15, 15th December 2026
+    let number = |w: &str| -> Option<u32> {
+        let digits = w.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+        let suffix = &w[digits.len()..];
+        (!digits.is_empty() && matches!(suffix, "" | "st" | "nd" | "rd" | "th"))
+            .then(|| digits.parse().ok())
+            .flatten()
+    };
+    let month_at = words.iter().position(|w| month_of(w).is_some())?;
+    let month = month_of(&words[month_at])?;
+    // The day before the month ("15 Dec", "3rd of March") or after it ("Dec 15", "March the 3rd").
+    let filler = |w: &String| matches!(w.as_str(), "of" | "the");
+    let before = words[..month_at].iter().rev().find(|w| !filler(w));
+    let after = words[month_at + 1..].iter().find(|w| !filler(w));
+    let day = before
+        .and_then(|w| number(w))
+        .filter(|d| *d <= 31)
+        .or_else(|| after.and_then(|w| number(w)).filter(|d| *d <= 31))?;
+    let year = words
+        .iter()
+        .skip(month_at)
+        .filter_map(|w| w.parse::<i32>().ok())
+        .find(|y| (2000..=2100).contains(y));
+    resolve(day, month, year, today)
+}
+
+/// A day and month (and maybe a year) as a real date; without a year, the next one from today.
+fn resolve(day: u32, month: u32, year: Option<i32>, today: Day) -> Option<Day> {
+    let valid = |y: i32| (1..=12).contains(&month) && day >= 1 && day <= days_in_month(y, month);
+    match year {
+        Some(y) => valid(y).then_some((y, month, day)),
+        // The next such day from today (a 29 February may be years away).
+        None => (today.0..=today.0 + 4)
+            .filter(|y| valid(*y))
+            .map(|y| (y, month, day))
+            .find(|d| *d >= today),
+    }
+}
+
+fn days_in_month(year: i32, month: u32) -> u32 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+/// Days since 1970-01-01 (Howard Hinnant's days-from-civil).
+fn to_days((y, m, d): Day) -> i64 {
+    let y = i64::from(y) - i64::from(m <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn from_days(days: i64) -> Day {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = (yoe + era * 400) as i32 + i32::from(m <= 2);
+    (y, m, d)
+}
+
+/// 0 for Monday … 6 for Sunday.
+fn weekday(day: Day) -> u32 {
+    // 1970-01-01 was a Thursday.
+    (to_days(day) + 3).rem_euclid(7) as u32
+}
+
 /// Words that say yes or no, in English, Hinglish and Hindi.
 const YES: &[&str] = &[
     "yes",
@@ -370,6 +571,59 @@ mod tests {
         assert_eq!(choice("", &options), None);
         let hindi: Vec<String> = vec!["हाँ, अभी".into(), "बाद में".into()];
         assert_eq!(choice("बाद में", &hindi), Some(1));
+    }
+
+    #[test]
+    fn days_named_relatively_or_as_dates_on_the_orgs_calendar() {
+        // Friday 27 November 2026.
+        let today = (2026, 11, 27);
+        assert_eq!(weekday(today), 4);
+        let cases: &[(&str, Day)] = &[
+            ("today", today),
+            ("aaj hi", today),
+            ("tomorrow", (2026, 11, 28)),
+            ("kal", (2026, 11, 28)),
+            ("कल", (2026, 11, 28)),
+            ("day after tomorrow", (2026, 11, 29)),
+            ("parson", (2026, 11, 29)),
+            ("in 3 days", (2026, 11, 30)),
+            ("5 din mein", (2026, 12, 2)),
+            ("monday", (2026, 11, 30)),
+            ("next Friday", (2026, 12, 4)),
+            ("somvar ko", (2026, 11, 30)),
+            ("15 Dec", (2026, 12, 15)),
+            ("Dec 15", (2026, 12, 15)),
+            ("15th December 2026", (2026, 12, 15)),
+            ("on the 3rd of march", (2027, 3, 3)),
+            ("15/12", (2026, 12, 15)),
+            ("15/12/2026", (2026, 12, 15)),
+            ("15-12-26", (2026, 12, 15)),
+            ("5.1.2027", (2027, 1, 5)),
+            ("10 nov", (2027, 11, 10)),
+            ("29 feb", (2028, 2, 29)),
+            ("31/12/2026", (2026, 12, 31)),
+        ];
+        for (reply, day) in cases {
+            assert_eq!(date(reply, today), Some(*day), "{reply}");
+        }
+        for garbage in [
+            "31 Feb 2027",
+            "32/1",
+            "13/13",
+            "soon",
+            "",
+            "marriage",
+            "15",
+            "dec",
+        ] {
+            assert_eq!(date(garbage, today), None, "{garbage}");
+        }
+        // Across a year's end and a leap day.
+        assert_eq!(date("tomorrow", (2026, 12, 31)), Some((2027, 1, 1)));
+        assert_eq!(date("kal", (2028, 2, 28)), Some((2028, 2, 29)));
+        for n in [-800_000, -1, 0, 1, 20_000, 2_000_000] {
+            assert_eq!(to_days(from_days(n)), n);
+        }
     }
 
     #[test]
