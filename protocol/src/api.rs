@@ -17,6 +17,10 @@ pub enum Role {
     Lead,
     /// Everything a lead can, plus administration.
     Admin,
+    /// The first responder's seat (issue 11): a browser left running that answers new chats by
+    /// the org's flows. Not a person: it owns no chats, receives no handoffs, is in no team and
+    /// is routed nothing.
+    Responder,
 }
 
 impl Role {
@@ -31,6 +35,7 @@ impl Role {
             Role::Agent => "agent",
             Role::Lead => "lead",
             Role::Admin => "admin",
+            Role::Responder => "responder",
         }
     }
 
@@ -40,6 +45,7 @@ impl Role {
             "agent" => Some(Role::Agent),
             "lead" => Some(Role::Lead),
             "admin" => Some(Role::Admin),
+            "responder" => Some(Role::Responder),
             _ => None,
         }
     }

@@ -410,6 +410,12 @@ pub async fn set_role(
     if agent.role == role {
         return Ok(agent);
     }
+    // A person's chats, teams and rules would not fit a seat, nor a seat's none a person.
+    if role == Role::Responder || agent.role == Role::Responder {
+        return Err(AdminError::Invalid(
+            "role: the first responder's seat is an account of its own; create one with the role responder rather than changing a person's role to or from it".into(),
+        ));
+    }
     let mut tx = db.begin_write(&org_id).await?;
     sqlx::query("UPDATE agents SET role = $1 WHERE id = $2")
         .bind(role.as_str())

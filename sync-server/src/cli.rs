@@ -119,7 +119,7 @@ enum AdminCommand {
         name: String,
         #[arg(long)]
         email: String,
-        /// agent, lead or admin.
+        /// agent, lead, admin or responder (the first responder's seat).
         #[arg(long, value_parser = parse_role)]
         role: Role,
         /// Read the password from standard input (required: passwords never go on the command line).
@@ -207,7 +207,8 @@ fn offline_hub(db: &Db) -> EventHub {
 }
 
 fn parse_role(value: &str) -> Result<Role, String> {
-    Role::parse(value).ok_or_else(|| format!("{value:?} is not a role; use agent, lead or admin"))
+    Role::parse(value)
+        .ok_or_else(|| format!("{value:?} is not a role; use agent, lead, admin or responder"))
 }
 
 /// Parses the command line, runs the command and turns any error into one line on stderr.

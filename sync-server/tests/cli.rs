@@ -161,7 +161,7 @@ fn admin_commands_provision_an_org() {
     );
     let bad_role = create("ravi@acme.test", "boss", "a long password\n");
     assert!(!bad_role.status.success());
-    assert!(String::from_utf8_lossy(&bad_role.stderr).contains("agent, lead or admin"));
+    assert!(String::from_utf8_lossy(&bad_role.stderr).contains("agent, lead, admin or responder"));
     let no_stdin_flag = with_db(
         &[
             "admin",

@@ -35,7 +35,11 @@ fn fill_teammates(picker: &HtmlSelectElement, first: &str, agents: &[Agent], me:
     let none = text_el("option", "", first);
     let _ = none.set_attribute("value", "");
     let _ = picker.append_child(&none);
-    for agent in agents.iter().filter(|a| Some(a.id.as_str()) != me) {
+    // People only: the first responder's seat takes no handoffs.
+    let people = agents
+        .iter()
+        .filter(|a| Some(a.id.as_str()) != me && a.role != protocol::api::Role::Responder);
+    for agent in people {
         let option = text_el("option", "", &agent.name);
         let _ = option.set_attribute("value", &agent.id);
         let _ = picker.append_child(&option);

@@ -375,7 +375,10 @@ impl BoardPanel {
         clear(&self.reassign_to);
         for a in &agents {
             option(&self.agent_select, &a.id, &a.name);
-            option(&self.reassign_to, &a.id, &a.name);
+            // The first responder's seat takes no handoffs.
+            if a.role != protocol::api::Role::Responder {
+                option(&self.reassign_to, &a.id, &a.name);
+            }
         }
         clear(&self.team_select);
         option(&self.team_select, "", "All teams");

@@ -369,6 +369,10 @@ impl Settings {
             ("agent".to_owned(), "Agent".to_owned()),
             ("lead".to_owned(), "Lead".to_owned()),
             ("admin".to_owned(), "Admin".to_owned()),
+            (
+                "responder".to_owned(),
+                "First responder (a seat, not a person)".to_owned(),
+            ),
         ];
         for a in &self.data.agents {
             let profile = self
@@ -387,11 +391,7 @@ impl Settings {
             if !admin {
                 set_attr(&admin_part, "disabled", "");
             }
-            let role_key = match a.role {
-                Role::Agent => "agent",
-                Role::Lead => "lead",
-                Role::Admin => "admin",
-            };
+            let role_key = a.role.as_str();
             let _ = admin_part.append_child(&choice("role", "Role", &roles, role_key));
             let _ = admin_part.append_child(&button("Change role", "save-role"));
             let _ = admin_part.append_child(&input("password", "", "New password (8+ characters)"));
@@ -1237,11 +1237,7 @@ fn read_picker(form: &Element) -> Result<(Vec<Shift>, Vec<ShiftException>), Stri
 }
 
 fn role_of(key: &str) -> Role {
-    match key {
-        "admin" => Role::Admin,
-        "lead" => Role::Lead,
-        _ => Role::Agent,
-    }
+    Role::parse(key).unwrap_or(Role::Agent)
 }
 
 async fn create_agent(form: Element) {

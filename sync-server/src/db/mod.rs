@@ -50,6 +50,85 @@ pub(crate) const SQLITE_NOW_MS: &str = "CAST(unixepoch('subsec') * 1000 AS INTEG
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// The first line of a SQLite migration that must run with foreign keys off (one that rebuilds a
+/// table others refer to, the way SQLite documents it).
+const FOREIGN_KEYS_OFF: &str = "-- foreign keys off";
+
+/// Applies the SQLite migrations. sqlx runs each inside a transaction, where SQLite ignores
+/// `PRAGMA foreign_keys`, and dropping a table that other tables refer to would then fail; so a
+/// migration marked [`FOREIGN_KEYS_OFF`] is applied here, after those before it, in a
+/// transaction of its own with foreign keys off around it (checked with `foreign_key_check`
+/// before it commits), and recorded as sqlx records a migration, so sqlx then counts it applied.
+async fn migrate_sqlite(writer: &AnyPool) -> anyhow::Result<()> {
+    let mut conn = writer.acquire().await?;
+    for special in SQLITE_MIGRATIONS
+        .iter()
+        .filter(|m| m.sql.starts_with(FOREIGN_KEYS_OFF))
+    {
+        // The fields are sqlx's (hidden, exempt from semver; the version is pinned in Cargo.lock):
+        // the migrations before this one, ignoring those after it a database may already have.
+        let before = sqlx::migrate::Migrator {
+            migrations: Cow::Owned(
+                SQLITE_MIGRATIONS
+                    .iter()
+                    .filter(|m| m.version < special.version)
+                    .cloned()
+                    .collect(),
+            ),
+            ignore_missing: true,
+            ..sqlx::migrate::Migrator::DEFAULT
+        };
+        before.run(&mut *conn).await?;
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE version = $1")
+                .bind(special.version)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if applied.is_some() {
+            continue;
+        }
+        conn.execute("PRAGMA foreign_keys = OFF").await?;
+        let outcome = apply_with_foreign_keys_off(&mut conn, special).await;
+        conn.execute("PRAGMA foreign_keys = ON").await?;
+        outcome.with_context(|| {
+            format!(
+                "while executing migration {} ({})",
+                special.version, special.description
+            )
+        })?;
+    }
+    SQLITE_MIGRATIONS.run(&mut *conn).await?;
+    Ok(())
+}
+
+async fn apply_with_foreign_keys_off(
+    conn: &mut AnyConnection,
+    migration: &sqlx::migrate::Migration,
+) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let mut tx = conn.begin().await?;
+    tx.execute(&*migration.sql).await?;
+    let broken = sqlx::query("PRAGMA foreign_key_check")
+        .fetch_all(&mut *tx)
+        .await?;
+    anyhow::ensure!(
+        broken.is_empty(),
+        "{} rows would break a foreign key",
+        broken.len()
+    );
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES ($1, $2, TRUE, $3, -1)",
+    )
+    .bind(migration.version)
+    .bind(migration.description.to_string())
+    .bind(migration.checksum.to_vec())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// A connection pool plus the knowledge of which engine it talks to.
 #[derive(Debug, Clone)]
 pub struct Db {
@@ -161,8 +240,7 @@ impl Db {
                     .execute(&self.pool)
                     .await
                     .context("cannot switch the SQLite database to WAL mode")?;
-                SQLITE_MIGRATIONS
-                    .run(&self.writer)
+                migrate_sqlite(&self.writer)
                     .await
                     .context("cannot apply the SQLite migrations")?;
             }

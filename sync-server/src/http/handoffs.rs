@@ -74,14 +74,7 @@ async fn create_handoff(
     if let Some(fence) = request.fence {
         locks::check_fence(&row, &auth, fence)?;
     }
-    let receiver = agents::find_active(tx.conn(), &auth.org_id, &request.to_agent_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::validation(format!(
-                "there is no active agent with id {} in your org",
-                request.to_agent_id
-            ))
-        })?;
+    let receiver = agents::find_person(tx.conn(), &auth.org_id, &request.to_agent_id, "").await?;
     if row.owner_id.as_deref() == Some(receiver.id.as_str()) {
         return Err(ApiError::validation(format!(
             "{} already owns this conversation",

@@ -14,7 +14,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use protocol::api::LockGrant;
+use protocol::api::{LockGrant, Role};
 use protocol::codes;
 use protocol::events::{AssignReason, EventBody};
 use protocol::ChatId;
@@ -193,7 +193,8 @@ fn decide_acquire(
         });
     }
     let fence = row.lock_fence + 1;
-    let claimed = row.owner_id.is_none();
+    // The first responder's seat works unowned chats without owning them.
+    let claimed = row.owner_id.is_none() && auth.role != Role::Responder;
     let mut events = Vec::new();
     if claimed {
         events.push(EventBody::Assigned {
@@ -230,7 +231,9 @@ fn decide_acquire(
             // Taking the lock of an unowned chat claims it.
             to: to(
                 fence,
-                row.owner_id.clone().or_else(|| Some(auth.id.clone())),
+                row.owner_id
+                    .clone()
+                    .or_else(|| claimed.then(|| auth.id.clone())),
             ),
             lease,
             events,

@@ -8,7 +8,7 @@ use axum::Json;
 use protocol::api::Conversation;
 use protocol::routing::{QueuedChat, RoutingPreview};
 
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::extract::{AuthAgent, ChatPath};
 use super::{AppState, Routes};
 use crate::db::conversations::{require, view_in};
@@ -49,6 +49,11 @@ async fn take_next(
     State(state): State<AppState>,
     auth: AuthAgent,
 ) -> ApiResult<Json<Conversation>> {
+    if auth.role == protocol::api::Role::Responder {
+        return Err(ApiError::forbidden(
+            "the first responder's seat takes no chats from the queue; people do",
+        ));
+    }
     let mut tx = state.db.begin_write(&auth.org_id).await?;
     let chat_id = run::take_next(&mut tx, &state.routing, &auth.agent_ref()).await?;
     let conversation = view_in(&mut tx, &chat_id).await?;

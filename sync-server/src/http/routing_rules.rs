@@ -67,14 +67,7 @@ async fn checked(
         }
     }
     for agent_id in rule.target.agent_ids.iter().flatten() {
-        if agents::find_active(tx.conn(), org_id, agent_id)
-            .await?
-            .is_none()
-        {
-            return Err(ApiError::validation(format!(
-                "target.agent_ids: there is no active agent with id {agent_id} in your org"
-            )));
-        }
+        agents::find_person(tx.conn(), org_id, agent_id, "target.agent_ids: ").await?;
     }
     let clash = routing::rules(tx.conn(), org_id)
         .await?

@@ -49,14 +49,7 @@ async fn checked(
         )));
     }
     for id in &members {
-        if crate::db::agents::find_active(tx.conn(), org_id, id)
-            .await?
-            .is_none()
-        {
-            return Err(ApiError::validation(format!(
-                "agent_ids: there is no active agent with id {id} in your org"
-            )));
-        }
+        crate::db::agents::find_person(tx.conn(), org_id, id, "agent_ids: ").await?;
     }
     Ok((name, members))
 }

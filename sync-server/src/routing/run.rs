@@ -1164,6 +1164,9 @@ pub async fn queue(conn: &mut AnyConnection, org_id: &str) -> ApiResult<Vec<Conv
 /// Runs the timer: drains queues (someone may have started a shift) and moves on overdue chats,
 /// whenever woken and at least every `tick`, and at the earliest no-reply limit.
 pub async fn run_timer(state: crate::http::AppState, tick: std::time::Duration) {
+    // A sweep that failed (a busy database, say) is tried again soon, not a whole tick later: a
+    // chat waiting in the queue must not wait for the next tick because of a moment's contention.
+    let mut retry_soon = false;
     loop {
         let wait = match next_wait(&state, tick).await {
             // Never a busy loop, whatever stays due.
@@ -1173,16 +1176,28 @@ pub async fn run_timer(state: crate::http::AppState, tick: std::time::Duration) 
                 tick
             }
         };
+        let wait = if retry_soon {
+            wait.min(RETRY_WAIT)
+        } else {
+            wait
+        };
         tokio::select! {
             () = state.routing.woken() => {}
             () = tokio::time::sleep(wait) => {}
             () = state.shutdown.cancelled() => return,
         }
-        if let Err(err) = sweep(&state).await {
-            tracing::warn!(error = %err, "routing sweep failed; retrying");
-        }
+        retry_soon = match sweep(&state).await {
+            Ok(failed) => failed > 0,
+            Err(err) => {
+                tracing::warn!(error = %err, "routing sweep failed; retrying");
+                true
+            }
+        };
     }
 }
+
+/// How soon a failed sweep is tried again.
+const RETRY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The shortest pause between two sweeps the timer wakes itself for.
 const MIN_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
@@ -1207,20 +1222,23 @@ async fn next_wait(
 
 /// One pass over every org with a queue or a running no-reply limit, each in its own write
 /// transaction.
-pub async fn sweep(state: &crate::http::AppState) -> ApiResult<()> {
+/// Returns how many orgs it could not look at (each is logged), to be tried again soon.
+pub async fn sweep(state: &crate::http::AppState) -> ApiResult<usize> {
     let orgs: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT org_id FROM chat_routing
          WHERE queued_at IS NOT NULL OR reply_due_at IS NOT NULL",
     )
     .fetch_all(state.db.pool())
     .await?;
+    let mut failed = 0;
     for org_id in orgs {
         // One org's trouble does not hold up the others.
         if let Err(err) = sweep_org(state, &org_id).await {
             tracing::warn!(org = %org_id, error = %err, "routing could not look at an org");
+            failed += 1;
         }
     }
-    Ok(())
+    Ok(failed)
 }
 
 /// Drains the org's queue and moves on its overdue chats, in one write transaction.

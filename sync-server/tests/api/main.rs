@@ -25,6 +25,7 @@ mod pipelines;
 mod presence;
 mod reminders;
 mod reports;
+mod responder;
 mod restart;
 mod routing;
 mod routing_flow;
