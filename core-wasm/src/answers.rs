@@ -451,22 +451,6 @@ pub fn asks_for_person(reply: &str, phrases: &[String]) -> bool {
     })
 }
 
-/// The words that ask for a person when the org has not set its own.
-pub const PERSON_WORDS: &[&str] = &[
-    "agent",
-    "human",
-    "person",
-    "call me",
-    "talk to someone",
-    "real person",
-    "executive",
-    "insaan",
-    "kisi se baat",
-    "baat karni hai",
-    "phone karo",
-    "call karo",
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -628,7 +612,10 @@ mod tests {
 
     #[test]
     fn a_customer_asking_for_a_person_is_heard() {
-        let words: Vec<String> = PERSON_WORDS.iter().map(|w| (*w).to_owned()).collect();
+        let words: Vec<String> = protocol::responder::DEFAULT_PERSON_WORDS
+            .iter()
+            .map(|w| (*w).to_owned())
+            .collect();
         for asks in [
             "talk to a HUMAN please",
             "Agent",

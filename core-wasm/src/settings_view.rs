@@ -4,6 +4,7 @@
 //! natively; the lead module draws the page.
 
 use protocol::api::{PipelineUpdate, StageMove, StageRename, StageSla};
+use protocol::responder::{AnswerKind, Branch, Condition, Question, Then};
 use protocol::routing::{Hours, Shift, ShiftException, Weekday};
 
 /// One stage as the editor shows it.
@@ -204,6 +205,148 @@ pub fn explain_hours(message: &str, shifts: &[Shift], exceptions: &[ShiftExcepti
     said
 }
 
+/// One question as the flow editor has it: every field as typed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QuestionRow {
+    pub key: String,
+    pub label: String,
+    pub text: String,
+    /// `choice`, `amount`, `yes_no`, `date` or `text`.
+    pub kind: String,
+    /// A choice's options, one per line.
+    pub options: String,
+    pub branches: Vec<BranchRow>,
+}
+
+/// One branch as typed: `when` is `below`, `at_least`, `option`, `yes` or `no`, with its value
+/// (rupees as a lead writes them — "50 lakh" —, or an option's number); `then` is `exit` (to the
+/// stage `target`) or `ask` (the question whose key is `target`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BranchRow {
+    pub when: String,
+    pub value: String,
+    pub then: String,
+    pub target: String,
+}
+
+/// A flow's question rows as the API's questions, or a message naming the question.
+pub fn flow_questions(rows: &[QuestionRow]) -> Result<Vec<Question>, String> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let name = format!("question {}", i + 1);
+            let kind = match row.kind.as_str() {
+                "choice" => AnswerKind::Choice,
+                "amount" => AnswerKind::Amount,
+                "yes_no" => AnswerKind::YesNo,
+                "date" => AnswerKind::Date,
+                _ => AnswerKind::Text,
+            };
+            let branches = row
+                .branches
+                .iter()
+                .enumerate()
+                .map(|(b, branch)| flow_branch(&format!("{name}, branch {}", b + 1), branch))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Question {
+                key: row.key.trim().to_owned(),
+                label: row.label.trim().to_owned(),
+                text: row.text.trim().to_owned(),
+                kind,
+                options: if kind == AnswerKind::Choice {
+                    lines(&row.options)
+                } else {
+                    Vec::new()
+                },
+                branches,
+            })
+        })
+        .collect()
+}
+
+fn flow_branch(name: &str, row: &BranchRow) -> Result<Branch, String> {
+    let value = row.value.trim();
+    let rupees = || {
+        crate::answers::amount(value)
+            .ok_or_else(|| format!("{name}: write an amount, like 50 lakh, not {value:?}"))
+    };
+    let when = match row.when.as_str() {
+        "below" => Condition::Below(rupees()?),
+        "at_least" => Condition::AtLeast(rupees()?),
+        "option" => Condition::Option(
+            value
+                .parse()
+                .map_err(|_| format!("{name}: write the option's number, not {value:?}"))?,
+        ),
+        "yes" => Condition::Yes,
+        _ => Condition::No,
+    };
+    let target = row.target.trim().to_owned();
+    if target.is_empty() {
+        return Err(format!("{name}: say where it goes"));
+    }
+    let then = if row.then == "ask" {
+        Then::Ask(target)
+    } else {
+        Then::Exit(target)
+    };
+    Ok(Branch { when, then })
+}
+
+/// A stored question back as the editor's row (what [`flow_questions`] reads).
+pub fn question_row(question: &Question) -> QuestionRow {
+    QuestionRow {
+        key: question.key.clone(),
+        label: question.label.clone(),
+        text: question.text.clone(),
+        kind: question.kind.as_str().to_owned(),
+        options: question.options.join("\n"),
+        branches: question
+            .branches
+            .iter()
+            .map(|b| {
+                let (when, value) = match &b.when {
+                    Condition::Below(n) => ("below", n.to_string()),
+                    Condition::AtLeast(n) => ("at_least", n.to_string()),
+                    Condition::Option(n) => ("option", n.to_string()),
+                    Condition::Yes => ("yes", String::new()),
+                    Condition::No => ("no", String::new()),
+                };
+                let (then, target) = match &b.then {
+                    Then::Exit(stage) => ("exit", stage.clone()),
+                    Then::Ask(key) => ("ask", key.clone()),
+                };
+                BranchRow {
+                    when: when.to_owned(),
+                    value,
+                    then: then.to_owned(),
+                    target,
+                }
+            })
+            .collect(),
+    }
+}
+
+/// The server names a question by its place (`questions[1].branches[0]`); the editor says it
+/// as a person counts (`question 2, branch 1`).
+pub fn explain_flow(message: &str, questions: usize) -> String {
+    let mut said = message
+        .replace(".then.exit", " (where it goes)")
+        .replace(".then.ask", " (where it goes)")
+        .replace(".when", " (its condition)");
+    for q in (0..questions).rev() {
+        for b in (0..20).rev() {
+            said = said.replace(
+                &format!("questions[{q}].branches[{b}]"),
+                &format!("question {}, branch {}", q + 1, b + 1),
+            );
+        }
+        said = said.replace(&format!("questions[{q}]."), &format!("question {} ", q + 1));
+        said = said.replace(&format!("questions[{q}]"), &format!("question {}", q + 1));
+    }
+    said
+}
+
 /// Skills typed as a list (`hindi, home-loans`).
 pub fn skills(text: &str) -> Vec<String> {
     text.split(',')
@@ -352,6 +495,73 @@ mod tests {
         assert_eq!(
             explain_hours("capacity too big", &[], &[]),
             "capacity too big"
+        );
+    }
+
+    #[test]
+    fn a_flow_is_edited_as_rows_and_read_back_the_same() {
+        let rows = vec![
+            QuestionRow {
+                key: " budget ".into(),
+                label: "Budget".into(),
+                text: "What is your budget?".into(),
+                kind: "amount".into(),
+                options: "ignored".into(),
+                branches: vec![BranchRow {
+                    when: "below".into(),
+                    value: "50 lakh".into(),
+                    then: "exit".into(),
+                    target: "Nurture".into(),
+                }],
+            },
+            QuestionRow {
+                key: "home".into(),
+                label: "Home".into(),
+                text: "Which home?".into(),
+                kind: "choice".into(),
+                options: "2BHK\n\n3BHK\nVilla".into(),
+                branches: vec![BranchRow {
+                    when: "option".into(),
+                    value: "3".into(),
+                    then: "ask".into(),
+                    target: "visit".into(),
+                }],
+            },
+        ];
+        let questions = flow_questions(&rows).unwrap();
+        assert_eq!(questions[0].key, "budget");
+        assert!(questions[0].options.is_empty(), "only a choice has options");
+        assert_eq!(questions[0].branches[0].when, Condition::Below(5_000_000));
+        assert_eq!(questions[0].branches[0].then, Then::Exit("Nurture".into()));
+        assert_eq!(questions[1].options, ["2BHK", "3BHK", "Villa"]);
+        assert_eq!(questions[1].branches[0].when, Condition::Option(3));
+        assert_eq!(questions[1].branches[0].then, Then::Ask("visit".into()));
+        // Shown again, read again: the same questions.
+        let shown: Vec<QuestionRow> = questions.iter().map(question_row).collect();
+        assert_eq!(flow_questions(&shown).unwrap(), questions);
+
+        let mut bad = rows.clone();
+        bad[0].branches[0].value = "a lot".into();
+        assert_eq!(
+            flow_questions(&bad).unwrap_err(),
+            "question 1, branch 1: write an amount, like 50 lakh, not \"a lot\""
+        );
+        bad[0].branches[0].value = "1 cr".into();
+        bad[0].branches[0].target = " ".into();
+        assert_eq!(
+            flow_questions(&bad).unwrap_err(),
+            "question 1, branch 1: say where it goes"
+        );
+        assert_eq!(
+            explain_flow(
+                "questions[1].branches[0].then.ask: \"budget\" is not a later question",
+                2
+            ),
+            "question 2, branch 1 (where it goes): \"budget\" is not a later question"
+        );
+        assert_eq!(
+            explain_flow("questions[0].text must not be empty", 2),
+            "question 1 text must not be empty"
         );
     }
 

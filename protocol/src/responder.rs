@@ -14,14 +14,78 @@ pub const MAX_QUESTIONS: usize = 20;
 /// Most options of a choice question.
 pub const MAX_OPTIONS: usize = 10;
 
-/// A flow as the API gives it.
+/// The words and phrases that ask for a person when a flow names none (English and Hinglish):
+/// the server keeps them in the flow's stead, the seat looks for them in each reply.
+pub const DEFAULT_PERSON_WORDS: &[&str] = &[
+    "agent",
+    "human",
+    "person",
+    "call me",
+    "talk to someone",
+    "real person",
+    "executive",
+    "insaan",
+    "kisi se baat",
+    "baat karni hai",
+    "phone karo",
+    "call karo",
+];
+
+/// A flow as the API gives it: the request's fields beside its id and times. (Spelled out rather
+/// than `#[serde(flatten)]`, which would cost the settings page's WASM build a generic buffer.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flow {
     pub id: String,
-    #[serde(flatten)]
-    pub definition: FlowRequest,
+    pub name: String,
+    pub pipeline_id: String,
+    pub enabled: bool,
+    pub greeting: String,
+    pub questions: Vec<Question>,
+    pub done_stage: String,
+    pub closing: String,
+    pub person_words: Vec<String>,
+    pub max_unanswered: u32,
     pub created_at: Millis,
     pub updated_at: Millis,
+}
+
+impl Flow {
+    pub fn new(
+        id: String,
+        definition: FlowRequest,
+        created_at: Millis,
+        updated_at: Millis,
+    ) -> Flow {
+        Flow {
+            id,
+            name: definition.name,
+            pipeline_id: definition.pipeline_id,
+            enabled: definition.enabled,
+            greeting: definition.greeting,
+            questions: definition.questions,
+            done_stage: definition.done_stage,
+            closing: definition.closing,
+            person_words: definition.person_words,
+            max_unanswered: definition.max_unanswered,
+            created_at,
+            updated_at,
+        }
+    }
+
+    /// The flow as a lead would write it again.
+    pub fn definition(&self) -> FlowRequest {
+        FlowRequest {
+            name: self.name.clone(),
+            pipeline_id: self.pipeline_id.clone(),
+            enabled: self.enabled,
+            greeting: self.greeting.clone(),
+            questions: self.questions.clone(),
+            done_stage: self.done_stage.clone(),
+            closing: self.closing.clone(),
+            person_words: self.person_words.clone(),
+            max_unanswered: self.max_unanswered,
+        }
+    }
 }
 
 /// A flow as a lead writes it (`POST /flows`, `PUT /flows/{id}`).
@@ -230,12 +294,8 @@ mod tests {
         assert_eq!(value.kind(), AnswerKind::Amount);
         assert!(serde_json::from_str::<FlowRequest>(r#"{"name": "x", "colour": 1}"#).is_err());
         // As the API gives it back: the same fields beside its id and times.
-        let stored = Flow {
-            id: "f1".into(),
-            definition: flow,
-            created_at: 1,
-            updated_at: 2,
-        };
+        let stored = Flow::new("f1".into(), flow.clone(), 1, 2);
+        assert_eq!(stored.definition(), flow);
         let text = serde_json::to_string(&stored).unwrap();
         assert!(
             text.starts_with(r#"{"id":"f1","name":"Home loans""#),

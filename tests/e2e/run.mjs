@@ -1744,6 +1744,36 @@ test('the lead sets up a pipeline, a template and a rule on the settings page, a
   });
   // A lead changes no roles: those controls are an admin's.
   assert(await settings.evaluate((sel) => document.querySelector(`${sel} [data-baton="agent-admin"]`).disabled, ashaForm), 'roles and passwords are for admins');
+  // The first responder's flow for the pipeline: a refusal in the editor's words, then saved.
+  const flowForm = `[data-baton="flow-form"][data-pipeline="${pipeline.id}"]`;
+  await settings.fill(`${flowForm} [data-field="greeting"]`, 'Hi! Acme Realty here.');
+  const q1 = `${flowForm} [data-baton="flow-question"]:nth-child(1)`;
+  await settings.fill(`${q1} [data-field="key"]`, 'budget');
+  await settings.fill(`${q1} [data-field="label"]`, 'Budget');
+  await settings.fill(`${q1} [data-field="text"]`, 'What is your budget?');
+  await settings.selectOption(`${q1} [data-field="kind"]`, 'amount');
+  await settings.click(`${q1} [data-action="add-branch"]`);
+  await settings.fill(`${q1} [data-baton="flow-branch"] [data-field="value"]`, '50 lakh');
+  await settings.fill(`${q1} [data-baton="flow-branch"] [data-field="target"]`, 'Lost');
+  await settings.click(`${flowForm} [data-action="save-flow"]`);
+  const flowRefusal = await until('the flow refused', () => settings.evaluate((sel) => {
+    const said = document.querySelector(`${sel} [data-baton="settings-status"]`).textContent;
+    return said.includes('not a stage') && said;
+  }, flowForm));
+  assert(flowRefusal.startsWith('question 1, branch 1 (where it goes): "Lost" is not a stage'), `in the editor's words: ${flowRefusal}`);
+  await settings.fill(`${q1} [data-baton="flow-branch"] [data-field="target"]`, 'Prospect');
+  await settings.selectOption(`${flowForm} [data-field="done_stage"]`, 'Deal');
+  await save(`${flowForm} [data-action="save-flow"]`);
+  const flows = (await lena.call('GET', '/flows')).body;
+  const flow = flows.find((f) => f.pipeline_id === pipeline.id);
+  assertEqual(
+    [flow.greeting, flow.done_stage, flow.questions[0].kind, flow.questions[0].branches],
+    ['Hi! Acme Realty here.', 'Deal', 'amount', [{ when: { below: 5000000 }, then: { exit: 'Prospect' } }]],
+    'the flow as the lead wrote it (50 lakh in rupees)',
+  );
+  await until('the form redrawn as saved', () => settings.evaluate((sel) => document.querySelector(sel)?.getAttribute('data-id') !== '', flowForm));
+  await lena.call('DELETE', `/flows/${flow.id}`);
+
   // Back to always open, so later tests route as before.
   await lena.call('PUT', '/org/business-hours', { shifts: [], exceptions: [] });
   await lena.call('PUT', `/agents/${people.asha.id}/routing`, { skills: [], capacity: null, shifts: [], exceptions: [] });

@@ -10,6 +10,7 @@ use gloo_events::{EventListener, EventListenerOptions};
 use protocol::api::{
     Agent, NewAgentRequest, Page, PasswordRequest, Pipeline, PipelineRequest, Role, RoleRequest,
 };
+use protocol::responder::{Flow, FlowRequest};
 use protocol::routing::{
     BusinessHours, RoutingProfile, Rule, RuleMatch, RuleRequest, RuleTarget, Shift, ShiftException,
     Strategy, Team, TeamRequest, Weekday,
@@ -23,8 +24,8 @@ use super::link::{request, send, Answer};
 use super::{with_lead, with_settings};
 use crate::js::{from_json, to_json};
 use crate::settings_view::{
-    explain_hours, hours_from_rows, lines, minutes, pipeline_update, removed, skills, week,
-    weekday_name, StageRow,
+    explain_flow, explain_hours, flow_questions, hours_from_rows, lines, minutes, pipeline_update,
+    question_row, removed, skills, week, weekday_name, BranchRow, QuestionRow, StageRow,
 };
 use crate::ui::{button, clear, document, el, set_attr, set_text, show, text_el};
 
@@ -38,6 +39,8 @@ struct Data {
     agents: Vec<Agent>,
     /// Deactivated agents (read by admins, who may bring them back).
     deactivated: Vec<Agent>,
+    /// The first responder's flows, one per pipeline at most.
+    flows: Vec<Flow>,
     hours: BusinessHours,
     /// Routing profiles by agent id (an agent reads only their own).
     profiles: Vec<(String, RoutingProfile)>,
@@ -53,6 +56,7 @@ pub struct Settings {
     hours: HtmlElement,
     agents: HtmlElement,
     teams: HtmlElement,
+    flows: HtmlElement,
     data: Data,
     /// The rule being dragged to a new place.
     dragging: Option<String>,
@@ -226,6 +230,12 @@ impl Settings {
             "Teams",
             "The agents a routing rule can give chats to together.",
         );
+        let flows = section(
+            &root,
+            "flows",
+            "First responder",
+            "What the first responder asks a pipeline's new chats before a person takes over: a greeting with the first question, then each question in turn (a choice is answered by number or words, an amount like 60 lakh, yes or no in English or Hindi, a day like kal or 15 Dec). A branch can end the flow early at a stage or skip to a later question; at the end the chat goes to the done stage and to routing with the answers in a handoff note. The seat that runs flows in WhatsApp Web is being built.",
+        );
         let _ = document().body().map(|b| b.append_child(&root));
         let clicks = EventListener::new_with_options(
             &root,
@@ -299,6 +309,7 @@ impl Settings {
             hours,
             agents,
             teams,
+            flows,
             data: Data::default(),
             dragging: None,
             _listeners: vec![clicks, changes, drag_start, drag_over, drop],
@@ -314,7 +325,7 @@ impl Settings {
         set_text(
             &self.notice,
             &match me {
-                Some(m) if m.role == Role::Agent => format!(
+                Some(m) if !m.role.supervises() => format!(
                     "Signed in as {}. These are your team's settings; only leads and admins change them.",
                     m.name
                 ),
@@ -330,6 +341,7 @@ impl Settings {
             &self.hours,
             &self.agents,
             &self.teams,
+            &self.flows,
         ] {
             if read_only {
                 set_attr(body, "disabled", "");
@@ -343,6 +355,85 @@ impl Settings {
         self.render_hours();
         self.render_agents();
         self.render_teams();
+        self.render_flows();
+    }
+
+    /// One form per pipeline: its flow, or an empty one to create.
+    fn render_flows(&self) {
+        clear(&self.flows);
+        for p in &self.data.pipelines {
+            let flow = self.data.flows.iter().find(|f| f.pipeline_id == p.id);
+            let d = flow;
+            let f = form("flow-form", flow.map_or("", |f| f.id.as_str()));
+            set_attr(&f, "data-pipeline", &p.id);
+            let _ = f.append_child(&text_el("h3", "", &p.name));
+            let _ = f.append_child(&checkbox(
+                "enabled",
+                "Answers this pipeline's new chats",
+                d.is_none_or(|d| d.enabled),
+            ));
+            let default_name = format!("{} first answer", p.name);
+            let _ = f.append_child(&input(
+                "name",
+                d.map_or(default_name.as_str(), |d| d.name.as_str()),
+                "Name",
+            ));
+            let _ = f.append_child(&area(
+                "greeting",
+                d.map_or("", |d| d.greeting.as_str()),
+                "Greeting (sent with the first question)",
+            ));
+            let questions = el("div", "flow-questions");
+            for q in d.map(|d| d.questions.as_slice()).unwrap_or_default() {
+                let _ = questions.append_child(&question_el(&question_row(q)));
+            }
+            if d.is_none() {
+                let _ = questions.append_child(&question_el(&QuestionRow::default()));
+            }
+            let _ = f.append_child(&questions);
+            let _ = f.append_child(&button("+ Question", "add-question"));
+            let stages: Vec<(String, String)> =
+                p.stages.iter().map(|s| (s.clone(), s.clone())).collect();
+            let _ = f.append_child(&choice(
+                "done_stage",
+                "When every question is answered, the chat goes to",
+                &stages,
+                d.map_or_else(
+                    || {
+                        p.stages
+                            .get(1)
+                            .or(p.stages.first())
+                            .map_or("", String::as_str)
+                    },
+                    |d| d.done_stage.as_str(),
+                ),
+            ));
+            let _ = f.append_child(&area(
+                "closing",
+                d.map_or("", |d| d.closing.as_str()),
+                "Closing message (optional)",
+            ));
+            let _ = f.append_child(&input(
+                "max_unanswered",
+                &d.map_or(3, |d| d.max_unanswered).to_string(),
+                "At most this many messages without a reply",
+            ));
+            let actions = el("div", "actions");
+            let _ = actions.append_child(&primary(button(
+                if flow.is_some() {
+                    "Save flow"
+                } else {
+                    "Create flow"
+                },
+                "save-flow",
+            )));
+            if flow.is_some() {
+                let _ = actions.append_child(&button("Delete flow", "delete-flow"));
+            }
+            let _ = f.append_child(&actions);
+            let _ = f.append_child(&status());
+            let _ = self.flows.append_child(&f);
+        }
     }
 
     fn is_admin(&self) -> bool {
@@ -731,6 +822,158 @@ fn focus_first(root: &Element, selector: &str) {
     }
 }
 
+const ANSWER_KINDS: [(&str, &str); 5] = [
+    ("choice", "A choice"),
+    ("amount", "An amount (₹)"),
+    ("yes_no", "Yes or no"),
+    ("date", "A day"),
+    ("text", "Any text"),
+];
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// A question of the flow editor.
+fn question_el(row: &QuestionRow) -> HtmlElement {
+    let q = el("fieldset", "flow-question");
+    let _ = q.append_child(&input("key", &row.key, "Key (budget)"));
+    let _ = q.append_child(&input("label", &row.label, "In the handoff note (Budget)"));
+    let _ = q.append_child(&area("text", &row.text, "Question"));
+    let kind = if row.kind.is_empty() {
+        "text"
+    } else {
+        row.kind.as_str()
+    };
+    let _ = q.append_child(&choice("kind", "Answer", &pairs(&ANSWER_KINDS), kind));
+    let _ = q.append_child(&area(
+        "options",
+        &row.options,
+        "Options, one per line (a choice)",
+    ));
+    let branches = el("div", "flow-branches");
+    for b in &row.branches {
+        let _ = branches.append_child(&branch_el(b));
+    }
+    let _ = q.append_child(&branches);
+    let actions = el("div", "actions");
+    let _ = actions.append_child(&button("+ Branch", "add-branch"));
+    let _ = actions.append_child(&button("Remove question", "remove-question"));
+    let _ = q.append_child(&actions);
+    q
+}
+
+/// A branch row: when (condition and value), then (exit to a stage, or ask a later question).
+fn branch_el(row: &BranchRow) -> HtmlElement {
+    let b = el("div", "flow-branch");
+    let when = [
+        ("below", "If the amount is below"),
+        ("at_least", "If the amount is at least"),
+        ("option", "If the option chosen is number"),
+        ("yes", "If yes"),
+        ("no", "If no"),
+    ];
+    let then = [
+        ("exit", "end at stage"),
+        ("ask", "ask the question with key"),
+    ];
+    let chosen = |v: &str, d: &'static str| {
+        if v.is_empty() {
+            d.to_owned()
+        } else {
+            v.to_owned()
+        }
+    };
+    let _ = b.append_child(&choice(
+        "when",
+        "When",
+        &pairs(&when),
+        &chosen(&row.when, "below"),
+    ));
+    let _ = b.append_child(&input("value", &row.value, "Value (50 lakh, 2)"));
+    let _ = b.append_child(&choice(
+        "then",
+        "Then",
+        &pairs(&then),
+        &chosen(&row.then, "exit"),
+    ));
+    let _ = b.append_child(&input("target", &row.target, "Stage or key"));
+    let remove = button("×", "remove-branch");
+    set_attr(&remove, "aria-label", "Remove this branch");
+    let _ = b.append_child(&remove);
+    b
+}
+
+/// The flow editor's questions as typed.
+fn question_rows(form: &Element) -> Vec<QuestionRow> {
+    elements(form, "[data-baton=\"flow-question\"]")
+        .iter()
+        .map(|q| QuestionRow {
+            key: field(q, "key"),
+            label: field(q, "label"),
+            text: field(q, "text"),
+            kind: field(q, "kind"),
+            options: field(q, "options"),
+            branches: elements(q, "[data-baton=\"flow-branch\"]")
+                .iter()
+                .map(|b| BranchRow {
+                    when: field(b, "when"),
+                    value: field(b, "value"),
+                    then: field(b, "then"),
+                    target: field(b, "target"),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+async fn save_flow(form: Element) {
+    let Some(pipeline_id) = form.get_attribute("data-pipeline") else {
+        return;
+    };
+    let id = form.get_attribute("data-id").unwrap_or_default();
+    let rows = question_rows(&form);
+    let questions = match flow_questions(&rows) {
+        Ok(questions) => questions,
+        Err(message) => return say(&form, &message),
+    };
+    let max = field(&form, "max_unanswered");
+    let Ok(max_unanswered) = max.trim().parse::<u32>() else {
+        return say(
+            &form,
+            &format!("At most this many messages must be a whole number, not {max:?}"),
+        );
+    };
+    let mut person_words = Vec::new();
+    with_settings(|s| {
+        if let Some(f) = s.data.flows.iter().find(|f| f.id == id) {
+            person_words = f.person_words.clone();
+        }
+    });
+    let body = FlowRequest {
+        name: field(&form, "name"),
+        pipeline_id,
+        enabled: field(&form, "enabled") == "on",
+        greeting: field(&form, "greeting"),
+        questions,
+        done_stage: field(&form, "done_stage"),
+        closing: field(&form, "closing"),
+        person_words,
+        max_unanswered,
+    };
+    let (method, path) = if id.is_empty() {
+        ("POST", "/flows".to_owned())
+    } else {
+        ("PUT", format!("/flows/{id}"))
+    };
+    submit_explained(&form, method, &path, &body, |said| {
+        explain_flow(said, rows.len())
+    })
+    .await;
+}
+
 fn primary(b: HtmlElement) -> HtmlElement {
     set_attr(&b, "data-primary", "");
     b
@@ -812,6 +1055,45 @@ fn act(action: &str, target: &Element, form: Option<Element>) {
             };
             if let Ok(Some(gone)) = target.closest(&format!("[data-baton=\"{which}\"]")) {
                 gone.remove();
+            }
+        }
+        ("add-question", Some(form), _) => {
+            if let Ok(Some(list)) = form.query_selector("[data-baton=\"flow-questions\"]") {
+                let question = question_el(&QuestionRow::default());
+                let _ = list.append_child(&question);
+                focus_first(&question, "input");
+            }
+        }
+        ("add-branch", _, _) => {
+            let list = target
+                .closest("[data-baton=\"flow-question\"]")
+                .ok()
+                .flatten()
+                .and_then(|q| {
+                    q.query_selector("[data-baton=\"flow-branches\"]")
+                        .ok()
+                        .flatten()
+                });
+            if let Some(list) = list {
+                let branch = branch_el(&BranchRow::default());
+                let _ = list.append_child(&branch);
+                focus_first(&branch, "select");
+            }
+        }
+        ("remove-question" | "remove-branch", _, _) => {
+            let which = if action == "remove-question" {
+                "flow-question"
+            } else {
+                "flow-branch"
+            };
+            if let Ok(Some(gone)) = target.closest(&format!("[data-baton=\"{which}\"]")) {
+                gone.remove();
+            }
+        }
+        ("save-flow", Some(form), _) => wasm_bindgen_futures::spawn_local(save_flow(form)),
+        ("delete-flow", Some(form), _) => {
+            if let Some(id) = form.get_attribute("data-id").filter(|id| !id.is_empty()) {
+                wasm_bindgen_futures::spawn_local(delete(format!("/flows/{id}")));
             }
         }
         ("add-date", _, _) => {
@@ -1068,13 +1350,9 @@ async fn save_hours(form: Element) {
     match read_picker(&form) {
         Ok((shifts, exceptions)) => {
             let body = BusinessHours { shifts, exceptions };
-            submit_hours(
-                &form,
-                "/org/business-hours",
-                &body.shifts,
-                &body.exceptions,
-                &body,
-            )
+            submit_explained(&form, "PUT", "/org/business-hours", &body, |said| {
+                explain_hours(said, &body.shifts, &body.exceptions)
+            })
             .await;
         }
         Err(message) => say(&form, &message),
@@ -1099,23 +1377,23 @@ async fn save_team(form: Element) {
     }
 }
 
-/// [`submit`] for hours: a refusal naming a span by its place in the request is said as the
-/// picker shows it.
-async fn submit_hours<T: Serialize>(
+/// [`submit`], a refusal then said in the form's own words (`explain`: the server names a
+/// field by its place in the request, the form by what it shows).
+async fn submit_explained<T: Serialize>(
     form: &Element,
+    method: &str,
     path: &str,
-    shifts: &[Shift],
-    exceptions: &[ShiftException],
     body: &T,
+    explain: impl Fn(&str) -> String,
 ) {
-    if submit(form, "PUT", path, body).await.is_none() {
+    if submit(form, method, path, body).await.is_none() {
         let said = form
             .query_selector("[data-baton=\"settings-status\"]")
             .ok()
             .flatten()
             .and_then(|s| s.text_content())
             .unwrap_or_default();
-        say(form, &explain_hours(&said, shifts, exceptions));
+        say(form, &explain(&said));
     }
 }
 
@@ -1301,7 +1579,10 @@ async fn agent_action(action: String, form: Element) {
                         exceptions,
                     };
                     let path = format!("/agents/{id}/routing");
-                    submit_hours(&form, &path, &body.shifts, &body.exceptions, &body).await;
+                    submit_explained(&form, "PUT", &path, &body, |said| {
+                        explain_hours(said, &body.shifts, &body.exceptions)
+                    })
+                    .await;
                 }
                 Err(message) => say(&form, &message),
             }
@@ -1396,6 +1677,8 @@ async fn delete(path: String) {
     if answer.ok() {
         let section = if path.starts_with("/templates") {
             "settings-templates"
+        } else if path.starts_with("/flows") {
+            "settings-flows"
         } else if path.starts_with("/teams") {
             "settings-teams"
         } else {
@@ -1465,6 +1748,7 @@ async fn load_into(only: Option<&str>) {
     let teams = send(&link, "GET", "/teams", None);
     let agents = send(&link, "GET", "/agents?limit=1000", None);
     let hours = send(&link, "GET", "/org/business-hours", None);
+    let flows = send(&link, "GET", "/flows", None);
     // Admins only: anyone else is refused, and sees no such list.
     let deactivated = send(&link, "GET", "/agents/deactivated?limit=1000", None);
     let deactivated = deactivated.answer(&link).await;
@@ -1481,6 +1765,7 @@ async fn load_into(only: Option<&str>) {
         teams.answer(&link).await,
         agents.answer(&link).await,
         hours.answer(&link).await,
+        flows.answer(&link).await,
     ];
     if let Some(refused) = answers.iter().find(|a| !a.ok()) {
         let message = refused.message();
@@ -1501,6 +1786,7 @@ async fn load_into(only: Option<&str>) {
             agents: from_json::<Page<Agent>>(&answers[5].body)?.items,
             deactivated: deactivated?,
             hours: from_json::<BusinessHours>(&answers[6].body)?,
+            flows: from_json::<Vec<Flow>>(&answers[7].body)?,
             profiles: Vec::new(),
         })
     })();
@@ -1535,7 +1821,9 @@ async fn load_into(only: Option<&str>) {
                     s.render_pipelines();
                     s.render_templates();
                     s.render_rules();
+                    s.render_flows();
                 }
+                Some("settings-flows") => s.render_flows(),
                 Some("settings-templates") => s.render_templates(),
                 Some("settings-rules") => s.render_rules(),
                 Some("settings-hours") => s.render_hours(),

@@ -125,6 +125,31 @@ async fn set_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A page of the org's active (or deactivated) agents by id, after `cursor`.
+async fn page_of(
+    conn: &mut sqlx::AnyConnection,
+    org_id: &str,
+    active: bool,
+    cursor: Option<String>,
+    limit: i64,
+) -> ApiResult<Vec<Agent>> {
+    Ok(sqlx::query(
+        "SELECT id, name, email, role FROM agents
+         WHERE org_id = $1 AND active = $2 AND ($3 IS NULL OR id > $3)
+         ORDER BY id LIMIT $4",
+    )
+    .bind(org_id)
+    .bind(i64::from(active))
+    .bind(cursor)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(admin::agent_from_row)
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(anyhow::Error::from)?)
+}
+
 /// The org's active agents, a page at a time (by id; clients sort as they show them).
 async fn list_agents(
     State(state): State<AppState>,
@@ -134,20 +159,7 @@ async fn list_agents(
     let limit = page::limit(query.limit, 500, 1000)?;
     let mut conn = state.db.pool().acquire().await?;
     let now = state.db.now_on(&mut conn).await?;
-    let agents = sqlx::query(
-        "SELECT id, name, email, role FROM agents
-         WHERE org_id = $1 AND active = 1 AND ($2 IS NULL OR id > $2)
-         ORDER BY id LIMIT $3",
-    )
-    .bind(&auth.org_id)
-    .bind(query.cursor)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(admin::agent_from_row)
-    .collect::<Result<Vec<_>, _>>()
-    .map_err(anyhow::Error::from)?;
+    let agents = page_of(&mut conn, &auth.org_id, true, query.cursor, limit).await?;
     let open: Vec<(String, i64)> = sqlx::query_as(
         "SELECT owner_id, COUNT(*) FROM conversations
          WHERE org_id = $1 AND owner_id IS NOT NULL AND closed_at IS NULL GROUP BY owner_id",
@@ -211,20 +223,8 @@ async fn list_deactivated(
 ) -> ApiResult<Json<Page<Agent>>> {
     auth.require_admin("see deactivated agents")?;
     let limit = page::limit(query.limit, 500, 1000)?;
-    let items = sqlx::query(
-        "SELECT id, name, email, role FROM agents
-         WHERE org_id = $1 AND active = 0 AND ($2 IS NULL OR id > $2)
-         ORDER BY id LIMIT $3",
-    )
-    .bind(&auth.org_id)
-    .bind(query.cursor)
-    .bind(limit)
-    .fetch_all(state.db.pool())
-    .await?
-    .iter()
-    .map(admin::agent_from_row)
-    .collect::<Result<Vec<_>, _>>()
-    .map_err(anyhow::Error::from)?;
+    let mut conn = state.db.pool().acquire().await?;
+    let items = page_of(&mut conn, &auth.org_id, false, query.cursor, limit).await?;
     let next_cursor = page::next_cursor(&items, limit, |a| a.id.clone());
     Ok(Json(Page { items, next_cursor }))
 }

@@ -32,12 +32,12 @@ fn flow_from_row(row: &sqlx::any::AnyRow) -> ApiResult<Flow> {
     let definition: String = row.try_get("definition")?;
     let definition: FlowRequest = serde_json::from_str(&definition)
         .map_err(|e| anyhow::anyhow!("a stored flow is unreadable: {e}"))?;
-    Ok(Flow {
-        id: row.try_get("id")?,
+    Ok(Flow::new(
+        row.try_get("id")?,
         definition,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
+        row.try_get("created_at")?,
+        row.try_get("updated_at")?,
+    ))
 }
 
 async fn find(conn: &mut sqlx::AnyConnection, org_id: &str, id: &str) -> ApiResult<Option<Flow>> {
@@ -230,7 +230,8 @@ pub async fn stages_changed(
     .await?;
     let flows: Vec<Flow> = rows.iter().map(flow_from_row).collect::<ApiResult<_>>()?;
     for stored in flows {
-        let mut definition = stored.definition.clone();
+        let before = stored.definition();
+        let mut definition = before.clone();
         let follow = |stage: &mut String| {
             if let Some((_, to)) = renamed.iter().find(|(from, _)| from == stage) {
                 *stage = to.clone();
@@ -253,7 +254,7 @@ pub async fn stages_changed(
                 ),
             ));
         }
-        if definition != stored.definition {
+        if definition != before {
             store(tx, org_id, &stored.id, &definition).await?;
         }
     }

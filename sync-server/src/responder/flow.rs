@@ -9,22 +9,6 @@ use protocol::responder::{
 };
 use serde::{Deserialize, Serialize};
 
-/// The words that ask for a person when a flow names none (English and Hinglish).
-pub const DEFAULT_PERSON_WORDS: &[&str] = &[
-    "agent",
-    "human",
-    "person",
-    "call me",
-    "talk to someone",
-    "real person",
-    "executive",
-    "insaan",
-    "kisi se baat",
-    "baat karni hai",
-    "phone karo",
-    "call karo",
-];
-
 /// What is wrong with a flow, naming the field as the request spells it.
 pub fn check(flow: &FlowRequest, stages: &[String]) -> Result<(), String> {
     let text = |field: &str, value: &str, required: bool| -> Result<(), String> {

@@ -340,6 +340,24 @@ mod tests {
         }
     }
 
+    /// Monday to Friday, 09:00 to 18:00.
+    fn office_hours() -> RoutingProfile {
+        let weekdays = [
+            Weekday::Mon,
+            Weekday::Tue,
+            Weekday::Wed,
+            Weekday::Thu,
+            Weekday::Fri,
+        ];
+        RoutingProfile {
+            shifts: weekdays
+                .into_iter()
+                .map(|d| shift(d, "09:00", "18:00"))
+                .collect(),
+            ..RoutingProfile::default()
+        }
+    }
+
     /// Unix ms of a wall-clock time in `tz`.
     fn at(tz: Tz, y: i32, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
         tz.with_ymd_and_hms(y, mo, d, h, mi, 0)
@@ -559,20 +577,7 @@ mod tests {
     #[test]
     fn business_time_counts_only_open_hours_across_nights_and_weekends() {
         let tz: Tz = "Asia/Kolkata".parse().unwrap();
-        let weekdays: Vec<Shift> = [
-            Weekday::Mon,
-            Weekday::Tue,
-            Weekday::Wed,
-            Weekday::Thu,
-            Weekday::Fri,
-        ]
-        .into_iter()
-        .map(|d| shift(d, "09:00", "18:00"))
-        .collect();
-        let hours = RoutingProfile {
-            shifts: weekdays,
-            ..RoutingProfile::default()
-        };
+        let hours = office_hours();
         let mins = |from: i64, to: i64| within_hours(&hours, tz, from, to) / 60_000;
         // Friday 2026-11-27 17:30 to Monday 09:15: 30 minutes on Friday, 15 on Monday.
         assert_eq!(
@@ -603,20 +608,7 @@ mod tests {
     #[test]
     fn a_deadline_is_where_business_time_reaches_the_target() {
         let tz: Tz = "Asia/Kolkata".parse().unwrap();
-        let weekdays: Vec<Shift> = [
-            Weekday::Mon,
-            Weekday::Tue,
-            Weekday::Wed,
-            Weekday::Thu,
-            Weekday::Fri,
-        ]
-        .into_iter()
-        .map(|d| shift(d, "09:00", "18:00"))
-        .collect();
-        let hours = RoutingProfile {
-            shifts: weekdays,
-            ..RoutingProfile::default()
-        };
+        let hours = office_hours();
         // Friday 17:30 with a 45-minute target: 30 minutes on Friday, so Monday 09:15.
         let friday = at(tz, 2026, 11, 27, 17, 30);
         assert_eq!(
