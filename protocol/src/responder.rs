@@ -39,6 +39,7 @@ pub struct Flow {
     pub name: String,
     pub pipeline_id: String,
     pub enabled: bool,
+    pub new_chats: bool,
     pub greeting: String,
     pub questions: Vec<Question>,
     pub done_stage: String,
@@ -61,6 +62,7 @@ impl Flow {
             name: definition.name,
             pipeline_id: definition.pipeline_id,
             enabled: definition.enabled,
+            new_chats: definition.new_chats,
             greeting: definition.greeting,
             questions: definition.questions,
             done_stage: definition.done_stage,
@@ -78,6 +80,7 @@ impl Flow {
             name: self.name.clone(),
             pipeline_id: self.pipeline_id.clone(),
             enabled: self.enabled,
+            new_chats: self.new_chats,
             greeting: self.greeting.clone(),
             questions: self.questions.clone(),
             done_stage: self.done_stage.clone(),
@@ -97,6 +100,10 @@ pub struct FlowRequest {
     pub pipeline_id: String,
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// Also answers brand-new chats, which have no pipeline yet (they join this pipeline's first
+    /// stage); one enabled flow of an org at most.
+    #[serde(default)]
+    pub new_chats: bool,
     /// The first message, sent with the first question.
     pub greeting: String,
     pub questions: Vec<Question>,

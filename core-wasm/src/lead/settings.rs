@@ -372,6 +372,11 @@ impl Settings {
                 "Answers this pipeline's new chats",
                 d.is_none_or(|d| d.enabled),
             ));
+            let _ = f.append_child(&checkbox(
+                "new_chats",
+                "Also brand-new chats (they join this pipeline's first stage)",
+                d.is_some_and(|d| d.new_chats),
+            ));
             let default_name = format!("{} first answer", p.name);
             let _ = f.append_child(&input(
                 "name",
@@ -956,6 +961,7 @@ async fn save_flow(form: Element) {
         name: field(&form, "name"),
         pipeline_id,
         enabled: field(&form, "enabled") == "on",
+        new_chats: field(&form, "new_chats") == "on",
         greeting: field(&form, "greeting"),
         questions,
         done_stage: field(&form, "done_stage"),

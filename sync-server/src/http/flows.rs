@@ -117,6 +117,25 @@ async fn checked(
             ),
         ));
     }
+    // Brand-new chats are answered by one flow at most.
+    if request.new_chats && request.enabled {
+        let rows = sqlx::query(&format!("{SELECT_FLOW} WHERE org_id = $1"))
+            .bind(org_id)
+            .fetch_all(tx.conn())
+            .await?;
+        for row in &rows {
+            let other = flow_from_row(row)?;
+            if other.new_chats && other.enabled && Some(other.id.as_str()) != except {
+                return Err(ApiError::conflict(
+                    codes::CONFLICT,
+                    format!(
+                        "the flow {:?} answers brand-new chats already; only one may",
+                        other.name
+                    ),
+                ));
+            }
+        }
+    }
     Ok(request)
 }
 

@@ -458,6 +458,7 @@ mod tests {
             name: "Homes".into(),
             pipeline_id: "p".into(),
             enabled: true,
+            new_chats: false,
             greeting: "Hi! Acme Realty here.".into(),
             questions: vec![
                 question(

@@ -158,6 +158,42 @@ async fn flows_are_checked_one_per_pipeline_and_follow_their_pipeline(backend: B
         "the pipeline unchanged"
     );
 
+    // Brand-new chats are answered by one enabled flow at most.
+    let cards = lena
+        .post(
+            "/pipelines",
+            json!({"name": "Cards", "stages": ["New", "Nurture", "Qualified"]}),
+        )
+        .await
+        .expect(201);
+    let cards_id = cards["id"].as_str().unwrap().to_owned();
+    let mut first = homes(&pipeline_id);
+    first["new_chats"] = json!(true);
+    first["questions"][0]["branches"][0]["then"]["exit"] = json!("Later");
+    let first = lena.put(&format!("/flows/{id}"), first).await.expect(200);
+    assert_eq!(first["new_chats"], true);
+    let mut second = homes(&cards_id);
+    second["name"] = json!("Cards first answer");
+    second["new_chats"] = json!(true);
+    let refused = lena
+        .post("/flows", second.clone())
+        .await
+        .expect_error(409, "conflict");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("Home loans first answer"),
+        "{refused}"
+    );
+    // Disabled, it answers nothing and stands in no one's way.
+    second["enabled"] = json!(false);
+    let second = lena.post("/flows", second).await.expect(201);
+    assert_eq!(second["new_chats"], true);
+    lena.delete(&format!("/flows/{}", second["id"].as_str().unwrap()))
+        .await
+        .expect(204);
+
     // Another org's flow is not there; deleting is a lead's.
     outsider
         .put(&format!("/flows/{id}"), homes(&pipeline_id))
