@@ -113,10 +113,12 @@ async fn board(
         let (sla_breached, sla_due_at) = match (waiting_since, target) {
             (Some(since), Some(mins)) => {
                 let target_ms = i64::from(mins) * 60_000;
-                (
-                    within_hours(&hours, tz, since, now) > target_ms,
-                    deadline(&hours, tz, since, target_ms, DEADLINE_HORIZON_DAYS),
-                )
+                // Past the deadline is past the target (`deadline` inverts `within_hours`), so
+                // the hours are walked once; beyond the horizon, the wait is measured instead.
+                match deadline(&hours, tz, since, target_ms, DEADLINE_HORIZON_DAYS) {
+                    Some(due) => (now > due, Some(due)),
+                    None => (within_hours(&hours, tz, since, now) > target_ms, None),
+                }
             }
             _ => (false, None),
         };

@@ -49,6 +49,13 @@ async fn find(conn: &mut sqlx::AnyConnection, org_id: &str, id: &str) -> ApiResu
     row.as_ref().map(flow_from_row).transpose()
 }
 
+/// The flow as just written, in the same transaction.
+async fn saved(tx: &mut WriteTx, org_id: &str, id: &str) -> ApiResult<Flow> {
+    Ok(find(tx.conn(), org_id, id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the flow just saved is missing"))?)
+}
+
 async fn list_flows(State(state): State<AppState>, auth: AuthAgent) -> ApiResult<Json<Vec<Flow>>> {
     let mut conn = state.db.pool().acquire().await?;
     let rows = sqlx::query(&format!(
@@ -166,9 +173,7 @@ async fn create_flow(
     .bind(now)
     .execute(tx.conn())
     .await?;
-    let flow = find(tx.conn(), &auth.org_id, &id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the flow just saved is missing"))?;
+    let flow = saved(&mut tx, &auth.org_id, &id).await?;
     tx.commit(&state.hub).await?;
     Ok((StatusCode::CREATED, Json(flow)))
 }
@@ -186,9 +191,7 @@ async fn update_flow(
     auth.require_supervisor("write flows")?;
     let request = checked(&mut tx, &auth.org_id, request, Some(&id)).await?;
     store(&mut tx, &auth.org_id, &id, &request).await?;
-    let flow = find(tx.conn(), &auth.org_id, &id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the flow just saved is missing"))?;
+    let flow = saved(&mut tx, &auth.org_id, &id).await?;
     tx.commit(&state.hub).await?;
     Ok(Json(flow))
 }
