@@ -98,6 +98,8 @@ pub struct CardView {
     pub target: String,
     pub reminder: bool,
     pub handoff_waiting: bool,
+    /// The first responder is working it (nobody owns it yet).
+    pub with_responder: bool,
 }
 
 /// One stage's column.
@@ -152,10 +154,11 @@ pub fn card_view(card: &BoardCard, now: i64) -> CardView {
     CardView {
         chat_id: card.chat_id.clone(),
         title: card.title.clone(),
-        owner: card
-            .owner
-            .as_ref()
-            .map_or_else(|| "Unassigned".to_owned(), |o| o.name.clone()),
+        owner: match &card.owner {
+            Some(owner) => owner.name.clone(),
+            None if card.with_responder => "With the responder".to_owned(),
+            None => "Unassigned".to_owned(),
+        },
         owner_id: card.owner.as_ref().map(|o| o.id.clone()),
         waiting: card
             .waiting_since
@@ -165,6 +168,7 @@ pub fn card_view(card: &BoardCard, now: i64) -> CardView {
         target: target_words(card, now),
         reminder: card.reminder_due_at.is_some(),
         handoff_waiting: card.handoff_waiting,
+        with_responder: card.with_responder && card.owner.is_none(),
     }
 }
 
@@ -190,6 +194,7 @@ mod tests {
             sla_due_at: None,
             reminder_due_at: None,
             handoff_waiting: false,
+            with_responder: false,
             last_activity_at: 0,
         }
     }
@@ -231,6 +236,23 @@ mod tests {
         assert_eq!(cols[0].cards[0].owner, "Unassigned");
         assert_eq!(cols[0].cards[0].waiting, "");
         assert_eq!(cols[0].cards[0].sla, Sla::None);
+        assert!(!cols[0].cards[0].with_responder);
+    }
+
+    #[test]
+    fn a_chat_the_responder_works_says_so_until_a_person_has_it() {
+        let mut lead = card(1, "Priya", None, "New");
+        lead.with_responder = true;
+        let view = card_view(&lead, 0);
+        assert_eq!(view.owner, "With the responder");
+        assert!(view.with_responder);
+        lead.owner = Some(AgentRef {
+            id: "asha".into(),
+            name: "Asha".into(),
+        });
+        let view = card_view(&lead, 0);
+        assert_eq!(view.owner, "Asha");
+        assert!(!view.with_responder, "a person has it");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use protocol::api::{
     AgentRef, ChatRequest, Handoff, MessageRecord, Note, Pipeline, Reminder, StageRef,
 };
 use protocol::events::{AssignReason, EventBody};
+use protocol::responder::ResponderNote;
 use protocol::routing::{RoutingDecision, RoutingTrigger, RuleRef};
 use protocol::templates::Template;
 use protocol::{ChatId, Millis};
@@ -213,6 +214,15 @@ pub fn event_body<'de, D: Deserializer<'de>>(kind: &str, data: D) -> Result<Even
         "agent.sessions_ended" => {
             EventBody::SessionsEnded(AgentRef::deserialize(data).map_err(read)?)
         }
+        "responder.sent" | "responder.answer" | "responder.handoff" | "responder.stopped" => {
+            let note = ResponderNote::deserialize(data).map_err(read)?;
+            match kind {
+                "responder.sent" => EventBody::ResponderSent(note),
+                "responder.answer" => EventBody::ResponderAnswer(note),
+                "responder.handoff" => EventBody::ResponderHandoff(note),
+                _ => EventBody::ResponderStopped(note),
+            }
+        }
         other => return Err(format!("unknown event kind “{other}”")),
     })
 }
@@ -393,6 +403,18 @@ mod tests {
             EventBody::AgentDeactivated(agent("a3")),
             EventBody::AgentReactivated(agent("a3")),
             EventBody::SessionsEnded(agent("a3")),
+            EventBody::ResponderSent(ResponderNote {
+                text: "Hi! What is your budget?".into(),
+            }),
+            EventBody::ResponderAnswer(ResponderNote {
+                text: "Budget: ₹60,00,000".into(),
+            }),
+            EventBody::ResponderHandoff(ResponderNote {
+                text: "Qualified: handed to the team at Qualified.".into(),
+            }),
+            EventBody::ResponderStopped(ResponderNote {
+                text: "Asha took over: the responder stopped.".into(),
+            }),
             EventBody::RoutingAssigned(decision.clone()),
             EventBody::RoutingQueued(RoutingDecision {
                 owner: None,
@@ -466,7 +488,11 @@ mod tests {
                 | EventBody::RoutingReassigned(_)
                 | EventBody::TemplateSaved(_)
                 | EventBody::TemplateDeleted { .. }
-                | EventBody::PipelineUpdated { .. } => {}
+                | EventBody::PipelineUpdated { .. }
+                | EventBody::ResponderSent(_)
+                | EventBody::ResponderAnswer(_)
+                | EventBody::ResponderHandoff(_)
+                | EventBody::ResponderStopped(_) => {}
             }
         }
         samples

@@ -389,7 +389,11 @@ impl TeamState {
             | EventBody::SessionsEnded(_)
             | EventBody::TemplateSaved(_)
             | EventBody::TemplateDeleted { .. }
-            | EventBody::PipelineUpdated { .. } => {}
+            | EventBody::PipelineUpdated { .. }
+            | EventBody::ResponderSent(_)
+            | EventBody::ResponderAnswer(_)
+            | EventBody::ResponderHandoff(_)
+            | EventBody::ResponderStopped(_) => {}
         }
         true
     }

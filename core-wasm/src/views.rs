@@ -565,6 +565,10 @@ pub fn describe_event(event: &Event) -> Option<String> {
         EventBody::ReminderDue(r) => format!("Reminder due for {}: {}", r.for_agent.name, r.text),
         EventBody::ReminderSnoozed(r) => format!("{actor} snoozed the reminder: {}", r.text),
         EventBody::ReminderDone(r) => format!("{actor} completed the reminder: {}", r.text),
+        EventBody::ResponderSent(n) => format!("The responder sent: {}", n.text),
+        EventBody::ResponderAnswer(n)
+        | EventBody::ResponderHandoff(n)
+        | EventBody::ResponderStopped(n) => format!("Responder: {}", n.text),
         EventBody::ConversationUpdated { .. }
         | EventBody::LockAcquired { .. }
         | EventBody::LockRenewed { .. }

@@ -67,3 +67,9 @@ pub const QUEUE_EMPTY: &str = "queue_empty";
 pub const NOT_ELIGIBLE: &str = "not_eligible";
 /// 409: a stage to be removed holds conversations; the message says how many and how to move them.
 pub const STAGE_NOT_EMPTY: &str = "stage_not_empty";
+/// 409: the first responder no longer works this chat (its run is over: a person took it, or the
+/// flow ended), so the seat's step is refused.
+pub const RESPONDER_STOPPED: &str = "responder_stopped";
+/// 409: the seat's view of the chat is behind (a newer customer message, or a message still to
+/// send first): fetch the work again.
+pub const RESPONDER_BEHIND: &str = "responder_behind";

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::{
     AgentRef, ChatRequest, Handoff, MessageRecord, Note, Pipeline, Reminder, StageRef,
 };
+use crate::responder::ResponderNote;
 use crate::{ChatId, Millis};
 
 /// One change, as stored and as pushed.
@@ -163,6 +164,18 @@ pub enum EventBody {
     /// Every login of the agent was revoked (logged out everywhere, or a new password).
     #[serde(rename = "agent.sessions_ended")]
     SessionsEnded(AgentRef),
+    /// The first responder sent a message in the chat (its text: a lead wrote it).
+    #[serde(rename = "responder.sent")]
+    ResponderSent(ResponderNote),
+    /// The first responder read an answer (the value, as understood) or did not understand one.
+    #[serde(rename = "responder.answer")]
+    ResponderAnswer(ResponderNote),
+    /// The first responder's flow ended and the chat went on to people.
+    #[serde(rename = "responder.handoff")]
+    ResponderHandoff(ResponderNote),
+    /// The first responder stopped in the chat (a person took over, or the message limit).
+    #[serde(rename = "responder.stopped")]
+    ResponderStopped(ResponderNote),
 }
 
 impl EventBody {
@@ -200,6 +213,10 @@ impl EventBody {
             EventBody::AgentDeactivated(_) => "agent.deactivated",
             EventBody::AgentReactivated(_) => "agent.reactivated",
             EventBody::SessionsEnded(_) => "agent.sessions_ended",
+            EventBody::ResponderSent(_) => "responder.sent",
+            EventBody::ResponderAnswer(_) => "responder.answer",
+            EventBody::ResponderHandoff(_) => "responder.handoff",
+            EventBody::ResponderStopped(_) => "responder.stopped",
         }
     }
 

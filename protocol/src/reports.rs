@@ -143,5 +143,8 @@ pub struct BoardCard {
     pub reminder_due_at: Option<Millis>,
     /// A handoff waits for its receiver to accept it.
     pub handoff_waiting: bool,
+    /// The first responder is working the chat (its flow is under way): no person has it yet.
+    #[serde(default)]
+    pub with_responder: bool,
     pub last_activity_at: Millis,
 }

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::Millis;
+use crate::{ChatId, Millis};
 
 /// Longest greeting, question or closing text, in characters.
 pub const MAX_TEXT_CHARS: usize = 1000;
@@ -233,6 +233,109 @@ impl AnswerValue {
             AnswerValue::Text(_) => AnswerKind::Text,
         }
     }
+}
+
+/// What the seat has to do in one chat (`GET /responder/work`): send `sends` in order (each
+/// cleared with the server just before it goes), then read the customer's reply to `reply`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatTask {
+    pub chat_id: ChatId,
+    /// The chat's title as WhatsApp showed it (the seat finds the chat by it).
+    pub title: String,
+    pub sends: Vec<SeatMessage>,
+    pub reply: Option<SeatQuestion>,
+    /// The responder no longer works the chat: nothing more to do there.
+    pub over: bool,
+}
+
+/// A message the seat sends. `cleared`: the server already let it go once (the seat crashed or
+/// lost the network after that), so the seat looks in the chat before sending it again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatMessage {
+    /// The message's idempotency key within the chat's run.
+    pub key: String,
+    pub text: String,
+    pub cleared: bool,
+}
+
+/// The question the customer's latest messages answer, and how to read them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatQuestion {
+    /// The latest incoming message the server knows of (its id): the report names it.
+    pub upto: String,
+    pub key: String,
+    pub kind: AnswerKind,
+    #[serde(default)]
+    pub options: Vec<String>,
+    /// What asks for a person, besides any answer.
+    pub person_words: Vec<String>,
+}
+
+/// The seat's reading of the customer's reply (`POST /responder/chats/{chat_id}/reply`): only
+/// the value, never the text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyReport {
+    /// [`SeatQuestion::upto`] as the seat was given it.
+    pub upto: String,
+    /// `None`: the reply did not answer the question.
+    pub value: Option<AnswerValue>,
+    #[serde(default)]
+    pub asks_person: bool,
+}
+
+/// Asking to send a message now (`POST /responder/chats/{chat_id}/send`), under the reply lock
+/// the seat holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    pub key: String,
+    pub fence: i64,
+}
+
+/// The server's leave to send: `already`: it was cleared before (look in the chat first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendClearance {
+    pub already: bool,
+}
+
+/// A message the seat sent, now in the chat (`POST /responder/chats/{chat_id}/sent`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SentReport {
+    pub key: String,
+}
+
+/// What a `responder.*` timeline event says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponderNote {
+    /// In words: the message sent, the answer as understood, where the chat went, why it stopped.
+    pub text: String,
+}
+
+/// The answers a flow collected in a chat, and how its run stands (`GET
+/// /responder/chats/{chat_id}`): the conversation's qualification fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Qualification {
+    pub chat_id: ChatId,
+    pub flow_id: String,
+    pub flow_name: String,
+    /// `active` or `over`.
+    pub status: String,
+    /// How it ended (`finished`, `person_asked`, `human_took_over`, `too_many_unanswered`).
+    pub ended: Option<String>,
+    pub answers: Vec<QualificationField>,
+    pub started_at: Millis,
+    pub ended_at: Option<Millis>,
+}
+
+/// One answer: the question's key and label, the value, and the value in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QualificationField {
+    pub key: String,
+    pub label: String,
+    pub value: AnswerValue,
+    pub said: String,
 }
 
 /// Rupees the way India writes them: `₹60,00,000`, `₹1,20,00,000`, `₹80,000`.

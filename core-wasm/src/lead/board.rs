@@ -653,6 +653,11 @@ fn update_card(els: &CardEls, view: &CardView) {
     set_text(&els.target, &view.target);
     show(&els.target, !view.target.is_empty());
     set_attr(&els.card, "data-sla", view.sla.key());
+    set_attr(
+        &els.card,
+        "data-responder",
+        if view.with_responder { "working" } else { "" },
+    );
     show(&els.reminder, view.reminder);
     show(&els.handoff, view.handoff_waiting);
 }

@@ -14,12 +14,14 @@ use crate::http::extract::AuthAgent;
 pub const SELECT_CONVERSATION: &str =
     "SELECT c.id, c.chat_id, c.alias, c.title, c.phone, c.owner_id,
         o.name AS owner_name, c.pipeline_id, p.name AS pipeline_name, c.stage,
-        c.lock_holder_id, h.name AS lock_holder_name, c.lock_fence, c.lock_expires_at,
+        c.lock_holder_id, h.name AS lock_holder_name, h.role AS lock_holder_role, c.lock_fence, c.lock_expires_at,
         c.created_at, c.last_activity_at, c.closed_at,
         r.rule_id AS routed_rule_id, r.rule_name AS routed_rule_name, r.routed_owner_id,
         r.routed_at, r.queued_at,
         (SELECT COALESCE(MAX(e.seq), 0) FROM events e
-          WHERE e.org_id = c.org_id AND e.chat_id = c.chat_id) AS last_event_seq
+          WHERE e.org_id = c.org_id AND e.chat_id = c.chat_id) AS last_event_seq,
+        (SELECT COUNT(*) FROM responder_runs rr
+          WHERE rr.conversation_id = c.id AND rr.status = 'active') AS responder_active
     FROM conversations c
     LEFT JOIN agents o ON o.id = c.owner_id
     LEFT JOIN agents h ON h.id = c.lock_holder_id
@@ -41,6 +43,8 @@ pub struct ConversationRow {
     pub stage: Option<String>,
     pub lock_holder_id: Option<String>,
     pub lock_holder_name: Option<String>,
+    /// The lock holder's role (`responder`: the first responder's seat, which a person preempts).
+    pub lock_holder_role: Option<String>,
     pub lock_fence: i64,
     pub lock_expires_at: i64,
     pub created_at: i64,
@@ -56,6 +60,8 @@ pub struct ConversationRow {
     pub queued_at: Option<i64>,
     /// Sequence number of the latest event about this chat.
     pub last_event_seq: i64,
+    /// 1 while the first responder is working the chat (an active run), else 0.
+    pub responder_active: i64,
 }
 
 fn agent_ref(id: &Option<String>, name: &Option<String>) -> Option<AgentRef> {

@@ -283,6 +283,7 @@ pub fn find_conversation(
         stage: row.get("stage")?,
         lock_holder_id: row.get("lock_holder_id")?,
         lock_holder_name: row.get("lock_holder_name")?,
+        lock_holder_role: row.get("lock_holder_role")?,
         lock_fence: row.get("lock_fence")?,
         lock_expires_at: row.get("lock_expires_at")?,
         created_at: row.get("created_at")?,
@@ -294,5 +295,6 @@ pub fn find_conversation(
         routed_at: row.get("routed_at")?,
         queued_at: row.get("queued_at")?,
         last_event_seq: row.get("last_event_seq")?,
+        responder_active: row.get("responder_active")?,
     }))
 }

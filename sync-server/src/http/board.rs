@@ -38,6 +38,7 @@ type CardRow = (
     Option<i64>,
     Option<i64>,
     i64,
+    i64,
 );
 
 async fn board(
@@ -66,7 +67,9 @@ async fn board(
                 (SELECT MIN(r.due_at) FROM reminders r
                   WHERE r.conversation_id = c.id AND r.done_at IS NULL) AS reminder_due_at,
                 (SELECT COUNT(*) FROM handoffs h
-                  WHERE h.conversation_id = c.id AND h.status = 'pending') AS pending
+                  WHERE h.conversation_id = c.id AND h.status = 'pending') AS pending,
+                (SELECT COUNT(*) FROM responder_runs rr
+                  WHERE rr.conversation_id = c.id AND rr.status = 'active') AS with_responder
          FROM conversations c LEFT JOIN agents a ON a.id = c.owner_id
          WHERE c.org_id = $1 AND c.pipeline_id = $2 AND c.closed_at IS NULL",
     )
@@ -93,6 +96,7 @@ async fn board(
         waiting_since,
         reminder_due_at,
         pending,
+        with_responder,
     ) in rows
     {
         let Some(stage) = stage else { continue };
@@ -137,6 +141,7 @@ async fn board(
             sla_due_at,
             reminder_due_at,
             handoff_waiting: pending > 0,
+            with_responder: with_responder > 0,
             last_activity_at,
         });
     }

@@ -110,6 +110,10 @@ async fn create_handoff(
         .await?;
     crate::db::routing::moved_by_hand(tx.conn(), &row.id).await?;
     locks::end_lock(&mut tx, &row, Some(&me)).await?;
+    if row.responder_active > 0 {
+        // A person gave it to a person: the first responder stops there.
+        crate::responder::store::human_took_over(&mut tx, &row, &me).await?;
+    }
     // Handing the chat to a colleague who asked for it (with a note) answers their request.
     if let Some(asked) = chat_requests::pending_by(tx.conn(), &row.id, &receiver.id).await? {
         chat_requests::answer(&mut tx, asked, &me, true).await?;

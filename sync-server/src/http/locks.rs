@@ -133,7 +133,14 @@ async fn acquire_lock(
     let ttl_ms = i64::try_from(state.config.lock_ttl.as_millis()).unwrap_or(i64::MAX);
     let who = auth.clone();
     let granted = read_decide_write(&state, &auth, &chat_id, move |row, now| {
-        decide_acquire(row, &who, now, ttl_ms, query.force)
+        let stops_responder = row.responder_active > 0 && who.role != Role::Responder;
+        Ok(match decide_acquire(row, &who, now, ttl_ms, query.force)? {
+            Step::Answer(grant) => Step::Answer((grant, stops_responder)),
+            Step::Write { write, then } => Step::Write {
+                write,
+                then: (then, stops_responder),
+            },
+        })
     })
     .await;
     match &granted {
@@ -141,7 +148,16 @@ async fn acquire_lock(
         Err(ApiError::Locked { .. }) => state.metrics.lock_refused(),
         Err(_) => {}
     }
-    Ok(Json(granted?))
+    let (grant, stops_responder) = granted?;
+    if stops_responder {
+        // A person is replying: the first responder stops in this chat for good. (Whatever
+        // the seat was about to send is refused already: its fence is stale.)
+        let mut tx = state.db.begin_write(&auth.org_id).await?;
+        let row = conversations::require(tx.conn(), &auth.org_id, &chat_id).await?;
+        crate::responder::store::human_took_over(&mut tx, &row, &auth.agent_ref()).await?;
+        tx.commit(&state.hub).await?;
+    }
+    Ok(Json(grant))
 }
 
 /// Whether and how `auth` may take or renew the lock of `row` at `now`.
@@ -154,11 +170,20 @@ fn decide_acquire(
 ) -> ApiResult<Step<LockGrant>> {
     let held = row.lock_is_held(now);
     let held_by_me = held && row.lock_holder_id.as_deref() == Some(auth.id.as_str());
-    if held && !held_by_me && !force {
+    let seat = auth.role == Role::Responder;
+    // Humans first: a person takes the lock from the first responder's seat at once.
+    let held_by_seat = held && row.lock_holder_role.as_deref() == Some(Role::Responder.as_str());
+    if held && !held_by_me && !force && (seat || !held_by_seat) {
         return Err(locked(row, now));
     }
     // Renewing is working the chat too: only while the holder may.
     row.ensure_may_work(auth, "reply in it")?;
+    if seat && row.responder_active == 0 {
+        return Err(ApiError::conflict(
+            codes::RESPONDER_STOPPED,
+            "the responder does not work this chat (no flow is under way in it)",
+        ));
+    }
     let me = auth.agent_ref();
     let expires_at = now + ttl_ms;
     let to = |fence, owner_id| LockFields {

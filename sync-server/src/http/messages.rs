@@ -245,7 +245,14 @@ async fn record_message(
     // and an answer stops it.
     let limit_started = match record.direction {
         Direction::In => {
-            routing::incoming_message(&mut tx, &state.routing, &row, &record.message_id).await?
+            // The first responder answers a chat before routing sees it.
+            if crate::responder::store::incoming(&mut tx, &state.routing, &row, &record.message_id)
+                .await?
+            {
+                false
+            } else {
+                routing::incoming_message(&mut tx, &state.routing, &row, &record.message_id).await?
+            }
         }
         Direction::Out => {
             routing::outgoing_message(&mut tx, &row).await?;

@@ -22,6 +22,7 @@ mod pipelines;
 mod queue;
 pub mod reminders;
 mod reports;
+mod responder;
 pub(crate) mod routing_rules;
 pub(crate) mod teams;
 mod templates;
@@ -151,6 +152,7 @@ fn routes() -> (Routes, Routes) {
         .merge(queue::router())
         .merge(templates::router())
         .merge(flows::router())
+        .merge(responder::router())
         .merge(conversations::router())
         .merge(locks::router())
         .merge(handoffs::router())

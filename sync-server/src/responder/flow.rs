@@ -208,7 +208,7 @@ pub enum Action {
 }
 
 /// A system handoff's note, filled from the answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HandoffDraft {
     pub done: String,
     pub promised: String,

@@ -138,6 +138,67 @@ impl OrgView {
         OrgView::load(tx.conn(), &org_id, now, clock).await
     }
 
+    /// Who the org's enabled rules give chats to (`None`: it has no rules, and works by hand).
+    pub fn rule_targets(&self) -> Option<Vec<String>> {
+        let enabled: Vec<&Rule> = self.rules.iter().filter(|r| r.enabled).collect();
+        if enabled.is_empty() {
+            return None;
+        }
+        let mut ids: Vec<String> = enabled
+            .iter()
+            .flat_map(|rule| self.target(rule))
+            .map(|agent| agent.id.clone())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        Some(ids)
+    }
+
+    /// When nobody of `people` (agent ids) is on shift now, the words for when one will be, from
+    /// their hours on the org's clock: "A person will reply tomorrow from 09:00." `None` while
+    /// someone is on shift (or nobody is known).
+    pub fn after_hours(&self, people: &[String]) -> Option<String> {
+        use chrono::TimeZone;
+        let profiles: Vec<_> = self
+            .agents
+            .iter()
+            .filter(|a| people.contains(&a.id))
+            .map(|a| &a.profile)
+            .collect();
+        let on = |at: i64| {
+            profiles
+                .iter()
+                .any(|p| super::schedule::on_shift(p, self.tz, at))
+        };
+        if profiles.is_empty() || on(self.now) {
+            return None;
+        }
+        const STEP: i64 = 5 * 60 * 1000;
+        // From the next whole five minutes, a week and a day ahead at most.
+        let mut at = self.now - self.now.rem_euclid(STEP) + STEP;
+        let until = self.now + 8 * 24 * 3600 * 1000;
+        while at <= until && !on(at) {
+            at += STEP;
+        }
+        let local = |ms: i64| self.tz.timestamp_millis_opt(ms).single();
+        let (Some(now), Some(then)) = (local(self.now), local(at)) else {
+            return Some("A person will reply as soon as we are open.".to_owned());
+        };
+        if at > until {
+            return Some("A person will reply as soon as we are open.".to_owned());
+        }
+        let days = (then.date_naive() - now.date_naive()).num_days();
+        let day = match days {
+            0 => "today".to_owned(),
+            1 => "tomorrow".to_owned(),
+            _ => format!("on {}", then.format("%A")),
+        };
+        Some(format!(
+            "We are closed now: a person will reply {day} from {}.",
+            then.format("%H:%M")
+        ))
+    }
+
     fn agent_ref(&self, id: &str) -> AgentRef {
         AgentRef {
             id: id.to_owned(),
@@ -305,7 +366,7 @@ fn facts(row: &ConversationRow, is_new: bool) -> ChatFacts {
 
 /// Whether the chat is new to the team: nobody owns it and nobody ever did (no one claimed it,
 /// was handed it or was given it by routing). A chat someone gave back is not new.
-async fn is_new(conn: &mut AnyConnection, row: &ConversationRow) -> ApiResult<bool> {
+pub(crate) async fn is_new(conn: &mut AnyConnection, row: &ConversationRow) -> ApiResult<bool> {
     if !row.is_new() {
         return Ok(false);
     }
@@ -546,6 +607,9 @@ async fn give(
     .await?;
     if let Some(handoff) = handoff {
         system_handoff(tx, row, &chat_id, rule, &owner, handoff).await?;
+    } else if let Some((seat, draft)) = crate::responder::store::take_draft(tx, row).await? {
+        // A chat the first responder qualified arrives with its answers.
+        responder_handoff(tx, row, &chat_id, &owner, &seat, &draft).await?;
     }
     tx.append(
         Some(&chat_id),
@@ -610,6 +674,62 @@ async fn system_handoff(
     )
     .await?;
     Ok(())
+}
+
+/// Records the first responder's handoff of the chat to `to`, as its flow filled it.
+async fn responder_handoff(
+    tx: &mut WriteTx,
+    row: &ConversationRow,
+    chat_id: &ChatId,
+    to: &AgentRef,
+    seat: &AgentRef,
+    draft: &crate::responder::flow::HandoffDraft,
+) -> ApiResult<()> {
+    let now = tx.now();
+    let org_id = tx.org_id().to_owned();
+    let clip = |text: &str| text.chars().take(HANDOFF_FIELD_CHARS).collect::<String>();
+    let id = crate::db::handoffs::insert(
+        tx.conn(),
+        crate::db::handoffs::NewHandoff {
+            org_id: &org_id,
+            conversation_id: &row.id,
+            from_agent_id: None,
+            to_agent_id: &to.id,
+            by_agent_id: &seat.id,
+            done: &clip(&draft.done),
+            promised: &clip(&draft.promised),
+            next_step: &clip(&draft.next_step),
+            at: now,
+        },
+    )
+    .await?;
+    let created = crate::db::handoffs::by_id(tx.conn(), &id).await?;
+    tx.append(
+        Some(chat_id),
+        Some(seat),
+        EventBody::HandoffCreated(created),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The first responder finished with a chat nobody owns (`row` as it is now): routing takes it
+/// as the new chat it is, by the first rule it meets, or the queue. An org without rules works
+/// by hand: the chat waits to be claimed. Returns whether the timer should look again.
+pub async fn responder_done(
+    tx: &mut WriteTx,
+    clock: &RoutingClock,
+    row: &ConversationRow,
+) -> ApiResult<bool> {
+    if row.owner_id.is_some() || row.closed_at.is_some() {
+        return Ok(false);
+    }
+    let mut view = OrgView::load_in(tx, clock).await?;
+    if !view.rules.iter().any(|rule| rule.enabled) {
+        return Ok(false);
+    }
+    route_unowned(tx, &mut view, row, RoutingTrigger::NewChat).await?;
+    Ok(true)
 }
 
 /// The heading and the chat's notes, the latest kept when they do not all fit.

@@ -20,6 +20,8 @@ enum Needs {
     Agent,
     Lead,
     Admin,
+    /// Only the first responder's seat (a `responder` account): no person, not even an admin.
+    Seat,
 }
 
 /// What another org's admin gets on this org's route.
@@ -33,12 +35,14 @@ enum Foreign {
     /// The route works in the caller's own org, whose state may refuse it (409: "Take next"
     /// with an empty queue), and shows nothing of this org.
     OwnOrgState,
+    /// Refused for who they are (403), before anything of this org is looked at.
+    Refused,
 }
 
 /// Who may call each route. A route the server has but this table lacks fails the test.
 fn row(method: &Method, path: &str) -> Option<(Needs, Foreign)> {
-    use Foreign::{NotFound, OwnOrg, OwnOrgState};
-    use Needs::{Admin, Agent, Lead, Nobody};
+    use Foreign::{NotFound, OwnOrg, OwnOrgState, Refused};
+    use Needs::{Admin, Agent, Lead, Nobody, Seat};
     let path = path.strip_prefix(protocol::API_PREFIX).unwrap_or(path);
     Some(match (method.as_str(), path) {
         ("GET", "/healthz" | "/readyz") | ("POST", "/auth/login") => (Nobody, OwnOrg),
@@ -57,6 +61,15 @@ fn row(method: &Method, path: &str) -> Option<(Needs, Foreign)> {
         ("PUT", "/org/business-hours") => (Lead, OwnOrg),
         ("GET", "/queue" | "/templates" | "/flows") => (Agent, OwnOrg),
         ("POST", "/flows") => (Lead, OwnOrg),
+        ("GET", "/responder/work") => (Seat, Refused),
+        (
+            "POST",
+            "/responder/chats/{chat_id}/reply"
+            | "/responder/chats/{chat_id}/send"
+            | "/responder/chats/{chat_id}/sent",
+        ) => (Seat, Refused),
+        // A chat's qualification: 404 while no flow answered it.
+        ("GET", "/responder/chats/{chat_id}") => (Agent, NotFound),
         ("PUT" | "DELETE", "/flows/{id}") => (Lead, NotFound),
         // An agent's report is their own figures; a lead's and an admin's, everyone's.
         ("GET", "/reports/agents" | "/reports/stages" | "/reports/daily") => (Agent, OwnOrg),
@@ -377,6 +390,9 @@ impl World {
                 flow_body(&self.outsider_pipeline_id)
             }
             ("POST", "/flows") | ("PUT", "/flows/{id}") => flow_body(&self.pipeline_id),
+            ("POST", "/responder/chats/{chat_id}/reply") => json!({"upto": "M1", "value": null}),
+            ("POST", "/responder/chats/{chat_id}/send") => json!({"key": "1", "fence": 1}),
+            ("POST", "/responder/chats/{chat_id}/sent") => json!({"key": "1"}),
             ("POST", "/agents") => json!({
                 "name": "New Hire", "email": format!("new-{caller:?}@example.test"),
                 "role": "agent", "password": "a long new password",
@@ -508,6 +524,8 @@ fn judge(
             Foreign::OwnOrg | Foreign::OwnOrgState => Err(format!(
                 "expected success in its own org, got {status} {body}"
             )),
+            Foreign::Refused if status == 403 && code == "forbidden" => Ok(()),
+            Foreign::Refused => Err(format!("expected 403 forbidden, got {status} {body}")),
         };
     }
     if role < needs {

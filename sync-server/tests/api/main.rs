@@ -26,6 +26,7 @@ mod presence;
 mod reminders;
 mod reports;
 mod responder;
+mod responder_runs;
 mod restart;
 mod routing;
 mod routing_flow;
