@@ -66,4 +66,27 @@ async function loadCore(dir) {
       lead = null;
     });
   });
+  // The first responder's seat, loaded the same way, only while responder mode is on (the popup
+  // offers it to a responder account; the seat itself refuses to run for a person's login).
+  let seat = null;
+  const responderMode = (on) => {
+    if (on && !seat) {
+      seat = loadCore('seat').then(async ({ glue, mode, sheet }) => {
+        glue.start_seat(mode, await sheet('seat.css'));
+        return glue;
+      });
+      seat.catch((error) => {
+        console.error('[baton] the responder could not start:', error);
+        seat = null;
+      });
+    } else if (!on && seat) {
+      const running = seat;
+      seat = null;
+      running.then((glue) => glue.stop_seat()).catch(() => {});
+    }
+  };
+  chrome.storage.local.get('responderMode').then((stored) => responderMode(stored.responderMode === true));
+  chrome.storage.onChanged.addListener((changes, area) => {
+    if (area === 'local' && 'responderMode' in changes) responderMode(changes.responderMode.newValue === true);
+  });
 })();

@@ -111,6 +111,7 @@ function render(state) {
     return;
   }
   const loggedIn = Boolean(state.agent);
+  renderResponder(loggedIn && state.agent.role === 'responder');
   $('login').hidden = loggedIn;
   $('session').hidden = !loggedIn;
   if (loggedIn) {
@@ -166,7 +167,7 @@ function renderAvailability(availability) {
     : `${open} of ${availability.capacity} chats open`;
 }
 
-const ROLES = { agent: 'Agent', lead: 'Team lead', admin: 'Admin' };
+const ROLES = { agent: 'Agent', lead: 'Team lead', admin: 'Admin', responder: 'First responder' };
 // Set once the agent types a server address, so the remembered one does not overwrite it.
 let serverEdited = false;
 $('login').elements.server.addEventListener('input', () => { serverEdited = true; });
@@ -195,7 +196,25 @@ $('login').addEventListener('submit', async (event) => {
 $('availability-choice').addEventListener('change', async (event) => {
   render(await chrome.runtime.sendMessage({ set_availability: { away: event.target.value === 'away' } }));
 });
-$('logout').addEventListener('click', async () => render(await chrome.runtime.sendMessage('logout')));
+$('logout').addEventListener('click', async () => {
+  await chrome.storage.local.remove('responderMode');
+  render(await chrome.runtime.sendMessage('logout'));
+});
+
+/** Responder mode: offered to a responder account only, and off for anyone else. */
+async function renderResponder(isSeat) {
+  $('responder').hidden = !isSeat;
+  const { responderMode } = await chrome.storage.local.get('responderMode');
+  if (!isSeat) {
+    if (responderMode) await chrome.storage.local.remove('responderMode');
+    return;
+  }
+  $('responder-mode').checked = responderMode === true;
+}
+
+$('responder-mode').addEventListener('change', async (event) => {
+  await chrome.storage.local.set({ responderMode: event.target.checked });
+});
 $('dismiss-refused').addEventListener('click', async () => render(await chrome.runtime.sendMessage('dismiss_refused')));
 
 refresh();

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 WASM_BINDGEN_VERSION=0.2.130   # must equal the wasm-bindgen crate version in Cargo.lock
-MAX_WASM_GZIP_BYTES=153600     # 150 kB: the budget of each WASM module (overlay, worker, lead, settings), gzipped
+MAX_WASM_GZIP_BYTES=153600     # 150 kB: the budget of each WASM module (overlay, worker, lead, settings, seat), gzipped
 OUT=extension/dist
 WORK=target/wasm-build
 FEATURES="--enable-bulk-memory --enable-bulk-memory-opt --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals"
@@ -25,7 +25,7 @@ rm -rf "$OUT" "$WORK"
 mkdir -p "$OUT" "$WORK"
 
 # build_module NAME: the core with cargo feature NAME into $OUT/NAME/. The content script's modules
-# (overlay, lead) also get their wasm2js twins (the options page's settings need none: an extension
+# (overlay, lead, seat) also get their wasm2js twins (the options page's settings need none: an extension
 # page allows WebAssembly). Each must fit the size budget.
 build_module() {
   local name=$1 work="$WORK/$1" out="$OUT/$1"
@@ -47,7 +47,7 @@ build_module() {
   local size
   size=$(gzip -9 -c "$out/baton_core_bg.wasm" | wc -c)
   echo "$name: $(wc -c < "$out/baton_core_bg.wasm") bytes wasm, $size gzipped"
-  if [ "$name" = overlay ] || [ "$name" = lead ]; then
+  if [ "$name" = overlay ] || [ "$name" = lead ] || [ "$name" = seat ]; then
     # shellcheck disable=SC2086
     node_modules/.bin/wasm2js $FEATURES -Oz "$out/baton_core_bg.wasm" -o "$out/baton_core_bg.wasm.js"
     # wasm2js grows memory into a fresh ArrayBuffer without detaching the old one, so the glue's
@@ -68,6 +68,8 @@ build_module overlay
 build_module lead
 cp core-wasm/src/lead/lead.css "$OUT/lead/"
 build_module settings
+build_module seat
+cp core-wasm/src/seat/seat.css "$OUT/seat/"
 # The overlay's stylesheets, for its shadow roots: the loader reads them and hands them to the core
 # (as files they cost the WASM budget nothing). Comments are stripped; they are for the sources.
 for sheet in core-wasm/src/dom/css/*.css; do

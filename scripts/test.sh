@@ -82,7 +82,7 @@ tests() {
 check "cargo fmt --check" cargo fmt --all -- --check
 check "cargo clippy (host)" cargo clippy --locked --workspace --all-targets -- -D warnings
 check "cargo clippy (wasm32 core)" cargo clippy --locked -p core-wasm --target wasm32-unknown-unknown \
-  --features overlay,worker,lead,settings --all-targets -- -D warnings
+  --features overlay,worker,lead,settings,seat --all-targets -- -D warnings
 tests "cargo test (unit, and the server on SQLite and PostgreSQL)" cargo test --locked --workspace
 check "build the extension (scripts/build-extension.sh)" scripts/build-extension.sh
 tests "DOM tests in headless Chromium (wasm-bindgen-test)" \

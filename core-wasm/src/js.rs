@@ -6,7 +6,8 @@ use serde::de::DeserializeOwned;
     feature = "overlay",
     feature = "worker",
     feature = "lead",
-    feature = "settings"
+    feature = "settings",
+    feature = "seat"
 ))]
 use serde::Serialize;
 use wasm_bindgen::JsValue;
@@ -19,7 +20,8 @@ use crate::error::CoreError;
     feature = "overlay",
     feature = "worker",
     feature = "lead",
-    feature = "settings"
+    feature = "settings",
+    feature = "seat"
 ))]
 pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, CoreError> {
     Ok(value.serialize(&serde_wasm_bindgen::Serializer::json_compatible())?)
@@ -34,7 +36,8 @@ pub fn from_js<T: DeserializeOwned>(value: JsValue) -> Result<T, CoreError> {
     feature = "overlay",
     feature = "worker",
     feature = "lead",
-    feature = "settings"
+    feature = "settings",
+    feature = "seat"
 ))]
 pub fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String, CoreError> {
     js_sys::JSON::stringify(&to_js(value)?)
@@ -54,7 +57,7 @@ pub fn now_ms() -> i64 {
 }
 
 /// Logs to the console with a prefix, for diagnostics in DevTools.
-#[cfg(feature = "worker")]
+#[cfg(any(feature = "worker", feature = "seat"))]
 pub fn log(message: &str) {
     web_sys::console::log_1(&JsValue::from_str(&format!("[baton] {message}")));
 }
@@ -66,7 +69,12 @@ pub fn warn(message: &str) {
 
 /// A tab's relayed request as the worker reads it: `{relay: id, method, path, body?}` (see
 /// [`crate::calls::relay_allowed`]).
-#[cfg(any(feature = "overlay", feature = "lead", feature = "settings"))]
+#[cfg(any(
+    feature = "overlay",
+    feature = "lead",
+    feature = "settings",
+    feature = "seat"
+))]
 pub fn relay_request(id: u32, method: &str, path: &str, body: Option<&str>) -> JsValue {
     let message = js_sys::Object::new();
     let mut fields = vec![
@@ -85,7 +93,12 @@ pub fn relay_request(id: u32, method: &str, path: &str, body: Option<&str>) -> J
 
 /// The worker's answer to a relayed request, if the message is one: `(id, status, body)`
 /// (status 0: not sent, the body says why).
-#[cfg(any(feature = "overlay", feature = "lead", feature = "settings"))]
+#[cfg(any(
+    feature = "overlay",
+    feature = "lead",
+    feature = "settings",
+    feature = "seat"
+))]
 pub fn relay_answer(message: &JsValue) -> Option<(u32, u16, String)> {
     let get = |name: &str| js_sys::Reflect::get(message, &JsValue::from_str(name)).ok();
     let id = get("relay")?.as_f64()? as u32;

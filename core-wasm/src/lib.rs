@@ -28,6 +28,7 @@ pub mod held;
 pub mod identity;
 pub mod messages;
 pub mod reports_view;
+pub mod responder;
 pub mod settings_view;
 pub mod state;
 pub mod template_view;
@@ -45,9 +46,23 @@ mod js;
 pub mod lead;
 #[cfg(all(
     target_arch = "wasm32",
-    any(feature = "overlay", feature = "lead", feature = "settings")
+    any(feature = "lead", feature = "settings", feature = "seat")
+))]
+mod link;
+#[cfg(all(target_arch = "wasm32", feature = "seat"))]
+pub mod seat;
+#[cfg(all(
+    target_arch = "wasm32",
+    any(
+        feature = "overlay",
+        feature = "lead",
+        feature = "settings",
+        feature = "seat"
+    )
 ))]
 pub mod ui;
+#[cfg(all(target_arch = "wasm32", any(feature = "overlay", feature = "seat")))]
+pub mod whatsapp;
 #[cfg(all(target_arch = "wasm32", feature = "worker"))]
 pub mod worker;
 

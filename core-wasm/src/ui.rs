@@ -392,3 +392,31 @@ impl Times {
             .unwrap_or_else(|| self.absolute(ms))
     }
 }
+
+/// Pastes `text` into WhatsApp's composer as a person's paste arrives — a `paste` event carrying
+/// the text, which WhatsApp's editor (Lexical) takes into its state itself — replacing everything
+/// it holds, or at the end. The overlay's reply guard sees it as typing. (`insertText` would not
+/// do: the browser gives scripts' commands no `beforeinput`, so nothing could refuse them.)
+#[cfg(any(feature = "lead", feature = "seat"))]
+pub fn paste_into(composer: &HtmlElement, text: &str, replace: bool) -> bool {
+    let _ = composer.focus();
+    if let Some(selection) = web_sys::window().and_then(|w| w.get_selection().ok().flatten()) {
+        let _ = selection.select_all_children(composer);
+        if !replace {
+            let _ = selection.collapse_to_end();
+        }
+    }
+    let Ok(data) = web_sys::DataTransfer::new() else {
+        return false;
+    };
+    let _ = data.set_data("text/plain", text);
+    let init = web_sys::ClipboardEventInit::new();
+    init.set_bubbles(true);
+    init.set_cancelable(true);
+    init.set_clipboard_data(Some(&data));
+    let Ok(event) = web_sys::ClipboardEvent::new_with_event_init_dict("paste", &init) else {
+        return false;
+    };
+    let _ = composer.dispatch_event(&event);
+    true
+}

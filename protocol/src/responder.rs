@@ -244,6 +244,13 @@ pub struct SeatTask {
     pub title: String,
     pub sends: Vec<SeatMessage>,
     pub reply: Option<SeatQuestion>,
+    /// The message that started the flow (its id), until the greeting goes: the seat looks in it
+    /// for a request for a person first, and reports one (`upto` = this id) instead of greeting.
+    #[serde(default)]
+    pub first_message: Option<String>,
+    /// What asks for a person.
+    #[serde(default)]
+    pub person_words: Vec<String>,
     /// The responder no longer works the chat: nothing more to do there.
     pub over: bool,
 }
@@ -269,6 +276,8 @@ pub struct SeatQuestion {
     pub options: Vec<String>,
     /// What asks for a person, besides any answer.
     pub person_words: Vec<String>,
+    /// Today on the org's calendar (`YYYY-MM-DD`): what "tomorrow" or "kal" counts from.
+    pub today: String,
 }
 
 /// The seat's reading of the customer's reply (`POST /responder/chats/{chat_id}/reply`): only

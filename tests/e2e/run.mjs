@@ -1826,6 +1826,122 @@ test('an admin deactivates a leaver on the settings page (their chat goes back t
   }
 });
 
+test('the first responder answers new chats in WhatsApp Web: a lead qualified for the agent on shift, a stop when a person types, a handover on "talk to a human", the business-hours reply', async () => {
+  const seatPassword = 'seat-password-1';
+  server.cli(['admin', 'create-agent', '--org', orgId, '--name', 'Night Seat', '--email', 'seat@acme.test', '--role', 'responder', '--password-stdin'], `${seatPassword}\n`);
+  const lena = await server.api(people.lena.email, PASSWORDS.lena);
+  const pipeline = (await lena.call('POST', '/pipelines', { name: 'Homes', stages: ['New', 'Nurture', 'Qualified'] })).body;
+  const flow = await lena.call('POST', '/flows', {
+    name: 'Homes first answer', pipeline_id: pipeline.id, new_chats: true,
+    greeting: 'Hi! Acme Realty here, thanks for writing.',
+    questions: [
+      { key: 'budget', label: 'Budget', text: 'What is your budget?', kind: 'amount', branches: [{ when: { below: 5000000 }, then: { exit: 'Nurture' } }] },
+      { key: 'home', label: 'Home', text: 'Which home are you looking for?', kind: 'choice', options: ['2BHK', '3BHK', 'Villa'] },
+    ],
+    done_stage: 'Qualified',
+    closing: 'Thank you! A colleague will call you shortly.',
+  });
+  assertEqual(flow.status, 201, 'the flow');
+  const rule = await lena.call('POST', '/routing/rules', { name: 'Sales', match: { new_chat: true }, target: { agent_ids: [people.asha.id] }, strategy: 'round_robin' });
+  assertEqual(rule.status, 201, 'the rule');
+  const seat = await launchBrowser(fixture.port);
+  seat.worker.on('console', (m) => consoleLog.push(`[seat worker] ${m.text()}`));
+  try {
+    // The seat: a responder account, responder mode on in the popup, WhatsApp Web left running.
+    await loginThroughPopup(seat, base, 'seat@acme.test', seatPassword);
+    const popup = await seat.context.newPage();
+    await popup.goto(`chrome-extension://${extensionId(seat.worker)}/extension/popup.html`);
+    await until('the responder switch', () => popup.evaluate(() => !document.getElementById('responder').hidden));
+    await popup.check('[data-baton="responder-mode"]');
+    await popup.close();
+    const page = await seat.context.newPage();
+    page.on('console', (m) => consoleLog.push(`[seat page] ${m.text()}`));
+    page.on('pageerror', (e) => consoleLog.push(`[seat page error] ${e.message}`));
+    await page.goto('https://web.whatsapp.com/');
+    const seatState = () => page.evaluate(() => document.querySelector('[data-baton="seat-banner"]')?.getAttribute('data-state') ?? null);
+    await until('the seat to wait for chats', async () => (await seatState()) === 'idle');
+    const title = await page.evaluate(() => document.querySelector('[data-baton="seat-banner"]').shadowRoot.querySelector('[data-baton="seat-title"]').textContent);
+    assertEqual(title, 'Baton responder is working — do not use this window', 'the banner');
+    assertEqual(await pages.asha.evaluate(() => document.querySelector('[data-baton="seat-banner"]')), null, "a person's browser never runs it");
+    const asPerson = await popupOf('asha');
+    assertEqual(await asPerson.evaluate(() => document.getElementById('responder').hidden), true, 'no responder mode for a person');
+    await asPerson.close();
+
+    // What the team's side of each chat said from now on (the chats have history), as every
+    // linked device shows it.
+    const saidBefore = (c) => pages.asha.evaluate((n) => __sim.messages(n).filter((m) => m.fromMe).map((m) => m.text), c.i);
+    const [priya, rahul, walkIn, late] = [named()[40], named()[41], named()[42], named()[43]];
+    const history = new Map();
+    for (const c of [priya, rahul, walkIn, late]) history.set(c.i, (await saidBefore(c)).length);
+    const said = async (c) => (await saidBefore(c)).slice(history.get(c.i));
+    const conversation = async (c) => (await lena.call('GET', `/conversations/${enc(c.jid)}`)).body;
+
+    // 1. A new number writes; the seat greets, asks, reads the answers; the lead reaches Asha
+    //    (on shift: she has no hours) with the answers in her handoff banner.
+    fixture.incoming(priya.i, 'Hi, is the 2BHK available?');
+    await until('the greeting with the first question', async () => (await said(priya)).length === 1);
+    const greeting = (await said(priya))[0];
+    assertEqual(greeting, 'Hi! Acme Realty here, thanks for writing.\n\nWhat is your budget?', 'the greeting');
+    const board = async () => (await lena.call('GET', `/pipelines/${pipeline.id}/board`)).body.cards;
+    const card = (await board()).find((c) => c.chat_id === priya.jid);
+    assert(card && card.with_responder && card.stage === 'New', `the board shows it with the responder: ${JSON.stringify(card)}`);
+    fixture.incoming(priya.i, 'around 60 lakh');
+    await until('the second question', async () => (await said(priya)).length === 2);
+    assertEqual((await said(priya))[1], 'Which home are you looking for?\n1. 2BHK\n2. 3BHK\n3. Villa', 'the options, numbered');
+    fixture.incoming(priya.i, '2BHK please');
+    await until('the closing', async () => (await said(priya)).length === 3);
+    assertEqual((await said(priya))[2], 'Thank you! A colleague will call you shortly.', 'the closing');
+    const qualified = await until('the lead to reach Asha', async () => {
+      const c = await conversation(priya);
+      return c.owner?.id === people.asha.id && c;
+    });
+    assertEqual(qualified.stage.stage, 'Qualified', 'qualified');
+    await openChat('asha', priya.i);
+    await until("Asha's handoff banner", () => visible(pages.asha, '[data-baton="handoff-banner"]'));
+    const banner = await text(pages.asha, '[data-baton="handoff-card"]');
+    assert(banner.includes('Budget: ₹60,00,000 · Home: 2BHK'), `the answers in her banner: ${banner}`);
+    const answers = (await lena.call('GET', `/responder/chats/${enc(priya.jid)}`)).body;
+    assertEqual(answers.answers.map((a) => a.said), ['₹60,00,000', '2BHK'], 'the qualification fields');
+
+    // 2. In a second chat Asha starts typing mid-flow: the responder stops there at once.
+    fixture.incoming(rahul.i, 'Hello');
+    await until('the greeting in the second chat', async () => (await said(rahul)).length === 1);
+    await openChat('asha', rahul.i);
+    await typeInComposer('asha', 'Hi, Asha here');
+    await until('the responder to stop', async () => (await lena.call('GET', `/responder/chats/${enc(rahul.jid)}`)).body.ended === 'human_took_over');
+    assertEqual((await conversation(rahul)).owner?.id, people.asha.id, 'hers now');
+    fixture.incoming(rahul.i, '80 lakh');
+
+    // 3. "talk to a human": handed over at once, without a word from the responder.
+    fixture.incoming(walkIn.i, 'talk to a human please');
+    const handed = await until('the walk-in to reach Asha', async () => {
+      const c = await conversation(walkIn);
+      return c.owner?.id === people.asha.id && c;
+    });
+    assertEqual(handed.pending_handoff.promised, 'A person will reply (the customer asked for one).', 'the handoff says why');
+    assertEqual(await said(walkIn), [], 'no responder message');
+    assertEqual((await said(rahul)).length, 1, 'nothing sent after Asha took the second chat');
+    assertEqual(await composerText('asha'), 'Hi, Asha here', "Asha's draft is hers");
+
+    // 4. Out of hours (Asha works another day of the week): the greeting says when a person replies.
+    const weekdays = { mon: 'Monday', tue: 'Tuesday', wed: 'Wednesday', thu: 'Thursday', fri: 'Friday', sat: 'Saturday', sun: 'Sunday' };
+    const days = Object.keys(weekdays);
+    const today = new Intl.DateTimeFormat('en-US', { timeZone: 'Asia/Kolkata', weekday: 'short' }).format(new Date()).toLowerCase();
+    const otherDay = days[(days.indexOf(today) + 3) % 7];
+    assertEqual((await lena.call('PUT', `/agents/${people.asha.id}/routing`, { shifts: [{ weekday: otherDay, start: '09:00', end: '18:00' }] })).status, 200, "Asha's hours");
+    fixture.incoming(late.i, 'Hi, are you open?');
+    await until('the out-of-hours greeting', async () => (await said(late)).length === 1);
+    const closed = (await said(late))[0];
+    assert(closed.includes(`We are closed now: a person will reply on ${weekdays[otherDay]} from 09:00.`), `the business-hours reply: ${closed}`);
+    await until('the seat to wait for replies again', async () => (await seatState()) === 'idle');
+  } finally {
+    await seat.context.close();
+    await lena.call('DELETE', `/routing/rules/${rule.body.id}`);
+    await lena.call('DELETE', `/flows/${flow.body.id}`);
+    await lena.call('PUT', `/agents/${people.asha.id}/routing`, {});
+  }
+});
+
 test('the server restarts: nothing is lost, writes made offline are sent or shown as refused, the overlay recovers', async () => {
   const c1 = named()[1].i;
   // Asha owns the chat (she claimed it in the first scenario; claim it here if that did not run).

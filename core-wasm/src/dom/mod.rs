@@ -23,7 +23,7 @@ mod overlay;
 mod panels;
 mod requests;
 pub use crate::ui;
-pub mod whatsapp;
+pub use crate::whatsapp;
 mod whatsapp_bridge;
 mod worker_link;
 

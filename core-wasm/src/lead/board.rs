@@ -16,10 +16,10 @@ use protocol::routing::Team;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Element, HtmlElement, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 
-use super::link::{request, send};
 use super::{with_board, with_lead};
 use crate::board_view::{columns, BoardFilters, CardView};
 use crate::js::{from_json, to_json};
+use crate::link::{request, send};
 use crate::ui::{button, clear, document, el, set_attr, set_text, show, text_el};
 
 thread_local! {
@@ -766,7 +766,7 @@ async fn load_board(pipeline: Option<String>) {
 }
 
 /// Shows a board as read from the server (or says why it cannot).
-fn show_answer(answer: super::link::Answer, started: f64) {
+fn show_answer(answer: crate::link::Answer, started: f64) {
     if !answer.ok() {
         say(&answer.message());
         return;

@@ -7,7 +7,6 @@
 
 #[cfg(feature = "lead")]
 mod board;
-mod link;
 #[cfg(feature = "lead")]
 mod picker;
 #[cfg(feature = "settings")]
@@ -20,11 +19,11 @@ use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 
+use crate::link::Link;
 #[cfg(feature = "lead")]
 use crate::ui::{set_sheet, Sheet};
 #[cfg(feature = "lead")]
 use board::BoardPanel;
-use link::Link;
 #[cfg(feature = "lead")]
 use picker::TemplatePicker;
 #[cfg(feature = "settings")]

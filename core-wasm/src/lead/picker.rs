@@ -12,9 +12,9 @@ use protocol::templates::{FillError, Template};
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlElement, HtmlInputElement};
 
-use super::link::{request, send};
 use super::{with_lead, with_picker};
 use crate::js::from_json;
+use crate::link::{request, send};
 use crate::template_view::{filled, matching, Known, PickerContext};
 use crate::ui::{button, clear, document, el, set_attr, set_text, show, text_el};
 
@@ -362,36 +362,11 @@ impl Drop for TemplatePicker {
     }
 }
 
-/// Pastes `text` into the composer as a person's paste arrives — a `paste` event carrying the
-/// text, which WhatsApp's editor (Lexical) takes into its state itself — replacing everything
-/// (the `/` that opened the picker) or at the end. The overlay sees it as typing: it takes the
-/// reply lock, holds the text until the lock is granted, or refuses it while a colleague holds
-/// the chat. (`insertText` would not do: the browser gives scripts' commands no `beforeinput`, so
-/// nothing could refuse them.)
+/// Pastes `text` into the composer as a person's paste arrives (see [`crate::ui::paste_into`]):
+/// the overlay sees it as typing — it takes the reply lock, holds the text until the lock is
+/// granted, or refuses it while a colleague holds the chat.
 fn paste(text: &str, replace: bool) -> bool {
-    let Some(composer) = composer() else {
-        return false;
-    };
-    let _ = composer.focus();
-    if let Some(selection) = web_sys::window().and_then(|w| w.get_selection().ok().flatten()) {
-        let _ = selection.select_all_children(&composer);
-        if !replace {
-            let _ = selection.collapse_to_end();
-        }
-    }
-    let Ok(data) = web_sys::DataTransfer::new() else {
-        return false;
-    };
-    let _ = data.set_data("text/plain", text);
-    let init = web_sys::ClipboardEventInit::new();
-    init.set_bubbles(true);
-    init.set_cancelable(true);
-    init.set_clipboard_data(Some(&data));
-    let Ok(event) = web_sys::ClipboardEvent::new_with_event_init_dict("paste", &init) else {
-        return false;
-    };
-    let _ = composer.dispatch_event(&event);
-    true
+    composer().is_some_and(|composer| crate::ui::paste_into(&composer, text, replace))
 }
 
 fn in_composer(text: &str) -> bool {

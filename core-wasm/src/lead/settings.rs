@@ -20,9 +20,9 @@ use serde::Serialize;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 
-use super::link::{request, send, Answer};
 use super::{with_lead, with_settings};
 use crate::js::{from_json, to_json};
+use crate::link::{request, send, Answer};
 use crate::settings_view::{
     explain_flow, explain_hours, flow_questions, hours_from_rows, lines, minutes, pipeline_update,
     question_row, removed, skills, week, weekday_name, BranchRow, QuestionRow, StageRow,
@@ -1187,7 +1187,7 @@ fn act(action: &str, target: &Element, form: Option<Element>) {
     }
 }
 
-fn link() -> Option<std::rc::Rc<std::cell::RefCell<super::link::Link>>> {
+fn link() -> Option<std::rc::Rc<std::cell::RefCell<crate::link::Link>>> {
     with_lead(|lead| lead.link.clone())
 }
 

@@ -12,8 +12,8 @@ use protocol::reports::{AgentsReport, DailyReport};
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement};
 
-use super::link::{request, Link};
 use super::with_stats;
+use crate::link::{request, Link};
 use crate::reports_view::{self, COLUMNS};
 use crate::ui::{button, clear, document, el, set_attr, set_text, show, text_el};
 

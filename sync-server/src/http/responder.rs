@@ -86,12 +86,25 @@ async fn active_run(
     Ok((tx, row, run))
 }
 
+/// Today on the org's calendar, at `now` (routing's clock).
+async fn org_today(conn: &mut sqlx::AnyConnection, org_id: &str, now: i64) -> ApiResult<String> {
+    use chrono::TimeZone;
+    let (_, tz) = crate::db::routing::time_zone(conn, org_id).await?;
+    Ok(tz
+        .timestamp_millis_opt(now)
+        .single()
+        .map(|at| at.format("%Y-%m-%d").to_string())
+        .unwrap_or_default())
+}
+
 /// The chats the seat has something to do in: messages to send, or a reply to read. Oldest
 /// first; a chat a person took is not listed.
 async fn work(State(state): State<AppState>, auth: AuthAgent) -> ApiResult<Json<Vec<SeatTask>>> {
     require_seat(&auth)?;
     let mut conn = state.db.pool().acquire().await?;
     let runs = store::active(&mut conn, &auth.org_id, 200).await?;
+    let now = state.routing.at(state.db.now_on(&mut conn).await?);
+    let today = org_today(&mut conn, &auth.org_id, now).await?;
     let mut tasks = Vec::new();
     for run in runs {
         let row: Option<ConversationRow> = sqlx::query_as(&format!(
@@ -105,7 +118,7 @@ async fn work(State(state): State<AppState>, auth: AuthAgent) -> ApiResult<Json<
         if row.owner_id.is_some() || row.closed_at.is_some() {
             continue;
         }
-        let task = store::task(&row, &run)?;
+        let task = store::task(&row, &run, &today)?;
         if !task.sends.is_empty() || task.reply.is_some() {
             tasks.push(task);
             if tasks.len() == WORK_LIMIT {
@@ -140,18 +153,24 @@ async fn reply(
         ));
     }
     let (mut tx, row, mut run) = active_run(&state, &auth, &chat_id).await?;
-    if !run.stored.pending.is_empty() {
+    // Before the greeting, only the first message asking for a person is a reply.
+    let opening = report.asks_person
+        && store::greeting_waits(&run)
+        && run.stored.first_message.as_deref() == Some(report.upto.as_str());
+    if !run.stored.pending.is_empty() && !opening {
         return Err(ApiError::conflict(
             codes::RESPONDER_BEHIND,
             "messages wait to be sent in this chat: send them before reading a reply",
         ));
     }
-    if run.reply_message_id.as_deref() != Some(report.upto.as_str()) {
+    if !opening && run.reply_message_id.as_deref() != Some(report.upto.as_str()) {
         return Err(ApiError::conflict(
             codes::RESPONDER_BEHIND,
             "the customer's latest message is another one: fetch the work again and read it",
         ));
     }
+    let now = state.routing.at(tx.now());
+    let today = org_today(tx.conn(), &auth.org_id, now).await?;
     let wake = store::reply(
         &mut tx,
         &state.routing,
@@ -162,7 +181,7 @@ async fn reply(
         &auth.agent_ref(),
     )
     .await?;
-    let task = store::task(&row, &run)?;
+    let task = store::task(&row, &run, &today)?;
     tx.commit(&state.hub).await?;
     if wake {
         state.routing.wake();
@@ -234,6 +253,8 @@ async fn sent(
             ),
         ));
     }
+    let now = state.routing.at(tx.now());
+    let today = org_today(tx.conn(), &auth.org_id, now).await?;
     let wake = store::delivered(
         &mut tx,
         &state.routing,
@@ -243,7 +264,7 @@ async fn sent(
         &auth.agent_ref(),
     )
     .await?;
-    let task = store::task(&row, &run)?;
+    let task = store::task(&row, &run, &today)?;
     tx.commit(&state.hub).await?;
     if wake {
         state.routing.wake();

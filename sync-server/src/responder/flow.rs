@@ -346,7 +346,7 @@ fn finish(
     run.position = Position::Over(ended);
     let answers = summary(flow, &run.answers);
     let done = if answers.is_empty() {
-        "The responder greeted the customer; no answers yet.".to_owned()
+        "No qualification answers yet.".to_owned()
     } else {
         format!("Qualification answers: {answers}")
     };

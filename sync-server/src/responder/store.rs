@@ -35,6 +35,9 @@ pub struct StoredRun {
     pub next_key: u32,
     /// What happens once `pending` is sent: the flow is over.
     pub finish: Option<Finishing>,
+    /// The customer's message that started the run (its id).
+    #[serde(default)]
+    pub first_message: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -289,6 +292,7 @@ pub async fn incoming(
             pending: Vec::new(),
             next_key: 0,
             finish: None,
+            first_message: Some(message_id.to_owned()),
         },
         // The first message is what the greeting answers, not an answer to read.
         reply_message_id: None,
@@ -346,7 +350,7 @@ fn queue_actions(run: &mut RunRow, actions: Vec<Action>) {
                 // Stopped short (too many messages without a reply): people take it from here.
                 let answers = flow::summary(&run.stored.flow, &run.stored.run.answers);
                 let done = if answers.is_empty() {
-                    "The responder greeted the customer; no answers yet.".to_owned()
+                    "No qualification answers yet.".to_owned()
                 } else {
                     format!("Qualification answers so far: {answers}")
                 };
@@ -548,8 +552,8 @@ pub async fn human_took_over(
     Ok(true)
 }
 
-/// What the seat has to do in the chat now.
-pub fn task(row: &ConversationRow, run: &RunRow) -> ApiResult<SeatTask> {
+/// What the seat has to do in the chat now; `today`: the org's calendar day.
+pub fn task(row: &ConversationRow, run: &RunRow, today: &str) -> ApiResult<SeatTask> {
     let stored = &run.stored;
     let reply = match (&run.reply_message_id, &stored.run.position) {
         (Some(upto), Position::Asking(at)) if run.active && stored.pending.is_empty() => {
@@ -562,6 +566,7 @@ pub fn task(row: &ConversationRow, run: &RunRow) -> ApiResult<SeatTask> {
                 kind: question.kind,
                 options: question.options.clone(),
                 person_words: person_words(&stored.flow),
+                today: today.to_owned(),
             })
         }
         _ => None,
@@ -569,6 +574,11 @@ pub fn task(row: &ConversationRow, run: &RunRow) -> ApiResult<SeatTask> {
     Ok(SeatTask {
         chat_id: row.chat_id()?,
         title: row.title.clone(),
+        first_message: stored
+            .first_message
+            .clone()
+            .filter(|_| run.active && greeting_waits(run)),
+        person_words: person_words(&stored.flow),
         sends: if run.active {
             stored
                 .pending
@@ -585,6 +595,14 @@ pub fn task(row: &ConversationRow, run: &RunRow) -> ApiResult<SeatTask> {
         reply,
         over: !run.active,
     })
+}
+
+/// Nothing was sent yet: the greeting still waits, not even cleared.
+pub fn greeting_waits(run: &RunRow) -> bool {
+    let stored = &run.stored;
+    stored.pending.len() == stored.next_key as usize
+        && stored.pending.iter().all(|p| p.cleared_at.is_none())
+        && !stored.pending.is_empty()
 }
 
 fn person_words(flow: &FlowRequest) -> Vec<String> {
@@ -615,6 +633,11 @@ pub async fn reply(
         Position::Asking(at) => run.stored.flow.questions.get(at).cloned(),
         _ => None,
     };
+    if asks_person && greeting_waits(run) {
+        // The first message already asked for a person: no greeting, straight to people.
+        run.stored.pending.clear();
+        run.stored.run.unanswered = 0;
+    }
     let before = run.stored.run.answers.len();
     let (next, actions) = flow::step(
         &run.stored.flow,

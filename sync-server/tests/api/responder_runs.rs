@@ -224,6 +224,10 @@ async fn the_seat_qualifies_a_new_chat_and_hands_it_to_the_agent_on_shift(backen
     assert_eq!(task["reply"]["upto"], "M2");
     assert_eq!(task["reply"]["key"], "budget");
     assert_eq!(task["reply"]["kind"], "amount");
+    assert_eq!(
+        task["reply"]["today"], "2026-11-26",
+        "the org's calendar day"
+    );
     assert!(task["reply"]["person_words"]
         .as_array()
         .unwrap()
@@ -448,6 +452,40 @@ async fn out_of_hours_the_customer_asking_for_a_person_waits_in_the_queue_with_t
         handoff["promised"],
         "A person will reply (the customer asked for one)."
     );
+
+    // A first message that already asks for a person: no greeting, straight to people.
+    let walk_in = chat(3);
+    customer_writes(&seat, &walk_in, "H1").await;
+    let task = task_in(&seat, &walk_in).await;
+    assert_eq!(task["first_message"], "H1", "{task}");
+    assert!(task["person_words"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("human")));
+    let path = format!("/responder/chats/{}/reply", enc(&walk_in));
+    seat.post(&path, json!({"upto": "H1", "value": null}))
+        .await
+        .expect_error(409, "responder_behind");
+    let after = seat
+        .post(
+            &path,
+            json!({"upto": "H1", "value": null, "asks_person": true}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(after["over"], true, "{after}");
+    assert_eq!(after["sends"], json!([]));
+    let handed = eventually("the walk-in to reach Asha", || async {
+        let c = lena.conversation(&walk_in).await;
+        (c["owner"]["id"] == asha.id.as_str()).then_some(c)
+    })
+    .await;
+    assert_eq!(
+        handed["pending_handoff"]["done"],
+        "No qualification answers yet."
+    );
+    let kinds = lena.timeline_kinds(&walk_in).await;
+    assert!(!kinds.iter().any(|k| k == "responder.sent"), "{kinds:?}");
 
     // With no seat connected, a new chat is routed as usual: the responder never holds it.
     let rahul = chat(2);

@@ -2,14 +2,16 @@
 //! roles, `data-id`, titles and the editor's attributes — never obfuscated class names. Each hook
 //! has an ordered list of fallbacks. Nothing is cached: WhatsApp recycles rows and remounts
 //! `#main`, so every refresh reads afresh.
+// The seat reads only part of what the overlay does.
+#![cfg_attr(not(feature = "overlay"), allow(dead_code))]
 
 use protocol::ChatId;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement};
 
-use super::ui::{all, document, first_match};
 use crate::adapter::{dom_message, row_position, DomMessage};
 use crate::messages::LayoutState;
+use crate::ui::{all, document, first_match};
 
 const CHAT_LIST: &[&str] = &[
     "#pane-side [role=\"grid\"]",
@@ -191,6 +193,32 @@ fn read_main(main: Element) -> OpenChat {
         messages,
         composer,
     }
+}
+
+/// The open chat's rendered messages in order, with their text (the seat reads replies and looks
+/// for what it sent; the overlay never reads message text).
+#[cfg(feature = "seat")]
+pub fn open_chat_bubbles() -> Vec<crate::responder::Bubble> {
+    let Some(main) = document().get_element_by_id("main") else {
+        return Vec::new();
+    };
+    all(&main, "[data-id]")
+        .iter()
+        .filter_map(|m| {
+            let message = dom_message(&m.get_attribute("data-id")?, || direction_of(m))?;
+            let text = m
+                .query_selector(".selectable-text")
+                .ok()
+                .flatten()
+                .and_then(|t| t.text_content())
+                .unwrap_or_default();
+            Some(crate::responder::Bubble {
+                id: Some(message.message_id),
+                from_me: message.from_me,
+                text,
+            })
+        })
+        .collect()
 }
 
 /// When a message row's message was sent, from its `data-pre-plain-text` stamp (the browser's
