@@ -210,10 +210,25 @@ async function renderResponder(isSeat) {
     return;
   }
   $('responder-mode').checked = responderMode === true;
+  renderResponderStatus((await chrome.storage.local.get('responderStatus')).responderStatus, responderMode === true);
 }
 
+/** What the seat in the WhatsApp Web tab last said of itself (working, waiting, or stopped and why). */
+function renderResponderStatus(status, on) {
+  const shown = on && status ? status.words : on ? 'Open WhatsApp Web in this browser to start answering.' : '';
+  $('responder-status').textContent = shown;
+  $('responder-status').dataset.state = on && status ? status.state : '';
+}
+
+chrome.storage.onChanged.addListener(async (changes, area) => {
+  if (area !== 'local' || !('responderStatus' in changes || 'responderMode' in changes)) return;
+  const { responderMode, responderStatus } = await chrome.storage.local.get(['responderMode', 'responderStatus']);
+  renderResponderStatus(responderStatus, responderMode === true);
+});
+
 $('responder-mode').addEventListener('change', async (event) => {
-  await chrome.storage.local.set({ responderMode: event.target.checked });
+  if (event.target.checked) await chrome.storage.local.set({ responderMode: true });
+  else await chrome.storage.local.remove(['responderMode', 'responderStatus']);
 });
 $('dismiss-refused').addEventListener('click', async () => render(await chrome.runtime.sendMessage('dismiss_refused')));
 

@@ -172,6 +172,31 @@ pub fn card_view(card: &BoardCard, now: i64) -> CardView {
     }
 }
 
+/// The first responder's seats in one line for the board, and the state it shows (`working`,
+/// `stopped` when any seat stopped, `offline` when none is connected); empty without seats.
+pub fn seats_line(seats: &[protocol::responder::SeatStatus]) -> (String, &'static str) {
+    if seats.is_empty() {
+        return (String::new(), "");
+    }
+    let parts: Vec<String> = seats
+        .iter()
+        .map(|s| match (s.connected, s.working) {
+            (false, _) => format!("{} is offline", s.agent.name),
+            (true, true) => format!("{} is answering new chats", s.agent.name),
+            (true, false) if s.reason.is_empty() => format!("{} stopped", s.agent.name),
+            (true, false) => format!("{} stopped: {}", s.agent.name, s.reason),
+        })
+        .collect();
+    let state = if seats.iter().any(|s| s.connected && !s.working) {
+        "stopped"
+    } else if seats.iter().any(|s| s.connected) {
+        "working"
+    } else {
+        "offline"
+    };
+    (format!("First responder: {}", parts.join(" · ")), state)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +262,44 @@ mod tests {
         assert_eq!(cols[0].cards[0].waiting, "");
         assert_eq!(cols[0].cards[0].sla, Sla::None);
         assert!(!cols[0].cards[0].with_responder);
+    }
+
+    #[test]
+    fn the_board_says_how_the_responder_seats_are() {
+        use protocol::responder::SeatStatus;
+        let seat = |name: &str, connected: bool, working: bool, reason: &str| SeatStatus {
+            agent: AgentRef {
+                id: name.to_lowercase(),
+                name: name.into(),
+            },
+            connected,
+            working,
+            reason: reason.into(),
+            since: Some(1),
+        };
+        assert_eq!(seats_line(&[]), (String::new(), ""));
+        assert_eq!(
+            seats_line(&[seat("Night seat", true, true, "")]),
+            (
+                "First responder: Night seat is answering new chats".to_owned(),
+                "working"
+            )
+        );
+        let (line, state) = seats_line(&[
+            seat(
+                "Night seat",
+                true,
+                false,
+                "the Baton server cannot be reached.",
+            ),
+            seat("Spare", false, true, ""),
+        ]);
+        assert_eq!(
+            line,
+            "First responder: Night seat stopped: the Baton server cannot be reached. · Spare is offline"
+        );
+        assert_eq!(state, "stopped");
+        assert_eq!(seats_line(&[seat("Spare", false, true, "")]).1, "offline");
     }
 
     #[test]

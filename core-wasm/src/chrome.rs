@@ -33,4 +33,9 @@ extern "C" {
 
     #[wasm_bindgen(method, js_name = removeListener)]
     pub fn remove_listener(this: &ChromeEvent, listener: &js_sys::Function);
+
+    /// `chrome.storage.local.set(items)` (the seat tells the popup how it is).
+    #[cfg(feature = "seat")]
+    #[wasm_bindgen(js_namespace = ["chrome", "storage", "local"], js_name = set, catch)]
+    pub fn storage_local_set(items: &JsValue) -> Result<js_sys::Promise, JsValue>;
 }

@@ -90,6 +90,12 @@ pub fn read_reply(question: &SeatQuestion, text: &str) -> ReplyReport {
         upto: question.upto.clone(),
         value,
         asks_person: asks_for_person(text, &question.person_words),
+        // Only when the org's language model reads replies (the settings page says so).
+        text: question.send_text.then(|| {
+            text.chars()
+                .take(protocol::responder::MAX_REPLY_TEXT)
+                .collect()
+        }),
     }
 }
 
@@ -173,6 +179,7 @@ mod tests {
                 .map(|w| (*w).to_owned())
                 .collect(),
             today: "2026-11-27".into(),
+            send_text: false,
         }
     }
 
@@ -229,6 +236,14 @@ mod tests {
         assert_eq!(report.value, Some(AnswerValue::Amount(6_000_000)));
         assert_eq!(report.upto, "M9");
         assert!(!report.asks_person);
+        assert_eq!(report.text, None, "the reply's text stays in the browser");
+        let mut with_model = amount.clone();
+        with_model.send_text = true;
+        assert_eq!(
+            read_reply(&with_model, "around 60 lakh").text.as_deref(),
+            Some("around 60 lakh"),
+            "only for the org's language model"
+        );
         assert_eq!(read_reply(&amount, "not sure yet").value, None);
 
         let home = question(AnswerKind::Choice, &["2BHK", "3BHK", "Villa"]);

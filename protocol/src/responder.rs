@@ -278,6 +278,10 @@ pub struct SeatQuestion {
     pub person_words: Vec<String>,
     /// Today on the org's calendar (`YYYY-MM-DD`): what "tomorrow" or "kal" counts from.
     pub today: String,
+    /// The org understands replies with its language model: the report carries the reply's
+    /// text too (see [`ModelSettings`]).
+    #[serde(default)]
+    pub send_text: bool,
 }
 
 /// The seat's reading of the customer's reply (`POST /responder/chats/{chat_id}/reply`): only
@@ -291,6 +295,71 @@ pub struct ReplyReport {
     pub value: Option<AnswerValue>,
     #[serde(default)]
     pub asks_person: bool,
+    /// The reply's text, only when the question says `send_text` (the org's language model reads
+    /// it; it is not stored). At most [`MAX_REPLY_TEXT`] characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+/// Longest reply text a report carries for the language model.
+pub const MAX_REPLY_TEXT: usize = 2000;
+
+/// The org's optional language model as admins see it (`GET /org/responder-model`): an
+/// OpenAI-compatible chat-completions endpoint that reads replies the parser may not understand.
+/// Off by default; when on, each reply to a flow question goes from the seat to the Baton server
+/// and from there to the endpoint (with the question), and the parser's reading stays the
+/// fallback when the endpoint fails, times out or answers something unusable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelSettings {
+    pub enabled: bool,
+    /// The endpoint's base (`https://api.example.com/v1`) or its full chat-completions address.
+    pub url: String,
+    pub model: String,
+    pub timeout_ms: u32,
+    /// A key is set (it is never shown again).
+    pub has_api_key: bool,
+}
+
+/// Setting the language model (`PUT /org/responder-model`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSettingsRequest {
+    pub enabled: bool,
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub model: String,
+    /// `None`: keep the key there is; `""`: remove it.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    #[serde(default = "five_seconds")]
+    pub timeout_ms: u32,
+}
+
+fn five_seconds() -> u32 {
+    5000
+}
+
+/// A seat saying how it is (`PUT /responder/status`): working, or stopped and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeatStatusReport {
+    pub working: bool,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// A responder seat as the team sees it (`GET /responder/seats`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatStatus {
+    pub agent: crate::api::AgentRef,
+    /// Its browser holds the event stream now.
+    pub connected: bool,
+    /// What it last said: working, or stopped (`reason`) — since `since`. A seat that never
+    /// said: working.
+    pub working: bool,
+    pub reason: String,
+    pub since: Option<Millis>,
 }
 
 /// Asking to send a message now (`POST /responder/chats/{chat_id}/send`), under the reply lock

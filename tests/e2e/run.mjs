@@ -1821,12 +1821,30 @@ test('an admin deactivates a leaver on the settings page (their chat goes back t
       !!document.querySelector(`[data-baton="agent-form"][data-id="${id}"]`) && !document.querySelector(`[data-baton="agent-deactivated"][data-id="${id}"]`), taraId));
     const back = await server.api('tara@acme.test', password);
     assertEqual((await back.call('GET', '/me')).status, 200, 'Tara can log in again');
+
+    // The first responder's optional language model: off, and the page says what would leave
+    // the browser were it on; Ada turns it on for a self-hosted endpoint.
+    const model = '[data-baton="model-form"]';
+    const disclosure = await settings.evaluate(() => document.querySelector('[data-baton="model-disclosure"]')?.textContent ?? '');
+    assert(disclosure.includes("Off: customers' words never leave the responder's browser") && disclosure.includes('it is not stored'), `the disclosure: ${disclosure}`);
+    assertEqual(await settings.isChecked(`${model} [data-field="enabled"]`), false, 'off by default');
+    await settings.fill(`${model} [data-field="url"]`, 'http://127.0.0.1:9/v1');
+    await settings.fill(`${model} [data-field="model"]`, 'tiny-model');
+    await settings.fill(`${model} [data-field="api_key"]`, 'sk-local');
+    await settings.check(`${model} [data-field="enabled"]`);
+    await settings.click(`${model} [data-action="save-model"]`);
+    await saved();
+    const ada = await server.api('ada@acme.test', password);
+    const stored = (await ada.call('GET', '/org/responder-model')).body;
+    assertEqual([stored.enabled, stored.url, stored.model, stored.has_api_key], [true, 'http://127.0.0.1:9/v1', 'tiny-model', true], 'the model as saved');
+    await until('the form to say a key is set', () => settings.evaluate((sel) => document.querySelector(sel)?.textContent.includes('API key (set;'), model));
+    await ada.call('PUT', '/org/responder-model', { enabled: false, url: '', model: '', api_key: '' });
   } finally {
     await browser.context.close();
   }
 });
 
-test('the first responder answers new chats in WhatsApp Web: a lead qualified for the agent on shift, a stop when a person types, a handover on "talk to a human", the business-hours reply', async () => {
+test('the first responder answers new chats in WhatsApp Web: a lead qualified for the agent on shift, a stop when a person types, a handover on "talk to a human", the business-hours reply, a visible stop when the server goes and a resume', async () => {
   const seatPassword = 'seat-password-1';
   server.cli(['admin', 'create-agent', '--org', orgId, '--name', 'Night Seat', '--email', 'seat@acme.test', '--role', 'responder', '--password-stdin'], `${seatPassword}\n`);
   const lena = await server.api(people.lena.email, PASSWORDS.lena);
@@ -1934,6 +1952,29 @@ test('the first responder answers new chats in WhatsApp Web: a lead qualified fo
     const closed = (await said(late))[0];
     assert(closed.includes(`We are closed now: a person will reply on ${weekdays[otherDay]} from 09:00.`), `the business-hours reply: ${closed}`);
     await until('the seat to wait for replies again', async () => (await seatState()) === 'idle');
+
+    // 5. The server goes away: the seat stops visibly (banner and popup), then resumes by itself,
+    //    and the team's board says how it is.
+    await server.stop();
+    await until('the seat to say it stopped', async () => (await seatState()) === 'stopped', 30000);
+    const words = await page.evaluate(() => document.querySelector('[data-baton="seat-banner"]').shadowRoot.querySelector('[data-baton="seat-status"]').textContent);
+    assert(words.startsWith('Stopped: the Baton server cannot be reached.'), `the banner: ${words}`);
+    const seatPopup = await seat.context.newPage();
+    await seatPopup.goto(`chrome-extension://${extensionId(seat.worker)}/extension/popup.html`);
+    await until('the popup to say the seat stopped', () =>
+      seatPopup.evaluate(() => document.querySelector('[data-baton="responder-status"]').textContent.startsWith('Stopped: the Baton server cannot be reached.')));
+    await server.start();
+    await until('the seat to work again', async () => (await seatState()) === 'idle', 45000);
+    await until('the popup to say so', () =>
+      seatPopup.evaluate(() => document.querySelector('[data-baton="responder-status"]').textContent === 'Waiting for new chats.'), 20000);
+    await seatPopup.close();
+    const seats = (await lena.call('GET', '/responder/seats')).body;
+    assertEqual(seats.map((s) => [s.agent.name, s.working]), [['Night Seat', true]], 'the seat works again');
+    for (const key of Object.keys(people)) {
+      const popup = await popupOf(key);
+      await until(`${key}'s browser to reconnect`, async () => (await text(popup, '#connection')) === 'Connected', 45000);
+      await popup.close();
+    }
   } finally {
     await seat.context.close();
     await lena.call('DELETE', `/routing/rules/${rule.body.id}`);

@@ -57,6 +57,8 @@ pub struct BoardPanel {
     breached: HtmlInputElement,
     search: HtmlInputElement,
     status: HtmlElement,
+    /// How the first responder's seats are (empty without seats).
+    responder: HtmlElement,
     grid: HtmlElement,
     columns: Vec<ColumnEls>,
     cards: HashMap<String, CardEls>,
@@ -170,6 +172,7 @@ impl BoardPanel {
         }
         let status = text_el("p", "board-status", "Loading…");
         set_attr(&status, "role", "status");
+        let responder = el("p", "board-responder");
         let grid = el("div", "board-columns");
         // One reassign form, moved into the card it is for.
         let reassign = el("form", "reassign-form");
@@ -197,7 +200,7 @@ impl BoardPanel {
         set_attr(&move_menu, "role", "menu");
         set_attr(&move_menu, "aria-label", "Move to");
         show(&move_menu, false);
-        for part in [&top, &status, &grid] {
+        for part in [&top, &status, &responder, &grid] {
             let _ = root.append_child(part);
         }
 
@@ -320,6 +323,7 @@ impl BoardPanel {
             breached,
             search,
             status,
+            responder,
             grid,
             columns: Vec::new(),
             cards: HashMap::new(),
@@ -761,8 +765,21 @@ async fn load_board(pipeline: Option<String>) {
         return;
     };
     let started = performance_now();
+    let seats = send(&link, "GET", "/responder/seats", None);
     let answer = request(&link, "GET", &format!("/pipelines/{id}/board"), None).await;
     show_answer(answer, started);
+    let seats = seats.answer(&link).await;
+    if let (true, Ok(seats)) = (
+        seats.ok(),
+        from_json::<Vec<protocol::responder::SeatStatus>>(&seats.body),
+    ) {
+        let (line, state) = crate::board_view::seats_line(&seats);
+        with_board(|b| {
+            set_text(&b.responder, &line);
+            set_attr(&b.responder, "data-state", state);
+            show(&b.responder, !line.is_empty());
+        });
+    }
 }
 
 /// Shows a board as read from the server (or says why it cannot).

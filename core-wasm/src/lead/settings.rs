@@ -10,7 +10,7 @@ use gloo_events::{EventListener, EventListenerOptions};
 use protocol::api::{
     Agent, NewAgentRequest, Page, PasswordRequest, Pipeline, PipelineRequest, Role, RoleRequest,
 };
-use protocol::responder::{Flow, FlowRequest};
+use protocol::responder::{Flow, FlowRequest, ModelSettings, ModelSettingsRequest};
 use protocol::routing::{
     BusinessHours, RoutingProfile, Rule, RuleMatch, RuleRequest, RuleTarget, Shift, ShiftException,
     Strategy, Team, TeamRequest, Weekday,
@@ -41,6 +41,8 @@ struct Data {
     deactivated: Vec<Agent>,
     /// The first responder's flows, one per pipeline at most.
     flows: Vec<Flow>,
+    /// The first responder's optional language model (admins read it; `None` for anyone else).
+    model: Option<ModelSettings>,
     hours: BusinessHours,
     /// Routing profiles by agent id (an agent reads only their own).
     profiles: Vec<(String, RoutingProfile)>,
@@ -234,7 +236,7 @@ impl Settings {
             &root,
             "flows",
             "First responder",
-            "What the first responder asks a pipeline's new chats before a person takes over: a greeting with the first question, then each question in turn (a choice is answered by number or words, an amount like 60 lakh, yes or no in English or Hindi, a day like kal or 15 Dec). A branch can end the flow early at a stage or skip to a later question; at the end the chat goes to the done stage and to routing with the answers in a handoff note. The seat that runs flows in WhatsApp Web is being built.",
+            "What the first responder asks a pipeline's new chats before a person takes over: a greeting with the first question, then each question in turn (a choice is answered by number or words, an amount like 60 lakh, yes or no in English or Hindi, a day like kal or 15 Dec). A branch can end the flow early at a stage or skip to a later question; at the end the chat goes to the done stage and to routing with the answers in a handoff note. A responder seat runs them: a browser logged in as a responder account with Responder mode on (see the README).",
         );
         let _ = document().body().map(|b| b.append_child(&root));
         let clicks = EventListener::new_with_options(
@@ -438,6 +440,9 @@ impl Settings {
             let _ = f.append_child(&actions);
             let _ = f.append_child(&status());
             let _ = self.flows.append_child(&f);
+        }
+        if let Some(model) = &self.data.model {
+            let _ = self.flows.append_child(&model_form(model));
         }
     }
 
@@ -821,6 +826,63 @@ impl Settings {
     }
 }
 
+/// The optional language model (admins): on or off, where, which model, a key, the time it
+/// has; and exactly what leaves the browser when it is on.
+fn model_form(model: &ModelSettings) -> HtmlElement {
+    let f = form("model-form", "");
+    let _ = f.append_child(&text_el("h3", "", "Language model (optional)"));
+    let _ = f.append_child(&text_el(
+        "p",
+        "model-disclosure",
+        "Off: customers' words never leave the responder's browser; only the answer it read goes to the Baton server. On: the text of each customer reply to a flow question goes from the responder's browser to your Baton server and from there to this endpoint, with the question and its options; it is not stored. The responder's own reading is kept whenever the endpoint fails, takes longer than the time below, or answers something unusable.",
+    ));
+    let _ = f.append_child(&checkbox(
+        "enabled",
+        "Read replies with this language model",
+        model.enabled,
+    ));
+    let _ = f.append_child(&input(
+        "url",
+        &model.url,
+        "OpenAI-compatible endpoint (https://…/v1)",
+    ));
+    let _ = f.append_child(&input("model", &model.model, "Model"));
+    let key = input(
+        "api_key",
+        "",
+        if model.has_api_key {
+            "API key (set; type a new one to change it)"
+        } else {
+            "API key (if the endpoint needs one)"
+        },
+    );
+    if let Ok(Some(field)) = key.query_selector("input") {
+        set_attr(&field, "type", "password");
+        set_attr(&field, "autocomplete", "off");
+    }
+    let _ = f.append_child(&key);
+    let _ = f.append_child(&input(
+        "timeout_ms",
+        &model.timeout_ms.to_string(),
+        "Longest wait for an answer (milliseconds)",
+    ));
+    let _ = f.append_child(&primary(button("Save language model", "save-model")));
+    let _ = f.append_child(&status());
+    f
+}
+
+async fn save_model(form: Element) {
+    let key = field(&form, "api_key");
+    let body = ModelSettingsRequest {
+        enabled: field(&form, "enabled") == "on",
+        url: field(&form, "url").trim().to_owned(),
+        model: field(&form, "model").trim().to_owned(),
+        api_key: (!key.trim().is_empty()).then_some(key),
+        timeout_ms: field(&form, "timeout_ms").trim().parse().unwrap_or(0),
+    };
+    submit(&form, "PUT", "/org/responder-model", &body).await;
+}
+
 fn focus_first(root: &Element, selector: &str) {
     if let Ok(Some(found)) = root.query_selector(selector) {
         let _ = found.unchecked_ref::<HtmlElement>().focus();
@@ -1097,6 +1159,7 @@ fn act(action: &str, target: &Element, form: Option<Element>) {
             }
         }
         ("save-flow", Some(form), _) => wasm_bindgen_futures::spawn_local(save_flow(form)),
+        ("save-model", Some(form), _) => wasm_bindgen_futures::spawn_local(save_model(form)),
         ("delete-flow", Some(form), _) => {
             if let Some(id) = form.get_attribute("data-id").filter(|id| !id.is_empty()) {
                 wasm_bindgen_futures::spawn_local(delete(format!("/flows/{id}")));
@@ -1757,7 +1820,13 @@ async fn load_into(only: Option<&str>) {
     let flows = send(&link, "GET", "/flows", None);
     // Admins only: anyone else is refused, and sees no such list.
     let deactivated = send(&link, "GET", "/agents/deactivated?limit=1000", None);
+    let model = send(&link, "GET", "/org/responder-model", None);
     let deactivated = deactivated.answer(&link).await;
+    let model = model.answer(&link).await;
+    let model = model
+        .ok()
+        .then(|| from_json::<ModelSettings>(&model.body).ok())
+        .flatten();
     let deactivated = if deactivated.ok() {
         from_json::<Page<Agent>>(&deactivated.body).map(|p| p.items)
     } else {
@@ -1793,6 +1862,7 @@ async fn load_into(only: Option<&str>) {
             deactivated: deactivated?,
             hours: from_json::<BusinessHours>(&answers[6].body)?,
             flows: from_json::<Vec<Flow>>(&answers[7].body)?,
+            model,
             profiles: Vec::new(),
         })
     })();

@@ -51,6 +51,8 @@ thread_local! {
     static IS_SEAT: Cell<Option<bool>> = const { Cell::new(None) };
     /// Chats left alone for a while (they could not be worked), and until when.
     static SKIPPED: RefCell<Vec<(ChatId, f64)>> = const { RefCell::new(Vec::new()) };
+    /// What the server last heard from the seat: working, or stopped and why.
+    static REPORTED: RefCell<Option<(bool, String)>> = const { RefCell::new(None) };
 }
 
 /// Starts the seat with its stylesheet (`core-wasm/src/seat/seat.css`); `mode` says how it runs
@@ -91,6 +93,7 @@ pub fn start_seat(mode: String, css: String) {
     };
     SEAT.with(|slot| *slot.borrow_mut() = Some(seat));
     IS_SEAT.with(|c| c.set(None));
+    REPORTED.with(|r| *r.borrow_mut() = None);
     show(&SeatState::Starting);
     wake();
 }
@@ -111,11 +114,51 @@ fn link() -> Option<Rc<RefCell<Link>>> {
     SEAT.with(|seat| seat.borrow().as_ref().map(|s| s.link.clone()))
 }
 
+/// Says how the seat is: on its banner, to the popup (through the extension's storage), and to
+/// the server when it stops or works again (the team sees a stopped seat as away, with why).
 fn show(state: &SeatState) {
-    SEAT.with(|seat| {
-        if let Some(seat) = seat.borrow().as_ref() {
-            set_text(&seat.status, &state.words());
-            set_attr(&seat.host, "data-state", state.key());
+    let changed = SEAT.with(|seat| {
+        let seat = seat.borrow();
+        let Some(seat) = seat.as_ref() else {
+            return false;
+        };
+        let words = state.words();
+        let was = seat.status.text_content().unwrap_or_default();
+        set_text(&seat.status, &words);
+        set_attr(&seat.host, "data-state", state.key());
+        was != words
+    });
+    if changed {
+        let status = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&status, &"state".into(), &state.key().into());
+        let _ = js_sys::Reflect::set(&status, &"words".into(), &state.words().into());
+        let items = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&items, &"responderStatus".into(), &status);
+        let _ = crate::chrome::storage_local_set(&items);
+    }
+    let said = match state {
+        SeatState::Idle | SeatState::Working(_) => Some((true, String::new())),
+        SeatState::Stopped(why) => Some((false, why.clone())),
+        SeatState::Starting | SeatState::NotASeat => None,
+    };
+    let Some(said) = said else {
+        return;
+    };
+    if REPORTED.with(|r| r.borrow().as_ref() == Some(&said)) {
+        return;
+    }
+    let Some(link) = link() else {
+        return;
+    };
+    wasm_bindgen_futures::spawn_local(async move {
+        let body = format!(
+            "{{\"working\":{},\"reason\":{}}}",
+            said.0,
+            json_string(&said.1)
+        );
+        let answer = request(&link, "PUT", "/responder/status", Some(&body)).await;
+        if answer.ok() {
+            REPORTED.with(|r| *r.borrow_mut() = Some(said));
         }
     });
 }
@@ -309,6 +352,7 @@ async fn work_chat(link: &RefCell<Link>, task: &SeatTask) -> Result<bool, String
                 upto: first.clone(),
                 value: None,
                 asks_person: true,
+                text: None,
             };
             return report_reply(link, &task.chat_id, &report).await;
         }

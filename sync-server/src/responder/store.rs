@@ -187,12 +187,14 @@ async fn flow_for(
     Ok(None)
 }
 
-/// Whether a responder seat is connected now (its event stream is open).
+/// Whether a responder seat is working now: connected (its event stream is open) and not stopped
+/// (a stopped seat is away).
 async fn seat_connected(tx: &mut WriteTx) -> ApiResult<bool> {
     let (org_id, now) = (tx.org_id().to_owned(), tx.now());
     let seat: Option<String> = sqlx::query_scalar(
         "SELECT a.id FROM agents a JOIN presence p ON p.agent_id = a.id
-         WHERE a.org_id = $1 AND a.role = 'responder' AND a.active = 1 AND p.expires_at > $2
+         WHERE a.org_id = $1 AND a.role = 'responder' AND a.active = 1 AND a.away = 0
+           AND p.expires_at > $2
          LIMIT 1",
     )
     .bind(&org_id)
@@ -552,8 +554,14 @@ pub async fn human_took_over(
     Ok(true)
 }
 
-/// What the seat has to do in the chat now; `today`: the org's calendar day.
-pub fn task(row: &ConversationRow, run: &RunRow, today: &str) -> ApiResult<SeatTask> {
+/// What the seat has to do in the chat now; `today`: the org's calendar day; `send_text`: the
+/// org's language model reads replies (the seat sends their text too).
+pub fn task(
+    row: &ConversationRow,
+    run: &RunRow,
+    today: &str,
+    send_text: bool,
+) -> ApiResult<SeatTask> {
     let stored = &run.stored;
     let reply = match (&run.reply_message_id, &stored.run.position) {
         (Some(upto), Position::Asking(at)) if run.active && stored.pending.is_empty() => {
@@ -567,6 +575,7 @@ pub fn task(row: &ConversationRow, run: &RunRow, today: &str) -> ApiResult<SeatT
                 options: question.options.clone(),
                 person_words: person_words(&stored.flow),
                 today: today.to_owned(),
+                send_text,
             })
         }
         _ => None,
@@ -616,6 +625,16 @@ fn person_words(flow: &FlowRequest) -> Vec<String> {
     }
 }
 
+/// What a customer's reply was read to say.
+#[derive(Debug, Clone)]
+pub struct Reading {
+    /// The answer (`None`: not understood).
+    pub value: Option<protocol::responder::AnswerValue>,
+    pub asks_person: bool,
+    /// The org's language model read it (else the seat's parser).
+    pub by_model: bool,
+}
+
 /// The seat read the customer's reply to the current question: the engine's next step, the
 /// answer in the timeline. The caller has checked the run is active, nothing waits to be sent,
 /// and the reply is the latest.
@@ -625,10 +644,14 @@ pub async fn reply(
     clock: &RoutingClock,
     row: &ConversationRow,
     run: &mut RunRow,
-    value: Option<protocol::responder::AnswerValue>,
-    asks_person: bool,
+    reading: Reading,
     seat: &AgentRef,
 ) -> ApiResult<bool> {
+    let Reading {
+        value,
+        asks_person,
+        by_model,
+    } = reading;
     let asked = match run.stored.run.position {
         Position::Asking(at) => run.stored.flow.questions.get(at).cloned(),
         _ => None,
@@ -653,8 +676,13 @@ pub async fn reply(
         (true, _) => "The customer asked for a person.".to_owned(),
         (false, Some((key, value))) => {
             let said = flow::summary(&run.stored.flow, &[(key, value)]);
-            if said.is_empty() {
+            let said = if said.is_empty() {
                 format!("Answered {label}.")
+            } else {
+                said
+            };
+            if by_model {
+                format!("{said} (read by the language model)")
             } else {
                 said
             }

@@ -61,7 +61,9 @@ fn row(method: &Method, path: &str) -> Option<(Needs, Foreign)> {
         ("PUT", "/org/business-hours") => (Lead, OwnOrg),
         ("GET", "/queue" | "/templates" | "/flows") => (Agent, OwnOrg),
         ("POST", "/flows") => (Lead, OwnOrg),
-        ("GET", "/responder/work") => (Seat, Refused),
+        ("GET", "/responder/work") | ("PUT", "/responder/status") => (Seat, Refused),
+        ("GET", "/responder/seats") => (Agent, OwnOrg),
+        ("GET" | "PUT", "/org/responder-model") => (Admin, OwnOrg),
         (
             "POST",
             "/responder/chats/{chat_id}/reply"
@@ -393,6 +395,8 @@ impl World {
             ("POST", "/responder/chats/{chat_id}/reply") => json!({"upto": "M1", "value": null}),
             ("POST", "/responder/chats/{chat_id}/send") => json!({"key": "1", "fence": 1}),
             ("POST", "/responder/chats/{chat_id}/sent") => json!({"key": "1"}),
+            ("PUT", "/responder/status") => json!({"working": true}),
+            ("PUT", "/org/responder-model") => json!({"enabled": false}),
             ("POST", "/agents") => json!({
                 "name": "New Hire", "email": format!("new-{caller:?}@example.test"),
                 "role": "agent", "password": "a long new password",

@@ -4,6 +4,9 @@
 //! hands it to routing with the answers. Humans first: a person taking the lock stops it at once,
 //! and a second seat cannot work the same chat.
 
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
 use protocol::api::Role;
 use serde_json::{json, Value};
 
@@ -14,6 +17,7 @@ on_both_backends!(
     the_seat_qualifies_a_new_chat_and_hands_it_to_the_agent_on_shift,
     a_person_taking_the_chat_stops_the_responder_and_one_seat_works_a_chat,
     out_of_hours_the_customer_asking_for_a_person_waits_in_the_queue_with_the_answers,
+    the_language_model_reads_replies_and_the_parser_stays_the_fallback,
 );
 
 /// Homes: budget (under 50 lakh → Nurture), home type, site visit; for brand-new chats.
@@ -370,6 +374,58 @@ async fn a_person_taking_the_chat_stops_the_responder_and_one_seat_works_a_chat(
         .expect(200);
     assert_eq!(qualification["ended"], "human_took_over");
 
+    // A seat says it stopped: the team sees it away, with why, and no new chat waits on it.
+    lena.put("/responder/status", json!({"working": false}))
+        .await
+        .expect_error(403, "forbidden");
+    let stopped = seat
+        .put(
+            "/responder/status",
+            json!({"working": false, "reason": "WhatsApp Web's layout is not recognised."}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(stopped["working"], false, "{stopped}");
+    let seats = lena.get("/responder/seats").await.expect(200);
+    let by_name = |seats: &Value, name: &str| {
+        seats
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["agent"]["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} in {seats}"))
+    };
+    let night = by_name(&seats, "Night seat");
+    assert_eq!(night["connected"], true);
+    assert_eq!(night["reason"], "WhatsApp Web's layout is not recognised.");
+    assert_eq!(by_name(&seats, "Second seat")["connected"], false);
+    let agents = lena.get("/agents").await.expect(200);
+    let listed = agents["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == seat.id.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(listed["presence"], "away", "{listed}");
+    let waiting = chat(5);
+    customer_writes(&asha, &waiting, "N1").await;
+    lena.get(&format!("/responder/chats/{}", enc(&waiting)))
+        .await
+        .expect_error(404, "not_found");
+    let working = seat
+        .put("/responder/status", json!({"working": true}))
+        .await
+        .expect(200);
+    assert_eq!(working["working"], true);
+    assert_eq!(working["reason"], "");
+    let next = chat(6);
+    customer_writes(&asha, &next, "N2").await;
+    lena.get(&format!("/responder/chats/{}", enc(&next)))
+        .await
+        .expect(200);
+
     // A chat the responder does not work is not the seat's to lock.
     let other = chat(3);
     asha.open_chat(&other, "Walk-in").await;
@@ -506,4 +562,219 @@ async fn out_of_hours_the_customer_asking_for_a_person_waits_in_the_queue_with_t
     lead.get(&format!("/responder/chats/{}", enc(&rahul)))
         .await
         .expect_error(404, "not_found");
+}
+
+/// What the test's language model does with the next request.
+enum Behaviour {
+    Say(String),
+    /// Never answers (the server's timeout ends the wait).
+    Hang,
+}
+
+/// An OpenAI-compatible chat-completions endpoint on 127.0.0.1: answers each request as told, in
+/// order, and keeps what it was asked (the `Authorization` header and the body).
+#[derive(Clone, Default)]
+struct FakeModel {
+    next: Arc<Mutex<VecDeque<Behaviour>>>,
+    asked: Arc<Mutex<Vec<Asked>>>,
+}
+
+/// A request the test's model got: its `Authorization` header and its body.
+type Asked = (Option<String>, Value);
+
+impl FakeModel {
+    async fn spawn() -> (String, FakeModel) {
+        use axum::extract::State;
+        let fake = FakeModel::default();
+        async fn complete(
+            State(fake): State<FakeModel>,
+            headers: axum::http::HeaderMap,
+            axum::Json(body): axum::Json<Value>,
+        ) -> axum::Json<Value> {
+            let auth = headers
+                .get("authorization")
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned);
+            fake.asked.lock().unwrap().push((auth, body));
+            let behaviour = fake.next.lock().unwrap().pop_front();
+            match behaviour {
+                Some(Behaviour::Say(content)) => axum::Json(json!({
+                    "id": "chatcmpl-test", "object": "chat.completion",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]
+                })),
+                Some(Behaviour::Hang) | None => std::future::pending().await,
+            }
+        }
+        let router = axum::Router::new()
+            .route("/v1/chat/completions", axum::routing::post(complete))
+            .with_state(fake.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (format!("http://{address}/v1"), fake)
+    }
+
+    fn then(&self, behaviour: Behaviour) {
+        self.next.lock().unwrap().push_back(behaviour);
+    }
+
+    fn asked(&self) -> Vec<Asked> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+async fn the_language_model_reads_replies_and_the_parser_stays_the_fallback(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let Setup {
+        lena,
+        seat,
+        _seat_online,
+    } = setup(&app).await;
+    let ada = app.agent("Ada", Role::Admin).await;
+
+    // Off by default; admins only; checked.
+    let off = ada.get("/org/responder-model").await.expect(200);
+    assert_eq!(
+        off,
+        json!({"enabled": false, "url": "", "model": "", "timeout_ms": 5000, "has_api_key": false})
+    );
+    lena.get("/org/responder-model")
+        .await
+        .expect_error(403, "forbidden");
+    let (url, fake) = FakeModel::spawn().await;
+    for (bad, field) in [
+        (
+            json!({"enabled": true, "url": "ftp://model.test", "model": "tiny"}),
+            "url",
+        ),
+        (json!({"enabled": true, "url": url, "model": ""}), "model"),
+        (
+            json!({"enabled": true, "url": url, "model": "tiny", "timeout_ms": 50}),
+            "timeout_ms",
+        ),
+        (
+            json!({"enabled": true, "url": url, "model": "tiny", "api_key": "a\u{0}b"}),
+            "api_key",
+        ),
+    ] {
+        let refused = ada
+            .put("/org/responder-model", bad)
+            .await
+            .expect_error(422, "validation_failed");
+        assert!(
+            refused["message"].as_str().unwrap().starts_with(field),
+            "{refused}"
+        );
+    }
+    let on = ada
+        .put(
+            "/org/responder-model",
+            json!({"enabled": true, "url": url, "model": "tiny", "api_key": "sk-test", "timeout_ms": 300}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(on["has_api_key"], true);
+    assert!(
+        !on.to_string().contains("sk-test"),
+        "the key is never shown"
+    );
+    let kept = ada
+        .put(
+            "/org/responder-model",
+            json!({"enabled": true, "url": url, "model": "tiny", "timeout_ms": 300}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(kept["has_api_key"], true, "a key not sent is kept");
+
+    let priya = chat(1);
+    customer_writes(&seat, &priya, "M1").await;
+    let task = task_in(&seat, &priya).await;
+    send_all(&seat, &priya, &task).await;
+    customer_writes(&seat, &priya, "M2").await;
+    let task = task_in(&seat, &priya).await;
+    assert_eq!(task["reply"]["send_text"], true, "{task}");
+    let path = format!("/responder/chats/{}/reply", enc(&priya));
+
+    // The model understands what the parser did not.
+    fake.then(Behaviour::Say(
+        r#"{"value": 6000000, "asks_person": false}"#.into(),
+    ));
+    let task = seat
+        .post(
+            &path,
+            json!({"upto": "M2", "value": null, "text": "sixty lakhs approx"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        task["sends"][0]["text"], "Which home?\n1. 2BHK\n2. 3BHK\n3. Villa",
+        "budget understood: {task}"
+    );
+    let asked = fake.asked();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].0.as_deref(), Some("Bearer sk-test"));
+    assert_eq!(asked[0].1["model"], "tiny");
+    let question = asked[0].1["messages"][1]["content"].as_str().unwrap();
+    assert_eq!(
+        question,
+        "Question: What is your budget?\nReply: sixty lakhs approx"
+    );
+
+    // An answer that is no answer: the seat's reading stands.
+    send_all(&seat, &priya, &task).await;
+    customer_writes(&seat, &priya, "M3").await;
+    fake.then(Behaviour::Say(
+        "I think they want the three bedroom one".into(),
+    ));
+    let task = seat
+        .post(
+            &path,
+            json!({"upto": "M3", "value": {"choice": 2}, "text": "the 3BHK"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(task["sends"][0]["text"], "A visit this week?");
+
+    // No answer in time: the seat's reading stands.
+    send_all(&seat, &priya, &task).await;
+    customer_writes(&seat, &priya, "M4").await;
+    fake.then(Behaviour::Hang);
+    let task = seat
+        .post(
+            &path,
+            json!({"upto": "M4", "value": {"yes_no": true}, "text": "haan ji"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        task["sends"][0]["text"],
+        "Thank you! A colleague will call you."
+    );
+    assert_eq!(fake.asked().len(), 3);
+
+    let qualification = lena
+        .get(&format!("/responder/chats/{}", enc(&priya)))
+        .await
+        .expect(200);
+    let said: Vec<&str> = qualification["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["said"].as_str().unwrap())
+        .collect();
+    assert_eq!(said, ["₹60,00,000", "3BHK", "Yes"]);
+    let timeline = lena
+        .get(&format!("/conversations/{}/timeline", enc(&priya)))
+        .await
+        .expect(200)
+        .to_string();
+    assert!(
+        timeline.contains("Budget: ₹60,00,000 (read by the language model)"),
+        "{timeline}"
+    );
+    assert!(
+        !timeline.contains("sixty lakhs") && !timeline.contains("haan ji"),
+        "the reply's text is not kept"
+    );
 }
