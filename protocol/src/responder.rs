@@ -40,6 +40,7 @@ pub struct Flow {
     pub pipeline_id: String,
     pub enabled: bool,
     pub new_chats: bool,
+    pub owned_off_shift: bool,
     pub greeting: String,
     pub questions: Vec<Question>,
     pub done_stage: String,
@@ -63,6 +64,7 @@ impl Flow {
             pipeline_id: definition.pipeline_id,
             enabled: definition.enabled,
             new_chats: definition.new_chats,
+            owned_off_shift: definition.owned_off_shift,
             greeting: definition.greeting,
             questions: definition.questions,
             done_stage: definition.done_stage,
@@ -81,6 +83,7 @@ impl Flow {
             pipeline_id: self.pipeline_id.clone(),
             enabled: self.enabled,
             new_chats: self.new_chats,
+            owned_off_shift: self.owned_off_shift,
             greeting: self.greeting.clone(),
             questions: self.questions.clone(),
             done_stage: self.done_stage.clone(),
@@ -104,6 +107,11 @@ pub struct FlowRequest {
     /// stage); one enabled flow of an org at most.
     #[serde(default)]
     pub new_chats: bool,
+    /// Also answers a chat of the pipeline whose owner is off shift when the customer writes
+    /// (once per chat, as any flow): the greeting says when the owner is back, and at the end the
+    /// answers reach the owner in a handoff. Humans first: the owner typing ends it.
+    #[serde(default)]
+    pub owned_off_shift: bool,
     /// The first message, sent with the first question.
     pub greeting: String,
     pub questions: Vec<Question>,

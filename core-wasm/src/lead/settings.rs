@@ -379,6 +379,11 @@ impl Settings {
                 "Also brand-new chats (they join this pipeline's first stage)",
                 d.is_some_and(|d| d.new_chats),
             ));
+            let _ = f.append_child(&checkbox(
+                "owned_off_shift",
+                "Also a chat whose owner is off shift (the answers reach the owner)",
+                d.is_some_and(|d| d.owned_off_shift),
+            ));
             let default_name = format!("{} first answer", p.name);
             let _ = f.append_child(&input(
                 "name",
@@ -1024,6 +1029,7 @@ async fn save_flow(form: Element) {
         pipeline_id,
         enabled: field(&form, "enabled") == "on",
         new_chats: field(&form, "new_chats") == "on",
+        owned_off_shift: field(&form, "owned_off_shift") == "on",
         greeting: field(&form, "greeting"),
         questions,
         done_stage: field(&form, "done_stage"),

@@ -177,7 +177,11 @@ fn decide_acquire(
         return Err(locked(row, now));
     }
     // Renewing is working the chat too: only while the holder may.
-    row.ensure_may_work(auth, "reply in it")?;
+    // The seat works a chat its flow answers, owned or not (humans first: a person's lock ends
+    // that flow).
+    if !(seat && row.responder_active > 0) {
+        row.ensure_may_work(auth, "reply in it")?;
+    }
     if seat && row.responder_active == 0 {
         return Err(ApiError::conflict(
             codes::RESPONDER_STOPPED,

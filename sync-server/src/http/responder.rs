@@ -76,7 +76,7 @@ async fn active_run(
     if !run.active {
         return Err(stopped(&run));
     }
-    if let Some(owner) = row.owner() {
+    if let (true, Some(owner)) = (run.taken_by_another(&row), row.owner()) {
         // Given to a person while the responder worked it: theirs from now on.
         store::human_took_over(&mut tx, &row, &owner).await?;
         tx.commit(&state.hub).await?;
@@ -128,7 +128,7 @@ async fn work(State(state): State<AppState>, auth: AuthAgent) -> ApiResult<Json<
         .fetch_optional(&mut *conn)
         .await?;
         let Some(row) = row else { continue };
-        if row.owner_id.is_some() || row.closed_at.is_some() {
+        if run.taken_by_another(&row) || row.closed_at.is_some() {
             continue;
         }
         let task = store::task(&row, &run, &today, send_text)?;

@@ -459,6 +459,7 @@ mod tests {
             pipeline_id: "p".into(),
             enabled: true,
             new_chats: false,
+            owned_off_shift: false,
             greeting: "Hi! Acme Realty here.".into(),
             questions: vec![
                 question(

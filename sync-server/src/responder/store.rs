@@ -38,6 +38,17 @@ pub struct StoredRun {
     /// The customer's message that started the run (its id).
     #[serde(default)]
     pub first_message: Option<String>,
+    /// The person who owned the chat when the run began (a flow that answers chats whose owner
+    /// is off shift); anyone else owning it ends the run.
+    #[serde(default)]
+    pub owner_at_start: Option<String>,
+}
+
+impl RunRow {
+    /// Whether `row`'s owner is someone the run does not work for: a person took the chat.
+    pub fn taken_by_another(&self, row: &ConversationRow) -> bool {
+        row.owner_id.is_some() && row.owner_id != self.stored.owner_at_start
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -223,19 +234,54 @@ pub async fn incoming(
         save(tx, &run).await?;
         return Ok(true);
     }
-    let new_to_team = row.owner_id.is_none()
-        && row.closed_at.is_none()
+    if row.closed_at.is_some() {
+        return Ok(false);
+    }
+    // A chat the team owns: only a flow that answers while its owner is off shift.
+    let owned = row.owner();
+    let new_to_team = owned.is_none()
         && row.queued_at.is_none()
         && crate::routing::run::is_new(tx.conn(), row).await?;
-    if !new_to_team {
+    if !new_to_team && owned.is_none() {
         return Ok(false);
     }
     let Some((flow_id, flow)) = flow_for(tx, row).await? else {
         return Ok(false);
     };
+    if owned.is_some() && !flow.owned_off_shift {
+        return Ok(false);
+    }
     if !seat_connected(tx).await? {
         return Ok(false);
     }
+    let view = OrgView::load_in(tx, clock).await?;
+    let after_hours = match &owned {
+        // The owner is on shift: theirs to answer.
+        Some(owner) => match view.back_when(std::slice::from_ref(&owner.id)) {
+            Some(when) => Some(format!(
+                "{} is away now and will reply {when}.",
+                first_name(&owner.name)
+            )),
+            None => return Ok(false),
+        },
+        // Out of hours: nobody the rules give chats to (or, without rules, nobody at all) is
+        // on shift; the greeting says when a person will reply.
+        None => {
+            let people = match view.rule_targets() {
+                Some(targets) => targets,
+                None => {
+                    let org_id = tx.org_id().to_owned();
+                    sqlx::query_scalar(
+                        "SELECT id FROM agents WHERE org_id = $1 AND active = 1 AND role <> 'responder'",
+                    )
+                    .bind(&org_id)
+                    .fetch_all(tx.conn())
+                    .await?
+                }
+            };
+            view.after_hours(&people)
+        }
+    };
     let chat_id = row.chat_id()?;
     let org_id = tx.org_id().to_owned();
     if row.pipeline_id.is_none() {
@@ -266,20 +312,6 @@ pub async fn incoming(
             }
         }
     }
-    // Out of hours: nobody the rules give chats to (or, without rules, nobody at all) is on
-    // shift; the greeting says when a person will reply.
-    let view = OrgView::load_in(tx, clock).await?;
-    let people =
-        match view.rule_targets() {
-            Some(targets) => targets,
-            None => sqlx::query_scalar(
-                "SELECT id FROM agents WHERE org_id = $1 AND active = 1 AND role <> 'responder'",
-            )
-            .bind(&org_id)
-            .fetch_all(tx.conn())
-            .await?,
-        };
-    let after_hours = view.after_hours(&people);
     let (next, actions) = flow::step(&flow, &Run::default(), Input::Start { after_hours });
     let now = tx.now();
     let mut run = RunRow {
@@ -295,6 +327,7 @@ pub async fn incoming(
             next_key: 0,
             finish: None,
             first_message: Some(message_id.to_owned()),
+            owner_at_start: owned.map(|o| o.id),
         },
         // The first message is what the greeting answers, not an answer to read.
         reply_message_id: None,
@@ -440,15 +473,29 @@ async fn conclude(
         seat: seat.clone(),
         handoff: finish.handoff,
     };
-    sqlx::query("UPDATE responder_runs SET handoff_draft = $1 WHERE conversation_id = $2")
-        .bind(serde_json::to_string(&draft).map_err(anyhow::Error::from)?)
-        .bind(&row.id)
-        .execute(tx.conn())
-        .await?;
+    match row.owner() {
+        // A chat the owner was away from: the answers reach them now.
+        Some(owner) => {
+            crate::routing::run::responder_handoff(tx, row, &chat_id, &owner, seat, &draft.handoff)
+                .await?;
+        }
+        // Routing attaches it when it gives the chat to someone.
+        None => {
+            sqlx::query("UPDATE responder_runs SET handoff_draft = $1 WHERE conversation_id = $2")
+                .bind(serde_json::to_string(&draft).map_err(anyhow::Error::from)?)
+                .bind(&row.id)
+                .execute(tx.conn())
+                .await?;
+        }
+    }
+    let to = match row.owner() {
+        Some(owner) => format!("handed to {}", owner.name),
+        None => "handed to the team".to_owned(),
+    };
     let why = match finish.ended {
-        Ended::PersonAsked => "The customer asked for a person: handed to the team",
-        Ended::TooManyUnanswered => "The customer stopped replying: handed to the team",
-        _ => "Qualified: handed to the team",
+        Ended::PersonAsked => format!("The customer asked for a person: {to}"),
+        Ended::TooManyUnanswered => format!("The customer stopped replying: {to}"),
+        _ => format!("Qualified: {to}"),
     };
     note_event(
         tx,
@@ -552,6 +599,13 @@ pub async fn human_took_over(
     )
     .await?;
     Ok(true)
+}
+
+/// The first word of a name with a letter in it ("Asha" of "Asha Rao").
+fn first_name(name: &str) -> &str {
+    name.split_whitespace()
+        .find(|w| w.chars().any(char::is_alphabetic))
+        .unwrap_or(name)
 }
 
 /// What the seat has to do in the chat now; `today`: the org's calendar day; `send_text`: the

@@ -154,10 +154,10 @@ impl OrgView {
         Some(ids)
     }
 
-    /// When nobody of `people` (agent ids) is on shift now, the words for when one will be, from
-    /// their hours on the org's clock: "A person will reply tomorrow from 09:00." `None` while
-    /// someone is on shift (or nobody is known).
-    pub fn after_hours(&self, people: &[String]) -> Option<String> {
+    /// When nobody of `people` (agent ids) is on shift now, when one will be, in words on the
+    /// org's clock: "tomorrow from 09:00", "on Monday from 09:00", or "as soon as we are open"
+    /// beyond a week. `None` while someone is on shift (or nobody is known).
+    pub fn back_when(&self, people: &[String]) -> Option<String> {
         use chrono::TimeZone;
         let profiles: Vec<_> = self
             .agents
@@ -182,21 +182,24 @@ impl OrgView {
         }
         let local = |ms: i64| self.tz.timestamp_millis_opt(ms).single();
         let (Some(now), Some(then)) = (local(self.now), local(at)) else {
-            return Some("A person will reply as soon as we are open.".to_owned());
+            return Some("as soon as we are open".to_owned());
         };
         if at > until {
-            return Some("A person will reply as soon as we are open.".to_owned());
+            return Some("as soon as we are open".to_owned());
         }
-        let days = (then.date_naive() - now.date_naive()).num_days();
-        let day = match days {
+        let day = match (then.date_naive() - now.date_naive()).num_days() {
             0 => "today".to_owned(),
             1 => "tomorrow".to_owned(),
             _ => format!("on {}", then.format("%A")),
         };
-        Some(format!(
-            "We are closed now: a person will reply {day} from {}.",
-            then.format("%H:%M")
-        ))
+        Some(format!("{day} from {}", then.format("%H:%M")))
+    }
+
+    /// [`OrgView::back_when`] as the greeting says it: "We are closed now: a person will reply
+    /// tomorrow from 09:00."
+    pub fn after_hours(&self, people: &[String]) -> Option<String> {
+        self.back_when(people)
+            .map(|when| format!("We are closed now: a person will reply {when}."))
     }
 
     fn agent_ref(&self, id: &str) -> AgentRef {
@@ -677,7 +680,7 @@ async fn system_handoff(
 }
 
 /// Records the first responder's handoff of the chat to `to`, as its flow filled it.
-async fn responder_handoff(
+pub(crate) async fn responder_handoff(
     tx: &mut WriteTx,
     row: &ConversationRow,
     chat_id: &ChatId,

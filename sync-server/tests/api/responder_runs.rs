@@ -18,6 +18,7 @@ on_both_backends!(
     a_person_taking_the_chat_stops_the_responder_and_one_seat_works_a_chat,
     out_of_hours_the_customer_asking_for_a_person_waits_in_the_queue_with_the_answers,
     the_language_model_reads_replies_and_the_parser_stays_the_fallback,
+    a_flow_may_answer_for_an_owner_who_is_off_shift,
 );
 
 /// Homes: budget (under 50 lakh → Nurture), home type, site visit; for brand-new chats.
@@ -117,13 +118,11 @@ async fn send_all(seat: &TestAgent, chat_id: &str, task: &Value) -> (Vec<String>
             .await
             .expect(200);
     }
-    if after["over"] == true {
+    let conversation = seat.conversation(chat_id).await;
+    if after["over"] == true && conversation["routed_by"].is_object() {
         // The flow's end gave the chat to a person, whose it is now: the seat's lock ended.
-        let conversation = seat.conversation(chat_id).await;
-        if conversation["owner"].is_object() {
-            assert_eq!(conversation["lock"], Value::Null, "{conversation}");
-            return (texts, after);
-        }
+        assert_eq!(conversation["lock"], Value::Null, "{conversation}");
+        return (texts, after);
     }
     seat.release(chat_id).await.expect(204);
     (texts, after)
@@ -777,4 +776,93 @@ async fn the_language_model_reads_replies_and_the_parser_stays_the_fallback(back
         !timeline.contains("sixty lakhs") && !timeline.contains("haan ji"),
         "the reply's text is not kept"
     );
+}
+
+async fn a_flow_may_answer_for_an_owner_who_is_off_shift(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let Setup {
+        lena,
+        seat,
+        _seat_online,
+    } = setup(&app).await;
+    let asha = app.agent("Asha Rao", Role::Agent).await;
+    lena.put(
+        &format!("/agents/{}/routing", asha.id),
+        json!({"shifts": [{"weekday": "fri", "start": "09:00", "end": "18:00"}]}),
+    )
+    .await
+    .expect(200);
+    // Thursday 26 November 2026, 22:00 in Kolkata: Asha is off until Friday 09:00.
+    app.set_routing_time(2026, 11, 26, 22, 0).await;
+    let (priya, rahul, kavya) = (chat(1), chat(2), chat(3));
+    for (c, title) in [(&priya, "Priya"), (&rahul, "Rahul"), (&kavya, "Kavya")] {
+        asha.open_chat(c, title).await;
+        assert_eq!(asha.lock(c).await.expect(200)["claimed"], true);
+        asha.release(c).await.expect(204);
+    }
+    let qualification = |c: &str| format!("/responder/chats/{}", enc(c));
+
+    // A flow answers only new chats unless the lead says otherwise.
+    customer_writes(&seat, &priya, "P1").await;
+    lena.get(&qualification(&priya))
+        .await
+        .expect_error(404, "not_found");
+    let flows = lena.get("/flows").await.expect(200);
+    let mut definition = homes(flows[0]["pipeline_id"].as_str().unwrap());
+    definition["owned_off_shift"] = json!(true);
+    let updated = lena
+        .put(
+            &format!("/flows/{}", flows[0]["id"].as_str().unwrap()),
+            definition,
+        )
+        .await
+        .expect(200);
+    assert_eq!(updated["owned_off_shift"], true);
+
+    // Asha's customer writes while she is off: the greeting says when she is back.
+    customer_writes(&seat, &rahul, "R1").await;
+    let task = task_in(&seat, &rahul).await;
+    let greeting = task["sends"][0]["text"].as_str().unwrap();
+    assert!(
+        greeting.contains("Asha is away now and will reply tomorrow from 09:00."),
+        "{greeting}"
+    );
+    // The seat works her chat without taking it.
+    let (_, _) = send_all(&seat, &rahul, &task).await;
+    customer_writes(&seat, &rahul, "R2").await;
+    let task = answer(&seat, &rahul, &json!("R2"), json!({"amount": 9000000})).await;
+    send_all(&seat, &rahul, &task).await;
+    customer_writes(&seat, &rahul, "R3").await;
+    let task = answer(&seat, &rahul, &json!("R3"), json!({"choice": 3})).await;
+    send_all(&seat, &rahul, &task).await;
+    customer_writes(&seat, &rahul, "R4").await;
+    let task = answer(&seat, &rahul, &json!("R4"), json!({"yes_no": true})).await;
+    let (sent, after) = send_all(&seat, &rahul, &task).await;
+    assert_eq!(sent, vec!["Thank you! A colleague will call you."]);
+    assert_eq!(after["over"], true);
+
+    // Still hers, at the done stage, with the answers waiting in a handoff.
+    let conversation = lena.conversation(&rahul).await;
+    assert_eq!(
+        conversation["owner"]["id"],
+        asha.id.as_str(),
+        "{conversation}"
+    );
+    assert_eq!(conversation["stage"]["stage"], "Qualified");
+    let handoff = &conversation["pending_handoff"];
+    assert_eq!(handoff["to"]["id"], asha.id.as_str());
+    assert_eq!(handoff["by"]["id"], seat.id.as_str());
+    assert_eq!(
+        handoff["done"],
+        "Qualification answers: Budget: ₹90,00,000 · Home: Villa · Site visit: Yes"
+    );
+    let kinds = lena.timeline_kinds(&rahul).await;
+    assert!(kinds.iter().any(|k| k == "responder.handoff"), "{kinds:?}");
+
+    // On shift, her chats are hers to answer.
+    app.set_routing_time(2026, 11, 27, 10, 0).await;
+    customer_writes(&seat, &kavya, "K1").await;
+    lena.get(&qualification(&kavya))
+        .await
+        .expect_error(404, "not_found");
 }
