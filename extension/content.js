@@ -67,22 +67,22 @@ async function loadCore(dir) {
     });
   });
   // The first responder's seat, loaded the same way, only while responder mode is on (the popup
-  // offers it to a responder account; the seat itself refuses to run for a person's login).
+  // offers it to a responder account; the seat itself refuses to run for a person's login). Loaded
+  // once: turning the mode off and on again stops and starts the same core.
   let seat = null;
+  let seatOn = false;
   const responderMode = (on) => {
-    if (on && !seat) {
-      seat = loadCore('seat').then(async ({ glue, mode, sheet }) => {
-        glue.start_seat(mode, await sheet('seat.css'));
-        return glue;
-      });
-      seat.catch((error) => {
+    if (on === seatOn) return;
+    seatOn = on;
+    if (on) {
+      seat ??= loadCore('seat').then(async ({ glue, mode, sheet }) => ({ glue, mode, css: await sheet('seat.css') }));
+      seat.then(({ glue, mode, css }) => { if (seatOn) glue.start_seat(mode, css); }).catch((error) => {
         console.error('[baton] the responder could not start:', error);
         seat = null;
+        seatOn = false;
       });
-    } else if (!on && seat) {
-      const running = seat;
-      seat = null;
-      running.then((glue) => glue.stop_seat()).catch(() => {});
+    } else if (seat) {
+      seat.then(({ glue }) => glue.stop_seat()).catch(() => {});
     }
   };
   chrome.storage.local.get('responderMode').then((stored) => responderMode(stored.responderMode === true));

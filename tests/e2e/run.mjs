@@ -1975,6 +1975,36 @@ test('the first responder answers new chats in WhatsApp Web: a lead qualified fo
       await until(`${key}'s browser to reconnect`, async () => (await text(popup, '#connection')) === 'Connected', 45000);
       await popup.close();
     }
+
+    // 6. The seat stopped after a message was cleared and sent, before it said so: back on, it
+    //    finds the message in the chat and does not send it again.
+    const mode = async (on) => {
+      const p = await seat.context.newPage();
+      await p.goto(`chrome-extension://${extensionId(seat.worker)}/extension/popup.html`);
+      await until('the responder switch', () => p.evaluate(() => !document.getElementById('responder').hidden));
+      if (on) await p.check('[data-baton="responder-mode"]');
+      else await p.uncheck('[data-baton="responder-mode"]');
+      await p.close();
+    };
+    await mode(false);
+    await until('the banner to go', async () => (await seatState()) === null);
+    const resumed = named()[44];
+    const seatApi = await server.api('seat@acme.test', seatPassword);
+    fixture.incoming(resumed.i, 'Hello again');
+    const work = await until('the work in the new chat', async () =>
+      (await seatApi.call('GET', '/responder/work')).body.find((t) => t.chat_id === resumed.jid));
+    const [first] = work.sends;
+    const grant = await seatApi.call('POST', `/conversations/${enc(resumed.jid)}/lock`);
+    assertEqual((await seatApi.call('POST', `/responder/chats/${enc(resumed.jid)}/send`, { key: first.key, fence: grant.body.fence })).status, 200, 'cleared');
+    await page.evaluate(({ i, text: t }) => __sim.outgoing(i, t), { i: resumed.i, text: first.text });
+    await seatApi.call('DELETE', `/conversations/${enc(resumed.jid)}/lock`);
+    const shown = () => page.evaluate((i) => __sim.messages(i).filter((m) => m.fromMe).length, resumed.i);
+    const before = await shown();
+    await mode(true);
+    await until('the seat to tell the server it was sent', async () =>
+      !(await seatApi.call('GET', '/responder/work')).body.some((t) => t.chat_id === resumed.jid), 30000);
+    assertEqual(await shown(), before, 'not sent again');
+    await until('the seat to wait again', async () => (await seatState()) === 'idle');
   } finally {
     await seat.context.close();
     await lena.call('DELETE', `/routing/rules/${rule.body.id}`);

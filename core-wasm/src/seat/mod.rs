@@ -332,8 +332,14 @@ async fn open(chat: &ChatId) -> Result<(), String> {
     }
     wait_for(5_000, whatsapp::composer)
         .await
-        .map(|_| ())
-        .ok_or_else(|| "WhatsApp Web's layout is not recognised (no composer).".to_owned())
+        .ok_or_else(|| "WhatsApp Web's layout is not recognised (no composer).".to_owned())?;
+    // WhatsApp renders a chat's messages a moment after the chat opens: a chat the responder
+    // works has at least the customer's first message.
+    wait_for(5_000, || {
+        (!whatsapp::open_chat_bubbles().is_empty()).then_some(())
+    })
+    .await;
+    Ok(())
 }
 
 /// Works one chat as far as it can be now. `Ok(true)`: something was done (or the server
@@ -358,10 +364,12 @@ async fn work_chat(link: &RefCell<Link>, task: &SeatTask) -> Result<bool, String
         }
     }
     if !task.sends.is_empty() {
+        let mut sent_any = false;
         for message in &task.sends {
             if !send_one(link, &task.chat_id, message).await? {
                 break;
             }
+            sent_any = true;
         }
         let _ = request(
             link,
@@ -370,7 +378,9 @@ async fn work_chat(link: &RefCell<Link>, task: &SeatTask) -> Result<bool, String
             None,
         )
         .await;
-        return Ok(true);
+        // Nothing sent: someone else has the chat's lock (a person, or another seat working it),
+        // or the server moved on; the chat waits a moment rather than being asked for at once.
+        return Ok(sent_any);
     }
     let Some(question) = &task.reply else {
         return Ok(false);
@@ -418,7 +428,9 @@ async fn send_one(
         }
     };
     let in_chat = || already_in_chat(&whatsapp::open_chat_bubbles(), &message.text);
-    if message.cleared && in_chat() {
+    // Cleared before (the seat stopped after that): give the chat's messages a moment to show
+    // before deciding it was never sent.
+    if message.cleared && wait_for(3_000, || in_chat().then_some(())).await.is_some() {
         return Ok(sent(&message.key).await);
     }
     // Each message under the lock as it stands now: the overlay lets the lock go after a send.
