@@ -82,7 +82,10 @@ pub fn read_reply(question: &SeatQuestion, text: &str) -> ReplyReport {
             .and_then(|today| answers::date(text, today))
             .map(|(y, m, d)| AnswerValue::Date(format!("{y:04}-{m:02}-{d:02}"))),
         AnswerKind::Text => {
-            let kept: String = normalized(text).chars().take(MAX_TEXT_ANSWER).collect();
+            let kept: String = normalized(&plain(text))
+                .chars()
+                .take(MAX_TEXT_ANSWER)
+                .collect();
             (!kept.is_empty()).then_some(AnswerValue::Text(kept))
         }
     };
@@ -92,7 +95,8 @@ pub fn read_reply(question: &SeatQuestion, text: &str) -> ReplyReport {
         asks_person: asks_for_person(text, &question.person_words),
         // Only when the org's language model reads replies (the settings page says so).
         text: question.send_text.then(|| {
-            text.chars()
+            plain(text)
+                .chars()
                 .take(protocol::responder::MAX_REPLY_TEXT)
                 .collect()
         }),
@@ -103,6 +107,14 @@ pub fn read_reply(question: &SeatQuestion, text: &str) -> ReplyReport {
 pub fn asks_for_person(text: &str, person_words: &[String]) -> bool {
     let words: Vec<String> = person_words.iter().map(|w| w.to_lowercase()).collect();
     answers::asks_for_person(text, &words)
+}
+
+/// The text without the characters the server refuses in any text (control characters but line
+/// breaks and tabs, bidi overrides): a customer's message may hold them.
+fn plain(text: &str) -> String {
+    text.chars()
+        .filter(|c| protocol::text::allowed(*c))
+        .collect()
 }
 
 /// `YYYY-MM-DD` as a calendar day.
@@ -278,6 +290,11 @@ mod tests {
             Some(AnswerValue::Text("near the metro".into()))
         );
         assert_eq!(read_reply(&notes, " ").value, None);
+        assert_eq!(
+            read_reply(&notes, "near\u{202e} the\u{0} metro").value,
+            Some(AnswerValue::Text("near the metro".into())),
+            "what the server refuses is left out"
+        );
         let long = "x".repeat(900);
         assert_eq!(
             read_reply(&notes, &long).value,

@@ -221,6 +221,21 @@ pub fn open_chat_bubbles() -> Vec<crate::responder::Bubble> {
         .collect()
 }
 
+/// Empties the open chat's composer (a message the seat pasted but must not send).
+#[cfg(feature = "seat")]
+pub fn clear_composer() {
+    let Some(composer) = composer() else {
+        return;
+    };
+    let _ = composer.focus();
+    if let Some(selection) = web_sys::window().and_then(|w| w.get_selection().ok().flatten()) {
+        let _ = selection.select_all_children(&composer);
+    }
+    if let Ok(page) = document().dyn_into::<web_sys::HtmlDocument>() {
+        let _ = page.exec_command("delete");
+    }
+}
+
 /// When a message row's message was sent, from its `data-pre-plain-text` stamp (the browser's
 /// clock, to the minute); media rows usually have none.
 fn sent_at(message: &Element) -> Option<protocol::Millis> {

@@ -1990,6 +1990,10 @@ test('the first responder answers new chats in WhatsApp Web: a lead qualified fo
     await until('the banner to go', async () => (await seatState()) === null);
     const resumed = named()[44];
     const seatApi = await server.api('seat@acme.test', seatPassword);
+    // Turned off, the seat told the server (away: no new flow starts on it); a seat that crashed
+    // would not have: the server still counts on it.
+    assertEqual((await lena.call('GET', '/responder/seats')).body[0].working, false, 'the seat said it is off');
+    await seatApi.call('PUT', '/responder/status', { working: true });
     fixture.incoming(resumed.i, 'Hello again');
     const work = await until('the work in the new chat', async () =>
       (await seatApi.call('GET', '/responder/work')).body.find((t) => t.chat_id === resumed.jid));

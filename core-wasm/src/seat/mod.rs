@@ -98,12 +98,20 @@ pub fn start_seat(mode: String, css: String) {
     wake();
 }
 
-/// Stops the seat (responder mode turned off): the banner goes, nothing more is sent.
+/// Stops the seat (responder mode turned off): the banner goes, nothing more is sent, and the
+/// server hears it (the team sees the seat away; no new chat starts a flow on it).
 #[wasm_bindgen]
 pub fn stop_seat() {
     let seat = SEAT.with(|slot| slot.borrow_mut().take());
     if let Some(seat) = seat {
         seat.host.remove();
+        if IS_SEAT.with(Cell::get) == Some(true) {
+            let link = seat.link.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let body = "{\"working\":false,\"reason\":\"Responder mode is off.\"}";
+                let _ = request(&link, "PUT", "/responder/status", Some(body)).await;
+            });
+        }
     }
     if let Some(page) = document().document_element() {
         let _ = page.remove_attribute("data-baton-seat");
@@ -406,6 +414,15 @@ async fn report_reply(
     let answer = request(link, "POST", &responder_path(chat, "/reply"), Some(&body)).await;
     if answer.ok() || answer.status == 409 {
         Ok(true)
+    } else if (400..500).contains(&answer.status) {
+        // This chat's reply was refused: it waits (and says why in the console); the seat goes
+        // on with the others.
+        crate::js::log(&format!(
+            "responder: the reply in {} was refused: {}",
+            chat.as_str(),
+            answer.message()
+        ));
+        Ok(false)
     } else {
         Err(failed(&answer))
     }
@@ -444,48 +461,63 @@ async fn send_one(
     let fence = crate::js::from_json::<LockGrant>(&lock.body)
         .map_err(|_| "the Baton server's answer was not understood.".to_owned())?
         .fence;
+    let composer = whatsapp::composer()
+        .ok_or_else(|| "WhatsApp Web's layout is not recognised (no composer).".to_owned())?;
+    if !running() {
+        return Ok(false);
+    }
+    if !crate::ui::paste_into(&composer, &message.text, true) {
+        return Err("WhatsApp Web's composer did not take the message.".to_owned());
+    }
+    // The overlay's reply guard lets it in once the lock is ours (it is).
+    let taken = wait_for(5_000, || {
+        whatsapp::composer()
+            .filter(|c| same_words(&whatsapp::composer_text(c), &message.text))
+            .map(|_| ())
+    })
+    .await;
+    if taken.is_none() {
+        whatsapp::clear_composer();
+        return Err("WhatsApp Web's composer did not take the message.".to_owned());
+    }
+    // Cleared last and sent at once: nothing a person does in between goes unnoticed (their
+    // lock makes the seat's fence stale, and the clearance is refused).
     let body = format!(
         "{{\"key\":{},\"fence\":{fence}}}",
         json_string(&message.key)
     );
     let clearance = request(link, "POST", &responder_path(chat, "/send"), Some(&body)).await;
-    if clearance.status == 409 {
-        // A person took the lock (stale_fence), or the server moved on (responder_stopped,
-        // responder_behind): the next pass sees what it says now.
-        crate::js::log(&format!(
-            "responder: not sending in {}: {}",
-            chat.as_str(),
-            code(&clearance)
-        ));
-        return Ok(false);
-    }
-    if !clearance.ok() {
+    if !clearance.ok() || !running() {
+        whatsapp::clear_composer();
+        if clearance.status == 409 || clearance.ok() {
+            // A person took the lock (stale_fence), the server moved on (responder_stopped,
+            // responder_behind), or responder mode went off: the next pass sees what is so.
+            crate::js::log(&format!(
+                "responder: not sending in {}: {}",
+                chat.as_str(),
+                code(&clearance)
+            ));
+            return Ok(false);
+        }
         return Err(failed(&clearance));
     }
     let already = crate::js::from_json::<SendClearance>(&clearance.body)
         .map(|c| c.already)
         .unwrap_or(false);
     if already && in_chat() {
+        whatsapp::clear_composer();
         return Ok(sent(&message.key).await);
     }
-    let composer = whatsapp::composer()
-        .ok_or_else(|| "WhatsApp Web's layout is not recognised (no composer).".to_owned())?;
-    if !crate::ui::paste_into(&composer, &message.text, true) {
-        return Err("WhatsApp Web's composer did not take the message.".to_owned());
-    }
-    // The overlay's reply guard lets it in once the lock is ours (it is).
-    wait_for(5_000, || {
-        whatsapp::composer()
-            .filter(|c| same_words(&whatsapp::composer_text(c), &message.text))
-            .map(|_| ())
-    })
-    .await
-    .ok_or("WhatsApp Web's composer did not take the message.")?;
     whatsapp::send();
     wait_for(10_000, || in_chat().then_some(()))
         .await
         .ok_or("WhatsApp Web did not send the message.")?;
     Ok(sent(&message.key).await)
+}
+
+/// Whether the seat still runs (responder mode was not turned off meanwhile).
+fn running() -> bool {
+    link().is_some()
 }
 
 /// `text` as a JSON string.

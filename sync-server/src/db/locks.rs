@@ -231,6 +231,35 @@ async fn change_on_postgres(db: &Db, change: &LockChange<'_>) -> Result<bool, sq
     row.try_get(0)
 }
 
+/// Writes a decided lock change inside the org's write transaction (which serialises it with every
+/// other write of the org, so the row is as read): for a takeover that must commit together with
+/// other writes (a person ending the first responder's flow).
+pub async fn write_in(
+    tx: &mut WriteTx,
+    row: &ConversationRow,
+    actor: &AgentRef,
+    write: &LockWrite,
+) -> ApiResult<()> {
+    let to = &write.to;
+    sqlx::query(
+        "UPDATE conversations SET lock_holder_id = $1, lock_fence = $2, lock_expires_at = $3,
+             owner_id = $4
+         WHERE id = $5",
+    )
+    .bind(to.holder_id.as_deref())
+    .bind(to.fence)
+    .bind(to.expires_at)
+    .bind(to.owner_id.as_deref())
+    .bind(&row.id)
+    .execute(tx.conn())
+    .await?;
+    let chat_id = row.chat_id()?;
+    for body in &write.events {
+        tx.append(Some(&chat_id), Some(actor), body.clone()).await?;
+    }
+    Ok(())
+}
+
 /// Ends the reply lock for good, because whoever holds or last held it may no longer work the
 /// chat (it changed hands; `actor` is `None` when routing moved it): the lease ends and the fence advances with no holder, so no write made
 /// under an earlier fence counts any more. Records the release if the lock was held.

@@ -323,6 +323,9 @@ async fn set_closed(
             .bind(&row.id)
             .execute(tx.conn())
             .await?;
+        if close && row.responder_active > 0 {
+            crate::responder::store::chat_closed(&mut tx, &row, &auth.agent_ref()).await?;
+        }
         let owner = row.owner();
         tx.append(
             Some(&chat_id),

@@ -132,32 +132,57 @@ async fn acquire_lock(
     }
     let ttl_ms = i64::try_from(state.config.lock_ttl.as_millis()).unwrap_or(i64::MAX);
     let who = auth.clone();
+    let person = auth.role != Role::Responder;
     let granted = read_decide_write(&state, &auth, &chat_id, move |row, now| {
-        let stops_responder = row.responder_active > 0 && who.role != Role::Responder;
+        // A person taking a chat the first responder works: see `take_from_responder`.
+        if person && row.responder_active > 0 {
+            return Ok(Step::Answer(None));
+        }
         Ok(match decide_acquire(row, &who, now, ttl_ms, query.force)? {
-            Step::Answer(grant) => Step::Answer((grant, stops_responder)),
+            Step::Answer(grant) => Step::Answer(Some(grant)),
             Step::Write { write, then } => Step::Write {
                 write,
-                then: (then, stops_responder),
+                then: Some(then),
             },
         })
     })
     .await;
+    let granted = match granted {
+        Ok(None) => take_from_responder(&state, &auth, &chat_id, ttl_ms, query.force).await,
+        Ok(Some(grant)) => Ok(grant),
+        Err(err) => Err(err),
+    };
     match &granted {
         Ok(_) => state.metrics.lock_granted(),
         Err(ApiError::Locked { .. }) => state.metrics.lock_refused(),
         Err(_) => {}
     }
-    let (grant, stops_responder) = granted?;
-    if stops_responder {
-        // A person is replying: the first responder stops in this chat for good. (Whatever
-        // the seat was about to send is refused already: its fence is stale.)
-        let mut tx = state.db.begin_write(&auth.org_id).await?;
-        let row = conversations::require(tx.conn(), &auth.org_id, &chat_id).await?;
-        crate::responder::store::human_took_over(&mut tx, &row, &auth.agent_ref()).await?;
-        tx.commit(&state.hub).await?;
-    }
-    Ok(Json(grant))
+    Ok(Json(granted?))
+}
+
+/// A person takes the lock of a chat the first responder works: the lock and the end of the
+/// flow commit together, so the flow can never outlive the takeover (and the seat's fence is
+/// stale from that instant: whatever it was about to send is refused).
+async fn take_from_responder(
+    state: &AppState,
+    auth: &AuthAgent,
+    chat_id: &ChatId,
+    ttl_ms: i64,
+    force: bool,
+) -> ApiResult<LockGrant> {
+    let mut tx = state.db.begin_write(&auth.org_id).await?;
+    let row = conversations::require(tx.conn(), &auth.org_id, chat_id).await?;
+    let now = tx.now();
+    let grant = match decide_acquire(&row, auth, now, ttl_ms, force)? {
+        Step::Answer(grant) => grant,
+        Step::Write { write, then } => {
+            locks::write_in(&mut tx, &row, &auth.agent_ref(), &write).await?;
+            then
+        }
+    };
+    crate::responder::store::human_took_over(&mut tx, &row, &auth.agent_ref()).await?;
+    tx.commit(&state.hub).await?;
+    Ok(grant)
 }
 
 /// Whether and how `auth` may take or renew the lock of `row` at `now`.

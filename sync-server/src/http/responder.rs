@@ -51,7 +51,7 @@ fn stopped(run: &RunRow) -> ApiError {
     let why = match run.ended.as_deref() {
         Some("human_took_over") => "a person took the chat",
         Some("person_asked") => "the customer asked for a person",
-        Some("too_many_unanswered") => "the customer stopped replying",
+        Some("too_many_unanswered" | "no_reply") => "the customer stopped replying",
         _ => "its flow is over",
     };
     ApiError::conflict(
@@ -75,6 +75,12 @@ async fn active_run(
         .ok_or(ApiError::NotFound("responder run"))?;
     if !run.active {
         return Err(stopped(&run));
+    }
+    if row.closed_at.is_some() {
+        return Err(ApiError::conflict(
+            codes::RESPONDER_STOPPED,
+            "the responder no longer works this chat: it is closed",
+        ));
     }
     if let (true, Some(owner)) = (run.taken_by_another(&row), row.owner()) {
         // Given to a person while the responder worked it: theirs from now on.
@@ -114,7 +120,7 @@ async fn org_today(conn: &mut sqlx::AnyConnection, org_id: &str, now: i64) -> Ap
 async fn work(State(state): State<AppState>, auth: AuthAgent) -> ApiResult<Json<Vec<SeatTask>>> {
     require_seat(&auth)?;
     let mut conn = state.db.pool().acquire().await?;
-    let runs = store::active(&mut conn, &auth.org_id, 200).await?;
+    let runs = store::with_work(&mut conn, &auth.org_id, 200).await?;
     let now = state.routing.at(state.db.now_on(&mut conn).await?);
     let today = org_today(&mut conn, &auth.org_id, now).await?;
     let send_text = model_on(&mut conn, &auth.org_id).await?;
@@ -149,6 +155,7 @@ async fn reply(
     ChatPath(chat_id): ChatPath,
     AppJson(report): AppJson<ReplyReport>,
 ) -> ApiResult<Json<SeatTask>> {
+    require_seat(&auth)?;
     if let Some(protocol::responder::AnswerValue::Text(text)) = &report.value {
         if let Some(c) = protocol::text::first_refused(text) {
             return Err(ApiError::validation(protocol::text::refusal(

@@ -161,6 +161,8 @@ pub enum Ended {
     HumanTookOver,
     /// It would have sent more messages without a reply than the flow allows.
     TooManyUnanswered,
+    /// The customer stopped replying: people took the chat after a while.
+    NoReply,
 }
 
 impl Ended {
@@ -170,6 +172,7 @@ impl Ended {
             Ended::PersonAsked => "person_asked",
             Ended::HumanTookOver => "human_took_over",
             Ended::TooManyUnanswered => "too_many_unanswered",
+            Ended::NoReply => "no_reply",
         }
     }
 }

@@ -120,12 +120,16 @@ fn run_from_row(row: &sqlx::any::AnyRow) -> ApiResult<RunRow> {
     })
 }
 
-/// The org's active runs, least recently changed first.
-pub async fn active(conn: &mut AnyConnection, org_id: &str, limit: i64) -> ApiResult<Vec<RunRow>> {
+/// The org's active runs with something for the seat to do, least recently changed first.
+pub async fn with_work(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    limit: i64,
+) -> ApiResult<Vec<RunRow>> {
     let rows = sqlx::query(
         "SELECT conversation_id, flow_id, status, ended, run, reply_message_id, reply_recorded_at,
                 started_at, ended_at
-         FROM responder_runs WHERE org_id = $1 AND status = 'active'
+         FROM responder_runs WHERE org_id = $1 AND status = 'active' AND has_work = 1
          ORDER BY updated_at, conversation_id LIMIT $2",
     )
     .bind(org_id)
@@ -140,7 +144,7 @@ async fn save(tx: &mut WriteTx, run: &RunRow) -> ApiResult<()> {
     let text = serde_json::to_string(&run.stored).map_err(anyhow::Error::from)?;
     sqlx::query(
         "UPDATE responder_runs SET status = $1, ended = $2, run = $3, reply_message_id = $4,
-             reply_recorded_at = $5, updated_at = $6, ended_at = $7
+             reply_recorded_at = $5, updated_at = $6, ended_at = $7, has_work = $9
          WHERE conversation_id = $8",
     )
     .bind(if run.active { "active" } else { "over" })
@@ -151,6 +155,9 @@ async fn save(tx: &mut WriteTx, run: &RunRow) -> ApiResult<()> {
     .bind(now)
     .bind(run.ended_at)
     .bind(&run.conversation_id)
+    .bind(i64::from(
+        run.active && (!run.stored.pending.is_empty() || run.reply_message_id.is_some()),
+    ))
     .execute(tx.conn())
     .await?;
     Ok(())
@@ -196,6 +203,28 @@ async fn flow_for(
         }
     }
     Ok(None)
+}
+
+/// How recently a person must have replied or held the lock for an owned chat to be theirs still.
+const PERSON_RECENT_MS: i64 = 30 * 60 * 1000;
+
+/// Whether a person is at the chat: holding its lock now, or having sent a message or held the
+/// lock within [`PERSON_RECENT_MS`].
+async fn person_active(tx: &mut WriteTx, row: &ConversationRow) -> ApiResult<bool> {
+    let now = tx.now();
+    if row.lock_holder_id.is_some()
+        && row.lock_holder_role.as_deref() != Some("responder")
+        && row.lock_expires_at > now - PERSON_RECENT_MS
+    {
+        return Ok(true);
+    }
+    let last_out: Option<i64> = sqlx::query_scalar(
+        "SELECT MAX(sent_at) FROM messages WHERE conversation_id = $1 AND direction = 'out'",
+    )
+    .bind(&row.id)
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(last_out.is_some_and(|at| at > now - PERSON_RECENT_MS))
 }
 
 /// Whether a responder seat is working now: connected (its event stream is open) and not stopped
@@ -249,6 +278,9 @@ pub async fn incoming(
         return Ok(false);
     };
     if owned.is_some() && !flow.owned_off_shift {
+        return Ok(false);
+    }
+    if owned.is_some() && person_active(tx, row).await? {
         return Ok(false);
     }
     if !seat_connected(tx).await? {
@@ -383,25 +415,95 @@ fn queue_actions(run: &mut RunRow, actions: Vec<Action>) {
             }
             Action::Stop(ended) => {
                 // Stopped short (too many messages without a reply): people take it from here.
-                let answers = flow::summary(&run.stored.flow, &run.stored.run.answers);
-                let done = if answers.is_empty() {
-                    "No qualification answers yet.".to_owned()
-                } else {
-                    format!("Qualification answers so far: {answers}")
-                };
-                run.stored.finish = Some(Finishing {
-                    ended,
-                    stage: None,
-                    note: format!("Responder: stopped, the customer did not reply. {done}"),
-                    handoff: HandoffDraft {
-                        done,
-                        promised: "Nothing: the customer stopped replying.".to_owned(),
-                        next_step: "Follow up with the customer.".to_owned(),
-                    },
-                });
+                run.stored.finish = Some(silent_customer(run, ended));
             }
         }
     }
+}
+
+/// The end of a run whose customer went quiet: people take it with what answers there are.
+fn silent_customer(run: &RunRow, ended: Ended) -> Finishing {
+    let answers = flow::summary(&run.stored.flow, &run.stored.run.answers);
+    let done = if answers.is_empty() {
+        "No qualification answers yet.".to_owned()
+    } else {
+        format!("Qualification answers so far: {answers}")
+    };
+    Finishing {
+        ended,
+        stage: None,
+        note: format!("Responder: stopped, the customer did not reply. {done}"),
+        handoff: HandoffDraft {
+            done,
+            promised: "Nothing: the customer stopped replying.".to_owned(),
+            next_step: "Follow up with the customer.".to_owned(),
+        },
+    }
+}
+
+/// How long a run waits for a customer who stopped replying before people take the chat.
+pub const IDLE_HANDOVER_MS: i64 = 30 * 60 * 1000;
+
+/// The earliest instant (routing's clock) at which a run waiting on its customer is handed over.
+pub async fn next_idle_handover(conn: &mut AnyConnection) -> ApiResult<Option<i64>> {
+    let earliest: Option<i64> = sqlx::query_scalar(
+        "SELECT MIN(updated_at) FROM responder_runs WHERE status = 'active' AND has_work = 0",
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(earliest.map(|at| at + IDLE_HANDOVER_MS))
+}
+
+/// Hands to people every run of the org whose customer has not written for
+/// [`IDLE_HANDOVER_MS`] (nothing for the seat to do meanwhile): routing takes the chat with the
+/// answers so far, or its owner gets them. Returns how many. Routing's timer calls it.
+pub async fn hand_over_idle(tx: &mut WriteTx, clock: &RoutingClock) -> ApiResult<usize> {
+    let org_id = tx.org_id().to_owned();
+    let cutoff = clock.at(tx.now()) - IDLE_HANDOVER_MS;
+    let idle: Vec<String> = sqlx::query_scalar(
+        "SELECT conversation_id FROM responder_runs
+         WHERE org_id = $1 AND status = 'active' AND has_work = 0 AND updated_at <= $2
+         ORDER BY updated_at",
+    )
+    .bind(&org_id)
+    .bind(cutoff)
+    .fetch_all(tx.conn())
+    .await?;
+    if idle.is_empty() {
+        return Ok(0);
+    }
+    // The seat that runs the org's flows signs the note and the handoff.
+    let seat: Option<(String, String)> = sqlx::query_as(
+        "SELECT id, name FROM agents WHERE org_id = $1 AND role = 'responder'
+         ORDER BY active DESC, created_at, id LIMIT 1",
+    )
+    .bind(&org_id)
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some((id, name)) = seat else {
+        return Ok(0);
+    };
+    let seat = AgentRef { id, name };
+    let mut handed = 0;
+    for conversation_id in idle {
+        let row: Option<ConversationRow> = sqlx::query_as(&format!(
+            "{} WHERE c.id = $1",
+            conversations::SELECT_CONVERSATION
+        ))
+        .bind(&conversation_id)
+        .fetch_optional(tx.conn())
+        .await?;
+        let (Some(row), Some(mut run)) = (row, load(tx.conn(), &conversation_id).await?) else {
+            continue;
+        };
+        if !run.active {
+            continue;
+        }
+        run.stored.finish = Some(silent_customer(&run, Ended::NoReply));
+        conclude_and_route(tx, clock, &row, &mut run, &seat).await?;
+        handed += 1;
+    }
+    Ok(handed)
 }
 
 /// Whether the flow is over and everything it had to say is sent: time to carry out its end.
@@ -444,7 +546,19 @@ async fn conclude(
     run.reply_message_id = None;
     run.reply_recorded_at = None;
     let mut went = String::new();
-    if let (Some(stage), Some(pipeline_id)) = (&finish.stage, &row.pipeline_id) {
+    // Only a stage of the flow's pipeline, as the pipeline stands now (the chat may have moved,
+    // or a lead changed the stages since the run began).
+    let org_id = tx.org_id().to_owned();
+    let stage_now = match (&finish.stage, &row.pipeline_id) {
+        (Some(stage), Some(pipeline_id)) if *pipeline_id == run.stored.flow.pipeline_id => {
+            crate::db::pipelines::find(tx.conn(), &org_id, pipeline_id)
+                .await?
+                .filter(|p| p.stages.contains(stage))
+                .map(|_| stage.clone())
+        }
+        _ => None,
+    };
+    if let (Some(stage), Some(pipeline_id)) = (&stage_now, &row.pipeline_id) {
         if row.stage.as_deref() != Some(stage.as_str()) {
             sqlx::query("UPDATE conversations SET stage = $1 WHERE id = $2")
                 .bind(stage)
@@ -494,7 +608,9 @@ async fn conclude(
     };
     let why = match finish.ended {
         Ended::PersonAsked => format!("The customer asked for a person: {to}"),
-        Ended::TooManyUnanswered => format!("The customer stopped replying: {to}"),
+        Ended::TooManyUnanswered | Ended::NoReply => {
+            format!("The customer stopped replying: {to}")
+        }
         _ => format!("Qualified: {to}"),
     };
     note_event(
@@ -574,6 +690,26 @@ pub async fn human_took_over(
     row: &ConversationRow,
     person: &AgentRef,
 ) -> ApiResult<bool> {
+    let words = format!("{} took over: the responder stopped.", person.name);
+    end_for_person(tx, row, person, words).await
+}
+
+/// A person closed the chat: the responder stops there.
+pub async fn chat_closed(
+    tx: &mut WriteTx,
+    row: &ConversationRow,
+    person: &AgentRef,
+) -> ApiResult<bool> {
+    let words = format!("{} closed the chat: the responder stopped.", person.name);
+    end_for_person(tx, row, person, words).await
+}
+
+async fn end_for_person(
+    tx: &mut WriteTx,
+    row: &ConversationRow,
+    person: &AgentRef,
+    words: String,
+) -> ApiResult<bool> {
     let Some(mut run) = load(tx.conn(), &row.id).await? else {
         return Ok(false);
     };
@@ -590,14 +726,12 @@ pub async fn human_took_over(
     run.reply_message_id = None;
     run.reply_recorded_at = None;
     save(tx, &run).await?;
-    note_event(
-        tx,
-        row,
-        Some(person),
-        EventBody::ResponderStopped,
-        format!("{} took over: the responder stopped.", person.name),
-    )
-    .await?;
+    // Whatever the run left for routing is void: a person has the chat.
+    sqlx::query("UPDATE responder_runs SET handoff_draft = NULL WHERE conversation_id = $1")
+        .bind(&row.id)
+        .execute(tx.conn())
+        .await?;
+    note_event(tx, row, Some(person), EventBody::ResponderStopped, words).await?;
     Ok(true)
 }
 

@@ -611,8 +611,11 @@ async fn give(
     if let Some(handoff) = handoff {
         system_handoff(tx, row, &chat_id, rule, &owner, handoff).await?;
     } else if let Some((seat, draft)) = crate::responder::store::take_draft(tx, row).await? {
-        // A chat the first responder qualified arrives with its answers.
-        responder_handoff(tx, row, &chat_id, &owner, &seat, &draft).await?;
+        // A chat the first responder qualified arrives with its answers (only from nobody: a
+        // chat someone had since is past them).
+        if row.owner_id.is_none() {
+            responder_handoff(tx, row, &chat_id, &owner, &seat, &draft).await?;
+        }
     }
     tx.append(
         Some(&chat_id),
@@ -1267,6 +1270,10 @@ pub async fn take_next(
         },
     )
     .await?;
+    // A chat the first responder qualified: its answers, as routing would have handed them.
+    if let Some((seat, draft)) = crate::responder::store::take_draft(tx, &row).await? {
+        responder_handoff(tx, &row, &chat_id, agent, &seat, &draft).await?;
+    }
     Ok(chat_id)
 }
 
@@ -1335,6 +1342,14 @@ async fn next_wait(
     )
     .fetch_one(state.db.pool())
     .await?;
+    // A first responder's run whose customer went quiet is handed to people in time too.
+    let mut conn = state.db.pool().acquire().await?;
+    let idle = crate::responder::store::next_idle_handover(&mut conn).await?;
+    drop(conn);
+    let earliest = match (earliest, idle) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     let Some(earliest) = earliest else {
         return Ok(tick);
     };
@@ -1347,10 +1362,15 @@ async fn next_wait(
 /// transaction.
 /// Returns how many orgs it could not look at (each is logged), to be tried again soon.
 pub async fn sweep(state: &crate::http::AppState) -> ApiResult<usize> {
+    let cutoff =
+        state.routing.at(state.db.now().await?) - crate::responder::store::IDLE_HANDOVER_MS;
     let orgs: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT org_id FROM chat_routing
-         WHERE queued_at IS NOT NULL OR reply_due_at IS NOT NULL",
+        "SELECT org_id FROM chat_routing WHERE queued_at IS NOT NULL OR reply_due_at IS NOT NULL
+         UNION
+         SELECT org_id FROM responder_runs
+         WHERE status = 'active' AND has_work = 0 AND updated_at <= $1",
     )
+    .bind(cutoff)
     .fetch_all(state.db.pool())
     .await?;
     let mut failed = 0;
@@ -1378,6 +1398,7 @@ async fn sweep_org(state: &crate::http::AppState, org_id: &str) -> ApiResult<()>
     .bind(org_id)
     .execute(tx.conn())
     .await?;
+    crate::responder::store::hand_over_idle(&mut tx, &state.routing).await?;
     drain(&mut tx, &state.routing).await?;
     reassign_overdue(&mut tx, &state.routing).await?;
     tx.commit(&state.hub).await?;

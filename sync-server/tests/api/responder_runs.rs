@@ -19,6 +19,7 @@ on_both_backends!(
     out_of_hours_the_customer_asking_for_a_person_waits_in_the_queue_with_the_answers,
     the_language_model_reads_replies_and_the_parser_stays_the_fallback,
     a_flow_may_answer_for_an_owner_who_is_off_shift,
+    a_customer_who_goes_quiet_reaches_people_with_the_answers_so_far,
 );
 
 /// Homes: budget (under 50 lakh → Nurture), home type, site visit; for brand-new chats.
@@ -128,6 +129,36 @@ async fn send_all(seat: &TestAgent, chat_id: &str, task: &Value) -> (Vec<String>
     (texts, after)
 }
 
+/// A rule that gives new chats to `agent`.
+async fn sales_rule(lead: &TestAgent, agent: &TestAgent) {
+    lead.post(
+        "/routing/rules",
+        json!({"name": "Sales", "match": {"new_chat": true},
+               "target": {"agent_ids": [agent.id]}, "strategy": "round_robin"}),
+    )
+    .await
+    .expect(201);
+}
+
+/// How the responder's run in `chat_id` ended (`null` while it runs).
+async fn ended(viewer: &TestAgent, chat_id: &str) -> Value {
+    viewer
+        .get(&format!("/responder/chats/{}", enc(chat_id)))
+        .await
+        .expect(200)["ended"]
+        .clone()
+}
+
+/// `lead` hands `chat_id` to `to` with a note.
+async fn hand_to(lead: &TestAgent, chat_id: &str, to: &TestAgent) {
+    lead.post(
+        &format!("/conversations/{}/handoff", enc(chat_id)),
+        json!({"to_agent_id": to.id, "done": "Called", "promised": "Prices", "next_step": "Send them"}),
+    )
+    .await
+    .expect(201);
+}
+
 async fn answer(seat: &TestAgent, chat_id: &str, upto: &Value, value: Value) -> Value {
     seat.post(
         &format!("/responder/chats/{}/reply", enc(chat_id)),
@@ -151,13 +182,7 @@ async fn the_seat_qualifies_a_new_chat_and_hands_it_to_the_agent_on_shift(backen
     )
     .await
     .expect(200);
-    lena.post(
-        "/routing/rules",
-        json!({"name": "Sales", "match": {"new_chat": true},
-               "target": {"agent_ids": [asha.id]}, "strategy": "round_robin"}),
-    )
-    .await
-    .expect(201);
+    sales_rule(&lena, &asha).await;
     // Thursday 26 November 2026, 10:00 in Kolkata: Asha is on shift and online.
     app.set_routing_time(2026, 11, 26, 10, 0).await;
     let _asha_online = online(&app, &asha).await;
@@ -361,17 +386,22 @@ async fn a_person_taking_the_chat_stops_the_responder_and_one_seat_works_a_chat(
     // A lead handing a chat the responder works to a person stops it too.
     let walk_in = chat(4);
     customer_writes(&asha, &walk_in, "W1").await;
-    lena.post(
-        &format!("/conversations/{}/handoff", enc(&walk_in)),
-        json!({"to_agent_id": asha.id, "done": "Greeted", "promised": "A call", "next_step": "Call"}),
-    )
-    .await
-    .expect(201);
-    let qualification = lena
-        .get(&format!("/responder/chats/{}", enc(&walk_in)))
+    hand_to(&lena, &walk_in, &asha).await;
+    assert_eq!(ended(&lena, &walk_in).await, "human_took_over");
+
+    // Closing a chat the responder works ends its flow there.
+    let closing = chat(7);
+    customer_writes(&asha, &closing, "C1").await;
+    lena.post_empty(&format!("/conversations/{}/close", enc(&closing)))
         .await
         .expect(200);
-    assert_eq!(qualification["ended"], "human_took_over");
+    assert_eq!(ended(&lena, &closing).await, "human_took_over");
+    assert!(!seat
+        .get("/responder/work")
+        .await
+        .expect(200)
+        .to_string()
+        .contains(closing.as_str()));
 
     // A seat says it stopped: the team sees it away, with why, and no new chat waits on it.
     lena.put("/responder/status", json!({"working": false}))
@@ -452,13 +482,7 @@ async fn out_of_hours_the_customer_asking_for_a_person_waits_in_the_queue_with_t
     )
     .await
     .expect(200);
-    lena.post(
-        "/routing/rules",
-        json!({"name": "Sales", "match": {"new_chat": true},
-               "target": {"agent_ids": [asha.id]}, "strategy": "round_robin"}),
-    )
-    .await
-    .expect(201);
+    sales_rule(&lena, &asha).await;
     // Thursday 26 November 2026, 22:00 in Kolkata: nobody is on shift until Friday 09:00.
     app.set_routing_time(2026, 11, 26, 22, 0).await;
     let _asha_online = online(&app, &asha).await;
@@ -794,11 +818,14 @@ async fn a_flow_may_answer_for_an_owner_who_is_off_shift(backend: Backend) {
     .expect(200);
     // Thursday 26 November 2026, 22:00 in Kolkata: Asha is off until Friday 09:00.
     app.set_routing_time(2026, 11, 26, 22, 0).await;
-    let (priya, rahul, kavya) = (chat(1), chat(2), chat(3));
+    let (priya, rahul, kavya, ravi_chat) = (chat(1), chat(2), chat(3), chat(4));
+    // Asha's chats, given to her earlier by the lead.
     for (c, title) in [(&priya, "Priya"), (&rahul, "Rahul"), (&kavya, "Kavya")] {
-        asha.open_chat(c, title).await;
-        assert_eq!(asha.lock(c).await.expect(200)["claimed"], true);
-        asha.release(c).await.expect(204);
+        lena.open_chat(c, title).await;
+        hand_to(&lena, c, &asha).await;
+        asha.post_empty(&format!("/conversations/{}/handoff/accept", enc(c)))
+            .await
+            .expect(200);
     }
     let qualification = |c: &str| format!("/responder/chats/{}", enc(c));
 
@@ -859,10 +886,65 @@ async fn a_flow_may_answer_for_an_owner_who_is_off_shift(backend: Backend) {
     let kinds = lena.timeline_kinds(&rahul).await;
     assert!(kinds.iter().any(|k| k == "responder.handoff"), "{kinds:?}");
 
+    // A chat someone is at (the lock taken a moment ago) is theirs, whoever's shift it is.
+    lena.open_chat(&ravi_chat, "Walk-in").await;
+    hand_to(&lena, &ravi_chat, &asha).await;
+    asha.post_empty(&format!(
+        "/conversations/{}/handoff/accept",
+        enc(&ravi_chat)
+    ))
+    .await
+    .expect(200);
+    asha.lock(&ravi_chat).await.expect(200);
+    asha.release(&ravi_chat).await.expect(204);
+    customer_writes(&seat, &ravi_chat, "W1").await;
+    lena.get(&qualification(&ravi_chat))
+        .await
+        .expect_error(404, "not_found");
+
     // On shift, her chats are hers to answer.
     app.set_routing_time(2026, 11, 27, 10, 0).await;
     customer_writes(&seat, &kavya, "K1").await;
     lena.get(&qualification(&kavya))
         .await
         .expect_error(404, "not_found");
+}
+
+async fn a_customer_who_goes_quiet_reaches_people_with_the_answers_so_far(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let Setup {
+        lena,
+        seat,
+        _seat_online,
+    } = setup(&app).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    sales_rule(&lena, &asha).await;
+    let _asha_online = online(&app, &asha).await;
+    let priya = chat(1);
+    customer_writes(&seat, &priya, "M1").await;
+    let task = task_in(&seat, &priya).await;
+    send_all(&seat, &priya, &task).await;
+    customer_writes(&seat, &priya, "M2").await;
+    let task = answer(&seat, &priya, &json!("M2"), json!({"amount": 6000000})).await;
+    send_all(&seat, &priya, &task).await;
+    // The customer goes quiet; nothing for the seat to do meanwhile.
+    assert_eq!(seat.get("/responder/work").await.expect(200), json!([]));
+    assert_eq!(lena.conversation(&priya).await["owner"], Value::Null);
+    app.advance_routing(std::time::Duration::from_secs(31 * 60));
+    let conversation = eventually("the quiet chat to reach Asha", || async {
+        let c = lena.conversation(&priya).await;
+        (c["owner"]["id"] == asha.id.as_str()).then_some(c)
+    })
+    .await;
+    let handoff = &conversation["pending_handoff"];
+    assert_eq!(
+        handoff["done"],
+        "Qualification answers so far: Budget: ₹60,00,000"
+    );
+    assert_eq!(
+        handoff["promised"],
+        "Nothing: the customer stopped replying."
+    );
+    assert_eq!(conversation["stage"]["stage"], "New", "not qualified");
+    assert_eq!(ended(&lena, &priya).await, "no_reply");
 }
