@@ -431,10 +431,12 @@ pub async fn set_role(
 /// The demo org's logins; the password is the same for all three and printed by `demo`.
 pub const DEMO_PASSWORD: &str = "baton-demo";
 /// (name, email, role) of the demo team.
-pub const DEMO_AGENTS: [(&str, &str, Role); 3] = [
+pub const DEMO_AGENTS: [(&str, &str, Role); 4] = [
     ("Asha Rao", "asha@demo.baton", Role::Lead),
     ("Ravi Kumar", "ravi@demo.baton", Role::Agent),
     ("Meera Iyer", "meera@demo.baton", Role::Agent),
+    // The first responder's seat: a browser logged in as it, in Responder mode, answers new chats.
+    ("Night Seat", "seat@demo.baton", Role::Responder),
 ];
 
 /// The demo org and its people.
@@ -446,6 +448,60 @@ pub struct Demo {
 }
 
 /// Seeds the demo org (a lead, two agents and a sales pipeline) unless it exists.
+/// The demo's first-responder flow on its Sales pipeline (stages New, Qualified, Proposal, Won,
+/// Lost): budget (under 20 lakh: Lost), the home, a site visit; then Qualified.
+pub fn demo_flow(pipeline_id: &str) -> protocol::responder::FlowRequest {
+    use protocol::responder::{AnswerKind, Branch, Condition, FlowRequest, Question, Then};
+    let question = |key: &str, label: &str, text: &str, kind, options: &[&str]| Question {
+        key: key.into(),
+        label: label.into(),
+        text: text.into(),
+        kind,
+        options: options.iter().map(|o| (*o).to_owned()).collect(),
+        branches: Vec::new(),
+    };
+    let mut budget = question(
+        "budget",
+        "Budget",
+        "What is your budget?",
+        AnswerKind::Amount,
+        &[],
+    );
+    budget.branches.push(Branch {
+        when: Condition::Below(2_000_000),
+        then: Then::Exit("Lost".into()),
+    });
+    FlowRequest {
+        name: "Sales first answer".into(),
+        pipeline_id: pipeline_id.into(),
+        enabled: true,
+        new_chats: true,
+        owned_off_shift: false,
+        greeting: "Hi! Thanks for writing to Demo Team.".into(),
+        questions: vec![
+            budget,
+            question(
+                "home",
+                "Home",
+                "Which home are you looking for?",
+                AnswerKind::Choice,
+                &["2BHK", "3BHK", "Villa"],
+            ),
+            question(
+                "visit",
+                "Site visit",
+                "Would you like to visit this week?",
+                AnswerKind::YesNo,
+                &[],
+            ),
+        ],
+        done_stage: "Qualified".into(),
+        closing: "Thank you! A colleague will call you shortly.".into(),
+        person_words: Vec::new(),
+        max_unanswered: 3,
+    }
+}
+
 pub async fn seed_demo(db: &Db) -> Result<Demo, AdminError> {
     let existing: Option<String> = sqlx::query_scalar("SELECT org_id FROM agents WHERE email = $1")
         .bind(DEMO_AGENTS[0].1)
@@ -479,13 +535,27 @@ pub async fn seed_demo(db: &Db) -> Result<Demo, AdminError> {
     }
     let stages = serde_json::to_string(&["New", "Qualified", "Proposal", "Won", "Lost"])
         .map_err(anyhow::Error::from)?;
+    let pipeline_id = uuid::Uuid::new_v4().to_string();
+    let mut conn = db.write_conn().await?;
     sqlx::query(&db.sql(
         "INSERT INTO pipelines (id, org_id, name, stages, created_at) VALUES ($1, $2, 'Sales', $3, now_ms())",
     ))
-    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(&pipeline_id)
     .bind(&org.id)
     .bind(stages)
-    .execute(&mut *db.write_conn().await?)
+    .execute(&mut *conn)
+    .await?;
+    // The first responder's flow for new chats (it runs once the seat is on).
+    let flow = serde_json::to_string(&demo_flow(&pipeline_id)).map_err(anyhow::Error::from)?;
+    sqlx::query(&db.sql(
+        "INSERT INTO flows (id, org_id, pipeline_id, name, enabled, definition, created_at, updated_at)
+         VALUES ($1, $2, $3, 'Sales first answer', 1, $4, now_ms(), now_ms())",
+    ))
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(&org.id)
+    .bind(&pipeline_id)
+    .bind(flow)
+    .execute(&mut *conn)
     .await?;
     Ok(Demo {
         org,
@@ -497,6 +567,18 @@ pub async fn seed_demo(db: &Db) -> Result<Demo, AdminError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_demo_flow_can_finish() {
+        let stages: Vec<String> = ["New", "Qualified", "Proposal", "Won", "Lost"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        assert_eq!(
+            crate::responder::flow::check(&demo_flow("p"), &stages),
+            Ok(())
+        );
+    }
 
     #[test]
     fn emails_are_normalised_and_checked() {

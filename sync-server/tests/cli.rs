@@ -419,6 +419,7 @@ fn demo_seeds_once_and_prints_logins() {
         "asha@demo.baton",
         "ravi@demo.baton",
         "meera@demo.baton",
+        "seat@demo.baton",
         "baton-demo",
     ] {
         assert!(first.contains(login), "{first}");
