@@ -1093,7 +1093,9 @@ async fn hands_and_declines_after_routing_keep_the_queue_and_the_reason_true(bac
     );
 
     // A lead qualifies a chat nobody owned: routing hands it to sales; Ravi declines, and with
-    // nobody to give it back to, it waits in the queue again.
+    // nobody to give it back to, it goes back to the queue — which gives it at once by the first
+    // rule it meets (the catch-all: Asha), never back to Ravi. (Asserting the moment it waits
+    // would race the routing timer the decline wakes.)
     lena.open_chat(&chat(3), "Walk-in").await;
     let handed = lena
         .put(
@@ -1110,10 +1112,9 @@ async fn hands_and_declines_after_routing_keep_the_queue_and_the_reason_true(bac
     )
     .await
     .expect(200);
-    assert!(
-        queue_ids(&lena).await.contains(&chat(3)),
-        "back in the queue"
-    );
+    let placed = owned_by(&lena, &chat(3), &asha).await;
+    assert_eq!(placed["routed_by"]["rule"]["name"], "Support", "{placed}");
+    assert!(!queue_ids(&lena).await.contains(&chat(3)));
 }
 
 /// An admin adds an agent, gives her a role, and deactivates another: the leaver's open chats
