@@ -215,9 +215,6 @@ async fn reply(
             "the customer's latest message is another one: fetch the work again and read it",
         ));
     }
-    let now = state.routing.at(tx.now());
-    let today = org_today(tx.conn(), &auth.org_id, now).await?;
-    let send_text = model_on(tx.conn(), &auth.org_id).await?;
     let wake = store::reply(
         &mut tx,
         &state.routing,
@@ -231,7 +228,23 @@ async fn reply(
         &auth.agent_ref(),
     )
     .await?;
-    let task = store::task(&row, &run, &today, send_text)?;
+    answer_step(&state, tx, &auth, &row, &run, wake).await
+}
+
+/// Ends a seat's step: the chat's task as it now stands, committed (and routing's timer woken
+/// when the step handed the chat on).
+async fn answer_step(
+    state: &AppState,
+    mut tx: WriteTx,
+    auth: &AuthAgent,
+    row: &ConversationRow,
+    run: &RunRow,
+    wake: bool,
+) -> ApiResult<Json<SeatTask>> {
+    let now = state.routing.at(tx.now());
+    let today = org_today(tx.conn(), &auth.org_id, now).await?;
+    let send_text = model_on(tx.conn(), &auth.org_id).await?;
+    let task = store::task(row, run, &today, send_text)?;
     tx.commit(&state.hub).await?;
     if wake {
         state.routing.wake();
@@ -343,9 +356,6 @@ async fn sent(
             ),
         ));
     }
-    let now = state.routing.at(tx.now());
-    let today = org_today(tx.conn(), &auth.org_id, now).await?;
-    let send_text = model_on(tx.conn(), &auth.org_id).await?;
     let wake = store::delivered(
         &mut tx,
         &state.routing,
@@ -355,12 +365,7 @@ async fn sent(
         &auth.agent_ref(),
     )
     .await?;
-    let task = store::task(&row, &run, &today, send_text)?;
-    tx.commit(&state.hub).await?;
-    if wake {
-        state.routing.wake();
-    }
-    Ok(Json(task))
+    answer_step(&state, tx, &auth, &row, &run, wake).await
 }
 
 /// The chat's qualification fields: what the responder's flow collected, and how it ended.
