@@ -41,7 +41,8 @@ struct Cli {
     #[arg(long, default_value_t = 20)]
     fanout_seconds: u64,
     /// Which benchmarks: `lock` (cycles, rates, notes on both stores), `sqlite` or `pg` (the same on
-    /// one store), `fanout`, `fanout-baton` (Baton alone at 1,000 agents, to profile), `reports`
+    /// one store), `fanout`, `fanout-baton` (Baton alone at 1,000 agents, to profile), `sqlite-c1` (one client on
+    /// SQLite beside its floor and the raw store, to profile), `reports`
     /// (the lead's reports on a large org), or `all`.
     #[arg(long, default_value = "all")]
     only: String,
@@ -80,6 +81,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let seconds = cli.seconds as f64;
     if matches!(cli.only.as_str(), "lock" | "all" | "sqlite") {
         lock_suite(&binary, &Store::Sqlite, seconds, &mut figures).await?;
+    }
+    if cli.only == "sqlite-c1" {
+        // For profiling: one client on SQLite, beside its floor and the raw store.
+        sqlite_c1(&binary, seconds, &mut figures).await?;
     }
     if matches!(cli.only.as_str(), "lock" | "all" | "pg") {
         {
@@ -272,6 +277,28 @@ async fn lock_suite(
     let result = lock::drive(&plan(&baton, &seats, seconds, Work::Notes)).await?;
     say("Baton notes, 16 clients", &result);
     push_run(figures, "sqlite.baton.notes.c16", "notes/s", &result, None);
+    finish(database, baton).await
+}
+
+/// The one-client lock cycle on SQLite alone, beside its floor and the raw store (to profile).
+async fn sqlite_c1(binary: &Path, seconds: f64, figures: &mut Vec<Figure>) -> anyhow::Result<()> {
+    let raw = lock::raw_sqlite(1, seconds).await?;
+    say("raw SQLite lease cycle, 1 client", &raw);
+    push_run(figures, "sqlite.raw.c1", "cycles/s", &raw, None);
+    let (database, baton, seats) = fresh(binary, &Store::Sqlite, 1, 16, 20).await?;
+    let floor = lock::drive(&plan(&baton, &seats[..1], seconds, Work::Floor)).await?;
+    say("HTTP floor (two GET /healthz per cycle), 1 client", &floor);
+    push_run(figures, "sqlite.http_floor.c1", "cycles/s", &floor, None);
+    eprintln!("Baton lock cycle, 1 client: server pid {}", baton.pid);
+    let result = lock::drive(&plan(&baton, &seats[..1], seconds, Work::Cycles)).await?;
+    say("Baton lock cycle, 1 client", &result);
+    push_run(
+        figures,
+        "sqlite.baton.c1",
+        "cycles/s",
+        &result,
+        Some("sqlite.raw.c1"),
+    );
     finish(database, baton).await
 }
 

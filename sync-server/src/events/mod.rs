@@ -14,10 +14,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::ws::Utf8Bytes;
 use protocol::ws::ServerMessage;
 use tokio::sync::{broadcast, Notify};
 use tokio_util::sync::CancellationToken;
+use tungstenite::Utf8Bytes;
 
 pub use store::{latest_seq, read_after, read_timeline};
 

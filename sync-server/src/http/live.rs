@@ -9,23 +9,24 @@
 //! org's feed. It tracks the last sequence number it sent, so every event goes out once and in
 //! order; if the feed skips ahead or this socket lagged, the gap is read from the database.
 
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::Response;
 use axum::Json;
+use futures_util::{SinkExt, StreamExt};
 use protocol::api::EventTicket;
 use protocol::codes;
 use protocol::ws::{ClientMessage, ServerMessage};
 use serde::Deserialize;
 use std::sync::Arc;
-
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
+use tungstenite::protocol::WebSocketConfig;
+use tungstenite::{Message, Utf8Bytes};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{auth_agent_from_row, authenticate_token, AppQuery, AuthAgent};
+use super::socket::{self, NotAnUpgrade, Socket, Upgrade};
 use super::{AppState, Routes};
 use crate::auth;
 use crate::events::{self, LiveEvent, READ_PAGE};
@@ -191,7 +192,7 @@ async fn connect(
     headers: HeaderMap,
     AppQuery(query): AppQuery<ConnectQuery>,
     hold: Option<axum::Extension<crate::serve::ConnectionHold>>,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    upgrade: Result<Upgrade, NotAnUpgrade>,
 ) -> ApiResult<Response> {
     if let Some(origin) = headers.get(header::ORIGIN) {
         let allowed = origin
@@ -216,7 +217,7 @@ async fn connect(
     // Everything that can refuse the connection comes before the ticket is used up.
     let upgrade = upgrade.map_err(|rejection| ApiError::BadRequest {
         code: codes::INVALID_PARAMETER,
-        message: format!("this endpoint is a WebSocket: {}", rejection.body_text()),
+        message: format!("this endpoint is a WebSocket: {}", rejection.0),
     })?;
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -243,59 +244,59 @@ async fn connect(
     if let Some(ticket) = &query.ticket {
         use_ticket(&state, ticket).await?;
     }
-    Ok(upgrade
-        .max_message_size(MAX_CLIENT_MESSAGE)
-        .max_frame_size(MAX_CLIENT_MESSAGE)
-        // tungstenite's defaults are sized for bulk transfer: a 128 KiB read buffer, zero-filled
-        // on every read attempt (each wake-up for an event), and a 128 KiB write buffer. An agent
-        // sends pings of a few bytes and receives small frames: small buffers, frames written at
-        // once, and a bound on what a client that stops reading can make us hold.
+    // tungstenite's defaults are sized for bulk transfer: a 128 KiB read buffer, zero-filled on
+    // every read attempt (each wake-up for an event), and a 128 KiB write buffer. An agent sends
+    // pings of a few bytes and receives small frames: small buffers, frames written at once, and
+    // a bound on what a client that stops reading can make us hold.
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_CLIENT_MESSAGE))
+        .max_frame_size(Some(MAX_CLIENT_MESSAGE))
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
-        .max_write_buffer_size(MAX_WRITE_BUFFER)
-        .on_upgrade(move |socket| async move {
-            let open = state.metrics.socket_opened();
-            let lease = crate::presence::lease(state.config.ws_ping_interval);
-            if let Err(err) = state
-                .presence
-                .stream_opened(
-                    &state.db,
-                    &state.hub,
-                    &auth.org_id,
-                    &auth.agent_ref(),
-                    lease,
-                )
-                .await
-            {
-                tracing::warn!(agent = %auth.id, error = %err, "presence not recorded");
-            }
-            // Someone came online: the queue may have a chat for them.
-            state.routing.wake();
-            let presence = (state.clone(), auth.id.clone());
-            let mut session = Session {
-                state,
-                auth,
-                socket,
-                last_sent: since,
-            };
-            let end = session.run().await;
-            // Boxed: it owns the session, which the stream's future would otherwise hold twice.
-            Box::pin(session.finish(end)).await;
-            let (state, agent_id) = presence;
-            if let Err(err) = Box::pin(
-                state
-                    .presence
-                    .stream_closed(&state.db, &state.hub, &agent_id),
+        .max_write_buffer_size(MAX_WRITE_BUFFER);
+    Ok(upgrade.accept(config, move |socket| async move {
+        let open = state.metrics.socket_opened();
+        let lease = crate::presence::lease(state.config.ws_ping_interval);
+        if let Err(err) = state
+            .presence
+            .stream_opened(
+                &state.db,
+                &state.hub,
+                &auth.org_id,
+                &auth.agent_ref(),
+                lease,
             )
             .await
-            {
-                tracing::warn!(agent = %agent_id, error = %err, "presence not cleared");
-            }
-            drop(slot);
-            drop(open);
-            // The connection's place under the server's cap ends with the stream.
-            drop(hold);
-        }))
+        {
+            tracing::warn!(agent = %auth.id, error = %err, "presence not recorded");
+        }
+        // Someone came online: the queue may have a chat for them.
+        state.routing.wake();
+        let presence = (state.clone(), auth.id.clone());
+        let mut session = Session {
+            state,
+            auth,
+            socket,
+            last_sent: since,
+        };
+        let end = session.run().await;
+        // Boxed: it owns the session, which the stream's future would otherwise hold twice.
+        Box::pin(session.finish(end)).await;
+        let (state, agent_id) = presence;
+        if let Err(err) = Box::pin(
+            state
+                .presence
+                .stream_closed(&state.db, &state.hub, &agent_id),
+        )
+        .await
+        {
+            tracing::warn!(agent = %agent_id, error = %err, "presence not cleared");
+        }
+        drop(slot);
+        drop(open);
+        // The connection's place under the server's cap ends with the stream.
+        drop(hold);
+    }))
 }
 
 /// Why a session ended.
@@ -303,20 +304,15 @@ async fn connect(
 enum End {
     ClientLeft,
     Close(u16, &'static str),
+    /// The client sent a message over [`MAX_CLIENT_MESSAGE`]: what follows it cannot be read.
+    TooBig,
     Failed(String),
 }
 
-impl From<axum::Error> for End {
-    fn from(err: axum::Error) -> End {
-        match err
-            .into_inner()
-            .downcast::<tungstenite::Error>()
-            .map(|e| *e)
-        {
-            Ok(tungstenite::Error::Capacity(_)) => End::Close(
-                CLOSE_TOO_BIG,
-                "messages to the server are pings, a few bytes long",
-            ),
+impl From<tungstenite::Error> for End {
+    fn from(err: tungstenite::Error) -> End {
+        match err {
+            tungstenite::Error::Capacity(_) => End::TooBig,
             // The socket is gone; there is nobody to tell.
             _ => End::ClientLeft,
         }
@@ -332,7 +328,7 @@ impl From<sqlx::Error> for End {
 struct Session {
     state: AppState,
     auth: AuthAgent,
-    socket: WebSocket,
+    socket: Socket,
     /// The last sequence number sent (or skipped by a resync).
     last_sent: i64,
 }
@@ -368,7 +364,7 @@ impl Session {
                     Err(RecvError::Lagged(_)) => Box::pin(self.send_backlog()).await?,
                     Err(RecvError::Closed) => return Ok(End::Close(CLOSE_RESTART, "server restarting")),
                 },
-                message = self.socket.recv() => {
+                message = self.socket.next() => {
                     heard_since_ping = true;
                     match message {
                         Some(Err(err)) => return Ok(End::from(err)),
@@ -503,20 +499,19 @@ impl Session {
     }
 
     async fn finish(mut self, end: End) {
-        let (code, reason) = match end {
+        let (code, reason, unreadable) = match end {
             End::ClientLeft => return,
-            End::Close(code, reason) => (code, reason),
+            End::Close(code, reason) => (code, reason, false),
+            End::TooBig => (
+                CLOSE_TOO_BIG,
+                "messages to the server are pings, a few bytes long",
+                true,
+            ),
             End::Failed(error) => {
                 tracing::warn!(agent = %self.auth.id, error, "event stream failed");
-                (1011, "server error; reconnect")
+                (1011, "server error; reconnect", false)
             }
         };
-        let _ = self
-            .socket
-            .send(Message::Close(Some(CloseFrame {
-                code,
-                reason: Utf8Bytes::from_static(reason),
-            })))
-            .await;
+        socket::close(&mut self.socket, code, reason, unreadable).await;
     }
 }

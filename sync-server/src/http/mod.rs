@@ -24,6 +24,7 @@ pub mod reminders;
 mod reports;
 mod responder;
 pub(crate) mod routing_rules;
+mod socket;
 pub(crate) mod teams;
 mod templates;
 pub mod throttle;
