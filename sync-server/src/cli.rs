@@ -29,7 +29,7 @@ pub struct Cli {
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
-    /// Create the demo org (a lead and two agents) if it does not exist, and print its logins.
+    /// Create the demo org (a lead, two agents and a first-responder seat) if it does not exist, and print its logins.
     Demo(DatabaseArgs),
     /// Provision orgs, agents and tokens.
     #[command(subcommand)]
@@ -451,9 +451,22 @@ fn print_demo(demo: &admin::Demo) {
         "{verb} the demo org \"{}\" (id {}). Log in with:",
         demo.org.name, demo.org.id
     );
+    // Columns as wide as their widest entry, so every login lines up ("responder" included).
+    let width = |cell: fn(&protocol::api::Agent) -> &str| {
+        demo.agents
+            .iter()
+            .map(|a| cell(a).chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let (role_width, name_width, email_width) = (
+        width(|a| a.role.as_str()),
+        width(|a| a.name.as_str()),
+        width(|a| a.email.as_str()),
+    );
     for agent in &demo.agents {
         println!(
-            "  {:<6} {:<12} {:<18} password: {}",
+            "  {:<role_width$} {:<name_width$} {:<email_width$} password: {}",
             agent.role.as_str(),
             agent.name,
             agent.email,
