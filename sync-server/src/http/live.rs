@@ -281,7 +281,7 @@ async fn connect(
         };
         let end = session.run().await;
         // Boxed: it owns the session, which the stream's future would otherwise hold twice.
-        Box::pin(session.finish(end)).await;
+        let parting = Box::pin(session.finish(end)).await;
         let (state, agent_id) = presence;
         if let Err(err) = Box::pin(
             state
@@ -291,6 +291,10 @@ async fn connect(
         .await
         {
             tracing::warn!(agent = %agent_id, error = %err, "presence not cleared");
+        }
+        // Presence is cleared first: a client slow to answer the close is no longer there.
+        if let Some((mut socket, unreadable)) = parting {
+            socket::linger(&mut socket, unreadable).await;
         }
         drop(slot);
         drop(open);
@@ -498,9 +502,11 @@ impl Session {
         Ok(())
     }
 
-    async fn finish(mut self, end: End) {
+    /// Says goodbye with the code `end` calls for; returns the socket to linger on and whether
+    /// its input is unreadable (see [`socket::linger`]), unless the client has gone already.
+    async fn finish(mut self, end: End) -> Option<(Socket, bool)> {
         let (code, reason, unreadable) = match end {
-            End::ClientLeft => return,
+            End::ClientLeft => return None,
             End::Close(code, reason) => (code, reason, false),
             End::TooBig => (
                 CLOSE_TOO_BIG,
@@ -512,6 +518,8 @@ impl Session {
                 (1011, "server error; reconnect", false)
             }
         };
-        socket::close(&mut self.socket, code, reason, unreadable).await;
+        socket::send_close(&mut self.socket, code, reason)
+            .await
+            .then_some((self.socket, unreadable))
     }
 }

@@ -128,17 +128,20 @@ impl Upgrade {
     }
 }
 
-/// Sends the close frame, then lingers until the client answers it or leaves (at most
-/// [`LINGER`]). `unreadable`: the client's input cannot be parsed any further (a frame over the
-/// cap), so it is read raw and dropped.
-pub async fn close(socket: &mut Socket, code: u16, reason: &'static str, unreadable: bool) {
+/// Sends the close frame; false if the socket is gone already (then there is nothing to linger
+/// for).
+pub async fn send_close(socket: &mut Socket, code: u16, reason: &'static str) -> bool {
     let frame = CloseFrame {
         code: CloseCode::from(code),
         reason: Utf8Bytes::from_static(reason),
     };
-    if socket.send(Message::Close(Some(frame))).await.is_err() {
-        return;
-    }
+    socket.send(Message::Close(Some(frame))).await.is_ok()
+}
+
+/// After [`send_close`]: waits until the client answers the close or leaves (at most
+/// [`LINGER`]). `unreadable`: the client's input cannot be parsed any further (a frame over the
+/// cap), so it is read raw and dropped.
+pub async fn linger(socket: &mut Socket, unreadable: bool) {
     let linger = async {
         if unreadable {
             let mut scratch = [0u8; 4096];
