@@ -197,22 +197,50 @@ fn say(what: &str, result: &DriveResult) {
     );
 }
 
-/// The most a lock cycle over HTTP can do at one client: the floor's two round trips plus the
-/// raw store's own cycle, one after the other, with nothing else in between (no authentication,
-/// no JSON, no rules, no event). Beside the raw store, it says how close to it any server in
-/// front of that store could come on this machine in this run.
-fn push_ceiling(figures: &mut Vec<Figure>, store: &str, raw_rate: f64, floor: &DriveResult) {
-    let (raw, floor) = (raw_rate, floor.per_second());
+/// Measures the HTTP floor at one client (two `GET /healthz` per cycle against `baton`), then
+/// the one-client ceiling from it and the raw store's figure already measured: the floor's two
+/// round trips plus the raw store's own cycle, one after the other, with nothing in between (no
+/// authentication, no JSON, no rules, no event). Beside the raw store, the ceiling says how close
+/// to it any server in front of that store could come on this machine in this run.
+async fn floor_and_ceiling(
+    figures: &mut Vec<Figure>,
+    store: &str,
+    baton: &Baton,
+    seat: &server::Seat,
+    seconds: f64,
+) -> anyhow::Result<()> {
+    let floor = lock::drive(&plan(
+        baton,
+        std::slice::from_ref(seat),
+        seconds,
+        Work::Floor,
+    ))
+    .await?;
+    say("HTTP floor (two GET /healthz per cycle), 1 client", &floor);
+    push_run(
+        figures,
+        &format!("{store}.http_floor.c1"),
+        "cycles/s",
+        &floor,
+        None,
+    );
+    let raw_name = format!("{store}.raw.c1.rate");
+    let raw = figures
+        .iter()
+        .find(|figure| figure.name == raw_name)
+        .map_or(0.0, |figure| figure.value);
+    let floor = floor.per_second();
     if raw <= 0.0 || floor <= 0.0 {
-        return;
+        return Ok(());
     }
     let mut ceiling = Figure::new(
         format!("{store}.ceiling.c1.rate"),
         1.0 / (1.0 / raw + 1.0 / floor),
         "cycles/s",
     );
-    ceiling.baseline = Some(format!("{store}.raw.c1.rate"));
+    ceiling.baseline = Some(raw_name);
     figures.push(ceiling);
+    Ok(())
 }
 
 fn push_run(
@@ -239,12 +267,8 @@ async fn lock_suite(
     figures: &mut Vec<Figure>,
 ) -> anyhow::Result<()> {
     eprintln!("reply-lock cycle on SQLite (synchronous=FULL)");
-    let mut raw_c1 = None;
     for clients in [1, 16] {
         let raw = lock::raw_sqlite(clients, seconds).await?;
-        if clients == 1 {
-            raw_c1 = Some(raw.per_second());
-        }
         say(&format!("raw SQLite lease cycle, {clients} clients"), &raw);
         push_run(
             figures,
@@ -255,12 +279,7 @@ async fn lock_suite(
         );
     }
     let (database, baton, seats) = fresh(binary, store, 1, 16, 20).await?;
-    let floor = lock::drive(&plan(&baton, &seats[..1], seconds, Work::Floor)).await?;
-    say("HTTP floor (two GET /healthz per cycle), 1 client", &floor);
-    push_run(figures, "sqlite.http_floor.c1", "cycles/s", &floor, None);
-    if let Some(raw) = raw_c1 {
-        push_ceiling(figures, "sqlite", raw, &floor);
-    }
+    floor_and_ceiling(figures, "sqlite", &baton, &seats[0], seconds).await?;
     for clients in [1, 4, 16] {
         let result = lock::drive(&plan(&baton, &seats[..clients], seconds, Work::Cycles)).await?;
         say(&format!("Baton lock cycle, {clients} clients"), &result);
@@ -311,10 +330,7 @@ async fn sqlite_c1(binary: &Path, seconds: f64, figures: &mut Vec<Figure>) -> an
     say("raw SQLite lease cycle, 1 client", &raw);
     push_run(figures, "sqlite.raw.c1", "cycles/s", &raw, None);
     let (database, baton, seats) = fresh(binary, &Store::Sqlite, 1, 16, 20).await?;
-    let floor = lock::drive(&plan(&baton, &seats[..1], seconds, Work::Floor)).await?;
-    say("HTTP floor (two GET /healthz per cycle), 1 client", &floor);
-    push_run(figures, "sqlite.http_floor.c1", "cycles/s", &floor, None);
-    push_ceiling(figures, "sqlite", raw.per_second(), &floor);
+    floor_and_ceiling(figures, "sqlite", &baton, &seats[0], seconds).await?;
     eprintln!("Baton lock cycle, 1 client: server pid {}", baton.pid);
     let result = lock::drive(&plan(&baton, &seats[..1], seconds, Work::Cycles)).await?;
     say("Baton lock cycle, 1 client", &result);
@@ -335,15 +351,11 @@ async fn pg_lock_suite(
     figures: &mut Vec<Figure>,
 ) -> anyhow::Result<()> {
     eprintln!("reply-lock cycle on PostgreSQL");
-    let mut raw_c1 = None;
     for clients in [1, 4, 16] {
         let database = Database::create(store).await?;
         let raw = lock::pgbench(&database.url, clients, seconds).await;
         database.drop_pg().await?;
         let raw = raw?;
-        if clients == 1 {
-            raw_c1 = Some(raw.per_second());
-        }
         say(&format!("pgbench lease cycle, {clients} clients"), &raw);
         push_run(
             figures,
@@ -355,12 +367,7 @@ async fn pg_lock_suite(
     }
     let secs = seconds as f64;
     let (database, baton, seats) = fresh(binary, store, 1, 16, 20).await?;
-    let floor = lock::drive(&plan(&baton, &seats[..1], secs, Work::Floor)).await?;
-    say("HTTP floor (two GET /healthz per cycle), 1 client", &floor);
-    push_run(figures, "pg.http_floor.c1", "cycles/s", &floor, None);
-    if let Some(raw) = raw_c1 {
-        push_ceiling(figures, "pg", raw, &floor);
-    }
+    floor_and_ceiling(figures, "pg", &baton, &seats[0], secs).await?;
     for clients in [1, 4, 16] {
         let result = lock::drive(&plan(&baton, &seats[..clients], secs, Work::Cycles)).await?;
         say(

@@ -428,7 +428,7 @@ pub async fn set_role(
     Ok(Agent { role, ..agent })
 }
 
-/// The demo org's logins; the password is the same for all three and printed by `demo`.
+/// The demo org's logins; the password is the same for all of them and printed by `demo`.
 pub const DEMO_PASSWORD: &str = "baton-demo";
 /// (name, email, role) of the demo team.
 pub const DEMO_AGENTS: [(&str, &str, Role); 4] = [
@@ -447,7 +447,6 @@ pub struct Demo {
     pub created: bool,
 }
 
-/// Seeds the demo org (a lead, two agents and a sales pipeline) unless it exists.
 /// The demo's first-responder flow on its Sales pipeline (stages New, Qualified, Proposal, Won,
 /// Lost): budget (under 20 lakh: Lost), the home, a site visit; then Qualified.
 pub fn demo_flow(pipeline_id: &str) -> protocol::responder::FlowRequest {
@@ -502,6 +501,8 @@ pub fn demo_flow(pipeline_id: &str) -> protocol::responder::FlowRequest {
     }
 }
 
+/// Seeds the demo org (a lead, two agents, the first responder's seat, a sales pipeline and its
+/// flow) unless it exists.
 pub async fn seed_demo(db: &Db) -> Result<Demo, AdminError> {
     let existing: Option<String> = sqlx::query_scalar("SELECT org_id FROM agents WHERE email = $1")
         .bind(DEMO_AGENTS[0].1)
@@ -536,27 +537,33 @@ pub async fn seed_demo(db: &Db) -> Result<Demo, AdminError> {
     let stages = serde_json::to_string(&["New", "Qualified", "Proposal", "Won", "Lost"])
         .map_err(anyhow::Error::from)?;
     let pipeline_id = uuid::Uuid::new_v4().to_string();
+    // The pipeline and its flow together or not at all: a second `demo` finds the org and adds
+    // nothing, so a pipeline left without its flow would stay so.
     let mut conn = db.write_conn().await?;
+    let mut tx = sqlx::Acquire::begin(&mut *conn).await?;
     sqlx::query(&db.sql(
         "INSERT INTO pipelines (id, org_id, name, stages, created_at) VALUES ($1, $2, 'Sales', $3, now_ms())",
     ))
     .bind(&pipeline_id)
     .bind(&org.id)
     .bind(stages)
-    .execute(&mut *conn)
+    .execute(&mut *tx)
     .await?;
     // The first responder's flow for new chats (it runs once the seat is on).
-    let flow = serde_json::to_string(&demo_flow(&pipeline_id)).map_err(anyhow::Error::from)?;
+    let flow = demo_flow(&pipeline_id);
+    let definition = serde_json::to_string(&flow).map_err(anyhow::Error::from)?;
     sqlx::query(&db.sql(
         "INSERT INTO flows (id, org_id, pipeline_id, name, enabled, definition, created_at, updated_at)
-         VALUES ($1, $2, $3, 'Sales first answer', 1, $4, now_ms(), now_ms())",
+         VALUES ($1, $2, $3, $4, 1, $5, now_ms(), now_ms())",
     ))
     .bind(uuid::Uuid::new_v4().to_string())
     .bind(&org.id)
     .bind(&pipeline_id)
-    .bind(flow)
-    .execute(&mut *conn)
+    .bind(&flow.name)
+    .bind(definition)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(Demo {
         org,
         agents,
