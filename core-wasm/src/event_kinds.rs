@@ -141,6 +141,7 @@ pub fn event_body<'de, D: Deserializer<'de>>(kind: &str, data: D) -> Result<Even
         "message.recorded" => {
             EventBody::MessageRecorded(MessageRecord::deserialize(data).map_err(read)?)
         }
+        "agent.created" => EventBody::AgentCreated(AgentRef::deserialize(data).map_err(read)?),
         "agent.deactivated" => {
             EventBody::AgentDeactivated(AgentRef::deserialize(data).map_err(read)?)
         }
@@ -400,6 +401,7 @@ mod tests {
                 answered_at: Some(9),
                 ..request
             }),
+            EventBody::AgentCreated(agent("a4")),
             EventBody::AgentDeactivated(agent("a3")),
             EventBody::AgentReactivated(agent("a3")),
             EventBody::SessionsEnded(agent("a3")),
@@ -480,6 +482,7 @@ mod tests {
                 | EventBody::ReminderDone(_)
                 | EventBody::PipelineCreated(_)
                 | EventBody::MessageRecorded(_)
+                | EventBody::AgentCreated(_)
                 | EventBody::AgentDeactivated(_)
                 | EventBody::AgentReactivated(_)
                 | EventBody::SessionsEnded(_)

@@ -384,6 +384,7 @@ impl TeamState {
             }
             EventBody::NoteCreated(_)
             | EventBody::PipelineCreated(_)
+            | EventBody::AgentCreated(_)
             | EventBody::AgentDeactivated(_)
             | EventBody::AgentReactivated(_)
             | EventBody::SessionsEnded(_)

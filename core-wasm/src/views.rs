@@ -1,7 +1,7 @@
 //! What the overlay shows, computed from the state without touching the DOM: badge labels, the
 //! header bar, whether the composer is open, what the send guard reports.
 
-use protocol::api::{AgentRef, ChatRequest, ChatRequestStatus, Direction, Handoff};
+use protocol::api::{AgentRef, ChatRequest, ChatRequestStatus, Direction, Handoff, Role};
 use protocol::events::{Event, EventBody};
 use protocol::{ChatId, Millis};
 
@@ -163,7 +163,19 @@ pub fn composer_gate(state: &TeamState, chat_id: &ChatId, now: Millis) -> Gate {
     };
     let me = state.my_id();
     let supervisor = state.my_role().is_some_and(|r| r.supervises());
-    if let Some(lock) = conversation.active_lock(now) {
+    // Humans first: a person's typing takes the lock from the first responder's seat (the
+    // server ends its flow in the same commit), so the seat's lock never blocks a person.
+    let held_by_seat = |holder: &AgentRef| {
+        state.my_role() != Some(Role::Responder)
+            && state
+                .agents
+                .iter()
+                .any(|a| a.id == holder.id && a.role == Role::Responder)
+    };
+    if let Some(lock) = conversation
+        .active_lock(now)
+        .filter(|lock| !held_by_seat(&lock.holder))
+    {
         if Some(lock.holder.id.as_str()) != me {
             return Gate::Blocked(Blocked {
                 text: format!(
@@ -575,6 +587,7 @@ pub fn describe_event(event: &Event) -> Option<String> {
         | EventBody::LockReleased { .. }
         | EventBody::PipelineCreated(_)
         | EventBody::MessageRecorded(_)
+        | EventBody::AgentCreated(_)
         | EventBody::AgentDeactivated(_)
         | EventBody::AgentReactivated(_)
         | EventBody::SessionsEnded(_)
@@ -710,7 +723,7 @@ mod tests {
     use super::*;
     use crate::state::tests::{agent, chat, event, state_for};
     use crate::state::ConversationState;
-    use protocol::api::{MessageRecord, Role};
+    use protocol::api::{Agent, MessageRecord};
 
     fn known(chat_id: &ChatId) -> Verdict {
         Verdict::Known {
@@ -1051,6 +1064,46 @@ mod tests {
             composer_gate(&holder, &chat(77), 1_000),
             Gate::Open,
             "unknown chats are open"
+        );
+    }
+
+    #[test]
+    fn the_responders_lock_does_not_block_a_person() {
+        let seat = Agent {
+            id: "s".into(),
+            name: "Responder".into(),
+            email: "seat@acme.test".into(),
+            role: Role::Responder,
+        };
+        let mut state = state_for("a", Role::Agent);
+        state.agents.push(seat.clone());
+        let c = owned_and_locked(
+            &mut state,
+            agent("a", "Asha"),
+            Some(agent("s", "Responder")),
+        );
+        assert_eq!(
+            composer_gate(&state, &c, 1_000),
+            Gate::Open,
+            "typing takes the lock from the seat"
+        );
+        // Someone else's chat stays someone else's, seat or no seat.
+        let mut ravi = state_for("r", Role::Agent);
+        ravi.agents.push(seat.clone());
+        let c = owned_and_locked(&mut ravi, agent("a", "Asha"), Some(agent("s", "Responder")));
+        assert!(
+            matches!(composer_gate(&ravi, &c, 1_000), Gate::Blocked(b) if b.text == "Asha owns this chat")
+        );
+        // A second seat does not take from the first.
+        let mut other_seat = state_for("s2", Role::Responder);
+        other_seat.agents.push(seat);
+        let c = owned_and_locked(
+            &mut other_seat,
+            agent("a", "Asha"),
+            Some(agent("s", "Responder")),
+        );
+        assert!(
+            matches!(composer_gate(&other_seat, &c, 1_000), Gate::Blocked(b) if b.holder.is_some())
         );
     }
 

@@ -156,6 +156,9 @@ pub enum EventBody {
     PipelineCreated(Pipeline),
     #[serde(rename = "message.recorded")]
     MessageRecorded(MessageRecord),
+    /// An admin added an agent (or a first responder's seat) to the org.
+    #[serde(rename = "agent.created")]
+    AgentCreated(AgentRef),
     /// An admin deactivated the agent: they can no longer log in, their sessions and locks end.
     #[serde(rename = "agent.deactivated")]
     AgentDeactivated(AgentRef),
@@ -210,6 +213,7 @@ impl EventBody {
             EventBody::ReminderDone(_) => "reminder.done",
             EventBody::PipelineCreated(_) => "pipeline.created",
             EventBody::MessageRecorded(_) => "message.recorded",
+            EventBody::AgentCreated(_) => "agent.created",
             EventBody::AgentDeactivated(_) => "agent.deactivated",
             EventBody::AgentReactivated(_) => "agent.reactivated",
             EventBody::SessionsEnded(_) => "agent.sessions_ended",
@@ -241,6 +245,7 @@ impl EventBody {
                 | EventBody::LockReleased { .. }
                 | EventBody::PipelineCreated(_)
                 | EventBody::MessageRecorded(_)
+                | EventBody::AgentCreated(_)
                 | EventBody::AgentDeactivated(_)
                 | EventBody::AgentReactivated(_)
                 | EventBody::SessionsEnded(_)

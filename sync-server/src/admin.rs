@@ -154,8 +154,14 @@ async fn hash_new_password(password: &str) -> Result<String, AdminError> {
     )
 }
 
-/// Creates an agent in an existing org.
-pub async fn create_agent(db: &Db, new: NewAgent<'_>) -> Result<Agent, AdminError> {
+/// Creates an agent in an existing org; the team sees the newcomer at once (`agent.created`),
+/// so they can be handed chats and mentioned, and a seat's lock is known for a seat's.
+pub async fn create_agent(
+    db: &Db,
+    hub: &EventHub,
+    new: NewAgent<'_>,
+    actor: Option<&AgentRef>,
+) -> Result<Agent, AdminError> {
     let name = clean_name("agent name", new.name, 100).map_err(AdminError::Invalid)?;
     let email = clean_email(new.email).map_err(AdminError::Invalid)?;
     find_org(db, new.org_id).await?;
@@ -166,26 +172,35 @@ pub async fn create_agent(db: &Db, new: NewAgent<'_>) -> Result<Agent, AdminErro
         email,
         role: new.role,
     };
-    let inserted = sqlx::query(&db.sql(
+    let mut tx = db.begin_write(new.org_id).await?;
+    let now = tx.now();
+    let inserted = sqlx::query(
         "INSERT INTO agents (id, org_id, name, email, role, password_hash, active, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 1, now_ms())",
-    ))
+         VALUES ($1, $2, $3, $4, $5, $6, 1, $7)",
+    )
     .bind(&agent.id)
     .bind(new.org_id)
     .bind(&agent.name)
     .bind(&agent.email)
     .bind(agent.role.as_str())
     .bind(password_hash)
-    .execute(&mut *db.write_conn().await?)
+    .bind(now)
+    .execute(tx.conn())
     .await;
     match inserted {
-        Ok(_) => Ok(agent),
-        Err(err) if db::is_unique_violation(&err) => Err(AdminError::Conflict(format!(
-            "an agent with email {} exists already",
-            agent.email
-        ))),
-        Err(err) => Err(err.into()),
+        Ok(_) => {}
+        Err(err) if db::is_unique_violation(&err) => {
+            return Err(AdminError::Conflict(format!(
+                "an agent with email {} exists already",
+                agent.email
+            )))
+        }
+        Err(err) => return Err(err.into()),
     }
+    tx.append(None, actor, EventBody::AgentCreated(agent_ref(&agent)))
+        .await?;
+    tx.commit(hub).await?;
+    Ok(agent)
 }
 
 /// Lists an org's active agents by name.
@@ -504,6 +519,7 @@ pub fn demo_flow(pipeline_id: &str) -> protocol::responder::FlowRequest {
 /// Seeds the demo org (a lead, two agents, the first responder's seat, a sales pipeline and its
 /// flow) unless it exists.
 pub async fn seed_demo(db: &Db) -> Result<Demo, AdminError> {
+    let hub = EventHub::for_commands(db);
     let existing: Option<String> = sqlx::query_scalar("SELECT org_id FROM agents WHERE email = $1")
         .bind(DEMO_AGENTS[0].1)
         .fetch_optional(db.pool())
@@ -523,6 +539,7 @@ pub async fn seed_demo(db: &Db) -> Result<Demo, AdminError> {
         agents.push(
             create_agent(
                 db,
+                &hub,
                 NewAgent {
                     org_id: &org.id,
                     name,
@@ -530,6 +547,7 @@ pub async fn seed_demo(db: &Db) -> Result<Demo, AdminError> {
                     role,
                     password: DEMO_PASSWORD,
                 },
+                None,
             )
             .await?,
         );

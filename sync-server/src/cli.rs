@@ -196,16 +196,6 @@ enum RoutingCommand {
     },
 }
 
-/// For commands run beside a live server: their events reach its streams through the database
-/// (PostgreSQL's notifications, or the server's next look at SQLite).
-fn offline_hub(db: &Db) -> EventHub {
-    EventHub::new(
-        db.clone(),
-        Duration::from_secs(2),
-        tokio_util::sync::CancellationToken::new(),
-    )
-}
-
 fn parse_role(value: &str) -> Result<Role, String> {
     Role::parse(value)
         .ok_or_else(|| format!("{value:?} is not a role; use agent, lead, admin or responder"))
@@ -345,6 +335,7 @@ async fn admin_command(command: AdminCommand) -> anyhow::Result<()> {
             let db = Db::connect(&database.database_url, 2).await?;
             let agent = admin::create_agent(
                 &db,
+                &EventHub::for_commands(&db),
                 NewAgent {
                     org_id: &org,
                     name: &name,
@@ -352,6 +343,7 @@ async fn admin_command(command: AdminCommand) -> anyhow::Result<()> {
                     role,
                     password: &password,
                 },
+                None,
             )
             .await?;
             println!("{}", agent.id);
@@ -370,7 +362,7 @@ async fn admin_command(command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::RevokeTokens { email, database } => {
             let db = Db::connect(&database.database_url, 2).await?;
-            let revoked = admin::revoke_tokens(&db, &offline_hub(&db), &email).await?;
+            let revoked = admin::revoke_tokens(&db, &EventHub::for_commands(&db), &email).await?;
             println!(
                 "revoked {revoked} token(s) of {}",
                 email.trim().to_lowercase()
@@ -378,14 +370,24 @@ async fn admin_command(command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::Deactivate { email, database } => {
             let db = Db::connect(&database.database_url, 2).await?;
-            let agent =
-                admin::deactivate(&db, &offline_hub(&db), admin::Who::Email(&email), None).await?;
+            let agent = admin::deactivate(
+                &db,
+                &EventHub::for_commands(&db),
+                admin::Who::Email(&email),
+                None,
+            )
+            .await?;
             println!("deactivated {} ({})", agent.name, agent.email);
         }
         AdminCommand::Reactivate { email, database } => {
             let db = Db::connect(&database.database_url, 2).await?;
-            let agent =
-                admin::reactivate(&db, &offline_hub(&db), admin::Who::Email(&email), None).await?;
+            let agent = admin::reactivate(
+                &db,
+                &EventHub::for_commands(&db),
+                admin::Who::Email(&email),
+                None,
+            )
+            .await?;
             println!("reactivated {} ({})", agent.name, agent.email);
         }
         AdminCommand::Routing(RoutingCommand::Show { org, database }) => {
@@ -404,7 +406,8 @@ async fn admin_command(command: AdminCommand) -> anyhow::Result<()> {
                     .context("cannot read the routing document from standard input")?,
             };
             let db = Db::connect(&database.database_url, 2).await?;
-            crate::routing::setup::apply_text(&db, &offline_hub(&db), &org, &text).await?;
+            crate::routing::setup::apply_text(&db, &EventHub::for_commands(&db), &org, &text)
+                .await?;
             print_routing(&db, &org).await?;
         }
         AdminCommand::SetPassword {
@@ -414,9 +417,13 @@ async fn admin_command(command: AdminCommand) -> anyhow::Result<()> {
         } => {
             let password = read_password()?;
             let db = Db::connect(&database.database_url, 2).await?;
-            let agent =
-                admin::set_password(&db, &offline_hub(&db), admin::Who::Email(&email), &password)
-                    .await?;
+            let agent = admin::set_password(
+                &db,
+                &EventHub::for_commands(&db),
+                admin::Who::Email(&email),
+                &password,
+            )
+            .await?;
             println!("set the password of {} ({})", agent.name, agent.email);
         }
     }

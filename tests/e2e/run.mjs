@@ -1921,10 +1921,21 @@ test('the first responder answers new chats in WhatsApp Web: a lead qualified fo
     const answers = (await lena.call('GET', `/responder/chats/${enc(priya.jid)}`)).body;
     assertEqual(answers.answers.map((a) => a.said), ['₹60,00,000', '2BHK'], 'the qualification fields');
 
-    // 2. In a second chat Asha starts typing mid-flow: the responder stops there at once.
+    // 2. In a second chat Asha starts typing mid-flow: the responder stops there at once — even
+    //    while the seat holds the reply lock (as it does while it types a question): humans
+    //    first, her typing takes the lock and none of it is lost.
     fixture.incoming(rahul.i, 'Hello');
     await until('the greeting in the second chat', async () => (await said(rahul)).length === 1);
+    // Once the seat has given back the lock it sent the greeting with, it takes it again.
+    await until('the seat to wait for replies', async () => (await seatState()) === 'idle');
+    const seatHand = await server.api('seat@acme.test', seatPassword);
+    assertEqual((await seatHand.call('POST', `/conversations/${enc(rahul.jid)}/lock`)).status, 200, "the seat's lock");
     await openChat('asha', rahul.i);
+    await until("Asha to see the seat's lock", async () => {
+      const status = await text(pages.asha, '[data-baton="lock-status"]');
+      if (!status.startsWith('Night Seat is replying')) throw new Error(`her header says "${status}"`);
+      return true;
+    });
     await typeInComposer('asha', 'Hi, Asha here');
     await until('the responder to stop', async () => (await lena.call('GET', `/responder/chats/${enc(rahul.jid)}`)).body.ended === 'human_took_over');
     assertEqual((await conversation(rahul)).owner?.id, people.asha.id, 'hers now');

@@ -295,7 +295,9 @@ impl Core {
                     core.announce(&event);
                     if matches!(
                         event.body,
-                        EventBody::AgentDeactivated(_) | EventBody::AgentReactivated(_)
+                        EventBody::AgentCreated(_)
+                            | EventBody::AgentDeactivated(_)
+                            | EventBody::AgentReactivated(_)
                     ) {
                         Core::reload_agents(core.clone());
                     }
@@ -304,7 +306,7 @@ impl Core {
         }
     }
 
-    /// The team changed (someone was deactivated or is back): reload who can be handed chats or
+    /// The team changed (someone joined, was deactivated or is back): reload who can be handed chats or
     /// mentioned, and give the tabs the new state.
     pub(super) fn reload_agents(core: Rc<Core>) {
         spawn_local(async move {

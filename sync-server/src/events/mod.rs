@@ -100,6 +100,13 @@ impl EventHub {
         }
     }
 
+    /// For commands run beside a live server (the admin CLI, seeding): their events reach its
+    /// streams through the database (PostgreSQL's notifications, or the server's next look at
+    /// SQLite).
+    pub fn for_commands(db: &Db) -> EventHub {
+        EventHub::new(db.clone(), Duration::from_secs(2), CancellationToken::new())
+    }
+
     fn feeds(&self) -> std::sync::MutexGuard<'_, HashMap<String, Feed>> {
         // The map holds no invariant a panicking holder could break, so a poisoned lock is usable.
         self.inner

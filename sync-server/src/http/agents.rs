@@ -42,6 +42,7 @@ async fn create_agent(
     auth.require_admin("add agents")?;
     let agent = admin::create_agent(
         &state.db,
+        &state.hub,
         admin::NewAgent {
             org_id: &auth.org_id,
             name: &request.name,
@@ -49,6 +50,7 @@ async fn create_agent(
             role: request.role,
             password: &request.password,
         },
+        Some(&auth.agent_ref()),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(agent)))

@@ -16,6 +16,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use sync_server::admin::{self, NewAgent};
 use sync_server::db::Db;
+use sync_server::events::EventHub;
 use sync_server::{Config, Server};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -210,6 +211,7 @@ impl TestApp {
         );
         let agent = admin::create_agent(
             &self.db,
+            &EventHub::for_commands(&self.db),
             NewAgent {
                 org_id,
                 name,
@@ -217,6 +219,7 @@ impl TestApp {
                 role,
                 password: PASSWORD,
             },
+            None,
         )
         .await
         .unwrap();

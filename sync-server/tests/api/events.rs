@@ -32,16 +32,18 @@ async fn the_stream_delivers_each_event_once_and_in_order(backend: Backend) {
     let asha = app.agent("Asha", Role::Agent).await;
     let ravi = app.agent("Ravi", Role::Agent).await;
     let chat_id = chat(40);
+    // The org's log so far: the team joining (`agent.created`).
+    let joined = app.latest_seq().await;
     asha.open_chat(&chat_id, "Priya").await;
 
-    let mut stream = ravi.events(0).await;
+    let mut stream = ravi.events(joined).await;
     let (backlog, ready_at) = stream.backlog().await;
     assert_eq!(backlog.len(), 1);
     assert!(matches!(
         backlog[0].body,
         EventBody::ConversationCreated { .. }
     ));
-    assert_eq!(ready_at, 1);
+    assert_eq!(ready_at, joined + 1);
 
     // Writers in parallel: the stream must still be gap-free and ordered.
     let notes = format!("/conversations/{}/notes", enc(&chat_id));
@@ -69,7 +71,7 @@ async fn the_stream_delivers_each_event_once_and_in_order(backend: Backend) {
             break;
         }
     }
-    assert_consecutive(&seqs, 2);
+    assert_consecutive(&seqs, joined + 2);
     assert_eq!(bodies.len(), 12, "every note once: {bodies:?}");
     // A sentinel after everything: nothing was delivered twice in between.
     asha.release(&chat_id).await.expect(204);
@@ -114,11 +116,12 @@ async fn a_reconnect_with_a_cursor_gets_exactly_the_missed_events(backend: Backe
 async fn a_cursor_that_is_too_old_or_ahead_gets_resync(backend: Backend) {
     let app = TestApp::spawn_with(backend, |c| c.max_replay_events = 3).await;
     let asha = app.agent("Asha", Role::Agent).await;
+    let joined = app.latest_seq().await;
     for n in 0..5 {
         asha.open_chat(&chat(50 + n), "Someone").await;
     }
     let latest = app.latest_seq().await;
-    assert_eq!(latest, 5);
+    assert_eq!(latest, joined + 5);
 
     let mut stream = asha.events(0).await;
     match stream.next().await {
@@ -153,7 +156,7 @@ async fn the_stream_checks_tickets_and_origins(backend: Backend) {
     let mut ok = EventStream::connect(&app.base, &ticket, 0, Some(extension))
         .await
         .expect("the extension's origin is allowed by default");
-    assert!(matches!(ok.next().await, ServerMessage::Ready { .. }));
+    ok.backlog().await;
     let reused = EventStream::connect(&app.base, &ticket, 0, Some(extension)).await;
     assert_eq!(
         http_status(reused.err().unwrap()),
@@ -175,6 +178,7 @@ async fn the_stream_checks_tickets_and_origins(backend: Backend) {
     let no_ticket = tokio_tungstenite::connect_async(url.clone()).await;
     assert_eq!(http_status(no_ticket.err().unwrap()), 401);
     // Non-browser clients may authenticate with their bearer token instead of a ticket.
+    let url = format!("{url}?since={}", app.latest_seq().await);
     let mut request = tungstenite::client::IntoClientRequest::into_client_request(url).unwrap();
     request.headers_mut().insert(
         "authorization",

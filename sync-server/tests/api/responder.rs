@@ -20,6 +20,8 @@ async fn the_responder_seat_is_no_person(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let ada = app.agent("Ada", Role::Admin).await;
     let asha = app.agent("Asha", Role::Agent).await;
+    let mut team_stream = asha.events(0).await;
+    team_stream.backlog().await;
     let seat = ada
         .post(
             "/agents",
@@ -30,6 +32,18 @@ async fn the_responder_seat_is_no_person(backend: Backend) {
         .expect(201);
     assert_eq!(seat["role"], "responder");
     let seat_id = seat["id"].as_str().unwrap().to_owned();
+    // The team hears of it at once: their browsers know the seat's lock for a seat's (a person
+    // typing takes it) without logging in again.
+    let (created, _) = team_stream.until_kind("agent.created").await;
+    match created.body {
+        protocol::events::EventBody::AgentCreated(agent) => {
+            assert_eq!(
+                (agent.id.as_str(), agent.name.as_str()),
+                (seat_id.as_str(), "Night seat")
+            )
+        }
+        other => panic!("not the seat: {other:?}"),
+    }
     let responder = app.agent("Second seat", Role::Responder).await;
     let me = responder.get("/me").await.expect(200);
     assert_eq!(me["agent"]["role"], "responder");

@@ -8,6 +8,7 @@ use protocol::api::Role;
 use serde_json::Value;
 use sync_server::admin::{self, NewAgent};
 use sync_server::db::Db;
+use sync_server::events::EventHub;
 
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -183,6 +184,7 @@ pub async fn team(db_url: &str, base: &str, people: &[(&str, Role)]) -> (String,
         );
         let agent = admin::create_agent(
             &db,
+            &EventHub::for_commands(&db),
             NewAgent {
                 org_id: &org.id,
                 name,
@@ -190,6 +192,7 @@ pub async fn team(db_url: &str, base: &str, people: &[(&str, Role)]) -> (String,
                 role: *role,
                 password: PASSWORD,
             },
+            None,
         )
         .await
         .unwrap();
