@@ -6,9 +6,10 @@
 //! it serves, renewed by [`run_keeper`] while the streams last. A crashed instance stops renewing,
 //! so its rows expire and the keeper of any instance declares those agents offline. Every change
 //! of an agent's status is decided in the org's write transaction (so two instances deciding at
-//! once agree: one says it, the other sees it already said) and told to every stream of the org
-//! as a live-only `presence` frame: presence is state, not history, so it takes no sequence
-//! number and is not replayed (`GET /agents` has everyone's).
+//! once agree: one says it, the other sees it already said) and told to the agent's own streams
+//! and the org's supervisors' as a live-only `presence` frame (see [`crate::events`]): presence
+//! is state, not history, so it takes no sequence number and is not replayed (`GET /agents` has
+//! everyone's).
 
 use std::collections::HashMap;
 use std::sync::Mutex;

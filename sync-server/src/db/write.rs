@@ -213,8 +213,8 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Tells every stream of the org, once this transaction commits, that an agent's presence
-    /// changed (live only: not an event, no sequence number).
+    /// Tells the streams that hear it (see [`crate::events`]), once this transaction commits, that
+    /// an agent's presence changed (live only: not an event, no sequence number).
     pub async fn presence_changed(
         &mut self,
         presence: protocol::routing::Presence,

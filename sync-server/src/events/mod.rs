@@ -6,6 +6,11 @@
 //! wakes when this instance commits events, when PostgreSQL notifies that another instance did
 //! ([`listener`]), and on a slow poll in case a notification was lost. Because it always reads from
 //! the database by sequence number, a lost wake-up delays events but never loses or reorders them.
+//!
+//! Presence changes are live only (no sequence number) and go to fewer streams: each agent's own
+//! (their browser shows their status) and the org's leads' and admins' (who watch the team).
+//! Telling every stream of the org would cost a thousand-agent team a million frames each time
+//! everyone reconnects (after a deploy, say); the others' statuses are in `GET /agents`.
 
 pub mod listener;
 mod store;
@@ -53,6 +58,59 @@ pub const READ_PAGE: i64 = 500;
 /// How many events a slow WebSocket may fall behind before it re-reads from the database.
 const FEED_CAPACITY: usize = 1024;
 
+/// How many presence frames a stream may fall behind on before it skips to newer ones (presence
+/// is state: the newest frame of an agent is all that matters).
+const PRESENCE_CAPACITY: usize = 64;
+
+/// Who hears a presence change.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PresenceAudience {
+    /// An agent's (or seat's) own streams, by agent id: their own status only.
+    Agent(String),
+    /// The leads' and admins' streams of an org, by org id: everyone's.
+    Supervisors(String),
+}
+
+/// A stream's presence frames; dropping it leaves the audience (and the last one out removes it).
+#[derive(Debug)]
+pub struct PresenceSubscription {
+    hub: EventHub,
+    audience: PresenceAudience,
+    receiver: Option<broadcast::Receiver<Utf8Bytes>>,
+}
+
+impl PresenceSubscription {
+    /// The next presence frame; a stream that fell behind skips to the newer ones.
+    pub async fn next(&mut self) -> Utf8Bytes {
+        loop {
+            let Some(receiver) = self.receiver.as_mut() else {
+                return std::future::pending().await;
+            };
+            match receiver.recv().await {
+                Ok(frame) => return frame,
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                // Cannot happen while this holds the hub (and so the sender's map); never busy-loop.
+                Err(broadcast::error::RecvError::Closed) => return std::future::pending().await,
+            }
+        }
+    }
+}
+
+impl Drop for PresenceSubscription {
+    fn drop(&mut self) {
+        let mut audiences = self.hub.presence_audiences();
+        // Dropped under the lock, so a stream joining now either finds the channel in use or
+        // makes a new one.
+        drop(self.receiver.take());
+        if audiences
+            .get(&self.audience)
+            .is_some_and(|sender| sender.receiver_count() == 0)
+        {
+            audiences.remove(&self.audience);
+        }
+    }
+}
+
 /// An event as the feed broadcasts it: serialised once as a WebSocket frame, shared by every
 /// socket of the org.
 #[derive(Debug)]
@@ -77,6 +135,8 @@ struct HubInner {
     db: Db,
     tokens: crate::sessions::TokenCache,
     feeds: Mutex<HashMap<String, Feed>>,
+    /// Presence frames, by who hears them: [`PresenceAudience`].
+    presence: Mutex<HashMap<PresenceAudience, broadcast::Sender<Utf8Bytes>>>,
     poll_interval: Duration,
     shutdown: CancellationToken,
 }
@@ -94,6 +154,7 @@ impl EventHub {
                 db,
                 tokens: crate::sessions::TokenCache::default(),
                 feeds: Mutex::new(HashMap::new()),
+                presence: Mutex::new(HashMap::new()),
                 poll_interval,
                 shutdown,
             }),
@@ -182,21 +243,54 @@ impl EventHub {
         unused
     }
 
-    /// Sends a presence change to this instance's streams of the org (live only: sequence number
-    /// 0, which streams pass straight through).
+    fn presence_audiences(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<PresenceAudience, broadcast::Sender<Utf8Bytes>>> {
+        // Like `feeds`: nothing a panicking holder could leave half-done.
+        self.inner
+            .presence
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Presence frames for a stream of `audience`, from now on, until the subscription is dropped.
+    pub fn hear_presence(&self, audience: PresenceAudience) -> PresenceSubscription {
+        let receiver = self
+            .presence_audiences()
+            .entry(audience.clone())
+            .or_insert_with(|| broadcast::channel(PRESENCE_CAPACITY).0)
+            .subscribe();
+        PresenceSubscription {
+            hub: self.clone(),
+            audience,
+            receiver: Some(receiver),
+        }
+    }
+
+    /// Tells a presence change to this instance's streams that hear it: the agent's own and the
+    /// org's supervisors'.
     pub fn publish_presence(&self, org_id: &str, presence: &protocol::routing::Presence) {
-        let Some(sender) = self.feeds().get(org_id).map(|feed| feed.sender.clone()) else {
-            return;
+        let senders: Vec<broadcast::Sender<Utf8Bytes>> = {
+            let audiences = self.presence_audiences();
+            [
+                PresenceAudience::Agent(presence.agent.id.clone()),
+                PresenceAudience::Supervisors(org_id.to_owned()),
+            ]
+            .iter()
+            .filter_map(|audience| audiences.get(audience).cloned())
+            .collect()
         };
+        if senders.is_empty() {
+            return;
+        }
         let Ok(frame) = serde_json::to_string(&ServerMessage::Presence(presence.clone())) else {
             return;
         };
-        let _ = sender.send(Arc::new(LiveEvent {
-            seq: 0,
-            at: crate::db::system_now_ms(),
-            frame: Utf8Bytes::from(frame),
-            ends_sessions_of: None,
-        }));
+        let frame = Utf8Bytes::from(frame);
+        for sender in senders {
+            // An error only means the last listener left meanwhile.
+            let _ = sender.send(frame.clone());
+        }
     }
 
     /// Number of orgs with a live feed on this instance.

@@ -256,6 +256,13 @@ async fn connect(
         .max_write_buffer_size(MAX_WRITE_BUFFER);
     Ok(upgrade.accept(config, move |socket| async move {
         let open = state.metrics.socket_opened();
+        // Heard before the stream counts as open, so the agent's browser hears itself come online.
+        let audience = if auth.role.supervises() {
+            events::PresenceAudience::Supervisors(auth.org_id.clone())
+        } else {
+            events::PresenceAudience::Agent(auth.id.clone())
+        };
+        let presence_frames = state.hub.hear_presence(audience);
         let lease = crate::presence::lease(state.config.ws_ping_interval);
         if let Err(err) = state
             .presence
@@ -277,6 +284,7 @@ async fn connect(
             state,
             auth,
             socket,
+            presence_frames,
             last_sent: since,
         };
         let end = session.run().await;
@@ -333,6 +341,8 @@ struct Session {
     state: AppState,
     auth: AuthAgent,
     socket: Socket,
+    /// Presence changes this stream tells (live only, outside the sequence).
+    presence_frames: events::PresenceSubscription,
     /// The last sequence number sent (or skipped by a resync).
     last_sent: i64,
 }
@@ -368,6 +378,7 @@ impl Session {
                     Err(RecvError::Lagged(_)) => Box::pin(self.send_backlog()).await?,
                     Err(RecvError::Closed) => return Ok(End::Close(CLOSE_RESTART, "server restarting")),
                 },
+                frame = self.presence_frames.next() => self.socket.send(Message::Text(frame)).await?,
                 message = self.socket.next() => {
                     heard_since_ping = true;
                     match message {
@@ -407,11 +418,6 @@ impl Session {
 
     /// Sends a live event unless it was already sent; fills any gap before it from the database.
     async fn deliver(&mut self, event: &LiveEvent) -> Result<(), End> {
-        // Live only (a presence change): outside the sequence, sent as it comes.
-        if event.seq == 0 {
-            self.socket.send(Message::Text(event.frame.clone())).await?;
-            return Ok(());
-        }
         if event.seq <= self.last_sent {
             return Ok(());
         }

@@ -1,6 +1,7 @@
 //! Presence: available while a browser holds the event stream and the agent is not away; told
-//! live to every stream of the org (outside the event sequence); an instance that dies takes its
-//! agents offline by itself; `GET /agents` shows presence, open chats and capacity.
+//! live (outside the event sequence) to the agent's own streams and to leads' and admins'; an
+//! instance that dies takes its agents offline by itself; `GET /agents` shows presence, open
+//! chats and capacity.
 
 use protocol::api::Role;
 use protocol::routing::{Presence, PresenceStatus};
@@ -60,10 +61,18 @@ async fn an_agent_is_available_while_connected_and_not_away(backend: Backend) {
         "still the agent as before"
     );
 
+    let ravi = app.agent("Ravi", Role::Agent).await;
     let seq = app.latest_seq().await;
-    // Lena watches (her own coming online is told to the others, not to her).
+    // Lena, a lead, watches the team; Ravi, an agent, hears only himself (he comes online first).
     let mut watch = lena.events(seq).await;
     watch.backlog().await;
+    let mut ravis = ravi.events(seq).await;
+    ravis.backlog().await;
+    assert_eq!(
+        ravis.next_presence().await,
+        presence(&ravi, PresenceStatus::Available),
+        "his browser hears him come online"
+    );
     let mut first = asha.events(seq).await;
     first.backlog().await;
     assert_eq!(
@@ -81,6 +90,15 @@ async fn an_agent_is_available_while_connected_and_not_away(backend: Backend) {
         next_of(&mut watch, &asha).await,
         presence(&asha, PresenceStatus::Away)
     );
+    // Ravi heard none of Asha's comings and goings: the next frame on his stream is his own.
+    ravi.put("/me/presence", json!({"status": "away"}))
+        .await
+        .expect(200);
+    assert_eq!(
+        ravis.next_presence().await,
+        presence(&ravi, PresenceStatus::Away)
+    );
+    drop(ravis);
     // A second browser, then the first one gone: still connected, nothing to say.
     let mut second = asha.events(seq).await;
     second.backlog().await;
