@@ -105,6 +105,7 @@ impl Server {
             tokio::spawn(http::reminders::run_scheduler(state.clone())),
             tokio::spawn(run_janitor(db.clone(), shutdown.clone())),
             tokio::spawn(presence::run_keeper(state.clone())),
+            tokio::spawn(presence::run_writer(state.clone())),
             tokio::spawn(routing::run::run_timer(state.clone(), ROUTING_TICK)),
         ];
         match db.backend() {

@@ -11,9 +11,11 @@
 //! is state, not history, so it takes no sequence number and is not replayed (`GET /agents` has
 //! everyone's).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
+
+use tokio::sync::{oneshot, Notify};
 
 use protocol::api::AgentRef;
 use protocol::routing::{Presence, PresenceStatus};
@@ -23,11 +25,26 @@ use crate::db::{Db, WriteTx};
 use crate::error::ApiResult;
 use crate::events::EventHub;
 
-/// This instance's streams per agent: `(org_id, agent, open streams)`.
+/// This instance's streams per agent, and the presence rows waiting to follow them.
 #[derive(Debug)]
 pub struct Registry {
     instance_id: String,
+    /// By agent id: `(org_id, agent, open streams)`.
     streams: Mutex<HashMap<String, (String, AgentRef, usize)>>,
+    pending: Mutex<Pending>,
+    /// Rings [`run_writer`].
+    bell: Notify,
+}
+
+/// Agents whose row on this instance must be brought in line with their stream count.
+#[derive(Debug, Default)]
+struct Pending {
+    /// By agent id: `(org_id, agent)`.
+    agents: HashMap<String, (String, AgentRef)>,
+    /// Told, once those rows are written, whether they were.
+    waiters: Vec<oneshot::Sender<bool>>,
+    /// The server is stopping: nothing more is written (the rows expire with their lease).
+    stopped: bool,
 }
 
 impl Default for Registry {
@@ -35,9 +52,16 @@ impl Default for Registry {
         Registry {
             instance_id: uuid::Uuid::new_v4().to_string(),
             streams: Mutex::default(),
+            pending: Mutex::default(),
+            bell: Notify::new(),
         }
     }
 }
+
+/// A stream opened or closed, and its agent's presence row was not written (it is tried again).
+#[derive(Debug, thiserror::Error)]
+#[error("the presence row could not be written now; it is retried")]
+pub struct NotRecorded;
 
 /// How long a presence row lives without renewal, and how often the keeper renews and sweeps.
 pub fn lease(ping_interval: Duration) -> Duration {
@@ -79,6 +103,47 @@ pub async fn status_of(
     })
 }
 
+/// Agents a presence statement names at most (well within either database's parameter limit).
+const ROWS_PER_STATEMENT: usize = 400;
+
+/// `$first, $first+1, …`: `count` numbered parameters.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Which of `agent_ids` have a live row (any instance) at `now`.
+async fn connected_among(
+    conn: &mut AnyConnection,
+    agent_ids: &[&str],
+    now: i64,
+) -> ApiResult<HashSet<String>> {
+    let sql = format!(
+        "SELECT DISTINCT agent_id FROM presence WHERE expires_at > $1 AND agent_id IN ({})",
+        placeholders(2, agent_ids.len())
+    );
+    let mut query = sqlx::query_scalar(&sql).bind(now);
+    for id in agent_ids {
+        query = query.bind(*id);
+    }
+    Ok(query.fetch_all(conn).await?.into_iter().collect())
+}
+
+/// Which of `agent_ids` said they are away.
+async fn away_among(conn: &mut AnyConnection, agent_ids: &[&str]) -> ApiResult<HashSet<String>> {
+    let sql = format!(
+        "SELECT id FROM agents WHERE away <> 0 AND id IN ({})",
+        placeholders(1, agent_ids.len())
+    );
+    let mut query = sqlx::query_scalar(&sql);
+    for id in agent_ids {
+        query = query.bind(*id);
+    }
+    Ok(query.fetch_all(conn).await?.into_iter().collect())
+}
+
 /// Says the agent's new status live, once the transaction commits.
 async fn announce(tx: &mut WriteTx, agent: &AgentRef, status: PresenceStatus) -> ApiResult<()> {
     tx.presence_changed(Presence {
@@ -90,18 +155,20 @@ async fn announce(tx: &mut WriteTx, agent: &AgentRef, status: PresenceStatus) ->
 }
 
 impl Registry {
-    /// A stream of `agent` opened on this instance. The first one writes this instance's row; if
-    /// the agent was offline everywhere, their status is said.
-    pub async fn stream_opened(
-        &self,
-        db: &Db,
-        hub: &EventHub,
-        org_id: &str,
-        agent: &AgentRef,
-        lease: Duration,
-    ) -> ApiResult<()> {
+    fn streams(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, AgentRef, usize)>> {
+        // Counts and names only: nothing a panicking holder could leave half-done.
+        self.streams.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A stream of `agent` opened on this instance. The first one has this instance's row written
+    /// (and, if the agent was offline everywhere, their status said) before this returns.
+    pub async fn stream_opened(&self, org_id: &str, agent: &AgentRef) -> Result<(), NotRecorded> {
         let first = {
-            let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+            let mut streams = self.streams();
             let entry = streams
                 .entry(agent.id.clone())
                 .or_insert_with(|| (org_id.to_owned(), agent.clone(), 0));
@@ -111,36 +178,14 @@ impl Registry {
         if !first {
             return Ok(());
         }
-        let mut tx = db.begin_write(org_id).await?;
-        let now = tx.now();
-        let was_connected = connected(tx.conn(), &agent.id, now).await?;
-        sqlx::query("DELETE FROM presence WHERE instance_id = $1 AND agent_id = $2")
-            .bind(&self.instance_id)
-            .bind(&agent.id)
-            .execute(tx.conn())
-            .await?;
-        sqlx::query(
-            "INSERT INTO presence (instance_id, agent_id, org_id, expires_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&self.instance_id)
-        .bind(&agent.id)
-        .bind(org_id)
-        .bind(now + lease_ms(lease))
-        .execute(tx.conn())
-        .await?;
-        if !was_connected {
-            let status = status_of(tx.conn(), &agent.id, now).await?;
-            announce(&mut tx, agent, status).await?;
-        }
-        tx.commit(hub).await?;
-        Ok(())
+        self.written(org_id, agent).await
     }
 
-    /// A stream of `agent` on this instance ended. The last one removes this instance's row; if
-    /// no other instance serves the agent, they are offline.
-    pub async fn stream_closed(&self, db: &Db, hub: &EventHub, agent_id: &str) -> ApiResult<()> {
+    /// A stream of `agent` on this instance ended. The last one has this instance's row removed
+    /// (and, if no other instance serves the agent, them said offline) before this returns.
+    pub async fn stream_closed(&self, agent_id: &str) -> Result<(), NotRecorded> {
         let last = {
-            let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+            let mut streams = self.streams();
             match streams.get_mut(agent_id) {
                 Some(entry) if entry.2 > 1 => {
                     entry.2 -= 1;
@@ -153,16 +198,149 @@ impl Registry {
         let Some((org_id, agent, _)) = last else {
             return Ok(());
         };
-        let mut tx = db.begin_write(&org_id).await?;
+        self.written(&org_id, &agent).await
+    }
+
+    /// Queues the agent's row for [`run_writer`] and waits for it to be written. Streams that
+    /// open or close together (a team reconnecting after a deploy) share one transaction: one
+    /// commit, not one each.
+    async fn written(&self, org_id: &str, agent: &AgentRef) -> Result<(), NotRecorded> {
+        let (tell, told) = oneshot::channel();
+        {
+            let mut pending = self.pending();
+            if pending.stopped {
+                return Err(NotRecorded);
+            }
+            pending
+                .agents
+                .insert(agent.id.clone(), (org_id.to_owned(), agent.clone()));
+            pending.waiters.push(tell);
+        }
+        self.bell.notify_one();
+        match told.await {
+            Ok(true) => Ok(()),
+            // Not written (or the server is stopping): the row follows on a later try, or
+            // expires with the lease.
+            Ok(false) | Err(_) => Err(NotRecorded),
+        }
+    }
+
+    /// Writes the queued rows, org by org; true if all were written (those that were not stay
+    /// queued).
+    async fn write_pending(&self, db: &Db, hub: &EventHub, lease: Duration) -> bool {
+        let (agents, waiters) = {
+            let mut pending = self.pending();
+            (
+                std::mem::take(&mut pending.agents),
+                std::mem::take(&mut pending.waiters),
+            )
+        };
+        let mut by_org: HashMap<String, Vec<AgentRef>> = HashMap::new();
+        for (org_id, agent) in agents.into_values() {
+            by_org.entry(org_id).or_default().push(agent);
+        }
+        let mut all_written = true;
+        for (org_id, agents) in by_org {
+            if let Err(err) = self.write_org(db, hub, &org_id, &agents, lease).await {
+                tracing::warn!(org = %org_id, error = %err, "presence not written; retrying");
+                all_written = false;
+                let mut pending = self.pending();
+                for agent in agents {
+                    // Anything queued meanwhile is as new.
+                    pending
+                        .agents
+                        .entry(agent.id.clone())
+                        .or_insert_with(|| (org_id.clone(), agent));
+                }
+            }
+        }
+        for waiter in waiters {
+            let _ = waiter.send(all_written);
+        }
+        all_written
+    }
+
+    /// One org's rows in one transaction: each agent's row follows this instance's streams of
+    /// them as they are now, and whoever's status changed is said. A few statements per batch of
+    /// agents, not per agent: a team reconnecting at once is written in a moment.
+    async fn write_org(
+        &self,
+        db: &Db,
+        hub: &EventHub,
+        org_id: &str,
+        agents: &[AgentRef],
+        lease: Duration,
+    ) -> ApiResult<()> {
+        let mut tx = db.begin_write(org_id).await?;
         let now = tx.now();
-        let was_connected = connected(tx.conn(), &agent.id, now).await?;
-        sqlx::query("DELETE FROM presence WHERE instance_id = $1 AND agent_id = $2")
-            .bind(&self.instance_id)
-            .bind(&agent.id)
-            .execute(tx.conn())
-            .await?;
-        if was_connected && !connected(tx.conn(), &agent.id, now).await? {
-            announce(&mut tx, &agent, PresenceStatus::Offline).await?;
+        let expires_at = now + lease_ms(lease);
+        for batch in agents.chunks(ROWS_PER_STATEMENT) {
+            let streaming: HashSet<&str> = {
+                let streams = self.streams();
+                batch
+                    .iter()
+                    .map(|a| a.id.as_str())
+                    .filter(|id| streams.contains_key(*id))
+                    .collect()
+            };
+            let ids: Vec<&str> = batch.iter().map(|a| a.id.as_str()).collect();
+            let was_connected = connected_among(tx.conn(), &ids, now).await?;
+            let sql = format!(
+                "DELETE FROM presence WHERE instance_id = $1 AND agent_id IN ({})",
+                placeholders(2, ids.len())
+            );
+            let mut delete = sqlx::query(&sql).bind(&self.instance_id);
+            for id in &ids {
+                delete = delete.bind(*id);
+            }
+            delete.execute(tx.conn()).await?;
+            if !streaming.is_empty() {
+                let rows: Vec<String> = (0..streaming.len())
+                    .map(|i| format!("($1, ${}, $2, $3)", i + 4))
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO presence (instance_id, agent_id, org_id, expires_at) VALUES {}",
+                    rows.join(", ")
+                );
+                let mut insert = sqlx::query(&sql)
+                    .bind(&self.instance_id)
+                    .bind(org_id)
+                    .bind(expires_at);
+                for id in &streaming {
+                    insert = insert.bind(*id);
+                }
+                insert.execute(tx.conn()).await?;
+            }
+            let arrived: Vec<&AgentRef> = batch
+                .iter()
+                .filter(|a| streaming.contains(a.id.as_str()) && !was_connected.contains(&a.id))
+                .collect();
+            if !arrived.is_empty() {
+                let ids: Vec<&str> = arrived.iter().map(|a| a.id.as_str()).collect();
+                let away = away_among(tx.conn(), &ids).await?;
+                for agent in arrived {
+                    let status = if away.contains(&agent.id) {
+                        PresenceStatus::Away
+                    } else {
+                        PresenceStatus::Available
+                    };
+                    announce(&mut tx, agent, status).await?;
+                }
+            }
+            let departed: Vec<&AgentRef> = batch
+                .iter()
+                .filter(|a| !streaming.contains(a.id.as_str()) && was_connected.contains(&a.id))
+                .collect();
+            if !departed.is_empty() {
+                let ids: Vec<&str> = departed.iter().map(|a| a.id.as_str()).collect();
+                // Still served by another instance: nothing to say.
+                let elsewhere = connected_among(tx.conn(), &ids, now).await?;
+                for agent in departed {
+                    if !elsewhere.contains(&agent.id) {
+                        announce(&mut tx, agent, PresenceStatus::Offline).await?;
+                    }
+                }
+            }
         }
         tx.commit(hub).await?;
         Ok(())
@@ -172,7 +350,7 @@ impl Registry {
     /// died), saying offline for agents no instance serves any more.
     pub async fn keep(&self, db: &Db, hub: &EventHub, lease: Duration) -> ApiResult<()> {
         let orgs: Vec<String> = {
-            let streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+            let streams = self.streams();
             let mut orgs: Vec<String> = streams.values().map(|(org, _, _)| org.clone()).collect();
             orgs.sort();
             orgs.dedup();
@@ -254,7 +432,7 @@ fn lease_ms(lease: Duration) -> i64 {
     i64::try_from(lease.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Renews and sweeps every third of a lease until shutdown.
+/// Renews and sweeps every third of a lease until shutdown (and retries rows not yet written).
 pub async fn run_keeper(state: crate::http::AppState) {
     let lease = lease(state.config.ws_ping_interval);
     let mut tick = tokio::time::interval(lease / 3);
@@ -264,8 +442,31 @@ pub async fn run_keeper(state: crate::http::AppState) {
                 if let Err(err) = state.presence.keep(&state.db, &state.hub, lease).await {
                     tracing::warn!(error = %err, "presence upkeep failed; retrying");
                 }
+                if !state.presence.pending().agents.is_empty() {
+                    state.presence.bell.notify_one();
+                }
             }
             () = state.shutdown.cancelled() => return,
         }
     }
+}
+
+/// Writes the rows of streams that opened and closed, as they queue up, until shutdown; after
+/// each write, routing looks again (someone may have come online).
+pub async fn run_writer(state: crate::http::AppState) {
+    let lease = lease(state.config.ws_ping_interval);
+    loop {
+        tokio::select! {
+            () = state.presence.bell.notified() => {
+                if state.presence.write_pending(&state.db, &state.hub, lease).await {
+                    state.routing.wake();
+                }
+            }
+            () = state.shutdown.cancelled() => break,
+        }
+    }
+    let mut pending = state.presence.pending();
+    pending.stopped = true;
+    // Nobody waits for a writer that is gone.
+    pending.waiters.clear();
 }

@@ -263,22 +263,15 @@ async fn connect(
             events::PresenceAudience::Agent(auth.id.clone())
         };
         let presence_frames = state.hub.hear_presence(audience);
-        let lease = crate::presence::lease(state.config.ws_ping_interval);
+        // Written before `ready` (and routing then looks for the newcomer): a client that is
+        // ready is available.
         if let Err(err) = state
             .presence
-            .stream_opened(
-                &state.db,
-                &state.hub,
-                &auth.org_id,
-                &auth.agent_ref(),
-                lease,
-            )
+            .stream_opened(&auth.org_id, &auth.agent_ref())
             .await
         {
             tracing::warn!(agent = %auth.id, error = %err, "presence not recorded");
         }
-        // Someone came online: the queue may have a chat for them.
-        state.routing.wake();
         let presence = (state.clone(), auth.id.clone());
         let mut session = Session {
             state,
@@ -291,13 +284,7 @@ async fn connect(
         // Boxed: it owns the session, which the stream's future would otherwise hold twice.
         let parting = Box::pin(session.finish(end)).await;
         let (state, agent_id) = presence;
-        if let Err(err) = Box::pin(
-            state
-                .presence
-                .stream_closed(&state.db, &state.hub, &agent_id),
-        )
-        .await
-        {
+        if let Err(err) = state.presence.stream_closed(&agent_id).await {
             tracing::warn!(agent = %agent_id, error = %err, "presence not cleared");
         }
         // Presence is cleared first: a client slow to answer the close is no longer there.

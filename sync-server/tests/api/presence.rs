@@ -13,6 +13,7 @@ use crate::on_both_backends;
 on_both_backends!(
     an_agent_is_available_while_connected_and_not_away,
     a_dead_instances_agents_go_offline_by_themselves,
+    a_team_connecting_at_once_is_available_and_then_offline,
 );
 
 async fn listed(viewer: &TestAgent, agent: &TestAgent) -> Value {
@@ -160,6 +161,78 @@ async fn an_agent_is_available_while_connected_and_not_away(backend: Backend) {
         .await
         .expect_error(422, "invalid_body");
     drop(third);
+}
+
+/// A team that connects at once (after a deploy, say) is written together: everyone comes
+/// online, away or available as they said, each told once; and goes offline together.
+async fn a_team_connecting_at_once_is_available_and_then_offline(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let lena = app.agent("Lena", Role::Lead).await;
+    let mut team = Vec::new();
+    for n in 0..12 {
+        team.push(app.agent(&format!("Agent {n}"), Role::Agent).await);
+    }
+    team[3]
+        .put("/me/presence", json!({"status": "away"}))
+        .await
+        .expect(200);
+    let seq = app.latest_seq().await;
+    let mut watch = lena.events(seq).await;
+    watch.backlog().await;
+    let opening = team.iter().cloned().map(|agent| {
+        tokio::spawn(async move {
+            let mut stream = agent.events(seq).await;
+            stream.backlog().await;
+            stream
+        })
+    });
+    let mut streams = Vec::new();
+    for stream in opening {
+        streams.push(stream.await.unwrap());
+    }
+    // Every stream that is ready has its agent's row: the list says so at once.
+    for agent in &team {
+        let expected = if agent.id == team[3].id {
+            "away"
+        } else {
+            "available"
+        };
+        assert_eq!(
+            listed(&lena, agent).await["presence"],
+            expected,
+            "{}",
+            agent.name
+        );
+    }
+    let mut told = std::collections::BTreeMap::new();
+    while told.len() < team.len() {
+        let change = watch.next_presence().await;
+        if change.agent.id != lena.id {
+            assert!(
+                told.insert(change.agent.id.clone(), change.status)
+                    .is_none(),
+                "told twice: {change:?}"
+            );
+        }
+    }
+    assert_eq!(told[&team[3].id], PresenceStatus::Away);
+    assert_eq!(
+        told.values()
+            .filter(|s| **s == PresenceStatus::Available)
+            .count(),
+        11
+    );
+    drop(streams);
+    let mut gone = std::collections::BTreeSet::new();
+    while gone.len() < team.len() {
+        let change = watch.next_presence().await;
+        if change.status == PresenceStatus::Offline {
+            gone.insert(change.agent.id);
+        }
+    }
+    for agent in &team {
+        assert_eq!(listed(&lena, agent).await["presence"], "offline");
+    }
 }
 
 async fn a_dead_instances_agents_go_offline_by_themselves(backend: Backend) {
