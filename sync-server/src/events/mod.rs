@@ -59,8 +59,11 @@ pub const READ_PAGE: i64 = 500;
 const FEED_CAPACITY: usize = 1024;
 
 /// How many presence frames a stream may fall behind on before it skips to newer ones (presence
-/// is state: the newest frame of an agent is all that matters).
-const PRESENCE_CAPACITY: usize = 64;
+/// is state: the newest frame is what matters). An agent's own streams hear one agent: a few
+/// slots (a channel's slots are allocated up front, per agent connected); supervisors hear the
+/// whole team, which may all reconnect at once.
+const AGENT_PRESENCE_CAPACITY: usize = 4;
+const SUPERVISORS_PRESENCE_CAPACITY: usize = 1024;
 
 /// Who hears a presence change.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -258,7 +261,13 @@ impl EventHub {
         let receiver = self
             .presence_audiences()
             .entry(audience.clone())
-            .or_insert_with(|| broadcast::channel(PRESENCE_CAPACITY).0)
+            .or_insert_with(|| {
+                let capacity = match audience {
+                    PresenceAudience::Agent(_) => AGENT_PRESENCE_CAPACITY,
+                    PresenceAudience::Supervisors(_) => SUPERVISORS_PRESENCE_CAPACITY,
+                };
+                broadcast::channel(capacity).0
+            })
             .subscribe();
         PresenceSubscription {
             hub: self.clone(),
