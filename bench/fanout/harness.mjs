@@ -137,7 +137,7 @@ const rss1 = await settledRss();
 
 measuring = true;
 const harnessCpu0 = process.cpuUsage(), serverTicks0 = cpuTicks(), w0 = performance.now();
-let sent = Math.round(RATE * SECS), triggerFailed = 0;
+let sent = Math.round(RATE * SECS), triggerFailed = 0, writeP50 = null, writeP99 = null;
 if (o.impl === 'baton') {
   const trigger = spawn(process.execPath, [path.join(here, 'notes_trigger.mjs')], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -149,6 +149,8 @@ if (o.impl === 'baton') {
   const summary = JSON.parse(out.trim().split('\n').pop());
   sent = summary.sent - summary.failed;
   triggerFailed = summary.failed;
+  writeP50 = summary.write_p50_ms;
+  writeP99 = summary.write_p99_ms;
 } else {
   const r = await fetch(`${o.control}/start?rate=${RATE}&seconds=${SECS}&room=bench`, { method: 'POST' });
   if (!r.ok) throw new Error(`start failed: ${r.status}`);
@@ -173,6 +175,7 @@ console.log(JSON.stringify({
   connect_s: connectS, events_sent: sent, writes_failed: triggerFailed, delivered: count, expected,
   delivered_pct: expected ? (100 * count) / expected : 0,
   p50_ms: q(50), p99_ms: q(99), p999_ms: q(99.9), max_ms: count ? sorted[count - 1] : null,
+  write_p50_ms: writeP50, write_p99_ms: writeP99,
   clients_missing_events: perClient.reduce((a, v) => a + (v < sent ? 1 : 0), 0),
   // Memory is read on the first instance, which holds its share of the clients.
   bytes_per_conn: ((rss1 - rss0) * 1024) / Math.ceil(N / urls.length),

@@ -31,6 +31,17 @@ pub struct FanoutResult {
     pub bytes_per_conn_cold: f64,
     pub server_cpu_pct: f64,
     pub harness_cpu_pct: f64,
+    /// Baton only: each note's write, request to `201` (the durable commit included).
+    #[serde(default)]
+    pub write_p50_ms: Option<f64>,
+    #[serde(default)]
+    pub write_p99_ms: Option<f64>,
+    /// Baton only: from each event's commit to its send on each stream, by the servers' own
+    /// histogram (`baton_event_delivery_lag_seconds`, interpolated within its buckets).
+    #[serde(default)]
+    pub server_lag_p50_ms: Option<f64>,
+    #[serde(default)]
+    pub server_lag_p99_ms: Option<f64>,
 }
 
 fn kit() -> PathBuf {
@@ -153,7 +164,7 @@ pub async fn baton(
         .iter()
         .map(|s| format!("{}/api/v1/events", s.base.replacen("http://", "ws://", 1)))
         .collect();
-    let result = harness(&[
+    let args: Vec<String> = vec![
         "--impl".into(),
         "baton".into(),
         "--url".into(),
@@ -170,13 +181,84 @@ pub async fn baton(
         rate.to_string(),
         "--seconds".into(),
         seconds.to_string(),
-    ])
-    .await;
+    ];
+    let result = harness(&args).await;
+    let result = match result {
+        Ok(mut result) => {
+            let lag = delivery_lag(&servers).await?;
+            result.server_lag_p50_ms = lag.quantile(0.5).map(|s| s * 1000.0);
+            result.server_lag_p99_ms = lag.quantile(0.99).map(|s| s * 1000.0);
+            Ok(result)
+        }
+        Err(err) => Err(err),
+    };
     for server in servers {
         server.stop().await?;
     }
     database.drop_pg().await?;
     result
+}
+
+/// The servers' delivery-lag histograms, summed.
+async fn delivery_lag(servers: &[Baton]) -> anyhow::Result<Buckets> {
+    let mut total = Buckets::default();
+    for server in servers {
+        let text = reqwest::get(&server.metrics).await?.text().await?;
+        total.add(&text, "baton_event_delivery_lag_seconds_bucket");
+    }
+    Ok(total)
+}
+
+/// A Prometheus histogram's cumulative buckets: (upper bound in seconds, count).
+#[derive(Debug, Default)]
+struct Buckets(Vec<(f64, f64)>);
+
+impl Buckets {
+    fn add(&mut self, text: &str, name: &str) {
+        for line in text.lines().filter(|l| l.starts_with(name)) {
+            let Some(bound) = line.split("le=\"").nth(1).and_then(|r| r.split('"').next()) else {
+                continue;
+            };
+            let bound = if bound == "+Inf" {
+                f64::INFINITY
+            } else {
+                bound.parse().unwrap_or(f64::NAN)
+            };
+            let Some(count) = line.rsplit(' ').next().and_then(|c| c.parse::<f64>().ok()) else {
+                continue;
+            };
+            match self.0.iter_mut().find(|(b, _)| *b == bound) {
+                Some((_, total)) => *total += count,
+                None => self.0.push((bound, count)),
+            }
+        }
+        self.0.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+
+    /// Like PromQL's `histogram_quantile`: linear within the bucket the rank falls in.
+    fn quantile(&self, q: f64) -> Option<f64> {
+        let total = self.0.last()?.1;
+        if total <= 0.0 {
+            return None;
+        }
+        let rank = q * total;
+        let (mut lower, mut below) = (0.0, 0.0);
+        for &(bound, count) in &self.0 {
+            if count >= rank {
+                if bound.is_infinite() {
+                    return Some(lower);
+                }
+                let share = if count > below {
+                    (rank - below) / (count - below)
+                } else {
+                    1.0
+                };
+                return Some(lower + (bound - lower) * share);
+            }
+            (lower, below) = (bound, count);
+        }
+        None
+    }
 }
 
 async fn latest_seq(baton: &Baton, token: &str) -> anyhow::Result<i64> {

@@ -439,7 +439,7 @@ async fn fanout_suite(
 
 fn say_fanout(what: &str, r: &fanout::FanoutResult) {
     eprintln!(
-        "  {what:<44} {:>7.3}% delivered  p50 {:>6.2}  p99 {:>7.2}  p99.9 {:>7.2}  max {:>8.1} ms  {:>6.1} KiB/conn ({:.1} cold)  connect {:.2} s  server CPU {:.0}%  harness CPU {:.0}%{}",
+        "  {what:<44} {:>7.3}% delivered  p50 {:>6.2}  p99 {:>7.2}  p99.9 {:>7.2}  max {:>8.1} ms  {:>6.1} KiB/conn ({:.1} cold)  connect {:.2} s  server CPU {:.0}%  harness CPU {:.0}%{}{}",
         r.delivered_pct,
         r.p50_ms.unwrap_or(f64::NAN),
         r.p99_ms.unwrap_or(f64::NAN),
@@ -450,6 +450,12 @@ fn say_fanout(what: &str, r: &fanout::FanoutResult) {
         r.connect_s,
         r.server_cpu_pct,
         r.harness_cpu_pct,
+        match (r.write_p50_ms, r.write_p99_ms, r.server_lag_p50_ms, r.server_lag_p99_ms) {
+            (Some(w50), Some(w99), Some(l50), Some(l99)) => format!(
+                "  (write p50 {w50:.2} p99 {w99:.2} ms; commit to send p50 {l50:.2} p99 {l99:.2} ms)"
+            ),
+            _ => String::new(),
+        },
         if r.writes_failed > 0 || r.clients_missing_events > 0 {
             format!("  ({} writes failed, {} clients missed events)", r.writes_failed, r.clients_missing_events)
         } else {
@@ -475,6 +481,18 @@ fn push_fanout(
         ("connect", r.connect_s, "s"),
         ("server_cpu", r.server_cpu_pct, "% of a core"),
     ];
+    // Baton's own split of its latency: the write's round trip, and commit to send by the server.
+    let split = [
+        ("write_p50", r.write_p50_ms, "ms"),
+        ("write_p99", r.write_p99_ms, "ms"),
+        ("server_lag_p50", r.server_lag_p50_ms, "ms"),
+        ("server_lag_p99", r.server_lag_p99_ms, "ms"),
+    ];
+    for (suffix, value, unit) in split {
+        if let Some(value) = value {
+            figures.push(Figure::new(format!("{name}.{suffix}"), value, unit));
+        }
+    }
     for (suffix, value, unit) in values {
         let mut figure = Figure::new(format!("{name}.{suffix}"), value, unit);
         if suffix != "server_cpu" {

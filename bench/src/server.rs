@@ -149,6 +149,8 @@ pub async fn seed(url: &str, orgs: usize, agents_per_org: usize) -> anyhow::Resu
 /// Baton's server, running from the release build.
 pub struct Baton {
     pub base: String,
+    /// Where its Prometheus metrics are served (`…/metrics`).
+    pub metrics: String,
     pub pid: u32,
     child: Child,
 }
@@ -156,9 +158,11 @@ pub struct Baton {
 impl Baton {
     pub async fn start(binary: &Path, url: &str) -> anyhow::Result<Baton> {
         let port = free_port()?;
+        let metrics_port = free_port()?;
         let mut command = pinned(0, binary);
         command
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .args(["--metrics-bind", &format!("127.0.0.1:{metrics_port}")])
             .args(["--database-url", url, "--log-level", "warn"])
             .args(["--max-connections", "5000"])
             .stdout(Stdio::null())
@@ -171,7 +175,13 @@ impl Baton {
         for _ in 0..300 {
             if let Ok(reply) = client.get(format!("{base}/readyz")).send().await {
                 if reply.status().is_success() {
-                    return Ok(Baton { base, pid, child });
+                    let metrics = format!("http://127.0.0.1:{metrics_port}/metrics");
+                    return Ok(Baton {
+                        base,
+                        metrics,
+                        pid,
+                        child,
+                    });
                 }
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

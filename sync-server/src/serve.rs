@@ -142,6 +142,12 @@ pub async fn serve(
             },
             () = shutdown.cancelled() => break,
         };
+        // Without it, Nagle's algorithm holds a small frame back while the previous one is
+        // unacknowledged, and the client delays its acknowledgement (40 ms on Linux): a stream
+        // sent events 20 ms apart delivered them ~40 ms late.
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(error = %err, "cannot set TCP_NODELAY");
+        }
         let hold = ConnectionHold(Arc::new((slot, count.enter())));
         let app = app.clone();
         let request_hold = hold.clone();

@@ -255,6 +255,53 @@ pub fn prepare_numbered<'c>(
     Ok(statement)
 }
 
+/// Records one event of the org on the writer thread's connection and returns its sequence
+/// number: it takes the org's next number, and the events trigger moves the counter on.
+pub fn record_event(
+    conn: &rusqlite::Connection,
+    org_id: &str,
+    chat_id: Option<&str>,
+    actor: Option<&protocol::api::AgentRef>,
+    at: i64,
+    body: &protocol::events::EventBody,
+) -> rusqlite::Result<i64> {
+    const RECORD_EVENT: &str =
+        "INSERT INTO events (org_id, seq, chat_id, actor_id, actor_name, kind, in_timeline, at, body)
+        VALUES ($1, (SELECT event_seq + 1 FROM orgs WHERE id = $1), $2, $3, $4, $5, $6, $7, $8)
+        RETURNING seq";
+    let text = serde_json::to_string(body)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let mut statement = prepare_numbered(
+        conn,
+        RECORD_EVENT,
+        &[
+            &org_id,
+            &chat_id,
+            &actor.map(|a| a.id.as_str()),
+            &actor.map(|a| a.name.as_str()),
+            &body.kind(),
+            &i64::from(body.in_timeline()),
+            &at,
+            &text,
+        ],
+    )?;
+    let mut rows = statement.raw_query();
+    match rows.next()? {
+        Some(row) => row.get(0),
+        None => Err(rusqlite::Error::QueryReturnedNoRows),
+    }
+}
+
+/// Whether `err` is a primary-key or unique constraint refusing a row.
+pub fn is_unique_violation(err: &rusqlite::Error) -> bool {
+    matches!(
+        err,
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    )
+}
+
 /// [`super::conversations::find`], on the writer thread's connection.
 pub fn find_conversation(
     conn: &rusqlite::Connection,

@@ -95,12 +95,6 @@ const CHANGE_LOCK: &str = "UPDATE conversations
       AND (owner_id = $9 OR (owner_id IS NULL AND $9 IS NULL))
       AND ($10 = 0 OR ($10 = 1 AND lock_expires_at <= now_ms()) OR ($10 = 2 AND lock_expires_at > now_ms()))";
 
-/// Recording one event on SQLite: it takes the org's next number, and the events trigger moves the
-/// counter on.
-const RECORD_EVENT: &str =
-    "INSERT INTO events (org_id, seq, chat_id, actor_id, actor_name, kind, in_timeline, at, body)
-    VALUES ($1, (SELECT event_seq + 1 FROM orgs WHERE id = $1), $2, $3, $4, $5, $6, $7, $8)";
-
 /// Applies `change` if the conversation's lock and owner are still as its row was read, recording
 /// its events in the same transaction; `false` when they changed meanwhile (read again, decide
 /// again). Runs to the end even if the caller stops waiting.
@@ -166,23 +160,7 @@ pub fn apply_direct(
         return Ok(false);
     }
     for body in &write.events {
-        let text = serde_json::to_string(body)
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        direct::prepare_numbered(
-            conn,
-            RECORD_EVENT,
-            &[
-                &org_id,
-                &chat_id.as_str(),
-                &actor.id,
-                &actor.name,
-                &body.kind(),
-                &i64::from(body.in_timeline()),
-                &at,
-                &text,
-            ],
-        )?
-        .raw_execute()?;
+        direct::record_event(conn, org_id, Some(chat_id.as_str()), Some(actor), at, body)?;
     }
     Ok(true)
 }

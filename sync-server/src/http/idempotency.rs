@@ -84,24 +84,82 @@ impl IdempotencyKey {
             return Ok(None);
         };
         let request_hash: String = row.try_get("request_hash")?;
-        if request_hash != fingerprint {
-            return Err(ApiError::Unprocessable {
-                code: codes::IDEMPOTENCY_KEY_REUSED,
-                message: "this Idempotency-Key was already used for a different request".to_owned(),
-            });
+        replayed(
+            &request_hash,
+            fingerprint,
+            row.try_get("status")?,
+            row.try_get("response")?,
+        )
+        .map(Some)
+    }
+
+    /// [`IdempotencyKey::replay`] on SQLite's writer thread, inside its transaction.
+    pub fn replay_direct(
+        &self,
+        conn: &rusqlite::Connection,
+        agent_id: &str,
+        fingerprint: &str,
+    ) -> ApiResult<Option<Response>> {
+        let Some(key) = &self.0 else {
+            return Ok(None);
+        };
+        let recorded = db::direct::prepare_numbered(
+            conn,
+            "SELECT request_hash, status, response FROM idempotency_keys WHERE agent_id = $1 AND key = $2",
+            &[&agent_id, key],
+        )
+        .and_then(|mut statement| {
+            let mut rows = statement.raw_query();
+            match rows.next()? {
+                Some(row) => Ok(Some((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, String>(2)?,
+                ))),
+                None => Ok(None),
+            }
+        })
+        .map_err(db::direct::api_error)?;
+        let Some((request_hash, status, body)) = recorded else {
+            return Ok(None);
+        };
+        replayed(&request_hash, fingerprint, status, body).map(Some)
+    }
+
+    /// Records the response (when a key was sent) on SQLite's writer thread, inside its
+    /// transaction, and returns it; the transaction's commit makes both durable together.
+    pub fn record_direct<T: Serialize>(
+        &self,
+        conn: &rusqlite::Connection,
+        agent_id: &str,
+        fingerprint: &str,
+        now: i64,
+        status: StatusCode,
+        body: &T,
+    ) -> ApiResult<Response> {
+        let json = serde_json::to_string(body).map_err(anyhow::Error::from)?;
+        if let Some(key) = &self.0 {
+            let recorded = db::direct::prepare_numbered(
+                conn,
+                "INSERT INTO idempotency_keys (agent_id, key, request_hash, status, response, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &agent_id,
+                    key,
+                    &fingerprint,
+                    &i64::from(status.as_u16()),
+                    &json,
+                    &now,
+                ],
+            )
+            .and_then(|mut statement| statement.raw_execute());
+            match recorded {
+                Ok(_) => {}
+                Err(err) if db::direct::is_unique_violation(&err) => return Err(in_flight()),
+                Err(err) => return Err(db::direct::api_error(err)),
+            }
         }
-        let status: i64 = row.try_get("status")?;
-        let body: String = row.try_get("response")?;
-        let status = u16::try_from(status)
-            .ok()
-            .and_then(|s| StatusCode::from_u16(s).ok())
-            .unwrap_or(StatusCode::OK);
-        let mut response = json_response(status, body);
-        response.headers_mut().insert(
-            IDEMPOTENT_REPLAYED.clone(),
-            HeaderValue::from_static("true"),
-        );
-        Ok(Some(response))
+        Ok(json_response(status, json))
     }
 
     /// Records the response (when a key was sent), commits the transaction and returns the
@@ -132,18 +190,45 @@ impl IdempotencyKey {
             .await;
             match recorded {
                 Ok(_) => {}
-                Err(err) if db::is_unique_violation(&err) => {
-                    return Err(ApiError::conflict(
-                        codes::IDEMPOTENCY_IN_FLIGHT,
-                        "a request with this Idempotency-Key is being processed; retry shortly",
-                    ))
-                }
+                Err(err) if db::is_unique_violation(&err) => return Err(in_flight()),
                 Err(err) => return Err(err.into()),
             }
         }
         tx.commit(&state.hub).await?;
         Ok(json_response(status, json))
     }
+}
+
+/// The recorded response, marked as a replay, if the request is the one recorded with the key.
+fn replayed(
+    request_hash: &str,
+    fingerprint: &str,
+    status: i64,
+    body: String,
+) -> ApiResult<Response> {
+    if request_hash != fingerprint {
+        return Err(ApiError::Unprocessable {
+            code: codes::IDEMPOTENCY_KEY_REUSED,
+            message: "this Idempotency-Key was already used for a different request".to_owned(),
+        });
+    }
+    let status = u16::try_from(status)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    let mut response = json_response(status, body);
+    response.headers_mut().insert(
+        IDEMPOTENT_REPLAYED.clone(),
+        HeaderValue::from_static("true"),
+    );
+    Ok(response)
+}
+
+fn in_flight() -> ApiError {
+    ApiError::conflict(
+        codes::IDEMPOTENCY_IN_FLIGHT,
+        "a request with this Idempotency-Key is being processed; retry shortly",
+    )
 }
 
 fn json_response(status: StatusCode, body: String) -> Response {

@@ -16,13 +16,17 @@ use super::extract::{AppJson, AppQuery, AuthAgent, ChatPath};
 use super::idempotency::{fingerprint, IdempotencyKey};
 use super::page::{self, PageQuery};
 use super::{AppState, Routes};
-use crate::db::{agents, conversations};
+use crate::db::{agents, conversations, direct, system_now_ms};
 
 pub fn router() -> Routes {
     Routes::new()
         .post("/conversations/{chat_id}/notes", create_note)
         .get("/conversations/{chat_id}/notes", list_notes)
 }
+
+const INSERT_NOTE: &str =
+    "INSERT INTO notes (id, org_id, conversation_id, author_id, body, mentions, created_at, event_seq)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
 const MAX_BODY_CHARS: usize = 4000;
 const MAX_MENTIONS: usize = 20;
@@ -40,6 +44,38 @@ fn note_from_row(row: &AnyRow, chat_id: &ChatId) -> ApiResult<Note> {
         mentions: serde_json::from_str(&mentions).map_err(anyhow::Error::from)?,
         created_at: row.try_get("created_at")?,
     })
+}
+
+/// An active agent of the org, to mention, on SQLite's writer thread (as
+/// [`agents::find_active`]); a 422 if there is none.
+fn active_agent_direct(
+    conn: &rusqlite::Connection,
+    org_id: &str,
+    agent_id: &str,
+) -> ApiResult<AgentRef> {
+    let found = direct::prepare_numbered(
+        conn,
+        "SELECT id, name FROM agents WHERE id = $1 AND org_id = $2 AND active = 1",
+        &[&agent_id, &org_id],
+    )
+    .and_then(|mut statement| {
+        let mut rows = statement.raw_query();
+        match rows.next()? {
+            Some(row) => Ok(Some(AgentRef {
+                id: row.get(0)?,
+                name: row.get(1)?,
+            })),
+            None => Ok(None),
+        }
+    })
+    .map_err(direct::api_error)?;
+    found.ok_or_else(|| cannot_mention(agent_id))
+}
+
+fn cannot_mention(agent_id: &str) -> ApiError {
+    ApiError::validation(format!(
+        "cannot mention {agent_id}: no active agent with that id in your org"
+    ))
 }
 
 async fn create_note(
@@ -64,6 +100,80 @@ async fn create_note(
         )));
     }
     let request_fingerprint = fingerprint(&format!("note {chat_id}"), &request)?;
+    if let Some(direct) = state.db.direct() {
+        // SQLite: the whole write in one trip to the writer thread (and in its group commit),
+        // not a round trip per statement.
+        let (org_id, author) = (auth.org_id.clone(), auth.agent_ref());
+        let body = body.to_owned();
+        let (response, wrote) = direct
+            .run(move |conn| {
+                if let Some(replay) =
+                    idempotency.replay_direct(conn, &author.id, &request_fingerprint)?
+                {
+                    return Ok((replay, false));
+                }
+                let row = direct::find_conversation(conn, &org_id, chat_id.as_str())
+                    .map_err(direct::api_error)?
+                    .ok_or(ApiError::NotFound("chat"))?;
+                let chat_id = row.chat_id()?;
+                let mut mentions: Vec<AgentRef> = Vec::new();
+                for agent_id in &request.mentions {
+                    if mentions.iter().any(|m| &m.id == agent_id) {
+                        continue;
+                    }
+                    mentions.push(active_agent_direct(conn, &org_id, agent_id)?);
+                }
+                let note = Note {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    chat_id: chat_id.clone(),
+                    author,
+                    body,
+                    mentions,
+                    created_at: system_now_ms(),
+                };
+                let seq = direct::record_event(
+                    conn,
+                    &org_id,
+                    Some(chat_id.as_str()),
+                    Some(&note.author),
+                    note.created_at,
+                    &EventBody::NoteCreated(note.clone()),
+                )
+                .map_err(direct::api_error)?;
+                let mentions_json =
+                    serde_json::to_string(&note.mentions).map_err(anyhow::Error::from)?;
+                direct::prepare_numbered(
+                    conn,
+                    INSERT_NOTE,
+                    &[
+                        &note.id,
+                        &org_id,
+                        &row.id,
+                        &note.author.id,
+                        &note.body,
+                        &mentions_json,
+                        &note.created_at,
+                        &seq,
+                    ],
+                )
+                .and_then(|mut statement| statement.raw_execute())
+                .map_err(direct::api_error)?;
+                let response = idempotency.record_direct(
+                    conn,
+                    &note.author.id,
+                    &request_fingerprint,
+                    note.created_at,
+                    StatusCode::CREATED,
+                    &note,
+                )?;
+                Ok((response, true))
+            })
+            .await?;
+        if wrote {
+            state.hub.notify(&auth.org_id);
+        }
+        return Ok(response);
+    }
 
     let mut tx = state.db.begin_write(&auth.org_id).await?;
     if let Some(replay) = idempotency
@@ -82,11 +192,7 @@ async fn create_note(
         }
         let agent = agents::find_active(tx.conn(), &auth.org_id, agent_id)
             .await?
-            .ok_or_else(|| {
-                ApiError::validation(format!(
-                    "cannot mention {agent_id}: no active agent with that id in your org"
-                ))
-            })?;
+            .ok_or_else(|| cannot_mention(agent_id))?;
         mentions.push(AgentRef {
             id: agent.id,
             name: agent.name,
@@ -107,20 +213,17 @@ async fn create_note(
             EventBody::NoteCreated(note.clone()),
         )
         .await?;
-    sqlx::query(
-        "INSERT INTO notes (id, org_id, conversation_id, author_id, body, mentions, created_at, event_seq)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(&note.id)
-    .bind(&auth.org_id)
-    .bind(&row.id)
-    .bind(&auth.id)
-    .bind(&note.body)
-    .bind(serde_json::to_string(&note.mentions).map_err(anyhow::Error::from)?)
-    .bind(note.created_at)
-    .bind(event.seq)
-    .execute(tx.conn())
-    .await?;
+    sqlx::query(INSERT_NOTE)
+        .bind(&note.id)
+        .bind(&auth.org_id)
+        .bind(&row.id)
+        .bind(&auth.id)
+        .bind(&note.body)
+        .bind(serde_json::to_string(&note.mentions).map_err(anyhow::Error::from)?)
+        .bind(note.created_at)
+        .bind(event.seq)
+        .execute(tx.conn())
+        .await?;
     idempotency
         .commit(
             tx,

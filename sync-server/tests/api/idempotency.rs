@@ -9,7 +9,8 @@ use crate::on_both_backends;
 
 on_both_backends!(
     retries_with_the_same_key_create_once,
-    concurrent_retries_create_once
+    concurrent_retries_create_once,
+    concurrent_note_retries_create_one_note
 );
 
 async fn retries_with_the_same_key_create_once(backend: Backend) {
@@ -98,4 +99,37 @@ async fn concurrent_retries_create_once(backend: Backend) {
     assert!(ids.iter().all(|id| id == &ids[0]), "one reminder: {ids:?}");
     let listed = asha.get("/reminders").await.expect(200);
     assert_eq!(listed.as_array().unwrap().len(), 1);
+}
+
+/// Notes are written whole on SQLite's writer thread, several requests in one transaction: retries
+/// that land in the same transaction as the first still see its key and replay it.
+async fn concurrent_note_retries_create_one_note(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let chat_id = chat(72);
+    asha.open_chat(&chat_id, "Priya").await;
+    let notes = format!("/conversations/{}/notes", enc(&chat_id));
+    let body = json!({"body": "quoted 45L"});
+
+    let responses =
+        join_all((0..12).map(|_| asha.post_with_key(&notes, "note-key", body.clone()))).await;
+    let mut ids = Vec::new();
+    for response in responses {
+        match response.status.as_u16() {
+            201 => ids.push(response.body["id"].as_str().unwrap().to_owned()),
+            409 => assert_eq!(response.body["error"], "idempotency_in_flight"),
+            other => panic!("unexpected {other}: {}", response.body),
+        }
+    }
+    assert!(!ids.is_empty());
+    assert!(ids.iter().all(|id| id == &ids[0]), "one note: {ids:?}");
+    let listed = asha.get(&notes).await.expect(200);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
+    // A different request under the same key is refused, and writes nothing.
+    let other = asha
+        .post_with_key(&notes, "note-key", json!({"body": "quoted 50L"}))
+        .await;
+    assert_eq!(other.status.as_u16(), 422, "{}", other.body);
+    let listed = asha.get(&notes).await.expect(200);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
 }
