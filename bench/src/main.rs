@@ -154,6 +154,10 @@ fn build_server() -> anyhow::Result<PathBuf> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    // A wrapper instead (a profiler around the same binary), when asked for.
+    if let Some(wrapper) = std::env::var_os("BATON_BENCH_SERVER") {
+        return Ok(PathBuf::from(wrapper));
+    }
     Ok(target.join("release/sync-server"))
 }
 

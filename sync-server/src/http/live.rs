@@ -265,10 +265,14 @@ async fn connect(
         let presence_frames = state.hub.hear_presence(audience);
         // Written before `ready` (and routing then looks for the newcomer): a client that is
         // ready is available.
-        if let Err(err) = state
-            .presence
-            .stream_opened(&auth.org_id, &auth.agent_ref())
-            .await
+        // Boxed, as every await the stream makes once: the task holding an idle stream is as
+        // large as its largest await (a thousand idle agents, a thousand tasks).
+        if let Err(err) = Box::pin(
+            state
+                .presence
+                .stream_opened(&auth.org_id, &auth.agent_ref()),
+        )
+        .await
         {
             tracing::warn!(agent = %auth.id, error = %err, "presence not recorded");
         }
@@ -284,12 +288,12 @@ async fn connect(
         // Boxed: it owns the session, which the stream's future would otherwise hold twice.
         let parting = Box::pin(session.finish(end)).await;
         let (state, agent_id) = presence;
-        if let Err(err) = state.presence.stream_closed(&agent_id).await {
+        if let Err(err) = Box::pin(state.presence.stream_closed(&agent_id)).await {
             tracing::warn!(agent = %agent_id, error = %err, "presence not cleared");
         }
         // Presence is cleared first: a client slow to answer the close is no longer there.
         if let Some((mut socket, unreadable)) = parting {
-            socket::linger(&mut socket, unreadable).await;
+            Box::pin(socket::linger(&mut socket, unreadable)).await;
         }
         drop(slot);
         drop(open);

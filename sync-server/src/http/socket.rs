@@ -144,7 +144,9 @@ pub async fn send_close(socket: &mut Socket, code: u16, reason: &'static str) ->
 pub async fn linger(socket: &mut Socket, unreadable: bool) {
     let linger = async {
         if unreadable {
-            let mut scratch = [0u8; 4096];
+            // On the heap: an array here would sit in every stream's future for its whole life
+            // (a future is as large as its largest await), not just while it lingers.
+            let mut scratch = vec![0u8; 4096];
             while let Ok(read) = socket.get_mut().read(&mut scratch).await {
                 if read == 0 {
                     break;
