@@ -4,7 +4,7 @@ use futures_util::future::join_all;
 use protocol::api::Role;
 use serde_json::json;
 
-use crate::common::{chat, enc, Backend, TestApp};
+use crate::common::{chat, enc, Backend, Resp, TestApp};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -87,15 +87,7 @@ async fn concurrent_retries_create_once(backend: Backend) {
 
     let responses =
         join_all((0..10).map(|_| asha.post_with_key(&reminders, "same-key", body.clone()))).await;
-    let mut ids = Vec::new();
-    for response in responses {
-        match response.status.as_u16() {
-            201 => ids.push(response.body["id"].as_str().unwrap().to_owned()),
-            409 => assert_eq!(response.body["error"], "idempotency_in_flight"),
-            other => panic!("unexpected {other}: {}", response.body),
-        }
-    }
-    assert!(!ids.is_empty());
+    let ids = created_ids(responses);
     assert!(ids.iter().all(|id| id == &ids[0]), "one reminder: {ids:?}");
     let listed = asha.get("/reminders").await.expect(200);
     assert_eq!(listed.as_array().unwrap().len(), 1);
@@ -113,15 +105,7 @@ async fn concurrent_note_retries_create_one_note(backend: Backend) {
 
     let responses =
         join_all((0..12).map(|_| asha.post_with_key(&notes, "note-key", body.clone()))).await;
-    let mut ids = Vec::new();
-    for response in responses {
-        match response.status.as_u16() {
-            201 => ids.push(response.body["id"].as_str().unwrap().to_owned()),
-            409 => assert_eq!(response.body["error"], "idempotency_in_flight"),
-            other => panic!("unexpected {other}: {}", response.body),
-        }
-    }
-    assert!(!ids.is_empty());
+    let ids = created_ids(responses);
     assert!(ids.iter().all(|id| id == &ids[0]), "one note: {ids:?}");
     let listed = asha.get(&notes).await.expect(200);
     assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
@@ -132,4 +116,19 @@ async fn concurrent_note_retries_create_one_note(backend: Backend) {
     assert_eq!(other.status.as_u16(), 422, "{}", other.body);
     let listed = asha.get(&notes).await.expect(200);
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+}
+
+/// The ids the concurrent posts of one key answered `201` with (at least one); the others must have
+/// been told the key was in flight.
+fn created_ids(responses: Vec<Resp>) -> Vec<String> {
+    let mut ids = Vec::new();
+    for response in responses {
+        match response.status.as_u16() {
+            201 => ids.push(response.body["id"].as_str().unwrap().to_owned()),
+            409 => assert_eq!(response.body["error"], "idempotency_in_flight"),
+            other => panic!("unexpected {other}: {}", response.body),
+        }
+    }
+    assert!(!ids.is_empty(), "no post created anything");
+    ids
 }
