@@ -271,7 +271,7 @@ pub fn record_event(
         RETURNING seq";
     let text = serde_json::to_string(body)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    let mut statement = prepare_numbered(
+    let statement = prepare_numbered(
         conn,
         RECORD_EVENT,
         &[
@@ -285,11 +285,16 @@ pub fn record_event(
             &text,
         ],
     )?;
+    first_row(statement, |row| row.get(0))?.ok_or(rusqlite::Error::QueryReturnedNoRows)
+}
+
+/// The first row a prepared statement returns, read by `read`; `None` if it returns none.
+pub fn first_row<T>(
+    mut statement: rusqlite::CachedStatement<'_>,
+    read: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Option<T>> {
     let mut rows = statement.raw_query();
-    match rows.next()? {
-        Some(row) => row.get(0),
-        None => Err(rusqlite::Error::QueryReturnedNoRows),
-    }
+    rows.next()?.map(read).transpose()
 }
 
 /// Whether `err` is a primary-key or unique constraint refusing a row.

@@ -108,16 +108,14 @@ impl IdempotencyKey {
             "SELECT request_hash, status, response FROM idempotency_keys WHERE agent_id = $1 AND key = $2",
             &[&agent_id, key],
         )
-        .and_then(|mut statement| {
-            let mut rows = statement.raw_query();
-            match rows.next()? {
-                Some(row) => Ok(Some((
+        .and_then(|statement| {
+            db::direct::first_row(statement, |row| {
+                Ok((
                     row.get::<_, String>(0)?,
                     row.get::<_, i64>(1)?,
                     row.get::<_, String>(2)?,
-                ))),
-                None => Ok(None),
-            }
+                ))
+            })
         })
         .map_err(db::direct::api_error)?;
         let Some((request_hash, status, body)) = recorded else {

@@ -58,15 +58,13 @@ fn active_agent_direct(
         "SELECT id, name FROM agents WHERE id = $1 AND org_id = $2 AND active = 1",
         &[&agent_id, &org_id],
     )
-    .and_then(|mut statement| {
-        let mut rows = statement.raw_query();
-        match rows.next()? {
-            Some(row) => Ok(Some(AgentRef {
+    .and_then(|statement| {
+        direct::first_row(statement, |row| {
+            Ok(AgentRef {
                 id: row.get(0)?,
                 name: row.get(1)?,
-            })),
-            None => Ok(None),
-        }
+            })
+        })
     })
     .map_err(direct::api_error)?;
     found.ok_or_else(|| cannot_mention(agent_id))
@@ -76,6 +74,79 @@ fn cannot_mention(agent_id: &str) -> ApiError {
     ApiError::validation(format!(
         "cannot mention {agent_id}: no active agent with that id in your org"
     ))
+}
+
+/// A note written whole on SQLite's writer thread, inside its transaction: the response (the note,
+/// or the replay of a request already made with the same idempotency key) and whether anything was
+/// written.
+#[allow(clippy::too_many_arguments)]
+fn write_note_direct(
+    conn: &rusqlite::Connection,
+    org_id: &str,
+    chat_id: &ChatId,
+    author: AgentRef,
+    body: String,
+    mention_ids: &[String],
+    idempotency: &IdempotencyKey,
+    request_fingerprint: &str,
+) -> ApiResult<(Response, bool)> {
+    if let Some(replay) = idempotency.replay_direct(conn, &author.id, request_fingerprint)? {
+        return Ok((replay, false));
+    }
+    let row = direct::find_conversation(conn, org_id, chat_id.as_str())
+        .map_err(direct::api_error)?
+        .ok_or(ApiError::NotFound("chat"))?;
+    let chat_id = row.chat_id()?;
+    let mut mentions: Vec<AgentRef> = Vec::new();
+    for agent_id in mention_ids {
+        if mentions.iter().any(|m| &m.id == agent_id) {
+            continue;
+        }
+        mentions.push(active_agent_direct(conn, org_id, agent_id)?);
+    }
+    let note = Note {
+        id: uuid::Uuid::new_v4().to_string(),
+        chat_id: chat_id.clone(),
+        author,
+        body,
+        mentions,
+        created_at: system_now_ms(),
+    };
+    let seq = direct::record_event(
+        conn,
+        org_id,
+        Some(chat_id.as_str()),
+        Some(&note.author),
+        note.created_at,
+        &EventBody::NoteCreated(note.clone()),
+    )
+    .map_err(direct::api_error)?;
+    let mentions_json = serde_json::to_string(&note.mentions).map_err(anyhow::Error::from)?;
+    direct::prepare_numbered(
+        conn,
+        INSERT_NOTE,
+        &[
+            &note.id,
+            &org_id,
+            &row.id,
+            &note.author.id,
+            &note.body,
+            &mentions_json,
+            &note.created_at,
+            &seq,
+        ],
+    )
+    .and_then(|mut statement| statement.raw_execute())
+    .map_err(direct::api_error)?;
+    let response = idempotency.record_direct(
+        conn,
+        &note.author.id,
+        request_fingerprint,
+        note.created_at,
+        StatusCode::CREATED,
+        &note,
+    )?;
+    Ok((response, true))
 }
 
 async fn create_note(
@@ -107,66 +178,16 @@ async fn create_note(
         let body = body.to_owned();
         let (response, wrote) = direct
             .run(move |conn| {
-                if let Some(replay) =
-                    idempotency.replay_direct(conn, &author.id, &request_fingerprint)?
-                {
-                    return Ok((replay, false));
-                }
-                let row = direct::find_conversation(conn, &org_id, chat_id.as_str())
-                    .map_err(direct::api_error)?
-                    .ok_or(ApiError::NotFound("chat"))?;
-                let chat_id = row.chat_id()?;
-                let mut mentions: Vec<AgentRef> = Vec::new();
-                for agent_id in &request.mentions {
-                    if mentions.iter().any(|m| &m.id == agent_id) {
-                        continue;
-                    }
-                    mentions.push(active_agent_direct(conn, &org_id, agent_id)?);
-                }
-                let note = Note {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    chat_id: chat_id.clone(),
-                    author,
-                    body,
-                    mentions,
-                    created_at: system_now_ms(),
-                };
-                let seq = direct::record_event(
+                write_note_direct(
                     conn,
                     &org_id,
-                    Some(chat_id.as_str()),
-                    Some(&note.author),
-                    note.created_at,
-                    &EventBody::NoteCreated(note.clone()),
-                )
-                .map_err(direct::api_error)?;
-                let mentions_json =
-                    serde_json::to_string(&note.mentions).map_err(anyhow::Error::from)?;
-                direct::prepare_numbered(
-                    conn,
-                    INSERT_NOTE,
-                    &[
-                        &note.id,
-                        &org_id,
-                        &row.id,
-                        &note.author.id,
-                        &note.body,
-                        &mentions_json,
-                        &note.created_at,
-                        &seq,
-                    ],
-                )
-                .and_then(|mut statement| statement.raw_execute())
-                .map_err(direct::api_error)?;
-                let response = idempotency.record_direct(
-                    conn,
-                    &note.author.id,
+                    &chat_id,
+                    author,
+                    body,
+                    &request.mentions,
+                    &idempotency,
                     &request_fingerprint,
-                    note.created_at,
-                    StatusCode::CREATED,
-                    &note,
-                )?;
-                Ok((response, true))
+                )
             })
             .await?;
         if wrote {
