@@ -42,7 +42,9 @@ struct Cli {
     fanout_seconds: u64,
     /// Which benchmarks: `lock` (cycles, rates, notes on both stores), `sqlite` or `pg` (the same on
     /// one store), `fanout`, `fanout-baton` (Baton alone at 1,000 agents, to profile), `sqlite-c1` (one client on
-    /// SQLite beside its floor and the raw store, to profile), `reports`
+    /// SQLite beside its floor and the raw store, to profile), `pg-orgs` (16 clients in 16 orgs on
+    /// PostgreSQL, to profile), `fanout-pg` (Baton alone at 1,000 agents over 3 instances on
+    /// PostgreSQL, to profile), `reports`
     /// (the lead's reports on a large org), or `all`.
     #[arg(long, default_value = "all")]
     only: String,
@@ -97,6 +99,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
     }
+    if cli.only == "pg-orgs" {
+        // For profiling: 16 clients in 16 orgs on PostgreSQL.
+        let store = Store::Postgres {
+            admin_url: cli.postgres.clone(),
+        };
+        pg_orgs(&binary, &store, seconds, &mut figures).await?;
+    }
     if matches!(cli.only.as_str(), "reports" | "all") {
         reports::suite(&binary, &mut figures).await?;
     }
@@ -104,6 +113,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         // For profiling: Baton alone, 1,000 agents on SQLite.
         let r = fanout::baton(&binary, &Store::Sqlite, 1000, 1, 50, cli.fanout_seconds).await?;
         say_fanout("Baton on SQLite, 1000 agents", &r);
+    }
+    if cli.only == "fanout-pg" {
+        // For profiling: Baton alone, 1,000 agents over 3 instances on PostgreSQL.
+        let store = Store::Postgres {
+            admin_url: cli.postgres.clone(),
+        };
+        let r = fanout::baton(&binary, &store, 1000, 3, 50, cli.fanout_seconds).await?;
+        say_fanout("Baton on PostgreSQL, 3 instances, 1000 agents", &r);
     }
     if matches!(cli.only.as_str(), "fanout" | "all") {
         match fanout::available() {
@@ -387,7 +404,17 @@ async fn pg_lock_suite(
         );
     }
     finish(database, baton).await?;
-    // The same 16 clients, each in an org of its own: orgs must not serialise each other.
+    pg_orgs(binary, store, secs, figures).await
+}
+
+/// The same 16 clients as the lock suite's last run, each in an org of its own: orgs must not
+/// serialise each other.
+async fn pg_orgs(
+    binary: &Path,
+    store: &Store,
+    secs: f64,
+    figures: &mut Vec<Figure>,
+) -> anyhow::Result<()> {
     let (database, baton, seats) = fresh(binary, store, 16, 1, 20).await?;
     let result = lock::drive(&plan(&baton, &seats, secs, Work::Cycles)).await?;
     say("Baton lock cycle, 16 clients in 16 orgs", &result);

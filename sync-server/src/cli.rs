@@ -196,6 +196,22 @@ enum RoutingCommand {
     },
 }
 
+impl AdminCommand {
+    fn database(&self) -> &DatabaseArgs {
+        match self {
+            AdminCommand::CreateOrg { database, .. }
+            | AdminCommand::CreateAgent { database, .. }
+            | AdminCommand::ListAgents { database, .. }
+            | AdminCommand::RevokeTokens { database, .. }
+            | AdminCommand::Deactivate { database, .. }
+            | AdminCommand::Reactivate { database, .. }
+            | AdminCommand::Routing(RoutingCommand::Show { database, .. })
+            | AdminCommand::Routing(RoutingCommand::Apply { database, .. })
+            | AdminCommand::SetPassword { database, .. } => database,
+        }
+    }
+}
+
 fn parse_role(value: &str) -> Result<Role, String> {
     Role::parse(value)
         .ok_or_else(|| format!("{value:?} is not a role; use agent, lead, admin or responder"))
@@ -219,7 +235,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(database) => {
             init_logging("warn", LogFormat::Text)?;
             let db = Db::connect(&database.database_url, 2).await?;
-            print_demo(&admin::seed_demo(&db).await?);
+            let seeded = admin::seed_demo(&db).await;
+            db.close().await;
+            print_demo(&seeded?);
             Ok(())
         }
         Command::Admin(command) => {
@@ -312,15 +330,22 @@ async fn shutdown_signal() {
 }
 
 async fn admin_command(command: AdminCommand) -> anyhow::Result<()> {
+    let db = Db::connect(&command.database().database_url, 2).await?;
+    let done = admin_command_on(command, &db).await;
+    // What the command wrote is announced to the running servers before the process exits.
+    db.close().await;
+    done
+}
+
+async fn admin_command_on(command: AdminCommand, db: &Db) -> anyhow::Result<()> {
     match command {
         AdminCommand::CreateOrg {
             name,
             timezone,
             locale,
-            database,
+            ..
         } => {
-            let db = Db::connect(&database.database_url, 2).await?;
-            let org = admin::create_org(&db, &name, &timezone, locale.as_deref()).await?;
+            let org = admin::create_org(db, &name, &timezone, locale.as_deref()).await?;
             println!("{}", org.id);
         }
         AdminCommand::CreateAgent {
@@ -329,13 +354,12 @@ async fn admin_command(command: AdminCommand) -> anyhow::Result<()> {
             email,
             role,
             password_stdin: _,
-            database,
+            ..
         } => {
             let password = read_password()?;
-            let db = Db::connect(&database.database_url, 2).await?;
             let agent = admin::create_agent(
-                &db,
-                &EventHub::for_commands(&db),
+                db,
+                &EventHub::for_commands(db),
                 NewAgent {
                     org_id: &org,
                     name: &name,
@@ -348,9 +372,8 @@ async fn admin_command(command: AdminCommand) -> anyhow::Result<()> {
             .await?;
             println!("{}", agent.id);
         }
-        AdminCommand::ListAgents { org, database } => {
-            let db = Db::connect(&database.database_url, 2).await?;
-            for agent in admin::list_agents(&db, &org).await? {
+        AdminCommand::ListAgents { org, .. } => {
+            for agent in admin::list_agents(db, &org).await? {
                 println!(
                     "{}\t{}\t{}\t{}",
                     agent.id,
@@ -360,66 +383,55 @@ async fn admin_command(command: AdminCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        AdminCommand::RevokeTokens { email, database } => {
-            let db = Db::connect(&database.database_url, 2).await?;
-            let revoked = admin::revoke_tokens(&db, &EventHub::for_commands(&db), &email).await?;
+        AdminCommand::RevokeTokens { email, .. } => {
+            let revoked = admin::revoke_tokens(db, &EventHub::for_commands(db), &email).await?;
             println!(
                 "revoked {revoked} token(s) of {}",
                 email.trim().to_lowercase()
             );
         }
-        AdminCommand::Deactivate { email, database } => {
-            let db = Db::connect(&database.database_url, 2).await?;
+        AdminCommand::Deactivate { email, .. } => {
             let agent = admin::deactivate(
-                &db,
-                &EventHub::for_commands(&db),
+                db,
+                &EventHub::for_commands(db),
                 admin::Who::Email(&email),
                 None,
             )
             .await?;
             println!("deactivated {} ({})", agent.name, agent.email);
         }
-        AdminCommand::Reactivate { email, database } => {
-            let db = Db::connect(&database.database_url, 2).await?;
+        AdminCommand::Reactivate { email, .. } => {
             let agent = admin::reactivate(
-                &db,
-                &EventHub::for_commands(&db),
+                db,
+                &EventHub::for_commands(db),
                 admin::Who::Email(&email),
                 None,
             )
             .await?;
             println!("reactivated {} ({})", agent.name, agent.email);
         }
-        AdminCommand::Routing(RoutingCommand::Show { org, database }) => {
-            let db = Db::connect(&database.database_url, 2).await?;
-            print_routing(&db, &org).await?;
+        AdminCommand::Routing(RoutingCommand::Show { org, .. }) => {
+            print_routing(db, &org).await?;
         }
-        AdminCommand::Routing(RoutingCommand::Apply {
-            org,
-            file,
-            database,
-        }) => {
+        AdminCommand::Routing(RoutingCommand::Apply { org, file, .. }) => {
             let text = match &file {
                 Some(path) => std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read {}", path.display()))?,
                 None => std::io::read_to_string(std::io::stdin())
                     .context("cannot read the routing document from standard input")?,
             };
-            let db = Db::connect(&database.database_url, 2).await?;
-            crate::routing::setup::apply_text(&db, &EventHub::for_commands(&db), &org, &text)
-                .await?;
-            print_routing(&db, &org).await?;
+            crate::routing::setup::apply_text(db, &EventHub::for_commands(db), &org, &text).await?;
+            print_routing(db, &org).await?;
         }
         AdminCommand::SetPassword {
             email,
             password_stdin: _,
-            database,
+            ..
         } => {
             let password = read_password()?;
-            let db = Db::connect(&database.database_url, 2).await?;
             let agent = admin::set_password(
-                &db,
-                &EventHub::for_commands(&db),
+                db,
+                &EventHub::for_commands(db),
                 admin::Who::Email(&email),
                 &password,
             )

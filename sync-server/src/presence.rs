@@ -145,13 +145,11 @@ async fn away_among(conn: &mut AnyConnection, agent_ids: &[&str]) -> ApiResult<H
 }
 
 /// Says the agent's new status live, once the transaction commits.
-async fn announce(tx: &mut WriteTx, agent: &AgentRef, status: PresenceStatus) -> ApiResult<()> {
+fn announce(tx: &mut WriteTx, agent: &AgentRef, status: PresenceStatus) {
     tx.presence_changed(Presence {
         agent: agent.clone(),
         status,
-    })
-    .await?;
-    Ok(())
+    });
 }
 
 impl Registry {
@@ -324,7 +322,7 @@ impl Registry {
                     } else {
                         PresenceStatus::Available
                     };
-                    announce(&mut tx, agent, status).await?;
+                    announce(&mut tx, agent, status);
                 }
             }
             let departed: Vec<&AgentRef> = batch
@@ -337,7 +335,7 @@ impl Registry {
                 let elsewhere = connected_among(tx.conn(), &ids, now).await?;
                 for agent in departed {
                     if !elsewhere.contains(&agent.id) {
-                        announce(&mut tx, agent, PresenceStatus::Offline).await?;
+                        announce(&mut tx, agent, PresenceStatus::Offline);
                     }
                 }
             }
@@ -395,7 +393,7 @@ impl Registry {
                     id: agent_id,
                     name: name.unwrap_or_default(),
                 };
-                announce(&mut tx, &agent, PresenceStatus::Offline).await?;
+                announce(&mut tx, &agent, PresenceStatus::Offline);
             }
             tx.commit(hub).await?;
         }
@@ -422,7 +420,7 @@ pub async fn set_away(
         .await?;
     let after = status_of(tx.conn(), &agent.id, now).await?;
     if after != before {
-        announce(&mut tx, agent, after).await?;
+        announce(&mut tx, agent, after);
     }
     tx.commit(hub).await?;
     Ok(after)

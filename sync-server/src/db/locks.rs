@@ -6,7 +6,7 @@
 //! every few seconds while they type), so it is as short as a write can be. On SQLite the whole of
 //! it (read, decide, write) runs on the writer thread ([`super::direct`]), where nothing can change
 //! the row meanwhile. On PostgreSQL it reads the conversation, decides, and applies the change with
-//! its events in one call of `baton_change_lock` (migration 0005), which succeeds only if the lock
+//! its events in one call of `baton_change_lock` (migrations 0005, 0021), which succeeds only if the lock
 //! and owner are still as read (a compare-and-set) and locks the org's row first, as every write
 //! transaction does. On both, whether the lease has run out is judged again by the database clock
 //! as the change is written.
@@ -120,6 +120,7 @@ pub async fn change(db: &Db, hub: &EventHub, change: LockChange<'_>) -> ApiResul
     };
     if applied && !change.write.events.is_empty() {
         hub.notify(change.org_id);
+        db.announce(EVENTS_CHANNEL, change.org_id.to_owned());
     }
     Ok(applied)
 }
@@ -185,7 +186,7 @@ async fn change_on_postgres(db: &Db, change: &LockChange<'_>) -> Result<bool, sq
     let from = change.row.lock_fields();
     let to = &write.to;
     let row = sqlx::query(
-        "SELECT baton_change_lock($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        "SELECT baton_change_lock($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(to.holder_id.as_deref())
     .bind(to.fence)
@@ -203,7 +204,6 @@ async fn change_on_postgres(db: &Db, change: &LockChange<'_>) -> Result<bool, sq
     .bind(change.actor.name.as_str())
     .bind(change.at)
     .bind(events)
-    .bind(EVENTS_CHANNEL)
     .fetch_one(db.pool())
     .await?;
     row.try_get(0)

@@ -23,6 +23,7 @@ pub mod conversations;
 pub mod direct;
 pub mod handoffs;
 pub mod locks;
+mod notify;
 pub mod pipelines;
 pub mod reminders;
 pub mod routing;
@@ -143,6 +144,8 @@ pub struct Db {
     gate: Option<direct::WriteGate>,
     /// SQLite: the writer thread.
     direct: Option<direct::SqliteWriter>,
+    /// PostgreSQL: the notifications that tell other instances of committed writes.
+    notifier: Option<notify::Notifier>,
 }
 
 /// A connection for writes outside a [`WriteTx`], holding the write gate on SQLite.
@@ -217,6 +220,7 @@ impl Db {
             clock: std::sync::Arc::default(),
             gate: None,
             direct: None,
+            notifier: None,
         };
         db.prepare().await?;
         if backend == Backend::Sqlite {
@@ -227,6 +231,8 @@ impl Db {
                     .with_context(|| format!("cannot open the SQLite database {path} to write"))?,
             );
             db.gate = Some(gate);
+        } else {
+            db.notifier = Some(notify::Notifier::start(db.url.clone()));
         }
         Ok(db)
     }
@@ -278,6 +284,22 @@ impl Db {
         match &self.gate {
             Some(gate) => Some(gate.clone().lock_owned().await),
             None => None,
+        }
+    }
+
+    /// Tells every instance (this one included) of a committed write, on PostgreSQL: `payload`
+    /// on `channel`, after the commit (see [`notify`]). Nothing to tell on SQLite, which has one
+    /// instance.
+    pub fn announce(&self, channel: &'static str, payload: String) {
+        if let Some(notifier) = &self.notifier {
+            notifier.send(channel, payload);
+        }
+    }
+
+    /// Waits until what [`Db::announce`] queued has been sent.
+    pub async fn flush_announcements(&self) {
+        if let Some(notifier) = &self.notifier {
+            notifier.flush().await;
         }
     }
 
@@ -360,8 +382,10 @@ impl Db {
         WriteTx::begin(self, org_id).await
     }
 
-    /// Closes the pool, waiting for connections to be returned.
+    /// Sends what is still to be announced, then closes the pools, waiting for connections to be
+    /// returned.
     pub async fn close(&self) {
+        self.flush_announcements().await;
         if let Some(direct) = &self.direct {
             direct.stop().await;
         }

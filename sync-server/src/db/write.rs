@@ -27,8 +27,7 @@ pub struct WriteTx {
     appended_events: bool,
     /// Logins this transaction ends, forgotten by this instance's cache once it commits.
     ended: Vec<Ended>,
-    /// SQLite: presence changes to tell this instance's streams once it commits (PostgreSQL
-    /// tells every instance through [`PRESENCE_CHANNEL`]).
+    /// Presence changes to tell once it commits.
     presence: Vec<protocol::routing::Presence>,
     /// SQLite: the write gate, held until the transaction has ended (declared after `tx`, so it
     /// is dropped after it).
@@ -141,8 +140,8 @@ impl WriteTx {
         let body_json =
             serde_json::to_string(&body).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
         // One statement: the event takes the org's next number and the counter moves on (by a
-        // trigger on SQLite; in the same statement on PostgreSQL, which also notifies every
-        // instance's listener when, and only if, the transaction commits).
+        // trigger on SQLite; in the same statement on PostgreSQL). Other instances hear of it
+        // once the transaction has committed (see `commit`).
         let statement = match self.db.backend {
             Backend::Sqlite => {
                 "INSERT INTO events (org_id, seq, chat_id, actor_id, actor_name, kind, in_timeline, at, body)
@@ -152,17 +151,13 @@ impl WriteTx {
             Backend::Postgres => {
                 "WITH next AS (
                      UPDATE orgs SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq
-                 ), recorded AS (
-                     INSERT INTO events (org_id, seq, chat_id, actor_id, actor_name, kind, in_timeline, at, body)
-                     SELECT $1, next.event_seq, $2, $3, $4, $5, $6, $7, $8 FROM next
-                     RETURNING seq
-                 ), notified AS (
-                     SELECT pg_notify($9, $1) FROM recorded
                  )
-                 SELECT recorded.seq FROM recorded, notified"
+                 INSERT INTO events (org_id, seq, chat_id, actor_id, actor_name, kind, in_timeline, at, body)
+                 SELECT $1, next.event_seq, $2, $3, $4, $5, $6, $7, $8 FROM next
+                 RETURNING seq"
             }
         };
-        let mut query = sqlx::query_scalar(statement)
+        let query = sqlx::query_scalar(statement)
             .bind(&self.org_id)
             .bind(chat_id.map(ChatId::as_str))
             .bind(actor.map(|a| a.id.as_str()))
@@ -171,9 +166,6 @@ impl WriteTx {
             .bind(i64::from(body.in_timeline()))
             .bind(self.now)
             .bind(body_json);
-        if self.db.backend == Backend::Postgres {
-            query = query.bind(EVENTS_CHANNEL);
-        }
         let seq: i64 = query.fetch_one(&mut *self.tx).await?;
         self.appended_events = true;
         Ok(Event {
@@ -215,25 +207,13 @@ impl WriteTx {
 
     /// Tells the streams that hear it (see [`crate::events`]), once this transaction commits, that
     /// an agent's presence changed (live only: not an event, no sequence number).
-    pub async fn presence_changed(
-        &mut self,
-        presence: protocol::routing::Presence,
-    ) -> Result<(), sqlx::Error> {
-        if self.db.backend == Backend::Postgres {
-            let payload = crate::events::presence_payload(&self.org_id, &presence);
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(PRESENCE_CHANNEL)
-                .bind(payload)
-                .execute(&mut *self.tx)
-                .await?;
-        } else {
-            self.presence.push(presence);
-        }
-        Ok(())
+    pub fn presence_changed(&mut self, presence: protocol::routing::Presence) {
+        self.presence.push(presence);
     }
 
-    /// Commits; then this instance forgets the logins that ended, tells its streams of presence
-    /// changes and wakes the org's event feed if events were recorded.
+    /// Commits; then this instance forgets the logins that ended, and the streams hear of presence
+    /// changes and new events: this instance's at once, on PostgreSQL every instance's through a
+    /// notification sent after the commit (see [`super::notify`]).
     pub async fn commit(mut self, hub: &EventHub) -> Result<(), sqlx::Error> {
         self.tx.commit().await?;
         self.turn.committed = true;
@@ -241,10 +221,18 @@ impl WriteTx {
             hub.tokens().forget(ended);
         }
         for presence in &self.presence {
-            hub.publish_presence(&self.org_id, presence);
+            match self.db.backend {
+                // Every instance, this one included, hears it through PostgreSQL.
+                Backend::Postgres => self.db.announce(
+                    PRESENCE_CHANNEL,
+                    crate::events::presence_payload(&self.org_id, presence),
+                ),
+                Backend::Sqlite => hub.publish_presence(&self.org_id, presence),
+            }
         }
         if self.appended_events {
             hub.notify(&self.org_id);
+            self.db.announce(EVENTS_CHANNEL, self.org_id.clone());
         }
         Ok(())
     }

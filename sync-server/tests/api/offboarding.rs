@@ -95,6 +95,49 @@ async fn a_deactivated_agent_is_out_at_once_and_their_locks_end(backend: Backend
         .any(|a| a["id"] == ravi.id.as_str()));
 }
 
+/// The admin CLI is a process of its own: on PostgreSQL it tells running servers of what it wrote
+/// before it exits, so a deactivation closes the agent's streams and reaches their colleagues on a
+/// server that would otherwise look for new events only at its next poll (an hour here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_cli_on_postgres_tells_running_servers_before_it_exits() {
+    let app = TestApp::spawn_with(Backend::Postgres, |config| {
+        slow_pings(config);
+        config.event_poll_interval = Duration::from_secs(3600);
+    })
+    .await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    let lena = app.agent("Lena", Role::Lead).await;
+    let mut stream = ravi.events(0).await;
+    stream.backlog().await;
+    let mut colleague = lena.events(0).await;
+    colleague.backlog().await;
+
+    let (email, url) = (ravi.email.clone(), app.config.database_url.clone());
+    let cli = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sync-server"))
+            .args([
+                "admin",
+                "deactivate",
+                "--email",
+                &email,
+                "--database-url",
+                &url,
+            ])
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    assert_eq!(stream.closed().await, Some(4001), "closed at once");
+    let (deactivated, _) = colleague.until_kind("agent.deactivated").await;
+    assert!(deactivated.actor.is_none(), "the CLI acts as nobody");
+}
+
 async fn a_new_password_or_logging_out_everywhere_ends_every_session(backend: Backend) {
     let app = TestApp::spawn_with(backend, slow_pings).await;
     let ada = app.agent("Ada", Role::Admin).await;
