@@ -16,6 +16,7 @@ pub mod listener;
 mod store;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -148,6 +149,17 @@ struct HubInner {
 struct Feed {
     sender: broadcast::Sender<Arc<LiveEvent>>,
     wake: Arc<Notify>,
+    /// The sequence number of the last event broadcast (set before it is sent).
+    broadcast_seq: Arc<AtomicI64>,
+}
+
+/// A subscription to an org's live events.
+#[derive(Debug)]
+pub struct Subscription {
+    pub events: broadcast::Receiver<Arc<LiveEvent>>,
+    /// Every event up to this one was broadcast before the subscription began; every later one
+    /// will reach it. A client that has seen this far needs nothing from the database.
+    pub broadcast_seq: i64,
 }
 
 impl EventHub {
@@ -181,37 +193,32 @@ impl EventHub {
 
     /// Subscribes to an org's live events: every event committed after this call returns is
     /// delivered, in sequence order (older ones come from [`read_after`]).
-    pub async fn subscribe(
-        &self,
-        org_id: &str,
-    ) -> Result<broadcast::Receiver<Arc<LiveEvent>>, sqlx::Error> {
+    pub async fn subscribe(&self, org_id: &str) -> Result<Subscription, sqlx::Error> {
         if let Some(feed) = self.feeds().get(org_id) {
-            return Ok(feed.sender.subscribe());
+            return Ok(feed.subscribe());
         }
         // Read the feed's starting point before it exists: anything committed from here on is
         // after it, so the new feed will broadcast it.
         let start = latest_seq(&self.inner.db, org_id).await?;
         let mut feeds = self.feeds();
         if let Some(feed) = feeds.get(org_id) {
-            return Ok(feed.sender.subscribe());
+            return Ok(feed.subscribe());
         }
-        let (sender, receiver) = broadcast::channel(FEED_CAPACITY);
-        let wake = Arc::new(Notify::new());
-        feeds.insert(
-            org_id.to_owned(),
-            Feed {
-                sender: sender.clone(),
-                wake: wake.clone(),
-            },
-        );
+        let feed = Feed {
+            sender: broadcast::channel(FEED_CAPACITY).0,
+            wake: Arc::new(Notify::new()),
+            broadcast_seq: Arc::new(AtomicI64::new(start)),
+        };
+        let subscription = feed.subscribe();
         tokio::spawn(run_feed(
             self.clone(),
             org_id.to_owned(),
-            start,
-            sender,
-            wake,
+            feed.sender.clone(),
+            feed.wake.clone(),
+            feed.broadcast_seq.clone(),
         ));
-        Ok(receiver)
+        feeds.insert(org_id.to_owned(), feed);
+        Ok(subscription)
     }
 
     /// This instance's cache of live logins (see [`crate::sessions`]).
@@ -308,20 +315,35 @@ impl EventHub {
     }
 }
 
+impl Feed {
+    fn subscribe(&self) -> Subscription {
+        // Subscribed first, then read: the feed sets the number before it sends the event, so an
+        // event not counted here is sent after the subscription began.
+        let events = self.sender.subscribe();
+        Subscription {
+            events,
+            broadcast_seq: self.broadcast_seq.load(Ordering::SeqCst),
+        }
+    }
+}
+
 async fn run_feed(
     hub: EventHub,
     org_id: String,
-    mut last_seq: i64,
     sender: broadcast::Sender<Arc<LiveEvent>>,
     wake: Arc<Notify>,
+    broadcast_seq: Arc<AtomicI64>,
 ) {
     let db = hub.inner.db.clone();
+    let mut last_seq = broadcast_seq.load(Ordering::SeqCst);
     loop {
         match read_after(&db, &org_id, last_seq, READ_PAGE).await {
             Ok(events) => {
                 let full_page = events.len() as i64 == READ_PAGE;
                 for event in events {
                     last_seq = event.seq;
+                    // Before it is sent: see `Feed::subscribe`.
+                    broadcast_seq.store(last_seq, Ordering::SeqCst);
                     let at = event.at;
                     let ends_sessions_of = event.body.ends_sessions_of().map(|a| a.id.clone());
                     match serde_json::to_string(&ServerMessage::Event(event)) {

@@ -444,8 +444,18 @@ impl Session {
     async fn start(&mut self) -> Result<broadcast::Receiver<Arc<LiveEvent>>, End> {
         let org_id = self.auth.org_id.clone();
         let feed = self.state.hub.subscribe(&org_id).await?;
-        let latest = events::latest_seq(&self.state.db, &org_id).await?;
         let server_time = self.state.db.now().await?;
+        // The usual reconnection: the client has seen what the feed last broadcast, and the feed
+        // brings the rest. Nothing to read.
+        if self.last_sent == feed.broadcast_seq {
+            self.send(&ServerMessage::Ready {
+                latest_seq: self.last_sent,
+                server_time,
+            })
+            .await?;
+            return Ok(feed.events);
+        }
+        let latest = events::latest_seq(&self.state.db, &org_id).await?;
         let too_far_behind = latest - self.last_sent > self.state.config.max_replay_events;
         if self.last_sent > latest || too_far_behind {
             self.last_sent = latest;
@@ -462,7 +472,7 @@ impl Session {
             })
             .await?;
         }
-        Ok(feed)
+        Ok(feed.events)
     }
 
     /// Sends every stored event after `last_sent`, in order.

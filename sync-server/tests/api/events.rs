@@ -12,6 +12,7 @@ use crate::on_both_backends;
 on_both_backends!(
     the_stream_delivers_each_event_once_and_in_order,
     a_reconnect_with_a_cursor_gets_exactly_the_missed_events,
+    reconnecting_while_events_are_written_misses_nothing,
     a_cursor_that_is_too_old_or_ahead_gets_resync,
     the_stream_checks_tickets_and_origins,
     a_revoked_token_closes_the_stream,
@@ -111,6 +112,60 @@ async fn a_reconnect_with_a_cursor_gets_exactly_the_missed_events(backend: Backe
     // And live events follow on from there.
     asha.post(&notes, json!({"body": "live"})).await.expect(201);
     assert_eq!(stream.next_event().await.seq, seen + 4);
+}
+
+/// Streams reconnecting with their cursor while notes are being written: each picks up exactly
+/// where the last one left off, whether it starts where the org's live feed stands (nothing to
+/// read: the feed brings the rest) or behind it (the gap comes from the database).
+async fn reconnecting_while_events_are_written_misses_nothing(backend: Backend) {
+    const NOTES: i64 = 24;
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    // Several logins take turns, so no login nears its cap of open streams while the old ones end.
+    let readers = [
+        app.agent("Ravi", Role::Agent).await,
+        app.agent("Meera", Role::Agent).await,
+        app.agent("John", Role::Agent).await,
+    ];
+    let chat_id = chat(42);
+    asha.open_chat(&chat_id, "Priya").await;
+    // Asha's own stream keeps the org's feed alive throughout.
+    let mut keeper = asha.events(0).await;
+    let (_, start) = keeper.backlog().await;
+
+    let notes = format!("/conversations/{}/notes", enc(&chat_id));
+    let writer = tokio::spawn({
+        let asha = asha.clone();
+        async move {
+            for i in 0..NOTES {
+                asha.post(&notes, json!({"body": format!("note {i}")}))
+                    .await
+                    .expect(201);
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let mut cursor = start;
+    for turn in 0.. {
+        if cursor >= start + NOTES {
+            break;
+        }
+        let mut stream = readers[turn % readers.len()].events(cursor).await;
+        let (backlog, ready_at) = stream.backlog().await;
+        seen.extend(backlog.iter().map(|e| e.seq));
+        assert_eq!(ready_at, seen.last().copied().unwrap_or(cursor));
+        cursor = ready_at;
+        // A live event or two, then the stream drops.
+        for _ in 0..2 {
+            if cursor < start + NOTES {
+                cursor = stream.next_event().await.seq;
+                seen.push(cursor);
+            }
+        }
+    }
+    writer.await.unwrap();
+    assert_consecutive(&seen, start + 1);
+    assert_eq!(seen.len() as i64, NOTES);
 }
 
 async fn a_cursor_that_is_too_old_or_ahead_gets_resync(backend: Backend) {
