@@ -5,8 +5,9 @@
 //! Each instance counts its own streams per agent in memory and keeps one database row per agent
 //! it serves, renewed by [`run_keeper`] while the streams last. A crashed instance stops renewing,
 //! so its rows expire and the keeper of any instance declares those agents offline. Every change
-//! of an agent's status is decided in the org's write transaction (so two instances deciding at
-//! once agree: one says it, the other sees it already said) and told to the agent's own streams
+//! of an agent's status is decided in a write transaction that holds the agent's row (so two
+//! instances deciding at once agree: one says it, the other sees it already said), not the org's:
+//! instances writing different agents do not wait for each other. It is told to the agent's own streams
 //! and the org's supervisors' as a live-only `presence` frame (see [`crate::events`]): presence
 //! is state, not history, so it takes no sequence number and is not replayed (`GET /agents` has
 //! everyone's).
@@ -34,6 +35,10 @@ pub struct Registry {
     pending: Mutex<Pending>,
     /// Rings [`run_writer`].
     bell: Notify,
+    /// Held while this instance writes its rows ([`Registry::write_pending`]) or renews them
+    /// ([`Registry::keep`]): on PostgreSQL the two lock the same rows in different orders (the
+    /// writer under its agents' locks, the renewal under the org's), so they take turns.
+    writing: tokio::sync::Mutex<()>,
 }
 
 /// Agents whose row on this instance must be brought in line with their stream count.
@@ -54,6 +59,7 @@ impl Default for Registry {
             streams: Mutex::default(),
             pending: Mutex::default(),
             bell: Notify::new(),
+            writing: tokio::sync::Mutex::new(()),
         }
     }
 }
@@ -226,6 +232,7 @@ impl Registry {
     /// Writes the queued rows, org by org; true if all were written (those that were not stay
     /// queued).
     async fn write_pending(&self, db: &Db, hub: &EventHub, lease: Duration) -> bool {
+        let _turn = self.writing.lock().await;
         let (agents, waiters) = {
             let mut pending = self.pending();
             (
@@ -269,7 +276,8 @@ impl Registry {
         agents: &[AgentRef],
         lease: Duration,
     ) -> ApiResult<()> {
-        let mut tx = db.begin_write(org_id).await?;
+        let ids: Vec<&str> = agents.iter().map(|a| a.id.as_str()).collect();
+        let mut tx = db.begin_presence_write(org_id, &ids).await?;
         let now = tx.now();
         let expires_at = now + lease_ms(lease);
         for batch in agents.chunks(ROWS_PER_STATEMENT) {
@@ -347,6 +355,7 @@ impl Registry {
     /// Renews this instance's rows, then ends the rows that expired anywhere (an instance that
     /// died), saying offline for agents no instance serves any more.
     pub async fn keep(&self, db: &Db, hub: &EventHub, lease: Duration) -> ApiResult<()> {
+        let _turn = self.writing.lock().await;
         let orgs: Vec<String> = {
             let streams = self.streams();
             let mut orgs: Vec<String> = streams.values().map(|(org, _, _)| org.clone()).collect();
@@ -375,6 +384,8 @@ impl Registry {
                 .await?;
         for (org_id, agent_id) in expired {
             let mut tx = db.begin_write(&org_id).await?;
+            // Decided one after the other with the agent's arrival through another instance.
+            tx.lock_agents(&[agent_id.as_str()]).await?;
             let now = tx.now();
             let deleted =
                 sqlx::query("DELETE FROM presence WHERE agent_id = $1 AND expires_at <= $2")
@@ -411,6 +422,8 @@ pub async fn set_away(
     is_away: bool,
 ) -> ApiResult<PresenceStatus> {
     let mut tx = db.begin_write(org_id).await?;
+    // Decided one after the other with the agent's streams opening or closing.
+    tx.lock_agents(&[agent.id.as_str()]).await?;
     let now = tx.now();
     let before = status_of(tx.conn(), &agent.id, now).await?;
     sqlx::query("UPDATE agents SET away = $1 WHERE id = $2")

@@ -382,6 +382,15 @@ impl Db {
         WriteTx::begin(self, org_id).await
     }
 
+    /// Starts a presence write for some of `org_id`'s agents: see [`WriteTx::begin_for_agents`].
+    pub async fn begin_presence_write(
+        &self,
+        org_id: &str,
+        agent_ids: &[&str],
+    ) -> Result<WriteTx, sqlx::Error> {
+        WriteTx::begin_for_agents(self, org_id, agent_ids).await
+    }
+
     /// Sends what is still to be announced, then closes the pools, waiting for connections to be
     /// returned.
     pub async fn close(&self) {

@@ -24,6 +24,9 @@ pub struct WriteTx {
     db: Db,
     org_id: String,
     now: i64,
+    /// Whether the org's row is locked (every write transaction but presence's): only then may
+    /// it record events, whose numbers must follow commit order.
+    holds_org: bool,
     appended_events: bool,
     /// Logins this transaction ends, forgotten by this instance's cache once it commits.
     ended: Vec<Ended>,
@@ -68,9 +71,30 @@ impl Drop for Turn {
 
 impl WriteTx {
     pub(super) async fn begin(db: &Db, org_id: &str) -> Result<WriteTx, sqlx::Error> {
+        WriteTx::begin_locking(db, org_id, None).await
+    }
+
+    /// Like [`WriteTx::begin`], but on PostgreSQL it locks the rows of `agent_ids` instead of the
+    /// org's row: for presence, which records no event and is decided agent by agent, so that
+    /// instances writing different agents' presence (a team reconnecting through several
+    /// instances after a deploy) do not wait for each other. Transactions that decide an agent's
+    /// presence under the org's lock lock the agent's row too ([`WriteTx::lock_agents`]).
+    pub(super) async fn begin_for_agents(
+        db: &Db,
+        org_id: &str,
+        agent_ids: &[&str],
+    ) -> Result<WriteTx, sqlx::Error> {
+        WriteTx::begin_locking(db, org_id, Some(agent_ids)).await
+    }
+
+    async fn begin_locking(
+        db: &Db,
+        org_id: &str,
+        agent_ids: Option<&[&str]>,
+    ) -> Result<WriteTx, sqlx::Error> {
         // The clock is read with the lock, not by a statement of its own: on SQLite the database
         // clock is this process's clock (SQLite asks the same OS clock); on PostgreSQL it comes
-        // back with the org's row lock.
+        // back with the row lock.
         let turn = Turn {
             gate: db.take_turn().await,
             writer: db.writer.clone(),
@@ -83,11 +107,15 @@ impl WriteTx {
             }
             Backend::Postgres => {
                 let mut tx = db.pool.begin().await?;
-                let locked: Option<i64> =
-                    sqlx::query_scalar("SELECT now_ms() FROM orgs WHERE id = $1 FOR UPDATE")
-                        .bind(org_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
+                let locked: Option<i64> = match agent_ids {
+                    None => {
+                        sqlx::query_scalar("SELECT now_ms() FROM orgs WHERE id = $1 FOR UPDATE")
+                            .bind(org_id)
+                            .fetch_optional(&mut *tx)
+                            .await?
+                    }
+                    Some(ids) => lock_agent_rows(&mut tx, ids).await?,
+                };
                 let now = match locked {
                     Some(now) => now,
                     None => {
@@ -104,11 +132,22 @@ impl WriteTx {
             db: db.clone(),
             org_id: org_id.to_owned(),
             now,
+            holds_org: agent_ids.is_none(),
             appended_events: false,
             ended: Vec::new(),
             presence: Vec::new(),
             turn,
         })
+    }
+
+    /// Locks the agents' rows (PostgreSQL; SQLite's one writer serialises everything already):
+    /// a transaction that decides their presence under the org's lock takes them too, so it and
+    /// [`WriteTx::begin_for_agents`] decide one after the other.
+    pub async fn lock_agents(&mut self, agent_ids: &[&str]) -> Result<(), sqlx::Error> {
+        if self.db.backend == Backend::Postgres {
+            lock_agent_rows(&mut self.tx, agent_ids).await?;
+        }
+        Ok(())
     }
 
     /// The database clock when the transaction began; every timestamp it writes uses this.
@@ -137,6 +176,11 @@ impl WriteTx {
         actor: Option<&AgentRef>,
         body: EventBody,
     ) -> Result<Event, sqlx::Error> {
+        if !self.holds_org {
+            return Err(sqlx::Error::Protocol(
+                "an event may be recorded only by a transaction that locked its org".to_owned(),
+            ));
+        }
         let body_json =
             serde_json::to_string(&body).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
         // One statement: the event takes the org's next number and the counter moves on (by a
@@ -236,4 +280,28 @@ impl WriteTx {
         }
         Ok(())
     }
+}
+
+/// Locks the agents' rows in id order (so two transactions locking overlapping sets never wait
+/// for each other the wrong way round), without blocking rows that merely refer to them
+/// (`NO KEY`); the database clock, if any row exists.
+async fn lock_agent_rows(
+    tx: &mut Transaction<'static, Any>,
+    agent_ids: &[&str],
+) -> Result<Option<i64>, sqlx::Error> {
+    if agent_ids.is_empty() {
+        return Ok(None);
+    }
+    let list = (1..=agent_ids.len())
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql =
+        format!("SELECT now_ms() FROM agents WHERE id IN ({list}) ORDER BY id FOR NO KEY UPDATE");
+    let mut query = sqlx::query_scalar(&sql);
+    for id in agent_ids {
+        query = query.bind(*id);
+    }
+    let clocks: Vec<i64> = query.fetch_all(&mut **tx).await?;
+    Ok(clocks.first().copied())
 }

@@ -298,3 +298,66 @@ async fn presence_crosses_server_instances_on_postgres() {
         presence(&asha, PresenceStatus::Offline)
     );
 }
+
+/// A team reconnecting through three instances at once (after a deploy), each agent through two of
+/// them at the same moment: instances decide presence under the agent's row, not the org's, and
+/// still agree. Each agent is told available once, and offline once when all their streams end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_team_connecting_through_three_instances_is_told_once_each_on_postgres() {
+    let mut app = TestApp::spawn(Backend::Postgres).await;
+    let lena = app.agent("Lena", Role::Lead).await;
+    let mut team = Vec::new();
+    for n in 0..9 {
+        team.push(app.agent(&format!("Agent {n}"), Role::Agent).await);
+    }
+    let instances = [
+        app.base.clone(),
+        app.second_instance().await,
+        app.second_instance().await,
+    ];
+    let seq = app.latest_seq().await;
+    let mut watch = lena.events(seq).await;
+    watch.backlog().await;
+    let mut opening = Vec::new();
+    for (i, agent) in team.iter().enumerate() {
+        for instance in [&instances[i % 3], &instances[(i + 1) % 3]] {
+            let agent = agent.via(instance);
+            opening.push(tokio::spawn(async move {
+                let mut stream = agent.events(seq).await;
+                stream.backlog().await;
+                stream
+            }));
+        }
+    }
+    let mut streams = Vec::new();
+    for stream in opening {
+        streams.push(stream.await.unwrap());
+    }
+    let mut told = std::collections::BTreeSet::new();
+    while told.len() < team.len() {
+        let change = watch.next_presence().await;
+        if change.agent.id != lena.id {
+            assert_eq!(change.status, PresenceStatus::Available, "{change:?}");
+            assert!(
+                told.insert(change.agent.id.clone()),
+                "told twice: {change:?}"
+            );
+        }
+    }
+    for agent in &team {
+        assert_eq!(listed(&lena, agent).await["presence"], "available");
+    }
+    drop(streams);
+    let mut gone = std::collections::BTreeSet::new();
+    while gone.len() < team.len() {
+        let change = watch.next_presence().await;
+        assert_eq!(change.status, PresenceStatus::Offline, "{change:?}");
+        assert!(
+            gone.insert(change.agent.id.clone()),
+            "told twice: {change:?}"
+        );
+    }
+    for agent in &team {
+        assert_eq!(listed(&lena, agent).await["presence"], "offline");
+    }
+}
