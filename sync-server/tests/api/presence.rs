@@ -27,6 +27,25 @@ async fn listed(viewer: &TestAgent, agent: &TestAgent) -> Value {
         .unwrap_or_else(|| panic!("{} not listed: {page}", agent.id))
 }
 
+/// Opens every agent's event stream from `seq` at the same time; each is ready (its backlog read)
+/// when this returns.
+async fn open_at_once(agents: impl Iterator<Item = TestAgent>, seq: i64) -> Vec<EventStream> {
+    let opening: Vec<_> = agents
+        .map(|agent| {
+            tokio::spawn(async move {
+                let mut stream = agent.events(seq).await;
+                stream.backlog().await;
+                stream
+            })
+        })
+        .collect();
+    let mut streams = Vec::new();
+    for stream in opening {
+        streams.push(stream.await.unwrap());
+    }
+    streams
+}
+
 /// The next presence change of `agent` told on `stream` (the watcher's own coming online may or
 /// may not reach the watcher: on PostgreSQL it comes back through the notification).
 async fn next_of(stream: &mut EventStream, agent: &TestAgent) -> Presence {
@@ -179,17 +198,7 @@ async fn a_team_connecting_at_once_is_available_and_then_offline(backend: Backen
     let seq = app.latest_seq().await;
     let mut watch = lena.events(seq).await;
     watch.backlog().await;
-    let opening = team.iter().cloned().map(|agent| {
-        tokio::spawn(async move {
-            let mut stream = agent.events(seq).await;
-            stream.backlog().await;
-            stream
-        })
-    });
-    let mut streams = Vec::new();
-    for stream in opening {
-        streams.push(stream.await.unwrap());
-    }
+    let streams = open_at_once(team.iter().cloned(), seq).await;
     // Every stream that is ready has its agent's row: the list says so at once.
     for agent in &team {
         let expected = if agent.id == team[3].id {
@@ -318,21 +327,10 @@ async fn a_team_connecting_through_three_instances_is_told_once_each_on_postgres
     let seq = app.latest_seq().await;
     let mut watch = lena.events(seq).await;
     watch.backlog().await;
-    let mut opening = Vec::new();
-    for (i, agent) in team.iter().enumerate() {
-        for instance in [&instances[i % 3], &instances[(i + 1) % 3]] {
-            let agent = agent.via(instance);
-            opening.push(tokio::spawn(async move {
-                let mut stream = agent.events(seq).await;
-                stream.backlog().await;
-                stream
-            }));
-        }
-    }
-    let mut streams = Vec::new();
-    for stream in opening {
-        streams.push(stream.await.unwrap());
-    }
+    let through_two = team.iter().enumerate().flat_map(|(i, agent)| {
+        [&instances[i % 3], &instances[(i + 1) % 3]].map(|instance| agent.via(instance))
+    });
+    let streams = open_at_once(through_two, seq).await;
     let mut told = std::collections::BTreeSet::new();
     while told.len() < team.len() {
         let change = watch.next_presence().await;
