@@ -22,7 +22,7 @@ use protocol::api::AgentRef;
 use protocol::routing::{Presence, PresenceStatus};
 use sqlx::AnyConnection;
 
-use crate::db::{Db, WriteTx};
+use crate::db::{placeholders, Db, WriteTx};
 use crate::error::ApiResult;
 use crate::events::EventHub;
 
@@ -111,14 +111,6 @@ pub async fn status_of(
 
 /// Agents a presence statement names at most (well within either database's parameter limit).
 const ROWS_PER_STATEMENT: usize = 400;
-
-/// `$first, $first+1, …`: `count` numbered parameters.
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 /// Which of `agent_ids` have a live row (any instance) at `now`.
 async fn connected_among(

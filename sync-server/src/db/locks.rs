@@ -20,7 +20,7 @@ use protocol::ChatId;
 use sqlx::Row;
 
 use super::conversations::ConversationRow;
-use super::{direct, Backend, Db, WriteTx, EVENTS_CHANNEL, SQLITE_NOW_MS};
+use super::{direct, Backend, Db, WriteTx, SQLITE_NOW_MS};
 use crate::error::{ApiError, ApiResult};
 use crate::events::EventHub;
 use crate::http::extract::AuthAgent;
@@ -119,8 +119,7 @@ pub async fn change(db: &Db, hub: &EventHub, change: LockChange<'_>) -> ApiResul
         None => change_on_postgres(db, &change).await?,
     };
     if applied && !change.write.events.is_empty() {
-        hub.notify(change.org_id);
-        db.announce(EVENTS_CHANNEL, change.org_id.to_owned());
+        hub.events_committed(change.org_id);
     }
     Ok(applied)
 }

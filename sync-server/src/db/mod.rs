@@ -403,6 +403,14 @@ impl Db {
     }
 }
 
+/// `$first, $first+1, …`: `count` numbered parameters, for a statement built for a list.
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// This process's clock in milliseconds since the epoch: SQLite's `now_ms()` reads the same clock.
 pub fn system_now_ms() -> i64 {
     std::time::SystemTime::now()

@@ -275,8 +275,7 @@ impl WriteTx {
             }
         }
         if self.appended_events {
-            hub.notify(&self.org_id);
-            self.db.announce(EVENTS_CHANNEL, self.org_id.clone());
+            hub.events_committed(&self.org_id);
         }
         Ok(())
     }
@@ -292,12 +291,10 @@ async fn lock_agent_rows(
     if agent_ids.is_empty() {
         return Ok(None);
     }
-    let list = (1..=agent_ids.len())
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql =
-        format!("SELECT now_ms() FROM agents WHERE id IN ({list}) ORDER BY id FOR NO KEY UPDATE");
+    let sql = format!(
+        "SELECT now_ms() FROM agents WHERE id IN ({}) ORDER BY id FOR NO KEY UPDATE",
+        super::placeholders(1, agent_ids.len())
+    );
     let mut query = sqlx::query_scalar(&sql);
     for id in agent_ids {
         query = query.bind(*id);

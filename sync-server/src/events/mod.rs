@@ -226,7 +226,17 @@ impl EventHub {
         &self.inner.tokens
     }
 
-    /// Tells the org's feed (if any) that new events were committed.
+    /// Events of the org were committed through this instance: its feed reads them now, and
+    /// every other instance hears of it (PostgreSQL, after the commit: see `db::notify`).
+    pub fn events_committed(&self, org_id: &str) {
+        self.notify(org_id);
+        self.inner
+            .db
+            .announce(crate::db::EVENTS_CHANNEL, org_id.to_owned());
+    }
+
+    /// Tells the org's feed (if any) that new events were committed (by this instance or, as
+    /// PostgreSQL says, another).
     pub fn notify(&self, org_id: &str) {
         if let Some(feed) = self.feeds().get(org_id) {
             feed.wake.notify_one();

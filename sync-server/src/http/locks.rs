@@ -92,7 +92,7 @@ where
             })
             .await?;
         if wrote {
-            state.hub.notify(&auth.org_id);
+            state.hub.events_committed(&auth.org_id);
         }
         return Ok(answer);
     }

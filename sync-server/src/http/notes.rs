@@ -191,7 +191,7 @@ async fn create_note(
             })
             .await?;
         if wrote {
-            state.hub.notify(&auth.org_id);
+            state.hub.events_committed(&auth.org_id);
         }
         return Ok(response);
     }
