@@ -11,6 +11,7 @@ use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 
+use crate::http1;
 use crate::server::{pinned, Seat};
 use crate::stats::Samples;
 
@@ -148,10 +149,17 @@ async fn run_clients(plan: &DrivePlan) -> anyhow::Result<Vec<ClientOutcome>> {
         let base = plan.base.clone();
         let work = plan.work;
         tasks.push(tokio::spawn(async move {
-            let client = reqwest::Client::builder()
-                .pool_max_idle_per_host(1)
-                .build()
-                .expect("a plain HTTP client builds");
+            let mut client = match http1::Connection::new(&base) {
+                Ok(client) => client,
+                Err(err) => {
+                    return ClientOutcome {
+                        done: 0,
+                        errors: 1,
+                        samples: Samples::default(),
+                        first_error: Some(err.to_string()),
+                    }
+                }
+            };
             let mut outcome = ClientOutcome {
                 done: 0,
                 errors: 0,
@@ -169,8 +177,8 @@ async fn run_clients(plan: &DrivePlan) -> anyhow::Result<Vec<ClientOutcome>> {
                         if t0 >= deadline {
                             break;
                         }
-                        let r = match lock(&client, &base, &seat.token, chat).await {
-                            Ok(f) => release(&client, &base, &seat.token, chat, f).await,
+                        let r = match lock(&mut client, &seat.token, chat).await {
+                            Ok(f) => release(&mut client, &seat.token, chat, f).await,
                             Err(e) => Err(e),
                         };
                         i += 2;
@@ -181,8 +189,8 @@ async fn run_clients(plan: &DrivePlan) -> anyhow::Result<Vec<ClientOutcome>> {
                         if t0 >= deadline {
                             break;
                         }
-                        let r = match health(&client, &base).await {
-                            Ok(()) => health(&client, &base).await,
+                        let r = match health(&mut client).await {
+                            Ok(()) => health(&mut client).await,
                             Err(e) => Err(e),
                         };
                         i += 2;
@@ -194,7 +202,7 @@ async fn run_clients(plan: &DrivePlan) -> anyhow::Result<Vec<ClientOutcome>> {
                             break;
                         }
                         i += 2;
-                        (t0, note(&client, &base, &seat.token, chat, i).await)
+                        (t0, note(&mut client, &seat.token, chat, i).await)
                     }
                     Work::Rate { rate } => {
                         let offset = (i as f64 * clients as f64 + k as f64) / rate;
@@ -204,10 +212,10 @@ async fn run_clients(plan: &DrivePlan) -> anyhow::Result<Vec<ClientOutcome>> {
                         }
                         tokio::time::sleep_until(due).await;
                         let r = match fence.take() {
-                            None => lock(&client, &base, &seat.token, chat).await.map(|f| {
+                            None => lock(&mut client, &seat.token, chat).await.map(|f| {
                                 fence = Some(f);
                             }),
-                            Some(f) => release(&client, &base, &seat.token, chat, f).await,
+                            Some(f) => release(&mut client, &seat.token, chat, f).await,
                         };
                         i += 1;
                         (due, r)
@@ -230,7 +238,7 @@ async fn run_clients(plan: &DrivePlan) -> anyhow::Result<Vec<ClientOutcome>> {
             // A lock left held at the deadline is released, so the next run starts clean.
             if let Some(f) = fence {
                 let chat = &seat.chats[(i.saturating_sub(1) as usize / 2) % seat.chats.len()];
-                let _ = release(&client, &base, &seat.token, chat, f).await;
+                let _ = release(&mut client, &seat.token, chat, f).await;
             }
             outcome
         }));
@@ -242,70 +250,55 @@ async fn run_clients(plan: &DrivePlan) -> anyhow::Result<Vec<ClientOutcome>> {
     Ok(outcomes)
 }
 
-async fn health(client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
-    let reply = client.get(format!("{base}/healthz")).send().await?;
-    if !reply.status().is_success() {
-        bail!("healthz: {}", reply.status());
+async fn health(client: &mut http1::Connection) -> anyhow::Result<()> {
+    let answer = client.request("GET", "/healthz", None, None).await?;
+    if !answer.is_success() {
+        bail!("healthz: {}", answer.status);
     }
-    reply.bytes().await?;
     Ok(())
 }
 
-async fn lock(
-    client: &reqwest::Client,
-    base: &str,
-    token: &str,
-    chat: &str,
-) -> anyhow::Result<i64> {
-    let reply = client
-        .post(format!("{base}/api/v1/conversations/{chat}/lock"))
-        .bearer_auth(token)
-        .send()
-        .await?;
-    if !reply.status().is_success() {
-        bail!("lock: {} {}", reply.status(), reply.text().await?);
+async fn lock(client: &mut http1::Connection, token: &str, chat: &str) -> anyhow::Result<i64> {
+    let path = format!("/api/v1/conversations/{chat}/lock");
+    let answer = client.request("POST", &path, Some(token), None).await?;
+    if !answer.is_success() {
+        bail!("lock: {} {}", answer.status, answer.text());
     }
-    let grant: serde_json::Value = reply.json().await?;
+    let grant: serde_json::Value = serde_json::from_slice(&answer.body)?;
     grant["fence"]
         .as_i64()
         .context("a lock grant without a fence")
 }
 
 async fn release(
-    client: &reqwest::Client,
-    base: &str,
+    client: &mut http1::Connection,
     token: &str,
     chat: &str,
     fence: i64,
 ) -> anyhow::Result<()> {
-    let reply = client
-        .delete(format!(
-            "{base}/api/v1/conversations/{chat}/lock?fence={fence}"
-        ))
-        .bearer_auth(token)
-        .send()
-        .await?;
-    if !reply.status().is_success() {
-        bail!("release: {} {}", reply.status(), reply.text().await?);
+    let path = format!("/api/v1/conversations/{chat}/lock?fence={fence}");
+    let answer = client.request("DELETE", &path, Some(token), None).await?;
+    if !answer.is_success() {
+        bail!("release: {} {}", answer.status, answer.text());
     }
     Ok(())
 }
 
 async fn note(
-    client: &reqwest::Client,
-    base: &str,
+    client: &mut http1::Connection,
     token: &str,
     chat: &str,
     n: u64,
 ) -> anyhow::Result<()> {
-    let reply = client
-        .post(format!("{base}/api/v1/conversations/{chat}/notes"))
-        .bearer_auth(token)
-        .json(&serde_json::json!({"body": format!("Bench note {n}: called, sent the quote")}))
-        .send()
+    let path = format!("/api/v1/conversations/{chat}/notes");
+    let body = serde_json::to_vec(
+        &serde_json::json!({"body": format!("Bench note {n}: called, sent the quote")}),
+    )?;
+    let answer = client
+        .request("POST", &path, Some(token), Some(&body))
         .await?;
-    if !reply.status().is_success() {
-        bail!("note: {} {}", reply.status(), reply.text().await?);
+    if !answer.is_success() {
+        bail!("note: {} {}", answer.status, answer.text());
     }
     Ok(())
 }

@@ -7,6 +7,7 @@
 //! measured; on a one-core machine both share it.
 
 mod fanout;
+mod http1;
 mod lock;
 mod report;
 mod reports;
@@ -66,13 +67,18 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     fanout::raise_file_limit();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
     match cli.command {
-        Some(Command::Drive) => runtime.block_on(lock::drive_main()),
-        None => runtime.block_on(run(cli)),
+        // The driver has one core to itself: one thread, so a request's answer wakes the task
+        // that waits for it, not another thread.
+        Some(Command::Drive) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(lock::drive_main()),
+        None => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?
+            .block_on(run(cli)),
     }
 }
 
