@@ -210,7 +210,7 @@ async fn run_clients(plan: &DrivePlan) -> anyhow::Result<Vec<ClientOutcome>> {
                         if due >= deadline {
                             break;
                         }
-                        tokio::time::sleep_until(due).await;
+                        wait_until(due).await;
                         let r = match fence.take() {
                             None => lock(&mut client, &seat.token, chat).await.map(|f| {
                                 fence = Some(f);
@@ -248,6 +248,20 @@ async fn run_clients(plan: &DrivePlan) -> anyhow::Result<Vec<ClientOutcome>> {
         outcomes.push(task.await?);
     }
     Ok(outcomes)
+}
+
+/// Waits until `due`, to well within a millisecond. Tokio's timer rounds a deadline up to its next
+/// millisecond tick, and an open-loop request's latency is timed from when it was due: a timer
+/// that fires late would charge the server for the driver's own lateness. So the last
+/// millisecond is waited by yielding (the driver has its core to itself).
+async fn wait_until(due: tokio::time::Instant) {
+    let coarse = due - Duration::from_millis(1);
+    if tokio::time::Instant::now() < coarse {
+        tokio::time::sleep_until(coarse).await;
+    }
+    while tokio::time::Instant::now() < due {
+        tokio::task::yield_now().await;
+    }
 }
 
 async fn health(client: &mut http1::Connection) -> anyhow::Result<()> {

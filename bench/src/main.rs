@@ -42,11 +42,11 @@ struct Cli {
     #[arg(long, default_value_t = 20)]
     fanout_seconds: u64,
     /// Which benchmarks: `lock` (cycles, rates, notes on both stores), `sqlite` or `pg` (the same on
-    /// one store), `fanout`, `fanout-baton` (Baton alone at 1,000 agents, to profile), `sqlite-c1` (one client on
-    /// SQLite beside its floor and the raw store, to profile), `pg-orgs` (16 clients in 16 orgs on
-    /// PostgreSQL, to profile), `fanout-pg` (Baton alone at 1,000 agents over 3 instances on
-    /// PostgreSQL, to profile), `reports`
-    /// (the lead's reports on a large org), or `all`.
+    /// one store), `fanout`, `fanout-baton` (Baton alone at 1,000 agents, to profile),
+    /// `sqlite-c1` or `pg-c1` (one client beside its floor and the raw store, to profile),
+    /// `pg-orgs` (16 clients in 16 orgs on PostgreSQL, to profile), `fanout-pg` (Baton alone at
+    /// 1,000 agents over 3 instances on PostgreSQL, to profile), `reports` (the lead's reports on a
+    /// large org), or `all`.
     #[arg(long, default_value = "all")]
     only: String,
     /// Where to write the report (`BENCHMARKS.md` and `bench/results.json` under it).
@@ -104,6 +104,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Err(err) => notes.push(format!("PostgreSQL skipped: {err:#}")),
             }
         }
+    }
+    if cli.only == "pg-c1" {
+        // For profiling: one client on PostgreSQL, beside its floor and pgbench.
+        let store = Store::Postgres {
+            admin_url: cli.postgres.clone(),
+        };
+        pg_c1(&binary, &store, cli.seconds, &mut figures).await?;
     }
     if cli.only == "pg-orgs" {
         // For profiling: 16 clients in 16 orgs on PostgreSQL.
@@ -367,6 +374,35 @@ async fn sqlite_c1(binary: &Path, seconds: f64, figures: &mut Vec<Figure>) -> an
         "cycles/s",
         &result,
         Some("sqlite.raw.c1"),
+    );
+    finish(database, baton).await
+}
+
+/// The one-client lock cycle on PostgreSQL alone, beside its floor and pgbench (to profile).
+async fn pg_c1(
+    binary: &Path,
+    store: &Store,
+    seconds: u64,
+    figures: &mut Vec<Figure>,
+) -> anyhow::Result<()> {
+    let database = Database::create(store).await?;
+    let raw = lock::pgbench(&database.url, 1, seconds).await;
+    database.drop_pg().await?;
+    let raw = raw?;
+    say("pgbench lease cycle, 1 client", &raw);
+    push_run(figures, "pg.raw.c1", "cycles/s", &raw, None);
+    let secs = seconds as f64;
+    let (database, baton, seats) = fresh(binary, store, 1, 16, 20).await?;
+    floor_and_ceiling(figures, "pg", &baton, &seats[0], secs).await?;
+    eprintln!("Baton lock cycle, 1 client: server pid {}", baton.pid);
+    let result = lock::drive(&plan(&baton, &seats[..1], secs, Work::Cycles)).await?;
+    say("Baton lock cycle, 1 client", &result);
+    push_run(
+        figures,
+        "pg.baton.c1",
+        "cycles/s",
+        &result,
+        Some("pg.raw.c1"),
     );
     finish(database, baton).await
 }
