@@ -35,6 +35,9 @@ pub enum Work {
     Rate { rate: f64 },
     /// Closed loop: every client posts notes back to back.
     Notes,
+    /// Closed loop: clients in pairs pass chats back and forth, one handing a chat off with its
+    /// note and the other accepting it (a sample is the handoff and its acceptance).
+    Handoffs,
     /// Closed loop: two `GET /healthz` per cycle, the HTTP round trips of a lock cycle with no
     /// authentication and no database: the floor any lock cycle over HTTP stands on.
     Floor,
@@ -98,6 +101,7 @@ pub async fn drive_main() -> anyhow::Result<()> {
     Ok(())
 }
 
+#[derive(Default)]
 struct ClientOutcome {
     done: u64,
     errors: u64,
@@ -141,6 +145,9 @@ async fn run_plan(plan: DrivePlan) -> anyhow::Result<DriveResult> {
 }
 
 async fn run_clients(plan: &DrivePlan) -> anyhow::Result<Vec<ClientOutcome>> {
+    if matches!(plan.work, Work::Handoffs) {
+        return run_handoff_pairs(plan).await;
+    }
     let clients = plan.seats.len();
     let start = tokio::time::Instant::now() + Duration::from_millis(50);
     let deadline = start + Duration::from_secs_f64(plan.seconds);
@@ -196,6 +203,7 @@ async fn run_clients(plan: &DrivePlan) -> anyhow::Result<Vec<ClientOutcome>> {
                         i += 2;
                         (t0, r)
                     }
+                    Work::Handoffs => unreachable!("handoffs are driven in pairs"),
                     Work::Notes => {
                         let t0 = tokio::time::Instant::now();
                         if t0 >= deadline {
@@ -248,6 +256,137 @@ async fn run_clients(plan: &DrivePlan) -> anyhow::Result<Vec<ClientOutcome>> {
         outcomes.push(task.await?);
     }
     Ok(outcomes)
+}
+
+/// [`Work::Handoffs`]: each pair of seats (first and second, third and fourth, …) passes the first
+/// seat's chats between its two agents, each chat in turn.
+async fn run_handoff_pairs(plan: &DrivePlan) -> anyhow::Result<Vec<ClientOutcome>> {
+    let start = tokio::time::Instant::now() + Duration::from_millis(50);
+    let deadline = start + Duration::from_secs_f64(plan.seconds);
+    let mut tasks = Vec::new();
+    for pair in plan.seats.chunks_exact(2) {
+        let (first, second) = (pair[0].clone(), pair[1].clone());
+        let base = plan.base.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut outcome = ClientOutcome::default();
+            if let Err(err) =
+                pass_chats(&base, &first, &second, start, deadline, &mut outcome).await
+            {
+                outcome.errors += 1;
+                outcome.first_error.get_or_insert(format!("{err:#}"));
+            }
+            outcome
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await?);
+    }
+    Ok(outcomes)
+}
+
+async fn pass_chats(
+    base: &str,
+    first: &Seat,
+    second: &Seat,
+    start: tokio::time::Instant,
+    deadline: tokio::time::Instant,
+    outcome: &mut ClientOutcome,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(!first.chats.is_empty(), "a handoff pair without chats");
+    let mut to_first = http1::Connection::new(base)?;
+    let mut to_second = http1::Connection::new(base)?;
+    // Whether the first agent owns each chat (a run leaves every handoff accepted, but whose
+    // turn it is depends on where the last run stopped).
+    let mut first_owns = Vec::new();
+    for chat in &first.chats {
+        first_owns.push(owned_by_first(&mut to_first, first, second, chat).await?);
+    }
+    tokio::time::sleep_until(start).await;
+    let mut i = 0;
+    while tokio::time::Instant::now() < deadline {
+        let k = i % first.chats.len();
+        let chat = &first.chats[k];
+        let t0 = Instant::now();
+        let passed = if first_owns[k] {
+            hand_over(&mut to_first, first, &mut to_second, second, chat).await
+        } else {
+            hand_over(&mut to_second, second, &mut to_first, first, chat).await
+        };
+        match passed {
+            Ok(()) => {
+                first_owns[k] = !first_owns[k];
+                outcome.done += 1;
+                outcome.samples.push(t0.elapsed().as_secs_f64() * 1000.0);
+            }
+            Err(err) => {
+                outcome.errors += 1;
+                outcome.first_error.get_or_insert(format!("{err:#}"));
+                // The handoff may have landed without its acceptance: the receiver owns it then.
+                first_owns[k] = owned_by_first(&mut to_first, first, second, chat).await?;
+            }
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// Whether `first` owns `chat` (claiming it, by taking and releasing its lock, if nobody does).
+async fn owned_by_first(
+    client: &mut http1::Connection,
+    first: &Seat,
+    second: &Seat,
+    chat: &str,
+) -> anyhow::Result<bool> {
+    let path = format!("/api/v1/conversations/{chat}");
+    let answer = client
+        .request("GET", &path, Some(&first.token), None)
+        .await?;
+    if !answer.is_success() {
+        bail!("conversation: {} {}", answer.status, answer.text());
+    }
+    let conversation: serde_json::Value = serde_json::from_slice(&answer.body)?;
+    match conversation["owner"]["id"].as_str() {
+        Some(owner) if owner == first.agent_id => Ok(true),
+        Some(owner) if owner == second.agent_id => Ok(false),
+        Some(owner) => bail!("{chat} is owned by an agent outside the pair: {owner}"),
+        None => {
+            let fence = lock(client, &first.token, chat).await?;
+            release(client, &first.token, chat, fence).await?;
+            Ok(true)
+        }
+    }
+}
+
+/// `from` hands `chat` to `to` with a handoff note, and `to` accepts it.
+async fn hand_over(
+    from_client: &mut http1::Connection,
+    from: &Seat,
+    to_client: &mut http1::Connection,
+    to: &Seat,
+    chat: &str,
+) -> anyhow::Result<()> {
+    let body = serde_json::to_vec(&serde_json::json!({
+        "to_agent_id": to.agent_id,
+        "done": "Quoted the two-seat plan and sent the brochure",
+        "promised": "A call back before 5 pm with the delivery date",
+        "next_step": "Confirm the date with the warehouse, then call",
+    }))?;
+    let path = format!("/api/v1/conversations/{chat}/handoff");
+    let answer = from_client
+        .request("POST", &path, Some(&from.token), Some(&body))
+        .await?;
+    if !answer.is_success() {
+        bail!("handoff: {} {}", answer.status, answer.text());
+    }
+    let path = format!("/api/v1/conversations/{chat}/handoff/accept");
+    let answer = to_client
+        .request("POST", &path, Some(&to.token), None)
+        .await?;
+    if !answer.is_success() {
+        bail!("accept: {} {}", answer.status, answer.text());
+    }
+    Ok(())
 }
 
 /// Waits until `due`, to well within a millisecond. Tokio's timer rounds a deadline up to its next

@@ -352,10 +352,41 @@ async fn lock_suite(
             "requests",
         ));
     }
-    let result = lock::drive(&plan(&baton, &seats, seconds, Work::Notes)).await?;
-    say("Baton notes, 16 clients", &result);
-    push_run(figures, "sqlite.baton.notes.c16", "notes/s", &result, None);
+    writes(figures, "sqlite", &baton, &seats, seconds).await?;
     finish(database, baton).await
+}
+
+/// Notes from 16 clients, and handoffs between 8 pairs of them (each handoff with its note, and
+/// its acceptance), on `baton`'s store.
+async fn writes(
+    figures: &mut Vec<Figure>,
+    store: &str,
+    baton: &Baton,
+    seats: &[server::Seat],
+    seconds: f64,
+) -> anyhow::Result<()> {
+    let result = lock::drive(&plan(baton, seats, seconds, Work::Notes)).await?;
+    say(&format!("Baton notes, {} clients", seats.len()), &result);
+    push_run(
+        figures,
+        &format!("{store}.baton.notes.c{}", seats.len()),
+        "notes/s",
+        &result,
+        None,
+    );
+    let result = lock::drive(&plan(baton, seats, seconds, Work::Handoffs)).await?;
+    say(
+        &format!("Baton handoffs, {} pairs of clients", seats.len() / 2),
+        &result,
+    );
+    push_run(
+        figures,
+        &format!("{store}.baton.handoffs.c{}", seats.len()),
+        "handoffs/s",
+        &result,
+        None,
+    );
+    Ok(())
 }
 
 /// The one-client lock cycle on SQLite alone, beside its floor and the raw store (to profile).
@@ -445,6 +476,7 @@ async fn pg_lock_suite(
             Some(&format!("pg.raw.c{clients}")),
         );
     }
+    writes(figures, "pg", &baton, &seats, secs).await?;
     finish(database, baton).await?;
     pg_orgs(binary, store, secs, figures).await
 }

@@ -97,6 +97,7 @@ fn replace_database(url: &str, name: &str) -> String {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Seat {
     pub org: usize,
+    pub agent_id: String,
     pub token: String,
     pub chats: Vec<String>,
 }
@@ -137,6 +138,7 @@ pub async fn seed(url: &str, orgs: usize, agents_per_org: usize) -> anyhow::Resu
             .await?;
             seats.push(Seat {
                 org: o,
+                agent_id,
                 token,
                 chats: Vec::new(),
             });
