@@ -196,6 +196,13 @@ async fn create_note(
         return Ok(response);
     }
 
+    // Read before the org's lock is taken: every other writer of the org waits while it is held,
+    // and the note needs only the conversation's own id and chat id, which never change (nor is
+    // a conversation ever deleted).
+    let row = {
+        let mut conn = state.db.pool().acquire().await?;
+        conversations::require(&mut conn, &auth.org_id, &chat_id).await?
+    };
     let mut tx = state.db.begin_write(&auth.org_id).await?;
     if let Some(replay) = idempotency
         .replay(&mut tx, &auth.id, &request_fingerprint)
@@ -203,7 +210,6 @@ async fn create_note(
     {
         return Ok(replay);
     }
-    let row = conversations::require(tx.conn(), &auth.org_id, &chat_id).await?;
     // The path may name the chat by its alias; events and replies use its own id.
     let chat_id = row.chat_id()?;
     let mut mentions: Vec<AgentRef> = Vec::new();
