@@ -78,6 +78,22 @@ impl Connection {
         self.exchange(&message).await
     }
 
+    /// [`Connection::request`], with any answer but a 2xx as an error naming `what` was asked.
+    pub async fn succeed(
+        &mut self,
+        what: &str,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        json: Option<&[u8]>,
+    ) -> anyhow::Result<Answer> {
+        let answer = self.request(method, path, token, json).await?;
+        if !answer.is_success() {
+            bail!("{what}: {} {}", answer.status, answer.text());
+        }
+        Ok(answer)
+    }
+
     async fn exchange(&mut self, message: &[u8]) -> anyhow::Result<Answer> {
         let stream = match &mut self.stream {
             Some(stream) => stream,

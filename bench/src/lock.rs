@@ -340,11 +340,8 @@ async fn owned_by_first(
 ) -> anyhow::Result<bool> {
     let path = format!("/api/v1/conversations/{chat}");
     let answer = client
-        .request("GET", &path, Some(&first.token), None)
+        .succeed("conversation", "GET", &path, Some(&first.token), None)
         .await?;
-    if !answer.is_success() {
-        bail!("conversation: {} {}", answer.status, answer.text());
-    }
     let conversation: serde_json::Value = serde_json::from_slice(&answer.body)?;
     match conversation["owner"]["id"].as_str() {
         Some(owner) if owner == first.agent_id => Ok(true),
@@ -373,19 +370,13 @@ async fn hand_over(
         "next_step": "Confirm the date with the warehouse, then call",
     }))?;
     let path = format!("/api/v1/conversations/{chat}/handoff");
-    let answer = from_client
-        .request("POST", &path, Some(&from.token), Some(&body))
+    from_client
+        .succeed("handoff", "POST", &path, Some(&from.token), Some(&body))
         .await?;
-    if !answer.is_success() {
-        bail!("handoff: {} {}", answer.status, answer.text());
-    }
     let path = format!("/api/v1/conversations/{chat}/handoff/accept");
-    let answer = to_client
-        .request("POST", &path, Some(&to.token), None)
+    to_client
+        .succeed("accept", "POST", &path, Some(&to.token), None)
         .await?;
-    if !answer.is_success() {
-        bail!("accept: {} {}", answer.status, answer.text());
-    }
     Ok(())
 }
 
@@ -404,19 +395,17 @@ async fn wait_until(due: tokio::time::Instant) {
 }
 
 async fn health(client: &mut http1::Connection) -> anyhow::Result<()> {
-    let answer = client.request("GET", "/healthz", None, None).await?;
-    if !answer.is_success() {
-        bail!("healthz: {}", answer.status);
-    }
+    client
+        .succeed("healthz", "GET", "/healthz", None, None)
+        .await?;
     Ok(())
 }
 
 async fn lock(client: &mut http1::Connection, token: &str, chat: &str) -> anyhow::Result<i64> {
     let path = format!("/api/v1/conversations/{chat}/lock");
-    let answer = client.request("POST", &path, Some(token), None).await?;
-    if !answer.is_success() {
-        bail!("lock: {} {}", answer.status, answer.text());
-    }
+    let answer = client
+        .succeed("lock", "POST", &path, Some(token), None)
+        .await?;
     let grant: serde_json::Value = serde_json::from_slice(&answer.body)?;
     grant["fence"]
         .as_i64()
@@ -430,10 +419,9 @@ async fn release(
     fence: i64,
 ) -> anyhow::Result<()> {
     let path = format!("/api/v1/conversations/{chat}/lock?fence={fence}");
-    let answer = client.request("DELETE", &path, Some(token), None).await?;
-    if !answer.is_success() {
-        bail!("release: {} {}", answer.status, answer.text());
-    }
+    client
+        .succeed("release", "DELETE", &path, Some(token), None)
+        .await?;
     Ok(())
 }
 
@@ -447,12 +435,9 @@ async fn note(
     let body = serde_json::to_vec(
         &serde_json::json!({"body": format!("Bench note {n}: called, sent the quote")}),
     )?;
-    let answer = client
-        .request("POST", &path, Some(token), Some(&body))
+    client
+        .succeed("note", "POST", &path, Some(token), Some(&body))
         .await?;
-    if !answer.is_success() {
-        bail!("note: {} {}", answer.status, answer.text());
-    }
     Ok(())
 }
 

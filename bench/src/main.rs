@@ -394,19 +394,7 @@ async fn sqlite_c1(binary: &Path, seconds: f64, figures: &mut Vec<Figure>) -> an
     let raw = lock::raw_sqlite(1, seconds).await?;
     say("raw SQLite lease cycle, 1 client", &raw);
     push_run(figures, "sqlite.raw.c1", "cycles/s", &raw, None);
-    let (database, baton, seats) = fresh(binary, &Store::Sqlite, 1, 16, 20).await?;
-    floor_and_ceiling(figures, "sqlite", &baton, &seats[0], seconds).await?;
-    eprintln!("Baton lock cycle, 1 client: server pid {}", baton.pid);
-    let result = lock::drive(&plan(&baton, &seats[..1], seconds, Work::Cycles)).await?;
-    say("Baton lock cycle, 1 client", &result);
-    push_run(
-        figures,
-        "sqlite.baton.c1",
-        "cycles/s",
-        &result,
-        Some("sqlite.raw.c1"),
-    );
-    finish(database, baton).await
+    baton_c1(binary, &Store::Sqlite, "sqlite", seconds, figures).await
 }
 
 /// The one-client lock cycle on PostgreSQL alone, beside its floor and pgbench (to profile).
@@ -422,18 +410,29 @@ async fn pg_c1(
     let raw = raw?;
     say("pgbench lease cycle, 1 client", &raw);
     push_run(figures, "pg.raw.c1", "cycles/s", &raw, None);
-    let secs = seconds as f64;
+    baton_c1(binary, store, "pg", seconds as f64, figures).await
+}
+
+/// Baton's one-client lock cycle on `store` (named `name` in the figures), after its HTTP floor
+/// and ceiling; the raw store's `{name}.raw.c1` must be among `figures` already.
+async fn baton_c1(
+    binary: &Path,
+    store: &Store,
+    name: &str,
+    seconds: f64,
+    figures: &mut Vec<Figure>,
+) -> anyhow::Result<()> {
     let (database, baton, seats) = fresh(binary, store, 1, 16, 20).await?;
-    floor_and_ceiling(figures, "pg", &baton, &seats[0], secs).await?;
+    floor_and_ceiling(figures, name, &baton, &seats[0], seconds).await?;
     eprintln!("Baton lock cycle, 1 client: server pid {}", baton.pid);
-    let result = lock::drive(&plan(&baton, &seats[..1], secs, Work::Cycles)).await?;
+    let result = lock::drive(&plan(&baton, &seats[..1], seconds, Work::Cycles)).await?;
     say("Baton lock cycle, 1 client", &result);
     push_run(
         figures,
-        "pg.baton.c1",
+        &format!("{name}.baton.c1"),
         "cycles/s",
         &result,
-        Some("pg.raw.c1"),
+        Some(&format!("{name}.raw.c1")),
     );
     finish(database, baton).await
 }
