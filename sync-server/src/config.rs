@@ -25,6 +25,8 @@ pub struct Config {
     /// How often each org's event feed looks for events another instance committed, in case a
     /// notification was lost.
     pub event_poll_interval: Duration,
+    /// How often an SQLite server reads the logins other processes (admin commands) ended.
+    pub sessions_follow_interval: Duration,
     /// How often the server pings idle WebSockets (and re-checks the client's token).
     pub ws_ping_interval: Duration,
     pub db_max_connections: u32,
@@ -59,6 +61,7 @@ impl Config {
             ticket_ttl: Duration::from_secs(30),
             max_replay_events: 5_000,
             event_poll_interval: Duration::from_secs(2),
+            sessions_follow_interval: crate::sessions::FOLLOW_INTERVAL,
             ws_ping_interval: Duration::from_secs(20),
             db_max_connections: 10,
             max_body_bytes: 64 * 1024,

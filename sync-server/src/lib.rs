@@ -117,6 +117,7 @@ impl Server {
             Backend::Sqlite => background.push(tokio::spawn(sessions::follow(
                 db.clone(),
                 hub.clone(),
+                state.config.sessions_follow_interval,
                 shutdown.clone(),
             ))),
         }

@@ -156,6 +156,16 @@ impl TokenCache {
         let _ = self.ended.send(ended.clone());
     }
 
+    /// Forgets the agent's cached logins without telling their streams (which check their own
+    /// login before closing): for an event saying the agent's sessions ended, which can reach
+    /// this instance's feed, and close a stream, before the change itself is heard (`follow`'s
+    /// next read on SQLite). A revoked token must not pass a request after its stream closed.
+    pub fn forget_logins_of(&self, agent_id: &str) {
+        let mut entries = self.entries();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.retain(|_, entry| entry.agent.id != agent_id);
+    }
+
     /// Forgets everything (after notifications may have been missed).
     pub fn clear(&self) {
         let mut entries = self.entries();
@@ -180,12 +190,12 @@ impl TokenCache {
 }
 
 /// How often an SQLite server looks for logins that admin commands ended (the only other writers
-/// of its file). One indexed read that usually finds nothing.
+/// of its file), by default. One indexed read that usually finds nothing.
 pub const FOLLOW_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Follows `auth_changes` until shutdown, forgetting the logins other processes end. For SQLite;
 /// PostgreSQL instances hear of them by notification ([`crate::events::listener`]).
-pub async fn follow(db: Db, hub: EventHub, shutdown: CancellationToken) {
+pub async fn follow(db: Db, hub: EventHub, interval: Duration, shutdown: CancellationToken) {
     let mut last_seq: Option<i64> = None;
     loop {
         match read_changes(&db, last_seq).await {
@@ -202,7 +212,7 @@ pub async fn follow(db: Db, hub: EventHub, shutdown: CancellationToken) {
             }
         }
         tokio::select! {
-            () = tokio::time::sleep(FOLLOW_INTERVAL) => {}
+            () = tokio::time::sleep(interval) => {}
             () = shutdown.cancelled() => return,
         }
     }

@@ -356,6 +356,10 @@ async fn run_feed(
                     broadcast_seq.store(last_seq, Ordering::SeqCst);
                     let at = event.at;
                     let ends_sessions_of = event.body.ends_sessions_of().map(|a| a.id.clone());
+                    if let Some(agent_id) = &ends_sessions_of {
+                        // Before any stream can close on it: see `TokenCache::forget_logins_of`.
+                        hub.tokens().forget_logins_of(agent_id);
+                    }
                     match serde_json::to_string(&ServerMessage::Event(event)) {
                         // An error only means nobody is subscribed right now.
                         Ok(frame) => {

@@ -14,6 +14,7 @@ use crate::on_both_backends;
 on_both_backends!(
     a_deactivated_agent_is_out_at_once_and_their_locks_end,
     a_new_password_or_logging_out_everywhere_ends_every_session,
+    a_token_whose_stream_closed_on_its_revocation_no_longer_works,
     only_admins_manage_agents_and_an_org_keeps_an_admin,
 );
 
@@ -166,6 +167,29 @@ async fn a_new_password_or_logging_out_everywhere_ends_every_session(backend: Ba
     // `admin revoke-tokens` runs as its own process beside the server: it reaches the server's
     // streams through the database.
     let ravi = ravi.with_token(&token);
+    let mut stream = ravi.events(0).await;
+    stream.backlog().await;
+    let cli_hub = app.cli_hub();
+    let revoked = admin::revoke_tokens(&app.db, &cli_hub, &ravi.email)
+        .await
+        .unwrap();
+    assert_eq!(revoked, 1);
+    assert_eq!(stream.closed().await, Some(4001));
+    ravi.get("/me").await.expect_error(401, "unauthorized");
+}
+
+/// The event that a command logged the agent out can reach this server's feed, and close the
+/// agent's stream, before the server reads the revocation itself (on SQLite it follows the file
+/// for them; here that read is an hour away): the request after the close must still be refused.
+async fn a_token_whose_stream_closed_on_its_revocation_no_longer_works(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |config| {
+        slow_pings(config);
+        config.sessions_follow_interval = Duration::from_secs(3600);
+    })
+    .await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    // The token is in the server's cache.
+    ravi.get("/me").await.expect(200);
     let mut stream = ravi.events(0).await;
     stream.backlog().await;
     let cli_hub = app.cli_hub();
