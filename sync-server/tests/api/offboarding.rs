@@ -8,7 +8,7 @@ use protocol::api::Role;
 use serde_json::json;
 use sync_server::admin::{self, Who};
 
-use crate::common::{chat, enc, Backend, Resp, TestApp, PASSWORD};
+use crate::common::{chat, enc, Backend, Resp, TestAgent, TestApp, PASSWORD};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -167,15 +167,7 @@ async fn a_new_password_or_logging_out_everywhere_ends_every_session(backend: Ba
     // `admin revoke-tokens` runs as its own process beside the server: it reaches the server's
     // streams through the database.
     let ravi = ravi.with_token(&token);
-    let mut stream = ravi.events(0).await;
-    stream.backlog().await;
-    let cli_hub = app.cli_hub();
-    let revoked = admin::revoke_tokens(&app.db, &cli_hub, &ravi.email)
-        .await
-        .unwrap();
-    assert_eq!(revoked, 1);
-    assert_eq!(stream.closed().await, Some(4001));
-    ravi.get("/me").await.expect_error(401, "unauthorized");
+    logged_out_everywhere_by_the_cli(&app, &ravi).await;
 }
 
 /// The event that a command logged the agent out can reach this server's feed, and close the
@@ -190,15 +182,22 @@ async fn a_token_whose_stream_closed_on_its_revocation_no_longer_works(backend: 
     let ravi = app.agent("Ravi", Role::Agent).await;
     // The token is in the server's cache.
     ravi.get("/me").await.expect(200);
-    let mut stream = ravi.events(0).await;
+    logged_out_everywhere_by_the_cli(&app, &ravi).await;
+}
+
+/// Opens the agent's stream, logs them out everywhere with `admin revoke-tokens` (its own process
+/// in real life, reaching the server only through the database) and checks that the stream
+/// closes at once and the token is refused after it.
+async fn logged_out_everywhere_by_the_cli(app: &TestApp, agent: &TestAgent) {
+    let mut stream = agent.events(0).await;
     stream.backlog().await;
     let cli_hub = app.cli_hub();
-    let revoked = admin::revoke_tokens(&app.db, &cli_hub, &ravi.email)
+    let revoked = admin::revoke_tokens(&app.db, &cli_hub, &agent.email)
         .await
         .unwrap();
     assert_eq!(revoked, 1);
     assert_eq!(stream.closed().await, Some(4001));
-    ravi.get("/me").await.expect_error(401, "unauthorized");
+    agent.get("/me").await.expect_error(401, "unauthorized");
 }
 
 async fn only_admins_manage_agents_and_an_org_keeps_an_admin(backend: Backend) {
