@@ -148,10 +148,7 @@ impl TokenCache {
 
     /// Forgets the logins that ended.
     pub fn forget(&self, ended: &Ended) {
-        let mut entries = self.entries();
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        entries.retain(|_, entry| !ended.ends(&entry.agent));
-        drop(entries);
+        self.drop_where(|agent| ended.ends(agent));
         // Nobody listening is fine: no event stream is open.
         let _ = self.ended.send(ended.clone());
     }
@@ -161,9 +158,14 @@ impl TokenCache {
     /// this instance's feed, and close a stream, before the change itself is heard (`follow`'s
     /// next read on SQLite). A revoked token must not pass a request after its stream closed.
     pub fn forget_logins_of(&self, agent_id: &str) {
+        self.drop_where(|agent| agent.id == agent_id);
+    }
+
+    /// Drops the cached logins `ends` picks, and makes lookups already under way not store theirs.
+    fn drop_where(&self, ends: impl Fn(&AuthAgent) -> bool) {
         let mut entries = self.entries();
         self.generation.fetch_add(1, Ordering::AcqRel);
-        entries.retain(|_, entry| entry.agent.id != agent_id);
+        entries.retain(|_, entry| !ends(&entry.agent));
     }
 
     /// Forgets everything (after notifications may have been missed).
