@@ -58,7 +58,7 @@ async fn create_handoff(
 
     let mut tx = state.db.begin_write(&auth.org_id).await?;
     if let Some(replay) = idempotency
-        .replay(&mut tx, &auth.id, &request_fingerprint)
+        .replay(tx.conn(), &auth.id, &request_fingerprint)
         .await?
     {
         return Ok(replay);

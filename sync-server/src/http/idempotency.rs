@@ -66,7 +66,7 @@ impl IdempotencyKey {
     /// The recorded response if this key was used before for the same request.
     pub async fn replay(
         &self,
-        tx: &mut WriteTx,
+        conn: &mut sqlx::AnyConnection,
         agent_id: &str,
         fingerprint: &str,
     ) -> ApiResult<Option<Response>> {
@@ -78,7 +78,7 @@ impl IdempotencyKey {
         )
         .bind(agent_id)
         .bind(key)
-        .fetch_optional(tx.conn())
+        .fetch_optional(conn)
         .await?;
         let Some(row) = row else {
             return Ok(None);
@@ -195,6 +195,32 @@ impl IdempotencyKey {
         tx.commit(&state.hub).await?;
         Ok(json_response(status, json))
     }
+
+    /// The key, if the request sent one.
+    pub fn key(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+
+    /// A response recorded with this key, as [`IdempotencyKey::replay`] returns it, for a write
+    /// that looked the key up itself.
+    pub fn replay_recorded(
+        request_hash: &str,
+        fingerprint: &str,
+        status: i64,
+        body: String,
+    ) -> ApiResult<Response> {
+        replayed(request_hash, fingerprint, status, body)
+    }
+
+    /// [`in_flight`]'s refusal, for a write that records its key itself.
+    pub fn in_flight() -> ApiError {
+        in_flight()
+    }
+}
+
+/// A JSON response with `body` as it is (already serialised).
+pub fn raw_json(status: StatusCode, body: String) -> Response {
+    json_response(status, body)
 }
 
 /// The recorded response, marked as a replay, if the request is the one recorded with the key.

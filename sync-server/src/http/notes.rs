@@ -13,7 +13,7 @@ use sqlx::Row;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{AppJson, AppQuery, AuthAgent, ChatPath};
-use super::idempotency::{fingerprint, IdempotencyKey};
+use super::idempotency::{fingerprint, raw_json, IdempotencyKey};
 use super::page::{self, PageQuery};
 use super::{AppState, Routes};
 use crate::db::{agents, conversations, direct, system_now_ms};
@@ -196,71 +196,122 @@ async fn create_note(
         return Ok(response);
     }
 
-    // Read before the org's lock is taken: every other writer of the org waits while it is held,
-    // and the note needs only the conversation's own id and chat id, which never change (nor is
-    // a conversation ever deleted).
-    let row = {
-        let mut conn = state.db.pool().acquire().await?;
-        conversations::require(&mut conn, &auth.org_id, &chat_id).await?
-    };
-    let mut tx = state.db.begin_write(&auth.org_id).await?;
-    if let Some(replay) = idempotency
-        .replay(&mut tx, &auth.id, &request_fingerprint)
-        .await?
-    {
-        return Ok(replay);
-    }
-    // The path may name the chat by its alias; events and replies use its own id.
-    let chat_id = row.chat_id()?;
+    // PostgreSQL: everything the note needs is read first, outside the org's lock (the
+    // conversation's own id and chat id never change, nor is a conversation ever deleted; the
+    // mentions' names), then the write is one call that holds the org's lock only while it runs.
+    let mut conn = state.db.pool().acquire().await?;
+    let row = conversations::require(&mut conn, &auth.org_id, &chat_id).await?;
     let mut mentions: Vec<AgentRef> = Vec::new();
     for agent_id in &request.mentions {
         if mentions.iter().any(|m| &m.id == agent_id) {
             continue;
         }
-        let agent = agents::find_active(tx.conn(), &auth.org_id, agent_id)
-            .await?
-            .ok_or_else(|| cannot_mention(agent_id))?;
+        let Some(agent) = agents::find_active(&mut conn, &auth.org_id, agent_id).await? else {
+            // A request already answered stays answered, whoever has left since.
+            if let Some(replay) = idempotency
+                .replay(&mut conn, &auth.id, &request_fingerprint)
+                .await?
+            {
+                return Ok(replay);
+            }
+            return Err(cannot_mention(agent_id));
+        };
         mentions.push(AgentRef {
             id: agent.id,
             name: agent.name,
         });
     }
+    drop(conn);
     let note = Note {
         id: uuid::Uuid::new_v4().to_string(),
-        chat_id: chat_id.clone(),
+        // The path may name the chat by its alias; events and replies use its own id.
+        chat_id: row.chat_id()?,
         author: auth.agent_ref(),
         body: body.to_owned(),
         mentions,
-        created_at: tx.now(),
+        created_at: 0,
     };
-    let event = tx
-        .append(
-            Some(&chat_id),
-            Some(&note.author),
-            EventBody::NoteCreated(note.clone()),
-        )
-        .await?;
-    sqlx::query(INSERT_NOTE)
-        .bind(&note.id)
-        .bind(&auth.org_id)
-        .bind(&row.id)
-        .bind(&auth.id)
-        .bind(&note.body)
-        .bind(serde_json::to_string(&note.mentions).map_err(anyhow::Error::from)?)
-        .bind(note.created_at)
-        .bind(event.seq)
-        .execute(tx.conn())
-        .await?;
-    idempotency
-        .commit(
-            tx,
-            &state,
-            &auth.id,
-            &request_fingerprint,
-            StatusCode::CREATED,
-            &note,
-        )
-        .await
+    write_note_on_postgres(
+        &state,
+        &auth.org_id,
+        &row.id,
+        note,
+        &idempotency,
+        &request_fingerprint,
+    )
+    .await
+}
+
+/// The JSON of `value` cut just before the value of its last field, `created_at`, which the
+/// database fills in (`value` has it 0): `None` if the JSON does not end that way.
+fn head_before_created_at(json: &str, closing: &str) -> Option<String> {
+    let head = json.strip_suffix(closing)?.strip_suffix('0')?;
+    head.ends_with("\"created_at\":").then(|| head.to_owned())
+}
+
+/// Writes `note` (its `created_at` left 0) on PostgreSQL in one call of `baton_write_note`
+/// (migration 0022), which takes the org's lock, replays the request if its idempotency key was
+/// used before, checks the mentions are still active agents, and records the note, its event and
+/// the key at the database's clock.
+async fn write_note_on_postgres(
+    state: &AppState,
+    org_id: &str,
+    conversation_id: &str,
+    note: Note,
+    idempotency: &IdempotencyKey,
+    request_fingerprint: &str,
+) -> ApiResult<Response> {
+    let body = EventBody::NoteCreated(note.clone());
+    let cut = |json: serde_json::Result<String>, closing: &str| -> ApiResult<String> {
+        let json = json.map_err(anyhow::Error::from)?;
+        head_before_created_at(&json, closing)
+            .ok_or_else(|| anyhow::anyhow!("a note's JSON does not end with created_at").into())
+    };
+    let note_head = cut(serde_json::to_string(&note), "}")?;
+    let event_head = cut(serde_json::to_string(&body), "}}")?;
+    let mentions = serde_json::to_string(&note.mentions).map_err(anyhow::Error::from)?;
+    let outcome = sqlx::query(
+        "SELECT o_outcome, o_request_hash, o_status, o_response
+         FROM baton_write_note($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    )
+    .bind(org_id)
+    .bind(conversation_id)
+    .bind(note.chat_id.as_str())
+    .bind(&note.id)
+    .bind(&note.author.id)
+    .bind(&note.author.name)
+    .bind(&note.body)
+    .bind(&mentions)
+    .bind(body.kind())
+    .bind(i64::from(body.in_timeline()))
+    .bind(&note_head)
+    .bind(&event_head)
+    .bind(idempotency.key())
+    .bind(request_fingerprint)
+    .fetch_one(state.db.pool())
+    .await;
+    let row = match outcome {
+        Ok(row) => row,
+        Err(err) if crate::db::is_unique_violation(&err) => return Err(IdempotencyKey::in_flight()),
+        Err(err) => return Err(err.into()),
+    };
+    let outcome: String = row.try_get(0)?;
+    match outcome.as_str() {
+        "written" => {
+            state.hub.events_committed(org_id);
+            Ok(raw_json(StatusCode::CREATED, row.try_get(3)?))
+        }
+        "replay" => IdempotencyKey::replay_recorded(
+            &row.try_get::<String, _>(1)?,
+            request_fingerprint,
+            row.try_get(2)?,
+            row.try_get(3)?,
+        ),
+        "mention_inactive" => Err(ApiError::validation(
+            "cannot mention an agent who is no longer active in your org",
+        )),
+        other => Err(anyhow::anyhow!("baton_write_note answered {other:?}").into()),
+    }
 }
 
 /// The conversation's notes, oldest first, a page at a time.
@@ -302,4 +353,47 @@ async fn list_notes(
         .map(|row| note_from_row(row, &chat_id))
         .collect::<ApiResult<_>>()?;
     Ok(Json(Page { items, next_cursor }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note() -> Note {
+        Note {
+            id: "n1".into(),
+            chat_id: ChatId::parse("919876543210@c.us").expect("a valid chat id"),
+            author: AgentRef {
+                id: "a1".into(),
+                name: "Asha \"A\" Rao".into(),
+            },
+            body: "call back at 5, \"created_at\":0}".into(),
+            mentions: vec![],
+            created_at: 0,
+        }
+    }
+
+    /// PostgreSQL's note is written by completing these heads with its clock; completed, they
+    /// must be exactly the JSON of the note and of its event at that time.
+    #[test]
+    fn the_heads_complete_to_the_note_and_its_event() {
+        let mut note = note();
+        let note_head =
+            head_before_created_at(&serde_json::to_string(&note).unwrap(), "}").unwrap();
+        let event_head = head_before_created_at(
+            &serde_json::to_string(&EventBody::NoteCreated(note.clone())).unwrap(),
+            "}}",
+        )
+        .unwrap();
+        note.created_at = 1_795_815_461_259;
+        assert_eq!(
+            format!("{note_head}1795815461259}}"),
+            serde_json::to_string(&note).unwrap()
+        );
+        assert_eq!(
+            format!("{event_head}1795815461259}}}}"),
+            serde_json::to_string(&EventBody::NoteCreated(note)).unwrap()
+        );
+        assert_eq!(head_before_created_at("{\"a\":1}", "}"), None);
+    }
 }

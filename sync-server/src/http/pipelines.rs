@@ -110,7 +110,7 @@ async fn create_pipeline(
     let request_fingerprint = fingerprint("pipeline", &request)?;
     let mut tx = state.db.begin_write(&auth.org_id).await?;
     if let Some(replay) = idempotency
-        .replay(&mut tx, &auth.id, &request_fingerprint)
+        .replay(tx.conn(), &auth.id, &request_fingerprint)
         .await?
     {
         return Ok(replay);

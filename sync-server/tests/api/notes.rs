@@ -10,6 +10,7 @@ on_both_backends!(
     notes_are_stored_as_text_with_mentions,
     bad_notes_are_refused,
     notes_agents_and_pipelines_come_in_pages,
+    a_note_stays_answered_when_someone_it_mentions_leaves,
 );
 
 async fn notes_are_stored_as_text_with_mentions(backend: Backend) {
@@ -45,6 +46,48 @@ async fn notes_are_stored_as_text_with_mentions(backend: Backend) {
             .filter(|k| *k == "note.created")
             .count()
             == 2
+    );
+}
+
+/// A retried note (same Idempotency-Key) gets its first answer even when an agent it mentions
+/// has been deactivated since; a new note may no longer mention them.
+async fn a_note_stays_answered_when_someone_it_mentions_leaves(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    let admin = app.agent("Ada", Role::Admin).await;
+    let chat_id = chat(22);
+    let path = format!("/conversations/{}/notes", enc(&chat_id));
+    asha.open_chat(&chat_id, "Priya").await;
+    let request = json!({"body": "Ravi knows her", "mentions": [ravi.id]});
+    let first = asha
+        .post_with_key(&path, "note-1", request.clone())
+        .await
+        .expect(201);
+    admin
+        .post_empty(&format!("/agents/{}/deactivate", ravi.id))
+        .await
+        .expect(204);
+    let before = app.latest_seq().await;
+    let again = asha
+        .post_with_key(&path, "note-1", request.clone())
+        .await
+        .expect(201);
+    assert_eq!(again, first, "the first answer, replayed");
+    asha.post_with_key(&path, "note-2", request)
+        .await
+        .expect_error(422, "validation_failed");
+    assert_eq!(
+        app.latest_seq().await,
+        before,
+        "nothing written after the first"
+    );
+    assert_eq!(
+        asha.get(&path).await.expect(200)["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
     );
 }
 
