@@ -454,19 +454,35 @@ pub async fn run_keeper(state: crate::http::AppState) {
     }
 }
 
+/// How soon rows that could not be written are tried again (not at the keeper's next round, a
+/// third of a lease later: until then routing does not see the agent who came online).
+const RETRY_WAIT: Duration = Duration::from_secs(1);
+
 /// Writes the rows of streams that opened and closed, as they queue up, until shutdown; after
-/// each write, routing looks again (someone may have come online).
+/// each write, routing looks again (someone may have come online). Rows that could not be written
+/// are tried again soon.
 pub async fn run_writer(state: crate::http::AppState) {
     let lease = lease(state.config.ws_ping_interval);
+    let mut retry_at: Option<tokio::time::Instant> = None;
     loop {
-        tokio::select! {
-            () = state.presence.bell.notified() => {
-                if state.presence.write_pending(&state.db, &state.hub, lease).await {
-                    state.routing.wake();
-                }
+        let retry = async {
+            match retry_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
             }
+        };
+        tokio::select! {
+            () = state.presence.bell.notified() => {}
+            () = retry => {}
             () = state.shutdown.cancelled() => break,
         }
+        // Anything written counts: routing looks again even if some org's rows must wait.
+        let all_written = state
+            .presence
+            .write_pending(&state.db, &state.hub, lease)
+            .await;
+        state.routing.wake();
+        retry_at = (!all_written).then(|| tokio::time::Instant::now() + RETRY_WAIT);
     }
     let mut pending = state.presence.pending();
     pending.stopped = true;
