@@ -346,6 +346,10 @@ impl Session {
     }
 
     async fn serve(&mut self) -> Result<End, End> {
+        // Logins that end on any instance reach this instance's cache, which tells every stream:
+        // no database read per stream to notice its own. Heard from before `ready`, so no word
+        // that arrives once the client is ready is missed.
+        let mut endings = self.state.hub.tokens().endings();
         // What a stream does rarely (catching up, checking a login, reading the database clock)
         // is boxed where it is awaited: an idle stream's future is then only as big as its waiting
         // state, not as its largest database query (a thousand idle agents, a thousand futures).
@@ -356,9 +360,6 @@ impl Session {
         let shutdown = self.state.shutdown.clone();
         let cancelled = shutdown.cancelled();
         tokio::pin!(cancelled);
-        // Logins that end on any instance reach this instance's cache, which tells every stream:
-        // no database read per stream to notice its own.
-        let mut endings = self.state.hub.tokens().endings();
         let mut ping = tokio::time::interval(self.state.config.ws_ping_interval);
         ping.tick().await;
         let mut heard_since_ping = true;
@@ -385,15 +386,22 @@ impl Session {
                     }
                 },
                 ended = endings.recv() => {
-                    let certain = match &ended {
-                        Ok(ended) => ended.ends(&self.auth) && *ended != Ended::Unknown,
-                        // Missed some: look once.
-                        Err(_) => false,
+                    // A token's ending names this login or not. An agent's logins ending (a new
+                    // role, deactivation, logging out everywhere) ends the logins made before it,
+                    // not one made since, and word of it may arrive late (this instance's
+                    // follower reads it from the database; another instance's notification): the
+                    // login's own row says. Word missed: look once.
+                    let look = match &ended {
+                        Ok(Ended::Token(id)) => {
+                            if *id == self.auth.token_id {
+                                return Ok(End::Close(CLOSE_UNAUTHORIZED, "your session was ended"));
+                            }
+                            false
+                        }
+                        Ok(Ended::Agent(id)) => *id == self.auth.id,
+                        Ok(Ended::Unknown) | Err(_) => true,
                     };
-                    let mine = certain
-                        || (matches!(ended, Ok(Ended::Unknown) | Err(_))
-                            && !Box::pin(login_is_live(&self.state, &self.auth.token_id)).await?);
-                    if mine {
+                    if look && !Box::pin(login_is_live(&self.state, &self.auth.token_id)).await? {
                         return Ok(End::Close(CLOSE_UNAUTHORIZED, "your session was ended"));
                     }
                 },
