@@ -200,31 +200,10 @@ impl IdempotencyKey {
     pub fn key(&self) -> Option<&str> {
         self.0.as_deref()
     }
-
-    /// A response recorded with this key, as [`IdempotencyKey::replay`] returns it, for a write
-    /// that looked the key up itself.
-    pub fn replay_recorded(
-        request_hash: &str,
-        fingerprint: &str,
-        status: i64,
-        body: String,
-    ) -> ApiResult<Response> {
-        replayed(request_hash, fingerprint, status, body)
-    }
-
-    /// [`in_flight`]'s refusal, for a write that records its key itself.
-    pub fn in_flight() -> ApiError {
-        in_flight()
-    }
-}
-
-/// A JSON response with `body` as it is (already serialised).
-pub fn raw_json(status: StatusCode, body: String) -> Response {
-    json_response(status, body)
 }
 
 /// The recorded response, marked as a replay, if the request is the one recorded with the key.
-fn replayed(
+pub fn replayed(
     request_hash: &str,
     fingerprint: &str,
     status: i64,
@@ -248,14 +227,15 @@ fn replayed(
     Ok(response)
 }
 
-fn in_flight() -> ApiError {
+pub fn in_flight() -> ApiError {
     ApiError::conflict(
         codes::IDEMPOTENCY_IN_FLIGHT,
         "a request with this Idempotency-Key is being processed; retry shortly",
     )
 }
 
-fn json_response(status: StatusCode, body: String) -> Response {
+/// A JSON response with `body` as it is (already serialised).
+pub fn json_response(status: StatusCode, body: String) -> Response {
     (
         status,
         [(

@@ -13,7 +13,7 @@ use sqlx::Row;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{AppJson, AppQuery, AuthAgent, ChatPath};
-use super::idempotency::{fingerprint, raw_json, IdempotencyKey};
+use super::idempotency::{fingerprint, in_flight, json_response, replayed, IdempotencyKey};
 use super::page::{self, PageQuery};
 use super::{AppState, Routes};
 use crate::db::{agents, conversations, direct, system_now_ms};
@@ -292,16 +292,16 @@ async fn write_note_on_postgres(
     .await;
     let row = match outcome {
         Ok(row) => row,
-        Err(err) if crate::db::is_unique_violation(&err) => return Err(IdempotencyKey::in_flight()),
+        Err(err) if crate::db::is_unique_violation(&err) => return Err(in_flight()),
         Err(err) => return Err(err.into()),
     };
     let outcome: String = row.try_get(0)?;
     match outcome.as_str() {
         "written" => {
             state.hub.events_committed(org_id);
-            Ok(raw_json(StatusCode::CREATED, row.try_get(3)?))
+            Ok(json_response(StatusCode::CREATED, row.try_get(3)?))
         }
-        "replay" => IdempotencyKey::replay_recorded(
+        "replay" => replayed(
             &row.try_get::<String, _>(1)?,
             request_fingerprint,
             row.try_get(2)?,
