@@ -450,30 +450,77 @@ pub async fn raw_sqlite(clients: usize, seconds: f64) -> anyhow::Result<DriveRes
     tokio::task::spawn_blocking(move || raw_sqlite_blocking(clients, seconds)).await?
 }
 
-fn raw_sqlite_blocking(clients: usize, seconds: f64) -> anyhow::Result<DriveResult> {
-    const ROWS: i64 = 10_000;
+/// Rows of the raw store's lease table.
+const LEASE_ROWS: i64 = 10_000;
+
+/// A fresh lease table in a temporary directory (gone when the directory is dropped).
+fn lease_store() -> anyhow::Result<(tempfile::TempDir, std::path::PathBuf)> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("leases.db");
-    let open = || -> rusqlite::Result<rusqlite::Connection> {
-        let conn = rusqlite::Connection::open(&path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        Ok(conn)
-    };
-    let setup = open()?;
+    let setup = open_lease_store(&path)?;
     setup.execute_batch(
         "CREATE TABLE leases(conv_id INTEGER PRIMARY KEY, holder INTEGER,
          fence INTEGER NOT NULL DEFAULT 0, expires_at INTEGER NOT NULL DEFAULT 0);
          WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
          INSERT INTO leases (conv_id) SELECT i FROM n;",
     )?;
-    drop(setup);
+    Ok((dir, path))
+}
+
+fn open_lease_store(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+/// The raw store's acquire: `BEGIN IMMEDIATE`, a conditional `UPDATE … RETURNING fence`, commit.
+fn acquire_lease(
+    conn: &mut rusqlite::Connection,
+    me: i64,
+    conv: i64,
+    now: i64,
+) -> rusqlite::Result<Option<i64>> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let fence = {
+        let mut statement = tx.prepare_cached(
+            "UPDATE leases SET holder = ?1, fence = fence + 1, expires_at = ?2
+             WHERE conv_id = ?3 AND (holder IS NULL OR expires_at < ?4 OR holder = ?1)
+             RETURNING fence",
+        )?;
+        let mut rows = statement.query((me, now + 30_000, conv, now))?;
+        match rows.next()? {
+            Some(row) => Some(row.get::<_, i64>(0)?),
+            None => None,
+        }
+    };
+    tx.commit()?;
+    Ok(fence)
+}
+
+/// The raw store's release: an autocommit `UPDATE` guarded by the fence.
+fn release_lease(
+    conn: &rusqlite::Connection,
+    me: i64,
+    conv: i64,
+    fence: i64,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE leases SET holder = NULL, expires_at = 0
+         WHERE conv_id = ?1 AND holder = ?2 AND fence = ?3",
+    )?
+    .execute((conv, me, fence))?;
+    Ok(())
+}
+
+fn raw_sqlite_blocking(clients: usize, seconds: f64) -> anyhow::Result<DriveResult> {
+    let (_dir, path) = lease_store()?;
     let run = |seconds: f64| -> anyhow::Result<(Samples, u64)> {
         let deadline = Instant::now() + Duration::from_secs_f64(seconds);
         let threads: Vec<_> = (0..clients)
             .map(|client| {
-                let conn = open();
+                let conn = open_lease_store(&path);
                 std::thread::spawn(move || -> anyhow::Result<(Samples, u64)> {
                     let mut conn = conn?;
                     let me = client as i64 + 1;
@@ -484,28 +531,8 @@ fn raw_sqlite_blocking(clients: usize, seconds: f64) -> anyhow::Result<DriveResu
                     let mut conv = me;
                     while Instant::now() < deadline {
                         let t0 = Instant::now();
-                        conv = (conv - 1 + clients as i64) % ROWS + 1;
-                        let now = now_ms();
-                        let acquired = (|| -> rusqlite::Result<Option<i64>> {
-                            let tx = conn.transaction_with_behavior(
-                                rusqlite::TransactionBehavior::Immediate,
-                            )?;
-                            let fence = {
-                                let mut statement = tx.prepare_cached(
-                                    "UPDATE leases SET holder = ?1, fence = fence + 1, expires_at = ?2
-                                     WHERE conv_id = ?3 AND (holder IS NULL OR expires_at < ?4 OR holder = ?1)
-                                     RETURNING fence",
-                                )?;
-                                let mut rows = statement.query((me, now + 30_000, conv, now))?;
-                                match rows.next()? {
-                                    Some(row) => Some(row.get::<_, i64>(0)?),
-                                    None => None,
-                                }
-                            };
-                            tx.commit()?;
-                            Ok(fence)
-                        })();
-                        let fence = match acquired {
+                        conv = (conv - 1 + clients as i64) % LEASE_ROWS + 1;
+                        let fence = match acquire_lease(&mut conn, me, conv, now_ms()) {
                             Ok(fence) => fence,
                             Err(_) => {
                                 busy += 1;
@@ -513,11 +540,7 @@ fn raw_sqlite_blocking(clients: usize, seconds: f64) -> anyhow::Result<DriveResu
                             }
                         };
                         if let Some(fence) = fence {
-                            let mut release = conn.prepare_cached(
-                                "UPDATE leases SET holder = NULL, expires_at = 0
-                                 WHERE conv_id = ?1 AND holder = ?2 AND fence = ?3",
-                            )?;
-                            while release.execute((conv, me, fence)).is_err() {
+                            while release_lease(&conn, me, conv, fence).is_err() {
                                 busy += 1;
                             }
                         }
@@ -551,6 +574,71 @@ fn raw_sqlite_blocking(clients: usize, seconds: f64) -> anyhow::Result<DriveResu
         max_ms: samples.max(),
         first_error: None,
     })
+}
+
+/// The raw store on one connection, driven open loop at `rate` transactions per second (acquire
+/// and release alternate, as in Baton's open loop), each timed from when it was due. One writer
+/// with nothing in front of it: its tail is the disk's and the machine's, the floor under any
+/// server that writes through one SQLite connection at that rate.
+pub async fn raw_sqlite_open(rate: f64, seconds: f64) -> anyhow::Result<DriveResult> {
+    tokio::task::spawn_blocking(move || raw_sqlite_open_blocking(rate, seconds)).await?
+}
+
+fn raw_sqlite_open_blocking(rate: f64, seconds: f64) -> anyhow::Result<DriveResult> {
+    let (_dir, path) = lease_store()?;
+    let mut conn = open_lease_store(&path)?;
+    let run = |conn: &mut rusqlite::Connection, seconds: f64| -> anyhow::Result<(Samples, u64)> {
+        let start = Instant::now() + Duration::from_millis(10);
+        let mut samples = Samples::default();
+        let mut errors = 0u64;
+        let mut held: Option<(i64, i64)> = None;
+        let mut conv = 0;
+        for i in 0.. {
+            let offset = f64::from(i) / rate;
+            if offset >= seconds {
+                break;
+            }
+            let due = start + Duration::from_secs_f64(offset);
+            sleep_until(due);
+            let outcome = match held.take() {
+                None => {
+                    conv = conv % LEASE_ROWS + 1;
+                    acquire_lease(conn, 1, conv, now_ms()).map(|fence| {
+                        held = fence.map(|fence| (conv, fence));
+                    })
+                }
+                Some((conv, fence)) => release_lease(conn, 1, conv, fence),
+            };
+            match outcome {
+                Ok(()) => samples.push(due.elapsed().as_secs_f64() * 1000.0),
+                Err(_) => errors += 1,
+            }
+        }
+        Ok((samples, errors))
+    };
+    run(&mut conn, 1.0)?;
+    let started = Instant::now();
+    let (mut samples, errors) = run(&mut conn, seconds)?;
+    let elapsed_s = started.elapsed().as_secs_f64();
+    Ok(DriveResult {
+        done: samples.len() as u64,
+        elapsed_s,
+        errors,
+        p50_ms: samples.percentile(50.0),
+        p99_ms: samples.percentile(99.0),
+        max_ms: samples.max(),
+        first_error: None,
+    })
+}
+
+/// Sleeps until `due` (the kernel's timer slack late at most, some 50 µs). No spinning: the writer
+/// waits idle between requests as a server's writer waits for the next one, so the wake-up a
+/// request costs an idle machine is in both figures.
+fn sleep_until(due: Instant) {
+    let now = Instant::now();
+    if now < due {
+        std::thread::sleep(due - now);
+    }
 }
 
 fn now_ms() -> i64 {
