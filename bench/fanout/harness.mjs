@@ -116,10 +116,13 @@ const handler = (i) => (msg) => {
 // Memory is read cold (before anything) and warm: for Baton, after every agent's login has been
 // read once (`GET /me`, as each extension does when it starts), so the warm figure is what holding
 // idle connections costs, not a database page cache filling with a thousand logins. The peers
-// have no logins: for them both figures are the same.
+// have no logins: for them both figures are the same. Each agent's login is read on the instance
+// its stream then connects to (its extension talks to one server), so with several instances each
+// has seen its own agents, as the one instance has seen them all.
 const coldRss0 = await settledRss();
 if (o.impl === 'baton') {
-  const warm = spawn(process.execPath, [path.join(here, 'warm_logins.mjs'), o.seats, o.base], { stdio: 'inherit' });
+  const bases = urls.map((u) => u.replace(/^ws/, 'http').replace(/\/api\/v1\/events$/, ''));
+  const warm = spawn(process.execPath, [path.join(here, 'warm_logins.mjs'), o.seats, bases.join(',')], { stdio: 'inherit' });
   const code = await new Promise((res) => warm.on('exit', res));
   if (code !== 0) throw new Error(`reading the logins failed (${code})`);
 }
