@@ -57,6 +57,19 @@ pub struct DriveResult {
 }
 
 impl DriveResult {
+    /// A run's result from its samples (one per completed cycle or request).
+    fn from_samples(mut samples: Samples, elapsed_s: f64, errors: u64) -> DriveResult {
+        DriveResult {
+            done: samples.len() as u64,
+            elapsed_s,
+            errors,
+            p50_ms: samples.percentile(50.0),
+            p99_ms: samples.percentile(99.0),
+            max_ms: samples.max(),
+            first_error: None,
+        }
+    }
+
     pub fn per_second(&self) -> f64 {
         self.done as f64 / self.elapsed_s
     }
@@ -563,17 +576,9 @@ fn raw_sqlite_blocking(clients: usize, seconds: f64) -> anyhow::Result<DriveResu
     };
     run(1.0)?;
     let started = Instant::now();
-    let (mut samples, busy) = run(seconds)?;
+    let (samples, busy) = run(seconds)?;
     let elapsed_s = started.elapsed().as_secs_f64();
-    Ok(DriveResult {
-        done: samples.len() as u64,
-        elapsed_s,
-        errors: busy,
-        p50_ms: samples.percentile(50.0),
-        p99_ms: samples.percentile(99.0),
-        max_ms: samples.max(),
-        first_error: None,
-    })
+    Ok(DriveResult::from_samples(samples, elapsed_s, busy))
 }
 
 /// The raw store on one connection, driven open loop at `rate` transactions per second (acquire
@@ -618,17 +623,9 @@ fn raw_sqlite_open_blocking(rate: f64, seconds: f64) -> anyhow::Result<DriveResu
     };
     run(&mut conn, 1.0)?;
     let started = Instant::now();
-    let (mut samples, errors) = run(&mut conn, seconds)?;
+    let (samples, errors) = run(&mut conn, seconds)?;
     let elapsed_s = started.elapsed().as_secs_f64();
-    Ok(DriveResult {
-        done: samples.len() as u64,
-        elapsed_s,
-        errors,
-        p50_ms: samples.percentile(50.0),
-        p99_ms: samples.percentile(99.0),
-        max_ms: samples.max(),
-        first_error: None,
-    })
+    Ok(DriveResult::from_samples(samples, elapsed_s, errors))
 }
 
 /// Sleeps until `due` (the kernel's timer slack late at most, some 50 µs). No spinning: the writer
