@@ -53,19 +53,31 @@ pub const PASSWORD: &str = "correct horse battery";
 
 /// Tries `attempt` until it gives `Some`, yielding between tries; fails the test, saying what did
 /// not happen, once [`PATIENCE`] runs out.
-pub async fn eventually<T, Attempt>(what: &str, mut attempt: impl FnMut() -> Attempt) -> T
+pub async fn eventually<T, Attempt>(what: &str, attempt: impl FnMut() -> Attempt) -> T
 where
     Attempt: std::future::Future<Output = Option<T>>,
+{
+    eventually_explained(what, attempt, || async { String::new() }).await
+}
+
+/// [`eventually`], whose failure also says what `explain` finds then (where things stand).
+pub async fn eventually_explained<T, Attempt, Explain>(
+    what: &str,
+    mut attempt: impl FnMut() -> Attempt,
+    explain: impl FnOnce() -> Explain,
+) -> T
+where
+    Attempt: std::future::Future<Output = Option<T>>,
+    Explain: std::future::Future<Output = String>,
 {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
         if let Some(value) = attempt().await {
             return value;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what} did not happen in time"
-        );
+        if tokio::time::Instant::now() >= deadline {
+            panic!("{what} did not happen in time{}", explain().await);
+        }
         tokio::task::yield_now().await;
     }
 }

@@ -11,7 +11,9 @@ use futures_util::StreamExt;
 use protocol::api::Role;
 use serde_json::{json, Value};
 
-use crate::common::{chat, enc, eventually, Backend, EventStream, TestAgent, TestApp, PATIENCE};
+use crate::common::{
+    chat, enc, eventually, eventually_explained, Backend, EventStream, TestAgent, TestApp,
+};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -74,33 +76,26 @@ async fn timeline_of(viewer: &TestAgent, chat_id: &str, kind: &str) -> Vec<Value
 /// If it never is, the failure says where the chat stands: its owner, the queue, the timeline and
 /// everyone's presence.
 async fn owned_by(viewer: &TestAgent, chat_id: &str, agent: &TestAgent) -> Value {
-    let wait = async {
-        loop {
+    eventually_explained(
+        &format!("{chat_id} to reach {} ({})", agent.name, agent.id),
+        || async {
             let conversation = viewer.conversation(chat_id).await;
-            if owner_of(&conversation).as_deref() == Some(agent.id.as_str()) {
-                return conversation;
-            }
-            tokio::task::yield_now().await;
-        }
-    };
-    match tokio::time::timeout(PATIENCE, wait).await {
-        Ok(conversation) => conversation,
-        Err(_) => {
+            (owner_of(&conversation).as_deref() == Some(agent.id.as_str())).then_some(conversation)
+        },
+        || async {
             let timeline = viewer
                 .get(&format!("/conversations/{}/timeline", enc(chat_id)))
                 .await
                 .expect(200);
             let queue = viewer.get("/queue").await.expect(200);
             let agents = viewer.get("/agents").await.expect(200);
-            panic!(
-                "{chat_id} did not reach {} ({}) in time;\nconversation: {}\nqueue: {queue}\n\
-                 timeline: {timeline}\nagents: {agents}",
-                agent.name,
-                agent.id,
+            format!(
+                ";\nconversation: {}\nqueue: {queue}\ntimeline: {timeline}\nagents: {agents}",
                 viewer.conversation(chat_id).await
-            );
-        }
-    }
+            )
+        },
+    )
+    .await
 }
 
 /// Opens the agent's event stream: they are available while it is open.
