@@ -10,8 +10,16 @@
 //! and owner are still as read (a compare-and-set) and locks the org's row first, as every write
 //! transaction does. On both, whether the lease has run out is judged again by the database clock
 //! as the change is written.
+//!
+//! On PostgreSQL the read is a round trip of its own, as long as the write. A renewal, and a
+//! release after it, decide instead from the conversation as this instance's last lock write on it
+//! left it ([`LockRows`]): the compare-and-set checks everything such a decision rests on (the lock,
+//! the owner, the chat's id, whether the first responder's flow is under way), so a row that went
+//! stale meanwhile writes nothing and the request reads the row and decides again.
 
-use std::sync::LazyLock;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
 
 use protocol::api::AgentRef;
 use protocol::codes;
@@ -42,6 +50,74 @@ impl ConversationRow {
             expires_at: self.lock_expires_at,
             owner_id: self.owner_id.clone(),
         }
+    }
+}
+
+/// How long a conversation is decided from as this instance last wrote its lock before it is read
+/// again. The compare-and-set guards every decision; only the names a refusal or an event quotes
+/// (the owner's, the holder's) come from the last read, and this bounds how old they can be.
+const REMEMBERED_FOR: Duration = Duration::from_secs(60);
+
+/// How many conversations are remembered at most; past that all are forgotten (each then costs
+/// one read to learn again).
+const REMEMBERED_AT_MOST: usize = 10_000;
+
+/// PostgreSQL: conversations as this instance's own lock writes left them, keyed by org and chat
+/// id, with when each was last read from the database. Each is taken out while a request decides
+/// from it, so two requests for one chat never both start from it.
+#[derive(Debug, Default)]
+pub struct LockRows {
+    rows: Mutex<HashMap<(String, String), (Instant, ConversationRow)>>,
+}
+
+impl LockRows {
+    /// The conversation `chat_id` names, if this instance wrote its lock last less than
+    /// [`REMEMBERED_FOR`] after reading it; forgotten until [`LockRows::remember`]ed again.
+    pub fn take(&self, org_id: &str, chat_id: &ChatId) -> Option<(Instant, ConversationRow)> {
+        let key = (org_id.to_owned(), chat_id.as_str().to_owned());
+        self.lock()
+            .remove(&key)
+            .filter(|(read_at, _)| read_at.elapsed() < REMEMBERED_FOR)
+    }
+
+    /// Remembers `row` as a lock write left it, read from the database at `read_at`. Only under
+    /// its own chat id: an alias may come to name another chat.
+    pub fn remember(&self, org_id: &str, read_at: Instant, row: ConversationRow) {
+        let mut rows = self.lock();
+        if rows.len() >= REMEMBERED_AT_MOST {
+            rows.clear();
+        }
+        rows.insert((org_id.to_owned(), row.chat_id.clone()), (read_at, row));
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(String, String), (Instant, ConversationRow)>> {
+        self.rows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl ConversationRow {
+    /// This row as `write`, made by `auth`, leaves it.
+    pub fn after_lock_write(&self, write: &LockWrite, auth: &AuthAgent) -> ConversationRow {
+        let mut row = self.clone();
+        let to = &write.to;
+        if to.holder_id != row.lock_holder_id {
+            let mine = to.holder_id.as_deref() == Some(auth.id.as_str());
+            row.lock_holder_name = mine.then(|| auth.name.clone());
+            row.lock_holder_role = mine.then(|| auth.role.as_str().to_owned());
+        }
+        if to.owner_id != row.owner_id {
+            let mine = to.owner_id.as_deref() == Some(auth.id.as_str());
+            row.owner_name = mine.then(|| auth.name.clone());
+        }
+        row.lock_holder_id = to.holder_id.clone();
+        row.lock_fence = to.fence;
+        row.lock_expires_at = to.expires_at;
+        row.owner_id = to.owner_id.clone();
+        row
     }
 }
 
@@ -185,7 +261,7 @@ async fn change_on_postgres(db: &Db, change: &LockChange<'_>) -> Result<bool, sq
     let from = change.row.lock_fields();
     let to = &write.to;
     let row = sqlx::query(
-        "SELECT baton_change_lock($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        "SELECT baton_change_lock($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     )
     .bind(to.holder_id.as_deref())
     .bind(to.fence)
@@ -203,6 +279,7 @@ async fn change_on_postgres(db: &Db, change: &LockChange<'_>) -> Result<bool, sq
     .bind(change.actor.name.as_str())
     .bind(change.at)
     .bind(events)
+    .bind(change.row.responder_active)
     .fetch_one(db.pool())
     .await?;
     row.try_get(0)

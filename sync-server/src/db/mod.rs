@@ -146,6 +146,8 @@ pub struct Db {
     direct: Option<direct::SqliteWriter>,
     /// PostgreSQL: the notifications that tell other instances of committed writes.
     notifier: Option<notify::Notifier>,
+    /// PostgreSQL: conversations as this instance's own lock writes left them.
+    lock_rows: std::sync::Arc<locks::LockRows>,
 }
 
 /// A connection for writes outside a [`WriteTx`], holding the write gate on SQLite.
@@ -221,6 +223,7 @@ impl Db {
             gate: None,
             direct: None,
             notifier: None,
+            lock_rows: std::sync::Arc::default(),
         };
         db.prepare().await?;
         if backend == Backend::Sqlite {
@@ -306,6 +309,11 @@ impl Db {
     /// SQLite's writer thread (`None` on PostgreSQL).
     pub fn direct(&self) -> Option<&direct::SqliteWriter> {
         self.direct.as_ref()
+    }
+
+    /// PostgreSQL: the conversations a lock request may decide from without reading them first.
+    pub fn lock_rows(&self) -> &locks::LockRows {
+        &self.lock_rows
     }
 
     pub fn backend(&self) -> Backend {

@@ -8,7 +8,8 @@
 //!
 //! Each request reads the conversation, decides, and writes the change only if the lock and owner
 //! are still as read ([`crate::db::locks`]); if someone changed them meanwhile it reads and decides
-//! again. A refusal writes nothing. The rules themselves ([`decide_acquire`], [`decide_release`])
+//! again. (On PostgreSQL a renewal may decide from the row as this instance's last lock write left
+//! it, without reading: [`crate::db::locks::LockRows`].) A refusal writes nothing. The rules themselves ([`decide_acquire`], [`decide_release`])
 //! are plain functions of the conversation and the clock.
 
 use axum::extract::State;
@@ -96,8 +97,22 @@ where
         }
         return Ok(answer);
     }
+    // A renewal (and the release after it) usually finds the chat as this instance's own last
+    // lock write left it: decide from that and let the compare-and-set tell whether it still
+    // holds. Anything else (a refusal, nothing to write, a row that changed) is decided again
+    // from the row as the database has it.
+    let rows = state.db.lock_rows();
+    if let Some((read_at, row)) = rows.take(&auth.org_id, chat_id) {
+        let now = state.db.now().await?;
+        if let Ok(Step::Write { write, then }) = decide(&row, now) {
+            if write_decided(state, auth, &actor, read_at, &row, now, write).await? {
+                return Ok(then);
+            }
+        }
+    }
     for _ in 0..ATTEMPTS {
         let mut conn = state.db.pool().acquire().await?;
+        let read_at = std::time::Instant::now();
         let row = conversations::require(&mut conn, &auth.org_id, chat_id).await?;
         let now = state.db.now_on(&mut conn).await?;
         drop(conn);
@@ -105,19 +120,38 @@ where
             Step::Answer(answer) => return Ok(answer),
             Step::Write { write, then } => (write, then),
         };
-        let change = LockChange {
-            org_id: &auth.org_id,
-            row: &row,
-            chat_id: &row.chat_id()?,
-            actor: &actor,
-            at: now,
-            write,
-        };
-        if locks::change(&state.db, &state.hub, change).await? {
+        if write_decided(state, auth, &actor, read_at, &row, now, write).await? {
             return Ok(then);
         }
     }
     Err(ApiError::Busy)
+}
+
+/// PostgreSQL: writes a change decided from `row` (read at `read_at`) if the conversation is still
+/// as it was, and then remembers the row as the change left it.
+async fn write_decided(
+    state: &AppState,
+    auth: &AuthAgent,
+    actor: &protocol::api::AgentRef,
+    read_at: std::time::Instant,
+    row: &ConversationRow,
+    now: i64,
+    write: LockWrite,
+) -> ApiResult<bool> {
+    let after = row.after_lock_write(&write, auth);
+    let change = LockChange {
+        org_id: &auth.org_id,
+        row,
+        chat_id: &row.chat_id()?,
+        actor,
+        at: now,
+        write,
+    };
+    let applied = locks::change(&state.db, &state.hub, change).await?;
+    if applied {
+        state.db.lock_rows().remember(&auth.org_id, read_at, after);
+    }
+    Ok(applied)
 }
 
 /// Takes the lock, or renews it (same fence) when the caller already holds it.

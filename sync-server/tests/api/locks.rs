@@ -497,3 +497,56 @@ async fn a_lock_change_finishes_even_if_its_caller_stops_waiting(backend: Backen
         .await;
     note.expect(201);
 }
+
+/// On PostgreSQL an instance decides a renewal (and the release after it) from the chat as its own
+/// last lock write left it, without reading it first; whatever another instance changed meanwhile
+/// must still decide.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_sees_what_another_instance_changed_on_postgres() {
+    let mut app = TestApp::spawn(Backend::Postgres).await;
+    let asha = app.agent("Asha", Role::Agent).await;
+    let ravi = app.agent("Ravi", Role::Agent).await;
+    let lena = app.agent("Lena", Role::Lead).await;
+    let other = app.second_instance().await;
+    let (lena_elsewhere, ravi_elsewhere) = (lena.via(&other), ravi.via(&other));
+    let chat_id = chat(1);
+    asha.open_chat(&chat_id, "Priya").await;
+    let first = asha.lock(&chat_id).await.expect(200);
+    assert_eq!(first["claimed"], true);
+    let renewed = asha.lock(&chat_id).await.expect(200);
+    assert_eq!(renewed["fence"], first["fence"]);
+    assert_eq!(renewed["claimed"], false);
+    let fence = first["fence"].as_i64().unwrap();
+
+    // The lead takes over on the other instance: Asha's instance last wrote the lock as hers.
+    let forced = lena_elsewhere.force_lock(&chat_id).await.expect(200);
+    assert_eq!(forced["fence"], fence + 1);
+    let refused = asha.lock(&chat_id).await.expect_error(409, "locked");
+    assert_eq!(refused["holder"]["name"], "Lena", "{refused}");
+    asha.release(&chat_id)
+        .await
+        .expect_error(409, "not_lock_holder");
+    lena_elsewhere.release(&chat_id).await.expect(204);
+
+    // Free again: Asha takes it anew, under a new fence.
+    let again = asha.lock(&chat_id).await.expect(200);
+    assert_eq!(again["fence"], fence + 2);
+    asha.release(&chat_id).await.expect(204);
+
+    // The lead gives the chat to Ravi on the other instance: it is no longer Asha's to reply in.
+    lena_elsewhere
+        .post(
+            &format!("/conversations/{}/handoff", enc(&chat_id)),
+            json!({"to_agent_id": ravi.id, "done": "Called", "promised": "Prices", "next_step": "Send them"}),
+        )
+        .await
+        .expect(201);
+    ravi_elsewhere
+        .post_empty(&format!("/conversations/{}/handoff/accept", enc(&chat_id)))
+        .await
+        .expect(200);
+    asha.lock(&chat_id).await.expect_error(403, "not_owner");
+    let ravis = asha.conversation(&chat_id).await;
+    assert_eq!(ravis["owner"]["name"], "Ravi", "{ravis}");
+    assert_eq!(ravis["lock"], serde_json::Value::Null, "{ravis}");
+}

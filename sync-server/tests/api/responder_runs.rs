@@ -100,6 +100,19 @@ async fn task_in(seat: &TestAgent, chat_id: &str) -> Value {
 /// Sends every message the task names as the seat does: under its reply lock, each cleared just
 /// before it goes and reported once it is in the chat. Returns the texts and the task after.
 async fn send_all(seat: &TestAgent, chat_id: &str, task: &Value) -> (Vec<String>, Value) {
+    let (texts, after) = send_holding(seat, chat_id, task).await;
+    let conversation = seat.conversation(chat_id).await;
+    if after["over"] == true && conversation["routed_by"].is_object() {
+        // The flow's end gave the chat to a person, whose it is now: the seat's lock ended.
+        assert_eq!(conversation["lock"], Value::Null, "{conversation}");
+        return (texts, after);
+    }
+    seat.release(chat_id).await.expect(204);
+    (texts, after)
+}
+
+/// [`send_all`] up to the last message reported, the seat still holding its lock.
+async fn send_holding(seat: &TestAgent, chat_id: &str, task: &Value) -> (Vec<String>, Value) {
     let fence = seat.lock(chat_id).await.expect(200)["fence"].clone();
     let mut texts = Vec::new();
     let mut after = task.clone();
@@ -119,13 +132,6 @@ async fn send_all(seat: &TestAgent, chat_id: &str, task: &Value) -> (Vec<String>
             .await
             .expect(200);
     }
-    let conversation = seat.conversation(chat_id).await;
-    if after["over"] == true && conversation["routed_by"].is_object() {
-        // The flow's end gave the chat to a person, whose it is now: the seat's lock ended.
-        assert_eq!(conversation["lock"], Value::Null, "{conversation}");
-        return (texts, after);
-    }
-    seat.release(chat_id).await.expect(204);
     (texts, after)
 }
 
@@ -864,9 +870,14 @@ async fn a_flow_may_answer_for_an_owner_who_is_off_shift(backend: Backend) {
     send_all(&seat, &rahul, &task).await;
     customer_writes(&seat, &rahul, "R4").await;
     let task = answer(&seat, &rahul, &json!("R4"), json!({"yes_no": true})).await;
-    let (sent, after) = send_all(&seat, &rahul, &task).await;
+    let (sent, after) = send_holding(&seat, &rahul, &task).await;
     assert_eq!(sent, vec!["Thank you! A colleague will call you."]);
     assert_eq!(after["over"], true);
+    // The flow is over and the chat stays Asha's: the seat may not renew its lock there (on
+    // PostgreSQL this renewal is decided from the chat as the seat's last lock write left it,
+    // while the flow still ran, and the write must notice), but it may let go of it.
+    seat.lock(&rahul).await.expect_error(403, "not_owner");
+    seat.release(&rahul).await.expect(204);
 
     // Still hers, at the done stage, with the answers waiting in a handoff.
     let conversation = lena.conversation(&rahul).await;
