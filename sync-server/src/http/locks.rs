@@ -9,8 +9,9 @@
 //! Each request reads the conversation, decides, and writes the change only if the lock and owner
 //! are still as read ([`crate::db::locks`]); if someone changed them meanwhile it reads and decides
 //! again. (On PostgreSQL a renewal may decide from the row as this instance's last lock write left
-//! it, without reading: [`crate::db::locks::LockRows`].) A refusal writes nothing. The rules themselves ([`decide_acquire`], [`decide_release`])
-//! are plain functions of the conversation and the clock.
+//! it, without reading: [`crate::db::locks::LockRows`].) A refusal writes nothing. The rules
+//! themselves ([`decide_acquire`], [`decide_release`]) are plain functions of the conversation and
+//! the clock.
 
 use axum::extract::State;
 use axum::http::StatusCode;
