@@ -3,8 +3,8 @@
 -- server may now decide from the conversation as its own last lock write left it (src/db/locks.rs,
 -- a renewal without reading the row first), so everything that decision rests on must still hold
 -- when the change is written; otherwise nothing is written and the server reads the row again.
-drop function baton_change_lock(text, bigint, bigint, text, text, text, bigint, bigint, text, bigint,
-                                text, text, text, text, bigint, text);
+-- A new overload (one more argument): the version of 0021 stays, so instances still running the
+-- previous release keep taking locks while a deployment replaces them one by one.
 
 create function baton_change_lock(
     p_to_holder text, p_to_fence bigint, p_to_expires_at bigint, p_to_owner text,
