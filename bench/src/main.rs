@@ -294,6 +294,19 @@ fn push_run(
     }
 }
 
+/// An open-loop run's latencies (p50, p99, max), each beside the same figure of `peer` if given.
+fn push_tail(figures: &mut Vec<Figure>, name: &str, result: &DriveResult, peer: Option<&str>) {
+    for (suffix, value) in [
+        ("p50", result.p50_ms),
+        ("p99", result.p99_ms),
+        ("max", result.max_ms),
+    ] {
+        let mut figure = Figure::new(format!("{name}.{suffix}"), value, "ms");
+        figure.baseline = peer.map(|p| format!("{p}.{suffix}"));
+        figures.push(figure);
+    }
+}
+
 async fn lock_suite(
     binary: &Path,
     store: &Store,
@@ -339,10 +352,7 @@ async fn lock_suite(
             &format!("raw SQLite open loop, 1 writer at {rate} req/s"),
             &raw,
         );
-        let name = format!("sqlite.raw.open.r{rate}");
-        figures.push(Figure::new(format!("{name}.p50"), raw.p50_ms, "ms"));
-        figures.push(Figure::new(format!("{name}.p99"), raw.p99_ms, "ms"));
-        figures.push(Figure::new(format!("{name}.max"), raw.max_ms, "ms"));
+        push_tail(figures, &format!("sqlite.raw.open.r{rate}"), &raw, None);
     }
     for (clients, rate) in [(1, 200.0), (16, 200.0), (16, 500.0)] {
         let result = lock::drive(&plan(
@@ -357,15 +367,8 @@ async fn lock_suite(
             &result,
         );
         let name = format!("sqlite.baton.open.c{clients}.r{rate}");
-        for (suffix, value) in [
-            ("p50", result.p50_ms),
-            ("p99", result.p99_ms),
-            ("max", result.max_ms),
-        ] {
-            let mut figure = Figure::new(format!("{name}.{suffix}"), value, "ms");
-            figure.baseline = Some(format!("sqlite.raw.open.r{rate}.{suffix}"));
-            figures.push(figure);
-        }
+        let peer = format!("sqlite.raw.open.r{rate}");
+        push_tail(figures, &name, &result, Some(&peer));
         figures.push(Figure::new(
             format!("{name}.errors"),
             result.errors as f64,

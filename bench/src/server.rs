@@ -56,8 +56,7 @@ impl Database {
         }
     }
 
-    /// Drops a PostgreSQL benchmark database (the server must have stopped).
-    /// Drops the database. `WITH (FORCE)` ends the bench's own sessions, but may not end one of
+    /// Drops a PostgreSQL benchmark database (the server must have stopped). `WITH (FORCE)` ends the bench's own sessions, but may not end one of
     /// PostgreSQL's own (an autovacuum worker, which the bench's role may not signal): that one
     /// leaves soon, so the drop is tried again for a while, and a database still left is reported,
     /// not fatal (its figures are measured by then).
